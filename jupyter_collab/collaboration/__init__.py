@@ -1,0 +1,1 @@
+"""Rooms of shared documents: sync, awareness and fan-out to connected clients."""

@@ -1,0 +1,120 @@
+"""All the rooms of a server: created on first join, dropped when idle, following their files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..documents.fileids import FileIds
+from ..documents.kinds import DocumentKind, UnsupportedKind, document_kind
+from ..protocol.codes import CloseCode
+from .room import Room, RoomSettings
+
+
+class UnknownRoom(LookupError):
+    """No room of that id can exist: bad id or unknown file."""
+
+
+def room_id_for(kind: DocumentKind, file_id: str) -> str:
+    return f"{kind.format}:{kind.type}:{file_id}"
+
+
+class RoomManager:
+    def __init__(
+        self,
+        contents_manager: Any,
+        file_ids: FileIds,
+        settings: RoomSettings,
+        idle_delay: float,
+        log: logging.Logger,
+        emit: Callable[..., None],
+    ) -> None:
+        self.cm = contents_manager
+        self.file_ids = file_ids
+        self.settings = settings
+        self.idle_delay = idle_delay
+        self.log = log
+        self.emit = emit
+        self.rooms: dict[str, Room] = {}
+        self._idle: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def get(self, room_id: str) -> Room:
+        """The room of ``room_id``, created (not yet loaded) if its file is known."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            self._cancel_idle(room_id)
+            return room
+        try:
+            format, type, file_id = room_id.split(":", 2)
+            kind = document_kind(format, type)
+        except (ValueError, UnsupportedKind) as exc:
+            raise UnknownRoom(room_id) from exc
+        path = self.file_ids.path_of(file_id)
+        if path is None:
+            raise UnknownRoom(room_id)
+        room = Room(
+            room_id,
+            kind,
+            file_id,
+            path,
+            self.cm,
+            self.settings,
+            self.log,
+            self.emit,
+            on_empty=self._room_empty,
+            on_deleted=lambda r: self._spawn(self.close_room(r, CloseCode.DELETED)),
+        )
+        self.rooms[room_id] = room
+        return room
+
+    def rooms_of(self, file_id: str) -> list[Room]:
+        return [r for r in self.rooms.values() if r.file_id == file_id]
+
+    def _room_empty(self, room: Room) -> None:
+        self._cancel_idle(room.room_id)
+        loop = asyncio.get_running_loop()
+        self._idle[room.room_id] = loop.call_later(
+            self.idle_delay, lambda: self._spawn(self._drop_if_idle(room))
+        )
+
+    async def _drop_if_idle(self, room: Room) -> None:
+        self._idle.pop(room.room_id, None)
+        if not room.participants and self.rooms.get(room.room_id) is room:
+            await self.close_room(room, CloseCode.SHUTTING_DOWN)
+
+    def _cancel_idle(self, room_id: str) -> None:
+        handle = self._idle.pop(room_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def close_room(self, room: Room, code: CloseCode) -> None:
+        if self.rooms.get(room.room_id) is room:
+            del self.rooms[room.room_id]
+        self._cancel_idle(room.room_id)
+        await room.close(code)
+
+    # -- the server's contents events ------------------------------------------------------
+
+    def file_moved(self, old: str, new: str) -> None:
+        for file_id, path in self.file_ids.moved(old, new).items():
+            for room in self.rooms_of(file_id):
+                room.renamed(path)
+
+    def file_deleted(self, path: str) -> None:
+        for file_id in self.file_ids.deleted(path):
+            for room in self.rooms_of(file_id):
+                self._spawn(self.close_room(room, CloseCode.DELETED))
+
+    async def stop(self) -> None:
+        for room in list(self.rooms.values()):
+            await self.close_room(room, CloseCode.SHUTTING_DOWN)
+        for task in list(self._tasks):
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

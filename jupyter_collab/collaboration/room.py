@@ -1,0 +1,237 @@
+"""A room: one shared document, the people editing it, and its file.
+
+Every change to the document goes through :meth:`Room.transact` with a typed origin; the
+document observer turns each transaction into exactly one broadcast update (skipping the
+client that sent it) and tells the file side whether the room now differs from disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pycrdt import Doc
+
+from ..documents.filesync import FileSync
+from ..documents.kinds import DocumentKind
+from ..origins import SERVER, Origin, OriginKind
+from ..protocol.awareness import encode_awareness, parse_awareness
+from ..protocol.codes import CloseCode, SyncType
+from ..protocol.framing import (
+    EMPTY_UPDATE,
+    AwarenessMessage,
+    MalformedMessage,
+    Message,
+    NoticeMessage,
+    SyncMessage,
+    awareness_frame,
+    notice_frame,
+    sync_frame,
+)
+from .fanout import Broadcast, Outbox
+from .presence import Presence
+from .transport import FrameSink
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    save_delay: float
+    save_max_wait: float
+    poll_interval: float
+    max_client_backlog: int
+
+
+class Participant(Protocol):
+    """A connected client, as the room sees it."""
+
+    username: str
+    user: dict[str, Any]  # the awareness identity, filled by the server
+    can_write: bool
+    origin: Origin
+    outbox: Outbox | None
+
+    def frame_sink(self) -> FrameSink: ...
+
+    def disconnect(self, code: CloseCode, detail: str | None = None) -> None: ...
+
+
+class Room:
+    def __init__(
+        self,
+        room_id: str,
+        kind: DocumentKind,
+        file_id: str,
+        path: str,
+        contents_manager: Any,
+        settings: RoomSettings,
+        log: logging.Logger,
+        emit: Callable[..., None],
+        on_empty: Callable[[Room], None],
+        on_deleted: Callable[[Room], None],
+    ) -> None:
+        self.room_id = room_id
+        self.kind = kind
+        self.file_id = file_id
+        self.settings = settings
+        self.log = log
+        self._emit = emit
+        self._on_empty = on_empty
+        self._on_deleted = on_deleted
+        self.ydoc = Doc()
+        self.jdoc = kind.ydoc_class(self.ydoc)
+        self._origin: Origin = SERVER
+        self.ydoc.observe(self._on_update)
+        self.broadcast = Broadcast()
+        self.presence = Presence()
+        self.participants: set[Participant] = set()
+        self.file = FileSync(
+            self,
+            contents_manager,
+            kind,
+            path,
+            save_delay=settings.save_delay,
+            save_max_wait=settings.save_max_wait,
+            poll_interval=settings.poll_interval,
+            log=log,
+        )
+        self._load_task: asyncio.Task[None] | None = None
+        self.closed = False
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    # -- the document ----------------------------------------------------------------------
+
+    @contextmanager
+    def transact(self, origin: Origin) -> Iterator[None]:
+        outer = self._origin
+        self._origin = origin
+        try:
+            with self.ydoc.transaction():
+                yield
+        finally:
+            self._origin = outer
+
+    def apply_update(self, update: bytes, origin: Origin) -> None:
+        with self.transact(origin):
+            self.ydoc.apply_update(update)
+
+    def _on_update(self, event: Any) -> None:
+        update = event.update
+        origin = self._origin
+        self.broadcast.publish(sync_frame(SyncType.UPDATE, update), update, origin.connection)
+        if origin.marks_dirty:
+            self.file.changed()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    async def ensure_loaded(self) -> None:
+        """Load the file once, however many clients are waiting for it."""
+        if self._load_task is None:
+            self._load_task = asyncio.get_running_loop().create_task(self._load())
+        await asyncio.shield(self._load_task)
+
+    async def _load(self) -> None:
+        await self.file.load()
+        self.file.start()
+        self.emit("room_opened", path=self.path)
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def join(self, participant: Participant) -> None:
+        """Add a client to a loaded room and start the sync handshake."""
+        outbox = Outbox(
+            self.broadcast,
+            participant.frame_sink(),
+            self.settings.max_client_backlog,
+            on_overflow=lambda: participant.disconnect(CloseCode.TOO_SLOW),
+        )
+        participant.outbox = outbox
+        participant.origin = Origin(OriginKind.CLIENT, participant.username, outbox)
+        self.participants.add(participant)
+        role = "editor" if participant.can_write else "viewer"
+        outbox.send_direct(notice_frame({"type": "role", "role": role}))
+        outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
+        states = self.presence.states()
+        if states:
+            outbox.send_direct(awareness_frame(encode_awareness(states)))
+        self.emit("join", path=self.path, username=participant.username)
+
+    def leave(self, participant: Participant) -> None:
+        if participant not in self.participants:
+            return
+        self.participants.discard(participant)
+        if participant.outbox is not None:
+            participant.outbox.close()
+        removed = self.presence.remove_owner(participant)
+        if removed:
+            self.broadcast.publish(awareness_frame(encode_awareness(removed)))
+        self.emit("leave", path=self.path, username=participant.username)
+        if not self.participants and not self.closed:
+            self._on_empty(self)
+
+    def receive(self, participant: Participant, message: Message) -> None:
+        """Handle one decoded frame; raise MalformedMessage for content that is not valid."""
+        outbox = participant.outbox
+        assert outbox is not None
+        if isinstance(message, SyncMessage):
+            if message.sync_type is SyncType.STEP1:
+                try:
+                    missing = self.ydoc.get_update(message.payload)
+                except ValueError as exc:
+                    raise MalformedMessage(f"bad state vector: {exc}") from exc
+                outbox.send_direct(sync_frame(SyncType.STEP2, missing))
+                return
+            if message.payload == EMPTY_UPDATE:
+                return
+            if not participant.can_write:
+                outbox.send_direct(
+                    notice_frame({"type": "refused", "reason": "read-only: you may not edit"})
+                )
+                return
+            try:
+                self.apply_update(message.payload, participant.origin)
+            except ValueError as exc:
+                raise MalformedMessage(f"bad update: {exc}") from exc
+        elif isinstance(message, AwarenessMessage):
+            entries = parse_awareness(message.payload)
+            accepted = self.presence.apply(participant, entries, participant.user)
+            if accepted:
+                self.broadcast.publish(awareness_frame(encode_awareness(accepted)))
+        elif isinstance(message, NoticeMessage):
+            pass  # clients have nothing to tell the server yet; stay compatible with later ones
+
+    # -- notices and events ----------------------------------------------------------------
+
+    def notify(self, body: dict[str, Any]) -> None:
+        self.broadcast.publish(notice_frame(body))
+
+    def emit(self, action: str, **data: Any) -> None:
+        self._emit(action, room=self.room_id, **data)
+
+    def renamed(self, path: str) -> None:
+        self.file.path = path
+        self.notify({"type": "renamed", "path": path})
+
+    def file_deleted(self) -> None:
+        self._on_deleted(self)
+
+    async def close(self, code: CloseCode) -> None:
+        """Disconnect everybody; save unless the file is gone."""
+        if self.closed:
+            return
+        self.closed = True
+        for participant in list(self.participants):
+            participant.disconnect(code)
+        self.participants.clear()
+        if self._load_task is not None and self._load_task.done() and not self._load_task.exception():
+            try:
+                await self.file.close(save=code is not CloseCode.DELETED)
+            except Exception:
+                self.log.exception("Closing room %s", self.room_id)
+        self.emit("room_closed", path=self.path, reason=code.reason)

@@ -1,0 +1,1 @@
+"""Documents: the link between a room and its file in the ContentsManager."""

@@ -1,0 +1,256 @@
+"""Keeping a room's document and its file in agreement through the ContentsManager.
+
+Load once, autosave after a quiet delay with a maximum wait (so a document under constant
+editing still reaches disk), poll for changes made on disk and merge them as the smallest edit,
+and never save over a newer file without merging it first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from jupyter_core.utils import ensure_async
+from pycrdt import merge_updates
+from tornado.web import HTTPError
+
+from ..origins import DISK, LOAD, SERVER, Origin
+from .kinds import DocumentKind, detect_eol
+from .merge import edit_from_base
+
+
+class FileGone(Exception):
+    """The file no longer exists."""
+
+
+class FileUnloadable(Exception):
+    """The file exists but cannot be read as this kind of document."""
+
+
+class SyncedRoom(Protocol):
+    """What FileSync needs of its room."""
+
+    ydoc: Any
+    jdoc: Any
+
+    def apply_update(self, update: bytes, origin: Origin) -> None: ...
+
+    def transact(self, origin: Origin) -> Any: ...
+
+    def notify(self, body: dict[str, Any]) -> None: ...
+
+    def emit(self, action: str, **data: Any) -> None: ...
+
+    def file_deleted(self) -> None: ...
+
+
+class FileSync:
+    def __init__(
+        self,
+        room: SyncedRoom,
+        contents_manager: Any,
+        kind: DocumentKind,
+        path: str,
+        *,
+        save_delay: float,
+        save_max_wait: float,
+        poll_interval: float,
+        log: logging.Logger,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.room = room
+        self.cm = contents_manager
+        self.kind = kind
+        self.path = path
+        self.save_delay = save_delay
+        self.save_max_wait = save_max_wait
+        self.poll_interval = poll_interval
+        self.log = log
+        self.last_modified: datetime | None = None
+        self.eol = "\n"
+        self._base_update = b""  # document state equal to the file's content
+        self._disk_value: Any = None
+        self._first_unsaved: float | None = None
+        self._last_change = 0.0
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._save_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._clock = clock or (lambda: asyncio.get_running_loop().time())
+
+    @property
+    def dirty(self) -> bool:
+        return self._first_unsaved is not None
+
+    # -- reading and writing ---------------------------------------------------------------
+
+    async def _read(self) -> tuple[Any, datetime | None]:
+        try:
+            model = await ensure_async(
+                self.cm.get(
+                    self.path,
+                    content=True,
+                    type=self.kind.contents_type,
+                    format=None if self.kind.contents_type == "notebook" else self.kind.format,
+                )
+            )
+        except HTTPError as exc:
+            if exc.status_code == 404:
+                raise FileGone(self.path) from exc
+            raise FileUnloadable(exc.log_message or str(exc)) from exc
+        except Exception as exc:  # a broken notebook raises from nbformat, not HTTPError
+            raise FileUnloadable(str(exc)) from exc
+        content = model["content"]
+        if self.kind.format == "text":
+            self.eol = detect_eol(content or "")
+        return self.kind.from_model(content), model.get("last_modified")
+
+    async def _stat(self) -> datetime | None:
+        try:
+            model = await ensure_async(self.cm.get(self.path, content=False))
+        except HTTPError as exc:
+            if exc.status_code == 404:
+                raise FileGone(self.path) from exc
+            raise
+        return model.get("last_modified")
+
+    async def load(self) -> None:
+        async with self._lock:
+            value, self.last_modified = await self._read()
+            with self.room.transact(LOAD):
+                self.room.jdoc.set(value)
+            self._disk_value = value
+            self._base_update = self.room.ydoc.get_update()
+
+    # -- autosave --------------------------------------------------------------------------
+
+    def changed(self) -> None:
+        """Called for every change that makes the room differ from the file."""
+        if self._closed:
+            return
+        now = self._clock()
+        self._last_change = now
+        if self._first_unsaved is None:
+            self._first_unsaved = now
+        if self._save_task is None or self._save_task.done():
+            self._save_task = self._spawn(self._autosave())
+
+    async def _autosave(self) -> None:
+        while self._first_unsaved is not None and not self._closed:
+            due = min(self._last_change + self.save_delay, self._first_unsaved + self.save_max_wait)
+            wait = due - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            if not await self.save():
+                await asyncio.sleep(max(self.save_delay, 1.0))  # retry later, keep the edits
+
+    async def save(self) -> bool:
+        """Write the room to disk, merging a newer file first. True when it reached disk."""
+        async with self._lock:
+            started = self._first_unsaved
+            try:
+                on_disk = await self._stat()
+                if on_disk != self.last_modified:
+                    await self._merge_from_disk()
+                started = self._first_unsaved
+                self._first_unsaved = None
+                value = self.room.jdoc.get()
+                state = self.room.ydoc.get_update()
+                model = await ensure_async(
+                    self.cm.save(
+                        {
+                            "type": self.kind.contents_type,
+                            "format": self.kind.format,
+                            "content": self.kind.to_model(value, self.eol),
+                        },
+                        self.path,
+                    )
+                )
+            except FileGone:
+                self.room.file_deleted()
+                return False
+            except Exception as exc:
+                if self._first_unsaved is None:
+                    self._first_unsaved = started if started is not None else self._clock()
+                self.log.error("Saving %s failed: %s", self.path, exc)
+                self.room.notify({"type": "save-error", "path": self.path, "message": str(exc)})
+                return False
+            self.last_modified = model.get("last_modified")
+            self._disk_value = value
+            self._base_update = state
+            if self.room.jdoc.dirty:
+                with self.room.transact(SERVER):
+                    self.room.jdoc.dirty = False
+        self.room.notify(
+            {"type": "saved", "path": self.path, "lastModified": _iso(self.last_modified)}
+        )
+        self.room.emit("save", path=self.path)
+        return True
+
+    # -- changes made on disk --------------------------------------------------------------
+
+    async def poll_once(self) -> None:
+        async with self._lock:
+            try:
+                on_disk = await self._stat()
+                if on_disk != self.last_modified:
+                    await self._merge_from_disk()
+            except FileGone:
+                self.room.file_deleted()
+
+    async def _poll_loop(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                await self.poll_once()
+            except Exception as exc:
+                self.log.warning("Checking %s on disk failed: %s", self.path, exc)
+
+    async def _merge_from_disk(self) -> None:
+        try:
+            value, last_modified = await self._read()
+        except FileUnloadable as exc:
+            # A half-written or broken file: keep the room as it is, try again next time.
+            self.log.warning("Not merging %s from disk: %s", self.path, exc)
+            return
+        self.last_modified = last_modified
+        if value == self._disk_value:
+            return
+        update = edit_from_base(self._base_update, self.kind.ydoc_class, value)
+        self._disk_value = value
+        if update is None:
+            return
+        self.room.apply_update(update, DISK)
+        self._base_update = merge_updates(self._base_update, update)
+        self.room.notify({"type": "disk-merged", "path": self.path})
+        self.room.emit("disk_merged", path=self.path)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.poll_interval > 0:
+            self._spawn(self._poll_loop())
+
+    async def close(self, save: bool = True) -> None:
+        """Stop the timers; write what has not reached disk yet unless told otherwise."""
+        if self._closed:
+            return
+        if save and self.dirty:
+            await self.save()
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,1 @@
+"""The gateway: Jupyter Server handlers, identity, authorization and limits."""

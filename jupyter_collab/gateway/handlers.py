@@ -1,0 +1,181 @@
+"""HTTP and WebSocket endpoints of the wire contract (../shared/CONTRACT.md, docs/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from tornado import web
+from tornado.websocket import WebSocketHandler
+
+from ..collaboration.fanout import Outbox
+from ..collaboration.manager import RoomManager, UnknownRoom, room_id_for
+from ..collaboration.room import Room
+from ..collaboration.transport import FrameSink
+from ..documents.filesync import FileGone, FileUnloadable
+from ..documents.kinds import UnsupportedKind, document_kind
+from ..origins import SERVER, Origin
+from ..protocol.codes import CloseCode
+from ..protocol.framing import MalformedMessage, parse_message
+from .identity import awareness_user
+
+ROOMS = "jupyter_collab_rooms"
+MAX_MESSAGE_SIZE = "jupyter_collab_max_message_size"
+
+
+class CollabMixin:
+    """What every collab handler shares: its resource for the Authorizer and the rooms."""
+
+    auth_resource = "contents"
+    settings: dict[str, Any]
+
+    @property
+    def rooms(self) -> RoomManager:
+        return self.settings[ROOMS]
+
+    async def may(self, action: str) -> bool:
+        handler: Any = self
+        return bool(
+            await ensure_async(
+                handler.authorizer.is_authorized(handler, handler.current_user, action, "contents")
+            )
+        )
+
+
+class SessionHandler(CollabMixin, APIHandler):
+    """``PUT /api/collab/session/{path}``: resolve a file to its room."""
+
+    @web.authenticated
+    @authorized("read")
+    async def put(self, path: str) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "body is not JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "body must be a JSON object")
+        format, type = body.get("format"), body.get("type")
+        if not isinstance(format, str) or not isinstance(type, str):
+            raise web.HTTPError(400, 'body needs string "format" and "type"')
+        try:
+            kind = document_kind(format, type)
+        except UnsupportedKind as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        path = path.strip("/")
+        cm = self.contents_manager
+        if not path or not await ensure_async(cm.file_exists(path)):
+            raise web.HTTPError(404, f"no such file: {path}")
+        file_id = self.rooms.file_ids.get_or_create(path)
+        room_id = room_id_for(kind, file_id)
+        role = "editor" if await self.may("write") else "viewer"
+        self.set_status(200 if room_id in self.rooms.rooms else 201)
+        self.finish(
+            json.dumps(
+                {
+                    "room": room_id,
+                    "fileId": file_id,
+                    "path": path,
+                    "format": format,
+                    "type": type,
+                    "role": role,
+                    "roomUrl": f"api/collab/room/{room_id}",
+                }
+            )
+        )
+
+
+class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """``GET /api/collab/room/{room}``: the y-websocket connection of one client."""
+
+    room: Room | None = None
+    outbox: Outbox | None = None
+    origin: Origin = SERVER
+    can_write = False
+    _can_read = False
+
+    def get_compression_options(self) -> None:
+        # Frames are encoded once for all recipients (see collaboration/transport.py).
+        return None
+
+    @property
+    def max_message_size(self) -> int:  # type: ignore[override]
+        return int(self.settings[MAX_MESSAGE_SIZE])
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self.current_user is None:
+            self.log.warning("Refusing unauthenticated collab WebSocket %s", self.request.path)
+            raise web.HTTPError(403)
+        self._can_read = await self.may("read")
+        self.can_write = self._can_read and await self.may("write")
+        user = self.current_user
+        self.username = user.username
+        self.user = awareness_user(user)
+        await super().get(*args, **kwargs)
+
+    async def open(self, room_id: str) -> None:  # type: ignore[override]
+        super().open()
+        if not self._can_read:
+            self.disconnect(CloseCode.FORBIDDEN)
+            return
+        try:
+            room = self.rooms.get(room_id)
+        except UnknownRoom:
+            self.disconnect(CloseCode.UNKNOWN_ROOM, room_id)
+            return
+        try:
+            await room.ensure_loaded()
+        except FileGone:
+            await self.rooms.close_room(room, CloseCode.DELETED)
+            self.disconnect(CloseCode.DELETED)
+            return
+        except FileUnloadable as exc:
+            await self.rooms.close_room(room, CloseCode.UNLOADABLE)
+            self.disconnect(CloseCode.UNLOADABLE, str(exc))
+            return
+        except Exception:
+            self.log.exception("Loading room %s failed", room_id)
+            await self.rooms.close_room(room, CloseCode.INTERNAL)
+            self.disconnect(CloseCode.INTERNAL)
+            return
+        if self.ws_connection is None or room.closed:
+            return  # the client left, or the room closed, while the document loaded
+        self.room = room
+        room.join(self)
+
+    def on_message(self, message: str | bytes) -> None:
+        room = self.room
+        if room is None or self.outbox is None or self.outbox.closed:
+            return
+        try:
+            room.receive(self, parse_message(message))  # type: ignore[arg-type]
+        except MalformedMessage as exc:
+            self.log.warning("Malformed message from %s in %s: %s", self.username, room.room_id, exc)
+            self.disconnect(CloseCode.MALFORMED, str(exc))
+        except Exception:
+            self.log.exception("Handling a message in room %s failed", room.room_id)
+            self.disconnect(CloseCode.INTERNAL)
+
+    def on_close(self) -> None:
+        if self.room is not None:
+            self.room.leave(self)
+
+    # -- Participant -----------------------------------------------------------------------
+
+    def frame_sink(self) -> FrameSink:
+        return FrameSink(self)
+
+    def disconnect(self, code: CloseCode, detail: str | None = None) -> None:
+        reason = code.reason if not detail else f"{code.reason}: {detail}"
+        if code is not CloseCode.SHUTTING_DOWN and self.room is not None:
+            self.log.info("Closing %s in %s: %s", self.username, self.room.room_id, reason)
+        if self.outbox is not None:
+            self.outbox.close()
+        if self.ws_connection is not None:
+            # A close reason must fit in a control frame (123 bytes of UTF-8).
+            self.close(int(code), reason.encode()[:120].decode(errors="ignore"))
+        if self.room is not None:
+            self.room.leave(self)

@@ -1,0 +1,48 @@
+"""Typed origins of document changes.
+
+Every transaction on a room's document carries an :class:`Origin` so that persistence, autosave,
+the bus and fan-out can tell a client's keystroke from a merge of the file on disk or a restore,
+and never loop or apply a change twice (the Hocuspocus model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class OriginKind(str, Enum):
+    CLIENT = "client"
+    DISK = "disk"
+    RESTORE = "restore"
+    BUS = "bus"
+    SERVER = "server"
+    LOAD = "load"
+
+
+@dataclass(frozen=True, eq=False)
+class Origin:
+    """Who or what made a change.
+
+    ``connection`` is the client connection that sent the change (to skip echoing it back);
+    ``user`` is the Jupyter username responsible, when there is one.
+    """
+
+    kind: OriginKind
+    user: str | None = None
+    connection: Any = None
+
+    @property
+    def marks_dirty(self) -> bool:
+        """Whether a change of this origin makes the room differ from the file on disk.
+
+        Loads and disk merges bring the room in line with the file, and the server's own
+        bookkeeping (the ``dirty`` flag) is not content.
+        """
+        return self.kind in (OriginKind.CLIENT, OriginKind.RESTORE, OriginKind.BUS)
+
+
+LOAD = Origin(OriginKind.LOAD)
+DISK = Origin(OriginKind.DISK)
+SERVER = Origin(OriginKind.SERVER)

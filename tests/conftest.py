@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .client import Client
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture
+def collab_config() -> dict[str, Any]:
+    """Short delays so tests see saves, polls and cleanups quickly (overridable per test)."""
+    return {
+        "save_delay": 0.1,
+        "save_max_wait": 0.5,
+        "file_poll_interval": 0.1,
+        "document_cleanup_delay": 0.3,
+    }
+
+
+@pytest.fixture
+def jp_server_config(tmp_path_factory: Any, collab_config: dict[str, Any]) -> dict[str, Any]:
+    db = tmp_path_factory.mktemp("collabdb") / "collab.db"
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_collab": True}},
+        "CollabApp": {"db_path": str(db), **collab_config},
+    }
+
+
+@pytest.fixture
+def open_session(jp_fetch: Any) -> Any:
+    async def open_session(path: str, format: str = "text", type: str = "file") -> dict[str, Any]:
+        response = await jp_fetch(
+            "api", "collab", "session", path, method="PUT",
+            body=json.dumps({"format": format, "type": type}),
+        )  # fmt: skip
+        return json.loads(response.body)
+
+    return open_session
+
+
+@pytest.fixture
+def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
+    """Open a document and return a synced protocol client for it."""
+    clients: list[Client] = []
+
+    async def connect(
+        path: str, format: str = "text", type: str = "file", headers: dict[str, str] | None = None,
+        wait_sync: bool = True,
+    ) -> Client:  # fmt: skip
+        session = await open_session(path, format, type)
+        ws = await jp_ws_fetch("api", "collab", "room", session["room"], headers=headers)
+        client = Client(ws, type)
+        clients.append(client)
+        if wait_sync:
+            await client.synced.wait()
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
