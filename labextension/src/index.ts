@@ -1,15 +1,419 @@
+/**
+ * jupyter-collab: real-time collaboration for JupyterLab through the
+ * jupyter-collab server rooms.
+ */
 import {
+  ILabShell,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import {
+  EditorExtensionRegistry,
+  IEditorExtensionRegistry
+} from '@jupyterlab/codemirror';
+import { PathExt } from '@jupyterlab/coreutils';
+import { IDocumentWidget } from '@jupyterlab/docregistry';
+import {
+  FileEditorFactory,
+  IEditorTracker,
+  IEditorWidgetFactory
+} from '@jupyterlab/fileeditor';
+import {
+  INotebookTracker,
+  INotebookWidgetFactory,
+  NotebookWidgetFactory
+} from '@jupyterlab/notebook';
+import { Contents, RestContentProvider } from '@jupyterlab/services';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import {
+  ITranslator,
+  TranslationBundle,
+  nullTranslator
+} from '@jupyterlab/translation';
+import { Token } from '@lumino/coreutils';
+import { Widget } from '@lumino/widgets';
 
-const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-collab:plugin',
-  description: 'Real-time collaboration through jupyter-collab rooms.',
+import { combine, closeKindText } from './connectionstate';
+import {
+  CONTENT_PROVIDER_ID,
+  CollabContentProvider,
+  IRoom
+} from './contentprovider';
+import { remoteCursors } from './cursors';
+import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
+import { CloseKind, canWrite } from './protocol';
+import { applyReadOnly } from './readonly';
+import { ConnectionIndicator } from './statusbar';
+
+export { CONTENT_PROVIDER_ID, CollabContentProvider } from './contentprovider';
+export { RoomConnection } from './roomconnection';
+
+/** The translation domain of this extension. */
+const DOMAIN = 'jupyter_collab';
+
+/** What the core plugin provides to the others. */
+export interface ICollab {
+  readonly provider: CollabContentProvider;
+  readonly presence: PresenceTracker;
+  /** The room of a document widget, if it is collaborative. */
+  roomForWidget(widget: Widget | null): IRoom | null;
+}
+
+export const ICollab = new Token<ICollab>(
+  'jupyter-collab:ICollab',
+  'The jupyter-collab rooms of the open documents.'
+);
+
+function isDocumentWidget(widget: Widget | null): widget is IDocumentWidget {
+  return !!widget && !!(widget as IDocumentWidget).context?.model;
+}
+
+/** Human text for a room that the server closed for good. */
+function refusalMessage(
+  kind: CloseKind,
+  path: string,
+  reason: string,
+  trans: TranslationBundle
+): string {
+  const name = PathExt.basename(path);
+  switch (kind) {
+    case 'forbidden':
+      return trans.__('You are not allowed to open “%1”.', name);
+    case 'deleted':
+      return trans.__(
+        '“%1” was deleted. Your copy stays open but is no longer shared; saving it creates the file again.',
+        name
+      );
+    case 'unknown-room':
+      return trans.__(
+        'The collaboration server no longer knows “%1”. Close and reopen it to continue.',
+        name
+      );
+    case 'too-large':
+      return trans.__(
+        'A change to “%1” is too large for the collaboration server. The document is no longer shared; reopen it to continue.',
+        name
+      );
+    case 'unloadable':
+      return trans.__(
+        '“%1” cannot be opened for collaboration: the server cannot read it as this kind of document.',
+        name
+      );
+    case 'malformed':
+      return trans.__(
+        'The collaboration server rejected a message for “%1” and closed the connection. Reopen the document to continue.',
+        name
+      );
+    default:
+      return trans.__('“%1” was disconnected: %2', name, reason || closeKindText(kind, trans));
+  }
+}
+
+/**
+ * The core plugin: document sync through our rooms, notifications and
+ * read-only mode.
+ */
+const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
+  id: 'jupyter-collab:rooms',
+  description:
+    'Syncs notebooks and files through jupyter-collab rooms (a content provider on the default drive).',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
-    console.log('jupyter-collab is activated');
+  provides: ICollab,
+  requires: [INotebookWidgetFactory, IEditorWidgetFactory],
+  optional: [ITranslator, INotebookTracker, IEditorTracker],
+  activate: (
+    app: JupyterFrontEnd,
+    notebookFactory: NotebookWidgetFactory.IFactory,
+    editorFactory: FileEditorFactory.IFactory,
+    translator: ITranslator | null,
+    notebookTracker: INotebookTracker | null,
+    editorTracker: IEditorTracker | null
+  ): ICollab => {
+    const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const contents = app.serviceManager.contents;
+    const drive: Contents.IDrive | undefined = (
+      contents as unknown as { defaultDrive?: Contents.IDrive }
+    ).defaultDrive;
+    const serverSettings = drive?.serverSettings ?? contents.serverSettings;
+    const provider = new CollabContentProvider({
+      serverSettings,
+      defaultProvider: new RestContentProvider({
+        apiEndpoint: 'api/contents',
+        serverSettings
+      }),
+      user: app.serviceManager.user
+    });
+    provider.setTranslator((msg, ...args) => trans.__(msg, ...args));
+    const presence = new PresenceTracker(provider);
+
+    if (drive?.contentProviderRegistry) {
+      drive.contentProviderRegistry.register(CONTENT_PROVIDER_ID, provider);
+      notebookFactory.contentProviderId = CONTENT_PROVIDER_ID;
+      editorFactory.contentProviderId = CONTENT_PROVIDER_ID;
+    } else {
+      console.warn(
+        'jupyter-collab: the default drive has no content provider registry (JupyterLab < 4.4?); collaboration is disabled.'
+      );
+    }
+
+    // Keep room paths in step with renames made from this client.
+    contents.fileChanged.connect((_, change) => {
+      if (
+        change.type === 'rename' &&
+        change.oldValue?.path &&
+        change.newValue?.path
+      ) {
+        provider.handleRename(change.oldValue.path, change.newValue.path);
+      }
+    });
+
+    const widgetsOfRoom = (room: IRoom): IDocumentWidget[] => {
+      const result: IDocumentWidget[] = [];
+      const visit = (w: Widget) => {
+        if (isDocumentWidget(w) && w.context.model.sharedModel === room.sharedModel) {
+          result.push(w);
+        }
+      };
+      notebookTracker?.forEach(visit);
+      editorTracker?.forEach(visit);
+      return result;
+    };
+
+    const roomForWidget = (widget: Widget | null): IRoom | null => {
+      if (!isDocumentWidget(widget)) {
+        return null;
+      }
+      return provider.roomForModel(widget.context.model.sharedModel);
+    };
+
+    // Notices from the server.
+    const refusedOnce = new Set<string>();
+    provider.noticeReceived.connect((_, { room, notice }) => {
+      const name = PathExt.basename(room.path);
+      switch (notice.type) {
+        case 'saved':
+          for (const w of widgetsOfRoom(room)) {
+            w.context.model.dirty = false;
+          }
+          break;
+        case 'save-error':
+          Notification.error(
+            trans.__(
+              'The server could not save “%1”: %2. Your changes are kept in the shared document.',
+              name,
+              notice.message ?? trans.__('unknown error')
+            ),
+            { autoClose: false }
+          );
+          break;
+        case 'disk-merged':
+          Notification.info(
+            trans.__(
+              '“%1” was changed on disk; the changes were merged into the shared document.',
+              name
+            ),
+            { autoClose: 5000 }
+          );
+          break;
+        case 'renamed':
+          Notification.info(
+            trans.__('The document was renamed to “%1”.', notice.path),
+            { autoClose: 4000 }
+          );
+          break;
+        case 'refused':
+          if (!refusedOnce.has(room.id)) {
+            refusedOnce.add(room.id);
+            Notification.warning(
+              trans.__(
+                'Your change to “%1” was not accepted: you may only view this document.',
+                name
+              ),
+              { autoClose: 6000 }
+            );
+          }
+          break;
+      }
+    });
+
+    // Rooms the server closed for good; role and read-only mode.
+    const setupRoom = (room: IRoom) => {
+      room.connection.refused.connect((_, { kind, reason }) => {
+        Notification.error(refusalMessage(kind, room.path, reason, trans), {
+          autoClose: false
+        });
+      });
+      room.connection.roleChanged.connect((_, role) => {
+        for (const w of widgetsOfRoom(room)) {
+          applyReadOnly(w, !canWrite(role), trans);
+        }
+      });
+    };
+    provider.roomAdded.connect((_, room) => setupRoom(room));
+    provider.rooms.forEach(setupRoom);
+
+    const onWidget = (widget: IDocumentWidget) => {
+      const room = roomForWidget(widget);
+      if (!room) {
+        return;
+      }
+      widget.addClass('jp-collab-mod-collaborative');
+      if (room.connection.role !== null) {
+        applyReadOnly(widget, !canWrite(room.connection.role), trans);
+      }
+      const avatars = new DocumentAvatars({
+        tracker: presence,
+        room: () => roomForWidget(widget),
+        trans
+      });
+      if (!widget.toolbar.insertAfter('spacer', 'jupyter-collab-avatars', avatars)) {
+        widget.toolbar.addItem('jupyter-collab-avatars', avatars);
+      }
+    };
+    notebookTracker?.widgetAdded.connect((_, w) => onWidget(w));
+    editorTracker?.widgetAdded.connect((_, w) => onWidget(w));
+
+    return { provider, presence, roomForWidget };
   }
 };
 
-export default plugin;
+/**
+ * Remote cursors and selections in editors.
+ */
+const cursorsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-collab:cursors',
+  description: 'Shows the cursors and selections of the other people.',
+  autoStart: true,
+  requires: [IEditorExtensionRegistry],
+  activate: (app: JupyterFrontEnd, extensions: IEditorExtensionRegistry) => {
+    extensions.addExtension({
+      name: 'jupyter-collab:remote-cursors',
+      factory: options => {
+        const shared = options.model.sharedModel as any;
+        const ytext = shared?.ysource;
+        const awareness = shared?.awareness;
+        if (!ytext || !awareness || typeof awareness.getStates !== 'function') {
+          return null;
+        }
+        return EditorExtensionRegistry.createImmutableExtension(
+          remoteCursors({ ytext, awareness })
+        );
+      }
+    });
+  }
+};
+
+/**
+ * The connection indicator in the status bar.
+ */
+const statusPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-collab:status',
+  description: 'Shows whether the current document is connected.',
+  autoStart: true,
+  requires: [ICollab, IStatusBar],
+  optional: [ITranslator, ILabShell],
+  activate: (
+    app: JupyterFrontEnd,
+    collab: ICollab,
+    statusBar: IStatusBar,
+    translator: ITranslator | null,
+    labShell: ILabShell | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const { provider } = collab;
+    const currentRooms = (): IRoom[] => {
+      const room = collab.roomForWidget(app.shell.currentWidget);
+      if (room) {
+        return [room];
+      }
+      return [...provider.rooms];
+    };
+    const indicator = new ConnectionIndicator({
+      trans,
+      onActivate: () => {
+        for (const room of currentRooms()) {
+          room.connection.reconnectNow();
+        }
+      }
+    });
+    const refresh = () => {
+      indicator.update_(combine(currentRooms().map(r => r.connection.state)));
+    };
+    const watch = (room: IRoom) => {
+      room.connection.stateChanged.connect(refresh);
+    };
+    provider.rooms.forEach(watch);
+    provider.roomAdded.connect((_, room) => {
+      watch(room);
+      refresh();
+    });
+    provider.roomRemoved.connect(refresh);
+    labShell?.currentChanged.connect(refresh);
+    statusBar.registerStatusItem('jupyter-collab:connection', {
+      item: indicator,
+      align: 'left',
+      rank: 5,
+      isActive: () => provider.rooms.length > 0
+    });
+    refresh();
+  }
+};
+
+/**
+ * The collaborators side panel.
+ */
+const collaboratorsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-collab:collaborators',
+  description: 'Lists the people in your documents; click to open theirs.',
+  autoStart: true,
+  requires: [ICollab],
+  optional: [ITranslator, ILabShell, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    collab: ICollab,
+    translator: ITranslator | null,
+    labShell: ILabShell | null,
+    palette: ICommandPalette | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const panel = new CollaboratorsPanel({
+      tracker: collab.presence,
+      trans,
+      open: path => {
+        void app.commands.execute('docmanager:open', { path });
+      }
+    });
+    app.shell.add(panel, 'right', { rank: 300 });
+
+    // Tell the others which document we are looking at.
+    const publishCurrent = () => {
+      const widget = app.shell.currentWidget;
+      const path = isDocumentWidget(widget) ? widget.context.path : null;
+      collab.provider.setLocalAwarenessField('current', path);
+    };
+    labShell?.currentChanged.connect(publishCurrent);
+    collab.provider.roomAdded.connect(publishCurrent);
+
+    const command = 'jupyter-collab:show-collaborators';
+    app.commands.addCommand(command, {
+      label: trans.__('Show Collaborators'),
+      caption: trans.__('Show the people working on your open documents'),
+      execute: () => {
+        app.shell.activateById(panel.id);
+        const first = panel.node.querySelector('button');
+        (first as HTMLElement | null)?.focus();
+      }
+    });
+    palette?.addItem({ command, category: trans.__('Collaboration') });
+  }
+};
+
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  roomsPlugin,
+  cursorsPlugin,
+  statusPlugin,
+  collaboratorsPlugin
+];
+
+export default plugins;

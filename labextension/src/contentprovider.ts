@@ -1,0 +1,440 @@
+/**
+ * The content provider that makes documents collaborative through
+ * jupyter-collab rooms.
+ */
+import { YDocument, YFile, YNotebook } from '@jupyter/ydoc';
+import { URLExt } from '@jupyterlab/coreutils';
+import {
+  Contents,
+  IContentProvider,
+  ServerConnection,
+  User
+} from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ISessionModel, Notice } from './protocol';
+import { RoomConnection, SessionError } from './roomconnection';
+
+/** The id under which the provider is registered on the default drive. */
+export const CONTENT_PROVIDER_ID = 'jupyter-collab';
+
+/** One open collaborative document. */
+export interface IRoom {
+  /** Unique id of this client-side room object. */
+  readonly id: string;
+  /** Current path of the document (follows renames). */
+  path: string;
+  readonly format: string;
+  readonly contentType: string;
+  readonly sharedModel: YDocument<any>;
+  readonly connection: RoomConnection;
+}
+
+/** Ask the server for a session on a document. */
+export async function requestSession(
+  settings: ServerConnection.ISettings,
+  path: string,
+  format: string,
+  type: string
+): Promise<ISessionModel> {
+  const url = URLExt.join(
+    settings.baseUrl,
+    'api/collab/session',
+    URLExt.encodeParts(path)
+  );
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(
+      url,
+      { method: 'PUT', body: JSON.stringify({ format, type }) },
+      settings
+    );
+  } catch (err) {
+    throw new SessionError(String((err as Error)?.message ?? err), null);
+  }
+  if (!response.ok) {
+    let message = response.statusText;
+    try {
+      const body = await response.json();
+      message = body.message || body.reason || message;
+    } catch {
+      // not JSON
+    }
+    throw new SessionError(message, response.status);
+  }
+  const data = (await response.json()) as ISessionModel;
+  if (!data || typeof data.room !== 'string') {
+    throw new SessionError('invalid session reply', 500);
+  }
+  return data;
+}
+
+/** The WebSocket URL of a room. */
+export function roomWebSocketUrl(
+  settings: ServerConnection.ISettings,
+  room: string
+): string {
+  let url = URLExt.join(
+    settings.wsUrl,
+    'api/collab/room',
+    encodeURIComponent(room)
+  );
+  if (settings.appendToken && settings.token) {
+    url += `?token=${encodeURIComponent(settings.token)}`;
+  }
+  return url;
+}
+
+/**
+ * A content provider whose shared models are synced through our rooms.
+ */
+export class CollabContentProvider implements IContentProvider {
+  constructor(options: CollabContentProvider.IOptions) {
+    this._serverSettings = options.serverSettings;
+    this._rest = options.defaultProvider;
+    this._user = options.user ?? null;
+    this.sharedModelFactory = {
+      collaborative: true,
+      createNew: (opts: Contents.ISharedFactoryOptions) => this._createNew(opts)
+    };
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', this._onOnline);
+      window.addEventListener('offline', this._onOffline);
+    }
+  }
+
+  readonly sharedModelFactory: Contents.ISharedFactory;
+
+  get fileChanged(): ISignal<this, Contents.IChangedArgs> {
+    return this._fileChanged;
+  }
+
+  /** A room was opened. */
+  get roomAdded(): ISignal<this, IRoom> {
+    return this._roomAdded;
+  }
+
+  /** A room was closed. */
+  get roomRemoved(): ISignal<this, IRoom> {
+    return this._roomRemoved;
+  }
+
+  /** A notice arrived in a room. */
+  get noticeReceived(): ISignal<this, { room: IRoom; notice: Notice }> {
+    return this._noticeReceived;
+  }
+
+  /** The open rooms. */
+  get rooms(): readonly IRoom[] {
+    return Array.from(this._rooms.values());
+  }
+
+  /** The room of a shared model, if any. */
+  roomForModel(model: unknown): IRoom | null {
+    for (const room of this._rooms.values()) {
+      if (room.sharedModel === model) {
+        return room;
+      }
+    }
+    return null;
+  }
+
+  /** The most recent room for a path (and format/type if given). */
+  roomForPath(path: string, format?: string | null, type?: string): IRoom | null {
+    let found: IRoom | null = null;
+    for (const room of this._rooms.values()) {
+      if (
+        room.path === path &&
+        (!format || room.format === format) &&
+        (!type || room.contentType === type)
+      ) {
+        found = room;
+      }
+    }
+    return found;
+  }
+
+  /** Update the path of rooms after a rename made in this client. */
+  handleRename(oldPath: string, newPath: string): void {
+    for (const room of this._rooms.values()) {
+      if (room.path === oldPath) {
+        room.path = newPath;
+      } else if (room.path.startsWith(oldPath + '/')) {
+        room.path = newPath + room.path.slice(oldPath.length);
+      }
+    }
+  }
+
+  async get(
+    localPath: string,
+    options?: Contents.IFetchOptions
+  ): Promise<Contents.IModel> {
+    const room = this.roomForPath(localPath, options?.format, options?.type);
+    if (!room || room.connection.state.status === 'closed') {
+      return this._rest.get(localPath, options);
+    }
+    if (options?.content === false || !options?.format) {
+      // Metadata only (e.g. the check before saving). The room owns the
+      // content, so whatever the server wrote to disk is ours: keep the
+      // document context's idea of the file up to date so that it never
+      // shows a "file changed on disk" dialog for our server's saves.
+      const model = await this._rest.get(localPath, {
+        ...options,
+        content: false
+      });
+      this._announceSaved(room, model);
+      return model;
+    }
+    // Content: it comes through the room. Wait for the first sync.
+    const [model] = await Promise.all([
+      this._rest.get(localPath, {
+        ...options,
+        content: false,
+        hash: true
+      }),
+      room.connection.synced.catch(err => {
+        throw new Error(
+          this._trans(
+            'The collaboration server did not open this document: %1',
+            (err as Error)?.message ?? String(err)
+          )
+        );
+      })
+    ]);
+    this._lastSeen.set(room.id, stamp(model));
+    return {
+      ...model,
+      format: options.format as Contents.FileFormat,
+      type: options.type ?? model.type,
+      content: null
+    };
+  }
+
+  async save(
+    localPath: string,
+    options: Partial<Contents.IModel> & Contents.IContentProvisionOptions = {}
+  ): Promise<Contents.IModel> {
+    const room = this.roomForPath(
+      localPath,
+      options.format ?? undefined,
+      options.type
+    );
+    if (!room || room.connection.state.status === 'closed') {
+      // Not collaborative, or the room is gone (for example the file was
+      // deleted): write it the classic way.
+      return this._rest.save(localPath, options);
+    }
+    if (!room.connection.isSynced) {
+      throw new Error(
+        this._trans(
+          'Not connected to the collaboration server: your changes are kept and will be saved once the connection is back.'
+        )
+      );
+    }
+    // The server saves the room's content to disk by itself; everything we
+    // changed has been sent over the open socket.
+    const model = await this._rest.get(localPath, {
+      content: false,
+      hash: true
+    });
+    this._announceSaved(room, model);
+    return {
+      ...model,
+      format: (options.format ?? model.format) as Contents.FileFormat,
+      type: options.type ?? model.type
+    };
+  }
+
+  /** Set a translator function for error messages. */
+  setTranslator(trans: (msg: string, ...args: any[]) => string): void {
+    this._trans = trans;
+  }
+
+  /** Set a field of our awareness state in every room. */
+  setLocalAwarenessField(field: string, value: unknown): void {
+    for (const room of this._rooms.values()) {
+      if (!room.sharedModel.isDisposed) {
+        room.sharedModel.awareness.setLocalStateField(field, value);
+      }
+    }
+    this._awarenessFields[field] = value;
+  }
+
+  dispose(): void {
+    for (const room of this._rooms.values()) {
+      room.connection.dispose();
+    }
+    this._rooms.clear();
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this._onOnline);
+      window.removeEventListener('offline', this._onOffline);
+    }
+    Signal.clearData(this);
+  }
+
+  private _createNew(
+    options: Contents.ISharedFactoryOptions
+  ): YDocument<any> | undefined {
+    if (options.collaborative === false || !options.format) {
+      return undefined;
+    }
+    let sharedModel: YDocument<any>;
+    if (options.contentType === 'notebook') {
+      sharedModel = YNotebook.create({ disableDocumentWideUndoRedo: true });
+    } else if (options.contentType === 'file') {
+      sharedModel = YFile.create();
+    } else {
+      return undefined;
+    }
+    const id = `room-${++Private.counter}`;
+    const path = options.path;
+    const format = options.format;
+    const contentType = options.contentType;
+    const settings = this._serverSettings;
+    const room: IRoom = {
+      id,
+      path,
+      format,
+      contentType,
+      sharedModel,
+      connection: null as unknown as RoomConnection
+    };
+    const connection = new RoomConnection({
+      doc: sharedModel.ydoc,
+      awareness: sharedModel.awareness as any,
+      openSession: () =>
+        requestSession(settings, room.path, format, contentType),
+      roomUrl: session => roomWebSocketUrl(settings, session.room),
+      createSocket: url => {
+        const Ctor: typeof WebSocket = settings.WebSocket ?? WebSocket;
+        return new Ctor(url) as any;
+      },
+      isOnline: () =>
+        typeof navigator === 'undefined' ? true : navigator.onLine !== false,
+      connect: false
+    });
+    (room as { connection: RoomConnection }).connection = connection;
+    connection.noticeReceived.connect((_, notice) =>
+      this._onNotice(room, notice)
+    );
+    this._rooms.set(id, room);
+
+    // Our identity in the room (the server overwrites `user` with the
+    // authenticated one; setting it here makes our own UI consistent).
+    const awareness = sharedModel.awareness;
+    for (const [field, value] of Object.entries(this._awarenessFields)) {
+      awareness.setLocalStateField(field, value);
+    }
+    const setUser = () => {
+      const identity = this._user?.identity;
+      if (identity && !sharedModel.isDisposed) {
+        awareness.setLocalStateField('user', { ...identity });
+      }
+    };
+    setUser();
+    if (this._user && !this._user.identity) {
+      void this._user.ready.then(setUser).catch(() => undefined);
+    }
+
+    sharedModel.disposed.connect(() => {
+      connection.dispose();
+      this._rooms.delete(id);
+      this._lastSeen.delete(id);
+      this._roomRemoved.emit(room);
+    });
+    connection.connect();
+    this._roomAdded.emit(room);
+    return sharedModel;
+  }
+
+  private _onNotice(room: IRoom, notice: Notice): void {
+    switch (notice.type) {
+      case 'saved':
+      case 'disk-merged':
+        void this._rest
+          .get(room.path, { content: false, hash: true })
+          .then(model => this._announceSaved(room, model))
+          .catch(() => undefined);
+        break;
+      case 'renamed': {
+        const oldPath = room.path;
+        if (notice.path && notice.path !== oldPath) {
+          room.path = notice.path;
+          void this._rest
+            .get(notice.path, { content: false, hash: true })
+            .then(model => {
+              this._lastSeen.set(room.id, stamp(model));
+              this._fileChanged.emit({
+                type: 'rename',
+                oldValue: { path: oldPath },
+                newValue: model
+              });
+            })
+            .catch(() => undefined);
+        }
+        break;
+      }
+    }
+    this._noticeReceived.emit({ room, notice });
+  }
+
+  /**
+   * Tell the document context the file's new metadata, as a collaborative
+   * save; this keeps its hash/last_modified in step with the disk.
+   */
+  private _announceSaved(room: IRoom, model: Contents.IModel): void {
+    const s = stamp(model);
+    if (this._lastSeen.get(room.id) === s) {
+      return;
+    }
+    this._lastSeen.set(room.id, s);
+    this._fileChanged.emit({
+      type: 'save',
+      oldValue: null,
+      newValue: { ...model, content: undefined } as any
+    });
+  }
+
+  private _onOnline = () => {
+    for (const room of this._rooms.values()) {
+      room.connection.setOnline(true);
+    }
+  };
+
+  private _onOffline = () => {
+    for (const room of this._rooms.values()) {
+      room.connection.setOnline(false);
+    }
+  };
+
+  private _serverSettings: ServerConnection.ISettings;
+  private _rest: IContentProvider;
+  private _user: User.IManager | null;
+  private _trans: (msg: string, ...args: any[]) => string = msg => msg;
+  private _rooms = new Map<string, IRoom>();
+  private _lastSeen = new Map<string, string>();
+  private _awarenessFields: Record<string, unknown> = {};
+  private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);
+  private _roomAdded = new Signal<this, IRoom>(this);
+  private _roomRemoved = new Signal<this, IRoom>(this);
+  private _noticeReceived = new Signal<this, { room: IRoom; notice: Notice }>(
+    this
+  );
+}
+
+export namespace CollabContentProvider {
+  export interface IOptions {
+    serverSettings: ServerConnection.ISettings;
+    /** The drive's REST provider, used for metadata and non-collaborative files. */
+    defaultProvider: IContentProvider;
+    user?: User.IManager;
+  }
+}
+
+function stamp(model: Contents.IModel): string {
+  return `${model.path}|${model.last_modified}|${model.hash ?? ''}`;
+}
+
+namespace Private {
+  export let counter = 0;
+}

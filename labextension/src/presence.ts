@@ -1,0 +1,316 @@
+/**
+ * Presence UI: the collaborators side panel and the avatars of a document.
+ */
+import { PathExt } from '@jupyterlab/coreutils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { usersIcon } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { CollabContentProvider, IRoom } from './contentprovider';
+import {
+  ICollaborator,
+  IPresenceEntry,
+  groupCollaborators
+} from './presencemodel';
+
+/**
+ * Watches the awareness of every open room and tells when it changes.
+ */
+export class PresenceTracker {
+  constructor(provider: CollabContentProvider) {
+    this._provider = provider;
+    provider.roomAdded.connect((_, room) => this._watch(room));
+    provider.roomRemoved.connect((_, room) => {
+      this._unwatch(room);
+      this._schedule();
+    });
+    for (const room of provider.rooms) {
+      this._watch(room);
+    }
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Awareness states of one room (others only). */
+  roomCollaborators(room: IRoom, unnamed: string): ICollaborator[] {
+    return groupCollaborators(this._entries([room]), e => this._isSelf(e), unnamed);
+  }
+
+  /** Everybody in every open room (others only). */
+  collaborators(unnamed: string): ICollaborator[] {
+    return groupCollaborators(
+      this._entries(this._provider.rooms),
+      e => this._isSelf(e),
+      unnamed
+    );
+  }
+
+  private _entries(rooms: readonly IRoom[]): IPresenceEntry[] {
+    const entries: IPresenceEntry[] = [];
+    for (const room of rooms) {
+      const model = room.sharedModel;
+      if (model.isDisposed) {
+        continue;
+      }
+      model.awareness.getStates().forEach((state: any, clientId: number) => {
+        entries.push({ roomPath: room.path, clientId, state });
+      });
+    }
+    return entries;
+  }
+
+  private _isSelf(entry: IPresenceEntry): boolean {
+    for (const room of this._provider.rooms) {
+      if (!room.sharedModel.isDisposed && room.sharedModel.ydoc.clientID === entry.clientId) {
+        return true;
+      }
+    }
+    // Our own other tabs/windows: same username.
+    const me = this._self();
+    return !!me && entry.state.user?.username === me;
+  }
+
+  private _self(): string | null {
+    for (const room of this._provider.rooms) {
+      if (room.sharedModel.isDisposed) {
+        continue;
+      }
+      const local = room.sharedModel.awareness.getLocalState() as any;
+      if (local?.user?.username) {
+        return local.user.username;
+      }
+    }
+    return null;
+  }
+
+  private _watch(room: IRoom): void {
+    if (this._listeners.has(room.id)) {
+      return;
+    }
+    const listener = () => this._schedule();
+    room.sharedModel.awareness.on('change', listener);
+    this._listeners.set(room.id, listener);
+    room.connection.sessionChanged.connect(listener);
+    this._schedule();
+  }
+
+  private _unwatch(room: IRoom): void {
+    const listener = this._listeners.get(room.id);
+    if (listener) {
+      try {
+        room.sharedModel.awareness.off('change', listener);
+      } catch {
+        // the awareness may be destroyed
+      }
+      this._listeners.delete(room.id);
+    }
+  }
+
+  private _schedule(): void {
+    if (this._pending) {
+      return;
+    }
+    this._pending = true;
+    requestAnimationFrame(() => {
+      this._pending = false;
+      this._changed.emit();
+    });
+  }
+
+  private _provider: CollabContentProvider;
+  private _listeners = new Map<string, () => void>();
+  private _pending = false;
+  private _changed = new Signal<this, void>(this);
+}
+
+/** An avatar circle (image or initials on the user's colour). */
+export function createAvatar(c: ICollaborator, size = 'normal'): HTMLElement {
+  const el = document.createElement('span');
+  el.className = `jp-collab-Avatar jp-collab-Avatar-${size}`;
+  el.style.setProperty('--jp-collab-user-color', c.color);
+  el.setAttribute('aria-hidden', 'true');
+  if (c.user.avatar_url) {
+    const img = document.createElement('img');
+    img.src = c.user.avatar_url;
+    img.alt = '';
+    el.appendChild(img);
+  } else {
+    el.textContent = c.initials;
+  }
+  return el;
+}
+
+/**
+ * The side panel listing the collaborators and their documents.
+ */
+export class CollaboratorsPanel extends Widget {
+  constructor(options: CollaboratorsPanel.IOptions) {
+    super();
+    this._tracker = options.tracker;
+    this._trans = options.trans;
+    this._open = options.open;
+    this.id = 'jp-collab-collaborators';
+    this.addClass('jp-collab-CollaboratorsPanel');
+    this.title.icon = usersIcon;
+    this.title.caption = this._trans.__('Collaborators');
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', this._trans.__('Collaborators'));
+
+    const header = document.createElement('h2');
+    header.className = 'jp-collab-CollaboratorsPanel-header';
+    header.textContent = this._trans.__('Collaborators');
+    this._list = document.createElement('ul');
+    this._list.className = 'jp-collab-CollaboratorsPanel-list';
+    this._list.setAttribute('aria-label', this._trans.__('People in your open documents'));
+    this._empty = document.createElement('p');
+    this._empty.className = 'jp-collab-CollaboratorsPanel-empty';
+    this._empty.textContent = this._trans.__(
+      'Nobody else is here yet. People working on the documents you have open appear here.'
+    );
+    this.node.appendChild(header);
+    this.node.appendChild(this._empty);
+    this.node.appendChild(this._list);
+    this._tracker.changed.connect(this._render, this);
+    this._render();
+  }
+
+  private _render(): void {
+    const people = this._tracker.collaborators(this._trans.__('Anonymous'));
+    this._empty.hidden = people.length > 0;
+    this._list.replaceChildren();
+    for (const c of people) {
+      const item = document.createElement('li');
+      item.className = 'jp-collab-Collaborator';
+      const head = document.createElement('div');
+      head.className = 'jp-collab-Collaborator-head';
+      head.appendChild(createAvatar(c));
+      const name = document.createElement('span');
+      name.className = 'jp-collab-Collaborator-name';
+      name.textContent = c.displayName;
+      head.appendChild(name);
+      item.appendChild(head);
+
+      const docs = document.createElement('ul');
+      docs.className = 'jp-collab-Collaborator-documents';
+      docs.setAttribute(
+        'aria-label',
+        this._trans.__('Documents %1 has open', c.displayName)
+      );
+      for (const path of c.documents) {
+        const li = document.createElement('li');
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'jp-collab-Collaborator-document';
+        const isCurrent = c.current === path;
+        const label = PathExt.basename(path);
+        button.textContent = label;
+        if (isCurrent) {
+          button.classList.add('jp-mod-current');
+          const badge = document.createElement('span');
+          badge.className = 'jp-collab-Collaborator-badge';
+          badge.textContent = this._trans.__('viewing');
+          button.appendChild(badge);
+        }
+        button.title = isCurrent
+          ? this._trans.__('%1 is looking at %2. Open it.', c.displayName, path)
+          : this._trans.__('%1 has %2 open. Open it.', c.displayName, path);
+        button.setAttribute('aria-label', button.title);
+        button.addEventListener('click', () => this._open(path));
+        li.appendChild(button);
+        docs.appendChild(li);
+      }
+      item.appendChild(docs);
+      this._list.appendChild(item);
+    }
+  }
+
+  private _tracker: PresenceTracker;
+  private _trans: TranslationBundle;
+  private _open: (path: string) => void;
+  private _list: HTMLUListElement;
+  private _empty: HTMLParagraphElement;
+}
+
+export namespace CollaboratorsPanel {
+  export interface IOptions {
+    tracker: PresenceTracker;
+    trans: TranslationBundle;
+    open: (path: string) => void;
+  }
+}
+
+/**
+ * The avatars of the people in one document (shown in its toolbar).
+ */
+export class DocumentAvatars extends Widget {
+  constructor(options: DocumentAvatars.IOptions) {
+    super();
+    this._tracker = options.tracker;
+    this._room = options.room;
+    this._trans = options.trans;
+    this._onSelect = options.onSelect;
+    this.addClass('jp-collab-DocumentAvatars');
+    this.node.setAttribute('role', 'group');
+    this.node.setAttribute('aria-label', this._trans.__('People in this document'));
+    this._tracker.changed.connect(this._render, this);
+    this._render();
+  }
+
+  private _render(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const room = this._room();
+    const people = room
+      ? this._tracker.roomCollaborators(room, this._trans.__('Anonymous'))
+      : [];
+    this.node.replaceChildren();
+    const max = 5;
+    for (const c of people.slice(0, max)) {
+      const item = document.createElement(this._onSelect ? 'button' : 'span');
+      item.className = 'jp-collab-DocumentAvatars-item';
+      item.appendChild(createAvatar(c, 'small'));
+      item.title = this._trans.__('%1 is in this document', c.displayName);
+      item.setAttribute('aria-label', item.title);
+      if (this._onSelect) {
+        (item as HTMLButtonElement).type = 'button';
+        item.addEventListener('click', () => this._onSelect?.(c));
+      } else {
+        item.setAttribute('role', 'img');
+      }
+      this.node.appendChild(item);
+    }
+    if (people.length > max) {
+      const more = document.createElement('span');
+      more.className = 'jp-collab-DocumentAvatars-more';
+      more.textContent = `+${people.length - max}`;
+      more.title = people
+        .slice(max)
+        .map(c => c.displayName)
+        .join(', ');
+      this.node.appendChild(more);
+    }
+  }
+
+  dispose(): void {
+    this._tracker.changed.disconnect(this._render, this);
+    super.dispose();
+  }
+
+  private _tracker: PresenceTracker;
+  private _room: () => IRoom | null;
+  private _trans: TranslationBundle;
+  private _onSelect?: (c: ICollaborator) => void;
+}
+
+export namespace DocumentAvatars {
+  export interface IOptions {
+    tracker: PresenceTracker;
+    room: () => IRoom | null;
+    trans: TranslationBundle;
+    onSelect?: (c: ICollaborator) => void;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Read-only mode for viewers: editors become read-only and a banner says so.
+ */
+import { IDocumentWidget } from '@jupyterlab/docregistry';
+import { FileEditor } from '@jupyterlab/fileeditor';
+import { Notebook, NotebookPanel } from '@jupyterlab/notebook';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { BoxPanel, Widget } from '@lumino/widgets';
+
+const BANNER_CLASS = 'jp-collab-ReadOnlyBanner';
+
+/** The banner shown above a document the user may only view. */
+export class ReadOnlyBanner extends Widget {
+  constructor(trans: TranslationBundle) {
+    super();
+    this.addClass(BANNER_CLASS);
+    this.node.setAttribute('role', 'status');
+    const icon = document.createElement('span');
+    icon.className = 'jp-collab-ReadOnlyBanner-icon';
+    icon.setAttribute('aria-hidden', 'true');
+    icon.textContent = '👁';
+    const text = document.createElement('span');
+    text.textContent = trans.__(
+      'Read-only: you can view this document and see the others’ changes, but not edit it.'
+    );
+    this.node.appendChild(icon);
+    this.node.appendChild(text);
+  }
+}
+
+function setNotebookReadOnly(notebook: Notebook, readOnly: boolean): void {
+  for (const cell of notebook.widgets) {
+    cell.readOnly = readOnly;
+  }
+}
+
+/**
+ * Make a document widget (notebook or file editor) read-only or not.
+ *
+ * Returns a function that undoes the listeners installed.
+ */
+export function applyReadOnly(
+  widget: IDocumentWidget,
+  readOnly: boolean,
+  trans: TranslationBundle
+): void {
+  const state = Private.state(widget);
+  if (state.readOnly === readOnly) {
+    return;
+  }
+  state.readOnly = readOnly;
+  widget.context.model.readOnly = readOnly;
+  if (widget instanceof NotebookPanel) {
+    const notebook = widget.content;
+    setNotebookReadOnly(notebook, readOnly);
+    if (readOnly && !state.cellsListener) {
+      state.cellsListener = () => {
+        // New cell widgets are created on the same signal; apply after.
+        requestAnimationFrame(() => {
+          if (state.readOnly && !notebook.isDisposed) {
+            setNotebookReadOnly(notebook, true);
+          }
+        });
+      };
+      notebook.model?.cells.changed.connect(state.cellsListener);
+    }
+  } else if (widget.content instanceof FileEditor) {
+    widget.content.editor.setOption('readOnly', readOnly);
+  }
+  if (readOnly) {
+    if (!state.banner) {
+      state.banner = new ReadOnlyBanner(trans);
+      const header = (widget as unknown as { contentHeader?: BoxPanel })
+        .contentHeader;
+      if (header) {
+        header.addWidget(state.banner);
+      } else {
+        widget.toolbar.addItem('jupyter-collab-readonly', state.banner);
+      }
+    }
+    widget.addClass('jp-collab-mod-readOnly');
+  } else {
+    state.banner?.dispose();
+    state.banner = null;
+    widget.removeClass('jp-collab-mod-readOnly');
+  }
+}
+
+namespace Private {
+  export interface IState {
+    readOnly: boolean;
+    banner: ReadOnlyBanner | null;
+    cellsListener: (() => void) | null;
+  }
+  const states = new WeakMap<Widget, IState>();
+  export function state(widget: Widget): IState {
+    let s = states.get(widget);
+    if (!s) {
+      s = { readOnly: false, banner: null, cellsListener: null };
+      states.set(widget, s);
+    }
+    return s;
+  }
+}

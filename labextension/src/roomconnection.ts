@@ -1,0 +1,612 @@
+/**
+ * A y-websocket compatible connection to one jupyter-collab room.
+ *
+ * It speaks the y-protocols sync and awareness messages, handles the
+ * jupyter-collab notices (message type 100) and follows the close-code
+ * policy of docs/protocol.md. It has no JupyterLab dependency besides
+ * Lumino signals, so it is unit tested with a fake WebSocket.
+ */
+import { PromiseDelegate } from '@lumino/coreutils';
+import { ISignal, Signal } from '@lumino/signaling';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as syncProtocol from 'y-protocols/sync';
+import type * as Y from 'yjs';
+
+import {
+  ConnectionEvent,
+  IConnectionState,
+  initialState,
+  reduce
+} from './connectionstate';
+import {
+  CloseKind,
+  ISessionModel,
+  MessageType,
+  Notice,
+  backoffDelay,
+  canWrite,
+  closePolicy,
+  readNotice
+} from './protocol';
+
+/** An error from opening a session (the PUT). */
+export class SessionError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null
+  ) {
+    super(message);
+    this.name = 'SessionError';
+  }
+}
+
+/** What a failed session request means. */
+export function sessionErrorKind(status: number | null): {
+  kind: CloseKind;
+  retry: boolean;
+} {
+  switch (status) {
+    case 403:
+      return { kind: 'forbidden', retry: false };
+    case 404:
+      return { kind: 'deleted', retry: false };
+    case 400:
+      return { kind: 'malformed', retry: false };
+    case 413:
+      return { kind: 'too-large', retry: false };
+    case 415:
+    case 422:
+      return { kind: 'unloadable', retry: false };
+    default:
+      // network failures (null), 5xx, 429...
+      return { kind: status && status >= 500 ? 'internal' : 'network', retry: true };
+  }
+}
+
+/** The part of the WebSocket constructor we use. */
+export interface IWebSocketLike {
+  binaryType: string;
+  readyState: number;
+  onopen: ((ev: any) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: any) => void) | null;
+  onmessage: ((ev: { data: any }) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketFactory = (url: string) => IWebSocketLike;
+
+export interface IRoomConnectionOptions {
+  doc: Y.Doc;
+  awareness: awarenessProtocol.Awareness;
+  /** Ask the server for a session (PUT /api/collab/session/{path}). */
+  openSession: () => Promise<ISessionModel>;
+  /** The WebSocket URL of a room. */
+  roomUrl: (session: ISessionModel) => string;
+  /** Create a WebSocket. */
+  createSocket: WebSocketFactory;
+  /** Whether the browser is online (navigator.onLine). */
+  isOnline?: () => boolean;
+  /** Random source for backoff jitter. */
+  random?: () => number;
+  /** Timer functions (injected for tests). */
+  setTimeout?: (fn: () => void, ms: number) => any;
+  clearTimeout?: (handle: any) => void;
+  /** Whether to connect right away (default true). */
+  connect?: boolean;
+}
+
+const OPEN = 1;
+
+/**
+ * One room connection.
+ */
+export class RoomConnection {
+  constructor(options: IRoomConnectionOptions) {
+    this.doc = options.doc;
+    this.awareness = options.awareness;
+    this._options = options;
+    this._setTimeout =
+      options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
+    this._clearTimeout =
+      options.clearTimeout ?? (h => globalThis.clearTimeout(h));
+    this._random = options.random ?? Math.random;
+    const online = options.isOnline ? options.isOnline() : true;
+    this._state = initialState(online);
+
+    this.doc.on('update', this._onDocUpdate);
+    this.awareness.on('update', this._onAwarenessUpdate);
+    // Avoid an unhandled rejection when nobody awaits `synced`.
+    this._synced.promise.catch(() => undefined);
+    if (options.connect !== false) {
+      this.connect();
+    }
+  }
+
+  readonly doc: Y.Doc;
+  readonly awareness: awarenessProtocol.Awareness;
+
+  /** The current session (room, role...), once known. */
+  get session(): ISessionModel | null {
+    return this._session;
+  }
+
+  /** The role granted by the server. */
+  get role(): string | null {
+    return this._role;
+  }
+
+  /** Whether local changes may be sent. */
+  get writable(): boolean {
+    return canWrite(this._role);
+  }
+
+  get state(): IConnectionState {
+    return this._state;
+  }
+
+  /** Whether the socket is open and the document in sync. */
+  get isSynced(): boolean {
+    return this._isSynced;
+  }
+
+  /** Resolves on the first successful sync; rejects if refused before. */
+  get synced(): Promise<void> {
+    return this._synced.promise;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  get stateChanged(): ISignal<this, IConnectionState> {
+    return this._stateChanged;
+  }
+
+  get noticeReceived(): ISignal<this, Notice> {
+    return this._noticeReceived;
+  }
+
+  get roleChanged(): ISignal<this, string> {
+    return this._roleChanged;
+  }
+
+  get sessionChanged(): ISignal<this, ISessionModel> {
+    return this._sessionChanged;
+  }
+
+  /** Emitted once when the server closes the room for good. */
+  get refused(): ISignal<this, { kind: CloseKind; reason: string }> {
+    return this._refused;
+  }
+
+  /** Start (or restart) connecting. */
+  connect(): void {
+    if (this._isDisposed || this._state.status === 'closed') {
+      return;
+    }
+    if (this._socket || this._connecting) {
+      return;
+    }
+    this._cancelRetry();
+    void this._connect();
+  }
+
+  /** Reconnect right away (for example when the browser is back online). */
+  reconnectNow(): void {
+    if (this._retryHandle !== null) {
+      this._cancelRetry();
+      this.connect();
+    }
+  }
+
+  /** Tell the connection about the browser's network state. */
+  setOnline(online: boolean): void {
+    this._dispatch({ type: online ? 'browser-online' : 'browser-offline' });
+    if (online) {
+      this.reconnectNow();
+    }
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._cancelRetry();
+    this.doc.off('update', this._onDocUpdate);
+    this.awareness.off('update', this._onAwarenessUpdate);
+    const socket = this._socket;
+    if (socket) {
+      // Tell the others we left.
+      if (socket.readyState === OPEN) {
+        try {
+          const encoder = encoding.createEncoder();
+          encoding.writeVarUint(encoder, MessageType.Awareness);
+          awarenessProtocol.removeAwarenessStates(
+            this.awareness,
+            [this.doc.clientID],
+            'dispose'
+          );
+          encoding.writeVarUint8Array(
+            encoder,
+            awarenessProtocol.encodeAwarenessUpdate(this.awareness, [
+              this.doc.clientID
+            ])
+          );
+          socket.send(encoding.toUint8Array(encoder));
+        } catch {
+          // ignore
+        }
+      }
+      this._detach(socket);
+      try {
+        socket.close(1000, 'document closed');
+      } catch {
+        // ignore
+      }
+    }
+    this._socket = null;
+    this._synced.reject(new Error('disposed'));
+    Signal.clearData(this);
+  }
+
+  private async _connect(): Promise<void> {
+    this._connecting = true;
+    this._dispatch({ type: 'connect' });
+    let session: ISessionModel;
+    try {
+      if (!this._session || this._renewSession) {
+        session = await this._options.openSession();
+        this._renewSession = false;
+        this._session = session;
+        this._sessionChanged.emit(session);
+        this._setRole(session.role);
+      } else {
+        session = this._session;
+      }
+    } catch (err) {
+      this._connecting = false;
+      if (this._isDisposed) {
+        return;
+      }
+      const status = err instanceof SessionError ? err.status : null;
+      const { kind, retry } = sessionErrorKind(status);
+      const reason = (err as Error)?.message ?? String(err);
+      if (!retry) {
+        this._refuse(kind, reason);
+      } else {
+        this._dispatch({
+          type: 'closed',
+          code: 1006,
+          reason,
+          policy: {
+            kind,
+            reconnect: true,
+            minDelay: 0,
+            renewSession: true
+          }
+        });
+        this._renewSession = true;
+        this._scheduleRetry(0);
+      }
+      return;
+    }
+    if (this._isDisposed) {
+      this._connecting = false;
+      return;
+    }
+    let socket: IWebSocketLike;
+    try {
+      socket = this._options.createSocket(this._options.roomUrl(session));
+    } catch (err) {
+      this._connecting = false;
+      this._onClose(null, { code: 1006, reason: String(err) });
+      return;
+    }
+    this._connecting = false;
+    socket.binaryType = 'arraybuffer';
+    this._socket = socket;
+    this._isSynced = false;
+    this._answeredStep1 = false;
+    socket.onopen = () => this._onOpen(socket);
+    socket.onmessage = ev => this._onMessage(socket, ev.data);
+    socket.onclose = ev => this._onClose(socket, ev);
+    socket.onerror = () => {
+      /* a close event follows */
+    };
+  }
+
+  private _onOpen(socket: IWebSocketLike): void {
+    if (socket !== this._socket) {
+      return;
+    }
+    this._dispatch({ type: 'open' });
+    // sync step 1
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.Sync);
+    syncProtocol.writeSyncStep1(encoder, this.doc);
+    this._send(encoding.toUint8Array(encoder));
+    // our awareness
+    if (this.awareness.getLocalState() !== null) {
+      const enc = encoding.createEncoder();
+      encoding.writeVarUint(enc, MessageType.Awareness);
+      encoding.writeVarUint8Array(
+        enc,
+        awarenessProtocol.encodeAwarenessUpdate(this.awareness, [
+          this.doc.clientID
+        ])
+      );
+      this._send(encoding.toUint8Array(enc));
+    }
+  }
+
+  /** Handle one binary frame. Exposed for tests through the socket. */
+  private _onMessage(socket: IWebSocketLike, data: any): void {
+    if (socket !== this._socket) {
+      return;
+    }
+    if (typeof data === 'string') {
+      // Text frames are not part of the protocol: ignore them.
+      return;
+    }
+    const bytes =
+      data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
+    let decoder: decoding.Decoder;
+    let type: number;
+    try {
+      decoder = decoding.createDecoder(bytes);
+      type = decoding.readVarUint(decoder);
+    } catch {
+      return;
+    }
+    switch (type) {
+      case MessageType.Sync: {
+        const encoder = encoding.createEncoder();
+        encoding.writeVarUint(encoder, MessageType.Sync);
+        let syncType: number;
+        try {
+          syncType = syncProtocol.readSyncMessage(
+            decoder,
+            encoder,
+            this.doc,
+            this
+          );
+        } catch (err) {
+          console.error('jupyter-collab: bad sync message', err);
+          return;
+        }
+        if (syncType === syncProtocol.messageYjsSyncStep1) {
+          // readSyncMessage wrote our sync step 2 (what the server lacks).
+          if (this.writable) {
+            this._send(encoding.toUint8Array(encoder));
+          }
+          this._answeredStep1 = true;
+          if (this._isSynced) {
+            this._dispatch({ type: 'flushed' });
+          }
+        } else if (
+          syncType === syncProtocol.messageYjsSyncStep2 &&
+          !this._isSynced
+        ) {
+          this._isSynced = true;
+          this._unknownRoomRetries = 0;
+          this._dispatch({ type: 'synced' });
+          if (this._answeredStep1) {
+            this._dispatch({ type: 'flushed' });
+          }
+          this._synced.resolve();
+        }
+        break;
+      }
+      case MessageType.Awareness: {
+        try {
+          awarenessProtocol.applyAwarenessUpdate(
+            this.awareness,
+            decoding.readVarUint8Array(decoder),
+            this
+          );
+        } catch (err) {
+          console.error('jupyter-collab: bad awareness message', err);
+        }
+        break;
+      }
+      case MessageType.QueryAwareness: {
+        const encoder = encoding.createEncoder();
+        encoding.writeVarUint(encoder, MessageType.Awareness);
+        encoding.writeVarUint8Array(
+          encoder,
+          awarenessProtocol.encodeAwarenessUpdate(
+            this.awareness,
+            Array.from(this.awareness.getStates().keys())
+          )
+        );
+        this._send(encoding.toUint8Array(encoder));
+        break;
+      }
+      case MessageType.Notice: {
+        const notice = readNotice(decoder);
+        if (notice.type === 'role') {
+          this._setRole(notice.role);
+        } else if (notice.type === 'renamed' && this._session) {
+          this._session = { ...this._session, path: notice.path };
+        }
+        this._noticeReceived.emit(notice);
+        break;
+      }
+      default:
+        // Unknown message types are ignored (forward compatibility).
+        break;
+    }
+  }
+
+  private _onClose(
+    socket: IWebSocketLike | null,
+    ev: { code: number; reason: string }
+  ): void {
+    if (socket !== null && socket !== this._socket) {
+      return;
+    }
+    if (socket) {
+      this._detach(socket);
+    }
+    this._socket = null;
+    this._isSynced = false;
+    this._answeredStep1 = false;
+    // Others' presence is stale now.
+    const others = Array.from(this.awareness.getStates().keys()).filter(
+      id => id !== this.doc.clientID
+    );
+    if (others.length) {
+      awarenessProtocol.removeAwarenessStates(this.awareness, others, this);
+    }
+    if (this._isDisposed) {
+      return;
+    }
+    const code = ev.code || 1006;
+    const policy = closePolicy(code, this._unknownRoomRetries);
+    if (policy.kind === 'unknown-room') {
+      this._unknownRoomRetries += 1;
+    }
+    if (!policy.reconnect) {
+      this._dispatch({ type: 'closed', code, reason: ev.reason, policy });
+      this._refused.emit({ kind: policy.kind, reason: ev.reason });
+      this._synced.reject(
+        new SessionError(ev.reason || policy.kind, code)
+      );
+      return;
+    }
+    this._dispatch({ type: 'closed', code, reason: ev.reason, policy });
+    if (policy.renewSession) {
+      this._renewSession = true;
+    }
+    this._scheduleRetry(policy.minDelay);
+  }
+
+  private _refuse(kind: CloseKind, reason: string): void {
+    this._dispatch({ type: 'refused', kind, reason });
+    this._refused.emit({ kind, reason });
+    this._synced.reject(new SessionError(reason || kind, null));
+  }
+
+  private _scheduleRetry(minDelay: number): void {
+    if (this._isDisposed || this._state.status === 'closed') {
+      return;
+    }
+    this._cancelRetry();
+    const delay = backoffDelay(
+      Math.max(0, this._state.attempts - 1),
+      minDelay,
+      this._random()
+    );
+    this._retryHandle = this._setTimeout(() => {
+      this._retryHandle = null;
+      this.connect();
+    }, delay);
+  }
+
+  private _cancelRetry(): void {
+    if (this._retryHandle !== null) {
+      this._clearTimeout(this._retryHandle);
+      this._retryHandle = null;
+    }
+  }
+
+  private _detach(socket: IWebSocketLike): void {
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.onerror = null;
+  }
+
+  private _send(data: Uint8Array): void {
+    const socket = this._socket;
+    if (socket && socket.readyState === OPEN) {
+      try {
+        socket.send(data);
+      } catch {
+        // the close event will follow
+      }
+    }
+  }
+
+  private _setRole(role: string): void {
+    if (role !== this._role) {
+      this._role = role;
+      this._roleChanged.emit(role);
+    }
+  }
+
+  private _dispatch(event: ConnectionEvent): void {
+    const next = reduce(this._state, event);
+    if (next !== this._state) {
+      const changed =
+        next.status !== this._state.status ||
+        next.unsynced !== this._state.unsynced ||
+        next.closeKind !== this._state.closeKind;
+      this._state = next;
+      if (changed) {
+        this._stateChanged.emit(next);
+      }
+    }
+  }
+
+  private _onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this) {
+      return;
+    }
+    this._dispatch({ type: 'local-change' });
+    if (!this.writable) {
+      return;
+    }
+    // Sent whenever the socket is open; changes made while it is closed
+    // reach the server with our answer to its sync step 1.
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.Sync);
+    syncProtocol.writeUpdate(encoder, update);
+    this._send(encoding.toUint8Array(encoder));
+  };
+
+  private _onAwarenessUpdate = (
+    change: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown
+  ): void => {
+    if (origin === this) {
+      return;
+    }
+    const changed = change.added.concat(change.updated, change.removed);
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.Awareness);
+    encoding.writeVarUint8Array(
+      encoder,
+      awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
+    );
+    this._send(encoding.toUint8Array(encoder));
+  };
+
+  private _options: IRoomConnectionOptions;
+  private _setTimeout: (fn: () => void, ms: number) => any;
+  private _clearTimeout: (handle: any) => void;
+  private _random: () => number;
+  private _state: IConnectionState;
+  private _session: ISessionModel | null = null;
+  private _renewSession = false;
+  private _role: string | null = null;
+  private _socket: IWebSocketLike | null = null;
+  private _connecting = false;
+  private _isSynced = false;
+  private _answeredStep1 = false;
+  private _unknownRoomRetries = 0;
+  private _retryHandle: any = null;
+  private _isDisposed = false;
+  private _synced = new PromiseDelegate<void>();
+  private _stateChanged = new Signal<this, IConnectionState>(this);
+  private _noticeReceived = new Signal<this, Notice>(this);
+  private _roleChanged = new Signal<this, string>(this);
+  private _sessionChanged = new Signal<this, ISessionModel>(this);
+  private _refused = new Signal<this, { kind: CloseKind; reason: string }>(
+    this
+  );
+}
