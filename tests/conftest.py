@@ -25,17 +25,23 @@ def collab_config() -> dict[str, Any]:
 def jp_server_config(tmp_path_factory: Any, collab_config: dict[str, Any]) -> dict[str, Any]:
     db = tmp_path_factory.mktemp("collabdb") / "collab.db"
     return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_collab": True}},
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_collab": True},
+            "identity_provider_class": "tests.auth.TestIdentityProvider",
+            "authorizer_class": "tests.auth.TestAuthorizer",
+        },
         "CollabApp": {"db_path": str(db), **collab_config},
     }
 
 
 @pytest.fixture
 def open_session(jp_fetch: Any) -> Any:
-    async def open_session(path: str, format: str = "text", type: str = "file") -> dict[str, Any]:
+    async def open_session(
+        path: str, format: str = "text", type: str = "file", headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         response = await jp_fetch(
             "api", "collab", "session", path, method="PUT",
-            body=json.dumps({"format": format, "type": type}),
+            body=json.dumps({"format": format, "type": type}), headers=headers,
         )  # fmt: skip
         return json.loads(response.body)
 
@@ -51,7 +57,7 @@ def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
         path: str, format: str = "text", type: str = "file", headers: dict[str, str] | None = None,
         wait_sync: bool = True,
     ) -> Client:  # fmt: skip
-        session = await open_session(path, format, type)
+        session = await open_session(path, format, type, headers)
         ws = await jp_ws_fetch("api", "collab", "room", session["room"], headers=headers)
         client = Client(ws, type)
         clients.append(client)
@@ -62,3 +68,9 @@ def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
     yield connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def rooms(jp_serverapp: Any) -> Any:
+    """The server's RoomManager, to look at rooms from the inside."""
+    return jp_serverapp.web_app.settings["jupyter_collab_rooms"]

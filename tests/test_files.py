@@ -1,0 +1,230 @@
+"""Loading, autosaving, disk changes, renames and deletes, through a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import nbformat
+import pytest
+from pycrdt import Text
+
+from .client import eventually
+
+
+def disk(path) -> str:
+    return path.read_bytes().decode()
+
+
+async def test_text_save_reaches_disk_and_keeps_crlf(jp_root_dir, connect):
+    path = jp_root_dir / "crlf.txt"
+    path.write_bytes(b"one\r\ntwo\r\n")
+    a = await connect("crlf.txt")
+    assert a.content() == "one\ntwo\n"  # the editor works in \n
+    a.jdoc._ysource.insert(len(a.content()), "three\n")
+    await eventually(lambda: disk(path) == "one\r\ntwo\r\nthree\r\n", what="save with CRLF")
+    assert {"type": "saved"}.items() <= a.notices[-1].items()
+
+
+async def test_notebook_save_is_valid_and_keeps_everything(jp_root_dir, connect):
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "P"}})
+    code = nbformat.v4.new_code_cell("print(1)", execution_count=3)
+    code.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="1\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=3),
+    ]
+    md = nbformat.v4.new_markdown_cell("![x](attachment:x.png)")
+    md.attachments = {"x.png": {"image/png": "iVBORw0KGgo="}}
+    md.metadata = {"tags": ["keep"]}
+    nb.cells = [code, md]
+    path = jp_root_dir / "keep.ipynb"
+    nbformat.write(nb, path)
+    a = await connect("keep.ipynb", "json", "notebook")
+    source: Text = a.jdoc.ycells[0]["source"]
+    source += "\nprint(2)"
+    await eventually(lambda: "print(2)" in disk(path), what="notebook save")
+    saved = nbformat.read(path, as_version=4)
+    nbformat.validate(saved)
+    assert saved.metadata.kernelspec.name == "python3"
+    assert [c.id for c in saved.cells] == [code.id, md.id]
+    assert saved.cells[0].outputs == code.outputs
+    assert saved.cells[0].execution_count == 3
+    assert saved.cells[1].attachments == md.attachments
+    assert saved.cells[1].metadata == {"tags": ["keep"]}
+    assert saved.cells[0].source == "print(1)\nprint(2)"
+
+
+async def test_what_reaches_disk_equals_the_room(jp_root_dir, connect):
+    path = jp_root_dir / "same.txt"
+    path.write_text("")
+    a = await connect("same.txt")
+    b = await connect("same.txt")
+    for i in range(30):
+        client = (a, b)[i % 2]
+        client.jdoc._ysource.insert(0 if i % 3 else len(client.content()), f"<{i}>")
+    await eventually(lambda: a.content() == b.content(), what="convergence")
+    await eventually(lambda: disk(path) == a.content(), what="disk equals room")
+
+
+@pytest.fixture
+def slow_save(collab_config):
+    """Autosave far away, so edits stay unsaved while the disk changes."""
+    collab_config.update(save_delay=60, save_max_wait=120)
+
+
+@pytest.mark.usefixtures("slow_save")
+async def test_disk_change_is_merged_once_keeping_unsaved_edits(jp_root_dir, connect):
+    path = jp_root_dir / "merge.txt"
+    path.write_text("alpha\nbeta\ngamma\n")
+    a = await connect("merge.txt")
+    b = await connect("merge.txt")
+    a.jdoc._ysource.insert(0, "# header\n")  # unsaved
+    await eventually(lambda: b.content().startswith("# header\n"), what="edit reaching b")
+    time.sleep(0.01)
+    path.write_text("alpha\nBETA\ngamma\ndelta\n")  # changed on disk, without the header
+    expected = "# header\nalpha\nBETA\ngamma\ndelta\n"
+    await eventually(lambda: a.content() == b.content() == expected, what="disk merge")
+    await eventually(lambda: any(n["type"] == "disk-merged" for n in a.notices), what="notice")
+
+
+@pytest.mark.usefixtures("slow_save")
+async def test_notebook_disk_change_merged_cell_by_cell(jp_root_dir, connect):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"c{i}") for i in range(3)]
+    path = jp_root_dir / "m.ipynb"
+    nbformat.write(nb, path)
+    a = await connect("m.ipynb", "json", "notebook")
+    first_cell = a.jdoc.ycells[0]
+    source: Text = a.jdoc.ycells[2]["source"]
+    source += " # mine"  # unsaved edit in the room
+    changed = nbformat.read(path, as_version=4)
+    changed.cells[0].source = "c0 changed on disk"
+    changed.cells.append(nbformat.v4.new_markdown_cell("added on disk"))
+    time.sleep(0.01)
+    nbformat.write(changed, path)
+    await eventually(
+        lambda: [c["source"] for c in a.content()["cells"]]
+        == ["c0 changed on disk", "c1", "c2 # mine", "added on disk"],
+        what="notebook disk merge",
+    )
+    # the cell was edited in place, not replaced: the same shared cell object survives
+    assert a.jdoc.ycells[0]["id"] == first_cell["id"] == nb.cells[0].id
+
+
+@pytest.mark.usefixtures("slow_save")
+async def test_save_never_overwrites_a_newer_file(jp_root_dir, connect, rooms):
+    path = jp_root_dir / "newer.txt"
+    path.write_text("line 1\n")
+    a = await connect("newer.txt")
+    a.jdoc._ysource.insert(len(a.content()), "from room\n")
+    await eventually(lambda: "from room" in rooms.rooms[next(iter(rooms.rooms))].jdoc.get())
+    room = next(iter(rooms.rooms.values()))
+    room.file.poll_interval = 0  # only the save may notice the change
+    time.sleep(0.01)
+    path.write_text("from disk\nline 1\n")
+    os.utime(path, None)
+    assert await room.file.save()
+    assert disk(path) == "from disk\nline 1\nfrom room\n"
+
+
+async def test_autosave_under_constant_editing(jp_root_dir, connect, collab_config):
+    path = jp_root_dir / "busy.txt"
+    path.write_text("")
+    a = await connect("busy.txt")
+    seen_on_disk_while_typing = False
+    for i in range(40):  # edits every 50 ms never leave the quiet delay of 100 ms... almost
+        a.jdoc._ysource.insert(len(a.content()), f"{i} ")
+        if disk(path):
+            seen_on_disk_while_typing = True
+        await _sleep(0.05)
+    assert seen_on_disk_while_typing, "the maximum wait must force a save during editing"
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+async def test_rename_while_open(jp_root_dir, jp_fetch, connect, open_session):
+    (jp_root_dir / "old.txt").write_text("text\n")
+    a = await connect("old.txt")
+    before = await open_session("old.txt")
+    (jp_root_dir / "sub").mkdir()
+    move = json.dumps({"path": "sub/new.txt"})
+    await jp_fetch("api", "contents", "old.txt", method="PATCH", body=move)
+    await eventually(lambda: any(n.get("type") == "renamed" for n in a.notices), what="rename notice")
+    assert a.notices[-1]["path"] == "sub/new.txt"
+    after = await open_session("sub/new.txt")
+    assert after["room"] == before["room"]
+    assert after["fileId"] == before["fileId"]
+    a.jdoc._ysource.insert(0, "still ")
+    await eventually(lambda: disk(jp_root_dir / "sub" / "new.txt") == "still text\n", what="save")
+    assert not (jp_root_dir / "old.txt").exists()
+
+
+async def test_delete_while_open_closes_the_room(jp_root_dir, jp_fetch, connect, rooms):
+    (jp_root_dir / "gone.txt").write_text("bye")
+    a = await connect("gone.txt")
+    await jp_fetch("api", "contents", "gone.txt", method="DELETE")
+    await a.closed.wait()
+    assert a.close_code == 4410
+    assert "deleted" in a.close_reason
+    await eventually(lambda: not rooms.rooms, what="room dropped")
+    assert not (jp_root_dir / "gone.txt").exists()
+
+
+async def test_file_removed_on_disk_closes_the_room(jp_root_dir, connect):
+    (jp_root_dir / "rm.txt").write_text("bye")
+    a = await connect("rm.txt")
+    (jp_root_dir / "rm.txt").unlink()
+    await a.closed.wait()
+    assert a.close_code == 4410
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "format", "type"),
+    [
+        ("broken.ipynb", b"{not json", "json", "notebook"),
+        ("latin1.txt", "caf\xe9".encode("latin-1"), "text", "file"),
+    ],
+)
+async def test_unloadable_file_gets_a_clear_close(jp_root_dir, connect, name, content, format, type):
+    (jp_root_dir / name).write_bytes(content)
+    a = await connect(name, format, type, wait_sync=False)
+    await a.closed.wait()
+    assert a.close_code == 4415
+    assert "cannot be loaded" in a.close_reason
+
+
+async def test_blob_round_trip(jp_root_dir, connect):
+    data = bytes(range(256)) * 4
+    (jp_root_dir / "b.bin").write_bytes(data)
+    a = await connect("b.bin", "base64", "blob")
+    assert a.content() == data
+    a.jdoc.set(data + b"!")
+    await eventually(lambda: (jp_root_dir / "b.bin").read_bytes() == data + b"!", what="blob save")
+
+
+async def test_room_cleanup_after_last_client_leaves(jp_root_dir, connect, rooms):
+    path = jp_root_dir / "idle.txt"
+    path.write_text("v1")
+    a = await connect("idle.txt")
+    assert len(rooms.rooms) == 1
+    a.close()
+    await eventually(lambda: not rooms.rooms, what="idle room dropped")
+    path.write_text("v2 from disk")
+    b = await connect("idle.txt")
+    assert b.content() == "v2 from disk"
+
+
+async def test_room_is_kept_if_a_client_comes_back_in_time(jp_root_dir, connect, rooms, collab_config):
+    (jp_root_dir / "back.txt").write_text("x")
+    a = await connect("back.txt")
+    room = next(iter(rooms.rooms.values()))
+    a.close()
+    b = await connect("back.txt")
+    await _sleep(collab_config["document_cleanup_delay"] * 2)
+    assert next(iter(rooms.rooms.values())) is room
+    assert b.content() == "x"

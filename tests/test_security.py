@@ -1,0 +1,232 @@
+"""Identity, permissions, origins and bad input: clear refusals, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from tornado.httpclient import HTTPClientError
+from tornado.websocket import WebSocketClosedError
+
+from jupyter_collab import CollabApp
+from jupyter_collab.protocol.awareness import AwarenessEntry, encode_awareness
+from jupyter_collab.protocol.codes import SyncType
+from jupyter_collab.protocol.framing import awareness_frame, sync_frame
+
+from .auth import cookie_header, token_header
+from .client import eventually
+
+
+async def test_viewer_joins_but_cannot_edit(jp_root_dir, connect):
+    path = jp_root_dir / "ro.txt"
+    path.write_text("read me")
+    alice = await connect("ro.txt", headers=token_header("alice"))
+    vera = await connect("ro.txt", headers=token_header("viewer"))
+    assert {"type": "role", "role": "viewer"} in vera.notices
+    vera.jdoc._ysource.insert(0, "HACKED ")
+    await eventually(lambda: any(n["type"] == "refused" for n in vera.notices), what="refusal")
+    alice.jdoc._ysource.insert(len(alice.content()), "!")
+    # vera still follows alice, and her own edit never reached anyone
+    await eventually(lambda: vera.content().endswith("read me!"), what="viewer sees edits")
+    assert alice.content() == "read me!"
+    await eventually(lambda: path.read_text() == "read me!", what="save")
+    assert vera.close_code is None
+
+
+async def test_viewer_session_role(jp_root_dir, open_session):
+    (jp_root_dir / "r.txt").write_text("x")
+    assert (await open_session("r.txt", headers=token_header("viewer")))["role"] == "viewer"
+    assert (await open_session("r.txt", headers=token_header("bob")))["role"] == "editor"
+
+
+async def test_user_without_read_is_refused(jp_root_dir, open_session, jp_ws_fetch):
+    (jp_root_dir / "secret.txt").write_text("x")
+    with pytest.raises(HTTPClientError) as err:
+        await open_session("secret.txt", headers=token_header("nobody"))
+    assert err.value.code == 403
+    room = (await open_session("secret.txt"))["room"]
+    ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("nobody"))
+    assert await ws.read_message() is None
+    assert ws.close_code == 4403
+
+
+async def test_identity_cannot_be_spoofed(jp_root_dir, connect):
+    (jp_root_dir / "who.txt").write_text("x")
+    alice = await connect("who.txt", headers=token_header("alice"))
+    bob = await connect("who.txt", headers=token_header("bob"))
+    bob.set_awareness({"user": {"name": "Alice Liddell", "username": "alice"}, "cursor": 1})
+    await eventually(lambda: bob.ydoc.client_id in alice.awareness, what="bob's awareness")
+    seen = alice.awareness[bob.ydoc.client_id]
+    assert seen["user"]["username"] == "bob"
+    assert seen["user"]["name"] == "Bob"
+    assert seen["user"]["color"].startswith("#")
+    assert seen["cursor"] == 1
+    # bob tries to overwrite, then to remove, alice's awareness state
+    alice.set_awareness({"cursor": 5})
+    await eventually(lambda: alice.ydoc.client_id in bob.awareness, what="alice's awareness")
+    forged = AwarenessEntry(alice.ydoc.client_id, 99, {"cursor": 0, "user": {"name": "x"}})
+    bob.send(awareness_frame(encode_awareness([forged])))
+    bob.send(awareness_frame(encode_awareness([AwarenessEntry(alice.ydoc.client_id, 100, None)])))
+    bob.set_awareness({"cursor": 2})
+    await eventually(lambda: alice.awareness[bob.ydoc.client_id]["cursor"] == 2, what="bob")
+    assert bob.awareness[alice.ydoc.client_id] == {
+        "cursor": 5,
+        "user": alice.awareness[alice.ydoc.client_id]["user"],
+    }
+    assert bob.awareness[alice.ydoc.client_id]["user"]["username"] == "alice"
+
+
+async def test_leaving_client_disappears_from_awareness(jp_root_dir, connect):
+    (jp_root_dir / "bye.txt").write_text("x")
+    alice = await connect("bye.txt", headers=token_header("alice"))
+    bob = await connect("bye.txt", headers=token_header("bob"))
+    bob.set_awareness({"cursor": 1})
+    await eventually(lambda: bob.ydoc.client_id in alice.awareness, what="bob present")
+    bob.close()
+    await eventually(lambda: bob.ydoc.client_id not in alice.awareness, what="bob gone")
+
+
+def _collab_urls() -> list[tuple[str, str]]:
+    """Every endpoint the extension registers, with a concrete path for each pattern."""
+    app = CollabApp()
+    app.initialize_handlers()
+    urls = []
+    for pattern, *_ in app.handlers:
+        urls.append((pattern, re.sub(r"\([^)]*\)", "text:file:x", pattern).lstrip("/")))
+    return urls
+
+
+@pytest.mark.parametrize(("pattern", "url"), _collab_urls())
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST", "PATCH", "DELETE"])
+async def test_every_endpoint_refuses_unauthenticated(
+    jp_root_dir, jp_fetch, jp_ws_fetch, pattern, url, method
+):
+    (jp_root_dir / "text:file:x").write_text("x")
+    body = json.dumps({"format": "text", "type": "file"}) if method in ("PUT", "POST", "PATCH") else None
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch(url, method=method, body=body, headers={"Authorization": "token wrong"})
+    assert err.value.code in (403, 405)
+    if method == "GET":
+        with pytest.raises((HTTPClientError, WebSocketClosedError)) as ws_err:
+            await jp_ws_fetch(url, headers={"Authorization": "token wrong"})
+        assert getattr(ws_err.value, "code", 403) in (403, 405)
+
+
+async def test_websocket_checks_origin(jp_root_dir, open_session, jp_ws_fetch, jp_http_port):
+    """Browser (cookie) sessions must come from the server's own origin, as Jupyter's do."""
+    (jp_root_dir / "o.txt").write_text("x")
+    room = (await open_session("o.txt"))["room"]
+    evil = {**cookie_header("alice"), "Origin": "http://evil.example"}
+    with pytest.raises(HTTPClientError) as err:
+        await jp_ws_fetch("api", "collab", "room", room, headers=evil)
+    assert err.value.code == 403
+    same = {**cookie_header("alice"), "Origin": f"http://localhost:{jp_http_port}"}
+    ws = await jp_ws_fetch("api", "collab", "room", room, headers=same)
+    assert await ws.read_message() is not None  # the role notice: accepted
+    ws.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["not json", json.dumps([1]), json.dumps({"format": "text"}), json.dumps({"format": "yaml", "type": "file"})],
+)
+async def test_bad_session_body(jp_root_dir, jp_fetch, body):
+    (jp_root_dir / "a.txt").write_text("x")
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("api", "collab", "session", "a.txt", method="PUT", body=body)
+    assert err.value.code == 400
+
+
+async def test_missing_file_is_404(open_session):
+    with pytest.raises(HTTPClientError) as err:
+        await open_session("nope.txt")
+    assert err.value.code == 404
+
+
+@pytest.mark.parametrize("room", ["text:file:no-such-id", "garbage", "yaml:file:x"])
+async def test_unknown_room(jp_ws_fetch, room):
+    ws = await jp_ws_fetch("api", "collab", "room", room)
+    assert await ws.read_message() is None
+    assert ws.close_code == 4404
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\x00",
+        b"\x00\x02\x05ab",  # truncated payload
+        b"\x00\x07\x00",  # unknown sync type
+        b"\x09\x00",  # unknown message type
+        sync_frame(SyncType.UPDATE, b"\xff\xff\xff\x01garbage"),
+        sync_frame(SyncType.STEP1, b"\xff\xff"),
+        awareness_frame(b"\x01\x01\x01\x05{bad}"),
+        b"\x00\x02\x00trailing",
+        "a text frame",
+    ],
+)
+async def test_malformed_frames_close_only_the_sender(jp_root_dir, connect, frame):
+    (jp_root_dir / "m.txt").write_text("keep")
+    good = await connect("m.txt")
+    bad = await connect("m.txt")
+    bad.ws.write_message(frame, binary=isinstance(frame, bytes))
+    await bad.closed.wait()
+    assert bad.close_code == 4400
+    assert "malformed" in bad.close_reason
+    good.jdoc._ysource.insert(0, "still ")
+    await eventually(lambda: (jp_root_dir / "m.txt").read_text() == "still keep", what="save")
+    other = await connect("m.txt")
+    assert other.content() == "still keep"
+
+
+@pytest.fixture
+def small_messages(collab_config):
+    collab_config["max_message_size"] = 4096
+
+
+@pytest.mark.usefixtures("small_messages")
+async def test_oversized_message(jp_root_dir, connect):
+    (jp_root_dir / "big.txt").write_text("x")
+    good = await connect("big.txt")
+    bad = await connect("big.txt")
+    bad.jdoc._ysource.insert(0, "y" * 10_000)
+    await bad.closed.wait()
+    assert bad.close_code == 1009
+    good.jdoc._ysource.insert(0, "ok ")
+    other = await connect("big.txt")
+    await eventually(lambda: other.content() == "ok x", what="room carries on")
+
+
+@pytest.fixture
+def small_backlog(collab_config):
+    collab_config["max_client_backlog"] = 256 * 1024
+
+
+@pytest.mark.usefixtures("small_backlog")
+async def test_slow_client_is_disconnected(jp_root_dir, connect, jp_ws_fetch, open_session, rooms):
+    (jp_root_dir / "slow.txt").write_text("")
+    writer = await connect("slow.txt")
+    room_id = (await open_session("slow.txt"))["room"]
+    # A client that never reads: tornado stops reading the socket once a message is pending.
+    slow = await jp_ws_fetch("api", "collab", "room", room_id)
+    room = rooms.rooms[room_id]
+    await eventually(lambda: len(room.participants) == 2, what="slow client joined")
+    chunk = "z" * 50_000
+    for i in range(200):
+        writer.jdoc._ysource.insert(0, chunk)
+        if len(room.participants) == 1:
+            break
+        await _yield()
+    await eventually(lambda: len(room.participants) == 1, what="slow client dropped")
+    assert writer.close_code is None
+    # the slow client, once it reads again, is told why
+    while (await slow.read_message()) is not None:
+        pass
+    assert slow.close_code in (4429, None)
+
+
+async def _yield() -> None:
+    import asyncio
+
+    await asyncio.sleep(0.01)
