@@ -1,0 +1,248 @@
+"""Benchmark jupyter-collab against jupyter-collaboration: ``python benchmarks/run.py``.
+
+For each target this starts real ``jupyter server`` processes on loopback (a fresh one per
+phase, so no phase inherits another's rooms or heap), drives them with y-websocket clients
+and prints one side-by-side table. See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fanout import run_fanout  # noqa: E402
+from loads import (  # noqa: E402
+    dump_notebook,
+    make_notebook,
+    make_text,
+    small_notebook,
+    validate_notebook,
+    write_file,
+)
+from report import machine_info, notes, table, write_json  # noqa: E402
+from scenarios import measure_opens, memory_per_room, warm_up  # noqa: E402
+from servers import (  # noqa: E402
+    BENCH_DIR,
+    ServerProcess,
+    Target,
+    describe_python,
+    install_exit_handlers,
+    jc_target,
+    ours_target,
+)
+
+NB_CELLS = 1000
+NB_BYTES = 3_000_000
+TEXT_BYTES = 4 * 2**20
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--target", choices=["ours", "jc", "both"], default="both")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer repeats, 5 s fan-out, no 1,000-client case (~2 min a target)")
+    p.add_argument("--rate", type=float, default=20.0, help="aggregate edits/s (100/500 cases)")
+    p.add_argument("--duration", type=float, default=None, help="seconds of edits per case")
+    p.add_argument("--procs", type=int, default=2, help="receiver client processes")
+    p.add_argument("--writers", type=int, default=4, help="writer clients")
+    p.add_argument("--only", default="open,memory,fanout",
+                   help="comma list of phases to run: open,memory,fanout")
+    p.add_argument("--record", action="store_true",
+                   help="also write the printed report to benchmarks/RESULTS.md")
+    return p.parse_args(argv)
+
+
+def fanout_cases(args: argparse.Namespace) -> list[tuple[str, int, float]]:
+    cases = [(f"100 clients × {args.rate:g}/s", 100, args.rate),
+             (f"500 clients × {args.rate:g}/s", 500, args.rate)]
+    if not args.quick:
+        cases.append(("1000 clients × 5/s", 1000, 5.0))
+    return cases
+
+
+class Fixtures:
+    """The generated documents, made once per run and copied into each server's root."""
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        t = time.perf_counter()
+        self.notebook = make_notebook(NB_CELLS, NB_BYTES)
+        self.notebook_text = dump_notebook(self.notebook)
+        self.notebook_verdict = validate_notebook(self.notebook)
+        self.text = make_text(TEXT_BYTES)
+        write_file(cache, "big.ipynb", self.notebook_text)
+        write_file(cache, "big.txt", self.text)
+        self.small = [dump_notebook(small_notebook(i)) for i in range(64)]
+        log(f"fixtures: notebook {NB_CELLS} cells {len(self.notebook_text.encode()) / 1e6:.2f}"
+            f" MB ({self.notebook_verdict}), text {len(self.text) / 1e6:.2f} MB "
+            f"in {time.perf_counter() - t:.1f}s")
+
+    def copy(self, name: str, dest: Path) -> None:
+        shutil.copyfile(self.cache / name, dest)
+
+
+def phase_open(target: Target, fx: Fixtures, tmp: Path, repeats: int, timeout: float) -> dict:
+    root = tmp / "open-root"
+    root.mkdir()
+    write_file(root, "warmup.txt", "hello\n")
+    write_file(root, "warmup.ipynb", dump_notebook(small_notebook(999, 2)))
+    nb_paths = [f"nb-cold-{i}.ipynb" for i in range(repeats)]
+    txt_paths = [f"text-cold-{i}.txt" for i in range(repeats)]
+    for p in nb_paths:
+        fx.copy("big.ipynb", root / p)
+    for p in txt_paths:
+        fx.copy("big.txt", root / p)
+    server = ServerProcess(target, root, tmp / "open-work").start()
+    out: dict = {}
+    try:
+        out["extensions_log"] = server.extensions_loaded()
+
+        async def go() -> None:
+            await warm_up(server, root, timeout)
+            log("  notebook opens")
+            out["open_notebook"] = await measure_opens(server, "notebook", nb_paths, fx.notebook,
+                                                       repeats, timeout, log)
+            log("  text opens")
+            out["open_text"] = await measure_opens(server, "text", txt_paths, fx.text,
+                                                   repeats, timeout, log)
+
+        asyncio.run(go())
+        out["server_alive_after"] = server.alive()
+    finally:
+        server.stop()
+    return out
+
+
+def phase_memory(target: Target, fx: Fixtures, tmp: Path, rooms: int, timeout: float) -> dict:
+    root = tmp / "mem-root"
+    root.mkdir()
+    write_file(root, "warmup.txt", "hello\n")
+    write_file(root, "warmup.ipynb", dump_notebook(small_notebook(999, 2)))
+    paths = []
+    for i in range(rooms):
+        paths.append(f"small-{i}.ipynb")
+        write_file(root, paths[-1], fx.small[i % len(fx.small)])
+    server = ServerProcess(target, root, tmp / "mem-work").start()
+    try:
+        async def go() -> dict:
+            await warm_up(server, root, timeout)
+            return await memory_per_room(server, paths, timeout)
+
+        res = asyncio.run(go())
+    finally:
+        server.stop()
+    log(f"  {res['rooms']} rooms: {res['per_room_bytes'] or 0:.0f} B/room")
+    return res
+
+
+def phase_fanout(target: Target, tmp: Path, args: argparse.Namespace, duration: float,
+                 drain: float) -> dict:
+    out: dict = {}
+    for i, (name, n, rate) in enumerate(fanout_cases(args)):
+        root = tmp / f"fan-root-{i}"
+        root.mkdir()
+        server = ServerProcess(target, root, tmp / f"fan-work-{i}").start()
+        log(f"  fan-out {name} for {duration:g}s")
+        try:
+            res = run_fanout(server, f"{n}-{rate:g}", n, rate, duration, writers=args.writers,
+                             procs=args.procs, drain_timeout=drain,
+                             log=lambda m: log(m))
+            res["server_alive_after"] = server.alive()
+            out[name] = res
+            log(f"    p50 {res['latency_p50_ms']} ms, p99 {res['latency_p99_ms']} ms, "
+                f"CPU/delivery {res['server_cpu_us_per_delivery']} µs, "
+                f"missing {res['deliveries_missing']}/{res['deliveries_expected']}")
+        except Exception as e:  # noqa: BLE001 - recorded, next case still runs
+            log(f"    FAILED: {e}")
+            out[name] = {"error": f"{type(e).__name__}: {e}"[:500],
+                         "server_log_tail": server.log_tail(1500)}
+        finally:
+            server.stop()
+    return out
+
+
+def bench_target(target: Target, fx: Fixtures, args: argparse.Namespace) -> dict:
+    """Every phase for one target; a failing phase is recorded and the others still run."""
+    quick = args.quick
+    repeats = 1 if quick else 3
+    rooms = 20 if quick else 50
+    duration = args.duration or (5.0 if quick else 15.0)
+    drain = 10.0 if quick else 20.0
+    timeout = 180.0
+    phases = set(args.only.split(","))
+    res: dict = {"label": target.label, "python": target.python,
+                 "versions": describe_python(target.python), "errors": []}
+    with tempfile.TemporaryDirectory(prefix=f"bench-{target.name}-") as d:
+        tmp = Path(d)
+        for phase, fn in (
+            ("open", lambda: phase_open(target, fx, tmp, repeats, timeout)),
+            ("memory", lambda: {"memory": phase_memory(target, fx, tmp, rooms, timeout)}),
+            ("fanout", lambda: {"fanout": phase_fanout(target, tmp, args, duration, drain)}),
+        ):
+            if phase not in phases:
+                continue
+            log(f"{target.name}: phase {phase}")
+            try:
+                res.update(fn())
+            except Exception as e:  # noqa: BLE001 - recorded in the report
+                log(f"{target.name}: phase {phase} FAILED: {e}")
+                res["errors"].append(f"{phase}: {type(e).__name__}: {e}"[:1500])
+                traceback.print_exc()
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    install_exit_handlers()
+    started = datetime.now(timezone.utc)
+    targets: list[Target] = []
+    if args.target in ("ours", "both"):
+        targets.append(ours_target())
+    if args.target in ("jc", "both"):
+        targets.append(jc_target(log))
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-fixtures-") as cache:
+        fx = Fixtures(Path(cache))
+        for target in targets:
+            log(f"=== {target.label} ({target.python})")
+            results[target.name] = bench_target(target, fx, args)
+    names = [n for n, _, _ in fanout_cases(args)]
+    machine = machine_info()
+    header = (f"jupyter-collab benchmark, {started:%Y-%m-%d %H:%M} UTC, "
+              f"{'quick' if args.quick else 'full'} run\n"
+              f"machine: {machine.get('cpu', '?')}, {machine['cpus']} CPUs, "
+              f"{machine.get('mem', '?')}, {machine['platform']}, Python {machine['python']}\n"
+              + "\n".join(f"{t}: {r['label']} — {json.dumps(r['versions'])}"
+                          for t, r in results.items()))
+    report = (f"{header}\n\n{table(results, names)}\n\nNotes:\n{notes(results, names)}\n")
+    print("\n" + report)
+    payload = {"started": started.isoformat(), "machine": machine, "args": vars(args),
+               "results": results, "report": report}
+    out = BENCH_DIR / "results" / "latest.json"
+    write_json(out, payload)
+    print(f"figures written to {out}")
+    if args.record:
+        (BENCH_DIR / "RESULTS.md").write_text(
+            "# Benchmark results\n\nProduced by `python benchmarks/run.py "
+            + " ".join(sys.argv[1:]) + "`.\n\n```\n" + header + "\n```\n\n"
+            + table(results, names) + "\n\nNotes:\n" + notes(results, names) + "\n")
+        print(f"report written to {BENCH_DIR / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
