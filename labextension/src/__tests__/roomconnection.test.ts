@@ -1,0 +1,417 @@
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
+
+import { ISessionModel, encodeNotice } from '../protocol';
+import {
+  IWebSocketLike,
+  RoomConnection,
+  SessionError,
+  sessionErrorKind
+} from '../roomconnection';
+
+/** A fake WebSocket; the test plays the server. */
+class FakeSocket implements IWebSocketLike {
+  constructor(readonly url: string) {}
+  binaryType = 'blob';
+  readyState = 0;
+  onopen: ((ev: any) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: any) => void) | null = null;
+  onmessage: ((ev: { data: any }) => void) | null = null;
+  sent: Uint8Array[] = [];
+  closed: { code?: number; reason?: string } | null = null;
+
+  send(data: Uint8Array): void {
+    this.sent.push(data);
+  }
+  close(code?: number, reason?: string): void {
+    this.closed = { code, reason };
+    this.readyState = 3;
+  }
+
+  // server side
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  receive(data: Uint8Array): void {
+    // deliver as an ArrayBuffer, as browsers do with binaryType arraybuffer
+    this.onmessage?.({ data: data.slice().buffer });
+  }
+  serverClose(code: number, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  /** Types of the frames the client sent. */
+  sentTypes(): string[] {
+    return this.sent.map(frame => {
+      const d = decoding.createDecoder(frame);
+      const t = decoding.readVarUint(d);
+      if (t === 0) {
+        return `sync${decoding.readVarUint(d)}`;
+      }
+      return t === 1 ? 'awareness' : String(t);
+    });
+  }
+}
+
+/** A minimal y-websocket server for one client. */
+class FakeServer {
+  doc = new Y.Doc();
+
+  step1(): Uint8Array {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    syncProtocol.writeSyncStep1(e, this.doc);
+    return encoding.toUint8Array(e);
+  }
+
+  /** Apply the client's frames; return the answers. */
+  handle(frames: Uint8Array[]): Uint8Array[] {
+    const answers: Uint8Array[] = [];
+    for (const frame of frames) {
+      const d = decoding.createDecoder(frame);
+      const type = decoding.readVarUint(d);
+      if (type === 0) {
+        const e = encoding.createEncoder();
+        encoding.writeVarUint(e, 0);
+        syncProtocol.readSyncMessage(d, e, this.doc, 'client');
+        if (encoding.length(e) > 1) {
+          answers.push(encoding.toUint8Array(e));
+        }
+      }
+    }
+    return answers;
+  }
+
+  update(fn: (doc: Y.Doc) => void): Uint8Array {
+    let update: Uint8Array | null = null;
+    const listener = (u: Uint8Array) => {
+      update = u;
+    };
+    this.doc.on('update', listener);
+    fn(this.doc);
+    this.doc.off('update', listener);
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    syncProtocol.writeUpdate(e, update!);
+    return encoding.toUint8Array(e);
+  }
+}
+
+const SESSION: ISessionModel = {
+  room: 'text:file:abc',
+  fileId: 'abc',
+  path: 'a.txt',
+  format: 'text',
+  type: 'file',
+  role: 'editor'
+};
+
+interface IHarness {
+  conn: RoomConnection;
+  doc: Y.Doc;
+  sockets: FakeSocket[];
+  server: FakeServer;
+  openSession: ReturnType<typeof vi.fn>;
+  socket(): FakeSocket;
+  /** Open the latest socket and run a full sync. */
+  sync(): Promise<void>;
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await Promise.resolve();
+  }
+}
+
+function setup(
+  openSession: () => Promise<ISessionModel> = async () => SESSION
+): IHarness {
+  const doc = new Y.Doc();
+  const awareness = new awarenessProtocol.Awareness(doc);
+  const sockets: FakeSocket[] = [];
+  const server = new FakeServer();
+  const spy = vi.fn(openSession);
+  const conn = new RoomConnection({
+    doc,
+    awareness,
+    openSession: spy,
+    roomUrl: s => `ws://test/api/collab/room/${s.room}`,
+    createSocket: url => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    random: () => 0
+  });
+  const h: IHarness = {
+    conn,
+    doc,
+    sockets,
+    server,
+    openSession: spy,
+    socket: () => sockets[sockets.length - 1],
+    sync: async () => {
+      await flush();
+      const s = h.socket();
+      s.open();
+      // the server greets with its step 1, then answers the client's
+      s.receive(server.step1());
+      for (const answer of server.handle(s.sent)) {
+        s.receive(answer);
+      }
+    }
+  };
+  return h;
+}
+
+describe('RoomConnection', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('opens a session, then syncs over the room socket', async () => {
+    const h = setup();
+    h.server.doc.getText('source').insert(0, 'hello');
+    await h.sync();
+    await h.conn.synced;
+    expect(h.openSession).toHaveBeenCalledTimes(1);
+    expect(h.socket().url).toBe('ws://test/api/collab/room/text:file:abc');
+    expect(h.socket().binaryType).toBe('arraybuffer');
+    expect(h.socket().sentTypes()[0]).toBe('sync0');
+    expect(h.doc.getText('source').toString()).toBe('hello');
+    expect(h.conn.state.status).toBe('connected');
+    expect(h.conn.role).toBe('editor');
+  });
+
+  it('sends local changes as updates', async () => {
+    const h = setup();
+    await h.sync();
+    h.socket().sent = [];
+    h.doc.getText('source').insert(0, 'abc');
+    expect(h.socket().sentTypes()).toEqual(['sync2']);
+    h.server.handle(h.socket().sent);
+    expect(h.server.doc.getText('source').toString()).toBe('abc');
+  });
+
+  it('applies remote updates', async () => {
+    const h = setup();
+    await h.sync();
+    h.socket().receive(h.server.update(d => d.getText('source').insert(0, 'x')));
+    expect(h.doc.getText('source').toString()).toBe('x');
+    // a remote update is not a local change
+    expect(h.conn.state.unsynced).toBe(0);
+  });
+
+  it('handles notices (type 100) without breaking the sync', async () => {
+    const h = setup();
+    const notices: any[] = [];
+    h.conn.noticeReceived.connect((_, n) => notices.push(n));
+    await h.sync();
+    h.socket().receive(encodeNotice({ type: 'saved', path: 'a.txt' }));
+    h.socket().receive(encodeNotice({ type: 'something-new', x: 1 }));
+    h.socket().receive(new Uint8Array([100])); // truncated
+    h.socket().receive(new Uint8Array([42, 1, 2])); // unknown type
+    h.socket().receive(h.server.update(d => d.getText('source').insert(0, 'ok')));
+    expect(notices.map(n => n.type)).toEqual(['saved', 'unknown', 'unknown']);
+    expect(h.doc.getText('source').toString()).toBe('ok');
+    expect(h.conn.state.status).toBe('connected');
+  });
+
+  it('becomes read-only on a viewer role notice', async () => {
+    const h = setup();
+    const roles: string[] = [];
+    h.conn.roleChanged.connect((_, r) => roles.push(r));
+    await h.sync();
+    h.socket().receive(encodeNotice({ type: 'role', role: 'viewer' }));
+    expect(roles).toEqual(['editor', 'viewer']);
+    expect(h.conn.writable).toBe(false);
+    h.socket().sent = [];
+    h.doc.getText('source').insert(0, 'nope');
+    expect(h.socket().sentTypes()).toEqual([]);
+  });
+
+  it('updates the path on a renamed notice', async () => {
+    const h = setup();
+    await h.sync();
+    h.socket().receive(encodeNotice({ type: 'renamed', path: 'b.txt' }));
+    expect(h.conn.session?.path).toBe('b.txt');
+  });
+
+  it('does not reconnect after a refusal close code', async () => {
+    for (const code of [4400, 4403, 4410, 4413, 4415]) {
+      const h = setup();
+      const refused: string[] = [];
+      h.conn.refused.connect((_, r) => refused.push(r.kind));
+      await h.sync();
+      h.socket().serverClose(code, 'reason text');
+      expect(h.conn.state.status).toBe('closed');
+      expect(h.conn.state.closeReason).toBe('reason text');
+      expect(refused).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(h.sockets).toHaveLength(1);
+      h.conn.connect();
+      await flush();
+      expect(h.sockets).toHaveLength(1);
+    }
+  });
+
+  it('rejects `synced` when refused before the first sync', async () => {
+    const h = setup();
+    await flush();
+    h.socket().open();
+    h.socket().serverClose(4415, 'document cannot be loaded');
+    await expect(h.conn.synced).rejects.toThrow('document cannot be loaded');
+  });
+
+  it('reconnects after network errors, 1001, 4429 and 4500', async () => {
+    for (const code of [1006, 1001, 4429, 4500]) {
+      const h = setup();
+      await h.sync();
+      h.socket().serverClose(code);
+      expect(h.conn.state.status).toBe('reconnecting');
+      expect(h.sockets).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(2100);
+      expect(h.sockets).toHaveLength(2);
+      await h.sync();
+      expect(h.conn.state.status).toBe('connected');
+      // 1001 and 4500 ask for the session again
+      const renewed = code === 1001 || code === 4500;
+      expect(h.openSession).toHaveBeenCalledTimes(renewed ? 2 : 1);
+    }
+  });
+
+  it('backs off and goes offline after repeated failures', async () => {
+    const h = setup();
+    await h.sync();
+    for (let i = 0; i < 3; i++) {
+      h.socket().serverClose(1006);
+      await vi.advanceTimersByTimeAsync(30_000);
+    }
+    expect(h.conn.state.status).toBe('offline');
+    expect(h.sockets).toHaveLength(4);
+    await h.sync();
+    expect(h.conn.state.status).toBe('connected');
+  });
+
+  it('keeps offline changes, counts them and sends them on reconnect', async () => {
+    const h = setup();
+    await h.sync();
+    h.socket().serverClose(1006);
+    h.doc.getText('source').insert(0, 'offline ');
+    h.doc.getText('source').insert(8, 'edit');
+    expect(h.conn.state.unsynced).toBe(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    await h.sync();
+    expect(h.conn.state.status).toBe('connected');
+    expect(h.conn.state.unsynced).toBe(0);
+    expect(h.server.doc.getText('source').toString()).toBe('offline edit');
+  });
+
+  it('asks for the session again once when the room is unknown', async () => {
+    const h = setup();
+    await h.sync();
+    h.socket().serverClose(4404, 'unknown room');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.openSession).toHaveBeenCalledTimes(2);
+    expect(h.sockets).toHaveLength(2);
+    await flush();
+    h.socket().open();
+    h.socket().serverClose(4404, 'unknown room');
+    expect(h.conn.state.status).toBe('closed');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  it('gives up when the session is refused', async () => {
+    const h = setup(async () => {
+      throw new SessionError('Forbidden', 403);
+    });
+    await expect(h.conn.synced).rejects.toThrow('Forbidden');
+    expect(h.conn.state.status).toBe('closed');
+    expect(h.conn.state.closeKind).toBe('forbidden');
+    expect(h.sockets).toHaveLength(0);
+  });
+
+  it('retries the session request after a network error', async () => {
+    let calls = 0;
+    const h = setup(async () => {
+      calls++;
+      if (calls === 1) {
+        throw new SessionError('Failed to fetch', null);
+      }
+      return SESSION;
+    });
+    await flush();
+    expect(h.sockets).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.sockets).toHaveLength(1);
+    await h.sync();
+    expect(h.conn.state.status).toBe('connected');
+  });
+
+  it('reconnects at once when the browser is back online', async () => {
+    const h = setup();
+    await h.sync();
+    h.conn.setOnline(false);
+    expect(h.conn.state.status).toBe('offline');
+    h.socket().serverClose(1006);
+    h.conn.setOnline(true);
+    await flush();
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  it('sends awareness and clears the others on close', async () => {
+    const h = setup();
+    h.conn.awareness.setLocalStateField('user', { name: 'me' });
+    await h.sync();
+    expect(h.socket().sentTypes()).toContain('awareness');
+    // a remote peer
+    const peerDoc = new Y.Doc();
+    const peer = new awarenessProtocol.Awareness(peerDoc);
+    peer.setLocalStateField('user', { name: 'peer' });
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint8Array(
+      e,
+      awarenessProtocol.encodeAwarenessUpdate(peer, [peerDoc.clientID])
+    );
+    h.socket().receive(encoding.toUint8Array(e));
+    expect(h.conn.awareness.getStates().has(peerDoc.clientID)).toBe(true);
+    h.socket().serverClose(1006);
+    expect(h.conn.awareness.getStates().has(peerDoc.clientID)).toBe(false);
+    expect(h.conn.awareness.getStates().has(h.doc.clientID)).toBe(true);
+    peer.destroy();
+  });
+
+  it('says goodbye and stops on dispose', async () => {
+    const h = setup();
+    h.conn.awareness.setLocalStateField('user', { name: 'me' });
+    await h.sync();
+    const socket = h.socket();
+    socket.sent = [];
+    h.conn.dispose();
+    expect(socket.sentTypes()).toEqual(['awareness']);
+    expect(socket.closed?.code).toBe(1000);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(1);
+  });
+});
+
+describe('sessionErrorKind', () => {
+  it('maps HTTP statuses', () => {
+    expect(sessionErrorKind(403)).toEqual({ kind: 'forbidden', retry: false });
+    expect(sessionErrorKind(404)).toEqual({ kind: 'deleted', retry: false });
+    expect(sessionErrorKind(400).retry).toBe(false);
+    expect(sessionErrorKind(500)).toEqual({ kind: 'internal', retry: true });
+    expect(sessionErrorKind(null)).toEqual({ kind: 'network', retry: true });
+  });
+});
