@@ -1,0 +1,279 @@
+"""End-to-end check of the jupyter-collab JupyterLab extension in Chromium.
+
+Two browser contexts (two anonymous users of one Jupyter server) open the same
+notebook and text file; the script checks that edits, remote cursors,
+presence, the connection indicator and saving work, and takes screenshots.
+
+Usage (needs `pip install -e .` of this repository with the built extension
+linked, `pip install playwright`, and Debian's `chromium`):
+
+    python labextension/ui-tests/collab_e2e.py [--keep] [--out DIR]
+
+It starts its own `jupyter lab` on a free loopback port in a temporary root
+directory and stops it at the end. Exit code 0 when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+TOKEN = "e2e-secret"
+
+RESULTS: list[tuple[str, bool, str]] = []
+
+
+def check(name: str, ok: bool, detail: str = "") -> bool:
+    RESULTS.append((name, ok, detail))
+    print(("PASS " if ok else "FAIL ") + name + (f" -- {detail}" if detail else ""), flush=True)
+    return ok
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_root(root: Path) -> None:
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "c1",
+                "metadata": {},
+                "outputs": [],
+                "source": ["x = 1\n", "print(x)"],
+            },
+            {"cell_type": "markdown", "id": "c2", "metadata": {}, "source": ["# Title"]},
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / "demo.ipynb").write_text(json.dumps(notebook))
+    (root / "notes.txt").write_text("hello from disk\n")
+
+
+def start_server(root: Path, port: int) -> subprocess.Popen:
+    log = open(root.parent / "server.log", "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
+            return proc
+        except Exception:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("jupyter lab did not start; see server.log")
+
+
+def wait_text(page: Page, selector: str, text: str, timeout: float = 15000) -> bool:
+    try:
+        page.wait_for_function(
+            "([sel, text]) => Array.from(document.querySelectorAll(sel))"
+            ".some(e => e.textContent.includes(text))",
+            arg=[selector, text],
+            timeout=timeout,
+        )
+        return True
+    except Exception:
+        return False
+
+
+def open_lab(page: Page, base: str, path: str) -> None:
+    page.goto(f"{base}/lab/tree/{path}?token={TOKEN}")
+    page.wait_for_selector("#jp-main-statusbar", timeout=60000)
+
+
+def dialog_text(page: Page) -> str:
+    """Text of the open dialogs ('' if none)."""
+    return " | ".join(t.strip() for t in page.locator(".jp-Dialog").all_inner_texts())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="e2e-output", help="screenshots and logs")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary root")
+    args = parser.parse_args()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix="collab-e2e-"))
+    root = tmp / "root"
+    root.mkdir()
+    make_root(root)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(root, port)
+    console: dict[str, list[str]] = {"A": [], "B": []}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            ctx_a = browser.new_context(viewport={"width": 1400, "height": 900})
+            ctx_b = browser.new_context(viewport={"width": 1400, "height": 900})
+            a = ctx_a.new_page()
+            b = ctx_b.new_page()
+            for name, page in (("A", a), ("B", b)):
+                page.on(
+                    "console",
+                    lambda msg, n=name: console[n].append(f"{msg.type}: {msg.text}")
+                    if msg.type in ("error", "warning")
+                    else None,
+                )
+                page.on("pageerror", lambda err, n=name: console[n].append(f"pageerror: {err}"))
+
+            # --- notebook -------------------------------------------------
+            open_lab(a, base, "demo.ipynb")
+            check(
+                "A: notebook content arrives through the room",
+                wait_text(a, ".jp-Notebook .jp-Cell .cm-content", "print(x)", 30000),
+            )
+            time.sleep(2)
+            a.screenshot(path=str(out / "opened-A.png"))
+            check("A: no dialog after opening", not dialog_text(a), dialog_text(a))
+            check(
+                "A: status bar says Connected",
+                wait_text(a, ".jp-collab-ConnectionIndicator", "Connected"),
+            )
+            open_lab(b, base, "demo.ipynb")
+            check(
+                "B: notebook content arrives",
+                wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "print(x)", 30000),
+            )
+
+            # A types in the first cell; B sees it
+            a.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+            a.keyboard.press("Control+End")
+            a.keyboard.type("  # typed by A")
+            check(
+                "B: sees A's typing",
+                wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "typed by A"),
+            )
+            check(
+                "B: shows A's remote cursor",
+                b.locator(".jp-collab-RemoteCaret").count() > 0
+                or b.wait_for_selector(".jp-collab-RemoteCaret", timeout=10000) is not None,
+            )
+            # B selects text in the first cell: A sees the selection
+            b.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+            b.keyboard.press("Control+Home")
+            b.keyboard.press("Shift+End")
+            try:
+                a.wait_for_selector(".jp-collab-RemoteSelection", timeout=10000)
+                check("A: shows B's selection", True)
+            except Exception:
+                check("A: shows B's selection", False)
+
+            check(
+                "A: document avatars show the other user",
+                a.locator(".jp-collab-DocumentAvatars .jp-collab-Avatar").count() > 0
+                or a.wait_for_selector(".jp-collab-DocumentAvatars .jp-collab-Avatar", timeout=10000)
+                is not None,
+            )
+            # collaborators panel
+            a.evaluate("() => window.jupyterapp && window.jupyterapp.commands")
+            a.keyboard.press("Escape")
+            a.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='jp-collab-collaborators']").click()
+            check(
+                "A: collaborators panel lists B with demo.ipynb",
+                wait_text(a, ".jp-collab-CollaboratorsPanel", "demo.ipynb"),
+            )
+            a.screenshot(path=str(out / "notebook-A.png"))
+            b.screenshot(path=str(out / "notebook-B.png"))
+
+            # save from the UI: no "file changed" dialog
+            a.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+            a.keyboard.press("Control+s")
+            time.sleep(3)
+            dialogs = a.locator(".jp-Dialog").count()
+            check("A: saving shows no dialog", dialogs == 0, f"{dialogs} dialog(s)")
+            if dialogs:
+                a.screenshot(path=str(out / "save-dialog.png"))
+            time.sleep(2)
+            on_disk = (root / "demo.ipynb").read_text()
+            check("disk: notebook saved with A's edit", "typed by A" in on_disk)
+
+            # --- text file --------------------------------------------------
+            open_lab(a, base, "notes.txt")
+            check("A: text file content arrives", wait_text(a, ".jp-FileEditor .cm-content", "hello from disk", 30000))
+            open_lab(b, base, "notes.txt")
+            check("B: text file content arrives", wait_text(b, ".jp-FileEditor .cm-content", "hello from disk", 30000))
+            b.locator(".jp-FileEditor .cm-content").first.click()
+            b.keyboard.press("Control+End")
+            b.keyboard.type("line from B")
+            check("A: sees B's typing in the text file", wait_text(a, ".jp-FileEditor .cm-content", "line from B"))
+            b.keyboard.press("Control+s")
+            time.sleep(3)
+            check("B: saving the text file shows no dialog", b.locator(".jp-Dialog").count() == 0)
+            a.screenshot(path=str(out / "text-A.png"))
+            b.screenshot(path=str(out / "text-B.png"))
+
+            # external change on disk while open: merged, no dialog
+            (root / "notes.txt").write_text((root / "notes.txt").read_text() + "\nappended on disk\n")
+            merged = wait_text(a, ".jp-FileEditor .cm-content", "appended on disk", 20000)
+            check("A: a change made on disk shows up", merged)
+            a.keyboard.press("Control+s")
+            time.sleep(2)
+            check("A: saving after a disk change shows no dialog", a.locator(".jp-Dialog").count() == 0)
+            a.screenshot(path=str(out / "after-disk-change-A.png"))
+
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        (out / "console.json").write_text(json.dumps(console, indent=1))
+        shutil.copy(tmp / "server.log", out / "server.log")
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failed = [r for r in RESULTS if not r[1]]
+    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
