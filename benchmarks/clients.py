@@ -86,6 +86,28 @@ async def ws_connect(info: dict[str, str], ws_url: str, on_frame: wsclient.OnFra
     return await wsclient.connect(ws_url, auth_headers(info), on_frame, timeout)
 
 
+class LatencySink:
+    """Latencies of one client process: every delivery, plus per edit the fastest and the
+    slowest delivery (so the report can tell "reaches the first client" from "reaches all")."""
+
+    def __init__(self) -> None:
+        self.values = array("q")
+        self.first: dict[tuple[int, int], int] = {}
+        self.last: dict[tuple[int, int], int] = {}
+        self.sent_ns: dict[tuple[int, int], int] = {}
+
+    def add(self, key: tuple[int, int], sent_ns: int, latency: int) -> None:
+        self.values.append(latency)
+        first = self.first.get(key)
+        if first is None:
+            self.first[key] = self.last[key] = latency
+            self.sent_ns[key] = sent_ns
+        elif latency < first:
+            self.first[key] = latency
+        elif latency > self.last[key]:
+            self.last[key] = latency
+
+
 @dataclass
 class MarkerStats:
     """What one client saw of the writers' markers (see :data:`loads.MARKER_RE`)."""
@@ -96,7 +118,7 @@ class MarkerStats:
     duplicates: int = 0
     last_ns: int = 0
 
-    def scan(self, frame: bytes, now_ns: int, latencies: array) -> None:
+    def scan(self, frame: bytes, now_ns: int, sink: LatencySink) -> None:
         """Timestamp every marker in a sync/update frame; cheap (one C-level regex pass)."""
         for m in MARKER_RE.finditer(frame):
             w = int(m.group(1))
@@ -107,14 +129,15 @@ class MarkerStats:
                 self.duplicates += 1
                 continue
             self.seen.add(key)
-            latencies.append(now_ns - int(m.group(3)))
+            sent = int(m.group(3))
+            sink.add(key, sent, now_ns - sent)
             self.last_ns = now_ns
 
 
 class _Base:
     """Connection bookkeeping shared by both client kinds."""
 
-    def __init__(self, latencies: array | None = None) -> None:
+    def __init__(self, latencies: LatencySink | None = None) -> None:
         self.conn: wsclient.WebSocket | None = None
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
@@ -124,7 +147,7 @@ class _Base:
         self.bytes = 0
         self.notices: list[str] = []
         self.markers = MarkerStats()
-        self.latencies = latencies if latencies is not None else array("q")
+        self.latencies = latencies if latencies is not None else LatencySink()
 
     async def connect(self, info: dict[str, str], ws_url: str, timeout: float = 30.0) -> None:
         self.conn = await ws_connect(info, ws_url, self._on_frame, timeout)
@@ -194,7 +217,7 @@ class DocClient(_Base):
     cost of verifying content is not charged to the server.
     """
 
-    def __init__(self, kind: str, latencies: array | None = None,
+    def __init__(self, kind: str, latencies: LatencySink | None = None,
                  complete: Callable[[DocClient], bool] | None = None) -> None:
         super().__init__(latencies)
         self.kind = kind

@@ -28,7 +28,7 @@ from array import array
 from multiprocessing.connection import Connection
 
 from loads import edit_schedule, fanout_initial_text, marker, write_file
-from servers import ServerProcess
+from servers import ServerProcess, machine_busy_seconds
 
 
 def percentile(sorted_xs: list[int] | array, q: float) -> float | None:
@@ -75,10 +75,11 @@ async def _connect_all(clients: list, info: dict, ws_url: str, concurrency: int,
 
 
 async def _worker(cfg: dict, conn: Connection) -> None:
-    from clients import DocClient, DrainClient
+    import wsclient
+    from clients import DocClient, DrainClient, LatencySink
 
     info, ws_url = cfg["info"], cfg["ws_url"]
-    latencies = array("q")
+    latencies = LatencySink()
     writers: list[DocClient] = []
     clients: list = []
     if cfg["role"] == "writers":
@@ -118,6 +119,7 @@ async def _worker(cfg: dict, conn: Connection) -> None:
     lag: list[float] = []
     lag_task = asyncio.ensure_future(_loop_lag(lag, stop_lag))
     cpu0 = _cpu_self()
+    ws0 = dict(wsclient.STATS)
     sent = {w: 0 for w in cfg.get("writer_ids", [])}
     send_late: list[float] = []
 
@@ -149,6 +151,8 @@ async def _worker(cfg: dict, conn: Connection) -> None:
             break
         await asyncio.sleep(0.02)
     cpu1 = _cpu_self()
+    ws1 = {k: v - ws0[k] for k, v in wsclient.STATS.items()}
+    ws1["max_read_ns"] = wsclient.STATS["max_read_ns"]
     stop_lag.set()
     await lag_task
 
@@ -171,7 +175,9 @@ async def _worker(cfg: dict, conn: Connection) -> None:
         "received": sum(len(c.markers.seen) for c in live),
         "duplicates": sum(c.markers.duplicates for c in live),
         "last_ns": max((c.markers.last_ns for c in live), default=0),
-        "latencies": latencies.tobytes(),
+        "latencies": latencies.values.tobytes(),
+        "per_edit": {k: (latencies.sent_ns[k], latencies.first[k], latencies.last[k])
+                     for k in latencies.first},
         "sent": sent,
         "send_late_max_s": max(send_late, default=0.0),
         "hashes": hashes,
@@ -179,6 +185,7 @@ async def _worker(cfg: dict, conn: Connection) -> None:
         "notices": notices,
         "frames": sum(c.frames for c in live),
         "cpu_s": cpu1 - cpu0,
+        "ws": ws1,
         "loop_lag_p99_s": percentile(sorted(lag), 99) if lag else None,
         "loop_lag_max_s": max(lag, default=0.0),
     }
@@ -264,6 +271,7 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
         t0_ns = time.monotonic_ns() + 300_000_000
         deadline_ns = t0_ns + int((duration + drain_timeout) * 1e9)
         cpu0 = server.cpu_seconds()
+        busy0 = machine_busy_seconds()
         wall0 = time.monotonic()
         for conn in pipes:
             conn.send(("go", t0_ns, schedule, planned, deadline_ns))
@@ -275,6 +283,7 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
                 raise RuntimeError(f"client process failed: {str(msg)[:300]}")
             dones.append(msg[1])
         cpu1 = server.cpu_seconds()
+        busy1 = machine_busy_seconds()
         wall1 = time.monotonic()
         result["rss_during_bytes"] = server.rss_bytes()
         result["rss_before_bytes"] = rss_before
@@ -291,6 +300,17 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
     for d in dones:
         lat.frombytes(d["latencies"])
     lat_sorted = sorted(lat)
+    per_edit: dict[tuple[int, int], list[int]] = {}
+    for d in dones:
+        for k, (sent_ns, first, last) in d["per_edit"].items():
+            cur = per_edit.get(k)
+            if cur is None:
+                per_edit[k] = [sent_ns, first, last]
+            else:
+                cur[1] = min(cur[1], first)
+                cur[2] = max(cur[2], last)
+    firsts = sorted(v[1] for v in per_edit.values())
+    lasts = sorted(v[2] for v in per_edit.values())
     edits = sum(sum(d["sent"].values()) for d in dones)
     expected = sum(d["expected"] for d in dones)
     received = sum(d["received"] for d in dones)
@@ -313,6 +333,12 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
         "latency_p99_ms": _ms(percentile(lat_sorted, 99)),
         "latency_max_ms": _ms(float(lat_sorted[-1])) if lat_sorted else None,
         "latency_samples": len(lat_sorted),
+        "first_receiver_p50_ms": _ms(percentile(firsts, 50)),
+        "first_receiver_p99_ms": _ms(percentile(firsts, 99)),
+        "all_receivers_p50_ms": _ms(percentile(lasts, 50)),
+        "all_receivers_p99_ms": _ms(percentile(lasts, 99)),
+        "per_edit_timeline": [((v[0] - t0_ns) / 1e9, v[1] / 1e6, v[2] / 1e6)
+                              for v in sorted(per_edit.values())],
         "window_s": wall1 - wall0,
         "last_delivery_after_last_edit_s": None,
         "server_cpu_s": cpu,
@@ -323,11 +349,18 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
         "doc_clients_checked": len(hashes),
         "closes": closes,
         "notices": sorted({n for d in dones for n in d["notices"]})[:5],
+        "other_load_cpu_pct": ((busy1 - busy0) - cpu - sum(d["cpu_s"] for d in dones))
+        / (wall1 - wall0) * 100,
         "client_cpu_pct": [round(d["cpu_s"] / (wall1 - wall0) * 100, 1) for d in dones],
         "client_loop_lag_p99_ms": [_ms(d["loop_lag_p99_s"] * 1e9)
                                    if d["loop_lag_p99_s"] is not None else None
                                    for d in dones],
         "send_late_max_ms": max(d["send_late_max_s"] for d in dones) * 1000,
+        "client_frames": [d["ws"]["frames"] for d in dones],
+        "client_reads": [d["ws"]["reads"] for d in dones],
+        "client_bytes": [d["ws"]["bytes"] for d in dones],
+        "client_busy_s": [round(d["ws"]["busy_ns"] / 1e9, 3) for d in dones],
+        "client_max_read_ms": [round(d["ws"]["max_read_ns"] / 1e6, 2) for d in dones],
     })
     if last_ns:
         last_edit_ns = t0_ns + int(schedule[-1][0] * 1e9)

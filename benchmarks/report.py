@@ -42,6 +42,7 @@ def rows(fanout_names: list[str]) -> list[Row]:
             (f"{name}: latency p50", g("latency_p50_ms"), "ms", True),
             (f"{name}: latency p99", g("latency_p99_ms"), "ms", True),
             (f"{name}: latency max", g("latency_max_ms"), "ms", True),
+            (f"{name}: edit reaches all clients, p99", g("all_receivers_p99_ms"), "ms", True),
             (f"{name}: server CPU per delivery", g("server_cpu_us_per_delivery"), "µs", True),
             (f"{name}: server CPU", g("server_cpu_pct"), "%", True),
             (f"{name}: deliveries missing", g("deliveries_missing"), "", True),
@@ -119,11 +120,15 @@ def notes(results: dict[str, dict], fanout_names: list[str]) -> str:
                 f"{f.get('deliveries_expected')} deliveries, content converged: "
                 f"{f.get('content_converged')} ({f.get('doc_clients_checked')} doc clients), "
                 f"server CPU {_fmt(f.get('server_cpu_pct'))}% over {_fmt(f.get('window_s'))}s "
-                f"(idle {_fmt(f.get('server_idle_cpu_pct'))}%), client CPU % per process "
+                f"(idle {_fmt(f.get('server_idle_cpu_pct'))}%), other processes on the machine "
+                f"{_fmt(f.get('other_load_cpu_pct'))}% CPU, client CPU % per process "
                 f"{f.get('client_cpu_pct')}, client loop lag p99 ms "
                 f"{[_fmt(x) for x in f.get('client_loop_lag_p99_ms') or []]}"
                 + (f", closes {f['closes']}" if f.get("closes") else "")
                 + (f", notices {f['notices']}" if f.get("notices") else ""))
+        if r.get("open_other_load_cpu_pct") is not None:
+            out.append(f"- {t}: other processes used {_fmt(r['open_other_load_cpu_pct'])}% CPU "
+                       "during the open phase")
         for err in r.get("errors", []):
             out.append(f"- {t}: error: {err}")
     return "\n".join(out)

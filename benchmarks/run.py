@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import shutil
 import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,7 +40,9 @@ from servers import (  # noqa: E402
     describe_python,
     install_exit_handlers,
     jc_target,
+    machine_busy_seconds,
     ours_target,
+    wait_until_quiet,
 )
 
 NB_CELLS = 1000
@@ -61,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--writers", type=int, default=4, help="writer clients")
     p.add_argument("--only", default="open,memory,fanout",
                    help="comma list of phases to run: open,memory,fanout")
+    p.add_argument("--wait-quiet", type=float, default=30.0,
+                   help="before each phase, wait up to this many seconds for other "
+                        "processes on the machine to go quiet (their load is reported)")
     p.add_argument("--record", action="store_true",
                    help="also write the printed report to benchmarks/RESULTS.md")
     return p.parse_args(argv)
@@ -95,6 +102,11 @@ class Fixtures:
         shutil.copyfile(self.cache / name, dest)
 
 
+def _self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def phase_open(target: Target, fx: Fixtures, tmp: Path, repeats: int, timeout: float) -> dict:
     root = tmp / "open-root"
     root.mkdir()
@@ -108,6 +120,8 @@ def phase_open(target: Target, fx: Fixtures, tmp: Path, repeats: int, timeout: f
         fx.copy("big.txt", root / p)
     server = ServerProcess(target, root, tmp / "open-work").start()
     out: dict = {}
+    busy0, cpu0, self0, wall0 = (machine_busy_seconds(), server.cpu_seconds(), _self_cpu(),
+                                 time.monotonic())
     try:
         out["extensions_log"] = server.extensions_loaded()
 
@@ -122,6 +136,10 @@ def phase_open(target: Target, fx: Fixtures, tmp: Path, repeats: int, timeout: f
 
         asyncio.run(go())
         out["server_alive_after"] = server.alive()
+        wall = time.monotonic() - wall0
+        other = (machine_busy_seconds() - busy0) - (server.cpu_seconds() - cpu0) \
+            - (_self_cpu() - self0)
+        out["open_other_load_cpu_pct"] = other / wall * 100
     finally:
         server.stop()
     return out
@@ -149,60 +167,78 @@ def phase_memory(target: Target, fx: Fixtures, tmp: Path, rooms: int, timeout: f
     return res
 
 
-def phase_fanout(target: Target, tmp: Path, args: argparse.Namespace, duration: float,
-                 drain: float) -> dict:
-    out: dict = {}
-    for i, (name, n, rate) in enumerate(fanout_cases(args)):
-        root = tmp / f"fan-root-{i}"
-        root.mkdir()
-        server = ServerProcess(target, root, tmp / f"fan-work-{i}").start()
-        log(f"  fan-out {name} for {duration:g}s")
-        try:
-            res = run_fanout(server, f"{n}-{rate:g}", n, rate, duration, writers=args.writers,
-                             procs=args.procs, drain_timeout=drain,
-                             log=lambda m: log(m))
-            res["server_alive_after"] = server.alive()
-            out[name] = res
-            log(f"    p50 {res['latency_p50_ms']} ms, p99 {res['latency_p99_ms']} ms, "
-                f"CPU/delivery {res['server_cpu_us_per_delivery']} µs, "
-                f"missing {res['deliveries_missing']}/{res['deliveries_expected']}")
-        except Exception as e:  # noqa: BLE001 - recorded, next case still runs
-            log(f"    FAILED: {e}")
-            out[name] = {"error": f"{type(e).__name__}: {e}"[:500],
-                         "server_log_tail": server.log_tail(1500)}
-        finally:
-            server.stop()
-    return out
+def phase_fanout_case(target: Target, tmp: Path, i: int, case: tuple[str, int, float],
+                      args: argparse.Namespace, duration: float, drain: float) -> dict:
+    """One fan-out case on a fresh server (no rooms or heap left over from other phases)."""
+    name, n, rate = case
+    root = tmp / "fan-root"
+    root.mkdir()
+    server = ServerProcess(target, root, tmp / "fan-work").start()
+    log(f"  fan-out {name} for {duration:g}s")
+    try:
+        res = run_fanout(server, f"{n}-{rate:g}", n, rate, duration, writers=args.writers,
+                         procs=args.procs, drain_timeout=drain, log=log)
+        res["server_alive_after"] = server.alive()
+        log(f"    p50 {res['latency_p50_ms']:.1f} ms, p99 {res['latency_p99_ms']:.1f} ms, "
+            f"CPU/delivery {res['server_cpu_us_per_delivery']:.1f} µs, "
+            f"missing {res['deliveries_missing']}/{res['deliveries_expected']}, "
+            f"other load {res['other_load_cpu_pct']:.0f}%")
+        return res
+    except Exception as e:  # noqa: BLE001 - recorded, next case still runs
+        log(f"    FAILED: {e}")
+        return {"error": f"{type(e).__name__}: {e}"[:500],
+                "server_log_tail": server.log_tail(1500)}
+    finally:
+        server.stop()
 
 
-def bench_target(target: Target, fx: Fixtures, args: argparse.Namespace) -> dict:
-    """Every phase for one target; a failing phase is recorded and the others still run."""
-    quick = args.quick
-    repeats = 1 if quick else 3
-    rooms = 20 if quick else 50
-    duration = args.duration or (5.0 if quick else 15.0)
-    drain = 10.0 if quick else 20.0
+def plan(args: argparse.Namespace, fx: Fixtures) -> list[tuple[str, Callable[..., dict]]]:
+    """The phases, in order; each is run for every target before the next phase starts, so
+    both targets see the machine in about the same state (it may be shared)."""
+    repeats = 1 if args.quick else 3
+    rooms = 20 if args.quick else 50
+    duration = args.duration or (5.0 if args.quick else 15.0)
+    drain = 10.0 if args.quick else 20.0
     timeout = 180.0
-    phases = set(args.only.split(","))
-    res: dict = {"label": target.label, "python": target.python,
-                 "versions": describe_python(target.python), "errors": []}
-    with tempfile.TemporaryDirectory(prefix=f"bench-{target.name}-") as d:
-        tmp = Path(d)
-        for phase, fn in (
-            ("open", lambda: phase_open(target, fx, tmp, repeats, timeout)),
-            ("memory", lambda: {"memory": phase_memory(target, fx, tmp, rooms, timeout)}),
-            ("fanout", lambda: {"fanout": phase_fanout(target, tmp, args, duration, drain)}),
-        ):
-            if phase not in phases:
-                continue
-            log(f"{target.name}: phase {phase}")
-            try:
-                res.update(fn())
-            except Exception as e:  # noqa: BLE001 - recorded in the report
-                log(f"{target.name}: phase {phase} FAILED: {e}")
-                res["errors"].append(f"{phase}: {type(e).__name__}: {e}"[:1500])
-                traceback.print_exc()
-    return res
+    wanted = set(args.only.split(","))
+    steps: list[tuple[str, Callable[..., dict]]] = []
+    if "open" in wanted:
+        steps.append(("open", lambda t, tmp: phase_open(t, fx, tmp, repeats, timeout)))
+    if "memory" in wanted:
+        steps.append(("memory", lambda t, tmp: {
+            "memory": phase_memory(t, fx, tmp, rooms, timeout)}))
+    if "fanout" in wanted:
+        for i, case in enumerate(fanout_cases(args)):
+            steps.append((f"fanout {case[0]}",
+                          lambda t, tmp, i=i, case=case: {"fanout": {case[0]: phase_fanout_case(
+                              t, tmp, i, case, args, duration, drain)}}))
+    return steps
+
+
+def run_all(targets: list[Target], fx: Fixtures, args: argparse.Namespace) -> dict[str, dict]:
+    """Every phase for every target; a failing phase is recorded and the others still run."""
+    results: dict[str, dict] = {
+        t.name: {"label": t.label, "python": t.python, "versions": describe_python(t.python),
+                 "errors": [], "fanout": {}, "other_load_before_pct": {}}
+        for t in targets}
+    with tempfile.TemporaryDirectory(prefix="bench-") as d:
+        for k, (phase, fn) in enumerate(plan(args, fx)):
+            for target in targets:
+                res = results[target.name]
+                busy = wait_until_quiet(args.wait_quiet, log=log)
+                res["other_load_before_pct"][phase] = round(busy, 1)
+                log(f"{target.name}: {phase}")
+                tmp = Path(d) / f"{target.name}-{k}"
+                tmp.mkdir()
+                try:
+                    out = fn(target, tmp)
+                    res["fanout"].update(out.pop("fanout", {}))
+                    res.update(out)
+                except Exception as e:  # noqa: BLE001 - recorded in the report
+                    log(f"{target.name}: {phase} FAILED: {e}")
+                    res["errors"].append(f"{phase}: {type(e).__name__}: {e}"[:1500])
+                    traceback.print_exc()
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,12 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         targets.append(ours_target())
     if args.target in ("jc", "both"):
         targets.append(jc_target(log))
-    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-fixtures-") as cache:
         fx = Fixtures(Path(cache))
-        for target in targets:
-            log(f"=== {target.label} ({target.python})")
-            results[target.name] = bench_target(target, fx, args)
+        results = run_all(targets, fx, args)
     names = [n for n, _, _ in fanout_cases(args)]
     machine = machine_info()
     header = (f"jupyter-collab benchmark, {started:%Y-%m-%d %H:%M} UTC, "

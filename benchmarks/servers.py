@@ -261,6 +261,33 @@ def install_exit_handlers() -> None:
     signal.signal(signal.SIGINT, _on_signal)
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds spent by the whole machine (all cores, all processes) since boot.
+
+    Compared with the server's and the client processes' own CPU time over a window, this
+    tells how much *other* load (someone else's tests, a browser) shared the machine.
+    """
+    with open("/proc/stat") as f:
+        parts = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[:8])
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
+
+
+def wait_until_quiet(max_wait: float, threshold_pct: float = 15.0, log=print) -> float:
+    """Wait (at most ``max_wait`` s) until the machine is nearly idle; returns the busy %
+    (of one core) of the last 2 s sample, so the report can say how quiet it was."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0 = machine_busy_seconds()
+        time.sleep(2.0)
+        busy = (machine_busy_seconds() - b0) / 2.0 * 100
+        if busy <= threshold_pct or time.monotonic() >= deadline:
+            if busy > threshold_pct:
+                log(f"[load] machine still {busy:.0f}% busy (other processes); going on")
+            return busy
+        log(f"[load] machine {busy:.0f}% busy with other processes; waiting")
+
+
 def describe_python(python: str) -> dict[str, str]:
     """Versions of the packages that matter, as seen by a target's interpreter."""
     code = (

@@ -23,6 +23,10 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 
 OnFrame = Callable[[bytes | str | None, int], None]
 
+# Process-wide receive statistics (reads, frames, ns spent handling reads, longest read), so a
+# client process can report how busy its own receiving made it.
+STATS = {"reads": 0, "frames": 0, "bytes": 0, "busy_ns": 0, "max_read_ns": 0}
+
 
 def _mask(payload: bytes, key: bytes) -> bytes:
     """XOR the payload with the 4-byte key using big-int arithmetic (fast for any size)."""
@@ -112,10 +116,17 @@ class WebSocket(asyncio.Protocol):
                 payload = _mask(payload, bytes(buf[pos + hdr - 4: pos + hdr]))
             pos += hdr + ln
             self._dispatch(b0 & 0x0F, bool(b0 & 0x80), payload, now)
+            STATS["frames"] += 1
             if self._closed:
                 return
         if pos:
             del buf[:pos]
+        spent = time.monotonic_ns() - now
+        STATS["reads"] += 1
+        STATS["bytes"] += len(data)
+        STATS["busy_ns"] += spent
+        if spent > STATS["max_read_ns"]:
+            STATS["max_read_ns"] = spent
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.handshake_done.done():
