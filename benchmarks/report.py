@@ -134,6 +134,31 @@ def notes(results: dict[str, dict], fanout_names: list[str]) -> str:
     return "\n".join(out)
 
 
+def issue_targets(results: dict[str, dict], fanout_names: list[str]) -> str:
+    """The issue's goals (ours ≥5× better p99 and CPU per delivery, ≥3× faster cold open of
+    the large notebook), checked against this run's jc/ours ratios."""
+    if "ours" not in results or "jc" not in results:
+        return "(needs --target both)"
+    checks: list[tuple[str, Callable[[dict], float | None], float]] = [
+        ("cold open of the 1000-cell notebook ≥3× faster",
+         lambda r: _get(r, "open_notebook", "cold_median_s"), 3.0)]
+    for name in fanout_names:
+        checks.append((f"{name}: p99 latency ≥5× lower",
+                       lambda r, n=name: _get(r, "fanout", n, "latency_p99_ms"), 5.0))
+        checks.append((f"{name}: server CPU per delivery ≥5× lower",
+                       lambda r, n=name: _get(r, "fanout", n, "server_cpu_us_per_delivery"),
+                       5.0))
+    out = []
+    for label, getter, goal in checks:
+        o, j = getter(results["ours"]), getter(results["jc"])
+        if not o or j is None:
+            out.append(f"- {label}: no figure")
+            continue
+        ratio = j / o
+        out.append(f"- {label}: jc/ours = {ratio:.2f}× → {'met' if ratio >= goal else 'NOT met'}")
+    return "\n".join(out)
+
+
 def machine_info() -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(),
             "cpus": os.cpu_count()}

@@ -31,7 +31,7 @@ from loads import (  # noqa: E402
     validate_notebook,
     write_file,
 )
-from report import machine_info, notes, table, write_json  # noqa: E402
+from report import issue_targets, machine_info, notes, table, write_json  # noqa: E402
 from scenarios import measure_opens, memory_per_room, warm_up  # noqa: E402
 from servers import (  # noqa: E402
     BENCH_DIR,
@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{machine.get('mem', '?')}, {machine['platform']}, Python {machine['python']}\n"
               + "\n".join(f"{t}: {r['label']} — {json.dumps(r['versions'])}"
                           for t, r in results.items()))
-    report = (f"{header}\n\n{table(results, names)}\n\nNotes:\n{notes(results, names)}\n")
+    body = (f"{table(results, names)}\n\nIssue targets:\n{issue_targets(results, names)}\n\n"
+            f"Notes:\n{notes(results, names)}\n")
+    report = f"{header}\n\n{body}"
     print("\n" + report)
     payload = {"started": started.isoformat(), "machine": machine, "args": vars(args),
                "results": results, "report": report}
@@ -271,8 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.record:
         (BENCH_DIR / "RESULTS.md").write_text(
             "# Benchmark results\n\nProduced by `python benchmarks/run.py "
-            + " ".join(sys.argv[1:]) + "`.\n\n```\n" + header + "\n```\n\n"
-            + table(results, names) + "\n\nNotes:\n" + notes(results, names) + "\n")
+            + " ".join(sys.argv[1:]) + "`.\n\n```\n" + header + "\n```\n\n" + body)
         print(f"report written to {BENCH_DIR / 'RESULTS.md'}")
     return 0
 
