@@ -233,6 +233,7 @@ class DocClient(_Base):
         self.complete = complete
         self.completed = asyncio.Event()
         self.completed_at = 0.0
+        self.step2_at = 0.0  # perf_counter when the first sync step 2 arrived
         self.apply_seconds = 0.0
         self._remote = False
         self._sub = self.doc.observe(self._on_local_update)
@@ -258,6 +259,8 @@ class DocClient(_Base):
             if self.markers.recording:
                 self.markers.scan(msg, now, self.latencies)
             t0 = time.perf_counter()
+            if msg[1] == STEP2 and not self.step2_at:
+                self.step2_at = t0
             self._remote = True
             try:
                 reply = handle_sync_message(msg[1:], self.doc)

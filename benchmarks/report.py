@@ -32,6 +32,8 @@ def rows(fanout_names: list[str]) -> list[Row]:
          lambda r: _get(r, "open_text", "cold_median_s"), "s", True),
         ("open 4 MB text file, warm (median)",
          lambda r: _get(r, "open_text", "warm_median_s"), "s", True),
+        ("  notebook cold: sync step 2 arrives (median)",
+         lambda r: _get(r, "open_notebook", "cold_step2_median_s"), "s", True),
         ("  client-side apply, notebook (equal work)",
          lambda r: _get(r, "open_notebook", "client_apply_median_s"), "s", True),
     ]

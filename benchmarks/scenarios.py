@@ -87,13 +87,16 @@ async def timed_open(server: ServerProcess, path: str, kind: str, expected: obje
     session = await open_session(info, path, fmt, typ, timeout)
     t_put = time.perf_counter()
     await client.connect(info, session.ws_url, timeout)
+    t_ws = time.perf_counter()
     waiter = asyncio.ensure_future(client.completed.wait())
     closer = asyncio.ensure_future(client.closed.wait())
     done, _ = await asyncio.wait({waiter, closer}, timeout=timeout,
                                  return_when=asyncio.FIRST_COMPLETED)
     for fut in (waiter, closer):
         fut.cancel()
-    result = {"put_status": session.status, "put": t_put - t0, "frames": client.frames,
+    result = {"put_status": session.status, "put": t_put - t0, "ws_open": t_ws - t0,
+              "step2": client.step2_at - t0 if client.step2_at else None,
+              "frames": client.frames,
               "bytes": client.bytes, "client_apply": client.apply_seconds,
               "notices": client.notices[:3]}
     if client.completed.is_set():
@@ -150,6 +153,8 @@ async def measure_opens(server: ServerProcess, kind: str, cold_paths: list[str],
         "cold_all_s": ok_cold, "warm_median_s": _median(ok_warm), "warm_all_s": ok_warm,
         "failures": [r for r in cold + warm if not r["ok"]],
         "put_median_s": _median([r["put"] for r in cold + warm]),
+        "cold_ws_open_median_s": _median([r["ws_open"] for r in cold]),
+        "cold_step2_median_s": _median([r["step2"] for r in cold if r["step2"]]),
         "client_apply_median_s": _median([r["client_apply"] for r in cold + warm if r["ok"]]),
         "bytes_received_median": _median([r["bytes"] for r in cold + warm if r["ok"]]),
         "rss_before_bytes": rss_before, "rss_with_doc_open_bytes": rss_open,
