@@ -123,7 +123,8 @@ def notes(results: dict[str, dict], fanout_names: list[str]) -> str:
                 f"{f.get('content_converged')} ({f.get('doc_clients_checked')} doc clients), "
                 f"server CPU {_fmt(f.get('server_cpu_pct'))}% over {_fmt(f.get('window_s'))}s "
                 f"(idle {_fmt(f.get('server_idle_cpu_pct'))}%), other processes on the machine "
-                f"{_fmt(f.get('other_load_cpu_pct'))}% CPU, client CPU % per process "
+                f"{_fmt(f.get('other_load_cpu_pct'))}% CPU (attempt {f.get('attempt')}), "
+                f"client CPU % per process "
                 f"{f.get('client_cpu_pct')}, client loop lag p99 ms "
                 f"{[_fmt(x) for x in f.get('client_loop_lag_p99_ms') or []]}"
                 + (f", closes {f['closes']}" if f.get("closes") else "")

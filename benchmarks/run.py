@@ -69,6 +69,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--wait-quiet", type=float, default=30.0,
                    help="before each phase, wait up to this many seconds for other "
                         "processes on the machine to go quiet (their load is reported)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="re-run a fan-out case this many times when other processes loaded "
+                        "the machine during it (the attempt with the least load is kept)")
+    p.add_argument("--max-other-load", type=float, default=40.0,
+                   help="%% of one core other processes may use during a fan-out case")
     p.add_argument("--nice", type=int, default=0,
                    help="niceness for the harness, its servers and clients (e.g. -10 as root "
                         "to keep other people's processes on a shared machine out of the way)")
@@ -173,27 +178,45 @@ def phase_memory(target: Target, fx: Fixtures, tmp: Path, rooms: int, timeout: f
 
 def phase_fanout_case(target: Target, tmp: Path, i: int, case: tuple[str, int, float],
                       args: argparse.Namespace, duration: float, drain: float) -> dict:
-    """One fan-out case on a fresh server (no rooms or heap left over from other phases)."""
+    """One fan-out case on a fresh server (no rooms or heap left over from other phases).
+
+    On a shared machine another process can starve a client process and fake latency; if
+    other processes used more than ``--max-other-load`` % CPU during the case, it is run
+    again (at most ``--retries`` times) and the attempt with the least other load is kept.
+    """
     name, n, rate = case
-    root = tmp / "fan-root"
-    root.mkdir()
-    server = ServerProcess(target, root, tmp / "fan-work").start()
-    log(f"  fan-out {name} for {duration:g}s")
-    try:
-        res = run_fanout(server, f"{n}-{rate:g}", n, rate, duration, writers=args.writers,
-                         procs=args.procs, drain_timeout=drain, log=log)
-        res["server_alive_after"] = server.alive()
-        log(f"    p50 {res['latency_p50_ms']:.1f} ms, p99 {res['latency_p99_ms']:.1f} ms, "
-            f"CPU/delivery {res['server_cpu_us_per_delivery']:.1f} µs, "
-            f"missing {res['deliveries_missing']}/{res['deliveries_expected']}, "
-            f"other load {res['other_load_cpu_pct']:.0f}%")
-        return res
-    except Exception as e:  # noqa: BLE001 - recorded, next case still runs
-        log(f"    FAILED: {e}")
-        return {"error": f"{type(e).__name__}: {e}"[:500],
-                "server_log_tail": server.log_tail(1500)}
-    finally:
-        server.stop()
+    best: dict | None = None
+    for attempt in range(1 + max(0, args.retries)):
+        if attempt:
+            wait_until_quiet(args.wait_quiet, log=log)
+        root = tmp / f"fan-root-{attempt}"
+        root.mkdir()
+        server = ServerProcess(target, root, tmp / f"fan-work-{attempt}").start()
+        log(f"  fan-out {name} for {duration:g}s" + (f" (attempt {attempt + 1})" if attempt
+                                                     else ""))
+        try:
+            res = run_fanout(server, f"{n}-{rate:g}", n, rate, duration, writers=args.writers,
+                             procs=args.procs, drain_timeout=drain, log=log)
+            res["server_alive_after"] = server.alive()
+            log(f"    p50 {res['latency_p50_ms']:.1f} ms, p99 {res['latency_p99_ms']:.1f} ms, "
+                f"CPU/delivery {res['server_cpu_us_per_delivery']:.1f} µs, "
+                f"missing {res['deliveries_missing']}/{res['deliveries_expected']}, "
+                f"other load {res['other_load_cpu_pct']:.0f}%")
+        except Exception as e:  # noqa: BLE001 - recorded, next case still runs
+            log(f"    FAILED: {e}")
+            res = {"error": f"{type(e).__name__}: {e}"[:500],
+                   "server_log_tail": server.log_tail(1500)}
+        finally:
+            server.stop()
+        res["attempt"] = attempt + 1
+        if "error" in res:
+            return res
+        if best is None or res["other_load_cpu_pct"] < best["other_load_cpu_pct"]:
+            best = res
+        if res["other_load_cpu_pct"] <= args.max_other_load:
+            break
+    assert best is not None
+    return best
 
 
 def plan(args: argparse.Namespace, fx: Fixtures) -> list[tuple[str, Callable[..., dict]]]:
