@@ -100,6 +100,11 @@ function refusalMessage(
         '“%1” cannot be opened for collaboration: the server cannot read it as this kind of document.',
         name
       );
+    case 'server-reset':
+      return trans.__(
+        'The collaboration server restarted and lost the shared state of “%1”. This window keeps your version, which is no longer shared: save it to write it to disk, or reopen the document to continue with the server’s version.',
+        name
+      );
     case 'malformed':
       return trans.__(
         'The collaboration server rejected a message for “%1” and closed the connection. Reopen the document to continue.',
@@ -240,8 +245,33 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
     // Rooms the server closed for good; role and read-only mode.
     const setupRoom = (room: IRoom) => {
       room.connection.refused.connect((_, { kind, reason }) => {
+        const actions: Notification.IAction[] = [];
+        if (kind === 'server-reset' || kind === 'unknown-room' || kind === 'too-large' || kind === 'malformed') {
+          actions.push({
+            label: trans.__('Save my version'),
+            caption: trans.__('Write this window’s version of the document to disk'),
+            callback: () => {
+              for (const w of widgetsOfRoom(room)) {
+                void w.context.save();
+              }
+            }
+          });
+          actions.push({
+            label: trans.__('Reopen'),
+            caption: trans.__('Close the document and open it again from the server (unsaved changes in this window are lost)'),
+            callback: () => {
+              const path = room.path;
+              for (const w of widgetsOfRoom(room)) {
+                w.context.model.dirty = false;
+                w.dispose();
+              }
+              void app.commands.execute('docmanager:open', { path });
+            }
+          });
+        }
         Notification.error(refusalMessage(kind, room.path, reason, trans), {
-          autoClose: false
+          autoClose: false,
+          actions
         });
       });
       room.connection.roleChanged.connect((_, role) => {

@@ -121,7 +121,9 @@ export type CloseKind =
   | 'unloadable'
   | 'too-slow'
   | 'internal'
-  | 'network';
+  | 'network'
+  /** the server lost the room's state (restart without persistence) */
+  | 'server-reset';
 
 /** What the client should do after a close. */
 export interface IClosePolicy {

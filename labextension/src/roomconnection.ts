@@ -12,7 +12,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 
 import {
   ConnectionEvent,
@@ -63,6 +63,34 @@ export function sessionErrorKind(status: number | null): {
       // network failures (null), 5xx, 429...
       return { kind: status && status >= 500 ? 'internal' : 'network', retry: true };
   }
+}
+
+/**
+ * Whether a sync message is the server's sync step 1 with a state vector
+ * that lacks content we already received from the server.
+ *
+ * Everything in our document that was not written by this client came
+ * through the server, so a server that still has its room knows at least
+ * that much of every other client. Does not consume `decoder`.
+ */
+export function serverLostState(decoder: decoding.Decoder, doc: Y.Doc): boolean {
+  let serverSV: Map<number, number>;
+  try {
+    const peek = decoding.clone(decoder);
+    if (decoding.readVarUint(peek) !== syncProtocol.messageYjsSyncStep1) {
+      return false;
+    }
+    serverSV = Y.decodeStateVector(decoding.readVarUint8Array(peek));
+  } catch {
+    return false;
+  }
+  const localSV = Y.decodeStateVector(Y.encodeStateVector(doc));
+  for (const [client, clock] of localSV) {
+    if (client !== doc.clientID && (serverSV.get(client) ?? 0) < clock) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** The part of the WebSocket constructor we use. */
@@ -364,6 +392,21 @@ export class RoomConnection {
     }
     switch (type) {
       case MessageType.Sync: {
+        if (this._everSynced && serverLostState(decoder, this.doc)) {
+          // The server's document does not contain what we received from it
+          // before: it restarted without keeping the room. Merging would
+          // duplicate the content, so stop here (see README).
+          this._detach(socket);
+          this._socket = null;
+          this._isSynced = false;
+          try {
+            socket.close(1000, 'stale document');
+          } catch {
+            // ignore
+          }
+          this._refuse('server-reset', '');
+          return;
+        }
         const encoder = encoding.createEncoder();
         encoding.writeVarUint(encoder, MessageType.Sync);
         let syncType: number;
@@ -392,6 +435,7 @@ export class RoomConnection {
           !this._isSynced
         ) {
           this._isSynced = true;
+          this._everSynced = true;
           this._unknownRoomRetries = 0;
           this._dispatch({ type: 'synced' });
           if (this._answeredStep1) {
@@ -597,6 +641,7 @@ export class RoomConnection {
   private _socket: IWebSocketLike | null = null;
   private _connecting = false;
   private _isSynced = false;
+  private _everSynced = false;
   private _answeredStep1 = false;
   private _unknownRoomRetries = 0;
   private _retryHandle: any = null;

@@ -79,7 +79,7 @@ def make_root(root: Path) -> None:
 
 
 def start_server(root: Path, port: int) -> subprocess.Popen:
-    log = open(root.parent / "server.log", "w")
+    log = open(root.parent / "server.log", "a")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -92,11 +92,13 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
             f"--ServerApp.token={TOKEN}",
             f"--ServerApp.root_dir={root}",
             "--LabApp.news_url=",
+            "--ServerApp.authorizer_class=e2e_authorizer.ViewerCookieAuthorizer",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=root,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)},
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -125,6 +127,15 @@ def wait_text(page: Page, selector: str, text: str, timeout: float = 15000) -> b
 def open_lab(page: Page, base: str, path: str) -> None:
     page.goto(f"{base}/lab/tree/{path}?token={TOKEN}")
     page.wait_for_selector("#jp-main-statusbar", timeout=60000)
+
+
+def dismiss_connection_error(page: Page) -> None:
+    """Close JupyterLab's own "Server Connection Error" dialogs, if shown."""
+    for _ in range(6):
+        if not page.locator(".jp-Dialog").filter(has_text="Server Connection Error").count():
+            return
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(300)
 
 
 def dialog_text(page: Page) -> str:
@@ -258,6 +269,128 @@ def main() -> int:
             time.sleep(2)
             check("A: saving after a disk change shows no dialog", a.locator(".jp-Dialog").count() == 0)
             a.screenshot(path=str(out / "after-disk-change-A.png"))
+
+            # --- a viewer (may read, not write) ----------------------------
+            ctx_c = browser.new_context(viewport={"width": 1400, "height": 900})
+            ctx_c.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
+            c = ctx_c.new_page()
+            c.on("pageerror", lambda err: console.setdefault("C", []).append(f"pageerror: {err}"))
+            open_lab(c, base, "demo.ipynb")
+            check("C (viewer): notebook content arrives", wait_text(c, ".jp-Notebook .jp-Cell .cm-content", "typed by A", 30000))
+            try:
+                c.wait_for_selector(".jp-collab-ReadOnlyBanner", timeout=10000)
+                check("C (viewer): read-only banner shown", True)
+            except Exception:
+                check("C (viewer): read-only banner shown", False)
+            c.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+            c.keyboard.press("Control+End")
+            c.keyboard.type("VIEWER WAS HERE")
+            time.sleep(1)
+            check(
+                "C (viewer): typing does not change the cell",
+                "VIEWER WAS HERE" not in c.locator(".jp-Notebook").inner_text(),
+            )
+            # A still edits, C sees it
+            a.locator(".jp-mod-current .lm-TabBar-tab, .lm-TabBar-tab").filter(has_text="demo.ipynb").first.click()
+            a.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+            a.keyboard.press("Control+End")
+            a.keyboard.type(" # for the viewer")
+            check("C (viewer): sees A's new edit", wait_text(c, ".jp-Notebook .jp-Cell .cm-content", "for the viewer"))
+            c.screenshot(path=str(out / "viewer-C.png"))
+            ctx_c.close()
+
+            # --- the server goes away and comes back ------------------------
+            a.locator(".lm-TabBar-tab").filter(has_text="notes.txt").first.click()
+            a.locator(".jp-FileEditor .cm-content").first.click()
+            server.terminate()
+            server.wait(30)
+            check(
+                "A: indicator leaves Connected when the server stops",
+                wait_text(a, ".jp-collab-ConnectionIndicator", "Reconnecting", 20000)
+                or wait_text(a, ".jp-collab-ConnectionIndicator", "Offline", 20000),
+                a.locator(".jp-collab-ConnectionIndicator").inner_text(),
+            )
+            a.wait_for_timeout(1500)
+            dismiss_connection_error(a)
+            dismiss_connection_error(b)
+            a.locator(".jp-FileEditor .cm-content").first.click()
+            a.keyboard.press("Control+End")
+            a.keyboard.type("typed while offline")
+            check(
+                "A: indicator counts unsynced changes",
+                wait_text(a, ".jp-collab-ConnectionIndicator", "unsynced", 10000),
+                a.locator(".jp-collab-ConnectionIndicator").inner_text(),
+            )
+            a.screenshot(path=str(out / "offline-A.png"))
+            server = start_server(root, port)
+            # Our server keeps no room state across restarts: the client must
+            # notice and must not merge its old state into the new room.
+            check(
+                "A: told that the server lost the shared state",
+                wait_text(a, ".jp-Notification-Toast, .Toastify__toast", "restarted", 60000),
+            )
+            check(
+                "A: indicator says Disconnected after the server reset",
+                wait_text(a, ".jp-collab-ConnectionIndicator", "Disconnected", 5000),
+                a.locator(".jp-collab-ConnectionIndicator").inner_text(),
+            )
+            text_a = a.locator(".jp-FileEditor .cm-content").inner_text()
+            check(
+                "A: no duplicated content after the server restart",
+                text_a.count("hello from disk") == 1 and "typed while offline" in text_a,
+                repr(text_a),
+            )
+            a.screenshot(path=str(out / "server-reset-A.png"))
+            dismiss_connection_error(a)
+            dismiss_connection_error(b)
+            a.locator(".jp-Notification-Toast, .Toastify__toast").filter(has_text="restarted").filter(
+                has_text="notes.txt"
+            ).get_by_text("Save my version").first.click()
+            deadline = time.time() + 20
+            while time.time() < deadline and "typed while offline" not in (root / "notes.txt").read_text():
+                time.sleep(0.5)
+            on_disk = (root / "notes.txt").read_text()
+            check(
+                "disk: 'Save my version' wrote A's version once",
+                "typed while offline" in on_disk and on_disk.count("hello from disk") == 1,
+                repr(on_disk),
+            )
+            check(
+                "B: told that the server lost the shared state",
+                wait_text(b, ".jp-Notification-Toast, .Toastify__toast", "restarted", 30000),
+            )
+            b.locator(".lm-TabBar-tab").filter(has_text="notes.txt").first.click()
+            b.locator(".jp-Notification-Toast, .Toastify__toast").filter(has_text="restarted").filter(
+                has_text="notes.txt"
+            ).get_by_text("Reopen").first.click()
+            check(
+                "B: after Reopen, sees A's saved version",
+                wait_text(b, ".jp-FileEditor .cm-content", "typed while offline", 30000),
+            )
+            check(
+                "B: connected again after Reopen",
+                wait_text(b, ".jp-collab-ConnectionIndicator", "Connected", 30000),
+                b.locator(".jp-collab-ConnectionIndicator").inner_text(),
+            )
+            b.screenshot(path=str(out / "reopened-B.png"))
+
+            # --- the file is deleted while open ----------------------------
+            req = urllib.request.Request(
+                f"{base}/api/contents/notes.txt",
+                method="DELETE",
+                headers={"Authorization": f"token {TOKEN}"},
+            )
+            urllib.request.urlopen(req, timeout=10)
+            check(
+                "B: a notification says the file was deleted",
+                wait_text(b, ".jp-Notification-Toast, .Toastify__toast", "was deleted", 20000),
+            )
+            check(
+                "B: indicator says Disconnected",
+                wait_text(b, ".jp-collab-ConnectionIndicator", "Disconnected", 5000),
+                b.locator(".jp-collab-ConnectionIndicator").inner_text(),
+            )
+            b.screenshot(path=str(out / "deleted-B.png"))
 
             browser.close()
     finally:

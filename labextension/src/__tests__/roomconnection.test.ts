@@ -161,8 +161,8 @@ function setup(
       const s = h.socket();
       s.open();
       // the server greets with its step 1, then answers the client's
-      s.receive(server.step1());
-      for (const answer of server.handle(s.sent)) {
+      s.receive(h.server.step1());
+      for (const answer of h.server.handle(s.sent)) {
         s.receive(answer);
       }
     }
@@ -403,6 +403,55 @@ describe('RoomConnection', () => {
     expect(socket.closed?.code).toBe(1000);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(h.sockets).toHaveLength(1);
+  });
+});
+
+describe('server restarts', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('resyncs normally with a server that kept the room', async () => {
+    const h = setup();
+    h.server.doc.getText('source').insert(0, 'hello');
+    await h.sync();
+    h.socket().serverClose(1006);
+    // others keep editing on the server; we edit offline
+    h.server.doc.getText('source').insert(5, ' world');
+    h.doc.getText('source').insert(0, '> ');
+    await vi.advanceTimersByTimeAsync(1000);
+    await h.sync();
+    expect(h.conn.state.status).toBe('connected');
+    expect(h.doc.getText('source').toString()).toBe('> hello world');
+    expect(h.server.doc.getText('source').toString()).toBe('> hello world');
+  });
+
+  it('stops instead of duplicating content when the server lost the room', async () => {
+    const h = setup();
+    h.server.doc.getText('source').insert(0, 'hello');
+    await h.sync();
+    const refused: string[] = [];
+    h.conn.refused.connect((_, r) => refused.push(r.kind));
+    h.socket().serverClose(1001, 'server shutting down');
+    // the server restarts and loads the file again: same text, new items
+    h.server = new FakeServer();
+    h.server.doc.getText('source').insert(0, 'hello');
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(h.sockets).toHaveLength(2);
+    await h.sync();
+    expect(refused).toEqual(['server-reset']);
+    expect(h.conn.state.status).toBe('closed');
+    expect(h.conn.state.closeKind).toBe('server-reset');
+    expect(h.doc.getText('source').toString()).toBe('hello');
+    expect(h.server.doc.getText('source').toString()).toBe('hello');
+    // only our sync step 1 (and awareness) went out
+    expect(h.socket().sentTypes().filter(t => t.startsWith('sync'))).toEqual([
+      'sync0'
+    ]);
+    expect(h.socket().closed).not.toBe(null);
   });
 });
 
