@@ -104,8 +104,10 @@ async def test_notebook_disk_change_merged_cell_by_cell(jp_root_dir, connect):
     time.sleep(0.01)
     nbformat.write(changed, path)
     await eventually(
-        lambda: [c["source"] for c in a.content()["cells"]]
-        == ["c0 changed on disk", "c1", "c2 # mine", "added on disk"],
+        lambda: (
+            [c["source"] for c in a.content()["cells"]]
+            == ["c0 changed on disk", "c1", "c2 # mine", "added on disk"]
+        ),
         what="notebook disk merge",
     )
     # the cell was edited in place, not replaced: the same shared cell object survives
@@ -154,7 +156,9 @@ async def test_rename_while_open(jp_root_dir, jp_fetch, connect, open_session):
     (jp_root_dir / "sub").mkdir()
     move = json.dumps({"path": "sub/new.txt"})
     await jp_fetch("api", "contents", "old.txt", method="PATCH", body=move)
-    await eventually(lambda: any(n.get("type") == "renamed" for n in a.notices), what="rename notice")
+    await eventually(
+        lambda: any(n.get("type") == "renamed" for n in a.notices), what="rename notice"
+    )
     assert a.notices[-1]["path"] == "sub/new.txt"
     after = await open_session("sub/new.txt")
     assert after["room"] == before["room"]
@@ -190,7 +194,9 @@ async def test_file_removed_on_disk_closes_the_room(jp_root_dir, connect):
         ("latin1.txt", "caf\xe9".encode("latin-1"), "text", "file"),
     ],
 )
-async def test_unloadable_file_gets_a_clear_close(jp_root_dir, connect, name, content, format, type):
+async def test_unloadable_file_gets_a_clear_close(
+    jp_root_dir, connect, name, content, format, type
+):
     (jp_root_dir / name).write_bytes(content)
     a = await connect(name, format, type, wait_sync=False)
     await a.closed.wait()
@@ -219,7 +225,9 @@ async def test_room_cleanup_after_last_client_leaves(jp_root_dir, connect, rooms
     assert b.content() == "v2 from disk"
 
 
-async def test_room_is_kept_if_a_client_comes_back_in_time(jp_root_dir, connect, rooms, collab_config):
+async def test_room_is_kept_if_a_client_comes_back_in_time(
+    jp_root_dir, connect, rooms, collab_config
+):
     (jp_root_dir / "back.txt").write_text("x")
     a = await connect("back.txt")
     room = next(iter(rooms.rooms.values()))

@@ -103,7 +103,11 @@ async def test_every_endpoint_refuses_unauthenticated(
     jp_root_dir, jp_fetch, jp_ws_fetch, pattern, url, method
 ):
     (jp_root_dir / "text:file:x").write_text("x")
-    body = json.dumps({"format": "text", "type": "file"}) if method in ("PUT", "POST", "PATCH") else None
+    body = (
+        json.dumps({"format": "text", "type": "file"})
+        if method in ("PUT", "POST", "PATCH")
+        else None
+    )
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch(url, method=method, body=body, headers={"Authorization": "token wrong"})
     assert err.value.code in (403, 405)
@@ -129,7 +133,12 @@ async def test_websocket_checks_origin(jp_root_dir, open_session, jp_ws_fetch, j
 
 @pytest.mark.parametrize(
     "body",
-    ["not json", json.dumps([1]), json.dumps({"format": "text"}), json.dumps({"format": "yaml", "type": "file"})],
+    [
+        "not json",
+        json.dumps([1]),
+        json.dumps({"format": "text"}),
+        json.dumps({"format": "yaml", "type": "file"}),
+    ],
 )
 async def test_bad_session_body(jp_root_dir, jp_fetch, body):
     (jp_root_dir / "a.txt").write_text("x")
@@ -213,7 +222,7 @@ async def test_slow_client_is_disconnected(jp_root_dir, connect, jp_ws_fetch, op
     room = rooms.rooms[room_id]
     await eventually(lambda: len(room.participants) == 2, what="slow client joined")
     chunk = "z" * 50_000
-    for i in range(200):
+    for _ in range(200):
         writer.jdoc._ysource.insert(0, chunk)
         if len(room.participants) == 1:
             break

@@ -229,7 +229,11 @@ class Room:
         for participant in list(self.participants):
             participant.disconnect(code)
         self.participants.clear()
-        if self._load_task is not None and self._load_task.done() and not self._load_task.exception():
+        if (
+            self._load_task is not None
+            and self._load_task.done()
+            and not self._load_task.exception()
+        ):
             try:
                 await self.file.close(save=code is not CloseCode.DELETED)
             except Exception:

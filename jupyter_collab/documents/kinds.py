@@ -53,7 +53,9 @@ def document_kind(format: str, type: str) -> DocumentKind:
         return KINDS[(format, type)]
     except KeyError:
         pairs = ", ".join(f"{f}/{t}" for f, t in KINDS)
-        raise UnsupportedKind(f"unsupported format/type {format}/{type}; use one of {pairs}") from None
+        raise UnsupportedKind(
+            f"unsupported format/type {format}/{type}; use one of {pairs}"
+        ) from None
 
 
 def detect_eol(text: str) -> str:

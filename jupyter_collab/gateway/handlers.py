@@ -153,9 +153,15 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         try:
             room.receive(self, parse_message(message))  # type: ignore[arg-type]
         except MalformedMessage as exc:
-            self.log.warning("Malformed message from %s in %s: %s", self.username, room.room_id, exc)
+            self.log.warning(
+                "Malformed message from %s in %s: %s", self.username, room.room_id, exc
+            )
             self.disconnect(CloseCode.MALFORMED, str(exc))
-        except Exception:
+        except BaseException as exc:
+            # pycrdt turns a panic inside yrs into PanicException, a BaseException: it must not
+            # take the server down, only this client's connection.
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
             self.log.exception("Handling a message in room %s failed", room.room_id)
             self.disconnect(CloseCode.INTERNAL)
 
