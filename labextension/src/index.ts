@@ -7,7 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification, Toolbar } from '@jupyterlab/apputils';
 import {
   EditorExtensionRegistry,
   IEditorExtensionRegistry
@@ -274,6 +274,18 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           actions
         });
       });
+      room.connection.localChangeDropped.connect(() => {
+        if (!refusedOnce.has(room.id)) {
+          refusedOnce.add(room.id);
+          Notification.warning(
+            trans.__(
+              'You may only view “%1”: your changes are not shared and are lost when you reopen it.',
+              PathExt.basename(room.path)
+            ),
+            { autoClose: 8000 }
+          );
+        }
+      });
       room.connection.roleChanged.connect((_, role) => {
         for (const w of widgetsOfRoom(room)) {
           applyReadOnly(w, !canWrite(role), trans);
@@ -298,6 +310,7 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         trans
       });
       if (!widget.toolbar.insertAfter('spacer', 'jupyter-collab-avatars', avatars)) {
+        widget.toolbar.addItem('jupyter-collab-spacer', Toolbar.createSpacerItem());
         widget.toolbar.addItem('jupyter-collab-avatars', avatars);
       }
     };

@@ -205,6 +205,11 @@ export class RoomConnection {
     return this._sessionChanged;
   }
 
+  /** A local change was not sent because the role may not write. */
+  get localChangeDropped(): ISignal<this, void> {
+    return this._localChangeDropped;
+  }
+
   /** Emitted once when the server closes the room for good. */
   get refused(): ISignal<this, { kind: CloseKind; reason: string }> {
     return this._refused;
@@ -601,10 +606,12 @@ export class RoomConnection {
     if (origin === this) {
       return;
     }
-    this._dispatch({ type: 'local-change' });
     if (!this.writable) {
+      // Viewers' changes are never sent (the server would refuse them).
+      this._localChangeDropped.emit();
       return;
     }
+    this._dispatch({ type: 'local-change' });
     // Sent whenever the socket is open; changes made while it is closed
     // reach the server with our answer to its sync step 1.
     const encoder = encoding.createEncoder();
@@ -650,6 +657,7 @@ export class RoomConnection {
   private _stateChanged = new Signal<this, IConnectionState>(this);
   private _noticeReceived = new Signal<this, Notice>(this);
   private _roleChanged = new Signal<this, string>(this);
+  private _localChangeDropped = new Signal<this, void>(this);
   private _sessionChanged = new Signal<this, ISessionModel>(this);
   private _refused = new Signal<this, { kind: CloseKind; reason: string }>(
     this

@@ -299,6 +299,38 @@ def main() -> int:
             c.screenshot(path=str(out / "viewer-C.png"))
             ctx_c.close()
 
+            # --- the notebook is renamed by someone else -------------------
+            req = urllib.request.Request(
+                f"{base}/api/contents/demo.ipynb",
+                method="PATCH",
+                data=json.dumps({"path": "renamed.ipynb"}).encode(),
+                headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(req, timeout=10)
+            check(
+                "B: the open notebook follows a rename made elsewhere",
+                wait_text(b, ".lm-TabBar-tab", "renamed.ipynb", 20000),
+            )
+            b.locator(".lm-TabBar-tab").filter(has_text="renamed.ipynb").first.click()
+            b.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+            b.keyboard.press("Control+End")
+            b.keyboard.type(" # after rename")
+            check(
+                "A: still shares the renamed notebook",
+                wait_text(a, ".jp-Notebook .jp-Cell .cm-content", "after rename", 15000),
+            )
+            deadline = time.time() + 20
+            while time.time() < deadline and "after rename" not in (
+                (root / "renamed.ipynb").read_text() if (root / "renamed.ipynb").exists() else ""
+            ):
+                time.sleep(0.5)
+            check(
+                "disk: the edit after the rename lands in the new file",
+                (root / "renamed.ipynb").exists() and "after rename" in (root / "renamed.ipynb").read_text()
+                and not (root / "demo.ipynb").exists(),
+            )
+            b.screenshot(path=str(out / "renamed-B.png"))
+
             # --- the server goes away and comes back ------------------------
             a.locator(".lm-TabBar-tab").filter(has_text="notes.txt").first.click()
             a.locator(".jp-FileEditor .cm-content").first.click()
