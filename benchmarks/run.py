@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nice", type=int, default=0,
                    help="niceness for the harness, its servers and clients (e.g. -10 as root "
                         "to keep other people's processes on a shared machine out of the way)")
+    p.add_argument("--render", metavar="JSON",
+                   help="print the report of a saved run (results/latest.json) and exit")
     p.add_argument("--record", action="store_true",
                    help="also write the printed report to benchmarks/RESULTS.md")
     return p.parse_args(argv)
@@ -268,8 +270,40 @@ def run_all(targets: list[Target], fx: Fixtures, args: argparse.Namespace) -> di
     return results
 
 
+def render(results: dict[str, dict], names: list[str], started: datetime, mode: str,
+           machine: dict) -> tuple[str, str]:
+    """(header, body) of the printed report."""
+    header = (f"jupyter-collab benchmark, {started:%Y-%m-%d %H:%M} UTC, {mode}\n"
+              f"machine: {machine.get('cpu', '?')}, {machine['cpus']} CPUs, "
+              f"{machine.get('mem', '?')}, {machine['platform']}, Python {machine['python']}\n"
+              + "\n".join(f"{t}: {r['label']} — {json.dumps(r['versions'])}"
+                          for t, r in results.items()))
+    body = (f"{table(results, names)}\n\nIssue targets:\n{issue_targets(results, names)}\n\n"
+            f"Notes:\n{notes(results, names)}\n")
+    return header, body
+
+
+def record(header: str, body: str, command: str) -> None:
+    """Keep the report in RESULTS.md (committed), with date, machine and command."""
+    path = BENCH_DIR / "RESULTS.md"
+    path.write_text("# Benchmark results\n\nProduced by `" + command + "`.\n\n```\n"
+                    + header + "\n```\n\n" + body)
+    print(f"report written to {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        sargs = argparse.Namespace(**saved["args"])
+        names = [n for n, _, _ in fanout_cases(sargs)]
+        mode = (f"{'quick' if sargs.quick else 'full'} run, niceness {sargs.nice}")
+        header, body = render(saved["results"], names, datetime.fromisoformat(saved["started"]),
+                              mode, saved["machine"])
+        print(header + "\n\n" + body)
+        if args.record:
+            record(header, body, saved.get("command", "python benchmarks/run.py"))
+        return 0
     install_exit_handlers()
     if args.nice:
         os.nice(args.nice)  # inherited by the servers and client processes started below
@@ -284,26 +318,17 @@ def main(argv: list[str] | None = None) -> int:
         results = run_all(targets, fx, args)
     names = [n for n, _, _ in fanout_cases(args)]
     machine = machine_info()
-    header = (f"jupyter-collab benchmark, {started:%Y-%m-%d %H:%M} UTC, "
-              f"{'quick' if args.quick else 'full'} run, niceness {os.nice(0)}\n"
-              f"machine: {machine.get('cpu', '?')}, {machine['cpus']} CPUs, "
-              f"{machine.get('mem', '?')}, {machine['platform']}, Python {machine['python']}\n"
-              + "\n".join(f"{t}: {r['label']} — {json.dumps(r['versions'])}"
-                          for t, r in results.items()))
-    body = (f"{table(results, names)}\n\nIssue targets:\n{issue_targets(results, names)}\n\n"
-            f"Notes:\n{notes(results, names)}\n")
-    report = f"{header}\n\n{body}"
-    print("\n" + report)
+    mode = f"{'quick' if args.quick else 'full'} run, niceness {os.nice(0)}"
+    header, body = render(results, names, started, mode, machine)
+    print("\n" + header + "\n\n" + body)
+    command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     payload = {"started": started.isoformat(), "machine": machine, "args": vars(args),
-               "results": results, "report": report}
+               "command": command.strip(), "results": results, "report": header + body}
     out = BENCH_DIR / "results" / "latest.json"
     write_json(out, payload)
     print(f"figures written to {out}")
     if args.record:
-        (BENCH_DIR / "RESULTS.md").write_text(
-            "# Benchmark results\n\nProduced by `python benchmarks/run.py "
-            + " ".join(sys.argv[1:]) + "`.\n\n```\n" + header + "\n```\n\n" + body)
-        print(f"report written to {BENCH_DIR / 'RESULTS.md'}")
+        record(header, body, command.strip())
     return 0
 
 
