@@ -15,6 +15,9 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { ISessionModel, Notice } from './protocol';
 import { RoomConnection, SessionError } from './roomconnection';
 
+/** How long a save waits for the room to be in sync (ms). */
+const SAVE_SYNC_TIMEOUT = 10000;
+
 /** The id under which the provider is registered on the default drive. */
 export const CONTENT_PROVIDER_ID = 'jupyter-collab';
 
@@ -224,7 +227,12 @@ export class CollabContentProvider implements IContentProvider {
       // deleted): write it the classic way.
       return this._rest.save(localPath, options);
     }
-    if (!room.connection.isSynced) {
+    if (!(await room.connection.whenSynced(SAVE_SYNC_TIMEOUT))) {
+      const status: string = room.connection.state.status;
+      if (status === 'closed') {
+        // Closed while we waited: write it the classic way.
+        return this._rest.save(localPath, options);
+      }
       throw new Error(
         this._trans(
           'Not connected to the collaboration server: your changes are kept and will be saved once the connection is back.'

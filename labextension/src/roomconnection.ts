@@ -215,6 +215,35 @@ export class RoomConnection {
     return this._refused;
   }
 
+  /**
+   * Wait until the document is in sync (true), the room is closed for good
+   * or `timeout` ms passed (false).
+   */
+  whenSynced(timeout: number): Promise<boolean> {
+    if (this._isSynced) {
+      return Promise.resolve(true);
+    }
+    if (this._isDisposed || this._state.status === 'closed') {
+      return Promise.resolve(false);
+    }
+    return new Promise<boolean>(resolve => {
+      const done = (value: boolean) => {
+        this._clearTimeout(handle);
+        this._stateChanged.disconnect(onState);
+        resolve(value);
+      };
+      const onState = (_: unknown, state: IConnectionState) => {
+        if (this._isSynced) {
+          done(true);
+        } else if (state.status === 'closed') {
+          done(false);
+        }
+      };
+      const handle = this._setTimeout(() => done(false), timeout);
+      this._stateChanged.connect(onState);
+    });
+  }
+
   /** Start (or restart) connecting. */
   connect(): void {
     if (this._isDisposed || this._state.status === 'closed') {

@@ -93,6 +93,8 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
             f"--ServerApp.root_dir={root}",
             "--LabApp.news_url=",
             "--ServerApp.authorizer_class=e2e_authorizer.ViewerCookieAuthorizer",
+            f"--LabApp.workspaces_dir={root.parent / 'workspaces'}",
+            f"--LabApp.user_settings_dir={root.parent / 'settings'}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
         stdout=log,
@@ -423,6 +425,37 @@ def main() -> int:
                 b.locator(".jp-collab-ConnectionIndicator").inner_text(),
             )
             b.screenshot(path=str(out / "deleted-B.png"))
+
+            # --- a new notebook made from the menu ---------------------------
+            b.keyboard.press("Escape")
+            b.locator(".jp-FileEditor .cm-content").first.click()
+            b.locator(".jp-DirListing-content").first.click(position={"x": 100, "y": 300})
+            b.locator("[data-command='launcher:create']").first.click()
+            b.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+            b.wait_for_timeout(2000)
+            # kernel choice dialog: accept the default
+            if b.locator(".jp-Dialog").filter(has_text="Select Kernel").count():
+                b.keyboard.press("Enter")
+                b.wait_for_timeout(500)
+            text = dialog_text(b)
+            check("B: a new notebook opens without an error dialog", not text, text)
+            try:
+                b.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content", timeout=20000)
+                ok = True
+            except Exception:
+                ok = False
+            check("B: the new notebook has a cell", ok)
+            if ok:
+                b.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content").first.click()
+                b.keyboard.type("print('new notebook')")
+                new_path = root / "Untitled.ipynb"
+                deadline = time.time() + 20
+                while time.time() < deadline and "new notebook" not in (
+                    new_path.read_text() if new_path.exists() else ""
+                ):
+                    time.sleep(0.5)
+                check("disk: the new notebook's cell is saved", new_path.exists() and "new notebook" in new_path.read_text())
+            b.screenshot(path=str(out / "new-notebook-B.png"))
 
             browser.close()
     finally:

@@ -464,3 +464,30 @@ describe('sessionErrorKind', () => {
     expect(sessionErrorKind(null)).toEqual({ kind: 'network', retry: true });
   });
 });
+
+describe('whenSynced', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('waits for the sync, and gives up after the timeout or a refusal', async () => {
+    const h = setup();
+    const first = h.conn.whenSynced(5000);
+    await h.sync();
+    expect(await first).toBe(true);
+    expect(await h.conn.whenSynced(1)).toBe(true);
+    h.socket().serverClose(1006);
+    const again = h.conn.whenSynced(100);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(await again).toBe(false);
+    const refused = h.conn.whenSynced(60_000);
+    await vi.advanceTimersByTimeAsync(2000);
+    await flush();
+    h.socket().open();
+    h.socket().serverClose(4403, 'forbidden');
+    expect(await refused).toBe(false);
+  });
+});
