@@ -194,6 +194,7 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
 
     // Notices from the server.
     const refusedOnce = new Set<string>();
+    const lastInput = new WeakMap<Widget, number>();
     provider.noticeReceived.connect((_, { room, notice }) => {
       const name = PathExt.basename(room.path);
       switch (notice.type) {
@@ -275,7 +276,12 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         });
       });
       room.connection.localChangeDropped.connect(() => {
-        if (!refusedOnce.has(room.id)) {
+        // Only when the person did something: automatic changes (such as
+        // the kernel's metadata) are dropped silently.
+        const recent = widgetsOfRoom(room).some(
+          w => Date.now() - (lastInput.get(w) ?? 0) < 2000
+        );
+        if (recent && !refusedOnce.has(room.id)) {
           refusedOnce.add(room.id);
           Notification.warning(
             trans.__(
@@ -300,6 +306,11 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       if (!room) {
         return;
       }
+      const markInput = () => lastInput.set(widget, Date.now());
+      widget.node.addEventListener('keydown', markInput, true);
+      widget.node.addEventListener('pointerdown', markInput, true);
+      widget.node.addEventListener('paste', markInput, true);
+      widget.node.addEventListener('drop', markInput, true);
       widget.addClass('jp-collab-mod-collaborative');
       if (room.connection.role !== null) {
         applyReadOnly(widget, !canWrite(room.connection.role), trans);

@@ -5,6 +5,7 @@ import { IDocumentWidget } from '@jupyterlab/docregistry';
 import { FileEditor } from '@jupyterlab/fileeditor';
 import { Notebook, NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { lockIcon } from '@jupyterlab/ui-components';
 import { BoxPanel, Widget } from '@lumino/widgets';
 
 const BANNER_CLASS = 'jp-collab-ReadOnlyBanner';
@@ -15,10 +16,12 @@ export class ReadOnlyBanner extends Widget {
     super();
     this.addClass(BANNER_CLASS);
     this.node.setAttribute('role', 'status');
-    const icon = document.createElement('span');
-    icon.className = 'jp-collab-ReadOnlyBanner-icon';
+    const icon = lockIcon.element({
+      tag: 'span',
+      className: 'jp-collab-ReadOnlyBanner-icon',
+      elementSize: 'normal'
+    } as any);
     icon.setAttribute('aria-hidden', 'true');
-    icon.textContent = '👁';
     const text = document.createElement('span');
     text.textContent = trans.__(
       'Read-only: you can view this document and see the others’ changes, but not edit it.'

@@ -149,6 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="e2e-output", help="screenshots and logs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
+    parser.add_argument("--dark", action="store_true", help="use the JupyterLab Dark theme")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,11 @@ def main() -> int:
     root = tmp / "root"
     root.mkdir()
     make_root(root)
+    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    if args.dark:
+        (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(root, port)
