@@ -138,7 +138,8 @@ class _Base:
     """Connection bookkeeping shared by both client kinds."""
 
     def __init__(self, latencies: LatencySink | None = None) -> None:
-        self.conn: wsclient.WebSocket | None = None
+        self.conn: wsclient.Framing | None = None
+        self._outbox: list[bytes] = []
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
         self.close_code: int | None = None
@@ -150,15 +151,29 @@ class _Base:
         self.latencies = latencies if latencies is not None else LatencySink()
 
     async def connect(self, info: dict[str, str], ws_url: str, timeout: float = 30.0) -> None:
-        self.conn = await ws_connect(info, ws_url, self._on_frame, timeout)
+        """Connect on the running asyncio loop and open the sync handshake."""
+        self._attach(await ws_connect(info, ws_url, self._on_frame, timeout))
+
+    def connect_sync(self, info: dict[str, str], ws_url: str, timeout: float = 30.0) -> None:
+        """Connect with a blocking handshake; the socket is then read by an EpollPump."""
+        self._attach(wsclient.connect_sync(ws_url, auth_headers(info), self._on_frame, timeout))
+
+    def _attach(self, conn: wsclient.Framing) -> None:
+        # Frames that arrived with the handshake may already have queued replies (outbox).
+        self.conn = conn
         self.send(self._step1())
+        for frame in self._outbox:
+            self.send(frame)
+        self._outbox.clear()
 
     def _step1(self) -> bytes:
         """The sync step 1 this client opens with (what it already holds)."""
         return EMPTY_STEP1
 
     def send(self, frame: bytes) -> None:
-        if self.conn is not None and not self.closed.is_set():
+        if self.conn is None:
+            self._outbox.append(frame)
+        elif not self.closed.is_set():
             try:
                 self.conn.send_binary(frame)
             except Exception:  # noqa: BLE001 - a closed socket shows up as closed below

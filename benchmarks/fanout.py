@@ -23,6 +23,7 @@ import hashlib
 import multiprocessing as mp
 import random
 import resource
+import signal
 import time
 from array import array
 from multiprocessing.connection import Connection
@@ -42,6 +43,10 @@ def percentile(sorted_xs: list[int] | array, q: float) -> float | None:
 def _cpu_self() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+def _sys_self() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
 async def _loop_lag(samples: list[float], stop: asyncio.Event) -> None:
@@ -74,101 +79,21 @@ async def _connect_all(clients: list, info: dict, ws_url: str, concurrency: int,
     return sum(oks), errors
 
 
-async def _worker(cfg: dict, conn: Connection) -> None:
-    import wsclient
-    from clients import DocClient, DrainClient, LatencySink
-
-    info, ws_url = cfg["info"], cfg["ws_url"]
-    latencies = LatencySink()
-    writers: list[DocClient] = []
-    clients: list = []
-    if cfg["role"] == "writers":
-        for w in cfg["writer_ids"]:
-            c = DocClient("text", latencies)
-            c.markers.own_writer = w
-            writers.append(c)
-        clients = list(writers)
-    else:
-        probes = [DocClient("text", latencies) for _ in range(cfg["n_probe"])]
-        clients = probes + [DrainClient(latencies) for _ in range(cfg["n_drain"])]
-    t_setup = time.perf_counter()
-    ok, errors = await _connect_all(clients, info, ws_url, cfg["concurrency"],
-                                    cfg["connect_timeout"])
-    live = [c for c in clients if c.synced.is_set() and not c.closed.is_set()]
-    conn.send(("ready", {"connected": ok, "wanted": len(clients), "errors": errors,
-                         "setup_s": time.perf_counter() - t_setup}))
-
-    # Wait for "go" without blocking the loop (clients keep draining meanwhile).
-    go = None
-    deadline = time.monotonic() + cfg["go_timeout"]
-    while time.monotonic() < deadline:
-        if conn.poll():
-            go = conn.recv()
-            break
-        await asyncio.sleep(0.02)
-    if go is None or go[0] != "go":
-        for c in clients:
-            c.close()
-        conn.send(("done", {"aborted": True}))
-        return
-    _, t0_ns, schedule, planned_per_writer, deadline_ns = go
-    planned_total = sum(planned_per_writer.values())
-    for c in live:
-        c.markers.recording = True
-    stop_lag = asyncio.Event()
-    lag: list[float] = []
-    lag_task = asyncio.ensure_future(_loop_lag(lag, stop_lag))
-    cpu0 = _cpu_self()
-    ws0 = dict(wsclient.STATS)
-    sent = {w: 0 for w in cfg.get("writer_ids", [])}
-    send_late: list[float] = []
-
-    if writers:
-        rng = random.Random(cfg["seed"])
-        by_id = {w: c for w, c in zip(cfg["writer_ids"], writers, strict=True)}
-        for offset, w in schedule:
-            if w not in by_id:
-                continue
-            due = t0_ns + int(offset * 1e9)
-            now = time.monotonic_ns()
-            if due > now:
-                await asyncio.sleep((due - now) / 1e9)
-            if time.monotonic_ns() > deadline_ns:
-                break
-            c = by_id[w]
-            if c.closed.is_set():
-                continue
-            t_send = time.monotonic_ns()
-            send_late.append((t_send - due) / 1e9)
-            c.insert_line(rng.random(), marker(w, sent[w], t_send))
-            sent[w] += 1
-
-    def expected(c) -> int:  # noqa: ANN001
-        return planned_total - planned_per_writer.get(c.markers.own_writer, 0)
-
-    while time.monotonic_ns() < deadline_ns:
-        if all(c.closed.is_set() or len(c.markers.seen) >= expected(c) for c in live):
-            break
-        await asyncio.sleep(0.02)
-    cpu1 = _cpu_self()
-    ws1 = {k: v - ws0[k] for k, v in wsclient.STATS.items()}
-    ws1["max_read_ns"] = wsclient.STATS["max_read_ns"]
-    stop_lag.set()
-    await lag_task
+def _build_result(clients: list, live: list, latencies, expected, sent: dict,  # noqa: ANN001
+                  send_late: list[float], cpu_s: float, ws: dict, lag: list[float]) -> dict:
+    """What a client process reports at the end of a case (picklable)."""
+    from clients import DocClient
 
     # Content check: probes and writers hold real documents; after every delivery arrived
     # they must all hold the same text.
-    hashes = []
-    for c in live:
-        if isinstance(c, DocClient) and not c.closed.is_set():
-            hashes.append(hashlib.sha1(str(c.text).encode()).hexdigest())
+    hashes = [hashlib.sha1(str(c.text).encode()).hexdigest() for c in live
+              if isinstance(c, DocClient) and not c.closed.is_set()]
     closes: dict[str, int] = {}
     for c in clients:
         if c.closed.is_set():
             key = f"{c.close_code} {c.close_reason}"
             closes[key] = closes.get(key, 0) + 1
-    notices = sorted({n for c in clients for n in c.notices})[:5]
-    result = {
+    return {
         "aborted": False,
         "clients": len(live),
         "expected": sum(expected(c) for c in live),
@@ -182,23 +107,185 @@ async def _worker(cfg: dict, conn: Connection) -> None:
         "send_late_max_s": max(send_late, default=0.0),
         "hashes": hashes,
         "closes": closes,
-        "notices": notices,
+        "notices": sorted({n for c in clients for n in c.notices})[:5],
         "frames": sum(c.frames for c in live),
-        "cpu_s": cpu1 - cpu0,
-        "ws": ws1,
+        "cpu_s": cpu_s,
+        "ws": ws,
         "loop_lag_p99_s": percentile(sorted(lag), 99) if lag else None,
         "loop_lag_max_s": max(lag, default=0.0),
     }
-    for c in clients:
+
+
+def _expected_fn(planned_per_writer: dict[int, int]):  # noqa: ANN202
+    total = sum(planned_per_writer.values())
+
+    def expected(c) -> int:  # noqa: ANN001
+        return total - planned_per_writer.get(c.markers.own_writer, 0)
+
+    return expected
+
+
+async def _writer_worker(cfg: dict, conn: Connection) -> None:
+    """The writers: full pycrdt documents on asyncio, following the edit schedule."""
+    import wsclient
+    from clients import DocClient, LatencySink
+
+    info, ws_url = cfg["info"], cfg["ws_url"]
+    latencies = LatencySink()
+    writers: list[DocClient] = []
+    for w in cfg["writer_ids"]:
+        c = DocClient("text", latencies)
+        c.markers.own_writer = w
+        writers.append(c)
+    t_setup = time.perf_counter()
+    ok, errors = await _connect_all(writers, info, ws_url, 4, cfg["connect_timeout"])
+    live = [c for c in writers if c.synced.is_set() and not c.closed.is_set()]
+    conn.send(("ready", {"connected": ok, "wanted": len(writers), "errors": errors,
+                         "setup_s": time.perf_counter() - t_setup}))
+    rng = random.Random(cfg["seed"])
+    by_id = {w: c for w, c in zip(cfg["writer_ids"], writers, strict=True)}
+
+    # Wait for "go" without blocking the loop; do the warm-up edits when asked.
+    go = None
+    deadline = time.monotonic() + cfg["go_timeout"]
+    while time.monotonic() < deadline:
+        if conn.poll():
+            msg = conn.recv()
+            if msg[0] == "warm":
+                _, n, interval = msg
+                for k in range(n):
+                    c = writers[k % len(writers)]
+                    c.insert_line(rng.random(), f"warm-up line {k} from writer {k % 4}\n")
+                    await asyncio.sleep(interval)
+                conn.send(("warmed", n))
+                continue
+            go = msg
+            break
+        await asyncio.sleep(0.02)
+    if go is None or go[0] != "go":
+        for c in writers:
+            c.close()
+        conn.send(("done", {"aborted": True}))
+        return
+    _, t0_ns, schedule, planned_per_writer, deadline_ns = go
+    expected = _expected_fn(planned_per_writer)
+    for c in live:
+        c.markers.recording = True
+    stop_lag = asyncio.Event()
+    lag: list[float] = []
+    lag_task = asyncio.ensure_future(_loop_lag(lag, stop_lag))
+    cpu0 = _cpu_self()
+    ws0 = dict(wsclient.STATS)
+    sent = {w: 0 for w in cfg["writer_ids"]}
+    send_late: list[float] = []
+    for offset, w in schedule:
+        due = t0_ns + int(offset * 1e9)
+        now = time.monotonic_ns()
+        if due > now:
+            await asyncio.sleep((due - now) / 1e9)
+        if time.monotonic_ns() > deadline_ns:
+            break
+        c = by_id[w]
+        if c.closed.is_set():
+            continue
+        t_send = time.monotonic_ns()
+        send_late.append((t_send - due) / 1e9)
+        c.insert_line(rng.random(), marker(w, sent[w], t_send))
+        sent[w] += 1
+    while time.monotonic_ns() < deadline_ns:
+        if all(c.closed.is_set() or len(c.markers.seen) >= expected(c) for c in live):
+            break
+        await asyncio.sleep(0.02)
+    cpu1 = _cpu_self()
+    ws1 = {k: v - ws0[k] for k, v in wsclient.STATS.items()}
+    stop_lag.set()
+    await lag_task
+    result = _build_result(writers, live, latencies, expected, sent, send_late, cpu1 - cpu0,
+                           ws1, lag)
+    for c in writers:
         c.close()
     await asyncio.sleep(0.2)
+    conn.send(("done", result))
+
+
+def _receiver_worker(cfg: dict, conn: Connection) -> None:
+    """Receivers: drain clients plus a few probes, on one epoll loop (no asyncio)."""
+    import wsclient
+    from clients import DocClient, DrainClient, LatencySink
+
+    info, ws_url = cfg["info"], cfg["ws_url"]
+    latencies = LatencySink()
+    probes = [DocClient("text", latencies) for _ in range(cfg["n_probe"])]
+    clients: list = probes + [DrainClient(latencies) for _ in range(cfg["n_drain"])]
+    pump = wsclient.EpollPump()
+    t_setup = time.perf_counter()
+    errors: list[str] = []
+    setup_deadline = time.monotonic() + cfg["go_timeout"]
+    for c in clients:
+        if time.monotonic() > setup_deadline:
+            break
+        try:
+            c.connect_sync(info, ws_url, cfg["connect_timeout"])
+            pump.add(c.conn)
+        except Exception as e:  # noqa: BLE001 - reported, the run goes on without it
+            if len(errors) < 5:
+                errors.append(f"{type(e).__name__}: {e}"[:200])
+        pump.pump(0)
+    sync_deadline = time.monotonic() + cfg["connect_timeout"]
+    while time.monotonic() < sync_deadline and not all(
+            c.synced.is_set() or c.closed.is_set() or c.conn is None for c in clients):
+        pump.pump(0.02)
+    live = [c for c in clients if c.synced.is_set() and not c.closed.is_set()]
+    conn.send(("ready", {"connected": len(live), "wanted": len(clients), "errors": errors,
+                         "setup_s": time.perf_counter() - t_setup}))
+
+    go = None
+    deadline = time.monotonic() + cfg["go_timeout"]
+    while time.monotonic() < deadline:
+        pump.pump(0.02)
+        if conn.poll():
+            msg = conn.recv()
+            if msg[0] == "go":
+                go = msg
+                break
+    if go is None:
+        pump.close()
+        conn.send(("done", {"aborted": True}))
+        return
+    _, t0_ns, _schedule, planned_per_writer, deadline_ns = go
+    expected = _expected_fn(planned_per_writer)
+    for c in live:
+        c.markers.recording = True
+    cpu0, sys0 = _cpu_self(), _sys_self()
+    ws0 = dict(wsclient.STATS)
+    lag: list[float] = []
+    tick = 0.02
+    next_check = time.perf_counter() + tick
+    while time.monotonic_ns() < deadline_ns:
+        pump.pump(max(0.0, next_check - time.perf_counter()))
+        now = time.perf_counter()
+        if now >= next_check:
+            lag.append(now - next_check)  # how late the loop got back to its timer
+            next_check = now + tick
+            if time.monotonic_ns() > t0_ns and all(
+                    c.closed.is_set() or len(c.markers.seen) >= expected(c) for c in live):
+                break
+    cpu1 = _cpu_self()
+    ws1 = {k: v - ws0[k] for k, v in wsclient.STATS.items()}
+    ws1["sys_s"] = _sys_self() - sys0
+    result = _build_result(clients, live, latencies, expected, {}, [], cpu1 - cpu0, ws1, lag)
+    pump.close()
     conn.send(("done", result))
 
 
 def worker_entry(cfg: dict, conn: Connection) -> None:
     """Process entry point (spawned): run one client process to completion."""
     try:
-        asyncio.run(asyncio.wait_for(_worker(cfg, conn), cfg["hard_timeout"]))
+        if cfg["role"] == "writers":
+            asyncio.run(asyncio.wait_for(_writer_worker(cfg, conn), cfg["hard_timeout"]))
+        else:
+            signal.alarm(int(cfg["hard_timeout"]))  # no asyncio here: bound the process itself
+            _receiver_worker(cfg, conn)
     except Exception as e:  # noqa: BLE001 - the parent reports it
         with contextlib.suppress(Exception):
             conn.send(("error", f"{type(e).__name__}: {e}"))
@@ -212,7 +299,7 @@ def _recv(conn: Connection, timeout: float) -> tuple:
 
 def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
                duration: float, writers: int = 4, procs: int = 2, probes_per_proc: int = 3,
-               drain_timeout: float = 20.0, log=print) -> dict:
+               drain_timeout: float = 20.0, warmup_edits: int = 10, log=print) -> dict:
     """Run one fan-out case against a started server; returns the figures (see module doc)."""
     import asyncio as _asyncio
 
@@ -263,6 +350,15 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
         result["setup_s"] = time.monotonic() - t_setup
         log(f"    {connected}/{n_clients} clients connected and synced in "
             f"{result['setup_s']:.1f}s")
+        # Warm-up: a few unmeasured edits, so one-time costs of a room's first edits (store
+        # creation, first save) are not charged to the steady-state figures.
+        pipes[0].send(("warm", warmup_edits, 1.0 / rate))
+        for other in pipes[1:]:
+            other.send(("warm", warmup_edits, 1.0 / rate))
+        msg = _recv(pipes[0], 60.0)
+        if msg[0] != "warmed":
+            raise RuntimeError(f"writers did not warm up: {msg}")
+        time.sleep(1.5)
         # Idle cost with everyone connected, for reference.
         c0 = server.cpu_seconds()
         time.sleep(2.0)
@@ -360,6 +456,7 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
         "client_reads": [d["ws"]["reads"] for d in dones],
         "client_bytes": [d["ws"]["bytes"] for d in dones],
         "client_busy_s": [round(d["ws"]["busy_ns"] / 1e9, 3) for d in dones],
+        "client_sys_s": [round(d["ws"].get("sys_s", 0), 3) for d in dones],
         "client_max_read_ms": [round(d["ws"]["max_read_ns"] / 1e6, 2) for d in dones],
     })
     if last_ns:
