@@ -221,6 +221,8 @@ export function closeKindText(kind: CloseKind | null, trans: ITrans): string {
       return trans.__('the server had an internal error');
     case 'network':
       return trans.__('the network connection was lost');
+    case 'unavailable':
+      return trans.__('the collaboration server extension is not running');
     case 'server-reset':
       return trans.__('the server restarted and lost the shared state of the document');
     default:

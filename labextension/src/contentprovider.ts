@@ -57,6 +57,14 @@ export async function requestSession(
   }
   if (!response.ok) {
     let message = response.statusText;
+    // Our handlers answer JSON; a 404 page that is not JSON means that the
+    // endpoint itself is missing (server extension not enabled).
+    const isJson = (response.headers.get('Content-Type') ?? '').includes(
+      'json'
+    );
+    if (response.status === 404 && !isJson) {
+      throw new SessionError('jupyter-collab is not enabled', 404, true);
+    }
     try {
       const body = await response.json();
       message = body.message || body.reason || message;
@@ -127,6 +135,11 @@ export class CollabContentProvider implements IContentProvider {
     return this._noticeReceived;
   }
 
+  /** The server has no jupyter-collab endpoints. */
+  get unavailable(): ISignal<this, void> {
+    return this._unavailable;
+  }
+
   /** The open rooms. */
   get rooms(): readonly IRoom[] {
     return Array.from(this._rooms.values());
@@ -189,6 +202,15 @@ export class CollabContentProvider implements IContentProvider {
       return model;
     }
     // Content: it comes through the room. Wait for the first sync.
+    try {
+      await room.connection.synced;
+    } catch (err) {
+      if (room.connection.state.closeKind === 'unavailable') {
+        // No collaboration server: behave like a plain document.
+        this._unavailable.emit();
+        return this._rest.get(localPath, options);
+      }
+    }
     const [model] = await Promise.all([
       this._rest.get(localPath, {
         ...options,
@@ -424,6 +446,7 @@ export class CollabContentProvider implements IContentProvider {
   private _awarenessFields: Record<string, unknown> = {};
   private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);
   private _roomAdded = new Signal<this, IRoom>(this);
+  private _unavailable = new Signal<this, void>(this);
   private _roomRemoved = new Signal<this, IRoom>(this);
   private _noticeReceived = new Signal<this, { room: IRoom; notice: Notice }>(
     this

@@ -53,7 +53,9 @@ class CaretWidget extends WidgetType {
   constructor(
     readonly color: string,
     readonly name: string,
-    readonly recent: boolean
+    readonly recent: boolean,
+    /** Show the name beside the caret (first line: above would be clipped). */
+    readonly below: boolean
   ) {
     super();
   }
@@ -63,6 +65,9 @@ class CaretWidget extends WidgetType {
     caret.className = 'jp-collab-RemoteCaret';
     if (this.recent) {
       caret.classList.add('jp-mod-recent');
+    }
+    if (this.below) {
+      caret.classList.add('jp-mod-below');
     }
     caret.style.setProperty('--jp-collab-user-color', this.color);
     caret.setAttribute('aria-hidden', 'true');
@@ -83,7 +88,8 @@ class CaretWidget extends WidgetType {
     return (
       other.color === this.color &&
       other.name === this.name &&
-      other.recent === this.recent
+      other.recent === this.recent &&
+      other.below === this.below
     );
   }
 
@@ -274,7 +280,12 @@ export function remoteCursors(options: {
             }
             decorations.push(
               Decoration.widget({
-                widget: new CaretWidget(color, name, recent),
+                widget: new CaretWidget(
+                  color,
+                  name,
+                  recent,
+                  view.state.doc.lineAt(h).number === 1
+                ),
                 side: h > a ? -1 : 1
               }).range(h)
             );
@@ -326,6 +337,13 @@ namespace Private {
       opacity: '0',
       transition: 'opacity 0.3s',
       zIndex: '10'
+    },
+    // On the first line a label above would be clipped, and one below
+    // could make the editor scroll: show it beside the caret instead.
+    '.jp-collab-RemoteCaret.jp-mod-below .jp-collab-RemoteCaret-label': {
+      top: '0',
+      left: '3px',
+      borderRadius: '2px'
     },
     '.jp-collab-RemoteCaret.jp-mod-recent .jp-collab-RemoteCaret-label, .jp-collab-RemoteCaret:hover .jp-collab-RemoteCaret-label':
       {

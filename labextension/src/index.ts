@@ -246,6 +246,9 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
     // Rooms the server closed for good; role and read-only mode.
     const setupRoom = (room: IRoom) => {
       room.connection.refused.connect((_, { kind, reason }) => {
+        if (kind === 'unavailable') {
+          return; // one warning for all documents, below
+        }
         const actions: Notification.IAction[] = [];
         if (kind === 'server-reset' || kind === 'unknown-room' || kind === 'too-large' || kind === 'malformed') {
           actions.push({
@@ -298,6 +301,18 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         }
       });
     };
+    let warnedUnavailable = false;
+    provider.unavailable.connect(() => {
+      if (!warnedUnavailable) {
+        warnedUnavailable = true;
+        Notification.warning(
+          trans.__(
+            'The jupyter-collab server extension is not enabled on this server: documents open normally but are not shared.'
+          ),
+          { autoClose: false }
+        );
+      }
+    });
     provider.roomAdded.connect((_, room) => setupRoom(room));
     provider.rooms.forEach(setupRoom);
 

@@ -123,7 +123,9 @@ export type CloseKind =
   | 'internal'
   | 'network'
   /** the server lost the room's state (restart without persistence) */
-  | 'server-reset';
+  | 'server-reset'
+  /** the server has no jupyter-collab endpoints (extension not enabled) */
+  | 'unavailable';
 
 /** What the client should do after a close. */
 export interface IClosePolicy {

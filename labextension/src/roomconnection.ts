@@ -35,7 +35,9 @@ import {
 export class SessionError extends Error {
   constructor(
     message: string,
-    readonly status: number | null
+    readonly status: number | null,
+    /** The endpoint does not exist (the server extension is not enabled). */
+    readonly unavailable = false
   ) {
     super(message);
     this.name = 'SessionError';
@@ -43,10 +45,16 @@ export class SessionError extends Error {
 }
 
 /** What a failed session request means. */
-export function sessionErrorKind(status: number | null): {
+export function sessionErrorKind(
+  status: number | null,
+  unavailable = false
+): {
   kind: CloseKind;
   retry: boolean;
 } {
+  if (unavailable) {
+    return { kind: 'unavailable', retry: false };
+  }
   switch (status) {
     case 403:
       return { kind: 'forbidden', retry: false };
@@ -335,7 +343,10 @@ export class RoomConnection {
         return;
       }
       const status = err instanceof SessionError ? err.status : null;
-      const { kind, retry } = sessionErrorKind(status);
+      const { kind, retry } = sessionErrorKind(
+        status,
+        err instanceof SessionError && err.unavailable
+      );
       const reason = (err as Error)?.message ?? String(err);
       if (!retry) {
         this._refuse(kind, reason);
