@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import resource
@@ -38,14 +39,17 @@ from servers import (  # noqa: E402
     BENCH_DIR,
     ServerProcess,
     Target,
+    boost,
     describe_python,
     install_exit_handlers,
     jc_target,
     machine_busy_seconds,
     ours_target,
+    reset_autogroup,
     wait_until_quiet,
 )
 
+NICE = 0  # set from --nice; every server started gets it (see servers.boost)
 NB_CELLS = 1000
 NB_BYTES = 3_000_000
 TEXT_BYTES = 4 * 2**20
@@ -129,7 +133,7 @@ def phase_open(target: Target, fx: Fixtures, tmp: Path, repeats: int, timeout: f
         fx.copy("big.ipynb", root / p)
     for p in txt_paths:
         fx.copy("big.txt", root / p)
-    server = ServerProcess(target, root, tmp / "open-work").start()
+    server = ServerProcess(target, root, tmp / "open-work", nice=NICE).start()
     out: dict = {}
     busy0, cpu0, self0, wall0 = (machine_busy_seconds(), server.cpu_seconds(), _self_cpu(),
                                  time.monotonic())
@@ -165,7 +169,7 @@ def phase_memory(target: Target, fx: Fixtures, tmp: Path, rooms: int, timeout: f
     for i in range(rooms):
         paths.append(f"small-{i}.ipynb")
         write_file(root, paths[-1], fx.small[i % len(fx.small)])
-    server = ServerProcess(target, root, tmp / "mem-work").start()
+    server = ServerProcess(target, root, tmp / "mem-work", nice=NICE).start()
     try:
         async def go() -> dict:
             await warm_up(server, root, timeout)
@@ -193,7 +197,8 @@ def phase_fanout_case(target: Target, tmp: Path, i: int, case: tuple[str, int, f
             wait_until_quiet(args.wait_quiet, log=log)
         root = tmp / f"fan-root-{attempt}"
         root.mkdir()
-        server = ServerProcess(target, root, tmp / f"fan-work-{attempt}").start()
+        server = ServerProcess(target, root, tmp / f"fan-work-{attempt}",
+                               nice=NICE).start()
         log(f"  fan-out {name} for {duration:g}s" + (f" (attempt {attempt + 1})" if attempt
                                                      else ""))
         try:
@@ -306,7 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     install_exit_handlers()
     if args.nice:
-        os.nice(args.nice)  # inherited by the servers and client processes started below
+        global NICE
+        NICE = args.nice
+        boost(os.getpid(), args.nice)
+        atexit.register(reset_autogroup)  # the client processes inherit it; servers get it too
     started = datetime.now(timezone.utc)
     targets: list[Target] = []
     if args.target in ("ours", "both"):
@@ -318,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_all(targets, fx, args)
     names = [n for n, _, _ in fanout_cases(args)]
     machine = machine_info()
-    mode = f"{'quick' if args.quick else 'full'} run, niceness {os.nice(0)}"
+    mode = f"{'quick' if args.quick else 'full'} run, niceness {args.nice}"
     header, body = render(results, names, started, mode, machine)
     print("\n" + header + "\n\n" + body)
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
