@@ -78,7 +78,9 @@ def make_root(root: Path) -> None:
     (root / "notes.txt").write_text("hello from disk\n")
 
 
-def start_server(root: Path, port: int) -> subprocess.Popen:
+def start_server(
+    root: Path, port: int, extra: list[str] | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     log = open(root.parent / "server.log", "a")
     proc = subprocess.Popen(
         [
@@ -100,7 +102,7 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent), **(env or {})},
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -145,11 +147,59 @@ def dialog_text(page: Page) -> str:
     return " | ".join(t.strip() for t in page.locator(".jp-Dialog").all_inner_texts())
 
 
+def run_without_server_extension(
+    tmp: Path, root: Path, port: int, base: str, out: Path, keep: bool
+) -> int:
+    # The user config directory outranks the one the package installs into.
+    config = tmp / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_collab": False}}})
+    )
+    server = start_server(root, port, env={"JUPYTER_CONFIG_DIR": str(config)})
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            a = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            open_lab(a, base, "notes.txt")
+            check(
+                "no server extension: the text file still opens",
+                wait_text(a, ".jp-FileEditor .cm-content", "hello from disk", 30000),
+            )
+            check(
+                "no server extension: a warning says documents are not shared",
+                wait_text(a, ".jp-Notification-Toast, .Toastify__toast", "not enabled", 15000),
+            )
+            a.locator(".jp-FileEditor .cm-content").first.click()
+            a.keyboard.press("Control+End")
+            a.keyboard.type("plain save")
+            a.keyboard.press("Control+s")
+            a.wait_for_timeout(2000)
+            check("no server extension: saving shows no dialog", not dialog_text(a), dialog_text(a))
+            check("disk: saved through the contents API", "plain save" in (root / "notes.txt").read_text())
+            a.screenshot(path=str(out / "without-server-extension.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.copy(tmp / "server.log", out / "server.log")
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failed = [r for r in RESULTS if not r[1]]
+    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="e2e-output", help="screenshots and logs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
     parser.add_argument("--dark", action="store_true", help="use the JupyterLab Dark theme")
+    parser.add_argument(
+        "--without-server-extension",
+        action="store_true",
+        help="only check that documents still open when jupyter_collab is disabled on the server",
+    )
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -165,6 +215,8 @@ def main() -> int:
         (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    if args.without_server_extension:
+        return run_without_server_extension(tmp, root, port, base, out, args.keep)
     server = start_server(root, port)
     console: dict[str, list[str]] = {"A": [], "B": []}
     try:

@@ -462,6 +462,11 @@ describe('sessionErrorKind', () => {
     expect(sessionErrorKind(400).retry).toBe(false);
     expect(sessionErrorKind(500)).toEqual({ kind: 'internal', retry: true });
     expect(sessionErrorKind(null)).toEqual({ kind: 'network', retry: true });
+    // no jupyter-collab endpoint at all
+    expect(sessionErrorKind(404, true)).toEqual({
+      kind: 'unavailable',
+      retry: false
+    });
   });
 });
 
