@@ -440,7 +440,8 @@ export class CollabContentProvider implements IContentProvider {
   private _serverSettings: ServerConnection.ISettings;
   private _rest: IContentProvider;
   private _user: User.IManager | null;
-  private _trans: (msg: string, ...args: any[]) => string = msg => msg;
+  private _trans: (msg: string, ...args: any[]) => string = (msg, ...args) =>
+    msg.replace(/%(\d)/g, (m, i) => String(args[Number(i) - 1] ?? m));
   private _rooms = new Map<string, IRoom>();
   private _lastSeen = new Map<string, string>();
   private _awarenessFields: Record<string, unknown> = {};

@@ -1,0 +1,337 @@
+import { Contents, IContentProvider, ServerConnection } from '@jupyterlab/services';
+import * as encoding from 'lib0/encoding';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
+
+import { CollabContentProvider } from '../contentprovider';
+import { encodeNotice } from '../protocol';
+
+/** WebSockets created by the provider; the test plays the server. */
+const sockets: FakeSocket[] = [];
+
+class FakeSocket {
+  constructor(readonly url: string) {
+    sockets.push(this);
+  }
+  binaryType = 'blob';
+  readyState = 0;
+  onopen: ((ev: any) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: any) => void) | null = null;
+  onmessage: ((ev: { data: any }) => void) | null = null;
+  sent: Uint8Array[] = [];
+  send(data: Uint8Array): void {
+    this.sent.push(data);
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  receive(data: Uint8Array): void {
+    this.onmessage?.({ data: data.slice().buffer });
+  }
+  serverClose(code: number, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+}
+
+/** Sync a fresh server document into the client behind `socket`. */
+function serverSync(socket: FakeSocket, server: Y.Doc): void {
+  socket.open();
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 0);
+  syncProtocol.writeSyncStep1(e, server);
+  socket.receive(encoding.toUint8Array(e));
+  const e2 = encoding.createEncoder();
+  encoding.writeVarUint(e2, 0);
+  syncProtocol.writeSyncStep2(e2, server);
+  socket.receive(encoding.toUint8Array(e2));
+}
+
+/** A contents REST provider double. */
+class FakeRest implements IContentProvider {
+  disk = new Map<string, { hash: string; last_modified: string }>();
+  saves: string[] = [];
+  gets: Array<{ path: string; options?: Contents.IFetchOptions }> = [];
+
+  async get(path: string, options?: Contents.IFetchOptions): Promise<Contents.IModel> {
+    this.gets.push({ path, options });
+    const meta = this.disk.get(path);
+    if (!meta) {
+      const err: any = new Error('not found');
+      err.response = { status: 404 };
+      throw err;
+    }
+    return {
+      name: path,
+      path,
+      type: options?.type ?? 'file',
+      writable: true,
+      created: '2026-01-01T00:00:00Z',
+      last_modified: meta.last_modified,
+      mimetype: 'text/plain',
+      content: options?.content === false ? null : 'REST CONTENT',
+      format: options?.format ?? 'text',
+      hash: meta.hash,
+      hash_algorithm: 'sha256'
+    } as Contents.IModel;
+  }
+
+  async save(path: string, options?: Partial<Contents.IModel>): Promise<Contents.IModel> {
+    this.saves.push(path);
+    this.disk.set(path, { hash: 'h-rest', last_modified: '2026-01-03T00:00:00Z' });
+    return this.get(path, { content: false });
+  }
+}
+
+function setup(fetchImpl?: (url: string, init: any) => Promise<Response>) {
+  sockets.length = 0;
+  const requests: Array<{ url: string; body: any }> = [];
+  const fetch = async (input: any, init?: any): Promise<Response> => {
+    const url = typeof input === 'string' ? input : input.url;
+    const body = init?.body ?? (typeof input === 'string' ? undefined : await input.text());
+    requests.push({ url, body: body ? JSON.parse(body) : null });
+    if (fetchImpl) {
+      return fetchImpl(url, init);
+    }
+    const path = decodeURIComponent(url.split('/api/collab/session/')[1].split('?')[0]);
+    const { format, type } = body ? JSON.parse(body) : {};
+    return new Response(
+      JSON.stringify({
+        room: `${format}:${type}:id-${path}`,
+        fileId: `id-${path}`,
+        path,
+        format,
+        type,
+        role: 'editor'
+      }),
+      { status: 201, headers: { 'Content-Type': 'application/json' } }
+    );
+  };
+  const serverSettings = ServerConnection.makeSettings({
+    baseUrl: 'http://server/',
+    wsUrl: 'ws://server/',
+    token: 'tok',
+    appendToken: true,
+    fetch: fetch as any,
+    WebSocket: FakeSocket as any
+  });
+  const rest = new FakeRest();
+  const provider = new CollabContentProvider({ serverSettings, defaultProvider: rest });
+  const changes: Contents.IChangedArgs[] = [];
+  provider.fileChanged.connect((_, c) => changes.push(c));
+  return { provider, rest, requests, changes };
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    await new Promise(r => setTimeout(r, 0));
+  }
+}
+
+describe('CollabContentProvider', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('opens a room per document and loads the content through it', async () => {
+    const { provider, rest, requests } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    const model: any = provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    expect(model).toBeDefined();
+    const got = provider.get('a.txt', { type: 'file', format: 'text', content: true });
+    await flush();
+    expect(requests[0].url).toContain('api/collab/session/a.txt');
+    expect(requests[0].body).toEqual({ format: 'text', type: 'file' });
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0].url).toBe('ws://server/api/collab/room/text%3Afile%3Aid-a.txt?token=tok');
+    const server = new Y.Doc();
+    server.getText('source').insert(0, 'from the room');
+    serverSync(sockets[0], server);
+    const result = await got;
+    // content comes from the room, not from the REST API
+    expect(result.content).toBe(null);
+    expect(result.hash).toBe('h1');
+    expect(model.source).toBe('from the room');
+    expect(provider.roomForModel(model)?.path).toBe('a.txt');
+  });
+
+  it('does not make rooms for documents that are not collaborative', () => {
+    const { provider } = setup();
+    expect(
+      provider.sharedModelFactory.createNew({
+        path: 'a.txt',
+        format: 'text',
+        contentType: 'file',
+        collaborative: false
+      })
+    ).toBeUndefined();
+    expect(
+      provider.sharedModelFactory.createNew({
+        path: 'a.png',
+        format: 'base64',
+        contentType: 'blob',
+        collaborative: true
+      })
+    ).toBeUndefined();
+  });
+
+  it('keeps the context in step with the disk, so saving raises no conflict', async () => {
+    const { provider, rest, changes } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    const got = provider.get('a.txt', { type: 'file', format: 'text', content: true });
+    await flush();
+    serverSync(sockets[0], new Y.Doc());
+    await got;
+    expect(changes).toHaveLength(0);
+
+    // our server saved the room: the disk changed
+    rest.disk.set('a.txt', { hash: 'h2', last_modified: '2026-01-02T00:00:00Z' });
+    sockets[0].receive(encodeNotice({ type: 'saved', path: 'a.txt' }));
+    await flush();
+    expect(changes).toHaveLength(1);
+    expect(changes[0].type).toBe('save');
+    expect(changes[0].newValue?.hash).toBe('h2');
+
+    // the context's check before saving: metadata only, and no new event
+    // when nothing changed
+    const meta = await provider.get('a.txt', { content: false, hash: true });
+    expect(meta.hash).toBe('h2');
+    expect(changes).toHaveLength(1);
+
+    // a save that races with a server write: announced before returning
+    rest.disk.set('a.txt', { hash: 'h3', last_modified: '2026-01-02T00:00:01Z' });
+    const meta2 = await provider.get('a.txt', { content: false, hash: true });
+    expect(changes).toHaveLength(2);
+    expect(changes[1].newValue?.hash).toBe(meta2.hash);
+
+    // saving does not write through the REST API: the server writes
+    const saved = await provider.save('a.txt', { type: 'file', format: 'text', content: 'x' });
+    expect(rest.saves).toEqual([]);
+    expect(saved.hash).toBe('h3');
+  });
+
+  it('follows a rename made elsewhere', async () => {
+    const { provider, rest, changes } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await flush();
+    serverSync(sockets[0], new Y.Doc());
+    rest.disk.set('b.txt', rest.disk.get('a.txt')!);
+    rest.disk.delete('a.txt');
+    sockets[0].receive(encodeNotice({ type: 'renamed', path: 'b.txt' }));
+    await flush();
+    expect(changes.map(c => c.type)).toEqual(['rename']);
+    expect(changes[0].oldValue?.path).toBe('a.txt');
+    expect(changes[0].newValue?.path).toBe('b.txt');
+    expect(provider.rooms[0].path).toBe('b.txt');
+  });
+
+  it('saves through the REST API once the room is closed for good', async () => {
+    const { provider, rest } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await flush();
+    serverSync(sockets[0], new Y.Doc());
+    sockets[0].serverClose(4410, 'document deleted');
+    await provider.save('a.txt', { type: 'file', format: 'text', content: 'mine' });
+    expect(rest.saves).toEqual(['a.txt']);
+  });
+
+  it('refuses to save while disconnected, after waiting a while', async () => {
+    vi.useFakeTimers();
+    const { provider, rest } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await vi.advanceTimersByTimeAsync(10);
+    serverSync(sockets[0], new Y.Doc());
+    sockets[0].serverClose(1006);
+    const saving = provider.save('a.txt', { type: 'file', format: 'text', content: 'x' });
+    const outcome = saving.then(
+      () => 'saved',
+      err => String(err.message)
+    );
+    // the reconnection attempts fail too
+    for (let i = 0; i < 12; i++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      const last = sockets[sockets.length - 1];
+      if (last.readyState === 0) {
+        last.serverClose(1006);
+      }
+    }
+    expect(await outcome).toContain('Not connected');
+    expect(rest.saves).toEqual([]);
+  });
+
+  it('falls back to plain documents without the server extension', async () => {
+    const { provider, rest } = setup(
+      async () => new Response('<html>404</html>', { status: 404, headers: { 'Content-Type': 'text/html' } })
+    );
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    let unavailable = 0;
+    provider.unavailable.connect(() => unavailable++);
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    const got = await provider.get('a.txt', { type: 'file', format: 'text', content: true });
+    expect(got.content).toBe('REST CONTENT');
+    expect(unavailable).toBe(1);
+    expect(sockets).toHaveLength(0);
+    await provider.save('a.txt', { type: 'file', format: 'text', content: 'x' });
+    expect(rest.saves).toEqual(['a.txt']);
+  });
+
+  it('reports a missing file instead of falling back', async () => {
+    const { provider, rest } = setup(
+      async () =>
+        new Response(JSON.stringify({ message: 'no such file: a.txt' }), {
+          status: 404,
+          headers: { 'Content-Type': 'application/json' }
+        })
+    );
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await expect(
+      provider.get('a.txt', { type: 'file', format: 'text', content: true })
+    ).rejects.toThrow('no such file');
+  });
+});
