@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -62,7 +63,14 @@ def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
         client = Client(ws, type)
         clients.append(client)
         if wait_sync:
-            await client.synced.wait()
+            await asyncio.wait(
+                [
+                    asyncio.ensure_future(client.synced.wait()),
+                    asyncio.ensure_future(client.closed.wait()),
+                ],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            assert client.synced.is_set(), f"closed: {client.close_code} {client.close_reason}"
         return client
 
     yield connect

@@ -236,3 +236,20 @@ async def test_room_is_kept_if_a_client_comes_back_in_time(
     await _sleep(collab_config["document_cleanup_delay"] * 2)
     assert next(iter(rooms.rooms.values())) is room
     assert b.content() == "x"
+
+
+async def test_signed_notebook_is_trusted_for_clients(jp_root_dir, jp_serverapp, connect):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1")]
+    jp_serverapp.contents_manager.notary.sign(nb)
+    nbformat.write(nb, jp_root_dir / "signed.ipynb")
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("2")])
+    nbformat.write(other, jp_root_dir / "unsigned.ipynb")
+    signed = await connect("signed.ipynb", "json", "notebook")
+    unsigned = await connect("unsigned.ipynb", "json", "notebook")
+    await eventually(
+        lambda: signed.content()["cells"][0]["metadata"].get("trusted") is True, what="trust"
+    )
+    assert not unsigned.content()["cells"][0]["metadata"].get("trusted")
+    # the mark is not an edit: nothing is written back
+    assert nbformat.read(jp_root_dir / "signed.ipynb", as_version=4) == nb

@@ -13,6 +13,8 @@ import struct
 from asyncio import Future
 from typing import Any
 
+from tornado.iostream import IOStream
+
 _FIN_BINARY = 0x82
 
 
@@ -44,13 +46,25 @@ class FrameSink:
         return connection.stream
 
     def write(self, frames: bytes) -> Future[None] | None:
-        """Queue ``frames`` on the socket; the future resolves once they are flushed.
+        """Send ``frames``; return a future that resolves once they are flushed, or None when
+        there is nothing to wait for (all sent at once, or the socket is gone).
 
-        Returns None when the socket is already gone.
+        When nothing is queued on a plain TCP stream, the frames go straight to the socket:
+        the common case of a client that keeps up then costs one ``send`` and no Future.
         """
         stream = self._stream
         if stream is None or stream.closed():
             return None
+        if type(stream) is IOStream and not stream.writing():
+            try:
+                sent = stream.socket.send(frames)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return stream.write(frames)  # let tornado report and close as it does
+            if sent == len(frames):
+                return None
+            return stream.write(memoryview(frames)[sent:])
         return stream.write(frames)
 
     def pending_bytes(self) -> int:

@@ -20,6 +20,7 @@ from tornado.web import HTTPError
 from ..origins import DISK, LOAD, SERVER, Origin
 from .kinds import DocumentKind, detect_eol
 from .merge import edit_from_base
+from .notebooks import is_trusted, read_notebook
 
 
 class FileGone(Exception):
@@ -88,6 +89,8 @@ class FileSync:
     # -- reading and writing ---------------------------------------------------------------
 
     async def _read(self) -> tuple[Any, datetime | None]:
+        if self.kind.contents_type == "notebook":
+            return await self._read_notebook()
         try:
             model = await ensure_async(
                 self.cm.get(
@@ -108,6 +111,16 @@ class FileSync:
             self.eol = detect_eol(content or "")
         return self.kind.from_model(content), model.get("last_modified")
 
+    async def _read_notebook(self) -> tuple[Any, datetime | None]:
+        try:
+            return await read_notebook(self.cm, self.path)
+        except HTTPError as exc:
+            if exc.status_code == 404:
+                raise FileGone(self.path) from exc
+            raise FileUnloadable(exc.log_message or str(exc)) from exc
+        except Exception as exc:
+            raise FileUnloadable(str(exc)) from exc
+
     async def _stat(self) -> datetime | None:
         try:
             model = await ensure_async(self.cm.get(self.path, content=False))
@@ -124,6 +137,27 @@ class FileSync:
                 self.room.jdoc.set(value)
             self._disk_value = value
             self._base_update = self.room.ydoc.get_update()
+        if self.kind.contents_type == "notebook":
+            self._spawn(self._mark_trusted(value))
+
+    async def _mark_trusted(self, notebook: dict[str, Any]) -> None:
+        """Tell clients the cells are trusted, as Jupyter does on load, once the check is done.
+
+        The mark lives in cell metadata, which Jupyter strips on save; it is server bookkeeping,
+        so it neither makes the room dirty nor counts as anybody's edit.
+        """
+        try:
+            trusted = await is_trusted(self.cm, notebook)
+        except Exception as exc:
+            self.log.warning("Checking the signature of %s failed: %s", self.path, exc)
+            return
+        if not trusted or self._closed:
+            return
+        with self.room.transact(SERVER):
+            for cell in self.room.jdoc.ycells:
+                metadata = cell.get("metadata")
+                if metadata is not None and metadata.get("trusted") is not True:
+                    metadata["trusted"] = True
 
     # -- autosave --------------------------------------------------------------------------
 
