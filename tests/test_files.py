@@ -253,3 +253,16 @@ async def test_signed_notebook_is_trusted_for_clients(jp_root_dir, jp_serverapp,
     assert not unsigned.content()["cells"][0]["metadata"].get("trusted")
     # the mark is not an edit: nothing is written back
     assert nbformat.read(jp_root_dir / "signed.ipynb", as_version=4) == nb
+
+
+@pytest.mark.usefixtures("slow_save")
+async def test_shutdown_saves_and_tells_clients(jp_root_dir, connect, rooms):
+    path = jp_root_dir / "stop.txt"
+    path.write_text("a")
+    client = await connect("stop.txt")
+    client.jdoc._ysource.insert(1, "b")
+    await eventually(lambda: "ab" in [r.jdoc.get() for r in rooms.rooms.values()], what="edit")
+    await rooms.stop()
+    assert path.read_text() == "ab"
+    await client.closed.wait()
+    assert client.close_code == 1001

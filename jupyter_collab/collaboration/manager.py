@@ -83,18 +83,18 @@ class RoomManager:
     async def _drop_if_idle(self, room: Room) -> None:
         self._idle.pop(room.room_id, None)
         if not room.participants and self.rooms.get(room.room_id) is room:
-            await self.close_room(room, CloseCode.SHUTTING_DOWN)
+            await self.close_room(room, CloseCode.SHUTTING_DOWN, reason="idle")
 
     def _cancel_idle(self, room_id: str) -> None:
         handle = self._idle.pop(room_id, None)
         if handle is not None:
             handle.cancel()
 
-    async def close_room(self, room: Room, code: CloseCode) -> None:
+    async def close_room(self, room: Room, code: CloseCode, reason: str | None = None) -> None:
         if self.rooms.get(room.room_id) is room:
             del self.rooms[room.room_id]
         self._cancel_idle(room.room_id)
-        await room.close(code)
+        await room.close(code, reason)
 
     # -- the server's contents events ------------------------------------------------------
 

@@ -221,7 +221,7 @@ class Room:
     def file_deleted(self) -> None:
         self._on_deleted(self)
 
-    async def close(self, code: CloseCode) -> None:
+    async def close(self, code: CloseCode, reason: str | None = None) -> None:
         """Disconnect everybody; save unless the file is gone."""
         if self.closed:
             return
@@ -238,4 +238,4 @@ class Room:
                 await self.file.close(save=code is not CloseCode.DELETED)
             except Exception:
                 self.log.exception("Closing room %s", self.room_id)
-        self.emit("room_closed", path=self.path, reason=code.reason)
+        self.emit("room_closed", path=self.path, reason=reason or code.reason)
