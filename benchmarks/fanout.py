@@ -8,6 +8,8 @@ Layout (so that client CPU does not dominate a 2-core machine):
 * ``procs`` *receiver* processes hold the other clients: mostly :class:`DrainClient` (handshake,
   then a regex pass over each raw frame) plus a few :class:`DocClient` probes that apply every
   update to a real document, so we also check the room converges to the writers' content.
+  Receivers run on one ``epoll`` loop (:class:`wsclient.EpollPump`), not asyncio, to keep
+  the client's share of the measured latency small.
 
 Latency = receive time − send time, both ``time.monotonic_ns()`` (CLOCK_MONOTONIC, one clock
 for all processes of the machine). Server CPU per delivery = server utime+stime over the

@@ -117,6 +117,15 @@ class Fixtures:
         shutil.copyfile(self.cache / name, dest)
 
 
+class PhaseError(RuntimeError):
+    """A phase failed: keep what failed and the end of the server's log for the report."""
+
+    def __init__(self, cause: BaseException, server: ServerProcess) -> None:
+        tail = server.log_tail(1500).replace(server.token, "<token>")
+        super().__init__(f"{type(cause).__name__}: {cause} (server alive: {server.alive()}); "
+                         f"server log tail:\n{tail}")
+
+
 def _self_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -149,7 +158,10 @@ def phase_open(target: Target, fx: Fixtures, tmp: Path, repeats: int, timeout: f
             out["open_text"] = await measure_opens(server, "text", txt_paths, fx.text,
                                                    repeats, timeout, log)
 
-        asyncio.run(go())
+        try:
+            asyncio.run(go())
+        except Exception as e:
+            raise PhaseError(e, server) from e
         out["server_alive_after"] = server.alive()
         wall = time.monotonic() - wall0
         other = (machine_busy_seconds() - busy0) - (server.cpu_seconds() - cpu0) \
@@ -175,7 +187,10 @@ def phase_memory(target: Target, fx: Fixtures, tmp: Path, rooms: int, timeout: f
             await warm_up(server, root, timeout)
             return await memory_per_room(server, paths, timeout)
 
-        res = asyncio.run(go())
+        try:
+            res = asyncio.run(go())
+        except Exception as e:
+            raise PhaseError(e, server) from e
     finally:
         server.stop()
     log(f"  {res['rooms']} rooms: {res['per_room_bytes'] or 0:.0f} B/room")
@@ -269,7 +284,7 @@ def run_all(targets: list[Target], fx: Fixtures, args: argparse.Namespace) -> di
                     res["fanout"].update(out.pop("fanout", {}))
                     res.update(out)
                 except Exception as e:  # noqa: BLE001 - recorded in the report
-                    log(f"{target.name}: {phase} FAILED: {e}")
+                    log(f"{target.name}: {phase} FAILED: {type(e).__name__}: {e}")
                     res["errors"].append(f"{phase}: {type(e).__name__}: {e}"[:1500])
                     traceback.print_exc()
     return results

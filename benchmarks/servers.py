@@ -91,6 +91,13 @@ def ours_target() -> Target:
     res = _run_quiet([sys.executable, "-c", "import jupyter_collab, sys; "
                       "print(getattr(jupyter_collab, '__version__', '?'))"], 120)
     version = res.stdout.strip() if res.returncode == 0 else "NOT IMPORTABLE"
+    # The source is an editable install that may change under us: say which code ran.
+    head = _run_quiet(["git", "-C", str(REPO_DIR), "log", "-1", "--format=%h %cI",
+                       "--", "jupyter_collab"], 30).stdout.strip()
+    dirty = _run_quiet(["git", "-C", str(REPO_DIR), "status", "--porcelain", "--",
+                        "jupyter_collab"], 30).stdout.strip()
+    if head:
+        version += f" (source {head}{', uncommitted changes' if dirty else ''})"
     return Target("ours", f"jupyter-collab {version}", sys.executable, "collab",
                   ("--ServerApp.jpserver_extensions=jupyter_collab=True",))
 
