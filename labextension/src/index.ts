@@ -15,6 +15,7 @@ import {
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentWidget } from '@jupyterlab/docregistry';
 import {
+  FileEditor,
   FileEditorFactory,
   IEditorTracker,
   IEditorWidgetFactory
@@ -22,6 +23,7 @@ import {
 import {
   INotebookTracker,
   INotebookWidgetFactory,
+  NotebookPanel,
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
 import { Contents, RestContentProvider } from '@jupyterlab/services';
@@ -40,7 +42,7 @@ import {
   CollabContentProvider,
   IRoom
 } from './contentprovider';
-import { remoteCursors } from './cursors';
+import { remoteCursors, resolvePosition } from './cursors';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
 import { CloseKind, canWrite } from './protocol';
 import { applyReadOnly } from './readonly';
@@ -119,6 +121,50 @@ function refusalMessage(
  * The core plugin: document sync through our rooms, notifications and
  * read-only mode.
  */
+/** Scroll a document to the cursor of one of the given awareness clients. */
+function revealCollaborator(widget: IDocumentWidget, clientIds: number[]): void {
+  const shared = widget.context.model.sharedModel as any;
+  const awareness = shared?.awareness;
+  if (!awareness) {
+    return;
+  }
+  const cursors: any[] = [];
+  for (const id of clientIds) {
+    const state = awareness.getStates().get(id);
+    if (Array.isArray(state?.cursors)) {
+      cursors.push(...state.cursors);
+    }
+  }
+  const cursor = cursors.find(c => c?.primary) ?? cursors[0];
+  if (!cursor) {
+    return;
+  }
+  if (widget instanceof NotebookPanel) {
+    const notebook = widget.content;
+    for (const cell of notebook.widgets) {
+      const ytext = (cell.model.sharedModel as any).ysource;
+      const index = ytext ? resolvePosition(ytext, cursor.head) : null;
+      if (index !== null) {
+        void notebook.scrollToCell(cell).then(() => {
+          const pos = cell.editor?.getPositionAt(index);
+          if (pos) {
+            cell.editor?.revealPosition(pos);
+          }
+        });
+        return;
+      }
+    }
+  } else if (widget.content instanceof FileEditor) {
+    const editor = widget.content.editor;
+    const ytext = shared.ysource;
+    const index = ytext ? resolvePosition(ytext, cursor.head) : null;
+    const pos = index !== null ? editor.getPositionAt(index) : undefined;
+    if (pos) {
+      editor.revealPosition(pos);
+    }
+  }
+}
+
 const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
   id: 'jupyter-collab:rooms',
   description:
@@ -333,7 +379,8 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       const avatars = new DocumentAvatars({
         tracker: presence,
         room: () => roomForWidget(widget),
-        trans
+        trans,
+        onSelect: c => revealCollaborator(widget, c.clientIds)
       });
       if (!widget.toolbar.insertAfter('spacer', 'jupyter-collab-avatars', avatars)) {
         widget.toolbar.addItem('jupyter-collab-spacer', Toolbar.createSpacerItem());

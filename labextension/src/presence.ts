@@ -273,7 +273,9 @@ export class DocumentAvatars extends Widget {
       const item = document.createElement(this._onSelect ? 'button' : 'span');
       item.className = 'jp-collab-DocumentAvatars-item';
       item.appendChild(createAvatar(c, 'small'));
-      item.title = this._trans.__('%1 is in this document', c.displayName);
+      item.title = this._onSelect
+        ? this._trans.__('%1 is in this document. Show their cursor.', c.displayName)
+        : this._trans.__('%1 is in this document', c.displayName);
       item.setAttribute('aria-label', item.title);
       if (this._onSelect) {
         (item as HTMLButtonElement).type = 'button';

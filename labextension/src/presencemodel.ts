@@ -33,6 +33,8 @@ export interface ICollaborator {
   documents: string[];
   /** The document they are looking at, if they tell. */
   current: string | null;
+  /** Their awareness client ids (one per window and document). */
+  clientIds: number[];
 }
 
 /** A palette of theme variables for users without a colour. */
@@ -125,10 +127,12 @@ export function groupCollaborators(
         initials: userInitials(user, displayName),
         color: userColor(user, key),
         documents: [],
-        current: null
+        current: null,
+        clientIds: []
       };
       byKey.set(key, c);
     }
+    c.clientIds.push(entry.clientId);
     if (!c.documents.includes(entry.roomPath)) {
       c.documents.push(entry.roomPath);
     }

@@ -283,6 +283,13 @@ def main() -> int:
                 or a.wait_for_selector(".jp-collab-DocumentAvatars .jp-collab-Avatar", timeout=10000)
                 is not None,
             )
+            errors_before = len([m for m in console["A"] if m.startswith("pageerror")])
+            a.locator("button.jp-collab-DocumentAvatars-item").first.click()
+            a.wait_for_timeout(500)
+            check(
+                "A: clicking an avatar (reveal their cursor) raises no error",
+                len([m for m in console["A"] if m.startswith("pageerror")]) == errors_before,
+            )
             # collaborators panel
             a.evaluate("() => window.jupyterapp && window.jupyterapp.commands")
             a.keyboard.press("Escape")
