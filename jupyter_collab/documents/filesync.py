@@ -23,6 +23,9 @@ from .merge import edit_from_base
 from .notebooks import is_trusted, read_notebook
 
 
+TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature is checked
+
+
 class FileGone(Exception):
     """The file no longer exists."""
 
@@ -146,6 +149,9 @@ class FileSync:
         The mark lives in cell metadata, which Jupyter strips on save; it is server bookkeeping,
         so it neither makes the room dirty nor counts as anybody's edit.
         """
+        # Hashing a large notebook holds the GIL for a while: let the first clients get their
+        # sync reply before it starts.
+        await asyncio.sleep(TRUST_CHECK_DELAY)
         try:
             trusted = await is_trusted(self.cm, notebook)
         except Exception as exc:
