@@ -266,3 +266,23 @@ async def test_shutdown_saves_and_tells_clients(jp_root_dir, connect, rooms):
     assert path.read_text() == "ab"
     await client.closed.wait()
     assert client.close_code == 1001
+
+
+@pytest.mark.usefixtures("slow_save")
+async def test_client_asks_for_a_save(jp_root_dir, connect):
+    from jupyter_collab.protocol.framing import notice_frame
+
+    from .auth import token_header
+
+    path = jp_root_dir / "ctrl-s.txt"
+    path.write_text("a")
+    editor = await connect("ctrl-s.txt")
+    viewer = await connect("ctrl-s.txt", headers=token_header("viewer"))
+    editor.jdoc._ysource.insert(1, "b")
+    editor.send(notice_frame({"type": "save"}))
+    await eventually(lambda: path.read_text() == "ab", what="save on request")
+    await eventually(lambda: any(n["type"] == "saved" for n in viewer.notices), what="saved")
+    viewer.send(notice_frame({"type": "save"}))
+    viewer.send(notice_frame({"type": "from-the-future", "x": 1}))
+    await eventually(lambda: any(n["type"] == "refused" for n in viewer.notices), what="refused")
+    assert viewer.close_code is None

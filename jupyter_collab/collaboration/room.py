@@ -99,6 +99,7 @@ class Room:
             log=log,
         )
         self._load_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
 
     @property
@@ -204,7 +205,19 @@ class Room:
             if accepted:
                 self.broadcast.publish(awareness_frame(encode_awareness(accepted)))
         elif isinstance(message, NoticeMessage):
-            pass  # clients have nothing to tell the server yet; stay compatible with later ones
+            # Unknown notices are ignored, so that newer clients work with this server.
+            if message.body.get("type") == "save":
+                if participant.can_write:
+                    self._spawn(self.file.save())
+                else:
+                    outbox.send_direct(
+                        notice_frame({"type": "refused", "reason": "read-only: you may not save"})
+                    )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- notices and events ----------------------------------------------------------------
 

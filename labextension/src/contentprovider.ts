@@ -261,8 +261,14 @@ export class CollabContentProvider implements IContentProvider {
         )
       );
     }
-    // The server saves the room's content to disk by itself; everything we
-    // changed has been sent over the open socket.
+    // Everything we changed has been sent over the open socket: ask the
+    // server to write the room to disk now, as Ctrl+S promises.
+    const answer = await room.connection.requestSave(SAVE_SYNC_TIMEOUT);
+    if (answer?.type === 'save-error') {
+      throw new Error(
+        this._trans('The server could not save: %1', answer.message ?? '')
+      );
+    }
     const model = await this._rest.get(localPath, {
       content: false,
       hash: true

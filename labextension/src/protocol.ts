@@ -89,7 +89,7 @@ export function parseNotice(text: string): Notice {
   return { type: 'unknown', raw: value };
 }
 
-/** Encode a notice frame (used by tests and tools; servers send these). */
+/** Encode a notice frame (clients send `{"type": "save"}`; servers send the others). */
 export function encodeNotice(notice: object): Uint8Array {
   const encoder = encoding.createEncoder();
   encoding.writeVarUint(encoder, MessageType.Notice);
@@ -141,6 +141,7 @@ export interface IClosePolicy {
 /** Close codes of docs/protocol.md. */
 export const CloseCode = {
   GoingAway: 1001,
+  MessageTooBig: 1009,
   Malformed: 4400,
   Forbidden: 4403,
   UnknownRoom: 4404,
@@ -199,6 +200,7 @@ export function closePolicy(
         minDelay: 0,
         renewSession: false
       };
+    case CloseCode.MessageTooBig:
     case CloseCode.TooLarge:
       return {
         kind: 'too-large',

@@ -28,7 +28,8 @@ import {
   backoffDelay,
   canWrite,
   closePolicy,
-  readNotice
+  readNotice,
+  encodeNotice
 } from './protocol';
 
 /** An error from opening a session (the PUT). */
@@ -249,6 +250,30 @@ export class RoomConnection {
       };
       const handle = this._setTimeout(() => done(false), timeout);
       this._stateChanged.connect(onState);
+    });
+  }
+
+  /**
+   * Ask the server to save the document now; resolves with its answer
+   * (`saved` or `save-error`), or null if none came within `timeout` ms.
+   */
+  requestSave(timeout: number): Promise<Notice | null> {
+    return new Promise<Notice | null>(resolve => {
+      const done = (value: Notice | null) => {
+        this._clearTimeout(handle);
+        this._noticeReceived.disconnect(onNotice);
+        resolve(value);
+      };
+      const onNotice = (_: unknown, notice: Notice) => {
+        if (notice.type === 'saved' || notice.type === 'save-error') {
+          done(notice);
+        } else if (notice.type === 'refused') {
+          done({ type: 'save-error', message: notice.reason });
+        }
+      };
+      const handle = this._setTimeout(() => done(null), timeout);
+      this._noticeReceived.connect(onNotice);
+      this._send(encodeNotice({ type: 'save' }));
     });
   }
 

@@ -221,8 +221,15 @@ describe('CollabContentProvider', () => {
     expect(changes).toHaveLength(2);
     expect(changes[1].newValue?.hash).toBe(meta2.hash);
 
-    // saving does not write through the REST API: the server writes
-    const saved = await provider.save('a.txt', { type: 'file', format: 'text', content: 'x' });
+    // saving does not write through the REST API: it asks the server to
+    // write the room now, and returns once the server says it did
+    const sentBefore = sockets[0].sent.length;
+    const saving = provider.save('a.txt', { type: 'file', format: 'text', content: 'x' });
+    await flush();
+    const request = sockets[0].sent.slice(sentBefore).map(m => Array.from(m));
+    expect(request).toContainEqual(Array.from(encodeNotice({ type: 'save' })));
+    sockets[0].receive(encodeNotice({ type: 'saved', path: 'a.txt' }));
+    const saved = await saving;
     expect(rest.saves).toEqual([]);
     expect(saved.hash).toBe('h3');
   });

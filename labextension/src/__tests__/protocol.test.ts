@@ -97,6 +97,7 @@ describe('closePolicy', () => {
     expect(closePolicy(4403).kind).toBe('forbidden');
     expect(closePolicy(4410).kind).toBe('deleted');
     expect(closePolicy(4413).kind).toBe('too-large');
+    expect(closePolicy(1009)).toMatchObject({ kind: 'too-large', reconnect: false });
     expect(closePolicy(4415).kind).toBe('unloadable');
     expect(closePolicy(4400).kind).toBe('malformed');
   });
