@@ -1,0 +1,66 @@
+"""The JupyterLab extension: its TypeScript unit tests, and two users in a real Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LABEXTENSION = ROOT / "labextension"
+ARTIFACTS = ROOT / "tests" / ".artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
+
+
+def _jlpm() -> str:
+    jlpm = shutil.which("jlpm")
+    if jlpm is None:
+        pytest.fail("jlpm not found: it comes with jupyterlab (pip install -e '.[test]')")
+    return jlpm
+
+
+def test_typescript_unit_tests():
+    jlpm = _jlpm()
+    if not (LABEXTENSION / "node_modules").exists():
+        subprocess.run([jlpm, "install"], cwd=LABEXTENSION, check=True, timeout=900)
+    result = subprocess.run(
+        [jlpm, "test"], cwd=LABEXTENSION, capture_output=True, text=True, timeout=900
+    )
+    print(result.stdout[-4000:])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed on first use as the project's tests need it."""
+    if not os.path.exists(CHROMIUM):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium")
+        subprocess.run(["apt-get", "update", "-q"], check=True, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+            check=True,
+            timeout=900,
+        )
+    return CHROMIUM
+
+
+def test_two_users_in_chromium(chromium):
+    """Live edits, cursors, presence, viewer, save, rename, delete, restart: see the script."""
+    out = ARTIFACTS / "e2e"
+    shutil.rmtree(out, ignore_errors=True)
+    result = subprocess.run(
+        [sys.executable, str(LABEXTENSION / "ui-tests" / "collab_e2e.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "CHROMIUM": chromium},
+    )
+    print(result.stdout[-6000:])
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "0 failed" in result.stdout
+    assert any(out.glob("*.png")), "screenshots of the key views are kept as artifacts"
