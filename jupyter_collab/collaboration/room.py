@@ -101,6 +101,7 @@ class Room:
         self._load_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
+        self.close_code: CloseCode | None = None
 
     @property
     def path(self) -> str:
@@ -204,15 +205,14 @@ class Room:
             accepted = self.presence.apply(participant, entries, participant.user)
             if accepted:
                 self.broadcast.publish(awareness_frame(encode_awareness(accepted)))
-        elif isinstance(message, NoticeMessage):
-            # Unknown notices are ignored, so that newer clients work with this server.
-            if message.body.get("type") == "save":
-                if participant.can_write:
-                    self._spawn(self.file.save())
-                else:
-                    outbox.send_direct(
-                        notice_frame({"type": "refused", "reason": "read-only: you may not save"})
-                    )
+        # Unknown notices are ignored, so that newer clients work with this server.
+        elif isinstance(message, NoticeMessage) and message.body.get("type") == "save":
+            if participant.can_write:
+                self._spawn(self.file.save())
+            else:
+                outbox.send_direct(
+                    notice_frame({"type": "refused", "reason": "read-only: you may not save"})
+                )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -239,6 +239,7 @@ class Room:
         if self.closed:
             return
         self.closed = True
+        self.close_code = code
         for participant in list(self.participants):
             participant.disconnect(code)
         self.participants.clear()

@@ -22,7 +22,6 @@ from .kinds import DocumentKind, detect_eol
 from .merge import edit_from_base
 from .notebooks import is_trusted, read_notebook
 
-
 TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature is checked
 
 

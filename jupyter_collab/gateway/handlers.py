@@ -141,8 +141,11 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             await self.rooms.close_room(room, CloseCode.INTERNAL)
             self.disconnect(CloseCode.INTERNAL)
             return
-        if self.ws_connection is None or room.closed:
-            return  # the client left, or the room closed, while the document loaded
+        if self.ws_connection is None:
+            return  # the client left while the document loaded
+        if room.closed:  # deleted or shut down while it loaded
+            self.disconnect(room.close_code or CloseCode.SHUTTING_DOWN)
+            return
         self.room = room
         room.join(self)
 
