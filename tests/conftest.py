@@ -23,13 +23,22 @@ def collab_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def jp_server_config(tmp_path_factory: Any, collab_config: dict[str, Any]) -> dict[str, Any]:
+def server_app_config() -> dict[str, Any]:
+    """ServerApp settings beyond the defaults (overridable per test)."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(
+    tmp_path_factory: Any, collab_config: dict[str, Any], server_app_config: dict[str, Any]
+) -> dict[str, Any]:
     db = tmp_path_factory.mktemp("collabdb") / "collab.db"
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_collab": True},
             "identity_provider_class": "tests.auth.TestIdentityProvider",
             "authorizer_class": "tests.auth.TestAuthorizer",
+            **server_app_config,
         },
         "CollabApp": {"db_path": str(db), **collab_config},
     }

@@ -286,3 +286,29 @@ async def test_client_asks_for_a_save(jp_root_dir, connect):
     viewer.send(notice_frame({"type": "from-the-future", "x": 1}))
     await eventually(lambda: any(n["type"] == "refused" for n in viewer.notices), what="refused")
     assert viewer.close_code is None
+
+
+@pytest.fixture
+def sync_contents_manager(server_app_config):
+    """The classic synchronous FileContentsManager, as custom managers often are."""
+    server_app_config["contents_manager_class"] = (
+        "jupyter_server.services.contents.filemanager.FileContentsManager"
+    )
+
+
+@pytest.mark.usefixtures("sync_contents_manager")
+async def test_synchronous_contents_manager(jp_root_dir, jp_serverapp, connect):
+    assert not jp_serverapp.contents_manager.__class__.__name__.startswith("Async")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("a")])
+    nbformat.write(nb, jp_root_dir / "sync.ipynb")
+    (jp_root_dir / "sync.txt").write_text("t")
+    notebook = await connect("sync.ipynb", "json", "notebook")
+    text = await connect("sync.txt")
+    source: Text = notebook.jdoc.ycells[0]["source"]
+    source += "b"
+    text.jdoc._ysource.insert(1, "u")
+    await eventually(lambda: (jp_root_dir / "sync.txt").read_text() == "tu", what="text save")
+    await eventually(
+        lambda: nbformat.read(jp_root_dir / "sync.ipynb", as_version=4).cells[0].source == "ab",
+        what="notebook save",
+    )
