@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
 
+from .errors import UnknownDocument
 from .history import merge
 from .model import AuditEvent, LogEntry, NewUpdate, Snapshot, Version, VersionInfo, VersionKind
 
@@ -98,7 +99,10 @@ class DocumentStore(ABC):
         a fresh ``pycrdt.Doc`` recreates the same CRDT items (same client ids and clocks), so
         clients that kept their document across a restart merge without duplicates.
         """
-        snapshot, entries = await self.history(doc_id)
+        try:
+            snapshot, entries = await self.history(doc_id)
+        except UnknownDocument:
+            return None
         return merge(snapshot.state if snapshot else None, (entry.update for entry in entries))
 
     async def compact(self, doc_id: str, *, now: float | None = None) -> Snapshot | None:
