@@ -304,7 +304,7 @@ def test_audit_filters_and_stable_paging(make_store: StoreFactory) -> None:
                     and e.time >= filters.get("since", -1.0)  # type: ignore[operator]
                     and e.time < filters.get("until", 1e9)  # type: ignore[operator]
                 ]
-                for limit in (1, 7, 50):
+                for limit in (3, 7, 50):
                     got = await all_pages(limit, **filters)
                     assert got == expected, (filters, limit)
             page, cursor = await store.query_audit(doc_id="nowhere")
