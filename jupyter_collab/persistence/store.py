@@ -109,14 +109,16 @@ class DocumentStore(ABC):
         """Snapshot the whole current document and trim per :attr:`retention`.
 
         Built on one consistent :meth:`history` read, so updates appended meanwhile are simply
-        left in the log after the new snapshot.
+        left in the log after the new snapshot. Compacting again with nothing new still trims
+        what has since left the retention window.
         """
         snapshot, entries = await self.history(doc_id)
-        if not entries:
-            return snapshot
-        state = merge(snapshot.state if snapshot else None, (entry.update for entry in entries))
-        assert state is not None
-        await self.write_snapshot(doc_id, state, entries[-1].seq, now=now)
+        if entries:
+            state = merge(snapshot.state if snapshot else None, (e.update for e in entries))
+            assert state is not None
+            await self.write_snapshot(doc_id, state, entries[-1].seq, now=now)
+        elif snapshot is not None:  # nothing new, but older entries may have left the window
+            await self.write_snapshot(doc_id, snapshot.state, snapshot.upto_seq, now=now)
         return await self.snapshot(doc_id)
 
     # -- versions -----------------------------------------------------------------------------

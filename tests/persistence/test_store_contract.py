@@ -209,6 +209,12 @@ def test_retention_keeps_recent_fine_grained_history(make_store: StoreFactory) -
             snap = await store.snapshot("a")
             assert snap is not None and snap.upto_seq == 100
             assert text_of(snap.state) == str(editor.text)
+            # Later, with nothing new, compacting again trims what has left the window.
+            assert (await store.compact("a", now=DAY + 80)).upto_seq == 100  # type: ignore[union-attr]
+            assert [e.seq for e in await store.read("a")] == list(range(81, 101))
+            await store.compact("a", now=3 * DAY)
+            assert await store.read("a") == []
+            assert text_of(await store.load("a")) == str(editor.text)
 
     run(scenario())
 
