@@ -18,8 +18,21 @@ export type ConnectionStatus =
   /** the server refused the document; no further attempt */
   | 'closed';
 
+/**
+ * How far the current connection attempt got (for the loading indicator).
+ *
+ * `session`: asking for the session (PUT); `socket`: opening the room
+ * WebSocket; `syncing`: waiting for the server's sync step 2; `applying`: a
+ * large first sync arrived and is being applied; `done`: in sync.
+ */
+export type LoadPhase = 'session' | 'socket' | 'syncing' | 'applying' | 'done';
+
 export interface IConnectionState {
   readonly status: ConnectionStatus;
+  /** Progress of the current connection attempt. */
+  readonly phase: LoadPhase;
+  /** Size of the first sync frame, once it arrived (bytes, 0 if unknown). */
+  readonly receivedBytes: number;
   /** Local changes the server has not received yet. */
   readonly unsynced: number;
   /** Failed attempts since the last successful sync. */
@@ -37,8 +50,12 @@ export interface IConnectionState {
 export type ConnectionEvent =
   /** A connection attempt starts. */
   | { type: 'connect' }
+  /** The session is known; the room socket is being opened. */
+  | { type: 'session' }
   /** The socket is open (sync not finished). */
   | { type: 'open' }
+  /** A large sync frame arrived and is about to be applied. */
+  | { type: 'receiving'; bytes: number }
   /** The server's sync step 2 arrived: we have its state. */
   | { type: 'synced' }
   /** We answered the server's sync step 1: it has our state. */
@@ -63,6 +80,8 @@ export const OFFLINE_AFTER_ATTEMPTS = 3;
 export function initialState(browserOnline = true): IConnectionState {
   return {
     status: browserOnline ? 'connecting' : 'offline',
+    phase: 'session',
+    receivedBytes: 0,
     unsynced: 0,
     attempts: 0,
     everSynced: false,
@@ -96,12 +115,18 @@ export function reduce(
   }
   switch (event.type) {
     case 'connect':
+      return state.phase === 'session' ? state : { ...state, phase: 'session' };
+    case 'session':
+      return state.phase === 'socket' ? state : { ...state, phase: 'socket' };
     case 'open':
-      return state;
+      return state.phase === 'syncing' ? state : { ...state, phase: 'syncing' };
+    case 'receiving':
+      return { ...state, phase: 'applying', receivedBytes: event.bytes };
     case 'synced':
       return {
         ...state,
         status: 'connected',
+        phase: 'done',
         attempts: 0,
         everSynced: true,
         closeKind: null,

@@ -43,6 +43,7 @@ import {
   IRoom
 } from './contentprovider';
 import { remoteCursors, resolvePosition } from './cursors';
+import { LoadingOverlay, describeLoading } from './loading';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
 import { CloseKind, canWrite } from './protocol';
 import { applyReadOnly } from './readonly';
@@ -362,6 +363,49 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
     provider.roomAdded.connect((_, room) => setupRoom(room));
     provider.rooms.forEach(setupRoom);
 
+    /** A loading indicator over a document until its first sync. */
+    const showLoading = (widget: IDocumentWidget, room: IRoom) => {
+      if (room.connection.state.everSynced) {
+        return;
+      }
+      const overlay = new LoadingOverlay(widget.node);
+      widget.addClass('jp-collab-mod-loading');
+      let revealed = false;
+      const update = () => {
+        if (widget.isDisposed) {
+          return;
+        }
+        const view = describeLoading(
+          room.connection.state,
+          PathExt.basename(room.path),
+          revealed,
+          trans
+        );
+        overlay.show(view);
+        if (!view.visible && (revealed || room.connection.state.status === 'closed')) {
+          done();
+        }
+      };
+      const done = () => {
+        room.connection.stateChanged.disconnect(update);
+        widget.disposed.disconnect(done);
+        widget.removeClass('jp-collab-mod-loading');
+        overlay.dispose();
+      };
+      room.connection.stateChanged.connect(update);
+      widget.disposed.connect(done);
+      widget.revealed
+        .then(() => {
+          revealed = true;
+          update();
+        })
+        .catch(() => {
+          revealed = true;
+          update();
+        });
+      update();
+    };
+
     const onWidget = (widget: IDocumentWidget) => {
       const room = roomForWidget(widget);
       if (!room) {
@@ -373,6 +417,7 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       widget.node.addEventListener('paste', markInput, true);
       widget.node.addEventListener('drop', markInput, true);
       widget.addClass('jp-collab-mod-collaborative');
+      showLoading(widget, room);
       if (room.connection.role !== null) {
         applyReadOnly(widget, !canWrite(room.connection.role), trans);
       }

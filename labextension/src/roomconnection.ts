@@ -133,7 +133,19 @@ export interface IRoomConnectionOptions {
   clearTimeout?: (handle: any) => void;
   /** Whether to connect right away (default true). */
   connect?: boolean;
+  /**
+   * A first sync frame at least this big (bytes) is applied after a short
+   * pause, so that the page can show that a large document is loading
+   * before the main thread is busy with it. Default LARGE_FRAME.
+   */
+  largeFrame?: number;
 }
+
+/** See IRoomConnectionOptions.largeFrame. */
+export const LARGE_FRAME = 100 * 1024;
+
+/** The pause before applying a large first sync (ms): time for a paint. */
+export const LARGE_FRAME_PAUSE = 50;
 
 const OPEN = 1;
 
@@ -311,6 +323,7 @@ export class RoomConnection {
     }
     this._isDisposed = true;
     this._cancelRetry();
+    this._dropHeld();
     this.doc.off('update', this._onDocUpdate);
     this.awareness.off('update', this._onAwarenessUpdate);
     const socket = this._socket;
@@ -361,6 +374,9 @@ export class RoomConnection {
         this._setRole(session.role);
       } else {
         session = this._session;
+      }
+      if (!this._isDisposed) {
+        this._dispatch({ type: 'session' });
       }
     } catch (err) {
       this._connecting = false;
@@ -441,7 +457,7 @@ export class RoomConnection {
     }
   }
 
-  /** Handle one binary frame. Exposed for tests through the socket. */
+  /** Receive one frame. */
   private _onMessage(socket: IWebSocketLike, data: any): void {
     if (socket !== this._socket) {
       return;
@@ -452,6 +468,42 @@ export class RoomConnection {
     }
     const bytes =
       data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
+    if (this._held !== null) {
+      // A large first sync waits to be applied: keep the order.
+      this._held.push(bytes);
+      return;
+    }
+    const large = this._options.largeFrame ?? LARGE_FRAME;
+    if (
+      !this._everSynced &&
+      bytes.length >= large &&
+      bytes[0] === MessageType.Sync
+    ) {
+      // Let the page paint "loading" before applying a big document, which
+      // keeps the main thread busy for a while.
+      this._held = [bytes];
+      this._dispatch({ type: 'receiving', bytes: bytes.length });
+      this._heldHandle = this._setTimeout(() => {
+        this._heldHandle = null;
+        const held = this._held ?? [];
+        this._held = null;
+        for (const frame of held) {
+          if (socket !== this._socket) {
+            break; // closed meanwhile: a new socket syncs again
+          }
+          this._handleMessage(socket, frame);
+        }
+      }, LARGE_FRAME_PAUSE);
+      return;
+    }
+    this._handleMessage(socket, bytes);
+  }
+
+  /** Handle one binary frame. */
+  private _handleMessage(socket: IWebSocketLike, bytes: Uint8Array): void {
+    if (socket !== this._socket) {
+      return;
+    }
     let decoder: decoding.Decoder;
     let type: number;
     try {
@@ -566,6 +618,7 @@ export class RoomConnection {
     if (socket) {
       this._detach(socket);
     }
+    this._dropHeld();
     this._socket = null;
     this._isSynced = false;
     this._answeredStep1 = false;
@@ -621,6 +674,14 @@ export class RoomConnection {
     }, delay);
   }
 
+  private _dropHeld(): void {
+    if (this._heldHandle !== null) {
+      this._clearTimeout(this._heldHandle);
+      this._heldHandle = null;
+    }
+    this._held = null;
+  }
+
   private _cancelRetry(): void {
     if (this._retryHandle !== null) {
       this._clearTimeout(this._retryHandle);
@@ -658,6 +719,7 @@ export class RoomConnection {
     if (next !== this._state) {
       const changed =
         next.status !== this._state.status ||
+        next.phase !== this._state.phase ||
         next.unsynced !== this._state.unsynced ||
         next.closeKind !== this._state.closeKind;
       this._state = next;
@@ -717,6 +779,8 @@ export class RoomConnection {
   private _answeredStep1 = false;
   private _unknownRoomRetries = 0;
   private _retryHandle: any = null;
+  private _held: Uint8Array[] | null = null;
+  private _heldHandle: any = null;
   private _isDisposed = false;
   private _synced = new PromiseDelegate<void>();
   private _stateChanged = new Signal<this, IConnectionState>(this);

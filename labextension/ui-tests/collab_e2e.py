@@ -41,6 +41,19 @@ FLAGS = [
 TOKEN = "e2e-secret"
 
 RESULTS: list[tuple[str, bool, str]] = []
+BIG_CELLS = 1000
+
+# Records every text the loading indicator shows (it may be up for a short time).
+RECORD_LOADING = """
+window.__collabLoading = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll('.jp-collab-LoadingOverlay')) {
+    if (el.hidden) continue;
+    const t = el.textContent;
+    if (t && !window.__collabLoading.includes(t)) window.__collabLoading.push(t);
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
 
 
 def check(name: str, ok: bool, detail: str = "") -> bool:
@@ -75,6 +88,18 @@ def make_root(root: Path) -> None:
         "nbformat_minor": 5,
     }
     (root / "demo.ipynb").write_text(json.dumps(notebook))
+    big = dict(notebook)
+    big["cells"] = [
+        {
+            "cell_type": "code" if i % 2 == 0 else "markdown",
+            "id": f"big{i}",
+            "metadata": {},
+            **({"execution_count": None, "outputs": []} if i % 2 == 0 else {}),
+            "source": [f"# cell {i}\n"] + [f"value_{i}_{j} = {j} * {i}\n" for j in range(6)],
+        }
+        for i in range(BIG_CELLS)
+    ]
+    (root / "big.ipynb").write_text(json.dumps(big))
     (root / "notes.txt").write_text("hello from disk\n")
 
 
@@ -98,6 +123,7 @@ def start_server(
             f"--LabApp.workspaces_dir={root.parent / 'workspaces'}",
             f"--LabApp.user_settings_dir={root.parent / 'settings'}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.expose_app_in_browser=True",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -145,6 +171,45 @@ def dismiss_connection_error(page: Page) -> None:
 def dialog_text(page: Page) -> str:
     """Text of the open dialogs ('' if none)."""
     return " | ".join(t.strip() for t in page.locator(".jp-Dialog").all_inner_texts())
+
+
+def cell_count(page: Page) -> int:
+    """Number of cells of the current notebook's model (-1 if none)."""
+    return page.evaluate(
+        "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " return w && w.content && w.content.model && w.content.model.cells"
+        " ? w.content.model.cells.length : -1; }"
+    )
+
+
+def check_large_notebook(a: Page, base: str, out: Path) -> None:
+    """A notebook of BIG_CELLS cells opens with a loading indicator that goes away."""
+    a.add_init_script(RECORD_LOADING)
+    start = time.time()
+    open_lab(a, base, "big.ipynb")
+    try:
+        a.wait_for_selector(".jp-collab-LoadingOverlay:not([hidden])", timeout=20000)
+        a.screenshot(path=str(out / "large-notebook-loading-A.png"))
+    except Exception:
+        pass
+    loaded = wait_text(a, ".jp-Notebook .jp-Cell .cm-content", "value_0_5", 60000)
+    elapsed = time.time() - start
+    check("A: the large notebook's content arrives", loaded, f"{elapsed:.1f} s")
+    try:
+        a.wait_for_selector(".jp-collab-LoadingOverlay", state="detached", timeout=30000)
+        gone = True
+    except Exception:
+        gone = False
+    seen = a.evaluate("() => window.__collabLoading || []")
+    check(
+        "A: a loading indicator with the document name was shown while it loaded",
+        any("big.ipynb" in t for t in seen),
+        repr(seen[:4]),
+    )
+    check("A: the loading indicator is gone once the notebook is shown", gone)
+    count = cell_count(a)
+    check(f"A: all {BIG_CELLS} cells are there", count == BIG_CELLS, f"{count} cells")
+    a.screenshot(path=str(out / "large-notebook-A.png"))
 
 
 def run_without_server_extension(
@@ -521,6 +586,9 @@ def main() -> int:
                     time.sleep(0.5)
                 check("disk: the new notebook's cell is saved", new_path.exists() and "new notebook" in new_path.read_text())
             b.screenshot(path=str(out / "new-notebook-B.png"))
+
+            # --- a large notebook opens with a loading indicator -------------
+            check_large_notebook(a, base, out)
 
             browser.close()
     finally:

@@ -130,7 +130,8 @@ async function flush(): Promise<void> {
 }
 
 function setup(
-  openSession: () => Promise<ISessionModel> = async () => SESSION
+  openSession: () => Promise<ISessionModel> = async () => SESSION,
+  extra: { largeFrame?: number } = {}
 ): IHarness {
   const doc = new Y.Doc();
   const awareness = new awarenessProtocol.Awareness(doc);
@@ -147,7 +148,8 @@ function setup(
       sockets.push(s);
       return s;
     },
-    random: () => 0
+    random: () => 0,
+    ...extra
   });
   const h: IHarness = {
     conn,
@@ -467,6 +469,63 @@ describe('sessionErrorKind', () => {
       kind: 'unavailable',
       retry: false
     });
+  });
+});
+
+describe('large first sync', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('reports its phases and applies a large first sync after a pause, in order', async () => {
+    const h = setup(undefined, { largeFrame: 1000 });
+    const phases: string[] = [];
+    h.conn.stateChanged.connect((_, s) => phases.push(s.phase));
+    h.server.doc.getText('source').insert(0, 'x'.repeat(5000));
+    await flush();
+    expect(h.conn.state.phase).toBe('socket');
+    const s = h.socket();
+    s.open();
+    expect(h.conn.state.phase).toBe('syncing');
+    s.receive(h.server.step1());
+    const [step2] = h.server.handle(s.sent);
+    s.receive(step2);
+    // a later update arrives while the big one waits
+    s.receive(h.server.update(d => d.getText('source').insert(0, 'A')));
+    expect(h.conn.state.phase).toBe('applying');
+    expect(h.conn.state.receivedBytes).toBe(step2.length);
+    expect(h.doc.getText('source').length).toBe(0);
+    expect(h.conn.isSynced).toBe(false);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.conn.isSynced).toBe(true);
+    expect(h.conn.state.phase).toBe('done');
+    expect(h.doc.getText('source').toString()).toBe('A' + 'x'.repeat(5000));
+    expect(phases).toEqual(['socket', 'syncing', 'applying', 'done']);
+  });
+
+  it('drops a held frame when the socket closes before it is applied', async () => {
+    const h = setup(undefined, { largeFrame: 1000 });
+    h.server.doc.getText('source').insert(0, 'y'.repeat(5000));
+    await flush();
+    const s = h.socket();
+    s.open();
+    s.receive(h.server.step1());
+    s.receive(h.server.handle(s.sent)[0]);
+    s.serverClose(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.doc.getText('source').length).toBe(0);
+    expect(h.conn.state.status).toBe('connecting');
+  });
+
+  it('does not hold small frames', async () => {
+    const h = setup(undefined, { largeFrame: 1000 });
+    h.server.doc.getText('source').insert(0, 'small');
+    await h.sync();
+    expect(h.conn.isSynced).toBe(true);
+    expect(h.conn.state.receivedBytes).toBe(0);
   });
 });
 
