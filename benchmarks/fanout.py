@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import multiprocessing as mp
 import random
+import re
 import resource
 import signal
 import time
@@ -109,13 +110,23 @@ def _build_result(clients: list, live: list, latencies, expected, sent: dict,  #
         "send_late_max_s": max(send_late, default=0.0),
         "hashes": hashes,
         "closes": closes,
-        "notices": sorted({n for c in clients for n in c.notices})[:5],
+        "notices": _notice_kinds(clients),
         "frames": sum(c.frames for c in live),
         "cpu_s": cpu_s,
         "ws": ws,
         "loop_lag_p99_s": percentile(sorted(lag), 99) if lag else None,
         "loop_lag_max_s": max(lag, default=0.0),
     }
+
+
+def _notice_kinds(clients: list) -> list[str]:
+    """Non-sync frames seen (e.g. our type-100 JSON notices), reduced to their "type"."""
+    kinds = set()
+    for c in clients:
+        for n in c.notices:
+            m = re.search(r'"type"\s*:\s*"([^"]+)"', n)
+            kinds.add(m.group(1) if m else repr(n[:40]))
+    return sorted(kinds)[:10]
 
 
 def _expected_fn(planned_per_writer: dict[int, int]):  # noqa: ANN202

@@ -130,6 +130,12 @@ def notes(results: dict[str, dict], fanout_names: list[str]) -> str:
                 f"{[_fmt(x) for x in f.get('client_loop_lag_p99_ms') or []]}"
                 + (f", closes {f['closes']}" if f.get("closes") else "")
                 + (f", notices {f['notices']}" if f.get("notices") else ""))
+        logs = [("open", r.get("open_server_log")), ("memory", (r.get("memory") or {}).get(
+            "server_log"))] + [(n, f.get("server_log")) for n, f in (r.get("fanout") or {}).items()]
+        for phase, lp in logs:
+            if lp and lp.get("errors"):
+                out.append(f"- {t} {phase}: the server logged {lp['errors']} error line(s), "
+                           f"e.g. {lp['first_errors'][:2]}")
         if r.get("open_other_load_cpu_pct") is not None:
             out.append(f"- {t}: other processes used {_fmt(r['open_other_load_cpu_pct'])}% CPU "
                        "during the open phase")

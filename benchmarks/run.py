@@ -163,6 +163,7 @@ def phase_open(target: Target, fx: Fixtures, tmp: Path, repeats: int, timeout: f
         except Exception as e:
             raise PhaseError(e, server) from e
         out["server_alive_after"] = server.alive()
+        out["open_server_log"] = server.log_problems()
         wall = time.monotonic() - wall0
         other = (machine_busy_seconds() - busy0) - (server.cpu_seconds() - cpu0) \
             - (_self_cpu() - self0)
@@ -191,6 +192,7 @@ def phase_memory(target: Target, fx: Fixtures, tmp: Path, rooms: int, timeout: f
             res = asyncio.run(go())
         except Exception as e:
             raise PhaseError(e, server) from e
+        res["server_log"] = server.log_problems()
     finally:
         server.stop()
     log(f"  {res['rooms']} rooms: {res['per_room_bytes'] or 0:.0f} B/room")
@@ -220,6 +222,7 @@ def phase_fanout_case(target: Target, tmp: Path, i: int, case: tuple[str, int, f
             res = run_fanout(server, f"{n}-{rate:g}", n, rate, duration, writers=args.writers,
                              procs=args.procs, drain_timeout=drain, log=log)
             res["server_alive_after"] = server.alive()
+            res["server_log"] = server.log_problems()
             log(f"    p50 {res['latency_p50_ms']:.1f} ms, p99 {res['latency_p99_ms']:.1f} ms, "
                 f"CPU/delivered {res['server_cpu_us_per_received']:.1f} µs, "
                 f"missing {res['deliveries_missing']}/{res['deliveries_expected']}, "

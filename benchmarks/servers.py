@@ -230,6 +230,15 @@ class ServerProcess:
         except OSError:
             return "(no log)"
 
+    def log_problems(self, limit: int = 3) -> dict:
+        """Error lines and tracebacks in the server's log: a benchmark that 'passes' while the
+        server logs errors is worth a look."""
+        lines = self.log_tail(10_000_000).splitlines()
+        errors = [ln for ln in lines if ln.startswith(("[E ", "[C ")) or "Traceback" in ln]
+        warnings = [ln for ln in lines if ln.startswith("[W ")]
+        return {"errors": len(errors), "warnings": len(warnings),
+                "first_errors": [ln[:300].replace(self.token, "<token>") for ln in errors[:limit]]}
+
     def extensions_loaded(self) -> str:
         """The server's own log lines about extensions, to prove the target is really loaded."""
         lines = [ln for ln in self.log_tail(200_000).splitlines()
