@@ -23,17 +23,34 @@ from .sqlite import SQLiteStore
 from .store import DocumentStore
 
 
-def keystrokes(n: int, seed: int = 42) -> tuple[list[bytes], str]:
-    """``n`` single-character edits (70% inserts, 30% deletes); their updates and final text."""
+def keystrokes(n: int, seed: int = 42, pattern: str = "scattered") -> tuple[list[bytes], str]:
+    """``n`` single-character edits; their updates and the final text.
+
+    ``scattered``: every edit at a random position (70% inserts, 30% deletes), the worst case
+    for a CRDT (no two characters merge into one item). ``typing``: a cursor that types on
+    (85%), backspaces (15%) and jumps elsewhere every ~80 keystrokes, as people edit (and as
+    the automerge-paper trace does).
+    """
     doc, rng = Doc(), random.Random(seed)
     text = doc.get("source", type=Text)
     updates: list[bytes] = []
     doc.observe(lambda event: updates.append(event.update))
+    cursor = 0
     for _ in range(n):
-        if len(text) and rng.random() < 0.3:
-            del text[rng.randrange(len(text))]
+        if pattern == "scattered":
+            if len(text) and rng.random() < 0.3:
+                del text[rng.randrange(len(text))]
+            else:
+                text.insert(rng.randrange(len(text) + 1), rng.choice("etaoin shrdlu\n"))
+            continue
+        if rng.random() < 1 / 80:
+            cursor = rng.randrange(len(text) + 1)
+        if cursor and rng.random() < 0.15:
+            cursor -= 1
+            del text[cursor]
         else:
-            text.insert(rng.randrange(len(text) + 1), rng.choice("etaoin shrdlu\n"))
+            text.insert(cursor, rng.choice("etaoin shrdlu\n"))
+            cursor += 1
     return updates, str(text)
 
 
@@ -85,14 +102,15 @@ def mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
-async def session(root: Path, ops: int, rate: float, version_every: float) -> None:
+async def session(root: Path, ops: int, rate: float, version_every: float, pattern: str) -> None:
     """A long editing session at ``rate`` keystrokes per second, then compaction."""
-    updates, final = keystrokes(ops)
+    updates, final = keystrokes(ops, pattern=pattern)
     hours = ops / rate / 3600
-    print(f"\nLong session: {ops} single-character edits at {rate:g}/s = {hours:.2f} h of editing,"
-          f" auto version every {version_every / 60:g} min; final text {len(final)} chars"
-          )  # fmt: skip
-    path = root / "session.db"
+    print(
+        f"\nLong session, {pattern}: {ops} single-character edits at {rate:g}/s = {hours:.2f} h"
+        f" of editing, auto version every {version_every / 60:g} min; final text {len(final)} chars"
+    )
+    path = root / f"session-{pattern}.db"
     doc_id = "session"
     async with SQLiteStore(path, retention=3600) as store:
         start, versions = time.perf_counter(), 0
@@ -145,7 +163,8 @@ async def session(root: Path, ops: int, rate: float, version_every: float) -> No
 async def main(count: int, ops: int, rate: float, version_every: float) -> None:
     with tempfile.TemporaryDirectory(prefix="collab-bench-") as tmp:
         await throughput(Path(tmp), count)
-        await session(Path(tmp), ops, rate, version_every)
+        for pattern in ("typing", "scattered"):
+            await session(Path(tmp), ops, rate, version_every, pattern)
 
 
 if __name__ == "__main__":

@@ -153,6 +153,8 @@ class SQLiteStore(DocumentStore):
         return await asyncio.shield(future)
 
     async def _commit_pending(self) -> None:
+        """Commit what is pending, then what arrived meanwhile, until nothing is left."""
+        batch: list[tuple[str, list[NewUpdate], asyncio.Future[list[int]]]] = []
         try:
             await asyncio.wrap_future(self._opened)
             loop = asyncio.get_running_loop()
@@ -163,7 +165,7 @@ class SQLiteStore(DocumentStore):
                     results = await loop.run_in_executor(
                         self._executor, self._commit_batch, requests
                     )
-                except BaseException as error:  # the whole transaction failed
+                except Exception as error:  # the whole transaction failed
                     results = [error] * len(batch)
                 for (_, _, future), result in zip(batch, results, strict=True):
                     if future.done():
@@ -172,13 +174,23 @@ class SQLiteStore(DocumentStore):
                         future.set_exception(result)
                     else:
                         future.set_result(result)
-        except BaseException as error:  # opening failed: fail everyone waiting
-            for _, _, future in self._pending:
-                if not future.done():
-                    future.set_exception(error)
-            self._pending = []
+                batch = []
+        except asyncio.CancelledError:
+            # The event loop is going away mid-commit: whether the batch is durable is unknown.
+            self._fail(batch, StoreError("interrupted: these updates may not be durable"))
+            raise
+        except Exception as error:  # opening the database failed
+            self._fail(batch, error)
         finally:
             self._committer = None
+
+    def _fail(
+        self, batch: list[tuple[str, list[NewUpdate], asyncio.Future[list[int]]]], error: Exception
+    ) -> None:
+        waiting, self._pending = batch + self._pending, []
+        for _, _, future in waiting:
+            if not future.done():
+                future.set_exception(error)
 
     def _commit_batch(self, requests: _Batch) -> list[list[int] | BaseException]:
         db = self._db
