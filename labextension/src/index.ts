@@ -23,6 +23,7 @@ import {
 import {
   INotebookTracker,
   INotebookWidgetFactory,
+  NotebookActions,
   NotebookPanel,
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
@@ -47,6 +48,7 @@ import { LoadingOverlay, describeLoading } from './loading';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
 import { CloseKind, canWrite } from './protocol';
 import { applyReadOnly } from './readonly';
+import { blockDropsWhenReadOnly, guardNotebookActions } from './readonlyguard';
 import { ConnectionIndicator } from './statusbar';
 
 export { CONTENT_PROVIDER_ID, CollabContentProvider } from './contentprovider';
@@ -239,6 +241,27 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       return provider.roomForModel(widget.context.model.sharedModel);
     };
 
+    // Read-only notebooks (viewers): no structural change, no run.
+    const lastBlockedNotice = new WeakMap<object, number>();
+    guardNotebookActions(
+      NotebookActions as unknown as Record<string, any>,
+      notebook => {
+        const now = Date.now();
+        if (now - (lastBlockedNotice.get(notebook) ?? 0) < 10000) {
+          return;
+        }
+        lastBlockedNotice.set(notebook, now);
+        const panel = notebookTracker?.find(w => w.content === (notebook as any));
+        const name = panel ? PathExt.basename(panel.context.path) : '';
+        Notification.info(
+          name
+            ? trans.__('“%1” is read-only: you can view it, but not change it or run its cells.', name)
+            : trans.__('This notebook is read-only: you can view it, but not change it or run its cells.'),
+          { autoClose: 4000 }
+        );
+      }
+    );
+
     // Notices from the server.
     const refusedOnce = new Set<string>();
     const lastInput = new WeakMap<Widget, number>();
@@ -418,6 +441,10 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       widget.node.addEventListener('drop', markInput, true);
       widget.addClass('jp-collab-mod-collaborative');
       showLoading(widget, room);
+      if (widget instanceof NotebookPanel) {
+        const unblock = blockDropsWhenReadOnly(widget.content.node, widget.content);
+        widget.disposed.connect(unblock);
+      }
       if (room.connection.role !== null) {
         applyReadOnly(widget, !canWrite(room.connection.role), trans);
       }

@@ -182,6 +182,62 @@ def cell_count(page: Page) -> int:
     )
 
 
+def check_viewer_structure(a: Page, c: Page, out: Path) -> None:
+    """A viewer's keys and commands that would add, delete, move or run cells change nothing."""
+    a.locator(".lm-TabBar-tab").filter(has_text="demo.ipynb").first.click()
+    a.wait_for_timeout(300)
+    before_a = cell_count(a)
+    before_c = cell_count(c)
+    check("C (viewer): sees as many cells as A", before_a == before_c and before_a > 0, f"A {before_a}, C {before_c}")
+    source_before = c.locator(".jp-Notebook").inner_text()
+    # command mode on the first cell, then the notebook shortcuts
+    c.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
+    c.keyboard.press("Escape")
+    for key in ["b", "a", "d", "d", "x", "v", "Shift+v", "m", "y", "z", "Shift+Enter", "Control+Enter", "Alt+Enter", "Shift+m"]:
+        c.keyboard.press(key)
+        c.wait_for_timeout(60)
+    # the same through commands (menus, palette)
+    errors = c.evaluate(
+        """async () => {
+          const ids = ['notebook:insert-cell-below', 'notebook:insert-cell-above',
+            'notebook:delete-cell', 'notebook:move-cell-down', 'notebook:cut-cell',
+            'notebook:paste-cell-below', 'notebook:duplicate-below', 'notebook:run-all-cells',
+            'notebook:change-cell-to-markdown', 'notebook:clear-all-cell-outputs'];
+          const errors = [];
+          for (const id of ids) {
+            try { await window.jupyterapp.commands.execute(id); } catch (e) { errors.push(id + ': ' + e); }
+          }
+          return errors;
+        }"""
+    )
+    c.wait_for_timeout(1500)
+    after_a = cell_count(a)
+    after_c = cell_count(c)
+    check(
+        "C (viewer): adding/deleting/moving cells by keys and commands changes nothing",
+        after_c == before_c and after_a == before_a,
+        f"A {before_a}->{after_a}, C {before_c}->{after_c}, errors {errors}",
+    )
+    check(
+        "C (viewer): the notebook's text is unchanged",
+        c.locator(".jp-Notebook").inner_text() == source_before,
+    )
+    types = c.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells.map(c => c.cell_type)"
+    )
+    check("C (viewer): no cell changed type", types == ["code", "markdown"], repr(types))
+    toolbar_insert = c.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar [data-jp-item-name='insert']")
+    check(
+        "C (viewer): no insert/cut/paste/run buttons in the toolbar",
+        toolbar_insert.count() == 0 or not toolbar_insert.first.is_visible(),
+    )
+    check(
+        "C (viewer): told that the notebook is read-only",
+        wait_text(c, ".jp-Notification-Toast, .Toastify__toast", "read-only", 5000),
+    )
+    c.screenshot(path=str(out / "viewer-structure-C.png"))
+
+
 def check_large_notebook(a: Page, base: str, out: Path) -> None:
     """A notebook of BIG_CELLS cells opens with a loading indicator that goes away."""
     a.add_init_script(RECORD_LOADING)
@@ -429,6 +485,7 @@ def main() -> int:
             a.keyboard.type(" # for the viewer")
             check("C (viewer): sees A's new edit", wait_text(c, ".jp-Notebook .jp-Cell .cm-content", "for the viewer"))
             c.screenshot(path=str(out / "viewer-C.png"))
+            check_viewer_structure(a, c, out)
             ctx_c.close()
 
             # --- the notebook is renamed by someone else -------------------
@@ -604,6 +661,19 @@ def main() -> int:
     failed = [r for r in RESULTS if not r[1]]
     print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def dev_viewer(a: Page, browser, base: str, out: Path) -> None:
+    """(development) open demo.ipynb as A and as a viewer C, run check_viewer_structure."""
+    ctx_c = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx_c.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
+    c = ctx_c.new_page()
+    open_lab(a, base, "demo.ipynb")
+    wait_text(a, ".jp-Notebook .jp-Cell .cm-content", "print(x)", 30000)
+    open_lab(c, base, "demo.ipynb")
+    wait_text(c, ".jp-Notebook .jp-Cell .cm-content", "print(x)", 30000)
+    c.wait_for_selector(".jp-collab-ReadOnlyBanner", timeout=10000)
+    check_viewer_structure(a, c, out)
 
 
 if __name__ == "__main__":
