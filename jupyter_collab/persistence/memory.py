@@ -32,6 +32,7 @@ from .model import (
     check_doc_id,
     check_limit,
     check_new_updates,
+    check_retention,
     check_seq,
     check_snapshot_args,
     check_time,
@@ -53,7 +54,7 @@ class _Doc:
 
 class MemoryStore(DocumentStore):
     def __init__(self, *, retention: float = DEFAULT_RETENTION) -> None:
-        self.retention = check_time(retention, "retention")
+        self.retention = check_retention(retention)
         self._docs: dict[str, _Doc] = {}
         self._version_docs: dict[int, str] = {}
         self._version_ids = itertools.count(1)
@@ -118,8 +119,9 @@ class MemoryStore(DocumentStore):
         check_snapshot_args(
             doc_id, state, upto_seq, doc.last_seq, doc.snapshot.upto_seq if doc.snapshot else 0
         )
-        cutoff = resolve_now(now) - self.retention
-        doc.snapshot = Snapshot(h.compress(bytes(state)), upto_seq, resolve_now(now))
+        at = resolve_now(now)
+        cutoff = at - self.retention
+        doc.snapshot = Snapshot(h.compress(bytes(state)), upto_seq, at)
         trim = 0
         while trim < len(doc.log) and doc.log[trim].seq <= upto_seq:
             if doc.log[trim].time >= cutoff:

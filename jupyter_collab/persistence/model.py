@@ -116,6 +116,13 @@ def check_time(time: object, what: str = "time") -> float:
     return float(time)
 
 
+def check_retention(retention: object) -> float:
+    seconds = check_time(retention, "retention")
+    if seconds < 0:
+        raise InvalidInput(f"retention must be at least 0 seconds, not {retention!r}")
+    return seconds
+
+
 def check_seq(seq: object, what: str = "seq") -> int:
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise InvalidInput(f"{what} must be a non-negative integer, not {seq!r}")

@@ -50,6 +50,7 @@ from .model import (
     check_doc_id,
     check_limit,
     check_new_updates,
+    check_retention,
     check_seq,
     check_snapshot_args,
     check_time,
@@ -80,7 +81,7 @@ class SQLiteStore(DocumentStore):
         self, path: str | Path, *, retention: float = DEFAULT_RETENTION, busy_timeout: float = 30
     ) -> None:
         self.path = Path(path)
-        self.retention = check_time(retention, "retention")
+        self.retention = check_retention(retention)
         self.stats = CommitStats()
         self._busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-store")

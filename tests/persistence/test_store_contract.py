@@ -418,6 +418,8 @@ def test_bad_input_gets_clear_errors(make_store: StoreFactory) -> None:
                     await call
             assert await store.last_seq("a") == 10
             assert len(await store.list_versions("a")) == 1
+        with pytest.raises(InvalidInput):
+            make_store(retention=-1.0)
 
     run(scenario())
 
