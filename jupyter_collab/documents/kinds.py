@@ -6,8 +6,10 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_ydoc import YBlob, YNotebook, YUnicode
+from jupyter_ydoc import YBlob, YUnicode
 from jupyter_ydoc.ybasedoc import YBaseDoc
+
+from .notebooks import SharedNotebook
 
 
 class UnsupportedKind(ValueError):
@@ -42,7 +44,7 @@ class DocumentKind:
 
 KINDS = {
     ("text", "file"): DocumentKind("text", "file", "file", YUnicode),
-    ("json", "notebook"): DocumentKind("json", "notebook", "notebook", YNotebook),
+    ("json", "notebook"): DocumentKind("json", "notebook", "notebook", SharedNotebook),
     ("base64", "blob"): DocumentKind("base64", "blob", "file", YBlob),
     ("base64", "file"): DocumentKind("base64", "file", "file", YBlob),
 }
