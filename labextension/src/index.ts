@@ -37,6 +37,8 @@ import {
 import { Token } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
+import { CellPresence } from './cellpresence';
+import { cellOfPosition } from './cellposition';
 import { combine, closeKindText } from './connectionstate';
 import {
   CONTENT_PROVIDER_ID,
@@ -45,6 +47,7 @@ import {
 } from './contentprovider';
 import { remoteCursors, resolvePosition } from './cursors';
 import { LoadingOverlay, describeLoading } from './loading';
+import { FollowController } from './follow';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
 import { CloseKind, canWrite } from './protocol';
 import { applyReadOnly } from './readonly';
@@ -124,40 +127,65 @@ function refusalMessage(
  * The core plugin: document sync through our rooms, notifications and
  * read-only mode.
  */
-/** Scroll a document to the cursor of one of the given awareness clients. */
+/** Resolves once `node` is in the page (or after `timeout` ms). */
+async function whenAttached(node: HTMLElement, timeout = 20000): Promise<void> {
+  const start = Date.now();
+  while (!node.isConnected && Date.now() - start < timeout) {
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Scroll a document to where one of the given awareness clients is: their
+ * cursor, or (notebooks) their active cell.
+ */
 function revealCollaborator(widget: IDocumentWidget, clientIds: number[]): void {
   const shared = widget.context.model.sharedModel as any;
   const awareness = shared?.awareness;
-  if (!awareness) {
+  if (!awareness || widget.isDisposed) {
     return;
   }
   const cursors: any[] = [];
+  let cellId: string | null = null;
   for (const id of clientIds) {
     const state = awareness.getStates().get(id);
     if (Array.isArray(state?.cursors)) {
       cursors.push(...state.cursors);
     }
+    if (!cellId && typeof state?.cell === 'string') {
+      cellId = state.cell;
+    }
   }
   const cursor = cursors.find(c => c?.primary) ?? cursors[0];
-  if (!cursor) {
-    return;
-  }
   if (widget instanceof NotebookPanel) {
     const notebook = widget.content;
-    for (const cell of notebook.widgets) {
-      const ytext = (cell.model.sharedModel as any).ysource;
-      const index = ytext ? resolvePosition(ytext, cursor.head) : null;
-      if (index !== null) {
-        void notebook.scrollToCell(cell).then(() => {
-          const pos = cell.editor?.getPositionAt(index);
-          if (pos) {
-            cell.editor?.revealPosition(pos);
-          }
-        });
+    const cursorCell = cursor ? cellOfPosition(shared.ydoc, cursor.head) : null;
+    // Their active cell wins over a cursor left in another cell.
+    const targetId = cellId ?? cursorCell;
+    const cell = notebook.widgets.find(c => c.model.id === targetId);
+    if (!cell) {
+      return;
+    }
+    // Large notebooks attach their cells little by little: wait for it.
+    // (scrollToItem, unlike scrollToCell, leaves our active cell alone.)
+    void whenAttached(cell.node)
+      .then(() =>
+        notebook.scrollToItem(notebook.widgets.indexOf(cell), 'smart').catch(
+          () => undefined
+        )
+      )
+      .then(() => {
+      if (cursorCell !== targetId || !cursor) {
         return;
       }
-    }
-  } else if (widget.content instanceof FileEditor) {
+      const ytext = (cell.model.sharedModel as any).ysource;
+      const index = ytext ? resolvePosition(ytext, cursor.head) : null;
+      const pos = index !== null ? cell.editor?.getPositionAt(index) : undefined;
+      if (pos) {
+        cell.editor?.revealPosition(pos);
+      }
+    });
+  } else if (widget.content instanceof FileEditor && cursor) {
     const editor = widget.content.editor;
     const ytext = shared.ysource;
     const index = ytext ? resolvePosition(ytext, cursor.head) : null;
@@ -443,7 +471,16 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       showLoading(widget, room);
       if (widget instanceof NotebookPanel) {
         const unblock = blockDropsWhenReadOnly(widget.content.node, widget.content);
-        widget.disposed.connect(unblock);
+        const cells = new CellPresence({
+          notebook: widget.content,
+          room,
+          trans,
+          onSelect: person => revealCollaborator(widget, [person.clientId])
+        });
+        widget.disposed.connect(() => {
+          unblock();
+          cells.dispose();
+        });
       }
       if (room.connection.role !== null) {
         applyReadOnly(widget, !canWrite(room.connection.role), trans);
@@ -565,11 +602,74 @@ const collaboratorsPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ) => {
     const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const unnamed = trans.__('Anonymous');
+    const currentDocument = (): IDocumentWidget | null => {
+      const widget = app.shell.currentWidget;
+      return isDocumentWidget(widget) ? widget : null;
+    };
+    /** Open a document and resolve with its widget once it shows content. */
+    const openDocument = async (path: string): Promise<IDocumentWidget | null> => {
+      const widget = await app.commands.execute('docmanager:open', { path });
+      if (isDocumentWidget(widget)) {
+        await widget.context.ready;
+        await widget.revealed;
+        return widget;
+      }
+      return null;
+    };
+    const follow = new FollowController({
+      collaborators: () => collab.presence.collaborators(unnamed),
+      statesOf: c => collab.presence.statesOf(c),
+      changed: collab.presence.changed,
+      currentPath: () => currentDocument()?.context.path ?? null,
+      open: async path => {
+        await openDocument(path);
+      },
+      reveal: c => {
+        const widget = currentDocument();
+        if (widget) {
+          revealCollaborator(widget, c.clientIds);
+        }
+      }
+    });
+    const onEscape = (event: KeyboardEvent) => {
+      if (event.key === 'Escape' && follow.following !== null) {
+        follow.stop();
+      }
+    };
+    follow.changed.connect((_, { key, reason }) => {
+      const body = document.body;
+      if (key === null) {
+        body.classList.remove('jp-collab-mod-following');
+        body.style.removeProperty('--jp-collab-follow-color');
+        document.removeEventListener('keydown', onEscape, true);
+        if (reason === 'left') {
+          Notification.info(
+            trans.__('The person you followed closed the shared documents; following stopped.'),
+            { autoClose: 5000 }
+          );
+        }
+        return;
+      }
+      const person = collab.presence.collaborators(unnamed).find(p => p.key === key);
+      body.classList.add('jp-collab-mod-following');
+      if (person) {
+        body.style.setProperty('--jp-collab-follow-color', person.color);
+      }
+      document.addEventListener('keydown', onEscape, true);
+    });
     const panel = new CollaboratorsPanel({
       tracker: collab.presence,
       trans,
-      open: path => {
-        void app.commands.execute('docmanager:open', { path });
+      follow,
+      open: (path, c) => {
+        void openDocument(path)
+          .then(widget => {
+            if (widget) {
+              revealCollaborator(widget, c.clientIds);
+            }
+          })
+          .catch(() => undefined);
       }
     });
     app.shell.add(panel, 'right', { rank: 300 });
@@ -594,6 +694,15 @@ const collaboratorsPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command, category: trans.__('Collaboration') });
+
+    const stopCommand = 'jupyter-collab:stop-following';
+    app.commands.addCommand(stopCommand, {
+      label: trans.__('Stop Following'),
+      caption: trans.__('Stop following a collaborator'),
+      isEnabled: () => follow.following !== null,
+      execute: () => follow.stop()
+    });
+    palette?.addItem({ command: stopCommand, category: trans.__('Collaboration') });
   }
 };
 

@@ -8,6 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { CollabContentProvider, IRoom } from './contentprovider';
+import { FollowController } from './follow';
 import {
   ICollaborator,
   IPresenceEntry,
@@ -46,6 +47,14 @@ export class PresenceTracker {
       e => this._isSelf(e),
       unnamed
     );
+  }
+
+  /** The awareness states of a collaborator, in every open room. */
+  statesOf(c: ICollaborator): any[] {
+    const ids = new Set(c.clientIds);
+    return this._entries(this._provider.rooms)
+      .filter(e => ids.has(e.clientId))
+      .map(e => e.state);
   }
 
   private _entries(rooms: readonly IRoom[]): IPresenceEntry[] {
@@ -152,6 +161,7 @@ export class CollaboratorsPanel extends Widget {
     this._tracker = options.tracker;
     this._trans = options.trans;
     this._open = options.open;
+    this._follow = options.follow ?? null;
     this.id = 'jp-collab-collaborators';
     this.addClass('jp-collab-CollaboratorsPanel');
     this.title.icon = usersIcon;
@@ -170,16 +180,50 @@ export class CollaboratorsPanel extends Widget {
     this._empty.textContent = this._trans.__(
       'Nobody else is here yet. People working on the documents you have open appear here.'
     );
+    this._status = document.createElement('div');
+    this._status.className = 'jp-collab-CollaboratorsPanel-following';
+    this._status.setAttribute('role', 'status');
+    this._status.hidden = true;
     this.node.appendChild(header);
+    this.node.appendChild(this._status);
     this.node.appendChild(this._empty);
     this.node.appendChild(this._list);
     this._tracker.changed.connect(this._render, this);
+    this._follow?.changed.connect(this._render, this);
     this._render();
+  }
+
+  private _renderStatus(people: ICollaborator[]): void {
+    const key = this._follow?.following ?? null;
+    const person = key ? people.find(p => p.key === key) : undefined;
+    this._status.hidden = !person;
+    this._status.replaceChildren();
+    if (!person) {
+      return;
+    }
+    this._status.style.setProperty('--jp-collab-user-color', person.color);
+    const text = document.createElement('span');
+    text.textContent = this._trans.__(
+      'Following %1. Press Escape to stop.',
+      person.displayName
+    );
+    const stop = document.createElement('button');
+    stop.type = 'button';
+    stop.className = 'jp-collab-CollaboratorsPanel-stop';
+    stop.textContent = this._trans.__('Stop');
+    stop.title = this._trans.__('Stop following %1', person.displayName);
+    stop.addEventListener('click', () => this._follow?.stop());
+    this._status.append(text, stop);
   }
 
   private _render(): void {
     const people = this._tracker.collaborators(this._trans.__('Anonymous'));
     this._empty.hidden = people.length > 0;
+    this._renderStatus(people);
+    // Keep the keyboard focus on the same control across re-renders.
+    const focused = document.activeElement as HTMLElement | null;
+    const focusKey =
+      focused && this._list.contains(focused) ? focused.dataset.focusKey : undefined;
     this._list.replaceChildren();
     for (const c of people) {
       const item = document.createElement('li');
@@ -191,6 +235,27 @@ export class CollaboratorsPanel extends Widget {
       name.className = 'jp-collab-Collaborator-name';
       name.textContent = c.displayName;
       head.appendChild(name);
+      if (this._follow) {
+        const following = this._follow.following === c.key;
+        const follow = document.createElement('button');
+        follow.type = 'button';
+        follow.className = 'jp-collab-Collaborator-follow';
+        follow.classList.toggle('jp-mod-active', following);
+        follow.dataset.focusKey = `follow:${c.key}`;
+        follow.setAttribute('aria-pressed', following ? 'true' : 'false');
+        follow.textContent = following
+          ? this._trans.__('Following')
+          : this._trans.__('Follow');
+        follow.title = following
+          ? this._trans.__('Stop following %1 (Escape)', c.displayName)
+          : this._trans.__(
+              'Follow %1: your view goes where they go',
+              c.displayName
+            );
+        follow.setAttribute('aria-label', follow.title);
+        follow.addEventListener('click', () => this._follow?.toggle(c.key));
+        head.appendChild(follow);
+      }
       item.appendChild(head);
 
       const docs = document.createElement('ul');
@@ -218,27 +283,45 @@ export class CollaboratorsPanel extends Widget {
           ? this._trans.__('%1 is looking at %2. Open it.', c.displayName, path)
           : this._trans.__('%1 has %2 open. Open it.', c.displayName, path);
         button.setAttribute('aria-label', button.title);
-        button.addEventListener('click', () => this._open(path));
+        button.dataset.focusKey = `open:${c.key}:${path}`;
+        button.addEventListener('click', () => this._open(path, c));
         li.appendChild(button);
         docs.appendChild(li);
       }
       item.appendChild(docs);
       this._list.appendChild(item);
     }
+    if (focusKey) {
+      const again = Array.from(
+        this._list.querySelectorAll<HTMLElement>('[data-focus-key]')
+      ).find(el => el.dataset.focusKey === focusKey);
+      again?.focus();
+    }
+  }
+
+  dispose(): void {
+    this._tracker.changed.disconnect(this._render, this);
+    this._follow?.changed.disconnect(this._render, this);
+    super.dispose();
   }
 
   private _tracker: PresenceTracker;
   private _trans: TranslationBundle;
-  private _open: (path: string) => void;
+  private _open: (path: string, c: ICollaborator) => void;
+  private _follow: FollowController | null;
   private _list: HTMLUListElement;
   private _empty: HTMLParagraphElement;
+  private _status: HTMLDivElement;
 }
 
 export namespace CollaboratorsPanel {
   export interface IOptions {
     tracker: PresenceTracker;
     trans: TranslationBundle;
-    open: (path: string) => void;
+    /** Open a document a collaborator has open (and show where they are). */
+    open: (path: string, c: ICollaborator) => void;
+    /** Follow mode (a Follow button per person). */
+    follow?: FollowController;
   }
 }
 

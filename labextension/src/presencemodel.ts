@@ -151,3 +151,73 @@ export function groupCollaborators(
   result.sort((a, b) => a.displayName.localeCompare(b.displayName));
   return result;
 }
+
+/** A person shown on a notebook cell. */
+export interface ICellMark {
+  key: string;
+  displayName: string;
+  initials: string;
+  color: string;
+  clientId: number;
+}
+
+/**
+ * Which cell each person is in, from the awareness states of one notebook:
+ * the `cell` field (the id of their active cell, published by this
+ * extension) or else the cell of their primary cursor.
+ *
+ * @param cursorCell the id of the cell a cursor (JSON relative position) is in.
+ * @returns cell id → people in it (one entry per person, sorted by name).
+ */
+export function cellMarks(
+  entries: readonly { clientId: number; state: IPresenceEntry['state'] }[],
+  isSelf: (clientId: number, state: IPresenceEntry['state']) => boolean,
+  cursorCell: (position: any) => string | null,
+  unnamed = 'Anonymous'
+): Map<string, ICellMark[]> {
+  const result = new Map<string, ICellMark[]>();
+  for (const { clientId, state } of entries) {
+    if (!state || !state.user || isSelf(clientId, state)) {
+      continue;
+    }
+    let cellId: string | null =
+      typeof state.cell === 'string' && state.cell ? state.cell : null;
+    if (!cellId && Array.isArray(state.cursors) && state.cursors.length) {
+      const cursor =
+        state.cursors.find((c: any) => c?.primary) ?? state.cursors[0];
+      cellId = cursor ? cursorCell(cursor.head) : null;
+    }
+    if (!cellId) {
+      continue;
+    }
+    const key = userKey(state.user, clientId);
+    const displayName = userName(state.user, unnamed);
+    const marks = result.get(cellId) ?? [];
+    if (!marks.some(m => m.key === key)) {
+      marks.push({
+        key,
+        displayName,
+        initials: userInitials(state.user, displayName),
+        color: userColor(state.user, key),
+        clientId
+      });
+      marks.sort((a, b) => a.displayName.localeCompare(b.displayName));
+    }
+    result.set(cellId, marks);
+  }
+  return result;
+}
+
+/**
+ * What following a person looks at: a string that changes when they move
+ * (document, cell or cursor), so that the view only follows real moves.
+ */
+export function followSignature(states: readonly any[]): string {
+  const parts = states.map(s => {
+    const cursors = Array.isArray(s?.cursors)
+      ? s.cursors.map((c: any) => c?.head)
+      : null;
+    return [s?.current ?? null, s?.cell ?? null, cursors];
+  });
+  return JSON.stringify(parts);
+}

@@ -238,6 +238,106 @@ def check_viewer_structure(a: Page, c: Page, out: Path) -> None:
     c.screenshot(path=str(out / "viewer-structure-C.png"))
 
 
+def current_tab(page: Page) -> str:
+    """Label of the current tab of the main area."""
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
+    return tab.first.inner_text() if tab.count() else ""
+
+
+def marked_cells(page: Page) -> list[int]:
+    """Indexes of the cells of the current notebook that show a collaborator marker."""
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll("
+        "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell'))"
+        ".map((c, i) => c.querySelector(':scope > .jp-collab-CellMarkers') ? i : -1).filter(i => i >= 0)"
+    )
+
+
+def check_cell_presence_and_follow(a: Page, b: Page, out: Path) -> None:
+    """A sees which cell B is in; A follows B from document to document; Escape stops."""
+    b.locator(".lm-TabBar-tab").filter(has_text="demo.ipynb").first.click()
+    a.locator(".lm-TabBar-tab").filter(has_text="demo.ipynb").first.click()
+    b.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-InputPrompt").click()
+    b.keyboard.press("Escape")
+    deadline = time.time() + 10
+    while time.time() < deadline and marked_cells(a) != [1]:
+        time.sleep(0.2)
+    check("A: a marker shows that B is in the second cell", marked_cells(a) == [1], repr(marked_cells(a)))
+    b.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+    deadline = time.time() + 10
+    while time.time() < deadline and marked_cells(a) != [0]:
+        time.sleep(0.2)
+    check("A: the marker moves with B to the first cell", marked_cells(a) == [0], repr(marked_cells(a)))
+    marker = a.locator(".jp-collab-CellMarker").first
+    label = marker.get_attribute("aria-label") or ""
+    check("A: the marker names B", "is in this cell" in label, label)
+    a.screenshot(path=str(out / "cell-markers-A.png"))
+
+    # follow mode
+    a.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='jp-collab-collaborators']").click()
+    follow = a.locator(".jp-collab-Collaborator-follow").first
+    follow.wait_for(timeout=10000)
+    follow.focus()
+    a.keyboard.press("Enter")  # keyboard works on the panel
+    check(
+        "A: the Follow button is pressed",
+        a.locator(".jp-collab-Collaborator-follow[aria-pressed='true']").count() == 1,
+    )
+    check(
+        "A: the panel says whom A follows",
+        wait_text(a, ".jp-collab-CollaboratorsPanel-following", "Following", 5000),
+    )
+    b.locator(".jp-DirListing-item").filter(has_text="notes.txt").first.dblclick()
+    deadline = time.time() + 15
+    while time.time() < deadline and current_tab(a) != "notes.txt":
+        time.sleep(0.2)
+    check("A (following B): opens the document B opened", current_tab(a) == "notes.txt", current_tab(a))
+    a.screenshot(path=str(out / "following-A.png"))
+    b.locator(".lm-TabBar-tab").filter(has_text="demo.ipynb").first.click()
+    deadline = time.time() + 15
+    while time.time() < deadline and current_tab(a) != "demo.ipynb":
+        time.sleep(0.2)
+    check("A (following B): goes back with B to the notebook", current_tab(a) == "demo.ipynb", current_tab(a))
+    a.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    a.keyboard.press("Escape")
+    check(
+        "A: Escape stops following",
+        a.locator(".jp-collab-Collaborator-follow[aria-pressed='true']").count() == 0
+        and a.locator(".jp-collab-CollaboratorsPanel-following").is_hidden(),
+    )
+    b.locator(".lm-TabBar-tab").filter(has_text="notes.txt").first.click()
+    a.wait_for_timeout(1500)
+    check("A (not following): stays where it is", current_tab(a) == "demo.ipynb", current_tab(a))
+    b.locator(".lm-TabBar-tab").filter(has_text="demo.ipynb").first.click()
+
+
+def check_follow_scrolls(a: Page, b: Page, base: str, out: Path) -> None:
+    """Following B in a long notebook: A's view scrolls to the cell B moves to."""
+    open_lab(b, base, "big.ipynb")
+    wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "value_0_5", 60000)
+    a.locator(".lm-TabBar-tab").filter(has_text="big.ipynb").first.click()
+    a.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='jp-collab-collaborators']").click()
+    a.locator(".jp-collab-Collaborator-follow").first.click()
+    # (JupyterLab attaches the cells of a long notebook little by little; 150 is attached early)
+    target = 150
+    b.evaluate(f"() => {{ window.jupyterapp.shell.currentWidget.content.activeCellIndex = {target}; }}")
+    visible = """(i) => {
+      const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+      const cell = nb && nb.querySelectorAll('.jp-Cell')[i];
+      if (!cell) return false;
+      const r = cell.getBoundingClientRect(), v = nb.getBoundingClientRect();
+      return r.bottom > v.top && r.top < v.bottom;
+    }"""
+    try:
+        a.wait_for_function(visible, arg=target, timeout=40000)
+        ok = True
+    except Exception:
+        ok = False
+    check(f"A (following B): scrolls to cell {target} where B went", ok)
+    a.screenshot(path=str(out / "following-scrolled-A.png"))
+    a.keyboard.press("Escape")
+
+
 def check_large_notebook(a: Page, base: str, out: Path) -> None:
     """A notebook of BIG_CELLS cells opens with a loading indicator that goes away."""
     a.add_init_script(RECORD_LOADING)
@@ -421,6 +521,7 @@ def main() -> int:
             )
             a.screenshot(path=str(out / "notebook-A.png"))
             b.screenshot(path=str(out / "notebook-B.png"))
+            check_cell_presence_and_follow(a, b, out)
 
             # save from the UI: no "file changed" dialog
             a.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
@@ -646,6 +747,7 @@ def main() -> int:
 
             # --- a large notebook opens with a loading indicator -------------
             check_large_notebook(a, base, out)
+            check_follow_scrolls(a, b, base, out)
 
             browser.close()
     finally:
@@ -661,19 +763,6 @@ def main() -> int:
     failed = [r for r in RESULTS if not r[1]]
     print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
-
-
-def dev_viewer(a: Page, browser, base: str, out: Path) -> None:
-    """(development) open demo.ipynb as A and as a viewer C, run check_viewer_structure."""
-    ctx_c = browser.new_context(viewport={"width": 1400, "height": 900})
-    ctx_c.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
-    c = ctx_c.new_page()
-    open_lab(a, base, "demo.ipynb")
-    wait_text(a, ".jp-Notebook .jp-Cell .cm-content", "print(x)", 30000)
-    open_lab(c, base, "demo.ipynb")
-    wait_text(c, ".jp-Notebook .jp-Cell .cm-content", "print(x)", 30000)
-    c.wait_for_selector(".jp-collab-ReadOnlyBanner", timeout=10000)
-    check_viewer_structure(a, c, out)
 
 
 if __name__ == "__main__":
