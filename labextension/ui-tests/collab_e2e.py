@@ -359,7 +359,7 @@ def check_large_notebook(a: Page, base: str, out: Path) -> None:
     start = time.time()
     open_lab(a, base, "big.ipynb")
     try:
-        a.wait_for_selector(".jp-collab-LoadingOverlay:not([hidden])", timeout=20000)
+        a.locator(".jp-collab-LoadingOverlay").filter(has_text="big.ipynb").first.wait_for(timeout=20000)
         a.screenshot(path=str(out / "large-notebook-loading-A.png"))
     except Exception:
         pass
