@@ -189,7 +189,11 @@ def check_viewer_structure(a: Page, c: Page, out: Path) -> None:
     before_a = cell_count(a)
     before_c = cell_count(c)
     check("C (viewer): sees as many cells as A", before_a == before_c and before_a > 0, f"A {before_a}, C {before_c}")
-    source_before = c.locator(".jp-Notebook").inner_text()
+    sources = (
+        "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells"
+        ".map(c => c.cell_type + ':' + c.getSource())"
+    )
+    source_before = c.evaluate(sources)
     # command mode on the first cell, then the notebook shortcuts
     c.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
     c.keyboard.press("Escape")
@@ -218,9 +222,11 @@ def check_viewer_structure(a: Page, c: Page, out: Path) -> None:
         after_c == before_c and after_a == before_a,
         f"A {before_a}->{after_a}, C {before_c}->{after_c}, errors {errors}",
     )
+    source_after = c.evaluate(sources)
     check(
-        "C (viewer): the notebook's text is unchanged",
-        c.locator(".jp-Notebook").inner_text() == source_before,
+        "C (viewer): the notebook's cells and text are unchanged",
+        source_after == source_before and a.evaluate(sources) == source_before,
+        repr(source_after),
     )
     types = c.evaluate(
         "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells.map(c => c.cell_type)"
