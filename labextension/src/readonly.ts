@@ -52,7 +52,26 @@ export function applyReadOnly(
     return;
   }
   state.readOnly = readOnly;
-  widget.context.model.readOnly = readOnly;
+  const model = widget.context.model;
+  model.readOnly = readOnly;
+  if (readOnly) {
+    // A viewer has nothing to save: changes that slip in locally (kernel
+    // metadata, for example) are never sent, so the document stays clean
+    // and closing it does not ask to save.
+    model.dirty = false;
+    if (!state.dirtyListener) {
+      state.dirtyListener = (_: unknown, change: { name: string; newValue: any }) => {
+        if (change.name === 'dirty' && change.newValue === true && state.readOnly) {
+          queueMicrotask(() => {
+            if (state.readOnly && !model.isDisposed) {
+              model.dirty = false;
+            }
+          });
+        }
+      };
+      model.stateChanged.connect(state.dirtyListener);
+    }
+  }
   if (widget instanceof NotebookPanel) {
     const notebook = widget.content;
     setNotebookReadOnly(notebook, readOnly);
@@ -94,12 +113,13 @@ namespace Private {
     readOnly: boolean;
     banner: ReadOnlyBanner | null;
     cellsListener: (() => void) | null;
+    dirtyListener: ((sender: unknown, change: { name: string; newValue: any }) => void) | null;
   }
   const states = new WeakMap<Widget, IState>();
   export function state(widget: Widget): IState {
     let s = states.get(widget);
     if (!s) {
-      s = { readOnly: false, banner: null, cellsListener: null };
+      s = { readOnly: false, banner: null, cellsListener: null, dirtyListener: null };
       states.set(widget, s);
     }
     return s;

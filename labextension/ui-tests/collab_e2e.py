@@ -241,6 +241,8 @@ def check_viewer_structure(a: Page, c: Page, out: Path) -> None:
         "C (viewer): told that the notebook is read-only",
         wait_text(c, ".jp-Notification-Toast, .Toastify__toast", "read-only", 5000),
     )
+    dirty = c.locator("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-dirty").filter(has_text="demo.ipynb").count()
+    check("C (viewer): the notebook is not marked as modified", dirty == 0, f"{dirty} dirty tab(s)")
     c.screenshot(path=str(out / "viewer-structure-C.png"))
 
 
