@@ -19,6 +19,7 @@ from .collaboration.room import RoomSettings
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .events import RoomEvents
 from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, RoomHandler, SessionHandler
+from .persistence import DocumentStore, MemoryStore, SQLiteStore
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
@@ -59,7 +60,8 @@ class CollabApp(ExtensionApp):
     )
     db_path = Unicode(
         config=True,
-        help="SQLite database of file ids and history; empty keeps them in memory only.",
+        help="SQLite database of file ids and the durable update log; empty keeps them in "
+        "memory only (nothing survives a restart).",
     )
 
     @default("db_path")
@@ -71,6 +73,7 @@ class CollabApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         file_ids: FileIds = SQLiteFileIds(self.db_path) if self.db_path else MemoryFileIds()
+        self.store: DocumentStore = SQLiteStore(self.db_path) if self.db_path else MemoryStore()
         event_logger = getattr(self.serverapp, "event_logger", None)
         self.rooms = RoomManager(
             self.serverapp.contents_manager,
@@ -84,6 +87,7 @@ class CollabApp(ExtensionApp):
             idle_delay=self.document_cleanup_delay,
             log=self.log,
             emit=RoomEvents(event_logger),
+            store=self.store,
         )
         if event_logger is not None:
             event_logger.add_listener(schema_id=CONTENTS_SCHEMA_ID, listener=self._contents_event)
@@ -107,3 +111,4 @@ class CollabApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.rooms.stop()
+        await self.store.close()

@@ -19,6 +19,7 @@ class OriginKind(str, Enum):
     BUS = "bus"
     SERVER = "server"
     LOAD = "load"
+    RESUME = "resume"  # replaying the room's own durable log: never logged again
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +35,11 @@ class Origin:
     connection: Any = None
 
     @property
+    def logged(self) -> bool:
+        """Whether a change of this origin goes into the durable log."""
+        return self.kind is not OriginKind.RESUME
+
+    @property
     def marks_dirty(self) -> bool:
         """Whether a change of this origin makes the room differ from the file on disk.
 
@@ -44,5 +50,6 @@ class Origin:
 
 
 LOAD = Origin(OriginKind.LOAD)
+RESUME = Origin(OriginKind.RESUME)
 DISK = Origin(OriginKind.DISK)
 SERVER = Origin(OriginKind.SERVER)

@@ -29,9 +29,11 @@ REMOTE = object()
 class Client:
     """Speaks the protocol the way y-websocket does: step 1 on connect, updates as they happen."""
 
-    def __init__(self, ws: WebSocketClientConnection, type: str = "file") -> None:
+    def __init__(
+        self, ws: WebSocketClientConnection, type: str = "file", ydoc: Doc | None = None
+    ) -> None:
         self.ws = ws
-        self.ydoc = Doc()
+        self.ydoc = ydoc if ydoc is not None else Doc()
         self.jdoc = SHARED[type](self.ydoc)
         self.awareness: dict[int, dict[str, Any]] = {}
         self.notices: list[dict[str, Any]] = []
@@ -41,7 +43,7 @@ class Client:
         self.offline_updates: list[bytes] = []
         self._applying = False
         self._clock = 0
-        self.ydoc.observe(self._local_change)
+        self._subscription = self.ydoc.observe(self._local_change)
         self._task = asyncio.get_running_loop().create_task(self._read())
         self.send(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
 
@@ -105,6 +107,10 @@ class Client:
         return self.jdoc.get()
 
     def close(self) -> None:
+        """Disconnect; the document stays usable (offline), as a browser tab's would."""
+        if self._subscription is not None:
+            self.ydoc.unobserve(self._subscription)
+            self._subscription = None
         self.ws.close()
         self._task.cancel()
 

@@ -9,7 +9,9 @@ from typing import Any
 
 from ..documents.fileids import FileIds
 from ..documents.kinds import DocumentKind, UnsupportedKind, document_kind
+from ..persistence import DocumentStore
 from ..protocol.codes import CloseCode
+from .journal import RoomJournal
 from .room import Room, RoomSettings
 
 
@@ -30,8 +32,10 @@ class RoomManager:
         idle_delay: float,
         log: logging.Logger,
         emit: Callable[..., None],
+        store: DocumentStore | None = None,
     ) -> None:
         self.cm = contents_manager
+        self.store = store
         self.file_ids = file_ids
         self.settings = settings
         self.idle_delay = idle_delay
@@ -55,6 +59,16 @@ class RoomManager:
         path = self.file_ids.path_of(file_id)
         if path is None:
             raise UnknownRoom(room_id)
+        journal = None
+        if self.store is not None:
+            # One history per file: text and blob views of the same file share the file id,
+            # so the log is keyed by room (format, type and file id).
+            journal = RoomJournal(
+                self.store,
+                room_id,
+                self.log,
+                on_failure=lambda exc: self._store_failed(room_id, exc),
+            )
         room = Room(
             room_id,
             kind,
@@ -66,9 +80,16 @@ class RoomManager:
             self.emit,
             on_empty=self._room_empty,
             on_deleted=lambda r: self._spawn(self.close_room(r, CloseCode.DELETED)),
+            journal=journal,
+            bases=self.file_ids,
         )
         self.rooms[room_id] = room
         return room
+
+    def _store_failed(self, room_id: str, exc: BaseException) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.notify({"type": "store-error", "message": f"history is not being saved: {exc}"})
 
     def rooms_of(self, file_id: str) -> list[Room]:
         return [r for r in self.rooms.values() if r.file_id == file_id]

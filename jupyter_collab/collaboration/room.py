@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pycrdt import Doc
 
+from ..documents.fileids import FileIds
 from ..documents.filesync import FileSync
 from ..documents.kinds import DocumentKind
 from ..origins import SERVER, Origin, OriginKind
@@ -33,6 +34,7 @@ from ..protocol.framing import (
     sync_frame,
 )
 from .fanout import Broadcast, Outbox
+from .journal import RoomJournal
 from .presence import Presence
 from .transport import FrameSink
 
@@ -72,6 +74,8 @@ class Room:
         emit: Callable[..., None],
         on_empty: Callable[[Room], None],
         on_deleted: Callable[[Room], None],
+        journal: RoomJournal | None = None,
+        bases: FileIds | None = None,
     ) -> None:
         self.room_id = room_id
         self.kind = kind
@@ -81,6 +85,7 @@ class Room:
         self._emit = emit
         self._on_empty = on_empty
         self._on_deleted = on_deleted
+        self.journal = journal
         self.ydoc = Doc()
         self.jdoc = kind.ydoc_class(self.ydoc)
         self._origin: Origin = SERVER
@@ -97,6 +102,9 @@ class Room:
             save_max_wait=settings.save_max_wait,
             poll_interval=settings.poll_interval,
             log=log,
+            journal=journal,
+            bases=bases,
+            file_id=file_id,
         )
         self._load_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -126,7 +134,13 @@ class Room:
     def _on_update(self, event: Any) -> None:
         update = event.update
         origin = self._origin
-        self.broadcast.publish(sync_frame(SyncType.UPDATE, update), update, origin.connection)
+        message = sync_frame(SyncType.UPDATE, update)
+        if self.journal is None:
+            self.broadcast.publish(message, update, origin.connection)
+        else:
+            self.journal.record(
+                update, origin, lambda: self.broadcast.publish(message, update, origin.connection)
+            )
         if origin.marks_dirty:
             self.file.changed()
 
@@ -250,6 +264,8 @@ class Room:
         ):
             try:
                 await self.file.close(save=code is not CloseCode.DELETED)
+                if self.journal is not None:
+                    await self.journal.flush()
             except Exception:
                 self.log.exception("Closing room %s", self.room_id)
         self.emit("room_closed", path=self.path, reason=reason or code.reason)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+import zlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -22,8 +23,21 @@ def _under(path: str, folder: str) -> bool:
 
 
 class FileIds(ABC):
+    """The server's registry of files: stable ids, and each file's merge base.
+
+    The merge base is the document state whose content equals the file as last loaded, saved
+    or merged. Changes found on disk are merged as the edit from it, also after a restart, so
+    it must be exactly that state (not merely a point of the update log).
+    """
+
     @abstractmethod
     def get_or_create(self, path: str) -> str: ...
+
+    @abstractmethod
+    def set_base(self, file_id: str, state: bytes) -> None: ...
+
+    @abstractmethod
+    def base(self, file_id: str) -> bytes | None: ...
 
     @abstractmethod
     def path_of(self, file_id: str) -> str | None: ...
@@ -40,6 +54,13 @@ class FileIds(ABC):
 class MemoryFileIds(FileIds):
     def __init__(self) -> None:
         self._paths: dict[str, str] = {}  # id -> path
+        self._bases: dict[str, bytes] = {}
+
+    def set_base(self, file_id: str, state: bytes) -> None:
+        self._bases[file_id] = state
+
+    def base(self, file_id: str) -> bytes | None:
+        return self._bases.get(file_id)
 
     def get_or_create(self, path: str) -> str:
         path = normalize(path)
@@ -81,6 +102,20 @@ class SQLiteFileIds(FileIds):
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS file_ids (id TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS file_bases (id TEXT PRIMARY KEY, state BLOB NOT NULL)"
+        )
+
+    def set_base(self, file_id: str, state: bytes) -> None:
+        self._db.execute(
+            "INSERT INTO file_bases (id, state) VALUES (?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+            (file_id, zlib.compress(state, 1)),
+        )
+
+    def base(self, file_id: str) -> bytes | None:
+        row = self._db.execute("SELECT state FROM file_bases WHERE id = ?", (file_id,)).fetchone()
+        return zlib.decompress(row[0]) if row else None
 
     def get_or_create(self, path: str) -> str:
         path = normalize(path)

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_core.utils import ensure_async
-from pycrdt import merge_updates
+from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
-from ..origins import DISK, LOAD, SERVER, Origin
+from ..origins import DISK, LOAD, RESUME, SERVER, Origin
 from .kinds import DocumentKind, detect_eol
+
+if TYPE_CHECKING:
+    from ..collaboration.journal import RoomJournal
+    from .fileids import FileIds
 from .merge import edit_from_base
 from .notebooks import is_trusted, read_notebook
 
@@ -62,6 +67,9 @@ class FileSync:
         save_max_wait: float,
         poll_interval: float,
         log: logging.Logger,
+        journal: RoomJournal | None = None,
+        bases: FileIds | None = None,
+        file_id: str = "",
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.room = room
@@ -72,6 +80,9 @@ class FileSync:
         self.save_max_wait = save_max_wait
         self.poll_interval = poll_interval
         self.log = log
+        self.journal = journal
+        self._bases = bases
+        self._file_id = file_id
         self.last_modified: datetime | None = None
         self.eol = "\n"
         self._base_update = b""  # document state equal to the file's content
@@ -133,14 +144,47 @@ class FileSync:
         return model.get("last_modified")
 
     async def load(self) -> None:
+        """Resume the room from its durable log if it has one, else load the file.
+
+        Resuming replays the same CRDT history, so clients that kept the document across a
+        restart merge without duplicates. The file is then merged as a diff from the content
+        last saved, and edits that were logged but never saved make the room dirty.
+        """
         async with self._lock:
             value, self.last_modified = await self._read()
-            with self.room.transact(LOAD):
-                self.room.jdoc.set(value)
-            self._disk_value = value
-            self._base_update = self.room.ydoc.get_update()
+            if not await self._resume(value):
+                with self.room.transact(LOAD):
+                    self.room.jdoc.set(value)
+                self._disk_value = value
+                self._set_base(self.room.ydoc.get_update())
         if self.kind.contents_type == "notebook":
             self._spawn(self._mark_trusted(value))
+
+    async def _resume(self, value: Any) -> bool:
+        journal = self.journal
+        base = self._bases.base(self._file_id) if self._bases is not None else None
+        if journal is None or base is None:
+            return False
+        state = await journal.store.load(journal.doc_id)
+        if state is None:
+            return False
+        with self.room.transact(RESUME):
+            self.room.ydoc.apply_update(state)
+        journal.last_seq = await journal.store.last_seq(journal.doc_id)
+        self._base_update = base
+        self._disk_value = None
+        await self._merge_value(value)  # what changed on disk while the server was down
+        if self.room.jdoc.get() != _content_of(base, self.kind):
+            self.changed()  # logged before a crash or shutdown, never saved
+        return True
+
+    def _set_base(self, state: bytes) -> None:
+        self._base_update = state
+        if self._bases is not None:
+            try:
+                self._bases.set_base(self._file_id, state)
+            except Exception as exc:
+                self.log.error("Recording the merge base of %s failed: %s", self.path, exc)
 
     async def _mark_trusted(self, notebook: dict[str, Any]) -> None:
         """Tell clients the cells are trusted, as Jupyter does on load, once the check is done.
@@ -195,10 +239,12 @@ class FileSync:
                 on_disk = await self._stat()
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
+                await self._settle_log()
                 started = self._first_unsaved
                 self._first_unsaved = None
                 value = self.room.jdoc.get()
                 state = self.room.ydoc.get_update()
+                seq = self.journal.last_seq if self.journal is not None else 0
                 model = await ensure_async(
                     self.cm.save(
                         {
@@ -220,7 +266,14 @@ class FileSync:
                 return False
             self.last_modified = model.get("last_modified")
             self._disk_value = value
-            self._base_update = state
+            self._set_base(state)
+            if self.journal is not None and seq:
+                try:
+                    await self.journal.store.add_version(
+                        self.journal.doc_id, seq, kind="save", time=time.time()
+                    )
+                except Exception as exc:
+                    self.log.error("Recording the save of %s failed: %s", self.path, exc)
             if self.room.jdoc.dirty:
                 with self.room.transact(SERVER):
                     self.room.jdoc.dirty = False
@@ -249,6 +302,16 @@ class FileSync:
             except Exception as exc:
                 self.log.warning("Checking %s on disk failed: %s", self.path, exc)
 
+    async def _settle_log(self) -> None:
+        """Wait until every update in the room is logged, so a save's seq is exact."""
+        if self.journal is None:
+            return
+        for _ in range(100):
+            if not self.journal.pending:
+                return
+            await self.journal.flush()
+        raise RuntimeError("the update log does not keep up; saving later")
+
     async def _merge_from_disk(self) -> None:
         try:
             value, last_modified = await self._read()
@@ -257,6 +320,10 @@ class FileSync:
             self.log.warning("Not merging %s from disk: %s", self.path, exc)
             return
         self.last_modified = last_modified
+        await self._merge_value(value)
+
+    async def _merge_value(self, value: Any) -> None:
+        """Merge a file content into the room as the edit from the last agreed content."""
         if value == self._disk_value:
             return
         update = edit_from_base(self._base_update, self.kind.ydoc_class, value)
@@ -264,7 +331,7 @@ class FileSync:
         if update is None:
             return
         self.room.apply_update(update, DISK)
-        self._base_update = merge_updates(self._base_update, update)
+        self._set_base(merge_updates(self._base_update, update))
         self.room.notify({"type": "disk-merged", "path": self.path})
         self.room.emit("disk_merged", path=self.path)
 
@@ -289,6 +356,12 @@ class FileSync:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _content_of(state: bytes, kind: DocumentKind) -> Any:
+    doc = Doc()
+    doc.apply_update(state)
+    return kind.ydoc_class(doc).get()
 
 
 def _iso(value: datetime | None) -> str | None:

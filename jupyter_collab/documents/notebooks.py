@@ -16,7 +16,6 @@ import asyncio
 import json
 from datetime import datetime
 from typing import Any
-
 from uuid import uuid4
 
 from jupyter_core.utils import ensure_async
