@@ -72,7 +72,8 @@ class CollabApp(ExtensionApp):
     rooms: RoomManager
 
     def initialize_settings(self) -> None:
-        file_ids: FileIds = SQLiteFileIds(self.db_path) if self.db_path else MemoryFileIds()
+        self.file_ids: FileIds = SQLiteFileIds(self.db_path) if self.db_path else MemoryFileIds()
+        file_ids = self.file_ids
         self.store: DocumentStore = SQLiteStore(self.db_path) if self.db_path else MemoryStore()
         event_logger = getattr(self.serverapp, "event_logger", None)
         self.rooms = RoomManager(
@@ -112,3 +113,4 @@ class CollabApp(ExtensionApp):
     async def stop_extension(self) -> None:
         await self.rooms.stop()
         await self.store.close()
+        self.file_ids.close()

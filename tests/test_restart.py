@@ -134,7 +134,11 @@ async def test_client_with_offline_edits_merges_without_duplicates(server, tmp_p
         "online edit, shared text\nfrom disk\noffline edit\n",
         "online edit, shared text\noffline edit\nfrom disk\n",
     }
-    await eventually(
-        lambda: other.content() == back.content() and other.content() in expected, what="merge"
-    )
+    try:
+        await eventually(
+            lambda: other.content() == back.content() and other.content() in expected,
+            what="merge",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {other.content()!r} / {back.content()!r}") from None
     await eventually(lambda: path.read_text() == other.content(), what="saved, no duplicates")

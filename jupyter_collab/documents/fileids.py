@@ -7,11 +7,20 @@ implementation is for tests and for deployments that want nothing on disk.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 import zlib
 from abc import ABC, abstractmethod
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _report(future: Future[None]) -> None:
+    if future.exception() is not None:
+        log.error("Recording a merge base failed: %s", future.exception())
 
 
 def normalize(path: str) -> str:
@@ -34,10 +43,21 @@ class FileIds(ABC):
     def get_or_create(self, path: str) -> str: ...
 
     @abstractmethod
-    def set_base(self, file_id: str, state: bytes) -> None: ...
+    def set_base(
+        self, file_id: str, state: bytes, digest: str, *, pending: bool = False
+    ) -> Future[None]:
+        """Record the merge base for a file content (``digest``); done once durable.
+
+        A save records its base as *pending* before it writes the file and as the base after:
+        if the server dies in between, the pending base is the one whose digest matches.
+        """
 
     @abstractmethod
-    def base(self, file_id: str) -> bytes | None: ...
+    def base(self, file_id: str, digest: str | None) -> bytes | None:
+        """The merge base for the file's current content (its ``digest``)."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook: the in-memory registry holds nothing)
+        """Finish pending writes and release resources."""
 
     @abstractmethod
     def path_of(self, file_id: str) -> str | None: ...
@@ -54,13 +74,22 @@ class FileIds(ABC):
 class MemoryFileIds(FileIds):
     def __init__(self) -> None:
         self._paths: dict[str, str] = {}  # id -> path
-        self._bases: dict[str, bytes] = {}
+        self._bases: dict[tuple[str, bool], tuple[bytes, str]] = {}
 
-    def set_base(self, file_id: str, state: bytes) -> None:
-        self._bases[file_id] = state
+    def set_base(
+        self, file_id: str, state: bytes, digest: str, *, pending: bool = False
+    ) -> Future[None]:
+        self._bases[(file_id, pending)] = (state, digest)
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
 
-    def base(self, file_id: str) -> bytes | None:
-        return self._bases.get(file_id)
+    def base(self, file_id: str, digest: str | None) -> bytes | None:
+        pending = self._bases.get((file_id, True))
+        if pending is not None and pending[1] == digest:
+            return pending[0]
+        confirmed = self._bases.get((file_id, False))
+        return confirmed[0] if confirmed else None
 
     def get_or_create(self, path: str) -> str:
         path = normalize(path)
@@ -97,29 +126,54 @@ class MemoryFileIds(FileIds):
 class SQLiteFileIds(FileIds):
     def __init__(self, db_path: str | Path) -> None:
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(db_path), isolation_level=None, check_same_thread=False)
+        # sqlite3 here is built thread-safe (serialized); the writer thread and the event loop
+        # share this connection.
+        self._db = sqlite3.connect(
+            str(db_path), isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-bases")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS file_ids (id TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL)"
         )
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS file_bases (id TEXT PRIMARY KEY, state BLOB NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS file_bases (id TEXT NOT NULL, pending INTEGER NOT NULL,"
+            " state BLOB NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (id, pending))"
         )
 
-    def set_base(self, file_id: str, state: bytes) -> None:
+    def set_base(
+        self, file_id: str, state: bytes, digest: str, *, pending: bool = False
+    ) -> Future[None]:
+        # Compressing and writing a large document's state takes tens of milliseconds: it
+        # happens on a thread of its own, in order, off the server's event loop.
+        future = self._writer.submit(self._write_base, file_id, state, digest, pending)
+        future.add_done_callback(_report)
+        return future
+
+    def _write_base(self, file_id: str, state: bytes, digest: str, pending: bool) -> None:
         self._db.execute(
-            "INSERT INTO file_bases (id, state) VALUES (?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-            (file_id, zlib.compress(state, 1)),
+            "INSERT INTO file_bases (id, pending, state, digest) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
+            "digest = excluded.digest",
+            (file_id, int(pending), zlib.compress(state, 1), digest),
         )
 
-    def base(self, file_id: str) -> bytes | None:
-        row = self._db.execute("SELECT state FROM file_bases WHERE id = ?", (file_id,)).fetchone()
-        return zlib.decompress(row[0]) if row else None
+    def base(self, file_id: str, digest: str | None) -> bytes | None:
+        # Through the writer thread too, so that it sees every base written before.
+        return self._writer.submit(self._read_base, file_id, digest).result()
+
+    def _read_base(self, file_id: str, digest: str | None) -> bytes | None:
+        found = self._db.execute(
+            "SELECT pending, state, digest FROM file_bases WHERE id = ?", (file_id,)
+        ).fetchall()
+        rows = {pending: (state, known) for pending, state, known in found}
+        if 1 in rows and rows[1][1] == digest:
+            return zlib.decompress(rows[1][0])
+        return zlib.decompress(rows[0][0]) if 0 in rows else None
 
     def get_or_create(self, path: str) -> str:
         path = normalize(path)
-        row = self._db.execute("SELECT id FROM file_ids WHERE path = ?", (path,)).fetchone()
+        row = self._one("SELECT id FROM file_ids WHERE path = ?", (path,))
         if row:
             return row[0]
         file_id = str(uuid.uuid4())
@@ -127,8 +181,14 @@ class SQLiteFileIds(FileIds):
         return file_id
 
     def path_of(self, file_id: str) -> str | None:
-        row = self._db.execute("SELECT path FROM file_ids WHERE id = ?", (file_id,)).fetchone()
+        row = self._one("SELECT path FROM file_ids WHERE id = ?", (file_id,))
         return row[0] if row else None
+
+    def _one(self, sql: str, args: tuple) -> tuple | None:
+        # fetchall, never fetchone: a cursor left open keeps a read transaction, and a write
+        # on this connection then fails at once with "database is locked".
+        rows = self._db.execute(sql, args).fetchall()
+        return rows[0] if rows else None
 
     def _under(self, path: str) -> list[tuple[str, str]]:
         like = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
@@ -158,4 +218,5 @@ class SQLiteFileIds(FileIds):
         return gone
 
     def close(self) -> None:
+        self._writer.shutdown(wait=True)
         self._db.close()

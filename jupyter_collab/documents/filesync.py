@@ -8,6 +8,8 @@ and never save over a newer file without merging it first.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -86,7 +88,7 @@ class FileSync:
         self.last_modified: datetime | None = None
         self.eol = "\n"
         self._base_update = b""  # document state equal to the file's content
-        self._disk_value: Any = None
+        self._disk_digest: str | None = None  # of the content last read or written
         self._first_unsaved: float | None = None
         self._last_change = 0.0
         self._lock = asyncio.Lock()
@@ -155,14 +157,16 @@ class FileSync:
             if not await self._resume(value):
                 with self.room.transact(LOAD):
                     self.room.jdoc.set(value)
-                self._disk_value = value
-                self._set_base(self.room.ydoc.get_update())
+                self._disk_digest = _digest(value)
+                self._set_base(self.room.ydoc.get_update(), self._disk_digest)
         if self.kind.contents_type == "notebook":
             self._spawn(self._mark_trusted(value))
 
     async def _resume(self, value: Any) -> bool:
         journal = self.journal
-        base = self._bases.base(self._file_id) if self._bases is not None else None
+        base = None
+        if self._bases is not None:
+            base = self._bases.base(self._file_id, _digest(value))
         if journal is None or base is None:
             return False
         state = await journal.store.load(journal.doc_id)
@@ -172,19 +176,23 @@ class FileSync:
             self.room.ydoc.apply_update(state)
         journal.last_seq = await journal.store.last_seq(journal.doc_id)
         self._base_update = base
-        self._disk_value = None
+        self._disk_digest = None
         await self._merge_value(value)  # what changed on disk while the server was down
         if self.room.jdoc.get() != _content_of(base, self.kind):
             self.changed()  # logged before a crash or shutdown, never saved
         return True
 
-    def _set_base(self, state: bytes) -> None:
-        self._base_update = state
-        if self._bases is not None:
-            try:
-                self._bases.set_base(self._file_id, state)
-            except Exception as exc:
-                self.log.error("Recording the merge base of %s failed: %s", self.path, exc)
+    def _set_base(self, state: bytes, digest: str, *, pending: bool = False) -> Any:
+        """Keep the merge base, and record it durably (awaitable, in order with the others)."""
+        if not pending:
+            self._base_update = state
+        if self._bases is None:
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return asyncio.wrap_future(
+            self._bases.set_base(self._file_id, state, digest, pending=pending)
+        )
 
     async def _mark_trusted(self, notebook: dict[str, Any]) -> None:
         """Tell clients the cells are trusted, as Jupyter does on load, once the check is done.
@@ -245,6 +253,8 @@ class FileSync:
                 value = self.room.jdoc.get()
                 state = self.room.ydoc.get_update()
                 seq = self.journal.last_seq if self.journal is not None else 0
+                digest = _digest(value)
+                await self._set_base(state, digest, pending=True)
                 model = await ensure_async(
                     self.cm.save(
                         {
@@ -265,8 +275,8 @@ class FileSync:
                 self.room.notify({"type": "save-error", "path": self.path, "message": str(exc)})
                 return False
             self.last_modified = model.get("last_modified")
-            self._disk_value = value
-            self._set_base(state)
+            self._disk_digest = digest
+            self._set_base(state, digest)
             if self.journal is not None and seq:
                 try:
                     await self.journal.store.add_version(
@@ -324,14 +334,15 @@ class FileSync:
 
     async def _merge_value(self, value: Any) -> None:
         """Merge a file content into the room as the edit from the last agreed content."""
-        if value == self._disk_value:
+        digest = _digest(value)
+        if digest == self._disk_digest:
             return
         update = edit_from_base(self._base_update, self.kind.ydoc_class, value)
-        self._disk_value = value
+        self._disk_digest = digest
         if update is None:
             return
         self.room.apply_update(update, DISK)
-        self._set_base(merge_updates(self._base_update, update))
+        self._set_base(merge_updates(self._base_update, update), digest)
         self.room.notify({"type": "disk-merged", "path": self.path})
         self.room.emit("disk_merged", path=self.path)
 
@@ -356,6 +367,18 @@ class FileSync:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _digest(value: Any) -> str:
+    """A fingerprint of a file content: keeping the content itself would double the memory
+    of a large notebook."""
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+    elif isinstance(value, str):
+        data = value.encode()
+    else:
+        data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _content_of(state: bytes, kind: DocumentKind) -> Any:
