@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 import uuid
 import zlib
 from abc import ABC, abstractmethod
@@ -21,6 +22,14 @@ log = logging.getLogger(__name__)
 def _report(future: Future[None]) -> None:
     if future.exception() is not None:
         log.error("Recording a merge base failed: %s", future.exception())
+
+
+def _choose_base(rows: list[tuple[bytes, str, int]], digest: str | None) -> bytes | None:
+    """The base whose content is the file's; else the most recently written one."""
+    for state, known, _ in rows:
+        if known == digest:
+            return state
+    return max(rows, key=lambda row: row[2])[0] if rows else None
 
 
 def normalize(path: str) -> str:
@@ -49,7 +58,9 @@ class FileIds(ABC):
         """Record the merge base for a file content (``digest``); done once durable.
 
         A save records its base as *pending* before it writes the file and as the base after:
-        if the server dies in between, the pending base is the one whose digest matches.
+        if the server dies in between, the pending base is the one whose digest matches. When
+        neither matches (the file also changed while the server was down), the newer one is
+        the base: a pending base is written right before its file.
         """
 
     @abstractmethod
@@ -74,22 +85,19 @@ class FileIds(ABC):
 class MemoryFileIds(FileIds):
     def __init__(self) -> None:
         self._paths: dict[str, str] = {}  # id -> path
-        self._bases: dict[tuple[str, bool], tuple[bytes, str]] = {}
+        self._bases: dict[tuple[str, bool], tuple[bytes, str, int]] = {}
 
     def set_base(
         self, file_id: str, state: bytes, digest: str, *, pending: bool = False
     ) -> Future[None]:
-        self._bases[(file_id, pending)] = (state, digest)
+        self._bases[(file_id, pending)] = (state, digest, time.monotonic_ns())
         done: Future[None] = Future()
         done.set_result(None)
         return done
 
     def base(self, file_id: str, digest: str | None) -> bytes | None:
-        pending = self._bases.get((file_id, True))
-        if pending is not None and pending[1] == digest:
-            return pending[0]
-        confirmed = self._bases.get((file_id, False))
-        return confirmed[0] if confirmed else None
+        rows = [r for r in (self._bases.get((file_id, p)) for p in (True, False)) if r]
+        return _choose_base(rows, digest)
 
     def get_or_create(self, path: str) -> str:
         path = normalize(path)
@@ -138,7 +146,8 @@ class SQLiteFileIds(FileIds):
         )
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS file_bases (id TEXT NOT NULL, pending INTEGER NOT NULL,"
-            " state BLOB NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (id, pending))"
+            " state BLOB NOT NULL, digest TEXT NOT NULL, written INTEGER NOT NULL,"
+            " PRIMARY KEY (id, pending))"
         )
 
     def set_base(
@@ -152,10 +161,10 @@ class SQLiteFileIds(FileIds):
 
     def _write_base(self, file_id: str, state: bytes, digest: str, pending: bool) -> None:
         self._db.execute(
-            "INSERT INTO file_bases (id, pending, state, digest) VALUES (?, ?, ?, ?) "
+            "INSERT INTO file_bases (id, pending, state, digest, written) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
-            "digest = excluded.digest",
-            (file_id, int(pending), zlib.compress(state, 1), digest),
+            "digest = excluded.digest, written = excluded.written",
+            (file_id, int(pending), zlib.compress(state, 1), digest, time.time_ns()),
         )
 
     def base(self, file_id: str, digest: str | None) -> bytes | None:
@@ -164,12 +173,10 @@ class SQLiteFileIds(FileIds):
 
     def _read_base(self, file_id: str, digest: str | None) -> bytes | None:
         found = self._db.execute(
-            "SELECT pending, state, digest FROM file_bases WHERE id = ?", (file_id,)
+            "SELECT state, digest, written FROM file_bases WHERE id = ?", (file_id,)
         ).fetchall()
-        rows = {pending: (state, known) for pending, state, known in found}
-        if 1 in rows and rows[1][1] == digest:
-            return zlib.decompress(rows[1][0])
-        return zlib.decompress(rows[0][0]) if 0 in rows else None
+        rows = [(zlib.decompress(state), known, written) for state, known, written in found]
+        return _choose_base(rows, digest)
 
     def get_or_create(self, path: str) -> str:
         path = normalize(path)
