@@ -145,8 +145,9 @@ class SQLiteFileIds(FileIds):
             "CREATE TABLE IF NOT EXISTS file_ids (id TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL)"
         )
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS file_bases (id TEXT NOT NULL, pending INTEGER NOT NULL,"
-            " state BLOB NOT NULL, digest TEXT NOT NULL, written INTEGER NOT NULL,"
+            "CREATE TABLE IF NOT EXISTS file_merge_bases (id TEXT NOT NULL,"
+            " pending INTEGER NOT NULL, state BLOB NOT NULL, digest TEXT NOT NULL,"
+            " written INTEGER NOT NULL,"
             " PRIMARY KEY (id, pending))"
         )
 
@@ -161,7 +162,8 @@ class SQLiteFileIds(FileIds):
 
     def _write_base(self, file_id: str, state: bytes, digest: str, pending: bool) -> None:
         self._db.execute(
-            "INSERT INTO file_bases (id, pending, state, digest, written) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO file_merge_bases (id, pending, state, digest, written)"
+            " VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
             "digest = excluded.digest, written = excluded.written",
             (file_id, int(pending), zlib.compress(state, 1), digest, time.time_ns()),
@@ -173,7 +175,7 @@ class SQLiteFileIds(FileIds):
 
     def _read_base(self, file_id: str, digest: str | None) -> bytes | None:
         found = self._db.execute(
-            "SELECT state, digest, written FROM file_bases WHERE id = ?", (file_id,)
+            "SELECT state, digest, written FROM file_merge_bases WHERE id = ?", (file_id,)
         ).fetchall()
         rows = [(zlib.decompress(state), known, written) for state, known, written in found]
         return _choose_base(rows, digest)
