@@ -118,6 +118,8 @@ def start_server(
             "--ip=127.0.0.1",
             f"--ServerApp.token={TOKEN}",
             f"--ServerApp.root_dir={root}",
+            # its own history database: never the user's, nor one left by an earlier run
+            f"--CollabApp.db_path={root.parent / 'collab.db'}",
             "--LabApp.news_url=",
             "--ServerApp.authorizer_class=e2e_authorizer.ViewerCookieAuthorizer",
             f"--LabApp.workspaces_dir={root.parent / 'workspaces'}",
