@@ -41,6 +41,7 @@ class Target:
     python: str  # interpreter that runs the server
     api: str  # "collab" (ours) or "collaboration" (jupyter-collaboration)
     extra_args: tuple[str, ...] = ()
+    pythonpath: str = ""  # put first on the server's sys.path (ours: this checkout)
 
 
 def _run_quiet(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -88,8 +89,12 @@ def ours_target() -> Target:
     The extension is enabled explicitly on the command line as well, so a dev install that
     did not register its server config still loads it.
     """
-    res = _run_quiet([sys.executable, "-c", "import jupyter_collab, sys; "
-                      "print(getattr(jupyter_collab, '__version__', '?'))"], 120)
+    # The repo is put first on the server's path, so the figures are this checkout's even
+    # when the editable install points at another copy (or at one that no longer exists).
+    res = subprocess.run([sys.executable, "-c", "import jupyter_collab, sys; "
+                          "print(getattr(jupyter_collab, '__version__', '?'))"],
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env=_with_pythonpath(dict(os.environ), str(REPO_DIR)))
     version = res.stdout.strip() if res.returncode == 0 else "NOT IMPORTABLE"
     # The source is an editable install that may change under us: say which code ran.
     head = _run_quiet(["git", "-C", str(REPO_DIR), "log", "-1", "--format=%h %cI",
@@ -99,7 +104,15 @@ def ours_target() -> Target:
     if head:
         version += f" (source {head}{', uncommitted changes' if dirty else ''})"
     return Target("ours", f"jupyter-collab {version}", sys.executable, "collab",
-                  ("--ServerApp.jpserver_extensions=jupyter_collab=True",))
+                  ("--ServerApp.jpserver_extensions=jupyter_collab=True",), str(REPO_DIR))
+
+
+def _with_pythonpath(env: dict[str, str], first: str) -> dict[str, str]:
+    """``env`` with ``first`` in front of its PYTHONPATH (unchanged when ``first`` is empty)."""
+    if first:
+        rest = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = first + (os.pathsep + rest if rest else "")
+    return env
 
 
 def free_port() -> int:
@@ -188,6 +201,7 @@ class ServerProcess:
             "PYTHONUNBUFFERED": "1",
         })
         env.pop("JUPYTER_TOKEN", None)
+        _with_pythonpath(env, self.target.pythonpath)
         cmd = [
             self.target.python, "-m", "jupyter_server",
             f"--ServerApp.token={self.token}",
