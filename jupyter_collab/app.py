@@ -11,7 +11,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, Unicode, default
+from traitlets import Float, Int, Unicode, default, validate
 
 from ._version import __version__
 from .collaboration.manager import RoomManager
@@ -19,6 +19,11 @@ from .collaboration.room import RoomSettings
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .events import RoomEvents
 from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, RoomHandler, SessionHandler
+from .gateway.history_handlers import HANDLERS as HISTORY_HANDLERS
+from .gateway.history_handlers import HISTORY
+from .history.audit import AuditLog
+from .history.maintenance import Maintenance
+from .history.service import History
 from .persistence import DocumentStore, MemoryStore, SQLiteStore
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -64,6 +69,42 @@ class CollabApp(ExtensionApp):
         "memory only (nothing survives a restart).",
     )
 
+    version_quiet_period = Float(
+        60.0,
+        config=True,
+        help="Seconds without edits after which an automatic version point is made; 0 makes "
+        "no automatic points.",
+    )
+    version_interval = Float(
+        300.0,
+        config=True,
+        help="While edits keep coming, an automatic version point at least this often (seconds).",
+    )
+    history_retention = Float(
+        7 * 24 * 3600.0,
+        config=True,
+        help="Seconds of fine-grained history (every update, with its author) kept by "
+        "compaction; older updates are folded into a snapshot. Version points are always kept.",
+    )
+    deleted_retention = Float(
+        30 * 24 * 3600.0,
+        config=True,
+        help="Seconds the history of a deleted file is kept (and the file can be restored "
+        "from it) before it is purged.",
+    )
+    maintenance_interval = Float(
+        600.0,
+        config=True,
+        help="Seconds between compactions of open documents' history and purges of deleted "
+        "documents; 0 disables the periodic run (rooms are still compacted when they close).",
+    )
+
+    @validate("history_retention", "deleted_retention")
+    def _non_negative(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise ValueError(f"{proposal['trait'].name} must be at least 0 seconds")
+        return proposal["value"]
+
     @default("db_path")
     def _default_db_path(self) -> str:
         # Outside the served directory, in Jupyter's data dir, like other server state.
@@ -72,10 +113,25 @@ class CollabApp(ExtensionApp):
     rooms: RoomManager
 
     def initialize_settings(self) -> None:
-        self.file_ids: FileIds = SQLiteFileIds(self.db_path) if self.db_path else MemoryFileIds()
+        cm = self.serverapp.contents_manager
+        root = str(getattr(cm, "root_dir", "") or "")
+        self.file_ids: FileIds = (
+            SQLiteFileIds(self.db_path, root=root) if self.db_path else MemoryFileIds()
+        )
         file_ids = self.file_ids
-        self.store: DocumentStore = SQLiteStore(self.db_path) if self.db_path else MemoryStore()
+        self.store: DocumentStore = (
+            SQLiteStore(self.db_path, retention=self.history_retention)
+            if self.db_path
+            else MemoryStore(retention=self.history_retention)
+        )
         event_logger = getattr(self.serverapp, "event_logger", None)
+        self.audit = AuditLog(self.store, event_logger, self.log)
+        room_events = RoomEvents(event_logger)
+
+        def emit(action: str, **data: Any) -> None:
+            room_events(action, **data)
+            self.audit.room_event(action, **data)
+
         self.rooms = RoomManager(
             self.serverapp.contents_manager,
             file_ids,
@@ -87,20 +143,38 @@ class CollabApp(ExtensionApp):
             ),
             idle_delay=self.document_cleanup_delay,
             log=self.log,
-            emit=RoomEvents(event_logger),
+            emit=emit,
             store=self.store,
+            audit=self.audit,
+            version_quiet=self.version_quiet_period,
+            version_interval=self.version_interval,
+        )
+        self.history = History(self.store, self.rooms, self.audit, self.log)
+        self.maintenance = Maintenance(
+            self.store,
+            self.rooms,
+            interval=self.maintenance_interval,
+            deleted_retention=self.deleted_retention,
+            log=self.log,
         )
         if event_logger is not None:
             event_logger.add_listener(schema_id=CONTENTS_SCHEMA_ID, listener=self._contents_event)
-        self.settings.update({ROOMS: self.rooms, MAX_MESSAGE_SIZE: self.max_message_size})
+        self.settings.update(
+            {ROOMS: self.rooms, MAX_MESSAGE_SIZE: self.max_message_size, HISTORY: self.history}
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(
             [
                 (r"/api/collab/session/(.*)", SessionHandler),
                 (r"/api/collab/room/(.+)", RoomHandler),
+                *HISTORY_HANDLERS,
             ]
         )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Jupyter's hook once its event loop runs: start the periodic history upkeep."""
+        self.maintenance.start()
 
     async def _contents_event(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         """Follow renames, moves and deletes made through Jupyter."""
@@ -111,6 +185,8 @@ class CollabApp(ExtensionApp):
             self.rooms.file_deleted(data["path"])
 
     async def stop_extension(self) -> None:
+        await self.maintenance.stop()
         await self.rooms.stop()
+        await self.audit.flush()
         await self.store.close()
         self.file_ids.close()

@@ -67,6 +67,19 @@ class RoomJournal:
             _, release = self._queue.popleft()
             release()
 
+    async def durable_seq(self) -> int:
+        """The seq of the room's latest update, once it is durable.
+
+        Raises if some updates could not be logged: a version point made now would silently
+        leave them out.
+        """
+        await self.flush()
+        if self._unlogged:
+            raise RuntimeError("the update log is failing; updates are not durable yet")
+        if not self.last_seq:
+            self.last_seq = await self.store.last_seq(self.doc_id)
+        return self.last_seq
+
     async def flush(self) -> None:
         """Wait until every update recorded so far has been logged (or failed)."""
         futures = [f for f, _ in self._queue if f is not None and not f.done()]

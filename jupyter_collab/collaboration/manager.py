@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..documents.fileids import FileIds
-from ..documents.kinds import DocumentKind, UnsupportedKind, document_kind
-from ..persistence import DocumentStore
+from ..documents.kinds import KINDS, DocumentKind, UnsupportedKind, document_kind
+from ..history.audit import AuditLog
+from ..history.roomversions import RoomVersions
+from ..persistence import AuditAction, DocumentStore, UnknownDocument
 from ..protocol.codes import CloseCode
 from .journal import RoomJournal
 from .room import Room, RoomSettings
@@ -33,9 +36,15 @@ class RoomManager:
         log: logging.Logger,
         emit: Callable[..., None],
         store: DocumentStore | None = None,
+        audit: AuditLog | None = None,
+        version_quiet: float = 0.0,
+        version_interval: float = 0.0,
     ) -> None:
         self.cm = contents_manager
         self.store = store
+        self.audit = audit
+        self.version_quiet = version_quiet
+        self.version_interval = version_interval
         self.file_ids = file_ids
         self.settings = settings
         self.idle_delay = idle_delay
@@ -45,22 +54,44 @@ class RoomManager:
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @staticmethod
+    def parse(room_id: str) -> tuple[DocumentKind, str]:
+        """The kind and file id of a room id; UnknownRoom if it is not one."""
+        try:
+            format, type, file_id = room_id.split(":", 2)
+            return document_kind(format, type), file_id
+        except (ValueError, UnsupportedKind) as exc:
+            raise UnknownRoom(room_id) from exc
+
+    async def open(self, room_id: str) -> Room:
+        """The loaded room of ``room_id`` for the server's own use (a restore): dropped after
+        the idle delay unless somebody joins."""
+        room = self.get(room_id)
+        await room.ensure_loaded()
+        if not room.participants:
+            self._room_empty(room)
+        return room
+
     def get(self, room_id: str) -> Room:
         """The room of ``room_id``, created (not yet loaded) if its file is known."""
         room = self.rooms.get(room_id)
         if room is not None:
             self._cancel_idle(room_id)
             return room
-        try:
-            format, type, file_id = room_id.split(":", 2)
-            kind = document_kind(format, type)
-        except (ValueError, UnsupportedKind) as exc:
-            raise UnknownRoom(room_id) from exc
+        kind, file_id = self.parse(room_id)
         path = self.file_ids.path_of(file_id)
         if path is None:
             raise UnknownRoom(room_id)
-        journal = None
+        journal = versions = None
         if self.store is not None:
+            store = self.store
+
+            def versions(room: Room) -> RoomVersions:
+                return RoomVersions(
+                    store, room_id, room.durable_seq, room.notify, self.audit, self.log,
+                    quiet=self.version_quiet, interval=self.version_interval,
+                )  # fmt: skip
+
             # One history per file: text and blob views of the same file share the file id,
             # so the log is keyed by room (format, type and file id).
             journal = RoomJournal(
@@ -82,6 +113,7 @@ class RoomManager:
             on_deleted=lambda r: self._spawn(self.close_room(r, CloseCode.DELETED)),
             journal=journal,
             bases=self.file_ids,
+            versions=versions,
         )
         self.rooms[room_id] = room
         return room
@@ -116,6 +148,13 @@ class RoomManager:
             del self.rooms[room.room_id]
         self._cancel_idle(room.room_id)
         await room.close(code, reason)
+        if self.store is not None and code is not CloseCode.DELETED:
+            try:  # a closed room's log is folded into its snapshot (per the retention)
+                await self.store.compact(room.room_id)
+            except UnknownDocument:
+                pass
+            except Exception as exc:
+                self.log.error("Compacting the history of %s failed: %s", room.room_id, exc)
 
     # -- the server's contents events ------------------------------------------------------
 
@@ -126,8 +165,26 @@ class RoomManager:
 
     def file_deleted(self, path: str) -> None:
         for file_id in self.file_ids.deleted(path):
-            for room in self.rooms_of(file_id):
-                self._spawn(self.close_room(room, CloseCode.DELETED))
+            self._spawn(self._file_deleted(file_id, path))
+
+    async def _file_deleted(self, file_id: str, path: str) -> None:
+        """Close the file's rooms, then keep its history as deleted (purged after the
+        retention, restorable until then)."""
+        for room in self.rooms_of(file_id):
+            await self.close_room(room, CloseCode.DELETED)
+        if self.store is None:
+            return
+        for kind in KINDS.values():
+            doc_id = room_id_for(kind, file_id)
+            try:
+                await self.store.mark_deleted(doc_id, time.time())
+            except UnknownDocument:
+                continue
+            except Exception as exc:
+                self.log.error("Marking the history of %s deleted failed: %s", doc_id, exc)
+                continue
+            if self.audit is not None:
+                self.audit.record(AuditAction.DELETE, doc_id, None, path=path)
 
     async def stop(self) -> None:
         for room in list(self.rooms.values()):

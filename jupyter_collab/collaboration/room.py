@@ -19,6 +19,7 @@ from pycrdt import Doc
 from ..documents.fileids import FileIds
 from ..documents.filesync import FileSync
 from ..documents.kinds import DocumentKind
+from ..history.roomversions import RoomVersions
 from ..origins import SERVER, Origin, OriginKind
 from ..protocol.awareness import encode_awareness, parse_awareness
 from ..protocol.codes import CloseCode, SyncType
@@ -76,6 +77,7 @@ class Room:
         on_deleted: Callable[[Room], None],
         journal: RoomJournal | None = None,
         bases: FileIds | None = None,
+        versions: Callable[[Room], RoomVersions] | None = None,
     ) -> None:
         self.room_id = room_id
         self.kind = kind
@@ -106,6 +108,7 @@ class Room:
             bases=bases,
             file_id=file_id,
         )
+        self.versions = versions(self) if versions is not None else None
         self._load_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
@@ -143,6 +146,8 @@ class Room:
             )
         if origin.marks_dirty:
             self.file.changed()
+        if self.versions is not None and (origin.marks_dirty or origin.kind is OriginKind.DISK):
+            self.versions.changed()
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -222,11 +227,24 @@ class Room:
         # Unknown notices are ignored, so that newer clients work with this server.
         elif isinstance(message, NoticeMessage) and message.body.get("type") == "save":
             if participant.can_write:
-                self._spawn(self.file.save())
+                self._spawn(self._save_version(participant.username))
             else:
                 outbox.send_direct(
                     notice_frame({"type": "refused", "reason": "read-only: you may not save"})
                 )
+
+    async def _save_version(self, username: str) -> None:
+        """A save the user asked for (Ctrl+S) is also a version point."""
+        if await self.file.save(user=username) and self.versions is not None:
+            try:
+                await self.versions.make("save", user=username)
+            except Exception as exc:
+                self.log.error("Making a version point of %s failed: %s", self.room_id, exc)
+
+    async def durable_seq(self) -> int:
+        if self.journal is None:
+            raise RuntimeError("this room keeps no history")
+        return await self.journal.durable_seq()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -266,6 +284,8 @@ class Room:
                 await self.file.close(save=code is not CloseCode.DELETED)
                 if self.journal is not None:
                     await self.journal.flush()
+                if self.versions is not None and code is not CloseCode.DELETED:
+                    await self.versions.close()
             except Exception:
                 self.log.exception("Closing room %s", self.room_id)
         self.emit("room_closed", path=self.path, reason=reason or code.reason)

@@ -79,12 +79,26 @@ class FileIds(ABC):
 
     @abstractmethod
     def deleted(self, path: str) -> list[str]:
-        """Forget a file or folder; return the file ids that were under it."""
+        """A file or folder was deleted: detach its ids from their paths, keeping the last path
+        (its history is kept for a while and can be restored there); return the ids."""
+
+    @abstractmethod
+    def last_path(self, file_id: str) -> str | None:
+        """The file's path, or where it was when it was deleted; None for an unknown id."""
+
+    @abstractmethod
+    def revive(self, file_id: str, path: str) -> None:
+        """Attach a deleted file's id to ``path`` again (its file was restored there)."""
+
+    @abstractmethod
+    def forget(self, file_id: str) -> None:
+        """Remove a file id for good (its history was purged)."""
 
 
 class MemoryFileIds(FileIds):
     def __init__(self) -> None:
         self._paths: dict[str, str] = {}  # id -> path
+        self._gone: dict[str, str] = {}  # id -> last path, for deleted files
         self._bases: dict[tuple[str, bool], tuple[bytes, str, int]] = {}
 
     def set_base(
@@ -127,29 +141,73 @@ class MemoryFileIds(FileIds):
         path = normalize(path)
         gone = [i for i, p in self._paths.items() if _under(p, path)]
         for file_id in gone:
-            del self._paths[file_id]
+            self._gone[file_id] = self._paths.pop(file_id)
         return gone
+
+    def last_path(self, file_id: str) -> str | None:
+        return self._paths.get(file_id) or self._gone.get(file_id)
+
+    def revive(self, file_id: str, path: str) -> None:
+        path = normalize(path)
+        if any(p == path for p in self._paths.values()):
+            raise ValueError(f"{path} already has a file id")
+        self._gone.pop(file_id, None)
+        self._paths[file_id] = path
+
+    def forget(self, file_id: str) -> None:
+        self._paths.pop(file_id, None)
+        self._gone.pop(file_id, None)
+        for key in [k for k in self._bases if k[0] == file_id]:
+            del self._bases[key]
 
 
 class SQLiteFileIds(FileIds):
-    def __init__(self, db_path: str | Path) -> None:
+    """File ids in the collaboration database, one namespace per served directory (``root``).
+
+    The default database lives in the user's Jupyter data dir and is shared by every server
+    that user starts, so ``notes.txt`` under two different root dirs must be two files with
+    two histories: ids are keyed by (root, path).
+    """
+
+    def __init__(self, db_path: str | Path, root: str = "") -> None:
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         # sqlite3 here is built thread-safe (serialized); the writer thread and the event loop
         # share this connection.
         self._db = sqlite3.connect(
             str(db_path), isolation_level=None, check_same_thread=False, timeout=30
         )
+        self._root = root
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-bases")
         self._db.execute("PRAGMA journal_mode=WAL")
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS collab_files (id TEXT PRIMARY KEY,"
+                " root TEXT NOT NULL, path TEXT, last_path TEXT NOT NULL, deleted_at REAL,"
+                " UNIQUE (root, path))"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS file_merge_bases (id TEXT NOT NULL,"
+                " pending INTEGER NOT NULL, state BLOB NOT NULL, digest TEXT NOT NULL,"
+                " written INTEGER NOT NULL,"
+                " PRIMARY KEY (id, pending))"
+            )
+            self._migrate_unrooted()
+
+    def _migrate_unrooted(self) -> None:
+        """Ids of the first schema had no root: the first server to open the database after
+        the upgrade adopts them (before, every root shared them anyway)."""
+        old = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'file_ids'"
+        ).fetchall()
+        if not old:
+            return
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS file_ids (id TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL)"
+            "INSERT OR IGNORE INTO collab_files (id, root, path, last_path)"
+            " SELECT id, ?, path, path FROM file_ids",
+            (self._root,),
         )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS file_merge_bases (id TEXT NOT NULL,"
-            " pending INTEGER NOT NULL, state BLOB NOT NULL, digest TEXT NOT NULL,"
-            " written INTEGER NOT NULL,"
-            " PRIMARY KEY (id, pending))"
-        )
+        self._db.execute("DROP TABLE file_ids")
 
     def set_base(
         self, file_id: str, state: bytes, digest: str, *, pending: bool = False
@@ -182,15 +240,28 @@ class SQLiteFileIds(FileIds):
 
     def get_or_create(self, path: str) -> str:
         path = normalize(path)
-        row = self._one("SELECT id FROM file_ids WHERE path = ?", (path,))
+        row = self._one(
+            "SELECT id FROM collab_files WHERE root = ? AND path = ?", (self._root, path)
+        )
         if row:
             return row[0]
         file_id = str(uuid.uuid4())
-        self._db.execute("INSERT INTO file_ids (id, path) VALUES (?, ?)", (file_id, path))
+        self._db.execute(
+            "INSERT INTO collab_files (id, root, path, last_path) VALUES (?, ?, ?, ?)",
+            (file_id, self._root, path, path),
+        )
         return file_id
 
     def path_of(self, file_id: str) -> str | None:
-        row = self._one("SELECT path FROM file_ids WHERE id = ?", (file_id,))
+        row = self._one(
+            "SELECT path FROM collab_files WHERE id = ? AND root = ?", (file_id, self._root)
+        )
+        return row[0] if row else None
+
+    def last_path(self, file_id: str) -> str | None:
+        row = self._one(
+            "SELECT last_path FROM collab_files WHERE id = ? AND root = ?", (file_id, self._root)
+        )
         return row[0] if row else None
 
     def _one(self, sql: str, args: tuple) -> tuple | None:
@@ -202,8 +273,9 @@ class SQLiteFileIds(FileIds):
     def _under(self, path: str) -> list[tuple[str, str]]:
         like = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
         return self._db.execute(
-            "SELECT id, path FROM file_ids WHERE path = ? OR path LIKE ? ESCAPE '\\'",
-            (path, like),
+            "SELECT id, path FROM collab_files"
+            " WHERE root = ? AND (path = ? OR path LIKE ? ESCAPE '\\')",
+            (self._root, path, like),
         ).fetchall()
 
     def moved(self, old: str, new: str) -> dict[str, str]:
@@ -213,9 +285,16 @@ class SQLiteFileIds(FileIds):
             self._db.execute("BEGIN")
             # A file that already sat at a destination path was replaced by the move.
             for path in changed.values():
-                self._db.execute("DELETE FROM file_ids WHERE path = ?", (path,))
+                self._db.execute(
+                    "UPDATE collab_files SET path = NULL, deleted_at = ?"
+                    " WHERE root = ? AND path = ?",
+                    (time.time(), self._root, path),
+                )
             for file_id, path in changed.items():
-                self._db.execute("UPDATE file_ids SET path = ? WHERE id = ?", (path, file_id))
+                self._db.execute(
+                    "UPDATE collab_files SET path = ?, last_path = ? WHERE id = ?",
+                    (path, path, file_id),
+                )
         return changed
 
     def deleted(self, path: str) -> list[str]:
@@ -223,8 +302,30 @@ class SQLiteFileIds(FileIds):
         with self._db:
             self._db.execute("BEGIN")
             for file_id in gone:
-                self._db.execute("DELETE FROM file_ids WHERE id = ?", (file_id,))
+                self._db.execute(
+                    "UPDATE collab_files SET path = NULL, deleted_at = ? WHERE id = ?",
+                    (time.time(), file_id),
+                )
         return gone
+
+    def revive(self, file_id: str, path: str) -> None:
+        path = normalize(path)
+        try:
+            self._db.execute(
+                "UPDATE collab_files SET path = ?, last_path = ?, deleted_at = NULL"
+                " WHERE id = ? AND root = ?",
+                (path, path, file_id, self._root),
+            )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"{path} already has a file id") from None
+
+    def forget(self, file_id: str) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM collab_files WHERE id = ?", (file_id,))
+        self._writer.submit(
+            self._db.execute, "DELETE FROM file_merge_bases WHERE id = ?", (file_id,)
+        ).result()
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -239,8 +238,11 @@ class FileSync:
             if not await self.save():
                 await asyncio.sleep(max(self.save_delay, 1.0))  # retry later, keep the edits
 
-    async def save(self) -> bool:
-        """Write the room to disk, merging a newer file first. True when it reached disk."""
+    async def save(self, user: str | None = None) -> bool:
+        """Write the room to disk, merging a newer file first. True when it reached disk.
+
+        ``user`` is who asked for the save (None for an autosave), for the audit log.
+        """
         async with self._lock:
             started = self._first_unsaved
             try:
@@ -252,7 +254,6 @@ class FileSync:
                 self._first_unsaved = None
                 value = self.room.jdoc.get()
                 state = self.room.ydoc.get_update()
-                seq = self.journal.last_seq if self.journal is not None else 0
                 digest = _digest(value)
                 await self._set_base(state, digest, pending=True)
                 model = await ensure_async(
@@ -277,20 +278,13 @@ class FileSync:
             self.last_modified = model.get("last_modified")
             self._disk_digest = digest
             self._set_base(state, digest)
-            if self.journal is not None and seq:
-                try:
-                    await self.journal.store.add_version(
-                        self.journal.doc_id, seq, kind="save", time=time.time()
-                    )
-                except Exception as exc:
-                    self.log.error("Recording the save of %s failed: %s", self.path, exc)
             if self.room.jdoc.dirty:
                 with self.room.transact(SERVER):
                     self.room.jdoc.dirty = False
         self.room.notify(
             {"type": "saved", "path": self.path, "lastModified": _iso(self.last_modified)}
         )
-        self.room.emit("save", path=self.path)
+        self.room.emit("save", path=self.path, username=user)
         return True
 
     # -- changes made on disk --------------------------------------------------------------

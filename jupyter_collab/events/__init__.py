@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 ROOM_SCHEMA_ID = "https://events.jupyter-collab.org/room/v1"
+AUDIT_SCHEMA_ID = "https://events.jupyter-collab.org/audit/v1"
 SCHEMAS = Path(__file__).parent / "schemas"
 
 

@@ -1,0 +1,74 @@
+"""Periodic upkeep of the history store: compaction of open documents, purge of deleted ones.
+
+Rooms compact their log when they close; a room that stays open for days (a notebook left
+open on a shared server) is compacted here too, so the store stays bounded either way.
+Version points are full states, so compaction never touches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..collaboration.manager import RoomManager
+from ..persistence import DocumentStore
+
+
+class Maintenance:
+    def __init__(
+        self,
+        store: DocumentStore,
+        rooms: RoomManager,
+        *,
+        interval: float,
+        deleted_retention: float,
+        log: logging.Logger,
+    ) -> None:
+        self.store = store
+        self.rooms = rooms
+        self.interval = interval
+        self.deleted_retention = deleted_retention
+        self.log = log
+        self._task: asyncio.Task[Any] | None = None
+
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.run_once()
+            except Exception:
+                self.log.exception("History maintenance failed")
+
+    async def run_once(self, now: float | None = None) -> dict[str, Any]:
+        """Compact every open document and purge expired deleted ones; what was done."""
+        now = time.time() if now is None else now
+        compacted = []
+        for room in list(self.rooms.rooms.values()):
+            if room.journal is None or room.closed:
+                continue
+            try:
+                await room.journal.flush()
+                await self.store.compact(room.room_id, now=now)
+                compacted.append(room.room_id)
+            except Exception as exc:
+                self.log.warning("Compacting %s failed: %s", room.room_id, exc)
+        purged = await self.store.purge_deleted(now - self.deleted_retention)
+        for doc_id in purged:
+            file_id = doc_id.split(":", 2)[-1]
+            if self.rooms.file_ids.path_of(file_id) is None:
+                self.rooms.file_ids.forget(file_id)
+        if purged:
+            self.log.info("Purged the history of %d deleted documents", len(purged))
+        return {"compacted": compacted, "purged": purged}
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

@@ -1,0 +1,278 @@
+"""What the history REST API does: versions, content at a version, diffs, attribution, restore.
+
+A document is a room id (``format:type:fileId``), the key of its log in the store. Questions
+about the present ("current") ask the open room when there is one, after its log has caught
+up, so the answer includes the last keystroke; otherwise the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+
+from ..collaboration.manager import RoomManager, UnknownRoom
+from ..collaboration.room import Room
+from ..documents.kinds import DocumentKind
+from ..documents.merge import edit_from_base
+from ..origins import Origin, OriginKind
+from ..persistence import (
+    AuditAction,
+    DocumentStore,
+    HistoryCompacted,
+    UnknownDocument,
+    VersionInfo,
+)
+from .attribution import attribute
+from .audit import AuditLog
+from .content import json_content, value_at
+from .diffing import blob_diff, notebook_diff, text_diff
+from .roomversions import version_json
+
+
+class NoHistory(LookupError):
+    """The document is unknown or has no history yet."""
+
+
+class PathTaken(Exception):
+    """A deleted document cannot be restored to its path: another file is there now."""
+
+
+class History:
+    def __init__(
+        self,
+        store: DocumentStore,
+        rooms: RoomManager,
+        audit: AuditLog,
+        log: logging.Logger,
+    ) -> None:
+        self.store = store
+        self.rooms = rooms
+        self.audit = audit
+        self.log = log
+
+    # -- documents ----------------------------------------------------------------------------
+
+    async def _document(self, doc_id: str) -> DocumentKind:
+        """The kind of a document that has history; NoHistory otherwise."""
+        try:
+            kind, _ = self.rooms.parse(doc_id)
+        except UnknownRoom:
+            raise NoHistory(f"no such document: {doc_id}") from None
+        try:
+            if await self.store.last_seq(doc_id) > 0:
+                return kind
+        except UnknownDocument:
+            pass
+        raise NoHistory(f"document {doc_id} has no history")
+
+    def _open_room(self, doc_id: str) -> Room | None:
+        room = self.rooms.rooms.get(doc_id)
+        if room is None or room.closed or room.journal is None:
+            return None
+        task = room._load_task
+        return room if task is not None and task.done() and not task.exception() else None
+
+    async def _current(self, doc_id: str, kind: DocumentKind) -> tuple[Any, int]:
+        """The current value and the seq it includes."""
+        room = self._open_room(doc_id)
+        if room is not None:
+            seq = await room.durable_seq()
+            return room.jdoc.get(), seq
+        state = await self.store.load(doc_id)
+        assert state is not None
+        return value_at(state, kind), await self.store.last_seq(doc_id)
+
+    # -- versions -----------------------------------------------------------------------------
+
+    async def versions(
+        self, doc_id: str, limit: int, before: int | None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        await self._document(doc_id)
+        infos = await self.store.list_versions(doc_id, limit=limit, before=before)
+        more = bool(infos) and bool(
+            await self.store.list_versions(doc_id, limit=1, before=infos[-1].id)
+        )
+        return [version_json(i) for i in infos], infos[-1].id if more else None
+
+    async def name_version(self, doc_id: str, name: str, user: str) -> dict[str, Any]:
+        await self._document(doc_id)
+        room = self._open_room(doc_id)
+        if room is not None and room.versions is not None:
+            info = await room.versions.make("named", name=name, user=user)
+            assert info is not None
+            return version_json(info)
+        seq = await self.store.last_seq(doc_id)
+        version_id = await self.store.add_version(
+            doc_id, seq, name=name, kind="named", user=user, time=time.time()
+        )
+        info = await self._info(doc_id, version_id)
+        self.audit.record(
+            AuditAction.VERSION_CREATED, doc_id, user, version=version_id, kind="named", name=name
+        )
+        return version_json(info)
+
+    async def _info(self, doc_id: str, version_id: int) -> VersionInfo:
+        (info,) = await self.store.list_versions(doc_id, limit=1, before=version_id + 1)
+        return info
+
+    async def content(self, doc_id: str, version_id: int) -> dict[str, Any]:
+        kind = await self._document(doc_id)
+        version = await self.store.get_version(doc_id, version_id)
+        return {
+            "version": version_json(version),
+            "type": kind.type,
+            "format": kind.format,
+            "content": json_content(value_at(version.state, kind), kind),
+        }
+
+    # -- diff ---------------------------------------------------------------------------------
+
+    async def diff(self, doc_id: str, from_id: int, to_id: int | None) -> dict[str, Any]:
+        kind = await self._document(doc_id)
+        old = await self.store.get_version(doc_id, from_id)
+        old_value = value_at(old.state, kind)
+        if to_id is None:
+            new_value, new_seq = await self._current(doc_id, kind)
+            new_label = "current"
+        else:
+            new = await self.store.get_version(doc_id, to_id)
+            new_value, new_seq = value_at(new.state, kind), new.seq
+            new_label = f"version {to_id}"
+        old_label = f"version {from_id}"
+        if kind.format == "text":
+            result = text_diff(old_value, new_value, old_label, new_label)
+        elif kind.type == "notebook":
+            result = notebook_diff(old_value, new_value)
+        else:
+            result = blob_diff(old_value, new_value)
+        result.update(
+            {
+                "from": from_id,
+                "to": to_id if to_id is not None else "current",
+                "authors": await self._authors_between(doc_id, old.seq, new_seq),
+            }
+        )
+        return result
+
+    async def _authors_between(self, doc_id: str, first: int, last: int) -> list[str]:
+        low, high = sorted((first, last))
+        try:
+            entries = await self.store.read(doc_id, after_seq=low)
+        except HistoryCompacted:
+            # The fine-grained log is gone; the versions in between still know their authors.
+            versions = await self.store.list_versions(doc_id, limit=1000)
+            return sorted({a for v in versions if low < v.seq <= high for a in v.authors})
+        return sorted({e.user for e in entries if e.seq <= high and e.user is not None})
+
+    # -- attribution --------------------------------------------------------------------------
+
+    async def attribution(
+        self, doc_id: str, at_id: int | None, since_id: int | None
+    ) -> dict[str, Any]:
+        kind = await self._document(doc_id)
+        if at_id is None:
+            room = self._open_room(doc_id)
+            upto = await room.durable_seq() if room is not None else None
+        else:
+            upto = (await self.store.get_version(doc_id, at_id)).seq
+        since = (await self.store.get_version(doc_id, since_id)).seq if since_id else None
+        snapshot, entries = await self.store.history(doc_id)
+        if upto is not None:
+            if snapshot is not None and snapshot.upto_seq > upto:
+                raise HistoryCompacted(
+                    f"the log of {doc_id} before seq {snapshot.upto_seq} was compacted"
+                )
+            entries = [e for e in entries if e.seq <= upto]
+        result = attribute(kind, snapshot.state if snapshot else None, entries, since)
+        result.update({"at": at_id if at_id is not None else "current", "since": since_id})
+        return result
+
+    # -- restore ------------------------------------------------------------------------------
+
+    async def restore(self, doc_id: str, version_id: int, user: Any) -> dict[str, Any]:
+        kind = await self._document(doc_id)
+        version = await self.store.get_version(doc_id, version_id)
+        target = value_at(version.state, kind)
+        _, file_id = self.rooms.parse(doc_id)
+        if self.rooms.file_ids.path_of(file_id) is None:
+            await self._recreate(doc_id, kind, file_id)
+        room = await self.rooms.open(doc_id)
+        versions = room.versions
+        assert versions is not None
+        username = user.username
+        before = await versions.make("auto")
+        if before is None:  # the current content already is the latest version point
+            (before,) = await self.store.list_versions(doc_id, limit=1)
+        update = edit_from_base(room.ydoc.get_update(), kind.ydoc_class, target)
+        if update is not None:
+            room.apply_update(update, Origin(OriginKind.RESTORE, username))
+        after = await versions.make("restore", name=f"Restored version {version_id}", user=username)
+        assert after is not None
+        room.notify(
+            {
+                "type": "restored",
+                "version": version_id,
+                "by": {"username": username, "display_name": _display_name(user)},
+                "path": room.path,
+            }
+        )
+        self.audit.record(
+            AuditAction.RESTORE, doc_id, username, version=version_id, result=after.id,
+            path=room.path,
+        )  # fmt: skip
+        if not await room.file.save(user=username):
+            self.log.warning("Saving %s after a restore failed; autosave retries", room.path)
+        return {
+            "restored": version_id,
+            "before": version_json(before),
+            "version": version_json(after),
+        }
+
+    async def _recreate(self, doc_id: str, kind: DocumentKind, file_id: str) -> None:
+        """Write a deleted document's last content back at its last path."""
+        path = self.rooms.file_ids.last_path(file_id)
+        if path is None:
+            raise NoHistory(f"document {doc_id} has no file any more")
+        cm = self.rooms.cm
+        if await ensure_async(cm.file_exists(path)):
+            raise PathTaken(f"{path} exists again: the deleted document cannot be restored there")
+        state = await self.store.load(doc_id)
+        assert state is not None
+        value = value_at(state, kind)
+        # The log's state is the file's content now: the room resumes from it and must not
+        # merge the written file as a change against an older base.
+        await asyncio.wrap_future(self.rooms.file_ids.set_base(file_id, state, "restored"))
+        await ensure_async(
+            cm.save(
+                {
+                    "type": kind.contents_type,
+                    "format": kind.format,
+                    "content": kind.to_model(value),
+                },
+                path,
+            )
+        )
+        self.rooms.file_ids.revive(file_id, path)
+        await self.store.undelete(doc_id)
+        self.log.info("Restored deleted document %s at %s", doc_id, path)
+
+
+def _display_name(user: Any) -> str:
+    return getattr(user, "display_name", None) or getattr(user, "name", None) or user.username
+
+
+def parse_time(value: str) -> float:
+    """ISO 8601 (naive means UTC) or epoch seconds."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
