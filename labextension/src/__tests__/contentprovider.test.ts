@@ -6,39 +6,10 @@ import * as Y from 'yjs';
 
 import { CollabContentProvider } from '../contentprovider';
 import { encodeNotice } from '../protocol';
+import { FakeSocket, recordingSocketClass } from './fakesocket';
 
 /** WebSockets created by the provider; the test plays the server. */
 const sockets: FakeSocket[] = [];
-
-class FakeSocket {
-  constructor(readonly url: string) {
-    sockets.push(this);
-  }
-  binaryType = 'blob';
-  readyState = 0;
-  onopen: ((ev: any) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: any) => void) | null = null;
-  onmessage: ((ev: { data: any }) => void) | null = null;
-  sent: Uint8Array[] = [];
-  send(data: Uint8Array): void {
-    this.sent.push(data);
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  receive(data: Uint8Array): void {
-    this.onmessage?.({ data: data.slice().buffer });
-  }
-  serverClose(code: number, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-}
 
 /** Sync a fresh server document into the client behind `socket`. */
 function serverSync(socket: FakeSocket, server: Y.Doc): void {
@@ -119,7 +90,7 @@ function setup(fetchImpl?: (url: string, init: any) => Promise<Response>) {
     token: 'tok',
     appendToken: true,
     fetch: fetch as any,
-    WebSocket: FakeSocket as any
+    WebSocket: recordingSocketClass(sockets) as any
   });
   const rest = new FakeRest();
   const provider = new CollabContentProvider({ serverSettings, defaultProvider: rest });

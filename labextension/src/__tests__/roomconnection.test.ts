@@ -6,58 +6,12 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 
 import { ISessionModel, encodeNotice } from '../protocol';
+import { FakeSocket } from './fakesocket';
 import {
-  IWebSocketLike,
   RoomConnection,
   SessionError,
   sessionErrorKind
 } from '../roomconnection';
-
-/** A fake WebSocket; the test plays the server. */
-class FakeSocket implements IWebSocketLike {
-  constructor(readonly url: string) {}
-  binaryType = 'blob';
-  readyState = 0;
-  onopen: ((ev: any) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: any) => void) | null = null;
-  onmessage: ((ev: { data: any }) => void) | null = null;
-  sent: Uint8Array[] = [];
-  closed: { code?: number; reason?: string } | null = null;
-
-  send(data: Uint8Array): void {
-    this.sent.push(data);
-  }
-  close(code?: number, reason?: string): void {
-    this.closed = { code, reason };
-    this.readyState = 3;
-  }
-
-  // server side
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  receive(data: Uint8Array): void {
-    // deliver as an ArrayBuffer, as browsers do with binaryType arraybuffer
-    this.onmessage?.({ data: data.slice().buffer });
-  }
-  serverClose(code: number, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-  /** Types of the frames the client sent. */
-  sentTypes(): string[] {
-    return this.sent.map(frame => {
-      const d = decoding.createDecoder(frame);
-      const t = decoding.readVarUint(d);
-      if (t === 0) {
-        return `sync${decoding.readVarUint(d)}`;
-      }
-      return t === 1 ? 'awareness' : String(t);
-    });
-  }
-}
 
 /** A minimal y-websocket server for one client. */
 class FakeServer {
