@@ -33,6 +33,15 @@ export interface IRoom {
   readonly connection: RoomConnection;
 }
 
+/**
+ * The server's id of a room (`{format}:{type}:{fileId}`, from the session
+ * reply), the id the history API addresses documents by; null until the
+ * session is known.
+ */
+export function roomIdOf(room: IRoom): string | null {
+  return room.connection?.session?.room ?? null;
+}
+
 /** Ask the server for a session on a document. */
 export async function requestSession(
   settings: ServerConnection.ISettings,
@@ -115,6 +124,11 @@ export class CollabContentProvider implements IContentProvider {
   }
 
   readonly sharedModelFactory: Contents.ISharedFactory;
+
+  /** The settings used to reach the server (REST and WebSocket). */
+  get serverSettings(): ServerConnection.ISettings {
+    return this._serverSettings;
+  }
 
   get fileChanged(): ISignal<this, Contents.IChangedArgs> {
     return this._fileChanged;

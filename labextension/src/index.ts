@@ -34,7 +34,6 @@ import {
   TranslationBundle,
   nullTranslator
 } from '@jupyterlab/translation';
-import { Token } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { CellPresence } from './cellpresence';
@@ -53,25 +52,13 @@ import { CloseKind, canWrite } from './protocol';
 import { applyReadOnly } from './readonly';
 import { blockDropsWhenReadOnly, guardNotebookActions } from './readonlyguard';
 import { ConnectionIndicator } from './statusbar';
+import { DOMAIN, ICollab } from './tokens';
+import { historyPlugin, notificationsPlugin } from './history/plugin';
 
 export { CONTENT_PROVIDER_ID, CollabContentProvider } from './contentprovider';
 export { RoomConnection } from './roomconnection';
 
-/** The translation domain of this extension. */
-const DOMAIN = 'jupyter_collab';
-
-/** What the core plugin provides to the others. */
-export interface ICollab {
-  readonly provider: CollabContentProvider;
-  readonly presence: PresenceTracker;
-  /** The room of a document widget, if it is collaborative. */
-  roomForWidget(widget: Widget | null): IRoom | null;
-}
-
-export const ICollab = new Token<ICollab>(
-  'jupyter-collab:ICollab',
-  'The jupyter-collab rooms of the open documents.'
-);
+export { ICollab } from './tokens';
 
 function isDocumentWidget(widget: Widget | null): widget is IDocumentWidget {
   return !!widget && !!(widget as IDocumentWidget).context?.model;
@@ -300,25 +287,6 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           for (const w of widgetsOfRoom(room)) {
             w.context.model.dirty = false;
           }
-          break;
-        case 'save-error':
-          Notification.error(
-            trans.__(
-              'The server could not save “%1”: %2. Your changes are kept in the shared document.',
-              name,
-              notice.message ?? trans.__('unknown error')
-            ),
-            { autoClose: false }
-          );
-          break;
-        case 'disk-merged':
-          Notification.info(
-            trans.__(
-              '“%1” was changed on disk; the changes were merged into the shared document.',
-              name
-            ),
-            { autoClose: 5000 }
-          );
           break;
         case 'renamed':
           Notification.info(
@@ -710,7 +678,9 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   roomsPlugin,
   cursorsPlugin,
   statusPlugin,
-  collaboratorsPlugin
+  collaboratorsPlugin,
+  historyPlugin,
+  notificationsPlugin
 ];
 
 export default plugins;

@@ -43,6 +43,16 @@ export type Notice =
   | { type: 'disk-merged'; path?: string }
   | { type: 'renamed'; path: string }
   | { type: 'refused'; reason?: string }
+  | { type: 'store-error'; message?: string }
+  /** A version was made (named, saved, automatic or by a restore). */
+  | { type: 'version'; version: unknown }
+  /** Someone restored a version (docs/history-api.md). */
+  | {
+      type: 'restored';
+      version: number | null;
+      by: { username?: string; display_name?: string } | null;
+      path?: string;
+    }
   | { type: 'unknown'; raw: unknown };
 
 /**
@@ -85,6 +95,25 @@ export function parseNotice(text: string): Notice {
       break;
     case 'refused':
       return { type: 'refused', reason: str(value.reason) };
+    case 'store-error':
+      return { type: 'store-error', message: str(value.message) };
+    case 'version':
+      return { type: 'version', version: value.version ?? null };
+    case 'restored': {
+      const by =
+        value.by && typeof value.by === 'object'
+          ? {
+              username: str(value.by.username),
+              display_name: str(value.by.display_name)
+            }
+          : null;
+      return {
+        type: 'restored',
+        version: typeof value.version === 'number' ? value.version : null,
+        by,
+        path: str(value.path)
+      };
+    }
   }
   return { type: 'unknown', raw: value };
 }

@@ -1,0 +1,871 @@
+/**
+ * The history side panel: versions of the current document, preview,
+ * diff against the current content, naming, restoring and "who wrote
+ * this". Renders a HistoryModel.
+ */
+import { Time } from '@jupyterlab/coreutils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { historyIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+
+type Message = Parameters<Widget['processMessage']>[0];
+
+import { IAwarenessUser } from '../presencemodel';
+import { IDiff, IVersion } from './api';
+import {
+  IDiffLine,
+  IUserBadge,
+  attributionRows,
+  countChanges,
+  firstLine,
+  notebookDiffRows,
+  parseUnifiedDiff,
+  previewCells,
+  summarizeNotebookDiff,
+  userBadge
+} from './diffmodel';
+import { HistoryModel, IHistoryProblem } from './model';
+
+export namespace HistoryPanel {
+  export interface IOptions {
+    model: HistoryModel;
+    trans: TranslationBundle;
+    /** Users we know (awareness states), by username. */
+    knownUsers: () => ReadonlyMap<string, IAwarenessUser>;
+    /** The current content (for attribution excerpts). */
+    currentContent: () => {
+      text?: string;
+      cells?: ReadonlyMap<string, { source: string; cellType: string }>;
+    };
+    /** Ask for a version name (null: cancelled). */
+    askName: () => Promise<string | null>;
+    /** Confirm a restore. */
+    confirmRestore: (version: IVersion, title: string) => Promise<boolean>;
+    /** Tell the user something went wrong with an action. */
+    reportError: (message: string) => void;
+  }
+}
+
+/** The history side panel. */
+export class HistoryPanel extends Widget {
+  constructor(options: HistoryPanel.IOptions) {
+    super();
+    this._options = options;
+    this.model = options.model;
+    const trans = (this._trans = options.trans);
+    this.id = 'jp-collab-history';
+    this.addClass('jp-collab-HistoryPanel');
+    this.title.icon = historyIcon;
+    this.title.caption = trans.__('Document History');
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', trans.__('Document History'));
+    this.node.addEventListener('keydown', this._onKeyDown);
+
+    const header = document.createElement('div');
+    header.className = 'jp-collab-HistoryPanel-header';
+    const h2 = document.createElement('h2');
+    h2.textContent = trans.__('History');
+    this._docName = document.createElement('div');
+    this._docName.className = 'jp-collab-HistoryPanel-document';
+    header.append(h2, this._docName);
+
+    this._toolbar = document.createElement('div');
+    this._toolbar.className = 'jp-collab-HistoryPanel-toolbar';
+    this._toolbar.setAttribute('role', 'toolbar');
+    this._toolbar.setAttribute('aria-label', trans.__('History actions'));
+
+    this._status = document.createElement('div');
+    this._status.className = 'jp-collab-HistoryPanel-status';
+    this._status.setAttribute('role', 'status');
+    this._status.setAttribute('aria-live', 'polite');
+
+    this._list = document.createElement('ul');
+    this._list.className = 'jp-collab-HistoryPanel-list';
+    this._list.setAttribute('aria-label', trans.__('Versions, newest first'));
+
+    this._detail = document.createElement('section');
+    this._detail.className = 'jp-collab-HistoryPanel-detail';
+    this._detail.setAttribute('aria-label', trans.__('Selected version'));
+
+    this.node.append(header, this._toolbar, this._status, this._list, this._detail);
+    this.model.changed.connect(this._render, this);
+    this._render();
+  }
+
+  readonly model: HistoryModel;
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.changed.disconnect(this._render, this);
+    this.node.removeEventListener('keydown', this._onKeyDown);
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    void this.model.setActive(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    void this.model.setActive(false);
+  }
+
+  /** Ask for a name and name the current content. */
+  async nameCurrent(): Promise<void> {
+    if (!this.model.canWrite || this.model.busy) {
+      return;
+    }
+    const name = await this._options.askName();
+    if (name === null || !name.trim()) {
+      return;
+    }
+    try {
+      await this.model.nameVersion(name);
+    } catch (err) {
+      this._options.reportError(this._problemText(this.model.problem));
+    }
+  }
+
+  /** Confirm, then restore a version. */
+  async restoreVersion(version: IVersion): Promise<void> {
+    if (!this.model.canWrite || this.model.busy) {
+      return;
+    }
+    const ok = await this._options.confirmRestore(
+      version,
+      this._versionTitle(version)
+    );
+    if (!ok) {
+      return;
+    }
+    try {
+      await this.model.restore(version.id);
+    } catch (err) {
+      this._options.reportError(this._problemText(this.model.problem));
+    }
+  }
+
+  // ---- rendering ---------------------------------------------------------
+
+  private _render(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const trans = this._trans;
+    const model = this.model;
+    const doc = model.document;
+    const focused = document.activeElement as HTMLElement | null;
+    const focusKey =
+      focused && this.node.contains(focused) ? focused.dataset.focusKey : undefined;
+
+    this._docName.textContent = doc
+      ? doc.path
+      : trans.__('Open a shared notebook or text file to see its history.');
+    this.node.classList.toggle('jp-mod-empty', !doc);
+    this.node.classList.toggle('jp-mod-readonly', !!doc && !doc.canWrite);
+
+    this._renderToolbar();
+    this._renderStatus();
+    this._renderList();
+    this._renderDetail();
+
+    if (focusKey) {
+      const again = Array.from(
+        this.node.querySelectorAll<HTMLElement>('[data-focus-key]')
+      ).find(el => el.dataset.focusKey === focusKey);
+      if (again && again !== document.activeElement) {
+        again.focus();
+      }
+    }
+  }
+
+  private _button(
+    label: string,
+    options: {
+      title?: string;
+      focusKey: string;
+      className?: string;
+      disabled?: boolean;
+      pressed?: boolean;
+      onClick: () => void;
+    }
+  ): HTMLButtonElement {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = `jp-collab-HistoryPanel-button ${options.className ?? ''}`.trim();
+    b.textContent = label;
+    if (options.title) {
+      b.title = options.title;
+    }
+    b.dataset.focusKey = options.focusKey;
+    b.disabled = !!options.disabled;
+    if (options.pressed !== undefined) {
+      b.setAttribute('aria-pressed', options.pressed ? 'true' : 'false');
+    }
+    b.addEventListener('click', options.onClick);
+    return b;
+  }
+
+  private _renderToolbar(): void {
+    const trans = this._trans;
+    const model = this.model;
+    const doc = model.document;
+    this._toolbar.replaceChildren();
+    if (!doc) {
+      return;
+    }
+    if (model.canWrite) {
+      this._toolbar.append(
+        this._button(trans.__('Name this version…'), {
+          title: trans.__('Give the current content a name in the history'),
+          focusKey: 'name',
+          className: 'jp-collab-HistoryPanel-name',
+          disabled: model.busy,
+          onClick: () => void this.nameCurrent()
+        })
+      );
+    }
+    this._toolbar.append(
+      this._button(trans.__('Who wrote this'), {
+        title: trans.__('Show who last wrote each line or cell of the current content'),
+        focusKey: 'attribution',
+        className: 'jp-collab-HistoryPanel-attribution',
+        pressed: model.view.kind === 'attribution',
+        onClick: () =>
+          model.view.kind === 'attribution'
+            ? model.closeView()
+            : void model.showAttribution()
+      }),
+      this._button(trans.__('Refresh'), {
+        title: trans.__('Load the list of versions again'),
+        focusKey: 'refresh',
+        className: 'jp-collab-HistoryPanel-refresh',
+        disabled: model.loading,
+        onClick: () => void model.refresh()
+      })
+    );
+    if (!model.canWrite) {
+      const note = document.createElement('p');
+      note.className = 'jp-collab-HistoryPanel-note';
+      note.textContent = trans.__(
+        'You can view this history; only editors can name or restore versions.'
+      );
+      this._toolbar.append(note);
+    }
+  }
+
+  private _renderStatus(): void {
+    const model = this.model;
+    const trans = this._trans;
+    const problem = model.problem;
+    this._status.classList.toggle('jp-mod-error', !!problem);
+    if (problem) {
+      this._status.textContent = this._problemText(problem);
+    } else if (model.loading && !model.versions.length) {
+      this._status.textContent = trans.__('Loading versions…');
+    } else if (model.viewLoading) {
+      this._status.textContent = trans.__('Loading…');
+    } else if (model.busy) {
+      this._status.textContent = trans.__('Working…');
+    } else {
+      this._status.textContent = '';
+    }
+    this._status.hidden = !this._status.textContent;
+  }
+
+  private _renderList(): void {
+    const trans = this._trans;
+    const model = this.model;
+    this._list.replaceChildren();
+    if (!model.document) {
+      return;
+    }
+    if (model.loaded && !model.versions.length && !model.problem) {
+      const li = document.createElement('li');
+      li.className = 'jp-collab-HistoryPanel-empty';
+      li.textContent = trans.__(
+        'No versions yet. Versions are made as people edit, save, and name versions.'
+      );
+      this._list.append(li);
+      return;
+    }
+    const known = this._options.knownUsers();
+    for (const v of model.versions) {
+      const li = document.createElement('li');
+      li.className = 'jp-collab-HistoryPanel-version';
+      li.dataset.versionId = String(v.id);
+      li.dataset.kind = v.kind;
+      const selected = model.selectedId === v.id;
+      li.classList.toggle('jp-mod-selected', selected);
+
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'jp-collab-HistoryPanel-versionButton';
+      button.dataset.focusKey = `version:${v.id}`;
+      button.setAttribute('aria-current', selected ? 'true' : 'false');
+      const title = this._versionTitle(v);
+      const when = formatTime(v.time);
+      button.title = trans.__('Show version %1 (%2)', title, when.long);
+      button.addEventListener('click', () => void model.select(v.id));
+
+      const top = document.createElement('span');
+      top.className = 'jp-collab-HistoryPanel-versionTop';
+      const name = document.createElement('span');
+      name.className = 'jp-collab-HistoryPanel-versionName';
+      name.textContent = title;
+      const kind = document.createElement('span');
+      kind.className = `jp-collab-HistoryPanel-kind jp-mod-${v.kind}`;
+      kind.textContent = this._kindLabel(v.kind);
+      top.append(name, kind);
+
+      const meta = document.createElement('span');
+      meta.className = 'jp-collab-HistoryPanel-versionMeta';
+      const time = document.createElement('time');
+      time.dateTime = v.time;
+      time.textContent = when.short;
+      time.title = when.long;
+      meta.append(time);
+      const authors = v.authors.length
+        ? v.authors
+        : v.createdBy
+          ? [v.createdBy]
+          : [];
+      if (authors.length) {
+        const people = document.createElement('span');
+        people.className = 'jp-collab-HistoryPanel-authors';
+        for (const a of authors.slice(0, 4)) {
+          people.append(avatar(userBadge(a, known, '')));
+        }
+        const names = document.createElement('span');
+        names.className = 'jp-collab-HistoryPanel-authorNames';
+        names.textContent = authors
+          .map(a => userBadge(a, known, '').label)
+          .join(', ');
+        people.append(names);
+        meta.append(people);
+      }
+      button.append(top, meta);
+      li.append(button);
+      this._list.append(li);
+    }
+    if (model.hasMore) {
+      const li = document.createElement('li');
+      li.className = 'jp-collab-HistoryPanel-more';
+      li.append(
+        this._button(trans.__('Load older versions'), {
+          focusKey: 'more',
+          disabled: model.loading,
+          onClick: () => void model.loadMore()
+        })
+      );
+      this._list.append(li);
+    }
+  }
+
+  private _renderDetail(): void {
+    const trans = this._trans;
+    const model = this.model;
+    const view = model.view;
+    this._detail.replaceChildren();
+    const selected = model.selected;
+    this._detail.hidden = view.kind === 'none' && !selected;
+    if (this._detail.hidden) {
+      return;
+    }
+
+    // The bar of the selected version: what can be done with it.
+    const version =
+      view.kind === 'preview' || view.kind === 'diff' ? view.version : selected;
+    if (version && view.kind !== 'attribution') {
+      const bar = document.createElement('div');
+      bar.className = 'jp-collab-HistoryPanel-detailBar';
+      const h3 = document.createElement('h3');
+      h3.textContent = this._versionTitle(version);
+      const time = document.createElement('span');
+      time.className = 'jp-collab-HistoryPanel-detailTime';
+      time.textContent = formatTime(version.time).long;
+      const actions = document.createElement('div');
+      actions.className = 'jp-collab-HistoryPanel-actions';
+      actions.setAttribute('role', 'toolbar');
+      actions.append(
+        this._button(trans.__('Preview'), {
+          focusKey: 'preview',
+          className: 'jp-collab-HistoryPanel-preview',
+          pressed: view.kind === 'preview',
+          onClick: () => void model.select(version.id)
+        }),
+        this._button(trans.__('Diff against current'), {
+          title: trans.__('What changed between this version and the current content'),
+          focusKey: 'diff',
+          className: 'jp-collab-HistoryPanel-diff',
+          pressed: view.kind === 'diff',
+          onClick: () => void model.showDiff(version.id)
+        })
+      );
+      if (model.canWrite) {
+        actions.append(
+          this._button(trans.__('Restore…'), {
+            title: trans.__('Make this version the current content (for everyone)'),
+            focusKey: 'restore',
+            className: 'jp-collab-HistoryPanel-restore jp-mod-warn',
+            disabled: model.busy,
+            onClick: () => void this.restoreVersion(version)
+          })
+        );
+      }
+      actions.append(
+        this._button(trans.__('Close'), {
+          title: trans.__('Close this view (Escape)'),
+          focusKey: 'close',
+          className: 'jp-collab-HistoryPanel-close',
+          onClick: () => {
+            model.closeView();
+            this._focusSelected();
+          }
+        })
+      );
+      bar.append(h3, time, actions);
+      this._detail.append(bar);
+    }
+
+    const body = document.createElement('div');
+    body.className = 'jp-collab-HistoryPanel-body';
+    body.tabIndex = 0;
+    switch (view.kind) {
+      case 'preview':
+        body.classList.add('jp-collab-HistoryPanel-previewBody');
+        body.setAttribute('aria-label', trans.__('Content of the version (read-only)'));
+        this._renderPreview(body, view.content);
+        break;
+      case 'diff':
+        body.classList.add('jp-collab-HistoryPanel-diffBody');
+        body.setAttribute('aria-label', trans.__('Changes from this version to the current content'));
+        this._renderDiff(body, view.diff);
+        break;
+      case 'attribution': {
+        body.classList.add('jp-collab-HistoryPanel-attributionBody');
+        body.setAttribute('aria-label', trans.__('Who wrote the current content'));
+        const h3 = document.createElement('h3');
+        h3.textContent = trans.__('Who wrote this');
+        const close = this._button(trans.__('Close'), {
+          focusKey: 'close',
+          className: 'jp-collab-HistoryPanel-close',
+          onClick: () => model.closeView()
+        });
+        const bar = document.createElement('div');
+        bar.className = 'jp-collab-HistoryPanel-detailBar';
+        bar.append(h3, close);
+        this._detail.append(bar);
+        this._renderAttribution(body, view.attribution);
+        break;
+      }
+      default:
+        return;
+    }
+    this._detail.append(body);
+  }
+
+  private _renderPreview(body: HTMLElement, content: any): void {
+    const trans = this._trans;
+    if (content.type === 'notebook') {
+      const cells = previewCells(content.content);
+      const ol = document.createElement('ol');
+      ol.className = 'jp-collab-HistoryPanel-cells';
+      for (const c of cells) {
+        const li = document.createElement('li');
+        li.className = `jp-collab-HistoryPanel-cell jp-mod-${c.cellType}`;
+        const label = document.createElement('div');
+        label.className = 'jp-collab-HistoryPanel-cellLabel';
+        label.textContent = trans.__('Cell %1 · %2', c.index + 1, this._cellTypeLabel(c.cellType));
+        const pre = document.createElement('pre');
+        pre.textContent = c.source;
+        li.append(label, pre);
+        ol.append(li);
+      }
+      if (!cells.length) {
+        body.append(emptyText(trans.__('This version has no cells.')));
+      }
+      body.append(ol);
+    } else if (content.format === 'base64' || content.type === 'blob') {
+      body.append(emptyText(trans.__('Binary content (%1 bytes) cannot be shown.', Math.floor((String(content.content ?? '').length * 3) / 4))));
+    } else {
+      const pre = document.createElement('pre');
+      pre.className = 'jp-collab-HistoryPanel-text';
+      pre.textContent = String(content.content ?? '');
+      body.append(pre);
+    }
+  }
+
+  private _renderDiff(body: HTMLElement, diff: IDiff): void {
+    const trans = this._trans;
+    const known = this._options.knownUsers();
+    const summary = document.createElement('p');
+    summary.className = 'jp-collab-HistoryPanel-summary';
+    const authors = (diff.authors ?? []).map(a => userBadge(a, known, '').label);
+    if (diff.type === 'text') {
+      const lines = parseUnifiedDiff(diff.diff);
+      const counts = countChanges(lines);
+      summary.textContent = lines.length
+        ? trans.__('%1 lines added, %2 removed.', diff.added ?? counts.added, diff.removed ?? counts.removed)
+        : trans.__('No difference: this version is the current content.');
+      body.append(summary);
+      if (lines.length) {
+        body.append(diffTable(lines, trans));
+      }
+    } else if (diff.type === 'notebook') {
+      const s = summarizeNotebookDiff(diff.cells ?? []);
+      const parts = [
+        trans.__('%1 added', s.added),
+        trans.__('%1 removed', s.removed),
+        trans.__('%1 modified', s.modified),
+        trans.__('%1 moved', s.moved)
+      ];
+      summary.textContent = trans.__('Cells: %1.', parts.join(', '));
+      body.append(summary);
+      if (diff.metadataChanged) {
+        body.append(emptyText(trans.__('The notebook’s metadata changed.')));
+      }
+      const rows = notebookDiffRows(diff.cells ?? []);
+      if (!rows.length && !diff.metadataChanged) {
+        body.append(emptyText(trans.__('No difference: this version is the current content.')));
+      }
+      const ol = document.createElement('ol');
+      ol.className = 'jp-collab-HistoryPanel-cellDiffs';
+      for (const row of rows) {
+        const li = document.createElement('li');
+        li.className = `jp-collab-HistoryPanel-cellDiff jp-mod-${row.status}`;
+        li.dataset.status = row.status;
+        const head = document.createElement('div');
+        head.className = 'jp-collab-HistoryPanel-cellLabel';
+        const pos =
+          row.status === 'removed'
+            ? trans.__('Cell %1 (before)', (row.oldIndex ?? 0) + 1)
+            : trans.__('Cell %1', row.position ?? '?');
+        const text = document.createElement('span');
+        text.textContent = `${pos} · ${this._cellTypeLabel(row.cellType)}`;
+        head.append(text);
+        for (const b of row.badges) {
+          const badge = document.createElement('span');
+          badge.className = `jp-collab-HistoryPanel-badge jp-mod-${b}`;
+          badge.textContent = this._badgeLabel(b, row.oldIndex, row.newIndex);
+          head.append(badge);
+        }
+        li.append(head);
+        if (row.lines.length) {
+          li.append(diffTable(row.lines, trans));
+        }
+        ol.append(li);
+      }
+      body.append(ol);
+    } else if (diff.type === 'blob') {
+      summary.textContent = diff.changed
+        ? trans.__('The file changed (%1 bytes → %2 bytes).', diff.oldSize, diff.newSize)
+        : trans.__('No difference: this version is the current content.');
+      body.append(summary);
+    }
+    if (authors.length) {
+      const by = document.createElement('p');
+      by.className = 'jp-collab-HistoryPanel-summary';
+      by.textContent = trans.__('Changed since by: %1', authors.join(', '));
+      body.append(by);
+    }
+  }
+
+  private _renderAttribution(body: HTMLElement, attribution: any): void {
+    const trans = this._trans;
+    const known = this._options.knownUsers();
+    const rows = attributionRows(attribution, this._options.currentContent());
+    if (!rows.length) {
+      body.append(emptyText(trans.__('Nothing to attribute: the document is empty.')));
+      return;
+    }
+    const ol = document.createElement('ol');
+    ol.className = 'jp-collab-HistoryPanel-attributionList';
+    for (const row of rows) {
+      const li = document.createElement('li');
+      li.className = 'jp-collab-HistoryPanel-attributionRow';
+      const badge = userBadge(row.user, known, this._originLabel(row.origin));
+      li.style.setProperty('--jp-collab-user-color', badge.color);
+      li.dataset.user = row.user ?? '';
+      const where = document.createElement('span');
+      where.className = 'jp-collab-HistoryPanel-where';
+      if (attribution.type === 'notebook') {
+        where.textContent = trans.__('Cell %1', row.from);
+      } else {
+        where.textContent =
+          row.from === row.to
+            ? trans.__('Line %1', row.from)
+            : trans.__('Lines %1–%2', row.from, row.to);
+      }
+      const who = document.createElement('span');
+      who.className = 'jp-collab-HistoryPanel-who';
+      who.append(avatar(badge));
+      const name = document.createElement('span');
+      name.textContent = badge.label;
+      who.append(name);
+      const others = row.authors.filter(a => a !== row.user);
+      if (others.length) {
+        const more = document.createElement('span');
+        more.className = 'jp-collab-HistoryPanel-coauthors';
+        more.textContent = trans.__(
+          'with %1',
+          others.map(a => userBadge(a, known, '').label).join(', ')
+        );
+        who.append(more);
+      }
+      const excerpt = document.createElement('code');
+      excerpt.className = 'jp-collab-HistoryPanel-excerpt';
+      excerpt.textContent = firstLine(row.excerpt);
+      li.title = trans.__('%1: last written by %2', where.textContent, badge.label);
+      li.append(where, who, excerpt);
+      ol.append(li);
+    }
+    body.append(ol);
+  }
+
+  // ---- keyboard ----------------------------------------------------------
+
+  private _onKeyDown = (event: KeyboardEvent): void => {
+    const target = event.target as HTMLElement;
+    if (event.key === 'Escape' && this.model.view.kind !== 'none') {
+      this.model.closeView();
+      this._focusSelected();
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
+    if (!target.classList.contains('jp-collab-HistoryPanel-versionButton')) {
+      return;
+    }
+    const buttons = Array.from(
+      this._list.querySelectorAll<HTMLButtonElement>(
+        '.jp-collab-HistoryPanel-versionButton'
+      )
+    );
+    const i = buttons.indexOf(target as HTMLButtonElement);
+    let next = -1;
+    switch (event.key) {
+      case 'ArrowDown':
+        next = Math.min(buttons.length - 1, i + 1);
+        break;
+      case 'ArrowUp':
+        next = Math.max(0, i - 1);
+        break;
+      case 'Home':
+        next = 0;
+        break;
+      case 'End':
+        next = buttons.length - 1;
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+    buttons[next]?.focus();
+  };
+
+  private _focusSelected(): void {
+    const id = this.model.selectedId;
+    const el =
+      (id !== null &&
+        this._list.querySelector<HTMLElement>(
+          `[data-focus-key="version:${id}"]`
+        )) ||
+      this._list.querySelector<HTMLElement>('button');
+    el?.focus();
+  }
+
+  // ---- labels ------------------------------------------------------------
+
+  private _versionTitle(v: IVersion): string {
+    return v.name ?? this._kindLabel(v.kind);
+  }
+
+  private _kindLabel(kind: string): string {
+    const trans = this._trans;
+    switch (kind) {
+      case 'auto':
+        return trans.__('Automatic');
+      case 'save':
+        return trans.__('Saved');
+      case 'named':
+        return trans.__('Named');
+      case 'restore':
+        return trans.__('Restore');
+      default:
+        return kind;
+    }
+  }
+
+  private _cellTypeLabel(type: string): string {
+    const trans = this._trans;
+    switch (type) {
+      case 'code':
+        return trans.__('code');
+      case 'markdown':
+        return trans.__('markdown');
+      case 'raw':
+        return trans.__('raw');
+      default:
+        return type;
+    }
+  }
+
+  private _badgeLabel(b: string, oldIndex: number | null, newIndex: number | null): string {
+    const trans = this._trans;
+    switch (b) {
+      case 'added':
+        return trans.__('added');
+      case 'removed':
+        return trans.__('removed');
+      case 'modified':
+        return trans.__('modified');
+      case 'moved':
+        return oldIndex !== null && newIndex !== null
+          ? trans.__('moved from %1', oldIndex + 1)
+          : trans.__('moved');
+      case 'outputs':
+        return trans.__('outputs changed');
+      case 'metadata':
+        return trans.__('metadata changed');
+      default:
+        return b;
+    }
+  }
+
+  private _originLabel(origin: string): string {
+    const trans = this._trans;
+    switch (origin) {
+      case 'disk':
+        return trans.__('changed on disk');
+      case 'load':
+        return trans.__('the file as opened');
+      case 'snapshot':
+        return trans.__('before the kept history');
+      case 'restore':
+        return trans.__('a restore');
+      case 'server':
+        return trans.__('the server');
+      default:
+        return trans.__('unknown');
+    }
+  }
+
+  private _problemText(problem: IHistoryProblem | null): string {
+    const trans = this._trans;
+    if (!problem) {
+      return trans.__('Something went wrong.');
+    }
+    if (problem.status === 409) {
+      return trans.__(
+        'This version can no longer be rebuilt: its history was compacted.'
+      );
+    }
+    if (problem.status === 403) {
+      return problem.action === 'name' || problem.action === 'restore'
+        ? trans.__('You may not change this document.')
+        : trans.__('You may not read the history of this document.');
+    }
+    if (problem.status === null) {
+      return trans.__('The server cannot be reached: %1', problem.message);
+    }
+    switch (problem.action) {
+      case 'list':
+      case 'more':
+        return trans.__('Could not load the versions: %1', problem.message);
+      case 'preview':
+        return trans.__('Could not load this version: %1', problem.message);
+      case 'diff':
+        return trans.__('Could not compare with the current content: %1', problem.message);
+      case 'attribution':
+        return trans.__('Could not find who wrote what: %1', problem.message);
+      case 'name':
+        return trans.__('Could not name the version: %1', problem.message);
+      case 'restore':
+        return trans.__('Could not restore the version: %1', problem.message);
+      default:
+        return problem.message;
+    }
+  }
+
+  private _options: HistoryPanel.IOptions;
+  private _trans: TranslationBundle;
+  private _docName: HTMLDivElement;
+  private _toolbar: HTMLDivElement;
+  private _status: HTMLDivElement;
+  private _list: HTMLUListElement;
+  private _detail: HTMLElement;
+}
+
+/** A user's avatar: initials on their colour. */
+function avatar(badge: IUserBadge): HTMLElement {
+  const el = document.createElement('span');
+  el.className = 'jp-collab-Avatar jp-collab-Avatar-small';
+  el.style.setProperty('--jp-collab-user-color', badge.color);
+  el.textContent = badge.initials;
+  el.title = badge.label;
+  el.setAttribute('aria-hidden', 'true');
+  return el;
+}
+
+function emptyText(text: string): HTMLElement {
+  const p = document.createElement('p');
+  p.className = 'jp-collab-HistoryPanel-summary';
+  p.textContent = text;
+  return p;
+}
+
+/** A unified diff as a table: old and new line numbers, sign, text. */
+function diffTable(lines: IDiffLine[], trans: TranslationBundle): HTMLElement {
+  const table = document.createElement('table');
+  table.className = 'jp-collab-Diff';
+  const tbody = document.createElement('tbody');
+  for (const l of lines) {
+    const tr = document.createElement('tr');
+    tr.className = `jp-collab-Diff-line jp-mod-${l.kind}`;
+    if (l.kind === 'hunk' || l.kind === 'note') {
+      const td = document.createElement('td');
+      td.colSpan = 4;
+      td.textContent = l.text;
+      tr.append(td);
+    } else {
+      const oldNo = document.createElement('td');
+      oldNo.className = 'jp-collab-Diff-number';
+      oldNo.textContent = l.oldLine === null ? '' : String(l.oldLine);
+      const newNo = document.createElement('td');
+      newNo.className = 'jp-collab-Diff-number';
+      newNo.textContent = l.newLine === null ? '' : String(l.newLine);
+      const sign = document.createElement('td');
+      sign.className = 'jp-collab-Diff-sign';
+      sign.textContent = l.kind === 'add' ? '+' : l.kind === 'del' ? '−' : ' ';
+      if (l.kind !== 'context') {
+        sign.setAttribute(
+          'aria-label',
+          l.kind === 'add' ? trans.__('added') : trans.__('removed')
+        );
+      }
+      const text = document.createElement('td');
+      text.className = 'jp-collab-Diff-text';
+      text.textContent = l.text;
+      tr.append(oldNo, newNo, sign, text);
+    }
+    tbody.append(tr);
+  }
+  table.append(tbody);
+  return table;
+}
+
+/** A time as "5 minutes ago" and as a full local date. */
+function formatTime(iso: string): { short: string; long: string } {
+  if (!iso) {
+    return { short: '', long: '' };
+  }
+  const date = new Date(iso);
+  if (isNaN(date.getTime())) {
+    return { short: iso, long: iso };
+  }
+  return { short: Time.formatHuman(date), long: date.toLocaleString() };
+}

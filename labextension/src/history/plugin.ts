@@ -1,0 +1,245 @@
+/**
+ * The history panel and the notifications plugins.
+ */
+import {
+  ILabShell,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { IRoom, roomIdOf } from '../contentprovider';
+import { IAwarenessUser } from '../presencemodel';
+import { canWrite } from '../protocol';
+import { DOMAIN, ICollab } from '../tokens';
+import { HistoryClient, MAX_NAME_LENGTH } from './api';
+import { HistoryModel, IHistoryDocument } from './model';
+import { NotificationDeduper, noticeNotification } from './notices';
+import { HistoryPanel } from './panel';
+
+/** The document of a room, once its session is known. */
+function documentOf(room: IRoom | null): IHistoryDocument | null {
+  const id = room ? roomIdOf(room) : null;
+  if (!room || !id) {
+    return null;
+  }
+  return {
+    room: id,
+    path: room.path,
+    type: room.contentType,
+    canWrite: canWrite(room.connection.role)
+  };
+}
+
+/**
+ * The history side panel of the current document.
+ */
+export const historyPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-collab:history',
+  description:
+    'Versions of the current document: preview, diff, name, restore, and who wrote what.',
+  autoStart: true,
+  requires: [ICollab],
+  optional: [ITranslator, ILabShell, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    collab: ICollab,
+    translator: ITranslator | null,
+    labShell: ILabShell | null,
+    palette: ICommandPalette | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const { provider } = collab;
+    const client = new HistoryClient(provider.serverSettings);
+    const model = new HistoryModel(client);
+
+    // Everybody seen in a room, by username (colours and names of authors).
+    const seenUsers = new Map<string, IAwarenessUser>();
+    const knownUsers = (): ReadonlyMap<string, IAwarenessUser> => {
+      for (const room of provider.rooms) {
+        if (room.sharedModel.isDisposed) {
+          continue;
+        }
+        room.sharedModel.awareness.getStates().forEach((state: any) => {
+          const user = state?.user as IAwarenessUser | undefined;
+          if (user?.username) {
+            seenUsers.set(user.username, user);
+          }
+        });
+      }
+      return seenUsers;
+    };
+
+    let current: IRoom | null = null;
+    const currentContent = () => {
+      const shared = current?.sharedModel as any;
+      if (!shared || shared.isDisposed) {
+        return {};
+      }
+      if (current!.contentType === 'notebook' && Array.isArray(shared.cells)) {
+        const cells = new Map<string, { source: string; cellType: string }>();
+        for (const cell of shared.cells) {
+          cells.set(cell.id, {
+            source: cell.getSource(),
+            cellType: cell.cell_type
+          });
+        }
+        return { cells };
+      }
+      return { text: typeof shared.getSource === 'function' ? shared.getSource() : '' };
+    };
+
+    const panel = new HistoryPanel({
+      model,
+      trans,
+      knownUsers,
+      currentContent,
+      askName: async () => {
+        const result = await InputDialog.getText({
+          title: trans.__('Name this version'),
+          label: trans.__('A name for the current content of “%1”', current ? PathExt.basename(current.path) : ''),
+          placeholder: trans.__('for example: Before the refactoring'),
+          okLabel: trans.__('Name'),
+          cancelLabel: trans.__('Cancel'),
+          required: true,
+          pattern: `.{1,${MAX_NAME_LENGTH}}`
+        });
+        return result.button.accept ? (result.value ?? '').slice(0, MAX_NAME_LENGTH) : null;
+      },
+      confirmRestore: async (version, title) => {
+        const when = version.time ? new Date(version.time).toLocaleString() : '';
+        const result = await showDialog({
+          title: trans.__('Restore this version?'),
+          body: trans.__(
+            '“%1” will become the content of “%2” (%3) for everyone working on it. The current content is kept as a version, so you can undo this by restoring it.',
+            title,
+            current ? PathExt.basename(current.path) : '',
+            when
+          ),
+          buttons: [
+            Dialog.cancelButton({ label: trans.__('Cancel') }),
+            Dialog.warnButton({ label: trans.__('Restore') })
+          ]
+        });
+        return result.button.accept;
+      },
+      reportError: message => {
+        Notification.error(message, { autoClose: 8000 });
+      }
+    });
+    app.shell.add(panel, 'right', { rank: 310 });
+
+    // Follow the current document.
+    const onRoomChange = () => void model.setDocument(documentOf(current));
+    const track = (room: IRoom | null) => {
+      if (room === current) {
+        onRoomChange();
+        return;
+      }
+      if (current) {
+        current.connection.sessionChanged.disconnect(onRoomChange);
+        current.connection.roleChanged.disconnect(onRoomChange);
+      }
+      current = room;
+      if (room) {
+        room.connection.sessionChanged.connect(onRoomChange);
+        room.connection.roleChanged.connect(onRoomChange);
+      }
+      onRoomChange();
+    };
+    const onCurrentChanged = () => {
+      const room = collab.roomForWidget(app.shell.currentWidget);
+      // Keep the last document while something else (a launcher, a
+      // terminal) is in front; forget it when it is closed.
+      if (room || !current || current.sharedModel.isDisposed) {
+        track(room);
+      }
+    };
+    labShell?.currentChanged.connect(onCurrentChanged);
+    provider.roomAdded.connect(() => setTimeout(onCurrentChanged, 0));
+    provider.roomRemoved.connect((_, room) => {
+      if (room === current) {
+        track(collab.roomForWidget(app.shell.currentWidget));
+      }
+    });
+    provider.noticeReceived.connect((_, { room, notice }) => {
+      if (room === current) {
+        model.handleNotice(notice);
+      }
+    });
+    onCurrentChanged();
+
+    const showCommand = 'jupyter-collab:show-history';
+    app.commands.addCommand(showCommand, {
+      label: trans.__('Show Document History'),
+      caption: trans.__('Versions of the current document: preview, compare, name and restore'),
+      execute: () => {
+        app.shell.activateById(panel.id);
+        const first = panel.node.querySelector<HTMLElement>(
+          '.jp-collab-HistoryPanel-versionButton, button'
+        );
+        first?.focus();
+      }
+    });
+    const nameCommand = 'jupyter-collab:name-version';
+    app.commands.addCommand(nameCommand, {
+      label: trans.__('Name This Version…'),
+      caption: trans.__('Give the current content of the document a name in its history'),
+      isEnabled: () => model.canWrite,
+      execute: async () => {
+        app.shell.activateById(panel.id);
+        await panel.nameCurrent();
+      }
+    });
+    const category = trans.__('Collaboration');
+    palette?.addItem({ command: showCommand, category });
+    palette?.addItem({ command: nameCommand, category });
+  }
+};
+
+/**
+ * Notifications for server notices: restores, merges of changes made on
+ * disk, save and store errors.
+ */
+export const notificationsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-collab:notifications',
+  description:
+    'Tells about restores, changes merged from disk, and save or store errors.',
+  autoStart: true,
+  requires: [ICollab],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    collab: ICollab,
+    translator: ITranslator | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const deduper = new NotificationDeduper({
+      emit: (message, type, options) =>
+        Notification.emit(message, type, options),
+      update: args => Notification.update(args)
+    });
+    collab.provider.noticeReceived.connect((_, { room, notice }) => {
+      const spec = noticeNotification(
+        notice,
+        room.id,
+        PathExt.basename(room.path),
+        trans
+      );
+      if (spec) {
+        deduper.notify(spec);
+      }
+    });
+    collab.provider.roomRemoved.connect((_, room) =>
+      deduper.forget(`${room.id}:`)
+    );
+  }
+};
