@@ -150,14 +150,36 @@ class FileSync:
         Resuming replays the same CRDT history, so clients that kept the document across a
         restart merge without duplicates. The file is then merged as a diff from the content
         last saved, and edits that were logged but never saved make the room dirty.
+
+        A file with no merge base recorded has nothing to resume, so it is not fingerprinted
+        first: the fingerprint (a canonical JSON dump of a whole notebook, tens of ms for a
+        large one) would delay every client waiting for the room. Its base is recorded at
+        once under an empty digest (the next load finds it as the newest base all the same)
+        and again with its fingerprint once the first clients have had their sync reply.
         """
         async with self._lock:
             value, self.last_modified = await self._read()
-            if not await self._resume(value):
+            resumable = (
+                self.journal is not None
+                and self._bases is not None
+                and self._bases.base(self._file_id, None) is not None
+            )
+            if not (resumable and await self._resume(value)):
                 with self.room.transact(LOAD):
                     self.room.jdoc.set(value)
-                self._disk_digest = _digest(value)
-                self._set_base(self.room.ydoc.get_update(), self._disk_digest)
+                state = self.room.ydoc.get_update()
+                self._disk_digest = None
+                self._set_base(state, "")
+
+                async def fingerprint() -> None:
+                    await asyncio.sleep(TRUST_CHECK_DELAY)
+                    async with self._lock:
+                        # Unless a merge or a save has set a newer base meanwhile.
+                        if self._base_update is state and self._disk_digest is None:
+                            self._disk_digest = _digest(value)
+                            self._set_base(state, self._disk_digest)
+
+                self._spawn(fingerprint())
         if self.kind.contents_type == "notebook":
             self._spawn(self._mark_trusted(value))
 
@@ -371,7 +393,10 @@ def _digest(value: Any) -> str:
     elif isinstance(value, str):
         data = value.encode()
     else:
-        data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        # No circular check: a file content is a tree (a few ms of 30 for a large notebook).
+        data = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), check_circular=False
+        ).encode()
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
