@@ -133,7 +133,7 @@ class MemoryFileIds(FileIds):
                 changed[file_id] = new + path[len(old) :]
         replaced = set(changed.values())
         for file_id in [i for i, p in self._paths.items() if p in replaced and i not in changed]:
-            del self._paths[file_id]
+            self._gone[file_id] = self._paths.pop(file_id)
         self._paths.update(changed)
         return changed
 

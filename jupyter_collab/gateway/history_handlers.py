@@ -37,10 +37,10 @@ def _http_errors() -> Iterator[None]:
         yield
     except (NoHistory, UnknownDocument) as exc:
         raise web.HTTPError(404, str(exc) or "no such document") from None
+    except ForeignVersion as exc:  # (a kind of UnknownVersion: first)
+        raise web.HTTPError(404, f"the version belongs to another document: {exc}") from None
     except UnknownVersion as exc:
         raise web.HTTPError(404, f"no such version: {exc}") from None
-    except ForeignVersion as exc:
-        raise web.HTTPError(404, f"the version belongs to another document: {exc}") from None
     except (HistoryCompacted, PathTaken) as exc:
         raise web.HTTPError(409, str(exc)) from None
     except InvalidInput as exc:

@@ -57,10 +57,14 @@ class History:
 
     # -- documents ----------------------------------------------------------------------------
 
-    async def _document(self, doc_id: str) -> DocumentKind:
-        """The kind of a document that has history; NoHistory otherwise."""
+    async def _document(self, doc_id: str, *, empty_ok: bool = False) -> DocumentKind:
+        """The kind of a document that has history; NoHistory otherwise.
+
+        With ``empty_ok``, a known file whose history is still empty (opened, never changed:
+        an empty file loads without any update) is a document too.
+        """
         try:
-            kind, _ = self.rooms.parse(doc_id)
+            kind, file_id = self.rooms.parse(doc_id)
         except UnknownRoom:
             raise NoHistory(f"no such document: {doc_id}") from None
         try:
@@ -68,6 +72,8 @@ class History:
                 return kind
         except UnknownDocument:
             pass
+        if empty_ok and self.rooms.file_ids.last_path(file_id) is not None:
+            return kind
         raise NoHistory(f"document {doc_id} has no history")
 
     def _open_room(self, doc_id: str) -> Room | None:
@@ -92,8 +98,11 @@ class History:
     async def versions(
         self, doc_id: str, limit: int, before: int | None
     ) -> tuple[list[dict[str, Any]], int | None]:
-        await self._document(doc_id)
-        infos = await self.store.list_versions(doc_id, limit=limit, before=before)
+        await self._document(doc_id, empty_ok=True)
+        try:
+            infos = await self.store.list_versions(doc_id, limit=limit, before=before)
+        except UnknownDocument:
+            return [], None
         more = bool(infos) and bool(
             await self.store.list_versions(doc_id, limit=1, before=infos[-1].id)
         )
