@@ -101,6 +101,21 @@ def make_root(root: Path) -> None:
     ]
     (root / "big.ipynb").write_text(json.dumps(big))
     (root / "notes.txt").write_text("hello from disk\n")
+    # the history checks use documents of their own
+    (root / "history.txt").write_text("first line from disk\n")
+    hist = dict(notebook)
+    hist["cells"] = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "h1",
+            "metadata": {},
+            "outputs": [],
+            "source": ["value = 1"],
+        },
+        {"cell_type": "markdown", "id": "h2", "metadata": {}, "source": ["# History notebook"]},
+    ]
+    (root / "history.ipynb").write_text(json.dumps(hist))
 
 
 def start_server(
@@ -130,7 +145,16 @@ def start_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent), **(env or {})},
+        # the test authorizer, and this checkout's jupyter_collab (wherever an
+        # editable install points)
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
+                + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+            ),
+            **(env or {}),
+        },
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -393,6 +417,264 @@ def check_large_notebook(a: Page, base: str, out: Path) -> None:
     a.screenshot(path=str(out / "large-notebook-A.png"))
 
 
+# --- history: versions, diff, restore -------------------------------------------
+
+TOASTS = ".jp-Notification-Toast, .Toastify__toast"
+HISTORY_TAB = ".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='jp-collab-history']"
+
+
+def show_history(page: Page) -> None:
+    """Open the history panel (its tab toggles it)."""
+    if not page.locator("#jp-collab-history").is_visible():
+        page.locator(HISTORY_TAB).click()
+    page.locator("#jp-collab-history").wait_for(timeout=5000)
+
+
+def version_names(page: Page) -> list[str]:
+    return page.locator("#jp-collab-history .jp-collab-HistoryPanel-versionName").all_inner_texts()
+
+
+def wait_version(page: Page, name: str, timeout: float = 15000) -> bool:
+    return wait_text(page, "#jp-collab-history .jp-collab-HistoryPanel-versionName", name, timeout)
+
+
+def editor_text(page: Page) -> str:
+    """The current text editor's document, from its model (not the rendered lines)."""
+    return page.evaluate(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.context ? w.context.model.sharedModel.getSource() : null; }"
+    ) or ""
+
+
+def notebook_sources(page: Page) -> list[str]:
+    return page.evaluate(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.content && w.content.model ?"
+        " w.content.model.sharedModel.cells.map(c => c.getSource()) : []; }"
+    ) or []
+
+
+def wait_until(fn, timeout: float = 20.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn():
+            return True
+        time.sleep(0.25)
+    return bool(fn())
+
+
+def name_version(page: Page, name: str) -> None:
+    page.locator("#jp-collab-history .jp-collab-HistoryPanel-name").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("input").first.wait_for(timeout=5000)
+    dialog.locator("input").first.fill(name)
+    page.keyboard.press("Enter")
+    dialog.first.wait_for(state="detached", timeout=10000)
+
+
+def select_version(page: Page, name: str) -> None:
+    page.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").filter(
+        has_text=name
+    ).first.click()
+
+
+def restore_selected(page: Page) -> None:
+    page.locator("#jp-collab-history .jp-collab-HistoryPanel-restore").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.first.wait_for(timeout=5000)
+    dialog.locator("button.jp-mod-accept").first.click()
+    dialog.first.wait_for(state="detached", timeout=10000)
+
+
+def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> None:
+    """A names a version of a text file, compares and restores it; B sees it live."""
+    open_lab(a, base, "history.txt")
+    check("history A: text file opens", wait_text(a, ".jp-FileEditor .cm-content", "first line from disk", 30000))
+    open_lab(b, base, "history.txt")
+    check("history B: text file opens", wait_text(b, ".jp-FileEditor .cm-content", "first line from disk", 30000))
+    a.locator(".jp-FileEditor .cm-content").first.click()
+    a.keyboard.press("Control+End")
+    a.keyboard.type("second line by A")
+    check("history B: sees A's line", wait_text(b, ".jp-FileEditor .cm-content", "second line by A"))
+
+    show_history(a)
+    name_version(a, "Before cleanup")
+    check("history A: the named version is listed", wait_version(a, "Before cleanup"), repr(version_names(a)))
+    show_history(b)
+    check("history B: the named version is listed too", wait_version(b, "Before cleanup"), repr(version_names(b)))
+
+    a.locator(".jp-FileEditor .cm-content").first.click()
+    a.keyboard.press("Control+End")
+    a.keyboard.press("Enter")
+    a.keyboard.type("third line to be undone")
+    check("history B: sees the line to be undone", wait_text(b, ".jp-FileEditor .cm-content", "third line to be undone"))
+
+    # preview of the named version: read-only text without the later line
+    select_version(a, "Before cleanup")
+    preview = a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody")
+    preview.wait_for(timeout=10000)
+    text = preview.inner_text()
+    check(
+        "history A: the preview shows the named version's content",
+        "second line by A" in text and "third line to be undone" not in text,
+        repr(text[:200]),
+    )
+    check(
+        "history A: the preview is not editable",
+        a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody [contenteditable='true'], "
+                  "#jp-collab-history .jp-collab-HistoryPanel-previewBody textarea").count() == 0,
+    )
+    # diff against current: the later line is added
+    a.locator("#jp-collab-history .jp-collab-HistoryPanel-diff").click()
+    added = a.locator("#jp-collab-history .jp-collab-Diff-line.jp-mod-add")
+    try:
+        added.first.wait_for(timeout=10000)
+    except Exception:
+        pass
+    added_text = " ".join(added.all_inner_texts())
+    check("history A: the diff shows the added line in colour", "third line to be undone" in added_text, repr(added_text))
+    bg = a.evaluate(
+        "() => { const el = document.querySelector('#jp-collab-history .jp-collab-Diff-line.jp-mod-add');"
+        " return el ? getComputedStyle(el).backgroundColor : ''; }"
+    )
+    check("history A: added lines have a background colour", bool(bg) and bg not in ("rgba(0, 0, 0, 0)", "transparent"), bg)
+    a.screenshot(path=str(out / "history-diff-text-A.png"))
+
+    # restore: B's editor changes live, B is told
+    b.evaluate("() => { window.__collabNoReload = true; }")
+    restore_selected(a)
+    ok = wait_until(lambda: "third line to be undone" not in editor_text(b) and "second line by A" in editor_text(b))
+    check("history B: sees the restored content live", ok, repr(editor_text(b)))
+    check("history B: without reloading the page", b.evaluate("() => window.__collabNoReload === true"))
+    check(
+        "history A: the editor shows the restored content",
+        wait_until(lambda: "third line to be undone" not in editor_text(a)),
+        repr(editor_text(a)),
+    )
+    check("history B: a notification says the version was restored", wait_text(b, TOASTS, "was restored", 15000),
+          " | ".join(b.locator(TOASTS).all_inner_texts()))
+    check("history A: the restore is listed", wait_version(a, "Restored version"), repr(version_names(a)))
+    check("history B: the restore is listed (live refresh)", wait_version(b, "Restored version"), repr(version_names(b)))
+    check(
+        "disk: the restored content is saved",
+        wait_until(lambda: "third line to be undone" not in (root / "history.txt").read_text()
+                   and "second line by A" in (root / "history.txt").read_text()),
+        repr((root / "history.txt").read_text()),
+    )
+    check("history B: no dialog after the restore", not dialog_text(b), dialog_text(b))
+    a.screenshot(path=str(out / "history-panel-A.png"))
+    b.screenshot(path=str(out / "history-restored-B.png"))
+
+    # who wrote this
+    a.locator("#jp-collab-history .jp-collab-HistoryPanel-attribution").click()
+    rows = a.locator("#jp-collab-history .jp-collab-HistoryPanel-attributionRow")
+    try:
+        rows.first.wait_for(timeout=10000)
+    except Exception:
+        pass
+    check("history A: 'who wrote this' lists the lines", rows.count() > 0,
+          " | ".join(rows.all_inner_texts())[:300])
+    a.screenshot(path=str(out / "history-attribution-A.png"))
+    # keyboard: Escape closes the view, arrows move between versions
+    a.keyboard.press("Escape")
+    check("history A: Escape closes the view", rows.count() == 0)
+    first = a.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").first
+    first.focus()
+    a.keyboard.press("ArrowDown")
+    focused = a.evaluate("() => document.activeElement && document.activeElement.dataset.focusKey")
+    second = a.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").nth(1).get_attribute("data-focus-key")
+    check("history A: arrow keys move between versions", focused == second, f"{focused} vs {second}")
+    a.keyboard.press("Enter")
+    check(
+        "history A: Enter opens the focused version",
+        wait_text(a, "#jp-collab-history .jp-collab-HistoryPanel-detailBar", "", 5000)
+        and a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody").count() == 1,
+    )
+
+
+def check_history_notebook(a: Page, b: Page, base: str, root: Path, out: Path) -> None:
+    """The same for a notebook: name, cell diff, restore seen live by B."""
+    open_lab(a, base, "history.ipynb")
+    check("history A: notebook opens", wait_text(a, ".jp-Notebook .jp-Cell .cm-content", "value = 1", 30000))
+    open_lab(b, base, "history.ipynb")
+    check("history B: notebook opens", wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "value = 1", 30000))
+    show_history(a)
+    name_version(a, "Notebook v1")
+    check("history A: the notebook's named version is listed", wait_version(a, "Notebook v1"), repr(version_names(a)))
+    a.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+    a.keyboard.press("Control+End")
+    a.keyboard.type("  # changed after v1")
+    check("history B: sees A's change to the cell", wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "changed after v1"))
+    select_version(a, "Notebook v1")
+    preview = a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody")
+    preview.wait_for(timeout=10000)
+    ptext = preview.inner_text()
+    check(
+        "history A: the notebook preview lists the cells of v1",
+        "value = 1" in ptext and "History notebook" in ptext and "changed after v1" not in ptext,
+        repr(ptext[:200]),
+    )
+    a.locator("#jp-collab-history .jp-collab-HistoryPanel-diff").click()
+    modified = a.locator("#jp-collab-history .jp-collab-HistoryPanel-cellDiff[data-status='modified']")
+    try:
+        modified.first.wait_for(timeout=10000)
+    except Exception:
+        pass
+    check(
+        "history A: the notebook diff lists the modified cell with its source diff",
+        modified.count() == 1 and "changed after v1" in modified.first.inner_text(),
+        " | ".join(a.locator("#jp-collab-history .jp-collab-HistoryPanel-diffBody").all_inner_texts())[:300],
+    )
+    a.screenshot(path=str(out / "history-diff-notebook-A.png"))
+    restore_selected(a)
+    ok = wait_until(lambda: notebook_sources(b)[:1] == ["value = 1"])
+    check("history B: sees the notebook restored live", ok, repr(notebook_sources(b)))
+    check("history B: told about the notebook's restore", wait_text(b, TOASTS, "history.ipynb", 15000),
+          " | ".join(b.locator(TOASTS).all_inner_texts()))
+    check(
+        "disk: the restored notebook is saved",
+        wait_until(lambda: "changed after v1" not in (root / "history.ipynb").read_text()),
+    )
+    show_history(b)
+    check("history B: the notebook's restore is listed", wait_version(b, "Restored version"), repr(version_names(b)))
+    b.screenshot(path=str(out / "history-notebook-B.png"))
+
+
+def check_history_viewer(browser, base: str, out: Path) -> None:
+    """A viewer sees the history but may not name or restore."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
+    c = ctx.new_page()
+    open_lab(c, base, "history.txt")
+    wait_text(c, ".jp-FileEditor .cm-content", "second line by A", 30000)
+    show_history(c)
+    check("history C (viewer): the versions are listed", wait_version(c, "Before cleanup"), repr(version_names(c)))
+    select_version(c, "Before cleanup")
+    c.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody").wait_for(timeout=10000)
+    check(
+        "history C (viewer): no name or restore buttons",
+        c.locator("#jp-collab-history .jp-collab-HistoryPanel-name").count() == 0
+        and c.locator("#jp-collab-history .jp-collab-HistoryPanel-restore").count() == 0,
+    )
+    c.screenshot(path=str(out / "history-viewer-C.png"))
+    ctx.close()
+
+
+def check_history(browser, base: str, root: Path, out: Path) -> None:
+    """Two fresh users (their own browser contexts) work with the history."""
+    ctx_a = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx_b = browser.new_context(viewport={"width": 1400, "height": 900})
+    a = ctx_a.new_page()
+    b = ctx_b.new_page()
+    try:
+        section("history of a text file", check_history_text, a, b, base, root, out)
+        section("history of a notebook", check_history_notebook, a, b, base, root, out)
+        section("history for a viewer", check_history_viewer, browser, base, out)
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
 def run_without_server_extension(
     tmp: Path, root: Path, port: int, base: str, out: Path, keep: bool
 ) -> int:
@@ -442,6 +724,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
     parser.add_argument("--dark", action="store_true", help="use the JupyterLab Dark theme")
     parser.add_argument(
+        "--only",
+        choices=["history"],
+        help="run only one group of checks (with its own server)",
+    )
+    parser.add_argument(
         "--without-server-extension",
         action="store_true",
         help="only check that documents still open when jupyter_collab is disabled on the server",
@@ -465,6 +752,21 @@ def main() -> int:
         return run_without_server_extension(tmp, root, port, base, out, args.keep)
     server = start_server(root, port)
     console: dict[str, list[str]] = {"A": [], "B": []}
+    if args.only == "history":
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+                check_history(browser, base, root, out)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(30)
+            shutil.copy(tmp / "server.log", out / "server.log")
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+        failed = [r for r in RESULTS if not r[1]]
+        print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
+        return 1 if failed else 0
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
@@ -815,6 +1117,9 @@ def main() -> int:
             # --- a large notebook opens with a loading indicator -------------
             section("large notebook", check_large_notebook, a, base, out)
             section("follow scrolls", check_follow_scrolls, a, b, base, out)
+
+            # --- history: versions, diff, restore (two fresh users) -----------
+            section("history", check_history, browser, base, root, out)
 
             browser.close()
     finally:
