@@ -22,9 +22,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The store is opened directly after the server stops (our package, from this checkout).
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from history_load import typing_session  # noqa: E402
 from history_phases import (  # noqa: E402
+    TIMERS,
     median,
     phase_append,
     phase_bytes,
@@ -60,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kill-target", choices=["ours", "jc", "both"], default="both",
                    help="targets of the hard-kill phase (the others run on ours only)")
     p.add_argument("--rates", default=None,
-                   help="append phase: comma list of offered edits/s (default 50,200,1000; "
+                   help="append phase: comma list of offered edits/s (default 50,200,1000,2000; "
                         "quick 50,500)")
     p.add_argument("--duration", type=float, default=None,
                    help="append phase: seconds per rate (default 10, quick 5)")
@@ -70,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bytes phase: hours of two-person typing to replay")
     p.add_argument("--replay-rate", type=float, default=600.0,
                    help="bytes phase: updates/s at which the session is replayed")
+    p.add_argument("--real-timers", action="store_true",
+                   help="bytes phase: keep the server's version/maintenance timers unscaled")
     p.add_argument("--no-store-bench", action="store_true",
                    help="skip python -m jupyter_collab.persistence.bench")
     p.add_argument("--wait-quiet", type=float, default=20.0,
@@ -182,7 +187,13 @@ def render_bytes(res: dict) -> str:
         f"{s['deletes']:,} deletes; {s['raw_update_bytes'] / s['updates']:.1f} B per update, "
         f"{kb(s['raw_update_bytes'])} of updates), final text {s['final_chars']:,} chars; "
         f"replayed at {s['replay_rate']:g} updates/s ({fmt(b['sent_s'])} s of wall time)",
-        f"- history before compaction: {kb(per_hour)} per hour of editing "
+        f"- the replay runs {b['time_factor']:.0f}× faster than the session, so the server's "
+        f"timers were scaled alike: {b['timers']} (defaults "
+        f"{ {k: v for k, v in TIMERS.items()} }), giving the automatic version points of a "
+        f"real hour",
+        f"- history before compaction: {kb(per_hour)} per hour of editing: log "
+        f"{kb(b['breakdown']['log'])}, snapshot {kb(b['breakdown']['snapshot'])}, version "
+        f"states {kb(b['breakdown']['versions'])} "
         f"({b['log_update_bytes'] / max(1, b['log_entries']):.1f} B per logged update; "
         f"log entries by origin {b['by_origin']}; {b['versions']} version(s) "
         f"{b['version_kinds']}, server-made snapshot: {fmt(b['server_snapshot'])})",
@@ -192,7 +203,9 @@ def render_bytes(res: dict) -> str:
         f"a week later is the retention-0 row",
         f"- after retention 0 the snapshot state is {kb(b['after_zero']['snapshot_state_bytes'])}"
         f" raw (whole document as one update); loading the document: "
-        f"{fmt(b['load_ms'])} ms; room converged to the session's text: "
+        f"{fmt(b['load_ms'])} ms ({kb(b['load_bytes'])} merged update; the same content "
+        f"re-encoded by a pycrdt Doc: {kb(b.get('doc_encoded_bytes'))} raw, "
+        f"{kb(b.get('doc_encoded_zlib_bytes'))} zlib); room converged to the session's text: "
         f"{fmt(b['converged'])}, file on disk equal: {fmt(b['file_matches'])}",
         "- file bytes: the SQLite file after VACUUM (it also holds file ids, audit events and "
         "the empty room of the check client)",
@@ -284,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = {"ours": ours}
     if "kill" in phases and args.kill_target in ("jc", "both"):
         targets["jc"] = jc_target(log)
-    rates = [float(x) for x in (args.rates or ("50,500" if args.quick else "50,200,1000"))
+    rates = [float(x) for x in (args.rates or ("50,500" if args.quick else "50,200,1000,2000"))
              .split(",")]
     duration = args.duration or (5.0 if args.quick else 10.0)
     trials = args.trials or (2 if args.quick else 5)
@@ -325,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             quiet("bytes")
             log(f"ours: replay {len(session.updates):,} updates at {args.replay_rate:g}/s")
             try:
-                b = phase_bytes(ours, tmp / "ours-bytes", session, args.replay_rate, log)
+                b = phase_bytes(ours, tmp / "ours-bytes", session, args.replay_rate, log,
+                                not args.real_timers)
                 b["session"] = {"users": 2, "hours": args.session_hours, "chars_per_s": 5.0,
                                 "updates": len(session.updates), "inserts": session.inserts,
                                 "deletes": session.deletes,

@@ -30,11 +30,19 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 TIMEOUT = 60.0
 
 
-def with_db(target: Target, db: Path) -> Target:
-    """Our server with its history database at ``db`` (jc keeps its own defaults)."""
+def with_db(target: Target, db: Path, **collab: float) -> Target:
+    """Our server with its history database at ``db`` and other ``CollabApp`` settings (jc
+    keeps its own defaults)."""
     if target.name != "ours":
         return target
-    return replace(target, extra_args=(*target.extra_args, f"--CollabApp.db_path={db}"))
+    extra = [f"--CollabApp.db_path={db}"] + [f"--CollabApp.{k}={v}" for k, v in collab.items()]
+    return replace(target, extra_args=(*target.extra_args, *extra))
+
+
+# Our server's timers that shape the history of a session (app.py defaults), scaled down with
+# the replay so a compressed hour gets as many automatic version points as a real one.
+TIMERS = {"version_quiet_period": 60.0, "version_interval": 300.0,
+          "maintenance_interval": 600.0}
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -325,6 +333,14 @@ async def measure_store(db: Path, doc_id: str, end_time: float) -> dict:
         for e in entries:
             out["by_origin"][e.origin] = out["by_origin"].get(e.origin, 0) + 1
         out["server_snapshot"] = snap is not None
+        with contextlib.closing(sqlite3.connect(db)) as c:
+            out["breakdown"] = {
+                "log": c.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM collab_updates "
+                                 "WHERE doc_id = ?", (doc_id,)).fetchone()[0],
+                "snapshot": c.execute("SELECT COALESCE(SUM(LENGTH(state)), 0) FROM "
+                                      "collab_snapshots WHERE doc_id = ?", (doc_id,)).fetchone()[0],
+                "versions": c.execute("SELECT COALESCE(SUM(LENGTH(state)), 0) FROM "
+                                      "collab_versions WHERE doc_id = ?", (doc_id,)).fetchone()[0]}
         out["versions"] = len(versions)
         out["version_kinds"] = sorted({v.kind for v in versions})
         await store.vacuum()
@@ -353,15 +369,29 @@ async def measure_store(db: Path, doc_id: str, end_time: float) -> dict:
         state = await store.load(doc_id)
         out["load_ms"] = (time.perf_counter() - t) * 1e3
         out["load_bytes"] = len(state) if state else 0
+        if state:  # the same content encoded by a Doc (drops what merge_updates keeps)
+            import zlib
+
+            from pycrdt import Doc
+
+            doc = Doc()
+            doc.apply_update(state)
+            encoded = doc.get_update()
+            out["doc_encoded_bytes"] = len(encoded)
+            out["doc_encoded_zlib_bytes"] = len(zlib.compress(encoded))
     return out
 
 
-def phase_bytes(target: Target, tmp: Path, session, rate: float, log) -> dict:  # noqa: ANN001
+def phase_bytes(target: Target, tmp: Path, session, rate: float, log,  # noqa: ANN001
+                scale_timers: bool = True) -> dict:
     root, db = tmp / "bytes-root", tmp / "bytes.db"
     root.mkdir(parents=True)
-    server = ServerProcess(with_db(target, db), root, tmp / "bytes-work").start()
+    factor = session.duration / (len(session.updates) / rate) if scale_timers else 1.0
+    timers = {k: round(v / factor, 3) for k, v in TIMERS.items()}
+    server = ServerProcess(with_db(target, db, **timers), root, tmp / "bytes-work").start()
     try:
         res = asyncio.run(replay_session(server, "session.txt", session, rate, log))
+        res["time_factor"], res["timers"] = factor, timers
         res["server_log_errors"] = server.log_problems()["errors"]
     finally:
         server.stop()
