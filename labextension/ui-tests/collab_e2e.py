@@ -574,10 +574,18 @@ def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> No
         pass
     check("history A: 'who wrote this' lists the lines", rows.count() > 0,
           " | ".join(rows.all_inner_texts())[:300])
+    markers = a.locator(".jp-FileEditor .jp-collab-AttributionGutter-marker")
+    check(
+        "history A: the editor's gutter shows who wrote the lines",
+        wait_until(lambda: any(t.strip() for t in markers.all_inner_texts()), 10),
+        repr(markers.all_inner_texts()),
+    )
     a.screenshot(path=str(out / "history-attribution-A.png"))
     # keyboard: Escape closes the view, arrows move between versions
+    a.locator("#jp-collab-history .jp-collab-HistoryPanel-attribution").focus()
     a.keyboard.press("Escape")
     check("history A: Escape closes the view", rows.count() == 0)
+    check("history A: the gutter goes away with it", wait_until(lambda: markers.count() == 0, 10), f"{markers.count()} markers")
     first = a.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").first
     first.focus()
     a.keyboard.press("ArrowDown")
@@ -585,10 +593,15 @@ def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> No
     second = a.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").nth(1).get_attribute("data-focus-key")
     check("history A: arrow keys move between versions", focused == second, f"{focused} vs {second}")
     a.keyboard.press("Enter")
+    try:
+        a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody").wait_for(timeout=10000)
+        opened = True
+    except Exception:
+        opened = False
+    selected = a.locator("#jp-collab-history .jp-collab-HistoryPanel-version.jp-mod-selected .jp-collab-HistoryPanel-versionButton")
     check(
         "history A: Enter opens the focused version",
-        wait_text(a, "#jp-collab-history .jp-collab-HistoryPanel-detailBar", "", 5000)
-        and a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody").count() == 1,
+        opened and selected.count() == 1 and selected.get_attribute("data-focus-key") == second,
     )
 
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 
-import { CollabContentProvider } from '../contentprovider';
+import { CollabContentProvider, roomIdOf } from '../contentprovider';
 import { encodeNotice } from '../protocol';
 import { FakeSocket, recordingSocketClass } from './fakesocket';
 
@@ -135,6 +135,22 @@ describe('CollabContentProvider', () => {
     expect(result.hash).toBe('h1');
     expect(model.source).toBe('from the room');
     expect(provider.roomForModel(model)?.path).toBe('a.txt');
+  });
+
+  it("exposes the server's room id of a document (for the history API)", async () => {
+    const { provider, rest } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    const model = provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    const room = provider.roomForModel(model)!;
+    expect(roomIdOf(room)).toBeNull(); // before the session reply
+    await flush();
+    expect(roomIdOf(room)).toBe('text:file:id-a.txt');
+    expect(provider.serverSettings.baseUrl).toBe('http://server/');
   });
 
   it('does not make rooms for documents that are not collaborative', () => {

@@ -42,6 +42,14 @@ describe('noticeNotification', () => {
       message: '“notes.txt”: version 12 was restored by Alice.',
       autoClose: 8000
     });
+    const mine = noticeNotification(
+      notice({ type: 'restored', version: 12, by: { username: 'alice', display_name: 'Alice' } }),
+      'room-1',
+      'notes.txt',
+      trans,
+      'alice'
+    );
+    expect(mine?.message).toBe('“notes.txt”: you restored version 12.');
     const anonymous = noticeNotification(notice({ type: 'restored', version: 3, by: { username: 'bob' } }), 'r', 'a', trans);
     expect(anonymous?.message).toContain('by bob');
   });

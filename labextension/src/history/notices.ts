@@ -36,12 +36,14 @@ function shorten(text: string, max: number): string {
  *
  * @param roomKey identifies the document (the room id).
  * @param name the document's file name.
+ * @param self our username (a restore we made says "you").
  */
 export function noticeNotification(
   notice: Notice,
   roomKey: string,
   name: string,
-  trans: ITrans
+  trans: ITrans,
+  self: string | null = null
 ): INotificationSpec | null {
   let spec: Omit<INotificationSpec, 'key'> | null = null;
   switch (notice.type) {
@@ -50,10 +52,19 @@ export function noticeNotification(
         notice.by?.display_name ||
         notice.by?.username ||
         trans.__('someone');
-      const message =
-        notice.version !== null
-          ? trans.__('“%1”: version %2 was restored by %3.', name, notice.version, by)
-          : trans.__('“%1”: an earlier version was restored by %2.', name, by);
+      const mine = !!self && notice.by?.username === self;
+      let message: string;
+      if (mine) {
+        message =
+          notice.version !== null
+            ? trans.__('“%1”: you restored version %2.', name, notice.version)
+            : trans.__('“%1”: you restored an earlier version.', name);
+      } else {
+        message =
+          notice.version !== null
+            ? trans.__('“%1”: version %2 was restored by %3.', name, notice.version, by)
+            : trans.__('“%1”: an earlier version was restored by %2.', name, by);
+      }
       spec = { type: 'info', message, autoClose: 8000 };
       break;
     }

@@ -21,6 +21,8 @@ import { IAwarenessUser } from '../presencemodel';
 import { canWrite } from '../protocol';
 import { DOMAIN, ICollab } from '../tokens';
 import { HistoryClient, MAX_NAME_LENGTH } from './api';
+import { attributionRows, userBadge } from './diffmodel';
+import { IGutterRun, showAttributionInEditor } from './gutter';
 import { HistoryModel, IHistoryDocument } from './model';
 import { NotificationDeduper, noticeNotification } from './notices';
 import { HistoryPanel } from './panel';
@@ -137,6 +139,66 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
     });
     app.shell.add(panel, 'right', { rank: 310 });
 
+    // "Who wrote this" in the text editors of the document, too (a gutter).
+    let decorated = new Set<any>();
+    const editorViewsOf = (room: IRoom | null): any[] => {
+      const views: any[] = [];
+      if (!room) {
+        return views;
+      }
+      for (const w of app.shell.widgets('main')) {
+        if (collab.roomForWidget(w) !== room) {
+          continue;
+        }
+        const view = (w as any).content?.editor?.editor;
+        if (view && typeof view.dispatch === 'function' && view.state) {
+          views.push(view);
+        }
+      }
+      return views;
+    };
+    const updateGutter = () => {
+      const view = model.view;
+      let runs: IGutterRun[] | null = null;
+      let views: any[] = [];
+      if (view.kind === 'attribution' && view.attribution.type === 'text') {
+        const known = knownUsers();
+        const nobody = trans.__('not written here (the file as opened, from disk or older history)');
+        runs = attributionRows(view.attribution).map(row => {
+          const badge = userBadge(row.user, known, nobody);
+          return {
+            from: row.from,
+            to: row.to,
+            initials: badge.initials,
+            color: badge.color,
+            label: row.user ? trans.__('Last written by %1', badge.label) : badge.label
+          };
+        });
+        views = editorViewsOf(current);
+      }
+      const next = new Set(views);
+      for (const v of decorated) {
+        if (!next.has(v)) {
+          try {
+            showAttributionInEditor(v, null);
+          } catch {
+            // the editor is gone
+          }
+        }
+      }
+      for (const v of views) {
+        showAttributionInEditor(v, runs);
+      }
+      decorated = next;
+    };
+    let lastView: unknown = null;
+    model.changed.connect(() => {
+      if (model.view !== lastView) {
+        lastView = model.view;
+        updateGutter();
+      }
+    });
+
     // Follow the current document.
     const onRoomChange = () => void model.setDocument(documentOf(current));
     const track = (room: IRoom | null) => {
@@ -172,6 +234,9 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
     });
     provider.noticeReceived.connect((_, { room, notice }) => {
       if (room === current) {
+        if (notice.type === 'renamed') {
+          onRoomChange(); // the path shown
+        }
         model.handleNotice(notice);
       }
     });
@@ -228,11 +293,15 @@ export const notificationsPlugin: JupyterFrontEndPlugin<void> = {
       update: args => Notification.update(args)
     });
     collab.provider.noticeReceived.connect((_, { room, notice }) => {
+      const local = room.sharedModel.isDisposed
+        ? null
+        : (room.sharedModel.awareness.getLocalState() as any);
       const spec = noticeNotification(
         notice,
         room.id,
         PathExt.basename(room.path),
-        trans
+        trans,
+        local?.user?.username ?? null
       );
       if (spec) {
         deduper.notify(spec);
