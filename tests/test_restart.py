@@ -142,3 +142,42 @@ async def test_client_with_offline_edits_merges_without_duplicates(server, tmp_p
     except AssertionError as exc:
         raise AssertionError(f"{exc}: {other.content()!r} / {back.content()!r}") from None
     await eventually(lambda: path.read_text() == other.content(), what="saved, no duplicates")
+
+
+async def test_sigkill_at_random_points_during_edits(server, tmp_path):
+    """Kill the server while a writer is still typing, at a few random moments: whatever the
+    reader had received is in the log, in the room after the restart and then on disk."""
+    import random
+
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    path = tmp_path / "root" / "typing.txt"
+    path.write_text("")
+    received = ""
+    written = 0
+    for _ in range(3):
+        srv = server(save_delay=3600, save_max_wait=3600)
+        writer = await srv.connect("typing.txt")
+        reader = await srv.connect("typing.txt")
+        assert writer.content() == received or writer.content().startswith(received)
+        start = written = len(writer.content().splitlines())
+        kill_after = rng.uniform(0.05, 0.6)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + kill_after
+        while loop.time() < deadline:
+            writer.jdoc._ysource.insert(len(writer.content()), f"line {written}\n")
+            written += 1
+            await asyncio.sleep(0.005)
+        srv.kill()
+        received = reader.content()
+        writer.close()
+        reader.close()
+        lines = received.splitlines()
+        assert lines == [f"line {i}" for i in range(len(lines))], f"seed {seed}"
+        assert len(lines) > start or kill_after < 0.1, f"seed {seed}: nothing reached the reader"
+    last = server(save_delay=0.1, save_max_wait=0.5)
+    after = await last.connect("typing.txt")
+    assert after.content().startswith(received), f"seed {seed}: lost what the reader had"
+    lines = after.content().splitlines()
+    assert lines == [f"line {i}" for i in range(len(lines))], f"seed {seed}: duplicated or torn"
+    await eventually(lambda: path.read_text() == after.content(), what="saved after restart")

@@ -67,7 +67,11 @@ class RoomManager:
         """The loaded room of ``room_id`` for the server's own use (a restore): dropped after
         the idle delay unless somebody joins."""
         room = self.get(room_id)
-        await room.ensure_loaded()
+        try:
+            await room.ensure_loaded()
+        except BaseException:
+            await self.close_room(room, CloseCode.UNLOADABLE)
+            raise
         if not room.participants:
             self._room_empty(room)
         return room

@@ -118,6 +118,18 @@ class Room:
     def path(self) -> str:
         return self.file.path
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the document finished loading (successfully) and the room is still open."""
+        task = self._load_task
+        return (
+            not self.closed
+            and task is not None
+            and task.done()
+            and not task.cancelled()
+            and task.exception() is None
+        )
+
     # -- the document ----------------------------------------------------------------------
 
     @contextmanager

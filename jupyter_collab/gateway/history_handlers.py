@@ -17,6 +17,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..documents.filesync import FileGone, FileUnloadable
 from ..history.service import History, NoHistory, PathTaken, parse_time
 from ..persistence import (
     ForeignVersion,
@@ -45,6 +46,10 @@ def _http_errors() -> Iterator[None]:
         raise web.HTTPError(409, str(exc)) from None
     except InvalidInput as exc:
         raise web.HTTPError(400, str(exc)) from None
+    except FileGone as exc:
+        raise web.HTTPError(404, f"the document's file is gone: {exc}") from None
+    except FileUnloadable as exc:
+        raise web.HTTPError(409, f"the document's file cannot be loaded: {exc}") from None
 
 
 class HistoryHandler(APIHandler):

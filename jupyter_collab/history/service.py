@@ -78,10 +78,7 @@ class History:
 
     def _open_room(self, doc_id: str) -> Room | None:
         room = self.rooms.rooms.get(doc_id)
-        if room is None or room.closed or room.journal is None:
-            return None
-        task = room._load_task
-        return room if task is not None and task.done() and not task.exception() else None
+        return room if room is not None and room.loaded and room.journal is not None else None
 
     async def _current(self, doc_id: str, kind: DocumentKind) -> tuple[Any, int]:
         """The current value and the seq it includes."""

@@ -27,6 +27,7 @@ from .conftest import run
 from .edits import text_of
 
 WORKER = Path(__file__).with_name("durability_worker.py")
+REPO = Path(__file__).resolve().parents[2]
 ROUNDS = 8
 COUNT = 3000  # edits per worker run if it is never killed
 
@@ -37,6 +38,8 @@ def run_worker(db: Path, seed: int, kill_after_acks: int | None, kill_after_s: f
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), str(db), str(seed), str(COUNT)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # this checkout's package, whatever an editable install elsewhere points to
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert proc.stdout is not None
     os.set_blocking(proc.stdout.fileno(), False)

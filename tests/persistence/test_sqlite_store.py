@@ -57,7 +57,7 @@ def test_shares_the_database_with_file_ids(tmp_path: Path) -> None:
     file_ids.close()
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        assert {"file_ids", "schema_version", "collab_updates", "collab_versions"} <= tables
+        assert {"collab_files", "schema_version", "collab_updates", "collab_versions"} <= tables
         assert conn.execute("SELECT component, version FROM schema_version").fetchall() == [
             ("persistence", SCHEMA_VERSION)
         ]
