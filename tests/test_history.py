@@ -492,3 +492,27 @@ def _collab_app(serverapp: Any) -> Any:
     for app in serverapp.extension_manager.extension_apps["jupyter_collab"]:
         return app
     raise AssertionError("no jupyter_collab extension app")
+
+
+async def test_history_follows_renames(jp_root_dir, jp_fetch, connect, open_session, api, rooms):
+    (jp_root_dir / "old.txt").write_text("text\n")
+    alice = await connect("old.txt", headers=token_header("alice"))
+    room = room_of(alice)
+    alice.jdoc._ysource.insert(0, "renamed ")
+    await eventually(lambda: rooms.rooms[room].jdoc.get() == "renamed text\n")
+    version = await named(api, room, "before the move")
+    (jp_root_dir / "sub").mkdir()
+    await jp_fetch(
+        "api", "contents", "old.txt", method="PATCH", body=json.dumps({"path": "sub/new.txt"})
+    )
+    session = await open_session("sub/new.txt")
+    assert session["room"] == room
+    status, listing = await api("GET", *doc(room, "versions"))
+    assert version["id"] in [v["id"] for v in listing["versions"]]
+    status, result = await api("POST", *doc(room, "restore"), body={"version": version["id"]})
+    assert status == 200
+    await eventually(
+        lambda: (jp_root_dir / "sub" / "new.txt").read_text() == "renamed text\n",
+        what="restored at the new path",
+    )
+    assert not (jp_root_dir / "old.txt").exists()

@@ -53,6 +53,7 @@ class RoomManager:
         self.rooms: dict[str, Room] = {}
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._deleting: dict[str, asyncio.Task[Any]] = {}
 
     @staticmethod
     def parse(room_id: str) -> tuple[DocumentKind, str]:
@@ -169,7 +170,16 @@ class RoomManager:
 
     def file_deleted(self, path: str) -> None:
         for file_id in self.file_ids.deleted(path):
-            self._spawn(self._file_deleted(file_id, path))
+            task = self._spawn(self._file_deleted(file_id, path))
+            self._deleting[file_id] = task
+            task.add_done_callback(lambda _, f=file_id: self._deleting.pop(f, None))
+
+    async def deletion_settled(self, file_id: str) -> None:
+        """Wait until a deletion of the file in progress has closed its rooms and marked its
+        history (a restore right after a delete must come after both)."""
+        task = self._deleting.get(file_id)
+        if task is not None:
+            await asyncio.shield(task)
 
     async def _file_deleted(self, file_id: str, path: str) -> None:
         """Close the file's rooms, then keep its history as deleted (purged after the
@@ -196,7 +206,8 @@ class RoomManager:
         for task in list(self._tasks):
             await asyncio.gather(task, return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task

@@ -205,6 +205,7 @@ class History:
         version = await self.store.get_version(doc_id, version_id)
         target = value_at(version.state, kind)
         _, file_id = self.rooms.parse(doc_id)
+        await self.rooms.deletion_settled(file_id)
         if self.rooms.file_ids.path_of(file_id) is None:
             await self._recreate(doc_id, kind, file_id)
         room = await self.rooms.open(doc_id)
