@@ -50,6 +50,8 @@ class _Doc:
     snapshot: Snapshot | None = None  # state held compressed, as a durable store would
     deleted_at: float | None = None
     versions: list[tuple[VersionInfo, bytes]] = field(default_factory=list)  # by id
+    # id -> (base version id or None, depth): versions are deltas, as in every store
+    version_bases: dict[int, tuple[int | None, int]] = field(default_factory=dict)
 
 
 class MemoryStore(DocumentStore):
@@ -144,22 +146,25 @@ class MemoryStore(DocumentStore):
         check_version_seq(seq, doc.last_seq)
         check_version_args(kind, name, user, time)
         prev = [(v, s) for v, s in doc.versions if v.seq <= seq]
-        basis_seq, basis = 0, None
+        basis_seq, basis, base = 0, None, None
         if prev:
-            best = max(prev, key=lambda vs: vs[0].seq)
-            basis_seq, basis = best[0].seq, h.decompress(best[1])
+            best = max(prev, key=lambda vs: (vs[0].seq, vs[0].id))[0]
+            basis_seq, basis = best.seq, self._version_state(doc, best.id)
+            base = (best.id, basis, doc.version_bases[best.id][1])
         if doc.snapshot and basis_seq < doc.snapshot.upto_seq <= seq:
             basis_seq, basis = doc.snapshot.upto_seq, h.decompress(doc.snapshot.state)
         entries = [e for e in self._after(doc, basis_seq) if e.seq <= seq]
         state = h.state_at(doc_id, seq, basis, basis_seq, entries)
         since = max((v.seq for v, _ in prev), default=0)
         changes = [e for e in self._after(doc, since) if e.seq <= seq]
+        blob, base_id, depth = h.encode_version(state, base)
         version_id = next(self._version_ids)
         info = VersionInfo(
             version_id, doc_id, seq, name, kind, user, float(time),
             h.authors(changes), sum(len(e.update) for e in changes), len(state),
         )  # fmt: skip
-        doc.versions.append((info, h.compress(state)))
+        doc.versions.append((info, blob))
+        doc.version_bases[version_id] = (base_id, depth)
         self._version_docs[version_id] = doc_id
         return version_id
 
@@ -181,10 +186,19 @@ class MemoryStore(DocumentStore):
             raise UnknownVersion(doc_id, version_id)
         if owner != doc_id:
             raise ForeignVersion(doc_id, version_id)
-        for info, blob in doc.versions:
+        for info, _ in doc.versions:
             if info.id == version_id:
-                return Version(**vars(info), state=h.decompress(blob))
+                return Version(**vars(info), state=self._version_state(doc, version_id))
         raise UnknownVersion(doc_id, version_id)  # pragma: no cover
+
+    @staticmethod
+    def _version_state(doc: _Doc, version_id: int | None) -> bytes:
+        blobs = {info.id: blob for info, blob in doc.versions}
+        chain = []
+        while version_id is not None:
+            chain.append(blobs[version_id])
+            version_id = doc.version_bases[version_id][0]
+        return h.decode_version(chain[::-1])
 
     async def audit(self, event: AuditEvent) -> int:
         if self._closed:

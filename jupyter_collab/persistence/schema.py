@@ -64,6 +64,11 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX collab_audit_user ON collab_audit (user, id)",
         "CREATE INDEX collab_audit_action ON collab_audit (action, id)",
     ],
+    [
+        # 2: versions stored as deltas from the previous version point (persistence/history.py)
+        "ALTER TABLE collab_versions ADD COLUMN base_id INTEGER",
+        "ALTER TABLE collab_versions ADD COLUMN depth INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

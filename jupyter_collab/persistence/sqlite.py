@@ -365,11 +365,12 @@ class SQLiteStore(DocumentStore):
             last, _ = self._doc(db, doc_id)
             check_version_seq(seq, last)
             prev = db.execute(
-                "SELECT seq, state FROM collab_versions WHERE doc_id = ? AND seq <= ? "
+                "SELECT id, seq, depth FROM collab_versions WHERE doc_id = ? AND seq <= ? "
                 "ORDER BY seq DESC, id DESC LIMIT 1",
                 (doc_id, seq),
             ).fetchone()
-            basis_seq, basis = (prev[0], h.decompress(prev[1])) if prev else (0, None)
+            prev_state = self._version_state(db, prev[0]) if prev else None
+            basis_seq, basis = (prev[1], prev_state) if prev else (0, None)
             since = basis_seq
             snap = db.execute(
                 "SELECT upto_seq, state FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
@@ -379,12 +380,16 @@ class SQLiteStore(DocumentStore):
             entries = self._entries(db, doc_id, basis_seq, seq)
             state = h.state_at(doc_id, seq, basis, basis_seq, entries)
             changes = self._entries(db, doc_id, since, seq)
+            blob, base_id, depth = h.encode_version(
+                state, (prev[0], prev_state, prev[2]) if prev and prev_state else None
+            )
             cursor = db.execute(
                 "INSERT INTO collab_versions (doc_id, seq, name, kind, user, time, authors, "
-                "change_bytes, state_size, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "change_bytes, state_size, state, base_id, depth) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc_id, seq, name, kind, user, float(time), json.dumps(h.authors(changes)),
-                    sum(len(e.update) for e in changes), len(state), h.compress(state),
+                    sum(len(e.update) for e in changes), len(state), blob, base_id, depth,
                 ),
             )  # fmt: skip
             assert cursor.lastrowid is not None
@@ -393,6 +398,18 @@ class SQLiteStore(DocumentStore):
         return await self._write_tx(run)
 
     _VERSION_COLUMNS = "id, doc_id, seq, name, kind, user, time, authors, change_bytes, state_size"
+
+    @staticmethod
+    def _version_state(db: sqlite3.Connection, version_id: int) -> bytes:
+        """The full state of a version: its chain of blobs back to a full one, merged."""
+        blobs = []
+        next_id: int | None = version_id
+        while next_id is not None:
+            blob, next_id = db.execute(
+                "SELECT state, base_id FROM collab_versions WHERE id = ?", (next_id,)
+            ).fetchone()
+            blobs.append(bytes(blob))
+        return h.decode_version(blobs[::-1])
 
     @staticmethod
     def _version_info(row: Sequence[Any]) -> VersionInfo:
@@ -422,7 +439,7 @@ class SQLiteStore(DocumentStore):
         def run(db: sqlite3.Connection) -> Version:
             self._doc(db, doc_id)
             row = db.execute(
-                f"SELECT {self._VERSION_COLUMNS}, state FROM collab_versions WHERE id = ?",
+                f"SELECT {self._VERSION_COLUMNS} FROM collab_versions WHERE id = ?",
                 (version_id,),
             ).fetchone()
             if row is None:
@@ -430,7 +447,7 @@ class SQLiteStore(DocumentStore):
             if row[1] != doc_id:
                 raise ForeignVersion(doc_id, version_id)
             info = self._version_info(row)
-            return Version(**vars(info), state=h.decompress(row[10]))
+            return Version(**vars(info), state=self._version_state(db, version_id))
 
         return await self._read_tx(run)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_collab.documents.fileids import SQLiteFileIds
-from jupyter_collab.persistence import SchemaTooNew, SQLiteStore, StoreClosed
+from jupyter_collab.persistence import SchemaTooNew, SQLiteStore, StoreClosed, schema
+from jupyter_collab.persistence.history import compress
 from jupyter_collab.persistence.schema import SCHEMA_VERSION
 
 from .conftest import run
@@ -126,5 +127,38 @@ def test_close_finishes_queued_appends(tmp_path: Path) -> None:
             await store.last_seq("a")
         async with SQLiteStore(tmp_path / "collab.db") as reopened:
             assert await reopened.last_seq("a") == 50
+
+    run(scenario())
+
+
+def test_versions_of_the_first_schema_still_read_after_the_upgrade(tmp_path: Path) -> None:
+    """Schema 1 stored every version as a full state; schema 2 adds deltas next to them."""
+    db = tmp_path / "collab.db"
+    editor = Editor()
+    first = editor.insert(0, "version one")
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE schema_version (component TEXT PRIMARY KEY, version INTEGER)")
+        for statement in schema.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES ('persistence', 1)")
+        conn.execute("INSERT INTO collab_docs VALUES ('a', 1, 0, NULL)")
+        conn.execute(
+            "INSERT INTO collab_updates VALUES ('a', 1, 'client', 'ada', 1.0, ?)", (first,)
+        )
+        conn.execute(
+            "INSERT INTO collab_versions (doc_id, seq, name, kind, user, time, authors,"
+            " change_bytes, state_size, state) VALUES ('a', 1, NULL, 'auto', NULL, 1.0, '[]',"
+            " 0, ?, ?)",
+            (len(first), compress(first)),
+        )
+
+    async def scenario() -> None:
+        async with SQLiteStore(db) as store:
+            (old,) = await store.list_versions("a")
+            assert text_of((await store.get_version("a", old.id)).state) == "version one"
+            update = editor.insert(len("version one"), ", then two")
+            await store.append("a", update, origin="client", user="ada", time=2.0)
+            new = await store.add_version("a", 2, time=2.0)  # a delta from the old full state
+            assert text_of((await store.get_version("a", new)).state) == "version one, then two"
 
     run(scenario())
