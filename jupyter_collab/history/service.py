@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_core.utils import ensure_async
 
@@ -32,6 +33,8 @@ from .audit import AuditLog
 from .content import json_content, value_at
 from .diffing import blob_diff, notebook_diff, text_diff
 from .roomversions import version_json
+
+T = TypeVar("T")
 
 
 class NoHistory(LookupError):
@@ -88,7 +91,7 @@ class History:
             return room.jdoc.get(), seq
         state = await self.store.load(doc_id)
         assert state is not None
-        return value_at(state, kind), await self.store.last_seq(doc_id)
+        return await _off_loop(value_at, state, kind), await self.store.last_seq(doc_id)
 
     # -- versions -----------------------------------------------------------------------------
 
@@ -133,7 +136,7 @@ class History:
             "version": version_json(version),
             "type": kind.type,
             "format": kind.format,
-            "content": json_content(value_at(version.state, kind), kind),
+            "content": json_content(await _off_loop(value_at, version.state, kind), kind),
         }
 
     # -- diff ---------------------------------------------------------------------------------
@@ -141,19 +144,19 @@ class History:
     async def diff(self, doc_id: str, from_id: int, to_id: int | None) -> dict[str, Any]:
         kind = await self._document(doc_id)
         old = await self.store.get_version(doc_id, from_id)
-        old_value = value_at(old.state, kind)
+        old_value = await _off_loop(value_at, old.state, kind)
         if to_id is None:
             new_value, new_seq = await self._current(doc_id, kind)
             new_label = "current"
         else:
             new = await self.store.get_version(doc_id, to_id)
-            new_value, new_seq = value_at(new.state, kind), new.seq
+            new_value, new_seq = await _off_loop(value_at, new.state, kind), new.seq
             new_label = f"version {to_id}"
         old_label = f"version {from_id}"
         if kind.format == "text":
-            result = text_diff(old_value, new_value, old_label, new_label)
+            result = await _off_loop(text_diff, old_value, new_value, old_label, new_label)
         elif kind.type == "notebook":
-            result = notebook_diff(old_value, new_value)
+            result = await _off_loop(notebook_diff, old_value, new_value)
         else:
             result = blob_diff(old_value, new_value)
         result.update(
@@ -194,7 +197,9 @@ class History:
                     f"the log of {doc_id} before seq {snapshot.upto_seq} was compacted"
                 )
             entries = [e for e in entries if e.seq <= upto]
-        result = attribute(kind, snapshot.state if snapshot else None, entries, since)
+        result = await _off_loop(
+            attribute, kind, snapshot.state if snapshot else None, entries, since
+        )
         result.update({"at": at_id if at_id is not None else "current", "since": since_id})
         return result
 
@@ -203,7 +208,7 @@ class History:
     async def restore(self, doc_id: str, version_id: int, user: Any) -> dict[str, Any]:
         kind = await self._document(doc_id)
         version = await self.store.get_version(doc_id, version_id)
-        target = value_at(version.state, kind)
+        target = await _off_loop(value_at, version.state, kind)
         _, file_id = self.rooms.parse(doc_id)
         await self.rooms.deletion_settled(file_id)
         if self.rooms.file_ids.path_of(file_id) is None:
@@ -215,7 +220,7 @@ class History:
         before = await versions.make("auto")
         if before is None:  # the current content already is the latest version point
             (before,) = await self.store.list_versions(doc_id, limit=1)
-        update = edit_from_base(room.ydoc.get_update(), kind.ydoc_class, target)
+        update = await _off_loop(edit_from_base, room.ydoc.get_update(), kind.ydoc_class, target)
         if update is not None:
             room.apply_update(update, Origin(OriginKind.RESTORE, username))
         after = await versions.make("restore", name=f"Restored version {version_id}", user=username)
@@ -250,7 +255,7 @@ class History:
             raise PathTaken(f"{path} exists again: the deleted document cannot be restored there")
         state = await self.store.load(doc_id)
         assert state is not None
-        value = value_at(state, kind)
+        value = await _off_loop(value_at, state, kind)
         # The log's state is the file's content now: the room resumes from it and must not
         # merge the written file as a change against an older base.
         await asyncio.wrap_future(self.rooms.file_ids.set_base(file_id, state, "restored"))
@@ -267,6 +272,13 @@ class History:
         self.rooms.file_ids.revive(file_id, path)
         await self.store.undelete(doc_id)
         self.log.info("Restored deleted document %s at %s", doc_id, path)
+
+
+async def _off_loop(function: Callable[..., T], *args: Any) -> T:
+    """Run CPU-heavy history work (replaying a log, building a 3 MB notebook, diffing) in a
+    thread, so rooms keep being served meanwhile. The work builds its own pycrdt documents
+    from bytes and touches no room's."""
+    return await asyncio.to_thread(function, *args)
 
 
 def _display_name(user: Any) -> str:
