@@ -420,7 +420,22 @@ def check_large_notebook(a: Page, base: str, out: Path) -> None:
 # --- history: versions, diff, restore -------------------------------------------
 
 TOASTS = ".jp-Notification-Toast, .Toastify__toast"
+# the document in front (other tabs may be restored in the background)
+CURRENT = "#jp-main-dock-panel .jp-MainAreaWidget:not(.lm-mod-hidden)"
+TEXT = f"{CURRENT} .jp-FileEditor .cm-content"
+CELLS = f"{CURRENT} .jp-Notebook .jp-Cell .cm-content"
 HISTORY_TAB = ".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='jp-collab-history']"
+
+
+def open_in_workspace(page: Page, base: str, workspace: str, path: str) -> None:
+    """Open JupyterLab on a workspace of its own (not the tabs of the other checks)."""
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}")
+    page.wait_for_selector("#jp-main-statusbar", timeout=60000)
+
+
+def open_document(page: Page, path: str) -> None:
+    """Open a document in the running JupyterLab (no page load)."""
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
 
 
 def show_history(page: Page) -> None:
@@ -488,14 +503,14 @@ def restore_selected(page: Page) -> None:
 
 def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> None:
     """A names a version of a text file, compares and restores it; B sees it live."""
-    open_lab(a, base, "history.txt")
-    check("history A: text file opens", wait_text(a, ".jp-FileEditor .cm-content", "first line from disk", 30000))
-    open_lab(b, base, "history.txt")
-    check("history B: text file opens", wait_text(b, ".jp-FileEditor .cm-content", "first line from disk", 30000))
-    a.locator(".jp-FileEditor .cm-content").first.click()
+    open_in_workspace(a, base, "history-a", "history.txt")
+    check("history A: text file opens", wait_text(a, TEXT, "first line from disk", 30000))
+    open_in_workspace(b, base, "history-b", "history.txt")
+    check("history B: text file opens", wait_text(b, TEXT, "first line from disk", 30000))
+    a.locator(TEXT).first.click()
     a.keyboard.press("Control+End")
     a.keyboard.type("second line by A")
-    check("history B: sees A's line", wait_text(b, ".jp-FileEditor .cm-content", "second line by A"))
+    check("history B: sees A's line", wait_text(b, TEXT, "second line by A"))
 
     show_history(a)
     name_version(a, "Before cleanup")
@@ -503,11 +518,11 @@ def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> No
     show_history(b)
     check("history B: the named version is listed too", wait_version(b, "Before cleanup"), repr(version_names(b)))
 
-    a.locator(".jp-FileEditor .cm-content").first.click()
+    a.locator(TEXT).first.click()
     a.keyboard.press("Control+End")
     a.keyboard.press("Enter")
     a.keyboard.type("third line to be undone")
-    check("history B: sees the line to be undone", wait_text(b, ".jp-FileEditor .cm-content", "third line to be undone"))
+    check("history B: sees the line to be undone", wait_text(b, TEXT, "third line to be undone"))
 
     # preview of the named version: read-only text without the later line
     select_version(a, "Before cleanup")
@@ -574,7 +589,7 @@ def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> No
         pass
     check("history A: 'who wrote this' lists the lines", rows.count() > 0,
           " | ".join(rows.all_inner_texts())[:300])
-    markers = a.locator(".jp-FileEditor .jp-collab-AttributionGutter-marker")
+    markers = a.locator(f"{CURRENT} .jp-FileEditor .jp-collab-AttributionGutter-marker")
     check(
         "history A: the editor's gutter shows who wrote the lines",
         wait_until(lambda: any(t.strip() for t in markers.all_inner_texts()), 10),
@@ -607,17 +622,17 @@ def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> No
 
 def check_history_notebook(a: Page, b: Page, base: str, root: Path, out: Path) -> None:
     """The same for a notebook: name, cell diff, restore seen live by B."""
-    open_lab(a, base, "history.ipynb")
-    check("history A: notebook opens", wait_text(a, ".jp-Notebook .jp-Cell .cm-content", "value = 1", 30000))
-    open_lab(b, base, "history.ipynb")
-    check("history B: notebook opens", wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "value = 1", 30000))
+    open_document(a, "history.ipynb")
+    check("history A: notebook opens", wait_text(a, CELLS, "value = 1", 30000))
+    open_document(b, "history.ipynb")
+    check("history B: notebook opens", wait_text(b, CELLS, "value = 1", 30000))
     show_history(a)
     name_version(a, "Notebook v1")
     check("history A: the notebook's named version is listed", wait_version(a, "Notebook v1"), repr(version_names(a)))
-    a.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+    a.locator(CELLS).first.click()
     a.keyboard.press("Control+End")
     a.keyboard.type("  # changed after v1")
-    check("history B: sees A's change to the cell", wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "changed after v1"))
+    check("history B: sees A's change to the cell", wait_text(b, CELLS, "changed after v1"))
     select_version(a, "Notebook v1")
     preview = a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody")
     preview.wait_for(timeout=10000)
@@ -658,8 +673,8 @@ def check_history_viewer(browser, base: str, out: Path) -> None:
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     ctx.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
     c = ctx.new_page()
-    open_lab(c, base, "history.txt")
-    wait_text(c, ".jp-FileEditor .cm-content", "second line by A", 30000)
+    open_in_workspace(c, base, "history-c", "history.txt")
+    wait_text(c, TEXT, "second line by A", 30000)
     show_history(c)
     check("history C (viewer): the versions are listed", wait_version(c, "Before cleanup"), repr(version_names(c)))
     select_version(c, "Before cleanup")
