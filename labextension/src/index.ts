@@ -54,6 +54,8 @@ import { blockDropsWhenReadOnly, guardNotebookActions } from './readonlyguard';
 import { ConnectionIndicator } from './statusbar';
 import { DOMAIN, ICollab } from './tokens';
 import { historyPlugin, notificationsPlugin } from './history/plugin';
+import { userNotificationsPlugin } from './notifications/plugin';
+import { sharingPlugin } from './sharing/plugin';
 
 export { CONTENT_PROVIDER_ID, CollabContentProvider } from './contentprovider';
 export { RoomConnection } from './roomconnection';
@@ -680,7 +682,9 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   statusPlugin,
   collaboratorsPlugin,
   historyPlugin,
-  notificationsPlugin
+  notificationsPlugin,
+  sharingPlugin,
+  userNotificationsPlugin
 ];
 
 export default plugins;

@@ -709,9 +709,36 @@ export class RoomConnection {
 
   private _setRole(role: string): void {
     if (role !== this._role) {
+      const wasReadOnly = this._role !== null && !canWrite(this._role);
       this._role = role;
+      if (wasReadOnly && canWrite(role)) {
+        this._sendOwnChanges();
+      }
       this._roleChanged.emit(role);
     }
+  }
+
+  /**
+   * After a change of role from viewer to editor in an open room: send
+   * everything this client wrote (the server ignores what it has). Changes
+   * made while read-only were never sent, and later updates build on them:
+   * without this, the server could not apply our next edits.
+   */
+  private _sendOwnChanges(): void {
+    const socket = this._socket;
+    if (!socket || socket.readyState !== OPEN) {
+      return; // the next sync sends them (our answer to the server's step 1)
+    }
+    const sv = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    if (!sv.has(this.doc.clientID)) {
+      return; // nothing written here
+    }
+    sv.delete(this.doc.clientID);
+    const update = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(sv));
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.Sync);
+    syncProtocol.writeUpdate(encoder, update);
+    this._send(encoding.toUint8Array(encoder));
   }
 
   private _dispatch(event: ConnectionEvent): void {

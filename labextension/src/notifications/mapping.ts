@@ -1,0 +1,170 @@
+/**
+ * The text and action of a notification of the per-user stream
+ * (docs/sharing-api.md), and which ones were already shown as notices of an
+ * open document. No JupyterLab UI dependency: unit tested.
+ */
+import { IUserNotification, ShareRole, isRole } from '../sharing/api';
+import { ITrans, roleInSentence } from '../sharing/model';
+
+export type NotificationType = 'info' | 'success' | 'warning' | 'error';
+
+/** A notification to show in JupyterLab's notification center. */
+export interface IStreamNotificationSpec {
+  type: NotificationType;
+  message: string;
+  /** ms, or false to keep the toast until dismissed. */
+  autoClose: number | false;
+  /** The document or folder an "Open" action goes to, or null for none. */
+  open: string | null;
+}
+
+/** Longest message JupyterLab shows without truncating it. */
+export const MAX_MESSAGE = 140;
+
+function basename(path: string): string {
+  const parts = path.replace(/\/+$/, '').split('/');
+  return parts[parts.length - 1] || path;
+}
+
+function shorten(text: string, max: number): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > max ? t.slice(0, max - 1) + '…' : t;
+}
+
+/**
+ * The notification for an entry of the stream, or null for one that shows
+ * nothing (no text at all).
+ */
+export function streamNotification(
+  n: IUserNotification,
+  trans: ITrans
+): IStreamNotificationSpec | null {
+  const actor = n.actor?.display_name || n.actor?.username || trans.__('Someone');
+  const name = n.path ? basename(n.path) : '';
+  let spec: IStreamNotificationSpec | null = null;
+  switch (n.type) {
+    case 'shared': {
+      const raw = n.details?.role;
+      const role: ShareRole | null = isRole(raw) ? raw : null;
+      if (!name) {
+        break;
+      }
+      if (role === null) {
+        spec = {
+          type: 'info',
+          message: trans.__(
+            '%1 removed your share on “%2”: your access is now that of the folders above.',
+            actor,
+            name
+          ),
+          autoClose: 10000,
+          open: n.path
+        };
+      } else if (role === 'none') {
+        spec = {
+          type: 'warning',
+          message: trans.__('%1 removed your access to “%2”.', actor, name),
+          autoClose: 10000,
+          open: null
+        };
+      } else {
+        spec = {
+          type: 'info',
+          message: trans.__(
+            '%1 shared “%2” with you as %3.',
+            actor,
+            name,
+            roleInSentence(role, trans)
+          ),
+          autoClose: 10000,
+          open: n.path
+        };
+      }
+      break;
+    }
+    case 'restored': {
+      if (!name) {
+        break;
+      }
+      const version = n.details?.version;
+      spec = {
+        type: 'info',
+        message:
+          typeof version === 'number'
+            ? trans.__('%1 restored version %2 of “%3”.', actor, version, name)
+            : trans.__('%1 restored an earlier version of “%2”.', actor, name),
+        autoClose: 10000,
+        open: n.path
+      };
+      break;
+    }
+    default:
+      break;
+  }
+  if (!spec) {
+    // A type this client does not know: the server's own sentence.
+    if (!n.message) {
+      return null;
+    }
+    spec = { type: 'info', message: n.message, autoClose: 10000, open: n.path || null };
+  }
+  return { ...spec, message: shorten(spec.message, MAX_MESSAGE) };
+}
+
+/**
+ * Remembers the `restored` notices of open documents, so that the same
+ * restore coming through the stream is not shown a second time.
+ */
+export class RestoreNoticeLog {
+  constructor(options: { ttl?: number; now?: () => number } = {}) {
+    this._ttl = options.ttl ?? 30 * 60 * 1000;
+    this._now = options.now ?? (() => Date.now());
+  }
+
+  /** A room notice `restored` arrived for a document (server room id, path). */
+  add(room: string | null, path: string | null, version: number | null): void {
+    const now = this._now();
+    for (const [key, time] of this._seen) {
+      if (now - time > this._ttl) {
+        this._seen.delete(key);
+      }
+    }
+    if (room) {
+      this._seen.set(`room:${room}:${version ?? '?'}`, now);
+    }
+    if (path) {
+      this._seen.set(`path:${path}:${version ?? '?'}`, now);
+    }
+  }
+
+  /**
+   * Whether a stream notification was (or is being) shown as a room notice:
+   * a restore seen in a room, or one of a document open right now (its room
+   * notice is what tells about it).
+   */
+  isDuplicate(
+    n: IUserNotification,
+    open: { rooms: ReadonlySet<string>; paths: ReadonlySet<string> }
+  ): boolean {
+    if (n.type !== 'restored') {
+      return false;
+    }
+    if ((n.room && open.rooms.has(n.room)) || (n.path && open.paths.has(n.path))) {
+      return true;
+    }
+    const version = typeof n.details?.version === 'number' ? n.details.version : '?';
+    const now = this._now();
+    const fresh = (key: string) => {
+      const time = this._seen.get(key);
+      return time !== undefined && now - time <= this._ttl;
+    };
+    return (
+      (!!n.room && (fresh(`room:${n.room}:${version}`) || fresh(`room:${n.room}:?`))) ||
+      (!!n.path && (fresh(`path:${n.path}:${version}`) || fresh(`path:${n.path}:?`)))
+    );
+  }
+
+  private _ttl: number;
+  private _now: () => number;
+  private _seen = new Map<string, number>();
+}

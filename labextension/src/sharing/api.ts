@@ -1,0 +1,286 @@
+/**
+ * Client of the sharing, user directory and notifications REST API
+ * (docs/sharing-api.md).
+ *
+ * No JupyterLab UI dependency (only ServerConnection), so it is unit tested
+ * with a fake fetch.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** Roles, from most to least. */
+export const ROLES = ['owner', 'editor', 'viewer', 'none'] as const;
+export type ShareRole = (typeof ROLES)[number];
+
+/** The user key of the share for everyone else. */
+export const EVERYONE = '*';
+
+/** One per-user share that applies to a path. */
+export interface IShare {
+  user: string;
+  role: ShareRole;
+  grantedBy: string | null;
+  /** ISO 8601, or null. */
+  time: string | null;
+  /** Set on a folder above the path. */
+  inherited: boolean;
+  /** The path that carries the share (the path itself or a folder). */
+  from: string;
+}
+
+/** The share for everyone else that applies to a path. */
+export interface IEveryoneShare {
+  role: ShareRole;
+  inherited: boolean;
+  from: string;
+}
+
+/** Reply of GET/PUT /api/collab/shares/{path}. */
+export interface IShares {
+  path: string;
+  shares: IShare[];
+  everyone: IEveryoneShare | null;
+  /** The caller's own effective role. */
+  role: ShareRole;
+  /** Whether the caller may change the shares. */
+  canManage: boolean;
+}
+
+/** A user of the directory. */
+export interface IDirectoryUser {
+  username: string;
+  name: string;
+  display_name: string;
+  initials: string;
+  color: string | null;
+}
+
+/** One notification of the per-user stream. */
+export interface IUserNotification {
+  id: number;
+  type: 'shared' | 'restored' | string;
+  time: string;
+  read: boolean;
+  actor: { username: string; display_name: string } | null;
+  path: string | null;
+  room: string | null;
+  message: string;
+  details: Record<string, any>;
+}
+
+export interface INotificationPage {
+  notifications: IUserNotification[];
+  unread: number;
+}
+
+/** An error answered by the API (or a network failure: status null). */
+export class SharingError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    /** The endpoint itself is missing (an older server). */
+    readonly unavailable = false
+  ) {
+    super(message);
+    this.name = 'SharingError';
+  }
+}
+
+/** What the sharing UI and the notification poller need (a fake in tests). */
+export interface ISharingApi {
+  getShares(path: string): Promise<IShares>;
+  setShare(path: string, user: string, role: ShareRole | null): Promise<IShares>;
+  searchUsers(query: string, limit?: number): Promise<IDirectoryUser[]>;
+}
+
+export interface INotificationsApi {
+  notifications(after: number, limit?: number): Promise<INotificationPage>;
+  markRead(target: { ids: number[] } | { upto: number }): Promise<number>;
+}
+
+export function isRole(value: unknown): value is ShareRole {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** A shares reply with every field checked (older or partial replies). */
+export function normalizeShares(data: any, path: string): IShares {
+  if (!data || typeof data !== 'object' || !Array.isArray(data.shares)) {
+    throw new SharingError('invalid reply: no shares', 500);
+  }
+  const shares: IShare[] = [];
+  for (const s of data.shares) {
+    if (!s || typeof s.user !== 'string' || !isRole(s.role)) {
+      continue;
+    }
+    shares.push({
+      user: s.user,
+      role: s.role,
+      grantedBy: str(s.grantedBy),
+      time: str(s.time),
+      inherited: s.inherited === true,
+      from: str(s.from) ?? data.path ?? path
+    });
+  }
+  const e = data.everyone;
+  const everyone: IEveryoneShare | null =
+    e && typeof e === 'object' && isRole(e.role)
+      ? {
+          role: e.role,
+          inherited: e.inherited === true,
+          from: str(e.from) ?? data.path ?? path
+        }
+      : null;
+  return {
+    path: str(data.path) ?? path,
+    shares,
+    everyone,
+    role: isRole(data.role) ? data.role : 'viewer',
+    canManage: data.canManage === true
+  };
+}
+
+export function normalizeUser(u: any): IDirectoryUser | null {
+  if (!u || typeof u.username !== 'string' || !u.username) {
+    return null;
+  }
+  const name = str(u.name) ?? u.username;
+  return {
+    username: u.username,
+    name,
+    display_name: str(u.display_name) || name,
+    initials: str(u.initials) || name.slice(0, 1).toUpperCase(),
+    color: str(u.color)
+  };
+}
+
+export function normalizeNotification(n: any): IUserNotification | null {
+  if (!n || typeof n !== 'object' || typeof n.id !== 'number' || typeof n.type !== 'string') {
+    return null;
+  }
+  const actor =
+    n.actor && typeof n.actor === 'object' && typeof n.actor.username === 'string'
+      ? {
+          username: n.actor.username,
+          display_name: str(n.actor.display_name) || n.actor.username
+        }
+      : null;
+  return {
+    id: n.id,
+    type: n.type,
+    time: str(n.time) ?? '',
+    read: n.read === true,
+    actor,
+    path: str(n.path),
+    room: str(n.room),
+    message: str(n.message) ?? '',
+    details: n.details && typeof n.details === 'object' ? n.details : {}
+  };
+}
+
+/**
+ * The REST client.
+ */
+export class SharingClient implements ISharingApi, INotificationsApi {
+  constructor(settings: ServerConnection.ISettings) {
+    this.serverSettings = settings;
+  }
+
+  readonly serverSettings: ServerConnection.ISettings;
+
+  /** URL of an endpoint, with the query parameters that are set. */
+  url(
+    endpoint: string,
+    path: string | null = null,
+    query: Record<string, string | number | null | undefined> = {}
+  ): string {
+    let base = URLExt.join(this.serverSettings.baseUrl, 'api/collab', endpoint);
+    if (path !== null) {
+      base = URLExt.join(base, URLExt.encodeParts(path.replace(/^\/+/, '')));
+    }
+    const params: string[] = [];
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== null && value !== undefined) {
+        params.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
+      }
+    }
+    return params.length ? `${base}?${params.join('&')}` : base;
+  }
+
+  async getShares(path: string): Promise<IShares> {
+    return normalizeShares(await this._request(this.url('shares', path)), path);
+  }
+
+  async setShare(path: string, user: string, role: ShareRole | null): Promise<IShares> {
+    if (!user) {
+      throw new SharingError('no user given', 400);
+    }
+    if (role !== null && !isRole(role)) {
+      throw new SharingError(`unknown role: ${role}`, 400);
+    }
+    const data = await this._request(this.url('shares', path), {
+      method: 'PUT',
+      body: JSON.stringify({ user, role })
+    });
+    return normalizeShares(data, path);
+  }
+
+  async searchUsers(query: string, limit = 20): Promise<IDirectoryUser[]> {
+    const data = await this._request(this.url('users', null, { q: query, limit }));
+    if (!data || !Array.isArray(data.users)) {
+      throw new SharingError('invalid reply: no users', 500);
+    }
+    return data.users.map(normalizeUser).filter((u: IDirectoryUser | null) => u !== null);
+  }
+
+  async notifications(after: number, limit = 50): Promise<INotificationPage> {
+    const data = await this._request(this.url('notifications', null, { after, limit }));
+    if (!data || !Array.isArray(data.notifications)) {
+      throw new SharingError('invalid reply: no notifications', 500);
+    }
+    const list = data.notifications
+      .map(normalizeNotification)
+      .filter((n: IUserNotification | null) => n !== null) as IUserNotification[];
+    list.sort((a, b) => a.id - b.id);
+    return { notifications: list, unread: Number(data.unread ?? 0) };
+  }
+
+  async markRead(target: { ids: number[] } | { upto: number }): Promise<number> {
+    const data = await this._request(this.url('notifications/read'), {
+      method: 'POST',
+      body: JSON.stringify(target)
+    });
+    return Number(data?.unread ?? 0);
+  }
+
+  private async _request(url: string, init: RequestInit = {}): Promise<any> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
+    } catch (err) {
+      throw new SharingError(String((err as Error)?.message ?? err), null);
+    }
+    if (!response.ok) {
+      const isJson = (response.headers.get('Content-Type') ?? '').includes('json');
+      let message = response.statusText || `HTTP ${response.status}`;
+      if (response.status === 404 && !isJson) {
+        throw new SharingError('the server has no sharing API', 404, true);
+      }
+      try {
+        const body = await response.json();
+        message = body?.message || body?.reason || message;
+      } catch {
+        // not JSON
+      }
+      throw new SharingError(message, response.status);
+    }
+    try {
+      return await response.json();
+    } catch {
+      throw new SharingError('invalid reply: not JSON', response.status);
+    }
+  }
+}
