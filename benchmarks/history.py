@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from report import machine_info, write_json  # noqa: E402
 from servers import (  # noqa: E402
     BENCH_DIR,
     REPO_DIR,
+    Target,
     boost,
     describe_python,
     install_exit_handlers,
@@ -83,6 +85,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="skip python -m jupyter_collab.persistence.bench")
     p.add_argument("--wait-quiet", type=float, default=20.0,
                    help="before each phase wait up to this many seconds for a quiet machine")
+    p.add_argument("--source", choices=["head", "worktree"], default="head",
+                   help="which jupyter_collab our server runs: a snapshot of the committed HEAD "
+                        "(default: others' work in progress in this checkout cannot break or "
+                        "skew the run) or the working tree as it is")
     p.add_argument("--nice", type=int, default=0,
                    help="niceness of the harness and its servers (e.g. -10 as root on a shared "
                         "machine, as run.py --nice)")
@@ -237,10 +243,9 @@ def render_kill(res: dict) -> str:
                          t["in_file_after_kill"], t["kill_after_last_edit_ms"],
                          t.get("after_writer_reconnects"),
                          t.get("start_lines_after_reconnect")])
-            if t.get("writer_closed") or t.get("writer_notices"):
+            if t.get("writer_closed"):
                 notes.append(f"- {target} trial {i + 1}: the reconnecting writer was closed by "
-                             f"the server: {t.get('writer_closed')}; notices "
-                             f"{t.get('writer_notices')}")
+                             f"the server: {t.get('writer_closed')}")
             if t.get("reconnect_error"):
                 notes.append(f"- {target} trial {i + 1}: writer reconnect failed: "
                              f"{t['reconnect_error']}")
@@ -299,12 +304,27 @@ TRACE_NOTE = (
     "installable package ships it)")
 
 
-def store_bench(quick: bool) -> tuple[str, str]:
+def head_target(dest: Path) -> Target:
+    """Our server from ``git archive HEAD jupyter_collab`` extracted into ``dest``."""
+    archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", "--format=tar", "HEAD",
+                              "jupyter_collab"], capture_output=True, check=True, timeout=120)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True, timeout=120)
+    head = subprocess.run(["git", "-C", str(REPO_DIR), "log", "-1", "--format=%h %cI"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    sys.path.insert(1, str(dest))  # the store opened by the bytes phase: the same code
+    base = ours_target()
+    version = base.label.split(" (")[0]
+    return replace(base, label=f"{version} (HEAD {head}, committed code only)",
+                   pythonpath=str(dest))
+
+
+def store_bench(quick: bool, pythonpath: str) -> tuple[str, str]:
     args = ["--appends", "1024", "--ops", "10000"] if quick else ["--appends", "4096",
                                                                    "--ops", "50000"]
     res = subprocess.run([sys.executable, "-m", "jupyter_collab.persistence.bench", *args],
-                         capture_output=True, text=True, timeout=900, cwd=REPO_DIR,
-                         check=False)
+                         capture_output=True, text=True, timeout=900,
+                         cwd=pythonpath or REPO_DIR, check=False,
+                         env={**os.environ, "PYTHONPATH": pythonpath or str(REPO_DIR)})
     out = res.stdout if res.returncode == 0 else f"failed ({res.returncode}):\n{res.stderr[-1500:]}"
     return out, " ".join(args)
 
@@ -321,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         raise SystemExit(f"unknown phase(s): {', '.join(sorted(bad))}")
     started = datetime.now(timezone.utc)
-    ours = ours_target()
+    snapshot_dir = tempfile.TemporaryDirectory(prefix="bench-history-src-")
+    ours = ours_target() if args.source == "worktree" else head_target(Path(snapshot_dir.name))
     targets = {"ours": ours}
     if "kill" in phases and args.kill_target in ("jc", "both"):
         targets["jc"] = jc_target(log)
@@ -349,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_store_bench:
                 quiet("store bench")
                 log("raw store figures: python -m jupyter_collab.persistence.bench")
-                results["store_bench"], results["store_bench_args"] = store_bench(args.quick)
+                results["store_bench"], results["store_bench_args"] = store_bench(
+                    args.quick, ours.pythonpath)
         if "restore" in phases:
             quiet("restore")
             log("ours: restore a version of a 1,000-cell notebook")
