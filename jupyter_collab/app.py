@@ -11,20 +11,23 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, Unicode, default, validate
+from traitlets import Enum, Float, Int, List, Unicode, default, validate
 
 from ._version import __version__
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .events import RoomEvents
-from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, RoomHandler, SessionHandler
+from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, SessionHandler
 from .gateway.history_handlers import HANDLERS as HISTORY_HANDLERS
 from .gateway.history_handlers import HISTORY
+from .gateway.sharing_handlers import HANDLERS as SHARING_HANDLERS
 from .history.audit import AuditLog
 from .history.maintenance import Maintenance
 from .history.service import History
 from .persistence import DocumentStore, MemoryStore, SQLiteStore
+from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
+from .sharing.service import Sharing
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
@@ -99,6 +102,32 @@ class CollabApp(ExtensionApp):
         "documents; 0 disables the periodic run (rooms are still compacted when they close).",
     )
 
+    default_role = Enum(
+        ["owner", "editor", "viewer"],
+        default_value="owner",
+        config=True,
+        help="Role of users the Jupyter Authorizer lets write, on files and folders without "
+        "shares: 'owner' may also share them. On a server several people reach (JupyterHub "
+        "sharing), 'editor' keeps sharing to the owners.",
+    )
+    owners = List(
+        Unicode(),
+        config=True,
+        help="Usernames who are owners of every file whatever the shares say (so nobody can "
+        "lock them out). Default: the JupyterHub user who owns this server, if any.",
+    )
+    known_users = List(
+        Unicode(),
+        config=True,
+        help="Usernames offered by the sharing dialog's user search before they ever signed in "
+        "(users who signed in are offered anyway).",
+    )
+
+    @default("owners")
+    def _default_owners(self) -> list[str]:
+        hub_user = os.environ.get("JUPYTERHUB_USER")
+        return [hub_user] if hub_user else []
+
     @validate("history_retention", "deleted_retention")
     def _non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
@@ -123,6 +152,9 @@ class CollabApp(ExtensionApp):
             SQLiteStore(self.db_path, retention=self.history_retention)
             if self.db_path
             else MemoryStore(retention=self.history_retention)
+        )
+        self.shares: ShareStore = (
+            SQLiteShareStore(self.db_path, root=root) if self.db_path else MemoryShareStore()
         )
         event_logger = getattr(self.serverapp, "event_logger", None)
         self.audit = AuditLog(self.store, event_logger, self.log)
@@ -149,7 +181,16 @@ class CollabApp(ExtensionApp):
             version_quiet=self.version_quiet_period,
             version_interval=self.version_interval,
         )
-        self.history = History(self.store, self.rooms, self.audit, self.log)
+        self.sharing = Sharing(
+            self.shares,
+            self.rooms,
+            self.audit,
+            self.log,
+            default_role=Role(self.default_role),
+            owners=self.owners,
+            known_users=self.known_users,
+        )
+        self.history = History(self.store, self.rooms, self.audit, self.log, self.sharing)
         self.maintenance = Maintenance(
             self.store,
             self.rooms,
@@ -160,7 +201,12 @@ class CollabApp(ExtensionApp):
         if event_logger is not None:
             event_logger.add_listener(schema_id=CONTENTS_SCHEMA_ID, listener=self._contents_event)
         self.settings.update(
-            {ROOMS: self.rooms, MAX_MESSAGE_SIZE: self.max_message_size, HISTORY: self.history}
+            {
+                ROOMS: self.rooms,
+                MAX_MESSAGE_SIZE: self.max_message_size,
+                HISTORY: self.history,
+                SHARING: self.sharing,
+            }
         )
 
     def initialize_handlers(self) -> None:
@@ -169,6 +215,7 @@ class CollabApp(ExtensionApp):
                 (r"/api/collab/session/(.*)", SessionHandler),
                 (r"/api/collab/room/(.+)", RoomHandler),
                 *HISTORY_HANDLERS,
+                *SHARING_HANDLERS,
             ]
         )
 
@@ -181,12 +228,15 @@ class CollabApp(ExtensionApp):
         action = data.get("action")
         if action == "rename" and data.get("source_path"):
             self.rooms.file_moved(data["source_path"], data["path"])
+            self.sharing.moved(data["source_path"], data["path"])
         elif action == "delete":
             self.rooms.file_deleted(data["path"])
+            self.sharing.deleted(data["path"])
 
     async def stop_extension(self) -> None:
         await self.maintenance.stop()
         await self.rooms.stop()
         await self.audit.flush()
         await self.store.close()
+        self.shares.close()
         self.file_ids.close()

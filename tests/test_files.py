@@ -24,7 +24,7 @@ async def test_text_save_reaches_disk_and_keeps_crlf(jp_root_dir, connect):
     assert a.content() == "one\ntwo\n"  # the editor works in \n
     a.jdoc._ysource.insert(len(a.content()), "three\n")
     await eventually(lambda: disk(path) == "one\r\ntwo\r\nthree\r\n", what="save with CRLF")
-    assert {"type": "saved"}.items() <= a.notices[-1].items()
+    await eventually(lambda: any(n["type"] == "saved" for n in a.notices), what="saved notice")
 
 
 async def test_notebook_save_is_valid_and_keeps_everything(jp_root_dir, connect):

@@ -54,6 +54,7 @@ class Participant(Protocol):
     username: str
     user: dict[str, Any]  # the awareness identity, filled by the server
     can_write: bool
+    role: Any  # sharing.Role: what the user may do here (its ``value`` goes to the client)
     origin: Origin
     outbox: Outbox | None
 
@@ -187,13 +188,23 @@ class Room:
         participant.outbox = outbox
         participant.origin = Origin(OriginKind.CLIENT, participant.username, outbox)
         self.participants.add(participant)
-        role = "editor" if participant.can_write else "viewer"
-        outbox.send_direct(notice_frame({"type": "role", "role": role}))
+        outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
         states = self.presence.states()
         if states:
             outbox.send_direct(awareness_frame(encode_awareness(states)))
         self.emit("join", path=self.path, username=participant.username)
+
+    def set_role(self, participant: Participant, role: Any) -> None:
+        """A share changed: the participant's new role applies from its next message on."""
+        if role == participant.role or participant not in self.participants:
+            return
+        participant.role = role
+        participant.can_write = role.can_write
+        if not role.can_read:
+            participant.disconnect(CloseCode.FORBIDDEN, "your access was removed")
+        elif participant.outbox is not None:
+            participant.outbox.send_direct(notice_frame({"type": "role", "role": role.value}))
 
     def leave(self, participant: Participant) -> None:
         if participant not in self.participants:

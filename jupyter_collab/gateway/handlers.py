@@ -21,10 +21,13 @@ from ..documents.kinds import UnsupportedKind, document_kind
 from ..origins import SERVER, Origin
 from ..protocol.codes import CloseCode
 from ..protocol.framing import MalformedMessage, parse_message
+from ..sharing.roles import Role
+from ..sharing.service import Sharing, cap_of
 from .identity import awareness_user
 
 ROOMS = "jupyter_collab_rooms"
 MAX_MESSAGE_SIZE = "jupyter_collab_max_message_size"
+SHARING = "jupyter_collab_sharing"
 
 
 class CollabMixin:
@@ -37,6 +40,10 @@ class CollabMixin:
     def rooms(self) -> RoomManager:
         return self.settings[ROOMS]
 
+    @property
+    def sharing(self) -> Sharing:
+        return self.settings[SHARING]
+
     async def may(self, action: str) -> bool:
         handler: Any = self
         return bool(
@@ -44,6 +51,11 @@ class CollabMixin:
                 handler.authorizer.is_authorized(handler, handler.current_user, action, "contents")
             )
         )
+
+    async def authorizer_cap(self) -> Role:
+        """The most the Jupyter Authorizer lets the current user do, as a role."""
+        can_read = await self.may("read")
+        return cap_of(can_read, can_read and await self.may("write"))
 
 
 class SessionHandler(CollabMixin, APIHandler):
@@ -69,9 +81,13 @@ class SessionHandler(CollabMixin, APIHandler):
         cm = self.contents_manager
         if not path or not await ensure_async(cm.file_exists(path)):
             raise web.HTTPError(404, f"no such file: {path}")
+        user: Any = self.current_user
+        self.sharing.seen(user)
+        role = self.sharing.role(path, user.username, await self.authorizer_cap())
+        if not role.can_read:
+            raise web.HTTPError(403, f"{path} is not shared with you")
         file_id = self.rooms.file_ids.get_or_create(path)
         room_id = room_id_for(kind, file_id)
-        role = "editor" if await self.may("write") else "viewer"
         self.set_status(200 if room_id in self.rooms.rooms else 201)
         self.finish(
             json.dumps(
@@ -81,7 +97,7 @@ class SessionHandler(CollabMixin, APIHandler):
                     "path": path,
                     "format": format,
                     "type": type,
-                    "role": role,
+                    "role": role.value,
                     "roomUrl": f"api/collab/room/{room_id}",
                 }
             )
@@ -95,7 +111,8 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
     outbox: Outbox | None = None
     origin: Origin = SERVER
     can_write = False
-    _can_read = False
+    cap: Role = Role.NONE
+    role: Role = Role.NONE
 
     def get_compression_options(self) -> None:
         # Frames are encoded once for all recipients (see collaboration/transport.py).
@@ -109,22 +126,25 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         if self.current_user is None:
             self.log.warning("Refusing unauthenticated collab WebSocket %s", self.request.path)
             raise web.HTTPError(403)
-        self._can_read = await self.may("read")
-        self.can_write = self._can_read and await self.may("write")
+        self.cap = await self.authorizer_cap()
         user = self.current_user
+        self.sharing.seen(user)
         self.username = user.username
         self.user = awareness_user(user)
         await super().get(*args, **kwargs)
 
     async def open(self, room_id: str) -> None:  # type: ignore[override]
         super().open()
-        if not self._can_read:
+        if not self.cap.can_read:
             self.disconnect(CloseCode.FORBIDDEN)
             return
         try:
             room = self.rooms.get(room_id)
         except UnknownRoom:
             self.disconnect(CloseCode.UNKNOWN_ROOM, room_id)
+            return
+        if not self.sharing.role(room.path, self.username, self.cap).can_read:
+            self.disconnect(CloseCode.FORBIDDEN, "not shared with you")
             return
         try:
             await room.ensure_loaded()
@@ -146,6 +166,12 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         if room.closed:  # deleted or shut down while it loaded
             self.disconnect(room.close_code or CloseCode.SHUTTING_DOWN)
             return
+        # the role as of joining (shares may have changed while the document loaded)
+        self.role = self.sharing.role(room.path, self.username, self.cap)
+        if not self.role.can_read:
+            self.disconnect(CloseCode.FORBIDDEN, "not shared with you")
+            return
+        self.can_write = self.role.can_write
         self.room = room
         room.join(self)
 

@@ -17,6 +17,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..collaboration.manager import UnknownRoom
 from ..documents.filesync import FileGone, FileUnloadable
 from ..history.service import History, NoHistory, PathTaken, parse_time
 from ..persistence import (
@@ -27,6 +28,7 @@ from ..persistence import (
     UnknownVersion,
 )
 from ..persistence.model import MAX_AUDIT_PAGE, AuditAction
+from .handlers import CollabMixin
 
 HISTORY = "jupyter_collab_history"
 AUDIT_ACTIONS = frozenset(action.value for action in AuditAction)
@@ -52,12 +54,24 @@ def _http_errors() -> Iterator[None]:
         raise web.HTTPError(409, f"the document's file cannot be loaded: {exc}") from None
 
 
-class HistoryHandler(APIHandler):
-    auth_resource = "contents"
-
+class HistoryHandler(CollabMixin, APIHandler):
     @property
     def history(self) -> History:
         return self.settings[HISTORY]
+
+    async def require(self, doc_id: str, *, write: bool = False) -> None:
+        """The caller's role on the document (its shares) must allow reading, or writing."""
+        try:
+            _, file_id = self.rooms.parse(doc_id)
+        except UnknownRoom:
+            raise web.HTTPError(404, f"no such document: {doc_id}") from None
+        path = self.rooms.file_ids.last_path(file_id)
+        if path is None:
+            raise web.HTTPError(404, f"no such document: {doc_id}")
+        user: Any = self.current_user
+        role = self.sharing.role(path, user.username, await self.authorizer_cap())
+        if not role.can_read or (write and not role.can_write):
+            raise web.HTTPError(403, f"your role on {path} is {role.value}")
 
     def int_argument(self, name: str, default: int | None = None) -> int | None:
         value = self.get_argument(name, None)
@@ -97,6 +111,7 @@ class VersionsHandler(HistoryHandler):
     @web.authenticated
     @authorized("read")
     async def get(self, doc_id: str) -> None:
+        await self.require(doc_id)
         limit = self.int_argument("limit", 50)
         assert limit is not None
         if not 1 <= limit <= MAX_AUDIT_PAGE:
@@ -110,6 +125,7 @@ class VersionsHandler(HistoryHandler):
     @web.authenticated
     @authorized("write")
     async def post(self, doc_id: str) -> None:
+        await self.require(doc_id, write=True)
         name = self.json_body().get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise web.HTTPError(400, '"name" must be a string of 1 to 200 characters')
@@ -126,6 +142,7 @@ class VersionHandler(HistoryHandler):
     @web.authenticated
     @authorized("read")
     async def get(self, doc_id: str, version: str) -> None:
+        await self.require(doc_id)
         try:
             version_id = int(version)
         except ValueError:
@@ -140,6 +157,7 @@ class DiffHandler(HistoryHandler):
     @web.authenticated
     @authorized("read")
     async def get(self, doc_id: str) -> None:
+        await self.require(doc_id)
         from_id = self.version_argument("from")
         assert from_id is not None
         to_id = self.version_argument("to", current=True)
@@ -153,6 +171,7 @@ class AttributionHandler(HistoryHandler):
     @web.authenticated
     @authorized("read")
     async def get(self, doc_id: str) -> None:
+        await self.require(doc_id)
         at_id = self.version_argument("at", current=True)
         since_id = self.int_argument("since")
         with _http_errors():
@@ -165,6 +184,7 @@ class RestoreHandler(HistoryHandler):
     @web.authenticated
     @authorized("write")
     async def post(self, doc_id: str) -> None:
+        await self.require(doc_id, write=True)
         version_id = self.json_body().get("version")
         if isinstance(version_id, bool) or not isinstance(version_id, int):
             raise web.HTTPError(400, '"version" must be a version id (an integer)')

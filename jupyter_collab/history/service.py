@@ -52,11 +52,13 @@ class History:
         rooms: RoomManager,
         audit: AuditLog,
         log: logging.Logger,
+        sharing: Any = None,
     ) -> None:
         self.store = store
         self.rooms = rooms
         self.audit = audit
         self.log = log
+        self.sharing = sharing  # notifies a document's authors of restores
 
     # -- documents ----------------------------------------------------------------------------
 
@@ -237,6 +239,10 @@ class History:
             AuditAction.RESTORE, doc_id, username, version=version_id, result=after.id,
             path=room.path,
         )  # fmt: skip
+        if self.sharing is not None:
+            authors = {a for v in await self.store.list_versions(doc_id, limit=1000)
+                       for a in v.authors}  # fmt: skip
+            self.sharing.notify_restored(sorted(authors), user, room.path, doc_id, version_id)
         if not await room.file.save(user=username):
             self.log.warning("Saving %s after a restore failed; autosave retries", room.path)
         return {

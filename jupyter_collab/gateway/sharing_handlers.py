@@ -1,0 +1,134 @@
+"""REST endpoints of sharing, the user directory and notifications (docs/sharing-api.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..sharing.service import BadShare, SharingRefused
+from .handlers import CollabMixin
+
+MAX_PAGE = 200
+
+
+class SharingHandler(CollabMixin, APIHandler):
+    def int_argument(self, name: str, default: int) -> int:
+        value = self.get_argument(name, None)
+        if value in (None, ""):
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be an integer, not {value!r}") from None
+
+    def limit_argument(self, default: int) -> int:
+        limit = self.int_argument("limit", default)
+        if not 1 <= limit <= MAX_PAGE:
+            raise web.HTTPError(400, f"limit must be from 1 to {MAX_PAGE}")
+        return limit
+
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "body is not JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "body must be a JSON object")
+        return body
+
+
+class SharesHandler(SharingHandler):
+    """``GET|PUT /api/collab/shares/{path}``"""
+
+    async def _existing(self, path: str) -> str:
+        path = path.strip("/")
+        cm = self.contents_manager
+        if path and not await ensure_async(cm.exists(path)):
+            raise web.HTTPError(404, f"no such file or folder: {path}")
+        return path
+
+    @web.authenticated
+    @authorized("read")
+    async def get(self, path: str) -> None:
+        path = await self._existing(path)
+        user: Any = self.current_user
+        cap = await self.authorizer_cap()
+        if not self.sharing.role(path, user.username, cap).can_read:
+            raise web.HTTPError(403, f"{path} is not shared with you")
+        self.finish(json.dumps(self.sharing.listing(path, user.username, cap)))
+
+    @web.authenticated
+    @authorized("read")  # owners may share; the role check is below
+    async def put(self, path: str) -> None:
+        path = await self._existing(path)
+        body = self.json_body()
+        if "user" not in body or "role" not in body:
+            raise web.HTTPError(400, 'body needs "user" and "role" (null removes the share)')
+        user: Any = self.current_user
+        try:
+            reply = self.sharing.set_role(
+                path, user, await self.authorizer_cap(), body["user"], body["role"]
+            )
+        except BadShare as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        except SharingRefused as exc:
+            raise web.HTTPError(403, str(exc)) from None
+        self.finish(json.dumps(reply))
+
+
+class UsersHandler(SharingHandler):
+    """``GET /api/collab/users?q=&limit=``"""
+
+    @web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        query = self.get_argument("q", "")[:200]
+        users = self.sharing.users(query, self.limit_argument(20))
+        self.finish(json.dumps({"users": users}))
+
+
+class NotificationsHandler(SharingHandler):
+    """``GET /api/collab/notifications?after=&limit=``: the caller's own notifications."""
+
+    @web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        user: Any = self.current_user
+        after = self.int_argument("after", 0)
+        reply = self.sharing.notifications(user.username, after, self.limit_argument(50))
+        self.finish(json.dumps(reply))
+
+
+class NotificationsReadHandler(SharingHandler):
+    """``POST /api/collab/notifications/read`` with ``{"ids": [...]}`` or ``{"upto": id}``."""
+
+    @web.authenticated
+    @authorized("read")
+    async def post(self) -> None:
+        body = self.json_body()
+        ids, upto = body.get("ids"), body.get("upto")
+        if ids is not None and (
+            not isinstance(ids, list)
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        ):
+            raise web.HTTPError(400, '"ids" must be a list of notification ids')
+        if upto is not None and (isinstance(upto, bool) or not isinstance(upto, int)):
+            raise web.HTTPError(400, '"upto" must be a notification id')
+        if ids is None and upto is None:
+            raise web.HTTPError(400, 'body needs "ids" or "upto"')
+        user: Any = self.current_user
+        self.sharing.store.mark_read(user.username, ids, upto)
+        self.finish(json.dumps({"unread": self.sharing.store.unread(user.username)}))
+
+
+HANDLERS = [
+    (r"/api/collab/shares/?(.*)", SharesHandler),
+    (r"/api/collab/users", UsersHandler),
+    (r"/api/collab/notifications", NotificationsHandler),
+    (r"/api/collab/notifications/read", NotificationsReadHandler),
+]

@@ -1,0 +1,68 @@
+"""Roles and how shares on a file and its folders decide a user's role (docs/sharing-api.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+
+EVERYONE = "*"
+
+
+class Role(str, Enum):
+    NONE = "none"
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def can_read(self) -> bool:
+        return self.rank >= _RANK[Role.VIEWER]
+
+    @property
+    def can_write(self) -> bool:
+        return self.rank >= _RANK[Role.EDITOR]
+
+    def at_most(self, cap: Role) -> Role:
+        return self if self.rank <= cap.rank else cap
+
+
+_RANK = {Role.NONE: 0, Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
+
+
+def levels(path: str) -> list[str]:
+    """The path and its folders, nearest first, ending with the root ("")."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    return ["/".join(parts[:i]) for i in range(len(parts), -1, -1)]
+
+
+def resolve(
+    path: str,
+    username: str,
+    shares: Mapping[str, Mapping[str, Role]],
+    *,
+    cap: Role,
+    default: Role,
+    owner: bool = False,
+) -> Role:
+    """The effective role of ``username`` on ``path``.
+
+    ``shares`` maps each level (path or folder) to its {user or "*": role}; the nearest level
+    naming the user, or else "*", decides. ``cap`` is what the Jupyter Authorizer allows (a
+    share never gives more); ``default`` applies where no level has a share; ``owner`` users
+    (the server's owner) are owners everywhere, so nobody can lock them out.
+    """
+    if owner:
+        return Role.OWNER.at_most(cap)
+    for level in levels(path):
+        entries = shares.get(level)
+        if not entries:
+            continue
+        if username in entries:
+            return entries[username].at_most(cap)
+        if EVERYONE in entries:
+            return entries[EVERYONE].at_most(cap)
+    return default.at_most(cap)

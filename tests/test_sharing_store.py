@@ -1,0 +1,79 @@
+"""The contract of every ShareStore (in memory and SQLite), and role resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_collab.sharing import MemoryShareStore, Notification, Role, SQLiteShareStore
+from jupyter_collab.sharing.roles import levels, resolve
+from jupyter_collab.sharing.store import KnownUser
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    made = MemoryShareStore() if request.param == "memory" else SQLiteShareStore(tmp_path / "s.db")
+    yield made
+    made.close()
+
+
+def test_shares_set_replace_remove(store):
+    assert store.set_share("p/a.txt", "bob", Role.VIEWER, "alice", 1.0) is None
+    previous = store.set_share("p/a.txt", "bob", Role.EDITOR, "alice", 2.0)
+    assert previous is not None and previous.role is Role.VIEWER
+    store.set_share("p", "*", Role.VIEWER, "alice", 3.0)
+    found = store.shares(["p/a.txt", "p", ""])
+    assert found["p/a.txt"]["bob"].role is Role.EDITOR and found["p/a.txt"]["bob"].time == 2.0
+    assert found["p"]["*"].granted_by == "alice" and "" not in found
+    store.set_share("p/a.txt", "bob", None, "alice", 4.0)
+    assert "p/a.txt" not in store.shares(["p/a.txt"])
+
+
+def test_shares_follow_moves_and_go_with_deletes(store):
+    store.set_share("p", "bob", Role.VIEWER, "alice", 1.0)
+    store.set_share("p/sub/a.txt", "bob", Role.EDITOR, "alice", 1.0)
+    store.set_share("p2/x.txt", "bob", Role.EDITOR, "alice", 1.0)  # "p2" is not under "p"
+    store.moved("p", "q")
+    assert set(store.shares(["p", "q", "q/sub/a.txt", "p2/x.txt"])) == {
+        "q",
+        "q/sub/a.txt",
+        "p2/x.txt",
+    }
+    store.deleted("q")
+    assert set(store.shares(["q", "q/sub/a.txt", "p2/x.txt"])) == {"p2/x.txt"}
+
+
+def test_user_directory_search(store):
+    store.user_seen(KnownUser("bob", "Robert Smith", "Bob", "BS", "#fff"), 1.0)
+    store.user_seen(KnownUser("alice", "Alice Liddell", "Alice", "AL", "#000"), 1.0)
+    store.user_seen(KnownUser("bob", "Robert Smith", "Bobby", "BS", "#fff"), 2.0)  # refreshed
+    assert [u.username for u in store.users("", 10)] == ["alice", "bob"]
+    assert [u.display_name for u in store.users("SMI", 10)] == ["Bobby"]
+    assert store.users("zzz", 10) == [] and len(store.users("", 1)) == 1
+    assert store.users("%", 10) == []  # no wildcard injection
+
+
+def test_notifications_per_user_and_read_marks(store):
+    def note(user: str, n: int) -> Notification:
+        return Notification(0, user, "shared", float(n), "alice", "Alice", "x", None, f"m{n}")
+
+    ids = [store.notify(note("bob", i)) for i in range(5)]
+    store.notify(note("carol", 9))
+    assert [n.message for n in store.notifications("bob", 0, 10)] == [f"m{i}" for i in range(5)]
+    assert [n.id for n in store.notifications("bob", ids[2], 10)] == ids[3:]
+    assert store.unread("bob") == 5
+    store.mark_read("bob", [ids[0]], None)
+    store.mark_read("bob", None, ids[2])
+    assert store.unread("bob") == 2 and store.unread("carol") == 1
+    assert [n.read for n in store.notifications("bob", 0, 10)] == [True] * 3 + [False] * 2
+
+
+def test_resolution_nearest_level_everyone_cap_and_owners():
+    shares = {"p": {"*": Role.VIEWER}, "p/a.txt": {"bob": Role.EDITOR}, "": {"eve": Role.NONE}}
+    kw = {"cap": Role.OWNER, "default": Role.OWNER}
+    assert levels("p/a.txt") == ["p/a.txt", "p", ""]
+    assert resolve("p/a.txt", "bob", shares, **kw) is Role.EDITOR
+    assert resolve("p/b.txt", "bob", shares, **kw) is Role.VIEWER  # "*" on the folder
+    assert resolve("q.txt", "bob", shares, **kw) is Role.OWNER  # no share: the default
+    assert resolve("q.txt", "eve", shares, **kw) is Role.NONE  # the root's share
+    assert resolve("p/a.txt", "bob", shares, cap=Role.VIEWER, default=Role.OWNER) is Role.VIEWER
+    assert resolve("q.txt", "eve", shares, owner=True, **kw) is Role.OWNER
