@@ -55,6 +55,7 @@ export class SharingBody extends Widget {
     this.model = options.model;
     this._trans = options.trans;
     this.addClass(CLASS);
+    this.node.tabIndex = -1;
     const trans = this._trans;
 
     this._own = el('p', `${CLASS}-own`);
@@ -108,6 +109,12 @@ export class SharingBody extends Widget {
     this._search.addEventListener('input', () => this._onSearchInput());
     this._search.addEventListener('keydown', event => this._onSearchKey(event));
     this._results.addEventListener('keydown', event => this._onResultsKey(event));
+
+    // Re-rendering replaces elements: remember which one had the focus.
+    this.node.addEventListener('focusin', event => {
+      const key = (event.target as HTMLElement | null)?.dataset?.focusKey;
+      this._focusKey = key ?? null;
+    });
 
     this.model.changed.connect(this._render, this);
     this._render();
@@ -228,7 +235,13 @@ export class SharingBody extends Widget {
     const model = this.model;
     const trans = this._trans;
     const shares = model.shares;
-    const focusKey = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
+    const active = document.activeElement as HTMLElement | null;
+    const focusKey =
+      active && this.node.contains(active) && active.dataset?.focusKey
+        ? active.dataset.focusKey
+        : !active || active === document.body
+          ? this._focusKey
+          : null;
 
     this.node.classList.toggle('jp-mod-loading', model.loading);
     this.node.classList.toggle('jp-mod-readOnly', !!shares && !shares.canManage);
@@ -318,7 +331,7 @@ export class SharingBody extends Widget {
         );
         select.id = id;
         select.dataset.focusKey = 'everyone';
-        select.disabled = model.isBusy(EVERYONE);
+        select.setAttribute('aria-busy', String(model.isBusy(EVERYONE)));
         select.addEventListener('change', () => {
           const value = select.value;
           void model.setRole(EVERYONE, value ? (value as ShareRole) : null);
@@ -336,6 +349,9 @@ export class SharingBody extends Widget {
       );
       if (again && again !== document.activeElement) {
         again.focus();
+      } else if (!again && this.isAttached) {
+        // The element went away (a removed person): keep the keyboard in the dialog.
+        (model.canManage ? this._search : this.node).focus();
       }
     }
   }
@@ -378,7 +394,7 @@ export class SharingBody extends Widget {
         false
       );
       select.dataset.focusKey = `role:${row.user}`;
-      select.disabled = model.isBusy(row.user);
+      select.setAttribute('aria-busy', String(model.isBusy(row.user)));
       select.addEventListener('change', () => {
         void model.setRole(row.user, select.value as ShareRole);
       });
@@ -392,7 +408,7 @@ export class SharingBody extends Widget {
       const remove = el('button', `${CLASS}-remove jp-mod-styled`, trans.__('Remove'));
       remove.type = 'button';
       remove.dataset.focusKey = `remove:${row.user}`;
-      remove.disabled = model.isBusy(row.user);
+      remove.setAttribute('aria-busy', String(model.isBusy(row.user)));
       remove.title = trans.__('Remove the role of %1 here (they keep what the folders above give)', row.label);
       remove.setAttribute('aria-label', trans.__('Remove the role of %1', row.label));
       remove.addEventListener('click', () => void model.setRole(row.user, null));
@@ -412,6 +428,7 @@ export class SharingBody extends Widget {
   private _list: HTMLElement;
   private _everyone: HTMLElement;
   private _searchTimer: number | null = null;
+  private _focusKey: string | null = null;
 }
 
 /**

@@ -1,0 +1,452 @@
+"""End-to-end check of sharing in Chromium: the Share dialog, live role changes and the
+per-user notification stream.
+
+Two named users (alice and bob, by a test-only identity provider defined below) open the
+same notebook. Alice opens the Share dialog, finds bob, makes him a viewer: bob's notebook
+becomes read-only at once and bob gets a "shared" notification. Alice makes him an editor
+again: bob types and alice sees it. Also: a non-owner's dialog is read-only, a refused change
+shows its error, the file browser's context menu shares a folder, all by keyboard where it
+matters. Screenshots go to --out.
+
+    python labextension/ui-tests/sharing_e2e.py [--keep] [--out DIR]
+
+It starts its own `jupyter lab` (this checkout's jupyter_collab) on a free loopback port in
+a temporary root directory. Exit code 0 when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+try:  # the server imports this module for the identity provider only
+    from jupyter_server.auth.identity import IdentityProvider, User
+except ImportError:  # pragma: no cover
+    IdentityProvider = object  # type: ignore[assignment,misc]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+TOKEN = "e2e-secret"
+USER_COOKIE = "collab_e2e_user"
+NAMES = {"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Cole"}
+
+RESULTS: list[tuple[str, bool, str]] = []
+TOASTS = ".jp-Notification-Toast, .Toastify__toast"
+
+
+class CookieIdentityProvider(IdentityProvider):  # type: ignore[misc,valid-type]
+    """Test only: the cookie `collab_e2e_user=<name>` signs in as that user (loopback server)."""
+
+    def get_user(self, handler):  # type: ignore[override]
+        name = handler.get_cookie(USER_COOKIE)
+        if name in NAMES:
+            return User(username=name, name=NAMES[name], display_name=NAMES[name])
+        return super().get_user(handler)
+
+
+def check(name: str, ok: bool, detail: str = "") -> bool:
+    RESULTS.append((name, ok, detail))
+    print(("PASS " if ok else "FAIL ") + name + (f" -- {detail}" if detail else ""), flush=True)
+    return ok
+
+
+def section(name: str, fn, *args) -> None:
+    """Run a group of checks; an exception fails it without stopping the others."""
+    try:
+        fn(*args)
+    except Exception as err:  # noqa: BLE001
+        check(f"{name}: ran to the end", False, f"{type(err).__name__}: {str(err)[:400]}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_root(root: Path) -> None:
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "s1",
+                "metadata": {},
+                "outputs": [],
+                "source": ["total = 41 + 1"],
+            },
+            {"cell_type": "markdown", "id": "s2", "metadata": {}, "source": ["# Shared analysis"]},
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / "analysis.ipynb").write_text(json.dumps(notebook))
+    (root / "project").mkdir()
+    (root / "project" / "notes.txt").write_text("project notes\n")
+
+
+def start_server(tmp: Path, root: Path, port: int) -> subprocess.Popen:
+    here = Path(__file__).resolve().parent
+    log = open(tmp / "server.log", "a")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            f"--CollabApp.db_path={tmp / 'collab.db'}",
+            "--LabApp.news_url=",
+            "--ServerApp.identity_provider_class=sharing_e2e.CookieIdentityProvider",
+            f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+            f"--LabApp.user_settings_dir={tmp / 'settings'}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+        # this module (the identity provider) and this checkout's jupyter_collab
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(here), str(here.parents[1])]
+                + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+            ),
+        },
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
+            return proc
+        except Exception:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("jupyter lab did not start; see server.log")
+
+
+def wait_text(page, selector: str, text: str, timeout: float = 15000) -> bool:
+    try:
+        page.wait_for_function(
+            "([sel, text]) => Array.from(document.querySelectorAll(sel))"
+            ".some(e => e.textContent.includes(text))",
+            arg=[selector, text],
+            timeout=timeout,
+        )
+        return True
+    except Exception:
+        return False
+
+
+def wait_until(fn, timeout: float = 20.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if fn():
+                return True
+        except Exception:
+            pass
+        time.sleep(0.2)
+    return bool(fn())
+
+
+def open_lab(page, base: str, workspace: str, path: str) -> None:
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}")
+    page.wait_for_selector("#jp-main-statusbar", timeout=60000)
+
+
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+DIALOG = ".jp-Dialog .jp-collab-ShareDialog"
+
+
+def sources(page) -> list[str]:
+    return page.evaluate(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.content && w.content.model"
+        " ? w.content.model.sharedModel.cells.map(c => c.getSource()) : []; }"
+    )
+
+
+def is_read_only(page) -> bool:
+    return page.evaluate(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return !!(w && w.context && w.context.model.readOnly); }"
+    )
+
+
+def type_in_first_cell(page, text: str) -> None:
+    page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(text)
+
+
+def open_share_dialog(page) -> None:
+    page.locator(f"{NOTEBOOK} .jp-collab-ShareButton").first.click()
+    page.locator(DIALOG).wait_for(timeout=10000)
+    # loaded: the sentence about one's own access is there
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.jp-collab-ShareDialog-own');"
+        " return p && p.textContent && !p.textContent.includes('Loading'); }",
+        timeout=15000,
+    )
+
+
+def close_dialog(page) -> None:
+    page.keyboard.press("Escape")
+    page.locator(".jp-Dialog").wait_for(state="detached", timeout=5000)
+
+
+def row_role(page, user: str) -> str | None:
+    row = page.locator(f"{DIALOG} .jp-collab-ShareDialog-row[data-user='{user}']")
+    return row.first.get_attribute("data-role") if row.count() else None
+
+
+def add_person_by_keyboard(page, query: str, user: str, role: str) -> None:
+    """Search, pick the role, then ↓ and Enter on the person: all with the keyboard."""
+    page.locator(f"{DIALOG} .jp-collab-ShareDialog-newRole").select_option(role)
+    search = page.locator(f"{DIALOG} .jp-collab-ShareDialog-search")
+    search.focus()
+    search.fill("")
+    page.keyboard.type(query)
+    page.locator(f"{DIALOG} .jp-collab-ShareDialog-result[data-user='{user}']").wait_for(timeout=10000)
+    page.keyboard.press("ArrowDown")
+    focused = page.evaluate("() => document.activeElement && document.activeElement.dataset.user")
+    check(f"dialog: ↓ from the search box goes to the first person found ({user})", focused == user, str(focused))
+    page.keyboard.press("Enter")
+
+
+def notification_center_text(page) -> str:
+    """Open JupyterLab's notification center (status bar bell) and return its text."""
+    if not page.locator(".jp-Notification-Center").count():
+        page.locator(".jp-Notification-Status").first.click()
+    page.locator(".jp-Notification-Center").first.wait_for(timeout=5000)
+    return page.locator(".jp-Notification-Center").first.inner_text()
+
+
+def close_notification_center(page) -> None:
+    if page.locator(".jp-Notification-Center").count():
+        page.locator(".jp-Notification-Status").first.click()
+        page.wait_for_timeout(200)
+
+
+def check_sharing(a, b, base: str, root: Path, out: Path) -> None:
+    open_lab(a, base, "alice", "analysis.ipynb")
+    open_lab(b, base, "bob", "analysis.ipynb")
+    for name, page in (("alice", a), ("bob", b)):
+        check(
+            f"{name}: the notebook opens",
+            wait_text(page, f"{NOTEBOOK} .jp-Cell .cm-content", "total = 41 + 1", 30000),
+        )
+    type_in_first_cell(b, "  # bob can edit")
+    check("alice: sees bob's typing (bob starts as an editor)", wait_text(a, f"{NOTEBOOK} .cm-content", "bob can edit"))
+    check("bob: a Share button in the notebook toolbar", b.locator(f"{NOTEBOOK} .jp-collab-ShareButton").count() == 1)
+
+    # --- alice makes bob a viewer ---------------------------------------------
+    open_share_dialog(a)
+    own = a.locator(f"{DIALOG} .jp-collab-ShareDialog-own").inner_text()
+    check("alice: the dialog says she is an owner", "owner" in own, own)
+    title = a.locator(".jp-Dialog .jp-Dialog-header").inner_text()
+    check("alice: the dialog names the notebook", "analysis.ipynb" in title, title)
+    add_person_by_keyboard(a, "Bob", "bob", "viewer")
+    check(
+        "alice: bob is listed as viewer",
+        wait_until(lambda: row_role(a, "bob") == "viewer", 15),
+        str(row_role(a, "bob")),
+    )
+    status = a.locator(f"{DIALOG} .jp-collab-ShareDialog-status").inner_text()
+    check("alice: the dialog confirms the change", "Viewer" in status, status)
+    a.screenshot(path=str(out / "dialog-alice.png"))
+
+    check("bob: becomes read-only live (banner)", wait_text(b, f"{NOTEBOOK} .jp-collab-ReadOnlyBanner", "Read-only", 20000))
+    check("bob: the document model is read-only", wait_until(lambda: is_read_only(b), 10))
+    before = sources(b)
+    type_in_first_cell(b, "VIEWER TYPED")
+    b.wait_for_timeout(500)
+    check("bob (viewer): typing changes nothing", sources(b) == before and "VIEWER TYPED" not in "".join(sources(b)), repr(sources(b)))
+    check(
+        "bob: a notification says alice shared the notebook as viewer",
+        wait_text(b, TOASTS, "shared “analysis.ipynb” with you as viewer", 30000),
+    )
+    toast = b.locator(TOASTS).filter(has_text="with you as viewer").first
+    check("bob: the notification names alice", "Alice Archer" in toast.inner_text(), toast.inner_text())
+    check("bob: the notification has an Open action", toast.get_by_text("Open").count() > 0)
+    b.screenshot(path=str(out / "notification-bob.png"))
+    center = notification_center_text(b)
+    check("bob: the notification is in the notification center", "with you as viewer" in center, center[:300])
+    b.screenshot(path=str(out / "notification-center-bob.png"))
+    close_notification_center(b)
+
+    # --- bob's dialog is read-only ----------------------------------------------
+    open_share_dialog(b)
+    own_b = b.locator(f"{DIALOG} .jp-collab-ShareDialog-own").inner_text()
+    check("bob: his dialog says only owners can change access", "only its owners" in own_b, own_b)
+    check(
+        "bob: no search box, no role menus, no Remove buttons",
+        not b.locator(f"{DIALOG} .jp-collab-ShareDialog-search").is_visible()
+        and b.locator(f"{DIALOG} select:visible").count() == 0
+        and b.locator(f"{DIALOG} .jp-collab-ShareDialog-remove").count() == 0,
+    )
+    role_text = b.locator(f"{DIALOG} .jp-collab-ShareDialog-row[data-user='bob'] .jp-collab-ShareDialog-roleText")
+    check("bob: sees himself as Viewer", role_text.count() == 1 and role_text.inner_text() == "Viewer")
+    b.screenshot(path=str(out / "dialog-bob-readonly.png"))
+    close_dialog(b)
+
+    # --- alice makes bob an editor again (the row's role menu) ----------------------------
+    select = a.locator(f"{DIALOG} .jp-collab-ShareDialog-row[data-user='bob'] select")
+    select.focus()
+    select.select_option("editor")
+    check("alice: bob is listed as editor", wait_until(lambda: row_role(a, "bob") == "editor", 15), str(row_role(a, "bob")))
+    check("alice: no error shown after a change that worked", not a.locator(f"{DIALOG} .jp-collab-ShareDialog-error").is_visible())
+    close_dialog(a)
+    check(
+        "bob: the read-only banner goes away",
+        wait_until(lambda: b.locator(f"{NOTEBOOK} .jp-collab-ReadOnlyBanner").count() == 0, 20),
+    )
+    check("bob: the model is writable again", wait_until(lambda: not is_read_only(b), 10))
+    type_in_first_cell(b, "  # bob edits again")
+    check("alice: sees bob's typing after he is an editor again", wait_text(a, f"{NOTEBOOK} .cm-content", "bob edits again", 20000))
+    check(
+        "bob: a notification says he is an editor now",
+        wait_text(b, TOASTS + ", .jp-Notification-Center", "with you as editor", 30000),
+    )
+    b.screenshot(path=str(out / "editor-again-bob.png"))
+    check("disk: nothing bob typed as a viewer", wait_until(lambda: "VIEWER TYPED" not in "".join(sources(a)), 2))
+
+    # --- a refused change shows its error (alice is the last owner) ----------------------
+    open_share_dialog(a)
+    add_person_by_keyboard(a, "alice", "alice", "viewer")
+    check(
+        "alice: demoting the last owner is refused, with the reason shown",
+        wait_until(lambda: a.locator(f"{DIALOG} .jp-collab-ShareDialog-error").is_visible(), 10),
+        a.locator(f"{DIALOG} .jp-collab-ShareDialog-error").inner_text()
+        if a.locator(f"{DIALOG} .jp-collab-ShareDialog-error").count()
+        else "",
+    )
+    a.screenshot(path=str(out / "dialog-error-alice.png"))
+    check("alice: still an owner after the refusal", not is_read_only(a))
+
+    close_dialog(a)
+
+
+def check_folder_menu(a, out: Path) -> None:
+    """The file browser's context menu shares a folder."""
+    if not a.locator("#filebrowser").is_visible():
+        a.locator(".jp-SideBar .lm-TabBar-tab[data-id='filebrowser']").first.click()
+    item = a.locator(".jp-DirListing-item[data-isdir='true']").filter(has_text="project").first
+    item.wait_for(timeout=10000)
+    item.click(button="right")
+    entry = a.locator(".lm-Menu-item").filter(has_text="Share…").first
+    entry.wait_for(timeout=5000)
+    entry.click()
+    a.locator(DIALOG).wait_for(timeout=10000)
+    title = a.locator(".jp-Dialog .jp-Dialog-header").inner_text()
+    check("alice: the context menu opens the dialog of the folder", "project" in title and "folder" in title, title)
+    a.wait_for_timeout(500)
+    a.screenshot(path=str(out / "dialog-folder-alice.png"))
+    close_dialog(a)
+
+
+def check_palette(a) -> None:
+    """The command palette has the Share command."""
+    a.locator(f"{NOTEBOOK} .jp-Cell .jp-InputPrompt").first.click()
+    a.keyboard.press("Control+Shift+c")
+    a.locator(".lm-CommandPalette input").first.wait_for(timeout=5000)
+    a.keyboard.type("Share Document")
+    item = a.locator(".lm-CommandPalette-item").filter(has_text="Share Document").first
+    item.wait_for(timeout=5000)
+    a.keyboard.press("Enter")
+    ok = True
+    try:
+        a.locator(DIALOG).wait_for(timeout=10000)
+    except Exception:
+        ok = False
+    check("alice: the palette's Share Document… opens the dialog", ok)
+    if ok:
+        close_dialog(a)
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="sharing-e2e-output", help="screenshots and logs")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary root")
+    args = parser.parse_args()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix="collab-sharing-e2e-"))
+    root = tmp / "root"
+    root.mkdir()
+    make_root(root)
+    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(tmp, root, port)
+    console: dict[str, list[str]] = {"alice": [], "bob": []}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            pages = {}
+            for name in ("alice", "bob"):
+                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+                ctx.add_cookies([{"name": USER_COOKIE, "value": name, "url": base}])
+                page = ctx.new_page()
+                page.on(
+                    "console",
+                    lambda msg, n=name: console[n].append(f"{msg.type}: {msg.text}")
+                    if msg.type in ("error", "warning")
+                    else None,
+                )
+                page.on("pageerror", lambda err, n=name: console[n].append(f"pageerror: {err}"))
+                pages[name] = page
+            a, b = pages["alice"], pages["bob"]
+            section("sharing", check_sharing, a, b, base, root, out)
+            section("palette", check_palette, a)
+            section("folder menu", check_folder_menu, a, out)
+            errors = [m for m in console["alice"] + console["bob"] if m.startswith("pageerror")]
+            check("no uncaught page errors", not errors, "; ".join(errors)[:500])
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        (out / "console.json").write_text(json.dumps(console, indent=1))
+        shutil.copy(tmp / "server.log", out / "server.log")
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failed = [r for r in RESULTS if not r[1]]
+    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
