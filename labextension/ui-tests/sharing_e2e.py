@@ -352,6 +352,93 @@ def check_sharing(a, b, base: str, root: Path, out: Path) -> None:
     close_dialog(a)
 
 
+API = """async ([method, url, body]) => {
+  const m = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+  const r = await fetch(url, {method, credentials: 'same-origin',
+    headers: {'Content-Type': 'application/json', 'X-XSRFToken': m ? decodeURIComponent(m[1]) : ''},
+    body: body === null ? undefined : JSON.stringify(body)});
+  return {status: r.status, body: await r.json().catch(() => null)};
+}"""
+
+
+def api(page, method: str, url: str, body=None) -> dict:
+    """A REST call made by the page's user (cookie identity, XSRF header)."""
+    return page.evaluate(API, [method, url, body])
+
+
+def check_restore_once(a, b, out: Path) -> None:
+    """A restore of a document bob has open: one notification (the room's), not a second from the stream."""
+    session = api(a, "PUT", "/api/collab/session/analysis.ipynb", {"format": "json", "type": "notebook"})
+    room = (session.get("body") or {}).get("room")
+    check("alice: the session names the room", bool(room), json.dumps(session)[:200])
+    named = api(a, "POST", f"/api/collab/documents/{room}/versions", {"name": "before the restore test"})
+    version = ((named.get("body") or {}).get("version") or {}).get("id")
+    check("alice: named a version", named.get("status") == 201 and isinstance(version, int), json.dumps(named)[:200])
+    type_in_first_cell(b, "  # after the named version")
+    check("alice: sees bob's edit after the version", wait_text(a, f"{NOTEBOOK} .cm-content", "after the named version"))
+    restored = api(a, "POST", f"/api/collab/documents/{room}/restore", {"version": version})
+    check("alice: restored the version", restored.get("status") == 200, json.dumps(restored)[:200])
+    check(
+        "bob: told about the restore (room notice)",
+        wait_text(b, TOASTS, f"version {version} was restored by Alice Archer", 20000),
+    )
+
+    def stream_restore():
+        reply = api(b, "GET", "/api/collab/notifications?after=0")
+        found = [n for n in (reply.get("body") or {}).get("notifications", []) if n.get("type") == "restored"]
+        return found[-1] if found else None
+
+    check("server: bob has a 'restored' notification in his stream", wait_until(lambda: stream_restore() is not None, 20))
+    # poll now (window focus) and wait until bob's page has handled it: marked read
+    b.evaluate("() => window.dispatchEvent(new Event('focus'))")
+    check(
+        "bob: his page marks the stream's restore read",
+        wait_until(lambda: (stream_restore() or {}).get("read") is True, 30),
+        json.dumps(stream_restore())[:300],
+    )
+    center = notification_center_text(b)
+    room_copies = center.count(f"version {version} was restored by")
+    stream_copies = center.count(f"restored version {version} of")
+    check(
+        "bob: the restore shows once in the notification center (no copy from the stream)",
+        room_copies == 1 and stream_copies == 0,
+        f"room notices {room_copies}, stream copies {stream_copies}",
+    )
+    b.screenshot(path=str(out / "restore-once-bob.png"))
+    close_notification_center(b)
+
+
+def check_no_access(a, b, out: Path) -> None:
+    """Alice takes bob's access away: his document closes with "not allowed", and he is told."""
+    open_share_dialog(a)
+    add_person_by_keyboard(a, "Bob", "bob", "none")
+    check("alice: bob is listed with no access", wait_until(lambda: row_role(a, "bob") == "none", 15), str(row_role(a, "bob")))
+    close_dialog(a)
+    check("bob: told he may not open the notebook any more", wait_text(b, TOASTS, "not allowed to open", 20000))
+    check("bob: told alice removed his access", wait_text(b, TOASTS + ", .jp-Notification-Center", "removed your access", 30000))
+    b.screenshot(path=str(out / "no-access-bob.png"))
+    # and back, so that the page is left as it was found
+    open_share_dialog(a)
+    a.locator(f"{DIALOG} .jp-collab-ShareDialog-row[data-user='bob'] .jp-collab-ShareDialog-remove").click()
+    check("alice: Remove takes bob off the list", wait_until(lambda: row_role(a, "bob") is None, 15))
+    focused = a.evaluate("() => document.activeElement && document.activeElement.className")
+    check("alice: after Remove the keyboard focus stays in the dialog", "jp-collab-ShareDialog" in str(focused), str(focused))
+    close_dialog(a)
+
+
+def check_text_editor(a) -> None:
+    """The text editor's toolbar has the Share button too."""
+    open_in = a.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'project/notes.txt'}).then(() => true)")
+    a.locator(".jp-FileEditor .cm-content").filter(has_text="project notes").first.wait_for(timeout=30000)
+    button = a.locator(".jp-Document:not(.lm-mod-hidden) .jp-collab-ShareButton").first
+    check("alice: a Share button in the text editor's toolbar", open_in and button.is_visible())
+    button.click()
+    a.locator(DIALOG).wait_for(timeout=10000)
+    title = a.locator(".jp-Dialog .jp-Dialog-header").inner_text()
+    check("alice: it opens the dialog of the text file", "notes.txt" in title, title)
+    close_dialog(a)
+
+
 def check_folder_menu(a, out: Path) -> None:
     """The file browser's context menu shares a folder."""
     if not a.locator("#filebrowser").is_visible():
@@ -428,7 +515,10 @@ def main() -> int:
                 pages[name] = page
             a, b = pages["alice"], pages["bob"]
             section("sharing", check_sharing, a, b, base, root, out)
+            section("restore shown once", check_restore_once, a, b, out)
+            section("no access", check_no_access, a, b, out)
             section("palette", check_palette, a)
+            section("text editor", check_text_editor, a)
             section("folder menu", check_folder_menu, a, out)
             errors = [m for m in console["alice"] + console["bob"] if m.startswith("pageerror")]
             check("no uncaught page errors", not errors, "; ".join(errors)[:500])
