@@ -760,9 +760,12 @@ export class HistoryPanel extends Widget {
       return trans.__('Something went wrong.');
     }
     if (problem.status === 409) {
-      return trans.__(
-        'This version can no longer be rebuilt: its history was compacted.'
-      );
+      // 409 also answers a restore whose file path is taken by another file.
+      return problem.action === 'restore'
+        ? trans.__('Could not restore the version: %1', problem.message)
+        : trans.__(
+            'This version can no longer be rebuilt: its history was compacted.'
+          );
     }
     if (problem.status === 403) {
       return problem.action === 'name' || problem.action === 'restore'
