@@ -415,6 +415,10 @@ def check_no_access(a, b, out: Path) -> None:
     check("alice: bob is listed with no access", wait_until(lambda: row_role(a, "bob") == "none", 15), str(row_role(a, "bob")))
     close_dialog(a)
     check("bob: told he may not open the notebook any more", wait_text(b, TOASTS, "not allowed to open", 20000))
+    check(
+        "bob: the copy left open is read-only (nothing saved over the shared file)",
+        wait_until(lambda: is_read_only(b), 10),
+    )
     check("bob: told alice removed his access", wait_text(b, TOASTS + ", .jp-Notification-Center", "removed your access", 30000))
     b.screenshot(path=str(out / "no-access-bob.png"))
     # and back, so that the page is left as it was found

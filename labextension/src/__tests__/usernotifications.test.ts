@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { RestoreNoticeLog, streamNotification } from '../notifications/mapping';
+import { RestoreNoticeLog, pickShown, streamNotification } from '../notifications/mapping';
 import { NotificationPoller } from '../notifications/poller';
 import {
   INotificationPage,
@@ -261,5 +261,13 @@ describe('NotificationPoller', () => {
     await vi.advanceTimersByTimeAsync(10000);
     expect(delivered).toEqual([[1]]);
     poller.dispose();
+  });
+});
+
+describe('pickShown', () => {
+  it('shows a few one by one (the newest) and counts the rest', () => {
+    const list = [5, 1, 4, 2, 3, 6, 7].map(id => ({ id }));
+    expect(pickShown(list, 5)).toEqual({ shown: [3, 4, 5, 6, 7].map(id => ({ id })), more: 2 });
+    expect(pickShown([{ id: 2 }, { id: 1 }], 5)).toEqual({ shown: [{ id: 1 }, { id: 2 }], more: 0 });
   });
 });

@@ -168,3 +168,22 @@ export class RestoreNoticeLog {
   private _now: () => number;
   private _seen = new Map<string, number>();
 }
+
+/** At most this many notifications of one poll are shown one by one. */
+export const MAX_SHOWN = 5;
+
+/**
+ * Which notifications of one poll to show one by one (the newest `max`), and
+ * how many more are summed up in one line (a first poll after a long time
+ * away must not fill the screen).
+ */
+export function pickShown<T extends { id: number }>(
+  list: readonly T[],
+  max = MAX_SHOWN
+): { shown: T[]; more: number } {
+  const sorted = [...list].sort((a, b) => a.id - b.id);
+  if (sorted.length <= max) {
+    return { shown: sorted, more: 0 };
+  }
+  return { shown: sorted.slice(sorted.length - max), more: sorted.length - max };
+}

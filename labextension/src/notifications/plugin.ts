@@ -14,7 +14,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { IRoom, roomIdOf } from '../contentprovider';
 import { SharingClient } from '../sharing/api';
 import { DOMAIN, ICollab } from '../tokens';
-import { RestoreNoticeLog, streamNotification } from './mapping';
+import { RestoreNoticeLog, pickShown, streamNotification } from './mapping';
 import { NotificationPoller } from './poller';
 
 /** ms between polls. */
@@ -69,14 +69,23 @@ export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
       isHidden: () => document.visibilityState === 'hidden',
       deliver: list => {
         const open_ = openDocuments();
-        for (const n of list) {
-          if (restores.isDuplicate(n, open_)) {
-            continue;
-          }
-          const spec = streamNotification(n, trans);
-          if (!spec) {
-            continue;
-          }
+        const specs = list
+          .filter(n => !restores.isDuplicate(n, open_))
+          .map(n => ({ id: n.id, spec: streamNotification(n, trans) }))
+          .filter(x => x.spec !== null);
+        const { shown, more } = pickShown(specs);
+        if (more > 0) {
+          Notification.info(
+            trans._n(
+              '%1 earlier notification about shared documents was not shown.',
+              '%1 earlier notifications about shared documents were not shown.',
+              more
+            ),
+            { autoClose: 10000 }
+          );
+        }
+        for (const { spec: s } of shown) {
+          const spec = s!;
           const path = spec.open;
           Notification.emit(spec.message, spec.type, {
             autoClose: spec.autoClose,

@@ -14,6 +14,8 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { ToolbarButton, shareIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { IRoom } from '../contentprovider';
+import { applyReadOnly } from '../readonly';
 import { DOMAIN, ICollab } from '../tokens';
 import { IDirectoryUser, SharingClient } from './api';
 import { showSharingDialog } from './dialog';
@@ -153,5 +155,26 @@ export const sharingPlugin: JupyterFrontEndPlugin<void> = {
     };
     notebookTracker?.widgetAdded.connect((_, w) => addButton(w));
     editorTracker?.widgetAdded.connect((_, w) => addButton(w));
+
+    // Access taken away (role `none`, close code 4403): the copy left open
+    // becomes read-only. Otherwise saving it (or autosave) would write it
+    // over the shared file through the contents API, which does not know
+    // about shares.
+    if (collab) {
+      const lockOnForbidden = (room: IRoom) => {
+        room.connection.refused.connect((_, { kind }) => {
+          if (kind !== 'forbidden') {
+            return;
+          }
+          for (const w of app.shell.widgets('main')) {
+            if (isDocumentWidget(w) && collab.roomForWidget(w) === room) {
+              applyReadOnly(w, true, trans);
+            }
+          }
+        });
+      };
+      collab.provider.rooms.forEach(lockOnForbidden);
+      collab.provider.roomAdded.connect((_, room) => lockOnForbidden(room));
+    }
   }
 };
