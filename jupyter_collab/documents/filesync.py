@@ -25,7 +25,7 @@ from .kinds import DocumentKind, detect_eol
 if TYPE_CHECKING:
     from ..collaboration.journal import RoomJournal
     from .fileids import FileIds
-from .merge import edit_from_base
+from .merge import edit_from_base, value_of
 from .notebooks import is_trusted, read_notebook
 
 TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature is checked
@@ -199,7 +199,7 @@ class FileSync:
         self._base_update = base
         self._disk_digest = None
         await self._merge_value(value)  # what changed on disk while the server was down
-        if self.room.jdoc.get() != _content_of(base, self.kind):
+        if value_of(self.room.jdoc) != _content_of(base, self.kind):
             self.changed()  # logged before a crash or shutdown, never saved
         return True
 
@@ -274,7 +274,7 @@ class FileSync:
                 await self._settle_log()
                 started = self._first_unsaved
                 self._first_unsaved = None
-                value = self.room.jdoc.get()
+                value = value_of(self.room.jdoc)
                 state = self.room.ydoc.get_update()
                 digest = _digest(value)
                 await self._set_base(state, digest, pending=True)

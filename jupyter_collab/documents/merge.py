@@ -19,6 +19,12 @@ from .notebookjson import notebook_value
 from .textdiff import apply_text_edits, text_edits
 
 
+def value_of(shared: YBaseDoc) -> Any:
+    """``shared.get()``, natively for notebooks (see notebookjson.py): saves, previews and
+    diffs of large notebooks all read the whole document."""
+    return notebook_value(shared) if isinstance(shared, YNotebook) else shared.get()
+
+
 def _read_once(notebook_class: type[YNotebook]) -> type[YNotebook]:
     """``notebook_class`` whose ``set`` reads the old cells in one native call.
 

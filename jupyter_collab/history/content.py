@@ -5,19 +5,17 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from jupyter_ydoc import YNotebook
 from pycrdt import Doc
 
 from ..documents.kinds import DocumentKind
-from ..documents.notebookjson import notebook_value
+from ..documents.merge import value_of
 
 
 def value_at(state: bytes, kind: DocumentKind) -> Any:
     """The value ``jdoc.get()`` returns for the document at ``state`` (str, dict or bytes)."""
     doc = Doc()
     doc.apply_update(state)
-    shared = kind.ydoc_class(doc)
-    return notebook_value(shared) if isinstance(shared, YNotebook) else shared.get()
+    return value_of(kind.ydoc_class(doc))
 
 
 def json_content(value: Any, kind: DocumentKind) -> Any:

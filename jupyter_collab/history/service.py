@@ -30,7 +30,7 @@ from ..persistence import (
 )
 from .attribution import attribute
 from .audit import AuditLog
-from .content import json_content, value_at
+from .content import json_content, value_at, value_of
 from .diffing import blob_diff, notebook_diff, text_diff
 from .roomversions import version_json
 
@@ -90,7 +90,7 @@ class History:
         room = self._open_room(doc_id)
         if room is not None:
             seq = await room.durable_seq()
-            return room.jdoc.get(), seq
+            return value_of(room.jdoc), seq
         state = await self.store.load(doc_id)
         assert state is not None
         return await _off_loop(value_at, state, kind), await self.store.last_seq(doc_id)
