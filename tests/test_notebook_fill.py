@@ -139,3 +139,22 @@ def test_a_document_with_content_is_set_by_jupyter_ydoc() -> None:
     notebook.set(changed)
     assert notebook.get() == YNotebook(_reference(changed)).get()
     assert len(doc.get_update(state)) < full / 4  # one cell's source, not the whole notebook
+
+
+def test_signature_is_nbformats() -> None:
+    """The trust check hashes exactly what nbformat's notary hashes (else trusted notebooks
+    would open untrusted)."""
+    from nbformat import from_dict
+    from nbformat.sign import MemorySignatureStore, NotebookNotary
+
+    from jupyter_collab.documents.notebooks import compute_signature
+
+    notary = NotebookNotary(store_factory=MemorySignatureStore, secret=b"k" * 32)
+    for seed in range(3):
+        value = _random_notebook(seed)
+        _rejoin_lines(value)
+        value["metadata"]["signature"] = "sha256:old"  # never part of what is signed
+        value["metadata"]["x"] = {"b": [True, None, 1.5, "é😀"], "a": 2}
+        expected = notary.compute_signature(from_dict(copy.deepcopy(value)))
+        assert compute_signature(notary, value) == expected
+        assert value["metadata"]["signature"] == "sha256:old"  # left as it was

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,8 @@ from uuid import uuid4
 from jupyter_core.utils import ensure_async
 from jupyter_ydoc import YNotebook
 from jupyter_ydoc.utils import cast_all
-from nbformat import NotebookNode, from_dict
+from nbformat import from_dict
+from nbformat.sign import NotebookNotary
 from pycrdt import Array, Doc, Map, Text
 
 
@@ -91,10 +93,47 @@ async def is_trusted(cm: Any, notebook: dict[str, Any]) -> bool:
     notary = getattr(cm, "notary", None)
     if notary is None:
         return False
-    node: NotebookNode = from_dict(notebook)
-    signature = await asyncio.to_thread(notary.compute_signature, node)
+    signature = await asyncio.to_thread(compute_signature, notary, notebook)
     # The database lookup stays on the server's thread, where the notary's SQLite lives.
     return bool(signature and notary.store.check_signature(signature, notary.algorithm))
+
+
+def compute_signature(notary: Any, notebook: dict[str, Any]) -> str:
+    """``NotebookNotary.compute_signature`` of a plain-dict notebook, about 10x faster.
+
+    nbformat's feeds the HMAC one ``bytes`` per key and value from nested generators, after
+    the caller converted the notebook to a ``NotebookNode``: ~0.2 s of Python holding the GIL
+    for a 3 MB notebook, competing with the event loop right after the room opened. The bytes
+    hashed are the same (every key in sorted order then its value, strings as UTF-8, other
+    scalars as ``str()``, the notebook's own ``metadata.signature`` left out), joined and
+    hashed at once. A notary that computes signatures its own way is asked to, as before.
+    """
+    if getattr(type(notary), "compute_signature", None) is not NotebookNotary.compute_signature:
+        return str(notary.compute_signature(from_dict(notebook)))
+    parts: list[str] = []
+    for key in sorted(notebook):
+        parts.append(key)
+        value = notebook[key]
+        if key == "metadata" and isinstance(value, dict) and "signature" in value:
+            value = {k: v for k, v in value.items() if k != "signature"}
+        _signed_parts(value, parts)
+    mac = hmac.new(notary.secret, "".join(parts).encode("utf8"), notary.digestmod)
+    return mac.hexdigest()
+
+
+def _signed_parts(value: Any, parts: list[str]) -> None:
+    """The strings ``nbformat.sign.yield_everything`` yields for ``value``, in order."""
+    if isinstance(value, dict):
+        for key in sorted(value):
+            parts.append(key)
+            _signed_parts(value[key], parts)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _signed_parts(item, parts)
+    elif isinstance(value, str):
+        parts.append(value)
+    else:
+        parts.append(str(value))
 
 
 class SharedNotebook(YNotebook):
