@@ -151,6 +151,28 @@ describe('SharingModel', () => {
     expect(model.isBusy('alice')).toBe(false);
   });
 
+  it('choices made while a change is under way: the last one is applied after it', async () => {
+    const api = new FakeApi();
+    const model = new SharingModel({ path: 'project/a.ipynb', api, trans });
+    await model.load();
+    const first = model.setRole('bob', 'editor');
+    expect(await model.setRole('bob', 'owner')).toBe(false);
+    expect(await model.setRole('bob', 'none')).toBe(false);
+    await first;
+    await new Promise(r => setTimeout(r, 0));
+    expect(api.calls.filter(c => c.startsWith('put'))).toEqual([
+      'put project/a.ipynb bob editor',
+      'put project/a.ipynb bob none'
+    ]);
+    expect(model.roleOf('bob')).toBe('none');
+    // a queued choice equal to the result: nothing more is sent
+    const again = model.setRole('bob', 'viewer');
+    await model.setRole('bob', 'viewer');
+    await again;
+    await new Promise(r => setTimeout(r, 0));
+    expect(api.calls.filter(c => c.startsWith('put')).slice(2)).toEqual(['put project/a.ipynb bob viewer']);
+  });
+
   it('does not send changes for a non-owner', async () => {
     const api = new FakeApi();
     api.state = shares({ canManage: false, role: 'viewer' });

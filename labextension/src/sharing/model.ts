@@ -286,7 +286,13 @@ export class SharingModel {
    * share. Returns whether it was applied.
    */
   async setRole(user: string, role: ShareRole | null): Promise<boolean> {
-    if (!this.canManage || this._busy.has(user)) {
+    if (!this.canManage) {
+      return false;
+    }
+    if (this._busy.has(user)) {
+      // Applied after the change under way (the last choice wins: arrow
+      // keys on a role menu change it several times in a row).
+      this._queued.set(user, role);
       return false;
     }
     this._busy.add(user);
@@ -313,6 +319,13 @@ export class SharingModel {
     } finally {
       this._busy.delete(user);
       this._emit();
+      if (this._queued.has(user)) {
+        const next = this._queued.get(user)!;
+        this._queued.delete(user);
+        if (next !== this._ownRole(user)) {
+          void this.setRole(user, next);
+        }
+      }
     }
   }
 
@@ -355,6 +368,15 @@ export class SharingModel {
     Signal.clearData(this);
   }
 
+  /** The role set on this very path for a user (or everyone else), or null. */
+  private _ownRole(user: string): ShareRole | null {
+    if (user === EVERYONE) {
+      const e = this._shares?.everyone;
+      return e && !e.inherited ? e.role : null;
+    }
+    return this._shares?.shares.find(s => s.user === user && !s.inherited)?.role ?? null;
+  }
+
   /** Look up display names of listed users not known yet (best effort). */
   private async _fillNames(): Promise<void> {
     const missing = (this._shares?.shares ?? [])
@@ -382,6 +404,7 @@ export class SharingModel {
   private _error: string | null = null;
   private _status: string | null = null;
   private _busy = new Set<string>();
+  private _queued = new Map<string, ShareRole | null>();
   private _query = '';
   private _results: IDirectoryUser[] = [];
   private _searching = false;
