@@ -516,3 +516,21 @@ async def test_history_follows_renames(jp_root_dir, jp_fetch, connect, open_sess
         what="restored at the new path",
     )
     assert not (jp_root_dir / "old.txt").exists()
+
+
+async def test_bookkeeping_is_nobodys_edit(jp_root_dir, connect, api, rooms):
+    """JupyterLab writes its dirty flag into the shared state: that makes nobody an author, and
+    does not count as a change to save or to version."""
+    (jp_root_dir / "s.txt").write_text("s\n")
+    alice = await connect("s.txt", headers=token_header("alice"))
+    bob = await connect("s.txt", headers=token_header("bob"))
+    room = room_of(alice)
+    bob.jdoc.dirty = True  # what a JupyterLab tab does when it opens and edits
+    bob.jdoc.dirty = False
+    alice.jdoc._ysource.insert(0, "by alice ")
+    await eventually(lambda: rooms.rooms[room].jdoc.get() == "by alice s\n")
+    await eventually(lambda: rooms.rooms[room].jdoc.dirty is False)
+    version = await named(api, room, "authors")
+    assert version["authors"] == ["alice"]
+    status, attribution = await api("GET", *doc(room, "attribution"))
+    assert attribution["lines"][0]["authors"] == ["alice"]

@@ -51,9 +51,16 @@ class RoomJournal:
             return
         entry = NewUpdate(update, origin.kind.value, origin.user, time.time())
         entries, self._unlogged = [*self._unlogged, entry], []
-        future = asyncio.ensure_future(self.store.append_many(self.doc_id, entries))
+        future = asyncio.ensure_future(self._append(entries))
         future.add_done_callback(lambda f: self._done(f, entries))
         self._queue.append((future, release))
+
+    async def _append(self, entries: list[NewUpdate]) -> list[int]:
+        seqs = await self.store.append_many(self.doc_id, entries)
+        # Here, not in a done callback: once the task is done, ``last_seq`` covers it (a
+        # callback could still be waiting to run when someone asks for the durable seq).
+        self.last_seq = max(self.last_seq, *seqs)
+        return seqs
 
     def _done(self, future: asyncio.Future[Any], entries: list[NewUpdate]) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -61,8 +68,6 @@ class RoomJournal:
             self._unlogged = entries + self._unlogged
             self.log.error("Logging an update of %s failed: %s", self.doc_id, error)
             self.on_failure(error)  # type: ignore[arg-type]
-        else:
-            self.last_seq = max(self.last_seq, *future.result())
         while self._queue and (self._queue[0][0] is None or self._queue[0][0].done()):
             _, release = self._queue.popleft()
             release()

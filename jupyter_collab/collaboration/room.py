@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pycrdt import Doc
+from pycrdt import Array, Doc, Map, Text
 
 from ..documents.fileids import FileIds
 from ..documents.filesync import FileSync
@@ -46,6 +46,15 @@ class RoomSettings:
     save_max_wait: float
     poll_interval: float
     max_client_backlog: int
+
+
+def content_types(jdoc: Any) -> list[Any]:
+    """The shared types holding a document's content: every root but the ``state`` map."""
+    return [
+        value
+        for name, value in vars(jdoc).items()
+        if isinstance(value, (Text, Array, Map)) and name != "_ystate"
+    ]
 
 
 class Participant(Protocol):
@@ -92,6 +101,11 @@ class Room:
         self.ydoc = Doc()
         self.jdoc = kind.ydoc_class(self.ydoc)
         self._origin: Origin = SERVER
+        # Which transactions change content, as opposed to the shared ``state`` map where
+        # JupyterLab keeps its dirty flag: type observers run before the update observer.
+        self._content_changed = False
+        for shared in content_types(self.jdoc):
+            shared.observe_deep(self._mark_content)
         self.ydoc.observe(self._on_update)
         self.broadcast = Broadcast()
         self.presence = Presence()
@@ -147,9 +161,16 @@ class Room:
         with self.transact(origin):
             self.ydoc.apply_update(update)
 
+    def _mark_content(self, events: Any) -> None:
+        self._content_changed = True
+
     def _on_update(self, event: Any) -> None:
         update = event.update
         origin = self._origin
+        content, self._content_changed = self._content_changed, False
+        if not content and origin.kind is OriginKind.CLIENT:
+            # a client's bookkeeping (its dirty flag): logged, but nobody's edit
+            origin = Origin(OriginKind.CLIENT, None, origin.connection)
         message = sync_frame(SyncType.UPDATE, update)
         if self.journal is None:
             self.broadcast.publish(message, update, origin.connection)
@@ -157,6 +178,8 @@ class Room:
             self.journal.record(
                 update, origin, lambda: self.broadcast.publish(message, update, origin.connection)
             )
+        if not content:
+            return
         if origin.marks_dirty:
             self.file.changed()
         if self.versions is not None and (origin.marks_dirty or origin.kind is OriginKind.DISK):
