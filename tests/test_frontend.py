@@ -49,6 +49,7 @@ def chromium() -> str:
     return CHROMIUM
 
 
+@pytest.mark.timeout(1500)  # (its subprocess has 1200 s)
 def test_two_users_in_chromium(chromium):
     """Live edits, cursors, presence, viewer, save, rename, delete, restart: see the script."""
     out = ARTIFACTS / "e2e"

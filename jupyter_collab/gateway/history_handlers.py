@@ -44,8 +44,10 @@ def _http_errors() -> Iterator[None]:
         raise web.HTTPError(404, f"the version belongs to another document: {exc}") from None
     except UnknownVersion as exc:
         raise web.HTTPError(404, f"no such version: {exc}") from None
-    except (HistoryCompacted, PathTaken) as exc:
-        raise web.HTTPError(409, str(exc)) from None
+    except HistoryCompacted as exc:
+        raise web.HTTPError(409, str(exc), reason="History Compacted") from None
+    except PathTaken as exc:
+        raise web.HTTPError(409, str(exc), reason="Path Taken") from None
     except InvalidInput as exc:
         raise web.HTTPError(400, str(exc)) from None
     except FileGone as exc:

@@ -225,12 +225,14 @@ class History:
         update = await _off_loop(edit_from_base, room.ydoc.get_update(), kind.ydoc_class, target)
         if update is not None:
             room.apply_update(update, Origin(OriginKind.RESTORE, username))
-        after = await versions.make("restore", name=f"Restored version {version_id}", user=username)
+        after = await versions.make("restore", name=_restored_name(version), user=username)
         assert after is not None
         room.notify(
             {
                 "type": "restored",
                 "version": version_id,
+                "versionName": version.name,
+                "versionTime": version_json(version)["time"],
                 "by": {"username": username, "display_name": _display_name(user)},
                 "path": room.path,
             }
@@ -285,6 +287,15 @@ async def _off_loop(function: Callable[..., T], *args: Any) -> T:
     thread, so rooms keep being served meanwhile. The work builds its own pycrdt documents
     from bytes and touches no room's."""
     return await asyncio.to_thread(function, *args)
+
+
+def _restored_name(version: VersionInfo) -> str:
+    """A restore's own version name, from what users see of the restored version."""
+    if version.name:
+        name = version.name if len(version.name) <= 150 else version.name[:149] + "…"
+        return f"Restored “{name}”"
+    when = datetime.fromtimestamp(version.time, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"Restored the version of {when}"
 
 
 def _display_name(user: Any) -> str:
