@@ -74,6 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=None,
                    help="append phase: seconds per rate (default 10, quick 5)")
     p.add_argument("--writers", type=int, default=4, help="append phase: writer clients")
+    p.add_argument("--retries", type=int, default=2,
+                   help="append phase: re-run a rate when other processes used more than "
+                        "--max-other-load %% of a core during it (the least disturbed is kept)")
+    p.add_argument("--max-other-load", type=float, default=40.0)
     p.add_argument("--trials", type=int, default=None, help="kill trials per target (5/2)")
     p.add_argument("--session-hours", type=float, default=1.0,
                    help="bytes phase: hours of two-person typing to replay")
@@ -146,6 +150,7 @@ def render_append(res: dict) -> str:
                      f"other client received {c['observer_received']}/{c['edits']}; db polled "
                      f"every {fmt(c.get('poll_interval_ms'))} ms ({c.get('polls')} polls); "
                      f"sends late vs schedule p99 {fmt(c.get('client_late_p99_ms'))} ms; "
+                     f"attempt {c.get('attempt')}; "
                      f"server log errors {c.get('server_log_errors')}")
     out = ("### 1. Update append throughput and latency to durable (ours, one text room)\n\n"
            + md_table(head, rows) + "\n\n" + "\n".join(notes))
@@ -405,8 +410,9 @@ def main(argv: list[str] | None = None) -> int:
             quiet("append")
             log("ours: append throughput and latency to durable")
             try:
-                results["append"] = phase_append(ours, tmp / "ours-append", rates, duration,
-                                                 args.writers, log)
+                results["append"] = phase_append(
+                    ours, tmp / "ours-append", rates, duration, args.writers, log,
+                    args.retries, args.max_other_load, args.wait_quiet)
             except Exception as e:  # noqa: BLE001 - recorded
                 results["errors"].append(f"append: {type(e).__name__}: {e}")
                 traceback.print_exc()

@@ -24,7 +24,7 @@ from pathlib import Path
 from clients import DocClient, DrainClient, auth_headers, open_session
 from loads import MARKER_RE, edit_schedule, marker, write_file
 from pycrdt import create_update_message
-from servers import ServerProcess, Target, machine_busy_seconds
+from servers import ServerProcess, Target, machine_busy_seconds, wait_until_quiet
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 TIMEOUT = 60.0
@@ -278,21 +278,41 @@ async def append_case(server: ServerProcess, db: Path | None, path: str, rate: f
 
 
 def phase_append(target: Target, tmp: Path, rates: list[float], duration: float,
-                 writers: int, log) -> list[dict]:  # noqa: ANN001
+                 writers: int, log, retries: int = 0, max_other_load: float = 40.0,  # noqa: ANN001
+                 wait_quiet: float = 30.0) -> list[dict]:
+    """Each rate on the same server, in its own file. On a shared machine another process can
+    starve the server and fake latency: a case during which other processes used more than
+    ``max_other_load`` % of a core is run again (at most ``retries`` times) and the attempt
+    with the least other load is kept."""
     root, db = tmp / "append-root", tmp / "append.db"
     root.mkdir(parents=True)
     server = server_process(with_db(target, db), root, tmp / "append-work").start()
     results = []
     try:
         for rate in rates:
-            try:
-                res = asyncio.run(append_case(
-                    server, db if target.name == "ours" else None, f"append-{rate:g}.txt", rate,
-                    duration, writers, 0.001, log))
-            except Exception as e:  # noqa: BLE001 - recorded, next case runs
-                log(f"    {rate:g}/s FAILED: {type(e).__name__}: {e}")
-                res = {"rate": rate, "error": f"{type(e).__name__}: {e}"[:400]}
-            results.append(res)
+            best: dict | None = None
+            for attempt in range(1 + max(0, retries)):
+                if attempt:
+                    wait_until_quiet(wait_quiet, log=log)
+                    log(f"    {rate:g}/s again: other processes used "
+                        f"{best['other_load_cpu_pct']:.0f}% CPU")  # type: ignore[index]
+                try:
+                    res = asyncio.run(append_case(
+                        server, db if target.name == "ours" else None,
+                        f"append-{rate:g}-{attempt}.txt", rate, duration, writers, 0.001, log))
+                except Exception as e:  # noqa: BLE001 - recorded, next case runs
+                    log(f"    {rate:g}/s FAILED: {type(e).__name__}: {e}")
+                    res = {"rate": rate, "error": f"{type(e).__name__}: {e}"[:400]}
+                res["attempt"] = attempt + 1
+                if "error" in res:
+                    best = res
+                    break
+                if best is None or res["other_load_cpu_pct"] < best["other_load_cpu_pct"]:
+                    best = res
+                if res["other_load_cpu_pct"] <= max_other_load:
+                    break
+            assert best is not None
+            results.append(best)
         problems = server.log_problems()
         for r in results:
             r["server_log_errors"] = problems["errors"]
