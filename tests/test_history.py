@@ -123,6 +123,7 @@ async def test_restore_is_live_for_everyone_and_can_be_undone(jp_root_dir, conne
         lambda: text_of(alice) == text_of(bob) == "original\n", what="both see the restore"
     )
     assert not alice.closed.is_set() and not bob.closed.is_set()  # nobody reconnected
+    await eventually(lambda: any(n["type"] == "restored" for n in bob.notices), what="notice")
     restored = [n for n in bob.notices if n["type"] == "restored"]
     assert restored and restored[0]["by"]["username"] == "alice"
     assert restored[0]["version"] == good["id"]

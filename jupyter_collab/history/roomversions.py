@@ -86,12 +86,17 @@ class RoomVersions:
                 self.log.error("Making a version point of %s failed: %s", self.doc_id, exc)
 
     async def make(
-        self, kind: VersionKind, *, name: str | None = None, user: str | None = None
+        self,
+        kind: VersionKind,
+        *,
+        name: str | None = None,
+        user: str | None = None,
+        at_seq: int | None = None,
     ) -> VersionInfo | None:
-        """A version point at the room's latest update; None for an automatic point that would
-        repeat the last one."""
+        """A version point at the room's latest update (or at ``at_seq``, an update already
+        durable); None for an automatic point that would repeat the last one."""
         async with self._lock:
-            seq = await self._last_seq()
+            seq = at_seq if at_seq is not None else await self._last_seq()
             if seq <= 0:
                 return None
             if kind == "auto":

@@ -219,12 +219,16 @@ class History:
         versions = room.versions
         assert versions is not None
         username = user.username
-        before = await versions.make("auto")
-        if before is None:  # the current content already is the latest version point
-            (before,) = await self.store.list_versions(doc_id, limit=1)
+        # Everyone sees the restore first; the point before it is made afterwards, at the seq
+        # it had (version points can be made at any durable seq).
+        seq_before = await room.durable_seq()
         update = await _off_loop(edit_from_base, room.ydoc.get_update(), kind.ydoc_class, target)
         if update is not None:
             room.apply_update(update, Origin(OriginKind.RESTORE, username))
+        before = await versions.make("auto", at_seq=seq_before)
+        if before is None:  # the content before already was a version point
+            recent = await self.store.list_versions(doc_id, limit=10)
+            before = next((v for v in recent if v.seq <= seq_before), recent[0])
         after = await versions.make("restore", name=_restored_name(version), user=username)
         assert after is not None
         room.notify(
