@@ -146,6 +146,12 @@ async def test_shared_notification_users_and_audit(jp_root_dir, open_session, ca
 
     status, audit = await call("GET", "audit", params={"action": "permission-change"})
     event = audit["events"][0]
+    await share(call, "", "alice", "owner")
+    await share(call, "", "*", "editor")
+    status, _ = await call("GET", "audit", user="bob")
+    assert status == 403  # not an owner of everything
+    status, own = await call("GET", "audit", user="bob", params={"document": "nonsense"})
+    assert status == 404
     assert event["user"] == "alice"
     assert event["details"] == {"path": "n.ipynb", "target": "bob", "role": "editor"}
 

@@ -216,9 +216,16 @@ class AuditHandler(HistoryHandler):
                         400, f"{name} must be an ISO 8601 time or epoch seconds, not {value!r}"
                     ) from None
         limit = self.int_argument("limit", 50)
+        document = self.get_argument("document", None) or None
+        if document is not None:
+            await self.require(document)
+        else:  # everything, across documents: for owners of the whole served folder
+            user: Any = self.current_user
+            if self.sharing.role("", user.username, await self.authorizer_cap()).value != "owner":
+                raise web.HTTPError(403, "the whole audit log is for owners; filter by document")
         with _http_errors():
             events, cursor = await self.history.store.query_audit(
-                doc_id=self.get_argument("document", None) or None,
+                doc_id=document,
                 user=self.get_argument("user", None) or None,
                 action=action,
                 since=times.get("since"),
