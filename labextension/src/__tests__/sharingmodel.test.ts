@@ -98,7 +98,7 @@ describe('texts', () => {
     expect(ownAccessText(shares(), trans)).toMatch(/owner/);
     expect(ownAccessText(shares({ canManage: false, role: 'viewer' }), trans)).toMatch(/view this, but only its owners/);
     expect(ownAccessText(shares({ canManage: false, role: 'editor' }), trans)).toMatch(/edit this/);
-    expect(everyoneText(shares(), trans)).toMatch(/as the server allows/);
+    expect(everyoneText(shares(), trans)).toMatch(/the server’s default role applies/);
     expect(everyoneText(shares({ everyone: { role: 'viewer', inherited: true, from: 'project' } }), trans)).toBe(
       'Everyone else: viewer (inherited from the folder “project”).'
     );

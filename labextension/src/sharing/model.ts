@@ -153,7 +153,7 @@ export function everyoneText(shares: IShares, trans: ITrans): string {
   const e = shares.everyone;
   if (!e) {
     return trans.__(
-      'Everyone else: as the server allows (owner for those who may write files, viewer for the others).'
+      'Everyone else: nothing set here or above, so the server’s default role applies (never more than Jupyter lets them do).'
     );
   }
   const role = roleInSentence(e.role, trans);
