@@ -181,3 +181,28 @@ async def test_sigkill_at_random_points_during_edits(server, tmp_path):
     lines = after.content().splitlines()
     assert lines == [f"line {i}" for i in range(len(lines))], f"seed {seed}: duplicated or torn"
     await eventually(lambda: path.read_text() == after.content(), what="saved after restart")
+
+
+async def test_disk_merge_logged_but_its_merge_base_lost(server, tmp_path):
+    """A crash right after a change on disk was merged and logged, before its new merge base
+    was written: after the restart the change is there once, not twice."""
+    import sqlite3
+
+    path = tmp_path / "root" / "window.txt"
+    path.write_text("one\n")
+    db = tmp_path / "collab.db"
+    first = server(save_delay=3600, save_max_wait=3600, file_poll_interval=0.1)
+    client = await first.connect("window.txt")
+    with sqlite3.connect(db) as conn:
+        old_bases = conn.execute(
+            "SELECT id, pending, state, digest, written FROM file_merge_bases"
+        ).fetchall()
+    path.write_text("one\ntwo from disk\n")
+    await eventually(lambda: client.content() == "one\ntwo from disk\n", what="disk merged")
+    first.kill()
+    with sqlite3.connect(db) as conn:  # as if the new base had never been written
+        conn.execute("DELETE FROM file_merge_bases")
+        conn.executemany("INSERT INTO file_merge_bases VALUES (?, ?, ?, ?, ?)", old_bases)
+    second = server(save_delay=0.1, save_max_wait=0.5)
+    again = await second.connect("window.txt")
+    assert again.content() == "one\ntwo from disk\n"

@@ -353,6 +353,12 @@ class FileSync:
         digest = _digest(value)
         if digest == self._disk_digest:
             return
+        if value == value_of(self.room.jdoc):
+            # The room already has this content: saved by us, or merged just before a crash
+            # whose new merge base never reached the disk. Merging it again would repeat it.
+            self._disk_digest = digest
+            self._set_base(self.room.ydoc.get_update(), digest)
+            return
         update = edit_from_base(self._base_update, self.kind.ydoc_class, value)
         self._disk_digest = digest
         if update is None:
