@@ -461,6 +461,54 @@ def check_folder_menu(a, out: Path) -> None:
     close_dialog(a)
 
 
+def check_inherited(a, b, out: Path) -> None:
+    """A folder's share shows as inherited in its files' dialogs, and a file can override it."""
+    # the folder: bob viewer (from the file browser's context menu)
+    item = a.locator(".jp-DirListing-item[data-isdir='true']").filter(has_text="project").first
+    item.click(button="right")
+    a.locator(".lm-Menu-item").filter(has_text="Share…").first.click()
+    a.locator(DIALOG).wait_for(timeout=10000)
+    a.wait_for_function(
+        "() => { const p = document.querySelector('.jp-collab-ShareDialog-own');"
+        " return p && p.textContent && !p.textContent.includes('Loading'); }",
+        timeout=15000,
+    )
+    add_person_by_keyboard(a, "Bob", "bob", "viewer")
+    check("alice: bob is a viewer of the folder", wait_until(lambda: row_role(a, "bob") == "viewer", 15))
+    close_dialog(a)
+    # a file in it
+    a.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'project/notes.txt'})")
+    a.locator(".jp-FileEditor .cm-content").filter(has_text="project notes").first.wait_for(timeout=30000)
+    a.locator(".jp-Document:not(.lm-mod-hidden) .jp-collab-ShareButton").first.click()
+    a.locator(DIALOG).wait_for(timeout=10000)
+    row = a.locator(f"{DIALOG} .jp-collab-ShareDialog-row[data-user='bob']")
+    row.first.wait_for(timeout=15000)
+    text = row.first.inner_text()
+    check(
+        "alice: in the file's dialog bob's role is marked inherited from the folder",
+        "inherited from the folder “project”" in text
+        and "jp-mod-inherited" in (row.first.get_attribute("class") or "")
+        and row_role(a, "bob") == "viewer",
+        text,
+    )
+    check("alice: an inherited share has no Remove button", row.locator(".jp-collab-ShareDialog-remove").count() == 0)
+    a.screenshot(path=str(out / "dialog-inherited-alice.png"))
+    row.locator("select").select_option("editor")
+    check(
+        "alice: choosing a role for bob on the file overrides the folder's",
+        wait_until(
+            lambda: row_role(a, "bob") == "editor"
+            and "jp-mod-inherited" not in (a.locator(f"{DIALOG} .jp-collab-ShareDialog-row[data-user='bob']").first.get_attribute("class") or ""),
+            15,
+        ),
+    )
+    close_dialog(a)
+    check(
+        "bob: told about the folder share",
+        wait_text(b, TOASTS + ", .jp-Notification-Center", "shared “project” with you as viewer", 30000),
+    )
+
+
 def check_palette(a) -> None:
     """The command palette has the Share command."""
     a.locator(f"{NOTEBOOK} .jp-Cell .jp-InputPrompt").first.click()
@@ -527,6 +575,7 @@ def main() -> int:
             section("palette", check_palette, a)
             section("text editor", check_text_editor, a)
             section("folder menu", check_folder_menu, a, out)
+            section("inherited shares", check_inherited, a, b, out)
             errors = [m for m in console["alice"] + console["bob"] if m.startswith("pageerror")]
             check("no uncaught page errors", not errors, "; ".join(errors)[:500])
             browser.close()
