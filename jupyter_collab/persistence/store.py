@@ -18,6 +18,7 @@ network) and the in-memory one are interchangeable. One contract test suite
 
 from __future__ import annotations
 
+import asyncio
 import time as _time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -103,7 +104,11 @@ class DocumentStore(ABC):
             snapshot, entries = await self.history(doc_id)
         except UnknownDocument:
             return None
-        return merge(snapshot.state if snapshot else None, (entry.update for entry in entries))
+        if len(entries) < 64:  # a thread hop costs more than merging a few updates
+            return merge(snapshot.state if snapshot else None, [e.update for e in entries])
+        return await asyncio.to_thread(
+            merge, snapshot.state if snapshot else None, [e.update for e in entries]
+        )
 
     async def compact(self, doc_id: str, *, now: float | None = None) -> Snapshot | None:
         """Snapshot the whole current document and trim per :attr:`retention`.
@@ -114,7 +119,10 @@ class DocumentStore(ABC):
         """
         snapshot, entries = await self.history(doc_id)
         if entries:
-            state = merge(snapshot.state if snapshot else None, (e.update for e in entries))
+            # Merging a long log takes a while: off the event loop that serves the rooms.
+            state = await asyncio.to_thread(
+                merge, snapshot.state if snapshot else None, [e.update for e in entries]
+            )
             assert state is not None
             await self.write_snapshot(doc_id, state, entries[-1].seq, now=now)
         elif snapshot is not None:  # nothing new, but older entries may have left the window
