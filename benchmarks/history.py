@@ -69,8 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kill-target", choices=["ours", "jc", "both"], default="both",
                    help="targets of the hard-kill phase (the others run on ours only)")
     p.add_argument("--rates", default=None,
-                   help="append phase: comma list of offered edits/s (default 50,200,1000,2000; "
-                        "quick 50,500)")
+                   help="append phase: comma list of offered edits/s (default "
+                        "50,200,1000,2000,3000; quick 50,1000)")
     p.add_argument("--duration", type=float, default=None,
                    help="append phase: seconds per rate (default 10, quick 5)")
     p.add_argument("--writers", type=int, default=4, help="append phase: writer clients")
@@ -394,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     targets = {"ours": ours}
     if "kill" in phases and args.kill_target in ("jc", "both"):
         targets["jc"] = jc_target(log)
-    rates = [float(x) for x in (args.rates or ("50,500" if args.quick else "50,200,1000,2000"))
-             .split(",")]
+    default_rates = "50,1000" if args.quick else "50,200,1000,2000,3000"
+    rates = [float(x) for x in (args.rates or default_rates).split(",")]
     duration = args.duration or (5.0 if args.quick else 10.0)
     trials = args.trials or (2 if args.quick else 5)
     results: dict = {"errors": [], "kill_edits": 100, "kill_rate": 50.0, "kill_delay_ms": 50.0}
