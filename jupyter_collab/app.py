@@ -11,7 +11,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default, validate
 
 from ._version import __version__
 from .collaboration.manager import RoomManager
@@ -27,6 +27,7 @@ from .history.maintenance import Maintenance
 from .history.service import History
 from .persistence import DocumentStore, MemoryStore, SQLiteStore
 from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
+from .sharing.authorizer import ShareEnforcingAuthorizer
 from .sharing.service import Sharing
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -123,6 +124,14 @@ class CollabApp(ExtensionApp):
         "(users who signed in are offered anyway).",
     )
 
+    enforce_shares_on_contents = Bool(
+        True,
+        config=True,
+        help="Apply shares to Jupyter's own file endpoints (/api/contents, /files) too, by "
+        "narrowing the server's Authorizer for requests that name a file; without it a viewer "
+        "could still save over a shared file through the contents API.",
+    )
+
     @default("owners")
     def _default_owners(self) -> list[str]:
         hub_user = os.environ.get("JUPYTERHUB_USER")
@@ -200,6 +209,11 @@ class CollabApp(ExtensionApp):
         )
         if event_logger is not None:
             event_logger.add_listener(schema_id=CONTENTS_SCHEMA_ID, listener=self._contents_event)
+        # (self.settings holds a copy of the web app's settings and is written back into it)
+        if self.enforce_shares_on_contents and self.settings.get("authorizer") is not None:
+            self.settings["authorizer"] = ShareEnforcingAuthorizer(
+                self.settings["authorizer"], self.sharing
+            )
         self.settings.update(
             {
                 ROOMS: self.rooms,

@@ -203,3 +203,33 @@ async def test_shares_follow_renames_and_go_with_deletes(jp_root_dir, jp_fetch, 
     await jp_fetch("api", "contents", "n.txt", method="DELETE")
     (jp_root_dir / "n.txt").write_text("a new file\n")
     assert (await open_session("n.txt", headers=token_header("bob")))["role"] == "owner"
+
+
+async def test_shares_also_govern_jupyters_file_endpoints(jp_root_dir, jp_fetch, call):
+    (jp_root_dir / "secret.txt").write_text("secret\n")
+    await share(call, "secret.txt", "alice", "owner")
+    await share(call, "secret.txt", "bob", "viewer")
+
+    async def as_bob(method: str, *parts: str, body: str | None = None) -> int:
+        try:
+            response = await jp_fetch(*parts, method=method, body=body,
+                                      headers=token_header("bob"))  # fmt: skip
+        except HTTPClientError as error:
+            return error.code
+        return response.code
+
+    save = json.dumps({"type": "file", "format": "text", "content": "overwritten\n"})
+    assert await as_bob("GET", "api", "contents", "secret.txt") == 200
+    assert await as_bob("GET", "files", "secret.txt") == 200
+    assert await as_bob("PUT", "api", "contents", "secret.txt", body=save) == 403
+    assert await as_bob("DELETE", "api", "contents", "secret.txt") == 403
+    assert (jp_root_dir / "secret.txt").read_text() == "secret\n"
+    await share(call, "secret.txt", "bob", "none")
+    assert await as_bob("GET", "api", "contents", "secret.txt") == 403
+    assert await as_bob("GET", "files", "secret.txt") == 403
+    # other files, and the owner, are untouched
+    (jp_root_dir / "open.txt").write_text("open\n")
+    assert await as_bob("PUT", "api", "contents", "open.txt", body=save) == 200
+    response = await jp_fetch("api", "contents", "secret.txt", method="PUT", body=save,
+                              headers=token_header("alice"))  # fmt: skip
+    assert response.code == 200
