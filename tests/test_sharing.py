@@ -134,7 +134,8 @@ async def test_shared_notification_users_and_audit(jp_root_dir, open_session, ca
     assert status == 200 and inbox["unread"] == 1
     (note,) = inbox["notifications"]
     assert note["type"] == "shared" and note["path"] == "n.ipynb"
-    assert note["details"]["role"] == "editor" and note["actor"]["username"] == "alice"
+    assert note["details"] == {"role": "editor", "kind": "file"}
+    assert note["actor"]["username"] == "alice"
     assert note["message"] == "Alice shared n.ipynb with you as editor"
     status, after = await call("GET", "notifications", user="bob", params={"after": note["id"]})
     assert after["notifications"] == []

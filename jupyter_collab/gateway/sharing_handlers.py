@@ -71,9 +71,11 @@ class SharesHandler(SharingHandler):
             raise web.HTTPError(400, 'body needs "user" and "role" (null removes the share)')
         user: Any = self.current_user
         try:
+            is_dir = await ensure_async(self.contents_manager.dir_exists(path))
             reply = self.sharing.set_role(
-                path, user, await self.authorizer_cap(), body["user"], body["role"]
-            )
+                path, user, await self.authorizer_cap(), body["user"], body["role"],
+                kind="directory" if is_dir else "file",
+            )  # fmt: skip
         except BadShare as exc:
             raise web.HTTPError(400, str(exc)) from None
         except SharingRefused as exc:

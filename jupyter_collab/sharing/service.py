@@ -105,7 +105,13 @@ class Sharing:
         }
 
     def set_role(
-        self, path: str, actor: Any, actor_cap: Role, target: str, role: str | None
+        self,
+        path: str,
+        actor: Any,
+        actor_cap: Role,
+        target: str,
+        role: str | None,
+        kind: str = "file",
     ) -> dict[str, Any]:
         path = path.strip("/")
         if not isinstance(target, str) or not target.strip() or len(target) > 200:
@@ -138,7 +144,7 @@ class Sharing:
             role=new.value if new else None, previous=previous.role.value if previous else None,
         )  # fmt: skip
         if target not in (EVERYONE, username):
-            self._notify_shared(target, actor, path, new)
+            self._notify_shared(target, actor, path, new, kind)
         self.apply_live(path)
         return self.listing(path, username, actor_cap)
 
@@ -188,7 +194,9 @@ class Sharing:
 
     # -- notifications ---------------------------------------------------------------------------
 
-    def _notify_shared(self, target: str, actor: Any, path: str, role: Role | None) -> None:
+    def _notify_shared(
+        self, target: str, actor: Any, path: str, role: Role | None, kind: str
+    ) -> None:
         name = _display(actor)
         what = path or "the root folder"
         message = (
@@ -198,7 +206,7 @@ class Sharing:
             if role is Role.NONE
             else f"{name} removed your share of {what}"
         )
-        details = {"role": role.value if role else None}
+        details = {"role": role.value if role else None, "kind": kind}
         self.notify(target, "shared", actor, path, None, message, details)
 
     def notify_restored(
