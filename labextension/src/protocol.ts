@@ -17,7 +17,7 @@ export enum MessageType {
 }
 
 /** Roles a session can grant. */
-export type Role = 'owner' | 'editor' | 'viewer' | string;
+export type Role = 'owner' | 'editor' | 'viewer' | 'none' | string;
 
 /** Reply of `PUT /api/collab/session/{path}`. */
 export interface ISessionModel {
@@ -30,9 +30,9 @@ export interface ISessionModel {
   roomUrl?: string;
 }
 
-/** Whether a role may change the document. */
+/** Whether a role may change the document (an unknown role, from a server without roles, may). */
 export function canWrite(role: Role | null | undefined): boolean {
-  return role !== 'viewer';
+  return role !== 'viewer' && role !== 'none';
 }
 
 /** Notices the server sends as message type 100. */

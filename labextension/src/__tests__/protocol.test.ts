@@ -149,8 +149,9 @@ describe('backoffDelay', () => {
 });
 
 describe('canWrite', () => {
-  it('only viewers may not write', () => {
+  it('viewers and users without access may not write', () => {
     expect(canWrite('viewer')).toBe(false);
+    expect(canWrite('none')).toBe(false);
     expect(canWrite('editor')).toBe(true);
     expect(canWrite('owner')).toBe(true);
     expect(canWrite(null)).toBe(true);
