@@ -5,7 +5,9 @@ import json
 from typing import Any
 
 import pytest
+from tornado.httpclient import HTTPClientError
 
+from .auth import token_header
 from .client import Client
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -91,3 +93,33 @@ def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
 def rooms(jp_serverapp: Any) -> Any:
     """The server's RoomManager, to look at rooms from the inside."""
     return jp_serverapp.web_app.settings["jupyter_collab_rooms"]
+
+
+@pytest.fixture
+def api(jp_fetch: Any) -> Any:
+    """Call a jupyter-collab REST endpoint as a user; (status, JSON body), also for errors."""
+
+    async def api(
+        method: str,
+        *parts: str,
+        user: str = "alice",
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        **more: Any,
+    ) -> tuple[int, Any]:
+        params = {**(params or {}), **more}
+        kwargs: dict[str, Any] = {"method": method, "headers": token_header(user)}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, str) else json.dumps(body)
+        elif method == "POST":
+            kwargs["body"] = "{}"
+        if params:
+            kwargs["params"] = {k: str(v) for k, v in params.items()}
+        try:
+            response = await jp_fetch("api", "collab", *parts, **kwargs)
+        except HTTPClientError as error:
+            assert error.response is not None
+            return error.code, json.loads(error.response.body or b"{}")
+        return response.code, json.loads(response.body)
+
+    return api

@@ -9,42 +9,11 @@ from urllib.parse import unquote
 
 import nbformat
 import pytest
-from tornado.httpclient import HTTPClientError
 
 from jupyter_collab.protocol.framing import notice_frame
 
 from .auth import token_header
 from .client import eventually
-
-
-@pytest.fixture
-def api(jp_fetch: Any) -> Any:
-    """Call the history API as a user; returns (status, JSON body) also for errors."""
-
-    async def api(
-        method: str,
-        *parts: str,
-        user: str = "alice",
-        body: Any = None,
-        params: dict[str, Any] | None = None,
-        **more: Any,
-    ) -> tuple[int, Any]:
-        params = {**(params or {}), **more}
-        kwargs: dict[str, Any] = {"method": method, "headers": token_header(user)}
-        if body is not None:
-            kwargs["body"] = body if isinstance(body, str) else json.dumps(body)
-        elif method == "POST":
-            kwargs["body"] = "{}"
-        if params:
-            kwargs["params"] = {k: str(v) for k, v in params.items()}
-        try:
-            response = await jp_fetch("api", "collab", *parts, **kwargs)
-        except HTTPClientError as error:
-            assert error.response is not None
-            return error.code, json.loads(error.response.body or b"{}")
-        return response.code, json.loads(response.body)
-
-    return api
 
 
 def room_of(client: Any) -> str:

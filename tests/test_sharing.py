@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from tornado.httpclient import HTTPClientError
 
 from .auth import token_header
@@ -14,39 +13,20 @@ from .client import eventually
 from .test_history import doc, room_of
 
 
-@pytest.fixture
-def call(jp_fetch: Any) -> Any:
-    async def call(method: str, *parts: str, user: str = "alice", body: Any = None,
-                   params: dict[str, Any] | None = None) -> tuple[int, Any]:  # fmt: skip
-        kwargs: dict[str, Any] = {"method": method, "headers": token_header(user)}
-        if body is not None:
-            kwargs["body"] = body if isinstance(body, str) else json.dumps(body)
-        if params:
-            kwargs["params"] = params
-        try:
-            response = await jp_fetch("api", "collab", *parts, **kwargs)
-        except HTTPClientError as error:
-            assert error.response is not None
-            return error.code, json.loads(error.response.body or b"{}")
-        return response.code, json.loads(response.body)
-
-    return call
-
-
-async def share(call: Any, path: str, user: str, role: str | None, by: str = "alice") -> Any:
-    status, body = await call("PUT", "shares", path, user=by, body={"user": user, "role": role})
+async def share(api: Any, path: str, user: str, role: str | None, by: str = "alice") -> Any:
+    status, body = await api("PUT", "shares", path, user=by, body={"user": user, "role": role})
     assert status == 200, body
     return body
 
 
-async def test_roles_from_shares_apply_live(jp_root_dir, connect, open_session, call):
+async def test_roles_from_shares_apply_live(jp_root_dir, connect, open_session, api):
     (jp_root_dir / "proj").mkdir()
     (jp_root_dir / "proj" / "a.txt").write_text("a\n")
     alice = await connect("proj/a.txt", headers=token_header("alice"))
     bob = await connect("proj/a.txt", headers=token_header("bob"))
     assert {"type": "role", "role": "owner"} in bob.notices  # no shares yet
 
-    listing = await share(call, "proj", "bob", "viewer")
+    listing = await share(api, "proj", "bob", "viewer")
     assert listing["shares"][0]["user"] == "bob" and listing["canManage"]
     await eventually(lambda: {"type": "role", "role": "viewer"} in bob.notices, what="live role")
     bob.jdoc._ysource.insert(0, "refused ")
@@ -58,7 +38,7 @@ async def test_roles_from_shares_apply_live(jp_root_dir, connect, open_session, 
     assert (await open_session("proj/a.txt", headers=token_header("bob")))["role"] == "viewer"
 
     # a share on the file itself is nearer than the folder's
-    await share(call, "proj/a.txt", "bob", "editor")
+    await share(api, "proj/a.txt", "bob", "editor")
     await eventually(lambda: {"type": "role", "role": "editor"} in bob.notices[-3:])
     # (in a fresh tab: bob's copy holds the insert the server refused, and every later edit of
     # that copy would wait for it; a real client is read-only while it is a viewer)
@@ -68,148 +48,148 @@ async def test_roles_from_shares_apply_live(jp_root_dir, connect, open_session, 
     await eventually(lambda: str(alice.jdoc._ysource).startswith("bob "), what="bob edits again")
 
     # no access: disconnected at once, and refused from then on
-    await share(call, "proj/a.txt", "bob", "none")
+    await share(api, "proj/a.txt", "bob", "none")
     await eventually(lambda: bob.closed.is_set() and bob_again.closed.is_set(), what="bob out")
     assert bob.close_code == bob_again.close_code == 4403
-    status, _ = await call("PUT", "session", "proj/a.txt", user="bob",
+    status, _ = await api("PUT", "session", "proj/a.txt", user="bob",
                            body={"format": "text", "type": "file"})  # fmt: skip
     assert status == 403
 
     # removing the shares brings back the default
-    await share(call, "proj/a.txt", "bob", None)
-    await share(call, "proj", "bob", None)
+    await share(api, "proj/a.txt", "bob", None)
+    await share(api, "proj", "bob", None)
     assert (await open_session("proj/a.txt", headers=token_header("bob")))["role"] == "owner"
 
 
-async def test_everyone_share_authorizer_cap_and_owner_rules(jp_root_dir, open_session, call):
+async def test_everyone_share_authorizer_cap_and_owner_rules(jp_root_dir, open_session, api):
     (jp_root_dir / "r.txt").write_text("r\n")
     # alice may not leave herself without the right to manage
-    status, body = await call("PUT", "shares", "r.txt", body={"user": "*", "role": "viewer"})
+    status, body = await api("PUT", "shares", "r.txt", body={"user": "*", "role": "viewer"})
     assert status == 403 and "owner" in body["message"]
-    await share(call, "r.txt", "alice", "owner")
-    listing = await share(call, "r.txt", "*", "viewer")
+    await share(api, "r.txt", "alice", "owner")
+    listing = await share(api, "r.txt", "*", "viewer")
     assert listing["everyone"]["role"] == "viewer"
     assert (await open_session("r.txt", headers=token_header("bob")))["role"] == "viewer"
     # bob is no owner now: he may look at the shares but not change them
-    status, listing = await call("GET", "shares", "r.txt", user="bob")
+    status, listing = await api("GET", "shares", "r.txt", user="bob")
     assert status == 200 and listing["role"] == "viewer" and not listing["canManage"]
-    status, _ = await call("PUT", "shares", "r.txt", user="bob",
+    status, _ = await api("PUT", "shares", "r.txt", user="bob",
                            body={"user": "bob", "role": "owner"})  # fmt: skip
     assert status == 403
     # the Authorizer is the limit: vera may only read, whatever her share says
-    await share(call, "r.txt", "vera", "editor")
+    await share(api, "r.txt", "vera", "editor")
     assert (await open_session("r.txt", headers=token_header("viewer")))["role"] == "viewer"
-    status, _ = await call("PUT", "shares", "r.txt", user="alice",
+    status, _ = await api("PUT", "shares", "r.txt", user="alice",
                            body={"user": "alice", "role": "editor"})  # fmt: skip
     assert status == 403  # the last owner cannot demote herself
 
 
-async def test_bad_share_requests(jp_root_dir, call):
+async def test_bad_share_requests(jp_root_dir, api):
     (jp_root_dir / "b.txt").write_text("b\n")
     for body in ({"user": "bob", "role": "admin"}, {"user": "", "role": "viewer"},
                  {"role": "viewer"}, "not json"):  # fmt: skip
-        status, _ = await call("PUT", "shares", "b.txt", body=body)
+        status, _ = await api("PUT", "shares", "b.txt", body=body)
         assert status == 400, body
-    status, _ = await call("GET", "shares", "missing.txt")
+    status, _ = await api("GET", "shares", "missing.txt")
     assert status == 404
-    status, _ = await call("GET", "shares", "b.txt", user="nobody")
+    status, _ = await api("GET", "shares", "b.txt", user="nobody")
     assert status == 403
-    status, _ = await call("GET", "users", params={"limit": "0"})
+    status, _ = await api("GET", "users", params={"limit": "0"})
     assert status == 400
-    status, _ = await call("POST", "notifications", "read", body={"ids": "all"})
+    status, _ = await api("POST", "notifications", "read", body={"ids": "all"})
     assert status == 400
 
 
-async def test_shared_notification_users_and_audit(jp_root_dir, open_session, call):
+async def test_shared_notification_users_and_audit(jp_root_dir, open_session, api):
     (jp_root_dir / "n.ipynb").write_text(
         json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     )
     await open_session("n.ipynb", "json", "notebook", headers=token_header("bob"))  # bob signs in
-    status, users = await call("GET", "users", params={"q": "BO"})
+    status, users = await api("GET", "users", params={"q": "BO"})
     assert [u["username"] for u in users["users"]] == ["bob"]
     assert users["users"][0]["display_name"] == "Bob" and users["users"][0]["initials"]
 
-    await share(call, "n.ipynb", "bob", "editor")
-    status, inbox = await call("GET", "notifications", user="bob")
+    await share(api, "n.ipynb", "bob", "editor")
+    status, inbox = await api("GET", "notifications", user="bob")
     assert status == 200 and inbox["unread"] == 1
     (note,) = inbox["notifications"]
     assert note["type"] == "shared" and note["path"] == "n.ipynb"
     assert note["details"] == {"role": "editor", "kind": "file"}
     assert note["actor"]["username"] == "alice"
     assert note["message"] == "Alice shared n.ipynb with you as editor"
-    status, after = await call("GET", "notifications", user="bob", params={"after": note["id"]})
+    status, after = await api("GET", "notifications", user="bob", params={"after": note["id"]})
     assert after["notifications"] == []
-    status, read = await call("POST", "notifications", "read", user="bob",
+    status, read = await api("POST", "notifications", "read", user="bob",
                               body={"ids": [note["id"]]})  # fmt: skip
     assert read == {"unread": 0}
-    status, alices = await call("GET", "notifications")
+    status, alices = await api("GET", "notifications")
     assert alices["notifications"] == []  # a stream per user
 
-    status, audit = await call("GET", "audit", params={"action": "permission-change"})
+    status, audit = await api("GET", "audit", params={"action": "permission-change"})
     event = audit["events"][0]
-    await share(call, "", "alice", "owner")
-    await share(call, "", "*", "editor")
-    status, _ = await call("GET", "audit", user="bob")
+    await share(api, "", "alice", "owner")
+    await share(api, "", "*", "editor")
+    status, _ = await api("GET", "audit", user="bob")
     assert status == 403  # not an owner of everything
-    status, own = await call("GET", "audit", user="bob", params={"document": "nonsense"})
+    status, own = await api("GET", "audit", user="bob", params={"document": "nonsense"})
     assert status == 404
     assert event["user"] == "alice"
     assert event["details"] == {"path": "n.ipynb", "target": "bob", "role": "editor"}
 
 
 async def test_history_api_follows_roles_and_restores_notify_authors(
-    jp_root_dir, connect, call, rooms
+    jp_root_dir, connect, api, rooms
 ):
     (jp_root_dir / "h.txt").write_text("h\n")
     bob = await connect("h.txt", headers=token_header("bob"))
     room = room_of(bob)
     bob.jdoc._ysource.insert(0, "bob was here ")
     await eventually(lambda: rooms.rooms[room].jdoc.get() == "bob was here h\n")
-    status, body = await call("POST", *doc(room, "versions"), user="bob", body={"name": "bob's"})
+    status, body = await api("POST", *doc(room, "versions"), user="bob", body={"name": "bob's"})
     assert status == 201
     version = body["version"]
-    await share(call, "h.txt", "alice", "owner")
-    await share(call, "h.txt", "bob", "viewer")
-    status, _ = await call("GET", *doc(room, "versions"), user="bob")
+    await share(api, "h.txt", "alice", "owner")
+    await share(api, "h.txt", "bob", "viewer")
+    status, _ = await api("GET", *doc(room, "versions"), user="bob")
     assert status == 200
-    status, _ = await call("POST", *doc(room, "restore"), user="bob",
+    status, _ = await api("POST", *doc(room, "restore"), user="bob",
                            body={"version": version["id"]})  # fmt: skip
     assert status == 403
-    await share(call, "h.txt", "bob", "none")
-    status, _ = await call("GET", *doc(room, "versions"), user="bob")
+    await share(api, "h.txt", "bob", "none")
+    status, _ = await api("GET", *doc(room, "versions"), user="bob")
     assert status == 403
 
-    await named_as_alice(call, room)
-    status, _ = await call("POST", *doc(room, "restore"), body={"version": version["id"]})
+    await named_as_alice(api, room)
+    status, _ = await api("POST", *doc(room, "restore"), body={"version": version["id"]})
     assert status == 200
-    status, inbox = await call("GET", "notifications", user="bob")
+    status, inbox = await api("GET", "notifications", user="bob")
     restored = [n for n in inbox["notifications"] if n["type"] == "restored"]
     assert restored and restored[0]["details"]["version"] == version["id"]
     assert restored[0]["room"] == room
 
 
-async def named_as_alice(call: Any, room: str) -> None:
-    status, _ = await call("POST", *doc(room, "versions"), body={"name": "alice's"})
+async def named_as_alice(api: Any, room: str) -> None:
+    status, _ = await api("POST", *doc(room, "versions"), body={"name": "alice's"})
     assert status == 201
 
 
-async def test_shares_follow_renames_and_go_with_deletes(jp_root_dir, jp_fetch, open_session, call):
+async def test_shares_follow_renames_and_go_with_deletes(jp_root_dir, jp_fetch, open_session, api):
     (jp_root_dir / "m.txt").write_text("m\n")
-    await share(call, "m.txt", "alice", "owner")
-    await share(call, "m.txt", "bob", "viewer")
+    await share(api, "m.txt", "alice", "owner")
+    await share(api, "m.txt", "bob", "viewer")
     await jp_fetch("api", "contents", "m.txt", method="PATCH", body=json.dumps({"path": "n.txt"}))
     assert (await open_session("n.txt", headers=token_header("bob")))["role"] == "viewer"
-    status, listing = await call("GET", "shares", "n.txt")
+    status, listing = await api("GET", "shares", "n.txt")
     assert {s["user"] for s in listing["shares"]} == {"alice", "bob"}
     await jp_fetch("api", "contents", "n.txt", method="DELETE")
     (jp_root_dir / "n.txt").write_text("a new file\n")
     assert (await open_session("n.txt", headers=token_header("bob")))["role"] == "owner"
 
 
-async def test_shares_also_govern_jupyters_file_endpoints(jp_root_dir, jp_fetch, call):
+async def test_shares_also_govern_jupyters_file_endpoints(jp_root_dir, jp_fetch, api):
     (jp_root_dir / "secret.txt").write_text("secret\n")
-    await share(call, "secret.txt", "alice", "owner")
-    await share(call, "secret.txt", "bob", "viewer")
+    await share(api, "secret.txt", "alice", "owner")
+    await share(api, "secret.txt", "bob", "viewer")
 
     async def as_bob(method: str, *parts: str, body: str | None = None) -> int:
         try:
@@ -225,7 +205,7 @@ async def test_shares_also_govern_jupyters_file_endpoints(jp_root_dir, jp_fetch,
     assert await as_bob("PUT", "api", "contents", "secret.txt", body=save) == 403
     assert await as_bob("DELETE", "api", "contents", "secret.txt") == 403
     assert (jp_root_dir / "secret.txt").read_text() == "secret\n"
-    await share(call, "secret.txt", "bob", "none")
+    await share(api, "secret.txt", "bob", "none")
     assert await as_bob("GET", "api", "contents", "secret.txt") == 403
     assert await as_bob("GET", "files", "secret.txt") == 403
     # other files, and the owner, are untouched

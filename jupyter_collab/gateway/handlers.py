@@ -52,6 +52,28 @@ class CollabMixin:
             )
         )
 
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object; 400 with a clear message otherwise."""
+        handler: Any = self
+        try:
+            body = json.loads(handler.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "body is not JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "body must be a JSON object")
+        return body
+
+    def int_argument(self, name: str, default: int | None = None) -> int | None:
+        """An integer query argument; 400 with a clear message for anything else."""
+        handler: Any = self
+        value = handler.get_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be an integer, not {value!r}") from None
+
     async def authorizer_cap(self) -> Role:
         """The most the Jupyter Authorizer lets the current user do, as a role."""
         can_read = await self.may("read")
@@ -64,12 +86,7 @@ class SessionHandler(CollabMixin, APIHandler):
     @web.authenticated
     @authorized("read")
     async def put(self, path: str) -> None:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "body is not JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "body must be a JSON object")
+        body = self.json_body()
         format, type = body.get("format"), body.get("type")
         if not isinstance(format, str) or not isinstance(type, str):
             raise web.HTTPError(400, 'body needs string "format" and "type"')

@@ -75,15 +75,6 @@ class HistoryHandler(CollabMixin, APIHandler):
         if not role.can_read or (write and not role.can_write):
             raise web.HTTPError(403, f"your role on {path} is {role.value}")
 
-    def int_argument(self, name: str, default: int | None = None) -> int | None:
-        value = self.get_argument(name, None)
-        if value is None or value == "":
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise web.HTTPError(400, f"{name} must be an integer, not {value!r}") from None
-
     def version_argument(self, name: str, *, current: bool = False) -> int | None:
         """A version id; ``current`` (or absent, when allowed) means the present content."""
         value = self.get_argument(name, None)
@@ -92,15 +83,6 @@ class HistoryHandler(CollabMixin, APIHandler):
         if value is None:
             raise web.HTTPError(400, f"missing parameter {name}")
         return self.int_argument(name)
-
-    def json_body(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "body is not JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "body must be a JSON object")
-        return body
 
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)

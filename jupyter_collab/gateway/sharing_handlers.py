@@ -17,29 +17,12 @@ MAX_PAGE = 200
 
 
 class SharingHandler(CollabMixin, APIHandler):
-    def int_argument(self, name: str, default: int) -> int:
-        value = self.get_argument(name, None)
-        if value in (None, ""):
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise web.HTTPError(400, f"{name} must be an integer, not {value!r}") from None
-
     def limit_argument(self, default: int) -> int:
         limit = self.int_argument("limit", default)
+        assert limit is not None
         if not 1 <= limit <= MAX_PAGE:
             raise web.HTTPError(400, f"limit must be from 1 to {MAX_PAGE}")
         return limit
-
-    def json_body(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "body is not JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "body must be a JSON object")
-        return body
 
 
 class SharesHandler(SharingHandler):
@@ -101,7 +84,7 @@ class NotificationsHandler(SharingHandler):
     @authorized("read")
     async def get(self) -> None:
         user: Any = self.current_user
-        after = self.int_argument("after", 0)
+        after = self.int_argument("after", 0) or 0
         reply = self.sharing.notifications(user.username, after, self.limit_argument(50))
         self.finish(json.dumps(reply))
 
