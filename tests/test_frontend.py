@@ -49,19 +49,34 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.mark.timeout(1500)  # (its subprocess has 1200 s)
-def test_two_users_in_chromium(chromium):
-    """Live edits, cursors, presence, viewer, save, rename, delete, restart: see the script."""
-    out = ARTIFACTS / "e2e"
+def run_e2e(script: str, out_name: str, chromium: str, timeout: int) -> Path:
+    """Run one of labextension/ui-tests/ in its own process; its screenshots go to ``out``."""
+    out = ARTIFACTS / out_name
     shutil.rmtree(out, ignore_errors=True)
     result = subprocess.run(
-        [sys.executable, str(LABEXTENSION / "ui-tests" / "collab_e2e.py"), "--out", str(out)],
+        [sys.executable, str(LABEXTENSION / "ui-tests" / script), "--out", str(out)],
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=timeout,
         env={**os.environ, "CHROMIUM": chromium},
     )
     print(result.stdout[-6000:])
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "0 failed" in result.stdout
+    return out
+
+
+@pytest.mark.timeout(1500)  # (its subprocess has 1200 s)
+def test_two_users_in_chromium(chromium):
+    """Live edits, cursors, presence, viewer, save, rename, delete, restart, history: see the
+    script."""
+    out = run_e2e("collab_e2e.py", "e2e", chromium, timeout=1200)
     assert any(out.glob("*.png")), "screenshots of the key views are kept as artifacts"
+
+
+@pytest.mark.timeout(1200)  # (its subprocess has 900 s)
+def test_sharing_in_chromium(chromium):
+    """Alice shares a notebook with bob as viewer, then editor: see the script for every check."""
+    out = run_e2e("sharing_e2e.py", "sharing", chromium, timeout=900)
+    for name in ("dialog-alice.png", "notification-bob.png", "notification-center-bob.png"):
+        assert (out / name).exists(), f"screenshot {name} is kept as an artifact"
