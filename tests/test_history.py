@@ -504,3 +504,16 @@ async def test_bookkeeping_is_nobodys_edit(jp_root_dir, connect, api, rooms):
     assert version["authors"] == ["alice"]
     status, attribution = await api("GET", *doc(room, "attribution"))
     assert attribution["lines"][0]["authors"] == ["alice"]
+
+
+@pytest.mark.usefixtures("no_retention")
+async def test_maintenance_skips_rooms_with_nothing_new(jp_root_dir, jp_serverapp, connect, rooms):
+    (jp_root_dir / "m.txt").write_text("m\n")
+    alice = await connect("m.txt", headers=token_header("alice"))
+    room = room_of(alice)
+    maintenance = _collab_app(jp_serverapp).maintenance
+    assert room in (await maintenance.run_once())["compacted"]
+    assert room not in (await maintenance.run_once())["compacted"]  # nothing new
+    alice.jdoc._ysource.insert(0, "new ")
+    await eventually(lambda: rooms.rooms[room].jdoc.get() == "new m\n")
+    assert room in (await maintenance.run_once())["compacted"]

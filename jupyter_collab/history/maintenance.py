@@ -15,6 +15,8 @@ from typing import Any
 from ..collaboration.manager import RoomManager
 from ..persistence import DocumentStore
 
+DAY = 24 * 3600.0
+
 
 class Maintenance:
     def __init__(
@@ -32,6 +34,7 @@ class Maintenance:
         self.deleted_retention = deleted_retention
         self.log = log
         self._task: asyncio.Task[Any] | None = None
+        self._compacted: dict[str, tuple[int, float]] = {}  # room -> (seq, when) last compacted
 
     def start(self) -> None:
         if self.interval > 0 and self._task is None:
@@ -54,10 +57,20 @@ class Maintenance:
                 continue
             try:
                 await room.journal.flush()
+                seq = room.journal.last_seq
+                done = self._compacted.get(room.room_id)
+                # An idle room was folded already: rewriting its snapshot (a large notebook's
+                # is a megabyte) every run would only trim what left the retention window,
+                # which can wait for the room to change or close, or for a day to pass.
+                if done is not None and done[0] == seq and now - done[1] < DAY:
+                    continue
                 await self.store.compact(room.room_id, now=now)
+                self._compacted[room.room_id] = (seq, now)
                 compacted.append(room.room_id)
             except Exception as exc:
                 self.log.warning("Compacting %s failed: %s", room.room_id, exc)
+        for room_id in [r for r in self._compacted if r not in self.rooms.rooms]:
+            del self._compacted[room_id]
         purged = await self.store.purge_deleted(now - self.deleted_retention)
         for doc_id in purged:
             file_id = doc_id.split(":", 2)[-1]
