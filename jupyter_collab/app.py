@@ -124,6 +124,16 @@ class CollabApp(ExtensionApp):
         "(users who signed in are offered anyway).",
     )
 
+    store_sync = Enum(
+        ["background", "commit"],
+        default_value="background",
+        config=True,
+        help="When an edit counts as logged (and others may see it): 'background' once the "
+        "commit reached the operating system, which a crash or kill -9 of the server cannot "
+        "undo, with the fsync to the disk right after on a thread of its own (a power loss can "
+        "take the last few milliseconds); 'commit' only after the fsync (survives a power loss, "
+        "adds the disk's flush latency to every edit).",
+    )
     enforce_shares_on_contents = Bool(
         True,
         config=True,
@@ -158,7 +168,7 @@ class CollabApp(ExtensionApp):
         )
         file_ids = self.file_ids
         self.store: DocumentStore = (
-            SQLiteStore(self.db_path, retention=self.history_retention)
+            SQLiteStore(self.db_path, retention=self.history_retention, sync=self.store_sync)
             if self.db_path
             else MemoryStore(retention=self.history_retention)
         )

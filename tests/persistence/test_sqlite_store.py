@@ -162,3 +162,24 @@ def test_versions_of_the_first_schema_still_read_after_the_upgrade(tmp_path: Pat
             assert text_of((await store.get_version("a", new)).state) == "version one, then two"
 
     run(scenario())
+
+
+@pytest.mark.parametrize("sync", ["background", "commit"])
+def test_sync_modes(tmp_path: Path, sync: str) -> None:
+    """Both modes keep every acknowledged append; 'background' flushes the WAL on its own
+    thread after commits, 'commit' lets SQLite fsync before acknowledging."""
+    db = tmp_path / "collab.db"
+
+    async def scenario() -> None:
+        store = SQLiteStore(db, sync=sync)
+        editor = Editor()
+        for i in range(20):
+            await store.append("a", editor.insert(i, "x"), origin="client", user="u", time=1.0)
+        await store.close()
+        assert (store.stats.fsyncs > 0) == (sync == "background")
+        async with SQLiteStore(db) as again:
+            assert text_of(await again.load("a")) == "x" * 20
+
+    run(scenario())
+    with pytest.raises(ValueError):
+        SQLiteStore(db, sync="sometimes")
