@@ -89,11 +89,11 @@ async def throughput(root: Path, count: int) -> None:
     updates, _ = keystrokes(count, seed=1)
     print(f"Append throughput and latency ({count} keystroke updates, "
           f"{statistics.mean(map(len, updates)):.0f} B each)")  # fmt: skip
-    for appenders in (1, 8, 64):
-        async with SQLiteStore(root / f"throughput-{appenders}.db") as store:
-            print(
-                "  SQLite (WAL, synchronous=FULL)", await append_latency(store, updates, appenders)
-            )
+    for sync in ("background", "commit"):
+        for appenders in (1, 8, 64):
+            async with SQLiteStore(root / f"throughput-{sync}-{appenders}.db", sync=sync) as store:
+                line = await append_latency(store, updates, appenders)
+                print(f"  SQLite (WAL, sync={sync:<10})", line)
     async with MemoryStore() as memory:
         print("  memory                        ", await append_latency(memory, updates, 1))
 
