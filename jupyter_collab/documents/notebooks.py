@@ -33,18 +33,21 @@ from nbformat import from_dict
 from nbformat.sign import NotebookNotary
 from pycrdt import Array, Doc, Map, Text
 
+from .gcpause import collector_paused
+
 
 async def read_notebook(cm: Any, path: str) -> tuple[dict[str, Any], datetime | None]:
     """The notebook at ``path`` as an nbformat v4 dict; raise ValueError if it is not one."""
     try:
         model = await ensure_async(cm.get(path, content=True, type="file", format="text"))
-        notebook = json.loads(model["content"])
+        with collector_paused():  # ~10,000 containers for a large notebook: see gcpause
+            notebook = json.loads(model["content"])
+            if isinstance(notebook, dict) and notebook.get("nbformat") == 4:
+                _rejoin_lines(notebook)
+                _strip_transient(notebook)
+                return notebook, model.get("last_modified")
     except (ValueError, TypeError, KeyError):
-        notebook = None
-    if isinstance(notebook, dict) and notebook.get("nbformat") == 4:
-        _rejoin_lines(notebook)
-        _strip_transient(notebook)
-        return notebook, model.get("last_modified")
+        pass
     # Not v4 (or not readable as text): the ContentsManager converts and validates it.
     model = await ensure_async(cm.get(path, content=True, type="notebook"))
     return model["content"], model.get("last_modified")
