@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 
-from pycrdt import get_state, get_update, merge_updates
+from pycrdt import Doc, get_state, get_update, merge_updates
 
 from .errors import HistoryCompacted, InvalidInput
 from .model import LogEntry
@@ -72,6 +72,25 @@ def decode_version(blobs: Sequence[bytes]) -> bytes:
     state = merge(decompress(blobs[0]), (decompress(blob) for blob in blobs[1:]))
     assert state is not None
     return state
+
+
+def compact_state(base: bytes | None, updates: Sequence[bytes]) -> bytes | None:
+    """Like :func:`merge`, but as small as a document encodes itself, when that loses nothing.
+
+    A ``Doc`` re-encoding squashes runs of consecutive items (typing) and drops the content of
+    deleted ones (Yjs' garbage collection, which every y-websocket server does): a fraction of
+    the merged update for a typing session. It would also drop updates whose dependencies are
+    missing (pending): it is used only when the merged update holds nothing beyond what the
+    document integrated (their differences from the document's state vector are the same).
+    """
+    merged = merge(base, updates)
+    if merged is None:
+        return None
+    doc = Doc()
+    doc.apply_update(merged)
+    encoded = doc.get_update()
+    known = doc.get_state()
+    return encoded if get_update(merged, known) == get_update(encoded, known) else merged
 
 
 def state_at(doc_id: str, seq: int, basis_state: bytes | None, basis_seq: int,

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from .errors import UnknownDocument
-from .history import merge
+from .history import compact_state, merge
 from .model import AuditEvent, LogEntry, NewUpdate, Snapshot, Version, VersionInfo, VersionKind
 
 DEFAULT_RETENTION = 7 * 24 * 3600.0
@@ -121,7 +121,7 @@ class DocumentStore(ABC):
         if entries:
             # Merging a long log takes a while: off the event loop that serves the rooms.
             state = await asyncio.to_thread(
-                merge, snapshot.state if snapshot else None, [e.update for e in entries]
+                compact_state, snapshot.state if snapshot else None, [e.update for e in entries]
             )
             assert state is not None
             await self.write_snapshot(doc_id, state, entries[-1].seq, now=now)

@@ -475,3 +475,31 @@ def test_many_versions_are_exact_and_stored_as_deltas(make_store: StoreFactory) 
             assert size_before < full * n / 4
 
     run(scenario())
+
+
+def test_compaction_encodes_snapshots_compactly_but_keeps_pending_updates(
+    make_store: StoreFactory,
+) -> None:
+    """A typing session's snapshot is a document's own (squashed) encoding, far smaller than
+    the merged log; an update whose dependency is missing is kept, not dropped."""
+
+    async def scenario() -> None:
+        async with make_store(retention=0) as store:
+            editor = Editor()
+            for i in range(3000):
+                update = editor.insert(len(editor.text), "abcdefgh \n"[i % 10])
+                await store.append("a", update, origin="client", user="ada", time=1.0)
+            logged = await store.size_bytes("a")
+            await store.compact("a", now=1e12)
+            assert await store.size_bytes("a") < logged / 4
+            assert text_of(await store.load("a")) == str(editor.text)
+
+            other = Editor()
+            updates = [other.insert(i, "x") for i in range(10)]
+            for update in updates[:4] + updates[5:]:  # the 5th never arrives
+                await store.append("b", update, origin="client", user="bob", time=1.0)
+            await store.compact("b", now=1e12)
+            await store.append("b", updates[4], origin="client", user="bob", time=2.0)
+            assert text_of(await store.load("b")) == "x" * 10  # the held-back ones were kept
+
+    run(scenario())
