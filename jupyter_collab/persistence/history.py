@@ -104,7 +104,8 @@ def state_at(doc_id: str, seq: int, basis_state: bytes | None, basis_seq: int,
         raise HistoryCompacted(
             f"the log of document {doc_id!r} between seq {basis_seq} and {seq} was compacted"
         )
-    state = merge(basis_state, (entry.update for entry in entries))
+    # as a document encodes itself: what a version keeps is then as small as it can be
+    state = compact_state(basis_state, [entry.update for entry in entries])
     assert state is not None  # seq >= 1, so there is a basis or at least one entry
     return state
 
