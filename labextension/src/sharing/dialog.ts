@@ -139,6 +139,12 @@ export class SharingBody extends Widget {
       }
       return true;
     }
+    if (target instanceof HTMLButtonElement) {
+      // A person found, Remove: press it. (JupyterLab < 4.6's Dialog cancels
+      // Enter on any button but its own, so the browser would never click it.)
+      target.click();
+      return true;
+    }
     // Selects apply on change; nothing else to submit here.
     return target instanceof HTMLSelectElement || target instanceof HTMLInputElement;
   }
