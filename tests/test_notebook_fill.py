@@ -100,9 +100,16 @@ def test_edge_cases_match_jupyter_ydoc() -> None:
     value = {
         "cells": [
             {"cell_type": "code", "id": "a", "source": "no metadata", "execution_count": 1},
-            {"cell_type": "code", "id": "b", "metadata": None, "source": "", "outputs": [
-                {"output_type": "stream", "name": "stderr"},  # a stream without text
-            ], "execution_count": None},
+            {
+                "cell_type": "code",
+                "id": "b",
+                "metadata": None,
+                "source": "",
+                "outputs": [
+                    {"output_type": "stream", "name": "stderr"},  # a stream without text
+                ],
+                "execution_count": None,
+            },
             {"cell_type": "markdown", "id": "c", "metadata": {}, "source": "", "attachments": {}},
         ],
         "metadata": {},
@@ -113,8 +120,12 @@ def test_edge_cases_match_jupyter_ydoc() -> None:
 
 
 def test_missing_ids_and_empty_notebook_get_fresh_ids() -> None:
-    value = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "x"}],
-             "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    value = {
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "x"}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     cells = SharedNotebook(_filled(value)).get()["cells"]
     assert cells[0]["id"] and cells[0]["source"] == "x"
     empty = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
