@@ -171,13 +171,21 @@ class Room:
         if not content and origin.kind is OriginKind.CLIENT:
             # a client's bookkeeping (its dirty flag): logged, but nobody's edit
             origin = Origin(OriginKind.CLIENT, None, origin.connection)
-        message = sync_frame(SyncType.UPDATE, update)
-        if self.journal is None:
-            self.broadcast.publish(message, update, origin.connection)
+        if origin.kind is OriginKind.LOAD:
+            # Nobody has joined before the load ends, and whoever joins after it gets the
+            # document in their sync reply: sending the load again would double a large
+            # document's first transfer. It is only logged.
+            if self.journal is not None:
+                self.journal.record(update, origin, lambda: None)
         else:
-            self.journal.record(
-                update, origin, lambda: self.broadcast.publish(message, update, origin.connection)
-            )
+            message = sync_frame(SyncType.UPDATE, update)
+            if self.journal is None:
+                self.broadcast.publish(message, update, origin.connection)
+            else:
+                publish = self.broadcast.publish
+                self.journal.record(
+                    update, origin, lambda: publish(message, update, origin.connection)
+                )
         if not content:
             return
         if origin.marks_dirty:
