@@ -517,3 +517,17 @@ async def test_maintenance_skips_rooms_with_nothing_new(jp_root_dir, jp_serverap
     alice.jdoc._ysource.insert(0, "new ")
     await eventually(lambda: rooms.rooms[room].jdoc.get() == "new m\n")
     assert room in (await maintenance.run_once())["compacted"]
+
+
+async def test_blob_attribution_and_diff(jp_root_dir, connect, api, rooms):
+    """A binary file has no lines: its attribution and diff describe it whole."""
+    (jp_root_dir / "b.bin").write_bytes(b"\x00\x01")
+    alice = await connect("b.bin", "base64", "blob", headers=token_header("alice"))
+    room = room_of(alice)
+    first = await named(api, room, "two bytes")
+    alice.jdoc.set(b"\x00\x01\x02")
+    await eventually(lambda: rooms.rooms[room].jdoc.get() == b"\x00\x01\x02")
+    status, diff = await api("GET", *doc(room, "diff"), **{"from": first["id"]})
+    assert (status, diff["changed"], diff["oldSize"], diff["newSize"]) == (200, True, 2, 3)
+    status, who = await api("GET", *doc(room, "attribution"), since=first["id"])
+    assert who["type"] == "blob" and who["user"] == "alice" and who["changed"] is True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -19,7 +18,7 @@ from tornado import web
 
 from ..collaboration.manager import UnknownRoom
 from ..documents.filesync import FileGone, FileUnloadable
-from ..history.service import History, NoHistory, PathTaken, parse_time
+from ..history.service import History, NoHistory, PathTaken
 from ..persistence import (
     ForeignVersion,
     HistoryCompacted,
@@ -28,6 +27,7 @@ from ..persistence import (
     UnknownVersion,
 )
 from ..persistence.model import MAX_AUDIT_PAGE, AuditAction
+from ..timestamps import iso, parse_time
 from .handlers import CollabMixin
 
 HISTORY = "jupyter_collab_history"
@@ -221,7 +221,7 @@ class AuditHandler(HistoryHandler):
                     {
                         "id": event.id,
                         "action": event.action,
-                        "time": _iso(event.time),
+                        "time": iso(event.time),
                         "document": event.doc_id,
                         "user": event.user,
                         "details": dict(event.details),
@@ -231,10 +231,6 @@ class AuditHandler(HistoryHandler):
                 "next": cursor,
             }
         )
-
-
-def _iso(time: float) -> str:
-    return datetime.fromtimestamp(time, timezone.utc).isoformat()
 
 
 HANDLERS = [

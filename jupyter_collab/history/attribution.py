@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_ydoc import YNotebook, YUnicode
@@ -21,6 +20,7 @@ from pycrdt import Doc
 
 from ..documents.kinds import DocumentKind
 from ..persistence import LogEntry
+from ..timestamps import iso
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,18 @@ class Mark:
 SNAPSHOT = Mark(None, "snapshot", 0.0, 0)
 
 
-def _iso(time: float) -> str | None:
-    return datetime.fromtimestamp(time, timezone.utc).isoformat() if time else None
+def _summary(
+    changes: Sequence[Mark], writers: Sequence[Mark], since_seq: int | None
+) -> dict[str, Any]:
+    """The fields every part (line, cell, blob) reports: its latest change and its authors."""
+    latest = max(changes, key=lambda m: m.seq)
+    return {
+        "user": latest.user,
+        "origin": latest.origin,
+        "time": iso(latest.time) if latest.time else None,  # (snapshot content has no time)
+        "authors": sorted({m.user for m in (*writers, *changes) if m.user is not None}),
+        "changed": since_seq is not None and any(m.seq > since_seq for m in changes),
+    }
 
 
 def attribute(
@@ -56,10 +66,6 @@ def attribute(
     if isinstance(shared, YNotebook):
         return _notebook(doc, shared, entries, since_seq)
     return _whole(entries, since_seq)
-
-
-def _changed(mark: Mark, since_seq: int | None) -> bool:
-    return since_seq is not None and mark.seq > since_seq
 
 
 def _text(
@@ -109,18 +115,7 @@ def _text(
         writers = [marks[i] for i in set(owner[start : end + 1])]
         changers = [marks[i] for i in set(last[start : end + 1])] or [SNAPSHOT]
         start = end + 1
-        line_marks = writers + changers
-        latest = max(changers, key=lambda m: m.seq)
-        lines.append(
-            {
-                "line": number,
-                "user": latest.user,
-                "origin": latest.origin,
-                "time": _iso(latest.time),
-                "authors": sorted({m.user for m in line_marks if m.user is not None}),
-                "changed": any(_changed(m, since_seq) for m in changers),
-            }
-        )
+        lines.append({"line": number, **_summary(changers, writers, since_seq)})
     return {"type": "text", "lines": lines}
 
 
@@ -166,32 +161,15 @@ def _notebook(
     for index, cell in enumerate(cells):
         key = cell_id(cell) or f"#{index}"
         history = touched.get(key) or [SNAPSHOT]
-        last = max(history, key=lambda m: m.seq)
         first = created.get(key, SNAPSHOT)
         result.append(
-            {
-                "id": key,
-                "index": index,
-                "createdBy": first.user,
-                "user": last.user,
-                "origin": last.origin,
-                "time": _iso(last.time),
-                "authors": sorted({m.user for m in history if m.user is not None}),
-                "changed": any(_changed(m, since_seq) for m in history),
-            }
-        )
+            {"id": key, "index": index, "createdBy": first.user,
+             **_summary(history, (), since_seq)}
+        )  # fmt: skip
     return {"type": "notebook", "cells": result}
 
 
 def _whole(entries: Sequence[LogEntry], since_seq: int | None) -> dict[str, Any]:
     """A blob has no parts: its authors are everyone who wrote it."""
     marks = [Mark(e.user, e.origin, e.time, e.seq) for e in entries] or [SNAPSHOT]
-    last = marks[-1]
-    return {
-        "type": "blob",
-        "user": last.user,
-        "origin": last.origin,
-        "time": _iso(last.time),
-        "authors": sorted({m.user for m in marks if m.user is not None}),
-        "changed": any(_changed(m, since_seq) for m in marks),
-    }
+    return {"type": "blob", **_summary(marks, (), since_seq)}

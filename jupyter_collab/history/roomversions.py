@@ -12,11 +12,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from ..persistence import AuditAction, DocumentStore, VersionInfo
 from ..persistence.model import VersionKind
+from ..timestamps import iso
 from .audit import AuditLog
 
 
@@ -24,7 +24,7 @@ def version_json(info: VersionInfo) -> dict[str, Any]:
     return {
         "id": info.id,
         "seq": info.seq,
-        "time": datetime.fromtimestamp(info.time, timezone.utc).isoformat(),
+        "time": iso(info.time),
         "name": info.name,
         "kind": info.kind,
         "createdBy": info.user,

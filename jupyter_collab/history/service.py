@@ -304,15 +304,3 @@ def _restored_name(version: VersionInfo) -> str:
 
 def _display_name(user: Any) -> str:
     return getattr(user, "display_name", None) or getattr(user, "name", None) or user.username
-
-
-def parse_time(value: str) -> float:
-    """ISO 8601 (naive means UTC) or epoch seconds."""
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()

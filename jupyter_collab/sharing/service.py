@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any
 
 from ..collaboration.manager import RoomManager
 from ..gateway.identity import awareness_user
 from ..history.audit import AuditLog
 from ..persistence import AuditAction
+from ..timestamps import iso
 from .roles import EVERYONE, Role, levels, resolve
 from .store import KnownUser, Notification, ShareStore
 
@@ -26,10 +26,6 @@ class SharingRefused(Exception):
 
 class BadShare(ValueError):
     """Malformed share request."""
-
-
-def _iso(when: float) -> str:
-    return datetime.fromtimestamp(when, timezone.utc).isoformat()
 
 
 def cap_of(can_read: bool, can_write: bool) -> Role:
@@ -86,7 +82,7 @@ class Sharing:
                     "user": user,
                     "role": share.role.value,
                     "grantedBy": share.granted_by,
-                    "time": _iso(share.time),
+                    "time": iso(share.time),
                     "inherited": level != path,
                     "from": level,
                 }
@@ -245,7 +241,7 @@ class Sharing:
                 {
                     "id": n.id,
                     "type": n.type,
-                    "time": _iso(n.time),
+                    "time": iso(n.time),
                     "read": n.read,
                     "actor": {"username": n.actor, "display_name": n.actor_name}
                     if n.actor
