@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+
+from e2e_support import RESULTS, check, finish, free_port, section, wait_text, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
 FLAGS = [
@@ -40,7 +41,6 @@ FLAGS = [
 ]
 TOKEN = "e2e-secret"
 
-RESULTS: list[tuple[str, bool, str]] = []
 BIG_CELLS = 1000
 
 # Records every text the loading indicator shows (it may be up for a short time).
@@ -54,18 +54,6 @@ new MutationObserver(() => {
   }
 }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 """
-
-
-def check(name: str, ok: bool, detail: str = "") -> bool:
-    RESULTS.append((name, ok, detail))
-    print(("PASS " if ok else "FAIL ") + name + (f" -- {detail}" if detail else ""), flush=True)
-    return ok
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_root(root: Path) -> None:
@@ -167,19 +155,6 @@ def start_server(
     raise RuntimeError("jupyter lab did not start; see server.log")
 
 
-def wait_text(page: Page, selector: str, text: str, timeout: float = 15000) -> bool:
-    try:
-        page.wait_for_function(
-            "([sel, text]) => Array.from(document.querySelectorAll(sel))"
-            ".some(e => e.textContent.includes(text))",
-            arg=[selector, text],
-            timeout=timeout,
-        )
-        return True
-    except Exception:
-        return False
-
-
 def open_lab(page: Page, base: str, path: str) -> None:
     page.goto(f"{base}/lab/tree/{path}?token={TOKEN}")
     page.wait_for_selector("#jp-main-statusbar", timeout=60000)
@@ -277,14 +252,6 @@ def show_collaborators(page: Page) -> None:
     if not page.locator("#jp-collab-collaborators").is_visible():
         page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='jp-collab-collaborators']").click()
     page.locator("#jp-collab-collaborators").wait_for(timeout=5000)
-
-
-def section(name: str, fn, *args) -> None:
-    """Run a group of checks; an exception fails it without stopping the others."""
-    try:
-        fn(*args)
-    except Exception as err:  # noqa: BLE001
-        check(f"{name}: ran to the end", False, f"{type(err).__name__}: {str(err)[:300]}")
 
 
 def current_tab(page: Page) -> str:
@@ -469,15 +436,6 @@ def notebook_sources(page: Page) -> list[str]:
         " return w && w.content && w.content.model ?"
         " w.content.model.sharedModel.cells.map(c => c.getSource()) : []; }"
     ) or []
-
-
-def wait_until(fn, timeout: float = 20.0) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.25)
-    return bool(fn())
 
 
 def name_version(page: Page, name: str) -> None:
@@ -1153,18 +1111,8 @@ def main() -> int:
 
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        (out / "console.json").write_text(json.dumps(console, indent=1))
-        shutil.copy(tmp / "server.log", out / "server.log")
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    failed = [r for r in RESULTS if not r[1]]
-    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+        code = finish(server, tmp, out, console, args.keep)
+    return code
 
 
 if __name__ == "__main__":

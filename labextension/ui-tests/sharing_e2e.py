@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from e2e_support import check, finish, free_port, section, wait_text, wait_until
 
 try:  # the server imports this module for the identity provider only
     from jupyter_server.auth.identity import IdentityProvider, User
@@ -46,7 +46,6 @@ TOKEN = "e2e-secret"
 USER_COOKIE = "collab_e2e_user"
 NAMES = {"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Cole"}
 
-RESULTS: list[tuple[str, bool, str]] = []
 TOASTS = ".jp-Notification-Toast, .Toastify__toast"
 
 
@@ -58,26 +57,6 @@ class CookieIdentityProvider(IdentityProvider):  # type: ignore[misc,valid-type]
         if name in NAMES:
             return User(username=name, name=NAMES[name], display_name=NAMES[name])
         return super().get_user(handler)
-
-
-def check(name: str, ok: bool, detail: str = "") -> bool:
-    RESULTS.append((name, ok, detail))
-    print(("PASS " if ok else "FAIL ") + name + (f" -- {detail}" if detail else ""), flush=True)
-    return ok
-
-
-def section(name: str, fn, *args) -> None:
-    """Run a group of checks; an exception fails it without stopping the others."""
-    try:
-        fn(*args)
-    except Exception as err:  # noqa: BLE001
-        check(f"{name}: ran to the end", False, f"{type(err).__name__}: {str(err)[:400]}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_root(root: Path) -> None:
@@ -147,31 +126,6 @@ def start_server(tmp: Path, root: Path, port: int) -> subprocess.Popen:
             time.sleep(0.5)
     proc.terminate()
     raise RuntimeError("jupyter lab did not start; see server.log")
-
-
-def wait_text(page, selector: str, text: str, timeout: float = 15000) -> bool:
-    try:
-        page.wait_for_function(
-            "([sel, text]) => Array.from(document.querySelectorAll(sel))"
-            ".some(e => e.textContent.includes(text))",
-            arg=[selector, text],
-            timeout=timeout,
-        )
-        return True
-    except Exception:
-        return False
-
-
-def wait_until(fn, timeout: float = 20.0) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if fn():
-                return True
-        except Exception:
-            pass
-        time.sleep(0.2)
-    return bool(fn())
 
 
 def open_lab(page, base: str, workspace: str, path: str) -> None:
@@ -580,18 +534,8 @@ def main() -> int:
             check("no uncaught page errors", not errors, "; ".join(errors)[:500])
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        (out / "console.json").write_text(json.dumps(console, indent=1))
-        shutil.copy(tmp / "server.log", out / "server.log")
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    failed = [r for r in RESULTS if not r[1]]
-    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+        code = finish(server, tmp, out, console, args.keep)
+    return code
 
 
 if __name__ == "__main__":

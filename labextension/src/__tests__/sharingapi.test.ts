@@ -2,36 +2,11 @@ import { ServerConnection } from '@jupyterlab/services';
 import { describe, expect, it } from 'vitest';
 
 import { SharingClient, SharingError, normalizeShares } from '../sharing/api';
+import { IReply, IRequest, fakeServer } from './fakeserver';
 
-interface IRequest {
-  url: string;
-  method: string;
-  body: any;
-}
-
-function setup(
-  reply: (req: IRequest) => { status?: number; body?: unknown; text?: string; json?: boolean }
-) {
-  const requests: IRequest[] = [];
-  const fetch = async (input: any, init?: any): Promise<Response> => {
-    const url = typeof input === 'string' ? input : input.url;
-    const method = init?.method ?? (typeof input === 'string' ? 'GET' : input.method);
-    const raw = init?.body ?? (typeof input === 'string' ? undefined : await input.text());
-    const req = { url, method, body: raw ? JSON.parse(raw) : null };
-    requests.push(req);
-    const r = reply(req);
-    const text = r.text ?? JSON.stringify(r.body ?? {});
-    return new Response(text, {
-      status: r.status ?? 200,
-      headers: { 'Content-Type': r.json === false ? 'text/html' : 'application/json' }
-    });
-  };
-  const settings = ServerConnection.makeSettings({
-    baseUrl: 'http://server/base/',
-    wsUrl: 'ws://server/base/',
-    token: 'tok',
-    fetch: fetch as any
-  });
+/** A client whose fetch answers with `reply(request)`. */
+function setup(reply: (req: IRequest) => IReply) {
+  const { settings, requests } = fakeServer(reply);
   return { client: new SharingClient(settings), requests };
 }
 
