@@ -28,7 +28,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from e2e_support import RESULTS, check, finish, free_port, section, wait_text, wait_until
+from e2e_support import (
+    RESULTS, check, finish, free_port, section, start_lab, wait_text, wait_until,
+)  # fmt: skip
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
 FLAGS = [
@@ -109,50 +111,15 @@ def make_root(root: Path) -> None:
 def start_server(
     root: Path, port: int, extra: list[str] | None = None, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    log = open(root.parent / "server.log", "a")
-    proc = subprocess.Popen(
+    return start_lab(
+        root.parent, root, port, TOKEN,
         [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            f"--port={port}",
-            "--ip=127.0.0.1",
             f"--ServerApp.token={TOKEN}",
-            f"--ServerApp.root_dir={root}",
-            # its own history database: never the user's, nor one left by an earlier run
-            f"--CollabApp.db_path={root.parent / 'collab.db'}",
-            "--LabApp.news_url=",
             "--ServerApp.authorizer_class=e2e_authorizer.ViewerCookieAuthorizer",
-            f"--LabApp.workspaces_dir={root.parent / 'workspaces'}",
-            f"--LabApp.user_settings_dir={root.parent / 'settings'}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.expose_app_in_browser=True",
+            *(extra or []),
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-        # the test authorizer, and this checkout's jupyter_collab (wherever an
-        # editable install points)
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
-                + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
-            ),
-            **(env or {}),
-        },
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
-            return proc
-        except Exception:
-            time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("jupyter lab did not start; see server.log")
+        env,
+    )  # fmt: skip
 
 
 def open_lab(page: Page, base: str, path: str) -> None:

@@ -4,12 +4,18 @@ that fail without stopping the others, waiting helpers, and stopping the server 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parents[1]
 
 RESULTS: list[tuple[str, bool, str]] = []
 
@@ -32,6 +38,66 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_lab(
+    state: Path,
+    root: Path,
+    port: int,
+    token: str,
+    args: list[str],
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """Start JupyterLab on ``root`` with this checkout's jupyter_collab and its built extension.
+
+    ``state`` holds what the server writes (log, history database, workspaces, settings), so a
+    run never touches the user's own. The extension served is the one built in this checkout
+    (``jupyter_collab/labextension``), ahead of whatever ``pip install`` copied into the
+    environment, so a work tree tests its own frontend.
+    """
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+        f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
+        f"--CollabApp.db_path={state / 'collab.db'}", "--LabApp.news_url=",
+        f"--LabApp.workspaces_dir={state / 'workspaces'}",
+        f"--LabApp.user_settings_dir={state / 'settings'}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",
+    ]  # fmt: skip
+    built = CHECKOUT / "jupyter_collab" / "labextension"
+    if (built / "package.json").exists():
+        extensions = state / "labextensions"
+        extensions.mkdir(exist_ok=True)
+        link = extensions / "jupyter-collab"
+        if not link.exists():
+            link.symlink_to(built, target_is_directory=True)
+        command.append(f"--LabApp.extra_labextensions_path={extensions}")
+    log = open(state / "server.log", "a")
+    proc = subprocess.Popen(
+        command + args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+        # the scripts' own modules (identity providers, authorizers) and this checkout's
+        # jupyter_collab, wherever an editable install points
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(HERE), str(CHECKOUT)]
+                + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+            ),
+            **(env or {}),
+        },
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+            return proc
+        except Exception:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError(f"jupyter lab did not start; see {state / 'server.log'}")
 
 
 def wait_text(page: Any, selector: str, text: str, timeout: float = 15000) -> bool:

@@ -22,11 +22,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-from e2e_support import check, finish, free_port, section, wait_text, wait_until
+from e2e_support import check, finish, free_port, section, start_lab, wait_text, wait_until
 
 try:  # the server imports this module for the identity provider only
     from jupyter_server.auth.identity import IdentityProvider, User
@@ -84,48 +82,13 @@ def make_root(root: Path) -> None:
 
 
 def start_server(tmp: Path, root: Path, port: int) -> subprocess.Popen:
-    here = Path(__file__).resolve().parent
-    log = open(tmp / "server.log", "a")
-    proc = subprocess.Popen(
+    return start_lab(
+        tmp, root, port, TOKEN,
         [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            f"--port={port}",
-            "--ip=127.0.0.1",
             f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={root}",
-            f"--CollabApp.db_path={tmp / 'collab.db'}",
-            "--LabApp.news_url=",
             "--ServerApp.identity_provider_class=sharing_e2e.CookieIdentityProvider",
-            f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
-            f"--LabApp.user_settings_dir={tmp / 'settings'}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.expose_app_in_browser=True",
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-        # this module (the identity provider) and this checkout's jupyter_collab
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(here), str(here.parents[1])]
-                + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
-            ),
-        },
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
-            return proc
-        except Exception:
-            time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("jupyter lab did not start; see server.log")
+    )  # fmt: skip
 
 
 def open_lab(page, base: str, workspace: str, path: str) -> None:
