@@ -116,6 +116,9 @@ class SessionHandler(CollabMixin, APIHandler):
                     "type": type,
                     "role": role.value,
                     "roomUrl": f"api/collab/room/{room_id}",
+                    # who the others see in this user's awareness states: the client shows
+                    # itself the same way
+                    "user": awareness_user(user),
                 }
             )
         )
