@@ -6,10 +6,11 @@
 import { Notebook } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
+import { ISignal } from '@lumino/signaling';
 
 import { cellOfPosition } from './cellposition';
 import { IRoom } from './contentprovider';
-import { ICellMark, cellMarks } from './presencemodel';
+import { ICellMark, applyUserColor, cellMarks } from './presencemodel';
 
 const MARKERS_CLASS = 'jp-collab-CellMarkers';
 const CELL_CLASS = 'jp-collab-mod-remoteActive';
@@ -20,6 +21,8 @@ export class CellPresence implements IDisposable {
     this._room = options.room;
     this._trans = options.trans;
     this._onSelect = options.onSelect;
+    this._refresh = options.refresh ?? null;
+    this._refresh?.connect(this._schedule);
     this._room.sharedModel.awareness.on('change', this._schedule);
     this._notebook.model?.cells.changed.connect(this._schedule);
     this._notebook.activeCellChanged.connect(this._publish);
@@ -36,6 +39,7 @@ export class CellPresence implements IDisposable {
       return;
     }
     this._isDisposed = true;
+    this._refresh?.disconnect(this._schedule);
     try {
       this._room.sharedModel.awareness.off('change', this._schedule);
     } catch {
@@ -127,7 +131,7 @@ export class CellPresence implements IDisposable {
         const item = document.createElement('button');
         item.type = 'button';
         item.className = 'jp-collab-CellMarker';
-        item.style.setProperty('--jp-collab-user-color', person.color);
+        applyUserColor(item, person.color);
         item.textContent = person.initials;
         item.title = this._trans.__('%1 is in this cell. Show their cursor.', person.displayName);
         item.setAttribute('aria-label', item.title);
@@ -147,6 +151,7 @@ export class CellPresence implements IDisposable {
   private _room: IRoom;
   private _trans: TranslationBundle;
   private _onSelect?: (person: ICellMark) => void;
+  private _refresh: ISignal<any, void> | null;
   private _pending = false;
   private _isDisposed = false;
 }
@@ -158,5 +163,7 @@ export namespace CellPresence {
     trans: TranslationBundle;
     /** A marker was clicked. */
     onSelect?: (person: ICellMark) => void;
+    /** Draw again when this fires (new colours, for example). */
+    refresh?: ISignal<any, void>;
   }
 }

@@ -12,11 +12,10 @@ import {
 } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { IAwarenessUser, sameUser, sanitizeUser } from './identity';
 import { ISessionModel, Notice } from './protocol';
 import { RoomConnection, SessionError } from './roomconnection';
-
-/** How long a save waits for the room to be in sync (ms). */
-const SAVE_SYNC_TIMEOUT = 10000;
+import { CollabSettings } from './settings';
 
 /** The id under which the provider is registered on the default drive. */
 export const CONTENT_PROVIDER_ID = 'jupyter-collab';
@@ -113,6 +112,10 @@ export class CollabContentProvider implements IContentProvider {
     this._serverSettings = options.serverSettings;
     this._rest = options.defaultProvider;
     this._user = options.user ?? null;
+    this._settings = options.settings ?? new CollabSettings();
+    if (this._user) {
+      this._user.userChanged.connect(this._onJupyterUser, this);
+    }
     this.sharedModelFactory = {
       collaborative: true,
       createNew: (opts: Contents.ISharedFactoryOptions) => this._createNew(opts)
@@ -147,6 +150,21 @@ export class CollabContentProvider implements IContentProvider {
   /** A notice arrived in a room. */
   get noticeReceived(): ISignal<this, { room: IRoom; notice: Notice }> {
     return this._noticeReceived;
+  }
+
+  /**
+   * Who we are, as the others see us: the identity the server stamps into
+   * our awareness states (from the session reply), checked; before the
+   * first reply (or from an older server), the username and name JupyterLab
+   * knows, without the initials and colour it makes up locally.
+   */
+  get identity(): IAwarenessUser | null {
+    return this._identity ?? this._placeholderIdentity();
+  }
+
+  /** Our identity changed (the server told it). */
+  get identityChanged(): ISignal<this, IAwarenessUser> {
+    return this._identityChanged;
   }
 
   /** The server has no jupyter-collab endpoints. */
@@ -263,7 +281,8 @@ export class CollabContentProvider implements IContentProvider {
       // deleted): write it the classic way.
       return this._rest.save(localPath, options);
     }
-    if (!(await room.connection.whenSynced(SAVE_SYNC_TIMEOUT))) {
+    const timeout = this._settings.get('saveTimeout');
+    if (!(await room.connection.whenSynced(timeout))) {
       const status: string = room.connection.state.status;
       if (status === 'closed') {
         // Closed while we waited: write it the classic way.
@@ -277,7 +296,7 @@ export class CollabContentProvider implements IContentProvider {
     }
     // Everything we changed has been sent over the open socket: ask the
     // server to write the room to disk now, as Ctrl+S promises.
-    const answer = await room.connection.requestSave(SAVE_SYNC_TIMEOUT);
+    const answer = await room.connection.requestSave(timeout);
     if (answer?.type === 'save-error') {
       throw new Error(
         this._trans('The server could not save: %1', answer.message ?? '')
@@ -374,23 +393,22 @@ export class CollabContentProvider implements IContentProvider {
     connection.noticeReceived.connect((_, notice) =>
       this._onNotice(room, notice)
     );
+    connection.sessionChanged.connect((_, session) =>
+      this._onSession(session)
+    );
     this._rooms.set(id, room);
 
-    // Our identity in the room (the server overwrites `user` with the
-    // authenticated one; setting it here makes our own UI consistent).
+    // Our identity in the room. The server overwrites `user` with the
+    // authenticated one for the others; our own UI shows the same one.
     const awareness = sharedModel.awareness;
     for (const [field, value] of Object.entries(this._awarenessFields)) {
       awareness.setLocalStateField(field, value);
     }
-    const setUser = () => {
-      const identity = this._user?.identity;
-      if (identity && !sharedModel.isDisposed) {
-        awareness.setLocalStateField('user', { ...identity });
-      }
-    };
-    setUser();
-    if (this._user && !this._user.identity) {
-      void this._user.ready.then(setUser).catch(() => undefined);
+    const identity = this.identity;
+    if (identity) {
+      awareness.setLocalStateField('user', { ...identity });
+    } else if (this._user) {
+      void this._user.ready.then(() => this._applyIdentity()).catch(() => undefined);
     }
 
     sharedModel.disposed.connect(() => {
@@ -402,6 +420,51 @@ export class CollabContentProvider implements IContentProvider {
     connection.connect();
     this._roomAdded.emit(room);
     return sharedModel;
+  }
+
+  /** A session reply: it may tell who the server says we are. */
+  private _onSession(session: ISessionModel): void {
+    const user = sanitizeUser(session.user);
+    if (!user || sameUser(user, this._identity)) {
+      return;
+    }
+    this._identity = user;
+    this._applyIdentity();
+    this._identityChanged.emit(user);
+  }
+
+  /** JupyterLab's own identity changed (only used until the server tells). */
+  private _onJupyterUser(): void {
+    if (!this._identity) {
+      this._applyIdentity();
+    }
+  }
+
+  /** Put our identity in our awareness state of every room. */
+  private _applyIdentity(): void {
+    const identity = this.identity;
+    if (!identity) {
+      return;
+    }
+    for (const room of this._rooms.values()) {
+      if (!room.sharedModel.isDisposed) {
+        room.sharedModel.awareness.setLocalStateField('user', { ...identity });
+      }
+    }
+  }
+
+  /** What JupyterLab knows of us, without what it makes up (initials, colour). */
+  private _placeholderIdentity(): IAwarenessUser | null {
+    const identity = this._user?.identity;
+    if (!identity) {
+      return null;
+    }
+    return sanitizeUser({
+      username: identity.username,
+      name: identity.name,
+      display_name: identity.display_name,
+      avatar_url: identity.avatar_url
+    });
   }
 
   private _onNotice(room: IRoom, notice: Notice): void {
@@ -467,6 +530,9 @@ export class CollabContentProvider implements IContentProvider {
   private _serverSettings: ServerConnection.ISettings;
   private _rest: IContentProvider;
   private _user: User.IManager | null;
+  private _settings: CollabSettings;
+  private _identity: IAwarenessUser | null = null;
+  private _identityChanged = new Signal<this, IAwarenessUser>(this);
   private _trans: (msg: string, ...args: any[]) => string = (msg, ...args) =>
     msg.replace(/%(\d)/g, (m, i) => String(args[Number(i) - 1] ?? m));
   private _rooms = new Map<string, IRoom>();
@@ -487,6 +553,8 @@ export namespace CollabContentProvider {
     /** The drive's REST provider, used for metadata and non-collaborative files. */
     defaultProvider: IContentProvider;
     user?: User.IManager;
+    /** The extension's settings (defaults when not given). */
+    settings?: CollabSettings;
   }
 }
 

@@ -7,18 +7,29 @@
  * jupyter-collaboration, so both show each other's cursors. The cursors of
  * the others are drawn with their colour and name.
  */
-import { Annotation, Extension, Range } from '@codemirror/state';
+import {
+  Annotation,
+  EditorState,
+  Extension,
+  Range,
+  StateEffect,
+  StateField
+} from '@codemirror/state';
 import {
   Decoration,
   DecorationSet,
   EditorView,
+  Tooltip,
+  TooltipView,
   ViewPlugin,
   ViewUpdate,
-  WidgetType
+  WidgetType,
+  hoverTooltip,
+  showTooltip
 } from '@codemirror/view';
 import * as Y from 'yjs';
 
-import { userColor, userKey, userName } from './presencemodel';
+import { applyUserColor, userColor, userKey, userName } from './presencemodel';
 
 /** The part of a y-protocols Awareness used here. */
 export interface IAwarenessLike {
@@ -44,32 +55,71 @@ export interface ICursor {
   empty?: boolean;
 }
 
+/** When names show beside the others' cursors (setting `cursorLabels`). */
+export type LabelMode = 'activity' | 'hover' | 'always';
+
+/** How names of remote cursors show (settings `cursorLabels`, `cursorLabelDuration`). */
+export interface ILabelOptions {
+  mode: LabelMode;
+  /** How long a name stays after its cursor moved (ms), in `activity` mode. */
+  duration: number;
+}
+
+let labelOptions: ILabelOptions = { mode: 'activity', duration: 3000 };
+/** Every live editor's refresh (to apply new options and colours at once). */
+const liveEditors = new Set<() => void>();
+
+/** Change how names show, in every open editor at once. */
+export function setLabelOptions(options: Partial<ILabelOptions>): void {
+  labelOptions = { ...labelOptions, ...options };
+  refreshRemoteCursors();
+}
+
+/** Draw every editor's remote cursors again (new colours, new options). */
+export function refreshRemoteCursors(): void {
+  for (const refresh of liveEditors) {
+    refresh();
+  }
+}
+
+/**
+ * Whether a cursor's name shows now (besides on hover): always, never, or
+ * for `duration` ms after it moved.
+ */
+export function labelVisible(
+  options: ILabelOptions,
+  lastMove: number | undefined,
+  now: number
+): boolean {
+  switch (options.mode) {
+    case 'always':
+      return true;
+    case 'hover':
+      return false;
+    default:
+      return lastMove !== undefined && now - lastMove < options.duration;
+  }
+}
+
+/** The cursor a name goes with: the primary one (else the first). */
+export function primaryCursor(cursors: unknown): ICursor | null {
+  if (!Array.isArray(cursors) || cursors.length === 0) {
+    return null;
+  }
+  return (cursors.find((c: any) => c?.primary) ?? cursors[0]) || null;
+}
+
 const remoteChange = Annotation.define<boolean>();
 
-/** How long a name label stays visible after its cursor moved (ms). */
-const LABEL_VISIBLE_MS = 3000;
-
 class CaretWidget extends WidgetType {
-  constructor(
-    readonly color: string,
-    readonly name: string,
-    readonly recent: boolean,
-    /** Show the name beside the caret (first line: above would be clipped). */
-    readonly below: boolean
-  ) {
+  constructor(readonly color: string) {
     super();
   }
 
   toDOM(): HTMLElement {
     const caret = document.createElement('span');
     caret.className = 'jp-collab-RemoteCaret';
-    if (this.recent) {
-      caret.classList.add('jp-mod-recent');
-    }
-    if (this.below) {
-      caret.classList.add('jp-mod-below');
-    }
-    caret.style.setProperty('--jp-collab-user-color', this.color);
+    applyUserColor(caret, this.color);
     caret.setAttribute('aria-hidden', 'true');
     // zero-width joiners keep the caret on the line
     caret.appendChild(document.createTextNode('\u2060'));
@@ -77,26 +127,52 @@ class CaretWidget extends WidgetType {
     bar.className = 'jp-collab-RemoteCaret-bar';
     caret.appendChild(bar);
     caret.appendChild(document.createTextNode('\u2060'));
-    const label = document.createElement('span');
-    label.className = 'jp-collab-RemoteCaret-label';
-    label.textContent = this.name;
-    caret.appendChild(label);
     return caret;
   }
 
   eq(other: CaretWidget): boolean {
-    return (
-      other.color === this.color &&
-      other.name === this.name &&
-      other.recent === this.recent &&
-      other.below === this.below
-    );
+    return other.color === this.color;
   }
 
   ignoreEvent(): boolean {
     return true;
   }
 }
+
+/** A name shown beside a remote cursor. */
+interface ILabel {
+  clientId: number;
+  pos: number;
+  name: string;
+  color: string;
+}
+
+/**
+ * The label's tooltip: above the cursor's line, below it when there is no
+ * room above (CodeMirror flips it), outside the line's text either way.
+ * JupyterLab mounts tooltips on the page body, so a label on a cell's first
+ * line is not cut off by the editor. One `create` per person and look, so
+ * that a moving label keeps its element.
+ */
+function labelTooltip(label: ILabel, creators: Map<string, () => TooltipView>): Tooltip {
+  const key = `${label.clientId}|${label.name}|${label.color}`;
+  let create = creators.get(key);
+  if (!create) {
+    create = () => {
+      const dom = document.createElement('div');
+      dom.className = 'jp-collab-RemoteCaret-label';
+      dom.textContent = label.name;
+      applyUserColor(dom, label.color);
+      dom.setAttribute('aria-hidden', 'true');
+      dom.dataset.clientId = String(label.clientId);
+      return { dom, offset: { x: -1, y: 0 } };
+    };
+    creators.set(key, create);
+  }
+  return { pos: label.pos, above: true, strictSide: false, arrow: false, create };
+}
+
+const setLabels = StateEffect.define<ILabel[]>();
 
 /** Resolve a relative position (JSON) to an index in `ytext`. */
 export function resolvePosition(
@@ -146,6 +222,87 @@ export function remoteCursors(options: {
   awareness: IAwarenessLike;
 }): Extension {
   const { ytext, awareness } = options;
+  const creators = new Map<string, () => TooltipView>();
+
+  /** The names shown now (not counting hover), with their positions. */
+  const labels = StateField.define<ILabel[]>({
+    create: () => [],
+    update(value, tr) {
+      let next = value;
+      if (tr.docChanged && value.length) {
+        next = value.map(l => ({ ...l, pos: tr.changes.mapPos(l.pos) }));
+      }
+      for (const effect of tr.effects) {
+        if (effect.is(setLabels)) {
+          next = effect.value;
+        }
+      }
+      return next;
+    },
+    provide: field =>
+      showTooltip.computeN([field], state =>
+        state.field(field).map(l => labelTooltip(l, creators))
+      )
+  });
+
+  /** The remote cursors' names and where they are. */
+  const cursorLabels = (state: EditorState, clientIds?: Set<number>): ILabel[] => {
+    const result: ILabel[] = [];
+    const docLength = state.doc.length;
+    awareness.getStates().forEach((s: any, clientId: number) => {
+      if (clientId === awareness.clientID || !s || (clientIds && !clientIds.has(clientId))) {
+        return;
+      }
+      const cursor = primaryCursor(s.cursors);
+      const head = cursor ? resolvePosition(ytext, cursor.head) : null;
+      if (head === null) {
+        return;
+      }
+      const key = userKey(s.user, clientId);
+      result.push({
+        clientId,
+        pos: Math.min(head, docLength),
+        name: userName(s.user, key),
+        color: userColor(s.user, key)
+      });
+    });
+    return result;
+  };
+
+  // Hovering a remote cursor or selection shows its name (in every mode).
+  const hover = hoverTooltip(
+    (view, pos) => {
+      const shown = new Set(view.state.field(labels).map(l => l.clientId));
+      const docLength = view.state.doc.length;
+      const found: ILabel[] = [];
+      awareness.getStates().forEach((s: any, clientId: number) => {
+        if (clientId === awareness.clientID || !s || shown.has(clientId) || !Array.isArray(s.cursors)) {
+          return;
+        }
+        for (const cursor of s.cursors as ICursor[]) {
+          const a = resolvePosition(ytext, cursor?.anchor);
+          const h = resolvePosition(ytext, cursor?.head);
+          if (a === null || h === null) {
+            continue;
+          }
+          const from = Math.min(a, h, docLength);
+          const to = Math.min(Math.max(a, h), docLength);
+          if (pos >= from - 1 && pos <= to + 1) {
+            const key = userKey(s.user, clientId);
+            found.push({
+              clientId,
+              pos: Math.min(h, docLength),
+              name: userName(s.user, key),
+              color: userColor(s.user, key)
+            });
+            break;
+          }
+        }
+      });
+      return found.length ? labelTooltip(found[0], creators) : null;
+    },
+    { hoverTime: 150 }
+  );
 
   const plugin = ViewPlugin.fromClass(
     class {
@@ -154,11 +311,14 @@ export function remoteCursors(options: {
       private _lastMove = new Map<number, number>();
       private _timer: any = null;
       private _pending = false;
+      private _refreshQueued = false;
 
       constructor(view: EditorView) {
         this._view = view;
         awareness.on('change', this._onChange);
+        liveEditors.add(this._refreshSoon);
         this.decorations = this._build(view);
+        this._syncLabels();
       }
 
       update(update: ViewUpdate): void {
@@ -167,6 +327,9 @@ export function remoteCursors(options: {
         );
         if (remote || update.docChanged || update.viewportChanged) {
           this.decorations = this._build(update.view);
+        }
+        if (remote) {
+          this._syncLabels();
         }
         if (
           update.view.hasFocus &&
@@ -178,6 +341,7 @@ export function remoteCursors(options: {
 
       destroy(): void {
         awareness.off('change', this._onChange);
+        liveEditors.delete(this._refreshSoon);
         if (this._timer !== null) {
           clearTimeout(this._timer);
         }
@@ -213,6 +377,38 @@ export function remoteCursors(options: {
         });
       }
 
+      /** Which names show now; dispatched (later: not during an update) if that changed. */
+      private _syncLabels(): void {
+        const now = Date.now();
+        const visible = new Set<number>();
+        awareness.getStates().forEach((_s: any, clientId: number) => {
+          if (labelVisible(labelOptions, this._lastMove.get(clientId), now)) {
+            visible.add(clientId);
+          }
+        });
+        const next = visible.size ? cursorLabels(this._view.state, visible) : [];
+        const current = this._view.state.field(labels, false) ?? [];
+        const same =
+          next.length === current.length &&
+          next.every(
+            (l, i) =>
+              l.clientId === current[i].clientId &&
+              l.pos === current[i].pos &&
+              l.name === current[i].name &&
+              l.color === current[i].color
+          );
+        if (same) {
+          return;
+        }
+        queueMicrotask(() => {
+          try {
+            this._view.dispatch({ effects: setLabels.of(next) });
+          } catch {
+            // view destroyed
+          }
+        });
+      }
+
       private _onChange = (change: IChange): void => {
         const me = awareness.clientID;
         const others = change.added
@@ -226,30 +422,37 @@ export function remoteCursors(options: {
           this._lastMove.set(id, now);
         }
         this._refreshSoon();
+        if (labelOptions.mode !== 'activity') {
+          return;
+        }
         if (this._timer !== null) {
           clearTimeout(this._timer);
         }
         this._timer = setTimeout(() => {
           this._timer = null;
           this._refreshSoon();
-        }, LABEL_VISIBLE_MS + 50);
+        }, labelOptions.duration + 50);
       };
 
-      private _refreshSoon(): void {
+      private _refreshSoon = (): void => {
+        if (this._refreshQueued) {
+          return;
+        }
+        this._refreshQueued = true;
         queueMicrotask(() => {
+          this._refreshQueued = false;
           try {
             this._view.dispatch({ annotations: [remoteChange.of(true)] });
           } catch {
             // view destroyed
           }
         });
-      }
+      };
 
       private _build(view: EditorView): DecorationSet {
         const decorations: Range<Decoration>[] = [];
         const docLength = view.state.doc.length;
         const me = awareness.clientID;
-        const now = Date.now();
         awareness.getStates().forEach((state: any, clientId: number) => {
           if (clientId === me || !state || !Array.isArray(state.cursors)) {
             return;
@@ -257,9 +460,6 @@ export function remoteCursors(options: {
           const user = state.user;
           const key = userKey(user, clientId);
           const color = userColor(user, key);
-          const name = userName(user, key);
-          const recent =
-            now - (this._lastMove.get(clientId) ?? 0) < LABEL_VISIBLE_MS;
           for (const cursor of state.cursors as ICursor[]) {
             const anchor = resolvePosition(ytext, cursor?.anchor);
             const head = resolvePosition(ytext, cursor?.head);
@@ -273,6 +473,7 @@ export function remoteCursors(options: {
                 Decoration.mark({
                   class: 'jp-collab-RemoteSelection',
                   attributes: {
+                    // (a colour from userColor: checked, see identity.ts)
                     style: `--jp-collab-user-color: ${color}`
                   }
                 }).range(Math.min(a, h), Math.max(a, h))
@@ -280,12 +481,7 @@ export function remoteCursors(options: {
             }
             decorations.push(
               Decoration.widget({
-                widget: new CaretWidget(
-                  color,
-                  name,
-                  recent,
-                  view.state.doc.lineAt(h).number === 1
-                ),
+                widget: new CaretWidget(color),
                 side: h > a ? -1 : 1
               }).range(h)
             );
@@ -297,7 +493,7 @@ export function remoteCursors(options: {
     { decorations: v => v.decorations }
   );
 
-  return [plugin, Private.theme];
+  return [labels, plugin, hover, Private.theme];
 }
 
 namespace Private {
@@ -318,36 +514,26 @@ namespace Private {
       width: '0',
       borderLeft: '2px solid var(--jp-collab-user-color)',
       height: '1.2em',
-      boxSizing: 'border-box'
+      boxSizing: 'border-box',
+      pointerEvents: 'none'
     },
-    '.jp-collab-RemoteCaret-label': {
-      position: 'absolute',
-      left: '-1px',
-      top: '-1.3em',
+    // The name: a tooltip above the line (below when there is no room).
+    '.cm-tooltip.jp-collab-RemoteCaret-label, .jp-collab-RemoteCaret-label': {
       fontSize: 'var(--jp-ui-font-size0, 10px)',
       fontFamily: 'var(--jp-ui-font-family)',
-      lineHeight: 'normal',
-      padding: '0 3px',
+      lineHeight: '1.4',
+      padding: '0 4px',
       whiteSpace: 'nowrap',
       userSelect: 'none',
       pointerEvents: 'none',
-      color: 'var(--jp-ui-inverse-font-color0, #fff)',
+      color: 'var(--jp-collab-user-text-color, var(--jp-ui-inverse-font-color0))',
       backgroundColor: 'var(--jp-collab-user-color)',
-      borderRadius: '2px 2px 2px 0',
-      opacity: '0',
-      transition: 'opacity 0.3s',
+      border: 'none',
+      borderRadius: '3px',
+      maxWidth: '20em',
+      overflow: 'hidden',
+      textOverflow: 'ellipsis',
       zIndex: '10'
-    },
-    // On the first line a label above would be clipped, and one below
-    // could make the editor scroll: show it beside the caret instead.
-    '.jp-collab-RemoteCaret.jp-mod-below .jp-collab-RemoteCaret-label': {
-      top: '0',
-      left: '3px',
-      borderRadius: '2px'
-    },
-    '.jp-collab-RemoteCaret.jp-mod-recent .jp-collab-RemoteCaret-label, .jp-collab-RemoteCaret:hover .jp-collab-RemoteCaret-label':
-      {
-        opacity: '1'
-      }
+    }
   });
 }

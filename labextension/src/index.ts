@@ -28,6 +28,7 @@ import {
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
 import { Contents, RestContentProvider } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import {
   ITranslator,
@@ -44,13 +45,21 @@ import {
   CollabContentProvider,
   IRoom
 } from './contentprovider';
-import { remoteCursors, resolvePosition } from './cursors';
+import {
+  refreshRemoteCursors,
+  remoteCursors,
+  resolvePosition,
+  setLabelOptions
+} from './cursors';
+import { KernelGate, guardKernelCommands } from './kernelguard';
 import { LoadingOverlay, describeLoading } from './loading';
 import { FollowController } from './follow';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
-import { CloseKind, canWrite } from './protocol';
+import { setColorSource } from './presencemodel';
+import { CloseKind, canWrite, setMaxBackoff } from './protocol';
 import { applyReadOnly } from './readonly';
 import { blockDropsWhenReadOnly, guardNotebookActions } from './readonlyguard';
+import { CollabSettings } from './settings';
 import { ConnectionIndicator } from './statusbar';
 import { DOMAIN, ICollab } from './tokens';
 import { historyPlugin, notificationsPlugin } from './history/plugin';
@@ -185,23 +194,53 @@ function revealCollaborator(widget: IDocumentWidget, clientIds: number[]): void 
   }
 }
 
+/** The id of the core plugin, which carries the settings (schema/rooms.json). */
+const roomsPluginId = 'jupyter-collab:rooms';
+
 const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
-  id: 'jupyter-collab:rooms',
+  id: roomsPluginId,
   description:
     'Syncs notebooks and files through jupyter-collab rooms (a content provider on the default drive).',
   autoStart: true,
   provides: ICollab,
   requires: [INotebookWidgetFactory, IEditorWidgetFactory],
-  optional: [ITranslator, INotebookTracker, IEditorTracker],
+  optional: [ITranslator, INotebookTracker, IEditorTracker, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     notebookFactory: NotebookWidgetFactory.IFactory,
     editorFactory: FileEditorFactory.IFactory,
     translator: ITranslator | null,
     notebookTracker: INotebookTracker | null,
-    editorTracker: IEditorTracker | null
+    editorTracker: IEditorTracker | null,
+    settingRegistry: ISettingRegistry | null
   ): ICollab => {
     const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const settings = new CollabSettings();
+    const applySettings = () => {
+      setColorSource(settings.get('collaboratorColors'));
+      setLabelOptions({
+        mode: settings.get('cursorLabels'),
+        duration: settings.get('cursorLabelDuration')
+      });
+      setMaxBackoff(settings.get('reconnectMaxDelay'));
+      document.body.dataset.collabColors = settings.get('collaboratorColors');
+    };
+    applySettings();
+    settings.changed.connect(() => {
+      applySettings();
+      refreshRemoteCursors();
+    });
+    if (settingRegistry) {
+      void settingRegistry
+        .load(roomsPluginId)
+        .then(loaded => {
+          settings.update(loaded.composite);
+          loaded.changed.connect(() => settings.update(loaded.composite));
+        })
+        .catch(err =>
+          console.warn('jupyter-collab: the settings could not be loaded; using the defaults.', err)
+        );
+    }
     const contents = app.serviceManager.contents;
     const drive: Contents.IDrive | undefined = (
       contents as unknown as { defaultDrive?: Contents.IDrive }
@@ -213,10 +252,11 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         apiEndpoint: 'api/contents',
         serverSettings
       }),
-      user: app.serviceManager.user
+      user: app.serviceManager.user,
+      settings
     });
     provider.setTranslator((msg, ...args) => trans.__(msg, ...args));
-    const presence = new PresenceTracker(provider);
+    const presence = new PresenceTracker(provider, settings);
 
     if (drive?.contentProviderRegistry) {
       drive.contentProviderRegistry.register(CONTENT_PROVIDER_ID, provider);
@@ -278,6 +318,81 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         );
       }
     );
+
+    // People who may only view run no code: no kernel session for the
+    // document, and no command that would run code in it or control its
+    // kernel (see kernelguard.ts).
+    const kernelBlocked = (room: IRoom | null): boolean =>
+      !!room &&
+      ((room.connection.role !== null && !canWrite(room.connection.role)) ||
+        room.connection.state.closeKind === 'forbidden');
+    const notebookOf = (id: string, args: any): NotebookPanel | null => {
+      if (id.startsWith('notebook:')) {
+        const target = args?.semanticWidget;
+        return (
+          (target
+            ? notebookTracker?.find(w => w.id === target)
+            : notebookTracker?.currentWidget) ?? null
+        );
+      }
+      const current = app.shell.currentWidget;
+      return current instanceof NotebookPanel ? current : null;
+    };
+    const lastKernelNotice = new Map<string, number>();
+    guardKernelCommands(
+      app.commands as any,
+      (id, args) => {
+        if (id === 'console:create') {
+          const path = typeof args?.path === 'string' ? args.path : null;
+          const ref = typeof args?.ref === 'string' ? args.ref : null;
+          return provider.rooms.some(
+            room =>
+              kernelBlocked(room) &&
+              ((path !== null && contents.localPath(path) === room.path) ||
+                (ref !== null && widgetsOfRoom(room).some(w => w.id === ref)))
+          );
+        }
+        const panel = notebookOf(id, args);
+        return !!panel && kernelBlocked(roomForWidget(panel));
+      },
+      id => {
+        const now = Date.now();
+        if (now - (lastKernelNotice.get(id) ?? 0) < 10000) {
+          return;
+        }
+        lastKernelNotice.set(id, now);
+        Notification.info(
+          trans.__('You may only view this notebook: its code does not run for you, and its kernel is not yours to control.'),
+          { autoClose: 5000 }
+        );
+      }
+    );
+    /** Apply the kernel rule to a notebook (and consoles on it) after a role change. */
+    const kernelGates = new WeakMap<Widget, KernelGate>();
+    const applyKernelRule = (room: IRoom) => {
+      const blocked = kernelBlocked(room);
+      for (const w of widgetsOfRoom(room)) {
+        kernelGates.get(w)?.apply();
+        w.toggleClass('jp-collab-mod-noKernel', blocked);
+      }
+      if (blocked) {
+        // Consoles attached to the document's kernel let it go too.
+        for (const w of app.shell.widgets('main')) {
+          const sc = (w as any).sessionContext;
+          if (
+            !isDocumentWidget(w) &&
+            sc &&
+            typeof sc.path === 'string' &&
+            contents.localPath(sc.path) === room.path &&
+            sc.session &&
+            !sc.session.isDisposed
+          ) {
+            sc.session.dispose();
+          }
+        }
+      }
+      app.commands.notifyCommandChanged();
+    };
 
     // Notices from the server.
     const refusedOnce = new Set<string>();
@@ -367,6 +482,12 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         for (const w of widgetsOfRoom(room)) {
           applyReadOnly(w, !canWrite(role), trans);
         }
+        applyKernelRule(room);
+      });
+      room.connection.refused.connect((_, { kind }) => {
+        if (kind === 'forbidden') {
+          applyKernelRule(room);
+        }
       });
     };
     let warnedUnavailable = false;
@@ -445,8 +566,16 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           notebook: widget.content,
           room,
           trans,
-          onSelect: person => revealCollaborator(widget, [person.clientId])
+          onSelect: person => revealCollaborator(widget, [person.clientId]),
+          refresh: presence.changed
         });
+        kernelGates.set(
+          widget,
+          new KernelGate(widget.context.sessionContext as any, () =>
+            kernelBlocked(roomForWidget(widget))
+          )
+        );
+        widget.toggleClass('jp-collab-mod-noKernel', kernelBlocked(room));
         widget.disposed.connect(() => {
           unblock();
           cells.dispose();
@@ -459,7 +588,8 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         tracker: presence,
         room: () => roomForWidget(widget),
         trans,
-        onSelect: c => revealCollaborator(widget, c.clientIds)
+        onSelect: c => revealCollaborator(widget, c.clientIds),
+        max: () => settings.get('toolbarAvatars')
       });
       if (!widget.toolbar.insertAfter('spacer', 'jupyter-collab-avatars', avatars)) {
         widget.toolbar.addItem('jupyter-collab-spacer', Toolbar.createSpacerItem());
@@ -469,7 +599,7 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
     notebookTracker?.widgetAdded.connect((_, w) => onWidget(w));
     editorTracker?.widgetAdded.connect((_, w) => onWidget(w));
 
-    return { provider, presence, roomForWidget };
+    return { provider, presence, settings, roomForWidget };
   }
 };
 

@@ -4,146 +4,27 @@
 import { PathExt } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { usersIcon } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { CollabContentProvider, IRoom } from './contentprovider';
+import { IRoom } from './contentprovider';
 import { FollowController } from './follow';
-import {
-  ICollaborator,
-  IPresenceEntry,
-  groupCollaborators
-} from './presencemodel';
+import { safeAvatarUrl } from './identity';
+import { ICollaborator, activityOf, applyUserColor } from './presencemodel';
+import { PresenceTracker } from './presencetracker';
 
-/**
- * Watches the awareness of every open room and tells when it changes.
- */
-export class PresenceTracker {
-  constructor(provider: CollabContentProvider) {
-    this._provider = provider;
-    provider.roomAdded.connect((_, room) => this._watch(room));
-    provider.roomRemoved.connect((_, room) => {
-      this._unwatch(room);
-      this._schedule();
-    });
-    for (const room of provider.rooms) {
-      this._watch(room);
-    }
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  /** Awareness states of one room (others only). */
-  roomCollaborators(room: IRoom, unnamed: string): ICollaborator[] {
-    return groupCollaborators(this._entries([room]), e => this._isSelf(e), unnamed);
-  }
-
-  /** Everybody in every open room (others only). */
-  collaborators(unnamed: string): ICollaborator[] {
-    return groupCollaborators(
-      this._entries(this._provider.rooms),
-      e => this._isSelf(e),
-      unnamed
-    );
-  }
-
-  /** The awareness states of a collaborator, in every open room. */
-  statesOf(c: ICollaborator): any[] {
-    const ids = new Set(c.clientIds);
-    return this._entries(this._provider.rooms)
-      .filter(e => ids.has(e.clientId))
-      .map(e => e.state);
-  }
-
-  private _entries(rooms: readonly IRoom[]): IPresenceEntry[] {
-    const entries: IPresenceEntry[] = [];
-    for (const room of rooms) {
-      const model = room.sharedModel;
-      if (model.isDisposed) {
-        continue;
-      }
-      model.awareness.getStates().forEach((state: any, clientId: number) => {
-        entries.push({ roomPath: room.path, clientId, state });
-      });
-    }
-    return entries;
-  }
-
-  private _isSelf(entry: IPresenceEntry): boolean {
-    for (const room of this._provider.rooms) {
-      if (!room.sharedModel.isDisposed && room.sharedModel.ydoc.clientID === entry.clientId) {
-        return true;
-      }
-    }
-    // Our own other tabs/windows: same username.
-    const me = this._self();
-    return !!me && entry.state.user?.username === me;
-  }
-
-  private _self(): string | null {
-    for (const room of this._provider.rooms) {
-      if (room.sharedModel.isDisposed) {
-        continue;
-      }
-      const local = room.sharedModel.awareness.getLocalState() as any;
-      if (local?.user?.username) {
-        return local.user.username;
-      }
-    }
-    return null;
-  }
-
-  private _watch(room: IRoom): void {
-    if (this._listeners.has(room.id)) {
-      return;
-    }
-    const listener = () => this._schedule();
-    room.sharedModel.awareness.on('change', listener);
-    this._listeners.set(room.id, listener);
-    room.connection.sessionChanged.connect(listener);
-    this._schedule();
-  }
-
-  private _unwatch(room: IRoom): void {
-    const listener = this._listeners.get(room.id);
-    if (listener) {
-      try {
-        room.sharedModel.awareness.off('change', listener);
-      } catch {
-        // the awareness may be destroyed
-      }
-      this._listeners.delete(room.id);
-    }
-  }
-
-  private _schedule(): void {
-    if (this._pending) {
-      return;
-    }
-    this._pending = true;
-    requestAnimationFrame(() => {
-      this._pending = false;
-      this._changed.emit();
-    });
-  }
-
-  private _provider: CollabContentProvider;
-  private _listeners = new Map<string, () => void>();
-  private _pending = false;
-  private _changed = new Signal<this, void>(this);
-}
+export { PresenceTracker } from './presencetracker';
 
 /** An avatar circle (image or initials on the user's colour). */
 export function createAvatar(c: ICollaborator, size = 'normal'): HTMLElement {
   const el = document.createElement('span');
   el.className = `jp-collab-Avatar jp-collab-Avatar-${size}`;
-  el.style.setProperty('--jp-collab-user-color', c.color);
+  applyUserColor(el, c.color);
   el.setAttribute('aria-hidden', 'true');
-  if (c.user.avatar_url) {
+  const avatarUrl = safeAvatarUrl(c.user.avatar_url);
+  if (avatarUrl) {
     const img = document.createElement('img');
-    img.src = c.user.avatar_url;
+    img.src = avatarUrl;
+    img.referrerPolicy = 'no-referrer';
     img.alt = '';
     el.appendChild(img);
   } else {
@@ -201,7 +82,7 @@ export class CollaboratorsPanel extends Widget {
     if (!person) {
       return;
     }
-    this._status.style.setProperty('--jp-collab-user-color', person.color);
+    applyUserColor(this._status, person.color);
     const text = document.createElement('span');
     text.textContent = this._trans.__(
       'Following %1. Press Escape to stop.',
@@ -217,7 +98,8 @@ export class CollaboratorsPanel extends Widget {
   }
 
   private _render(): void {
-    const people = this._tracker.collaborators(this._trans.__('Anonymous'));
+    const everyone = this._tracker.collaborators(this._trans.__('Anonymous'), true);
+    const people = everyone.filter(c => !c.isSelf);
     this._empty.hidden = people.length > 0;
     this._renderStatus(people);
     // Keep the keyboard focus on the same control across re-renders.
@@ -225,9 +107,11 @@ export class CollaboratorsPanel extends Widget {
     const focusKey =
       focused && this._list.contains(focused) ? focused.dataset.focusKey : undefined;
     this._list.replaceChildren();
-    for (const c of people) {
+    for (const c of everyone) {
       const item = document.createElement('li');
       item.className = 'jp-collab-Collaborator';
+      item.classList.toggle('jp-mod-self', c.isSelf);
+      item.dataset.user = c.user.username ?? c.key;
       const head = document.createElement('div');
       head.className = 'jp-collab-Collaborator-head';
       head.appendChild(createAvatar(c));
@@ -235,7 +119,13 @@ export class CollaboratorsPanel extends Widget {
       name.className = 'jp-collab-Collaborator-name';
       name.textContent = c.displayName;
       head.appendChild(name);
-      if (this._follow) {
+      if (c.isSelf) {
+        const you = document.createElement('span');
+        you.className = 'jp-collab-Collaborator-you';
+        you.textContent = this._trans.__('you');
+        head.appendChild(you);
+      }
+      if (this._follow && !c.isSelf) {
         const following = this._follow.following === c.key;
         const follow = document.createElement('button');
         follow.type = 'button';
@@ -262,26 +152,30 @@ export class CollaboratorsPanel extends Widget {
       docs.className = 'jp-collab-Collaborator-documents';
       docs.setAttribute(
         'aria-label',
-        this._trans.__('Documents %1 has open', c.displayName)
+        c.isSelf
+          ? this._trans.__('Documents you have open')
+          : this._trans.__('Documents %1 has open', c.displayName)
       );
       for (const path of c.documents) {
         const li = document.createElement('li');
         const button = document.createElement('button');
         button.type = 'button';
         button.className = 'jp-collab-Collaborator-document';
-        const isCurrent = c.current === path;
-        const label = PathExt.basename(path);
-        button.textContent = label;
-        if (isCurrent) {
+        const activity = activityOf(c, path);
+        button.dataset.activity = activity;
+        const label = document.createElement('span');
+        label.className = 'jp-collab-Collaborator-documentName';
+        label.textContent = PathExt.basename(path);
+        button.appendChild(label);
+        if (activity !== 'open') {
           button.classList.add('jp-mod-current');
           const badge = document.createElement('span');
-          badge.className = 'jp-collab-Collaborator-badge';
-          badge.textContent = this._trans.__('viewing');
+          badge.className = `jp-collab-Collaborator-badge jp-mod-${activity}`;
+          badge.textContent =
+            activity === 'editing' ? this._trans.__('editing') : this._trans.__('viewing');
           button.appendChild(badge);
         }
-        button.title = isCurrent
-          ? this._trans.__('%1 is looking at %2. Open it.', c.displayName, path)
-          : this._trans.__('%1 has %2 open. Open it.', c.displayName, path);
+        button.title = this._documentTitle(c, path, activity);
         button.setAttribute('aria-label', button.title);
         button.dataset.focusKey = `open:${c.key}:${path}`;
         button.addEventListener('click', () => this._open(path, c));
@@ -296,6 +190,29 @@ export class CollaboratorsPanel extends Widget {
         this._list.querySelectorAll<HTMLElement>('[data-focus-key]')
       ).find(el => el.dataset.focusKey === focusKey);
       again?.focus();
+    }
+  }
+
+  /** What a document entry says (its tooltip and accessible name). */
+  private _documentTitle(c: ICollaborator, path: string, activity: string): string {
+    const t = this._trans;
+    if (c.isSelf) {
+      switch (activity) {
+        case 'editing':
+          return t.__('You are editing %1.', path);
+        case 'viewing':
+          return t.__('You are looking at %1.', path);
+        default:
+          return t.__('You have %1 open. Open it.', path);
+      }
+    }
+    switch (activity) {
+      case 'editing':
+        return t.__('%1 is editing %2. Open it.', c.displayName, path);
+      case 'viewing':
+        return t.__('%1 is looking at %2. Open it.', c.displayName, path);
+      default:
+        return t.__('%1 has %2 open. Open it.', c.displayName, path);
     }
   }
 
@@ -335,6 +252,7 @@ export class DocumentAvatars extends Widget {
     this._room = options.room;
     this._trans = options.trans;
     this._onSelect = options.onSelect;
+    this._maxAvatars = options.max ?? (() => 5);
     this.addClass('jp-collab-DocumentAvatars');
     this.node.setAttribute('role', 'group');
     this.node.setAttribute('aria-label', this._trans.__('People in this document'));
@@ -351,7 +269,7 @@ export class DocumentAvatars extends Widget {
       ? this._tracker.roomCollaborators(room, this._trans.__('Anonymous'))
       : [];
     this.node.replaceChildren();
-    const max = 5;
+    const max = this._maxAvatars();
     for (const c of people.slice(0, max)) {
       const item = document.createElement(this._onSelect ? 'button' : 'span');
       item.className = 'jp-collab-DocumentAvatars-item';
@@ -389,6 +307,7 @@ export class DocumentAvatars extends Widget {
   private _room: () => IRoom | null;
   private _trans: TranslationBundle;
   private _onSelect?: (c: ICollaborator) => void;
+  private _maxAvatars: () => number;
 }
 
 export namespace DocumentAvatars {
@@ -397,5 +316,7 @@ export namespace DocumentAvatars {
     room: () => IRoom | null;
     trans: TranslationBundle;
     onSelect?: (c: ICollaborator) => void;
+    /** How many avatars before "+N" (the setting `toolbarAvatars`). */
+    max?: () => number;
   }
 }

@@ -28,6 +28,11 @@ export interface ISessionModel {
   type: string;
   role: Role;
   roomUrl?: string;
+  /**
+   * The identity the server stamps into our awareness states, as the others
+   * see us (servers before this field: absent).
+   */
+  user?: unknown;
 }
 
 /** Whether a role may change the document (an unknown role, from a server without roles, may). */
@@ -270,6 +275,16 @@ export function closePolicy(
   }
 }
 
+/** The longest backoff wait (ms): the setting `reconnectMaxDelay`. */
+let maxBackoff = 30000;
+
+/** Set the longest wait between reconnection attempts (applies to the next one). */
+export function setMaxBackoff(ms: number): void {
+  if (Number.isFinite(ms) && ms >= 1000) {
+    maxBackoff = ms;
+  }
+}
+
 /**
  * Exponential backoff with jitter.
  *
@@ -281,7 +296,7 @@ export function backoffDelay(
   minDelay = 0,
   random: number = Math.random()
 ): number {
-  const base = Math.min(30000, 500 * Math.pow(2, Math.max(0, attempt)));
+  const base = Math.min(maxBackoff, 500 * Math.pow(2, Math.min(30, Math.max(0, attempt))));
   const jittered = base / 2 + (base / 2) * random;
   return Math.round(Math.max(minDelay, jittered));
 }

@@ -12,7 +12,7 @@ const BANNER_CLASS = 'jp-collab-ReadOnlyBanner';
 
 /** The banner shown above a document the user may only view. */
 export class ReadOnlyBanner extends Widget {
-  constructor(trans: TranslationBundle) {
+  constructor(trans: TranslationBundle, isNotebook = false) {
     super();
     this.addClass(BANNER_CLASS);
     this.node.setAttribute('role', 'status');
@@ -23,9 +23,13 @@ export class ReadOnlyBanner extends Widget {
     } as any);
     icon.setAttribute('aria-hidden', 'true');
     const text = document.createElement('span');
-    text.textContent = trans.__(
-      'Read-only: you can view this document and see the others’ changes, but not edit it.'
-    );
+    text.textContent = isNotebook
+      ? trans.__(
+          'Read-only: you can view this notebook and see the others’ changes, but not edit it or run its code.'
+        )
+      : trans.__(
+          'Read-only: you can view this document and see the others’ changes, but not edit it.'
+        );
     this.node.appendChild(icon);
     this.node.appendChild(text);
   }
@@ -91,7 +95,7 @@ export function applyReadOnly(
   }
   if (readOnly) {
     if (!state.banner) {
-      state.banner = new ReadOnlyBanner(trans);
+      state.banner = new ReadOnlyBanner(trans, widget instanceof NotebookPanel);
       const header = (widget as unknown as { contentHeader?: BoxPanel })
         .contentHeader;
       if (header) {

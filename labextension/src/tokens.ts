@@ -6,7 +6,8 @@ import { Token } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { CollabContentProvider, IRoom } from './contentprovider';
-import { PresenceTracker } from './presence';
+import { PresenceTracker } from './presencetracker';
+import { CollabSettings } from './settings';
 
 /** The translation domain of this extension. */
 export const DOMAIN = 'jupyter_collab';
@@ -15,6 +16,8 @@ export const DOMAIN = 'jupyter_collab';
 export interface ICollab {
   readonly provider: CollabContentProvider;
   readonly presence: PresenceTracker;
+  /** The settings (schema/rooms.json), applied live. */
+  readonly settings: CollabSettings;
   /** The room of a document widget, if it is collaborative. */
   roomForWidget(widget: Widget | null): IRoom | null;
 }

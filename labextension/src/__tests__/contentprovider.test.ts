@@ -227,6 +227,62 @@ describe('CollabContentProvider', () => {
     expect(server.getArray('cells').length).toBe(3);
   });
 
+  it('shows us as the server shows us to the others (session reply), checked', async () => {
+    const sessionReply = (url: string) => {
+      const path = decodeURIComponent(url.split('/api/collab/session/')[1]);
+      return new Response(
+        JSON.stringify({
+          room: `text:file:id-${path}`,
+          fileId: `id-${path}`,
+          path,
+          format: 'text',
+          type: 'file',
+          role: 'editor',
+          user: {
+            username: 'alice',
+            name: 'Alice Liddell',
+            display_name: 'Alice',
+            initials: 'AL',
+            color: '#e377c2;background:url(//evil.example/x)',
+            avatar_url: 'javascript:alert(1)'
+          }
+        }),
+        { status: 201, headers: { 'Content-Type': 'application/json' } }
+      );
+    };
+    const { provider } = setup(async url => sessionReply(url));
+    const seen: any[] = [];
+    provider.identityChanged.connect((_, user) => seen.push(user));
+    const first: any = provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await flush();
+    const expected = {
+      username: 'alice',
+      name: 'Alice Liddell',
+      display_name: 'Alice',
+      initials: 'AL',
+      color: null,
+      avatar_url: null
+    };
+    expect(provider.identity).toEqual(expected);
+    expect(first.awareness.getLocalState().user).toEqual(expected);
+    expect(seen).toEqual([expected]);
+    // a document opened later starts with it at once
+    const second: any = provider.sharedModelFactory.createNew({
+      path: 'b.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    expect(second.awareness.getLocalState().user).toEqual(expected);
+    await flush();
+    expect(seen).toHaveLength(1); // the same identity again: no change
+  });
+
   it("exposes the server's room id of a document (for the history API)", async () => {
     const { provider, rest } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });

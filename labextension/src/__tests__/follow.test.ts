@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 
 import { cellOfPosition } from '../cellposition';
 import { FollowController, IFollowHost } from '../follow';
-import { ICollaborator, cellMarks, followSignature } from '../presencemodel';
+import { ICollaborator, cellMarks, followSignature, userColor } from '../presencemodel';
 
 function person(key: string, current: string | null, clientIds = [1]): ICollaborator {
   return {
@@ -13,8 +13,10 @@ function person(key: string, current: string | null, clientIds = [1]): ICollabor
     displayName: key,
     initials: key.slice(0, 1).toUpperCase(),
     color: 'red',
+    isSelf: false,
     documents: current ? [current] : [],
     current,
+    editing: [],
     clientIds
   };
 }
@@ -127,7 +129,8 @@ describe('cellMarks', () => {
     );
     expect([...marks.keys()].sort()).toEqual(['c1', 'c2']);
     expect(marks.get('c1')!.map(m => m.displayName)).toEqual(['Alice']);
-    expect(marks.get('c1')![0]).toMatchObject({ initials: 'A', color: 'red', clientId: 1 });
+    // initials as the server makes them; the colour as everywhere else
+    expect(marks.get('c1')![0]).toMatchObject({ initials: 'AL', color: userColor(alice, 'alice'), clientId: 1 });
     expect(marks.get('c2')!.map(m => m.initials)).toEqual(['BB']);
   });
 

@@ -12,6 +12,7 @@ import {
   summarizeNotebookDiff,
   userBadge
 } from '../history/diffmodel';
+import { userColor } from '../presencemodel';
 
 const TEXT_DIFF = [
   '--- version 12',
@@ -185,7 +186,7 @@ describe('users', () => {
   it('uses the awareness identity when known, the username otherwise', () => {
     const known = new Map([['alice', { username: 'alice', display_name: 'Alice Liddell', initials: 'AL', color: '#f00' }]]);
     expect(userBadge('alice', known, 'nobody')).toEqual({
-      username: 'alice', label: 'Alice Liddell', initials: 'AL', color: '#f00'
+      username: 'alice', label: 'Alice Liddell', initials: 'AL', color: userColor(known.get('alice'), 'alice')
     });
     const bob = userBadge('bob.smith', known, 'nobody');
     expect(bob.label).toBe('bob.smith');

@@ -150,11 +150,28 @@ describe('normalizeShares', () => {
     );
     expect(s).toEqual({
       path: 'p.txt',
-      shares: [{ user: 'y', role: 'none', grantedBy: null, time: null, inherited: false, from: 'p.txt' }],
+      shares: [{ user: 'y', role: 'none', grantedBy: null, time: null, inherited: false, from: 'p.txt', limited: null }],
       everyone: null,
       role: 'viewer',
-      canManage: false
+      canManage: false,
+      owners: [],
+      everyoneOwns: false,
+      defaultRole: null,
+      warning: null
     });
+    // what newer servers add: the owners of the server, the default role, shares that do not apply in full
+    const t = normalizeShares(
+      {
+        shares: [{ user: 'v', role: 'editor', limited: true, message: 'v may only read' }],
+        owners: ['alice', 3, ''],
+        everyoneOwns: true,
+        defaultRole: 'editor',
+        warning: 'v may only read'
+      },
+      'p.txt'
+    );
+    expect(t.shares[0].limited).toBe('v may only read');
+    expect(t).toMatchObject({ owners: ['alice'], everyoneOwns: true, defaultRole: 'editor', warning: 'v may only read' });
     expect(() => normalizeShares({}, 'p')).toThrow(SharingError);
   });
 });

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { IDirectoryUser, IShares, ISharingApi, SharingError } from '../sharing/api';
 import {
   SharingModel,
+  changedText,
   errorText,
+  ownersText,
   everyoneText,
   ownAccessText,
   roleLabel,
@@ -25,13 +27,17 @@ function shares(over: Partial<IShares> = {}): IShares {
   return {
     path: 'project/a.ipynb',
     shares: [
-      { user: 'carol', role: 'viewer', grantedBy: 'alice', time: null, inherited: true, from: 'project' },
-      { user: 'bob', role: 'viewer', grantedBy: 'alice', time: null, inherited: false, from: 'project/a.ipynb' },
-      { user: 'alice', role: 'owner', grantedBy: 'alice', time: null, inherited: false, from: 'project/a.ipynb' }
+      { user: 'carol', role: 'viewer', grantedBy: 'alice', time: null, inherited: true, from: 'project', limited: null },
+      { user: 'bob', role: 'viewer', grantedBy: 'alice', time: null, inherited: false, from: 'project/a.ipynb', limited: null },
+      { user: 'alice', role: 'owner', grantedBy: 'alice', time: null, inherited: false, from: 'project/a.ipynb', limited: null }
     ],
     everyone: null,
     role: 'owner',
     canManage: true,
+    owners: [],
+    everyoneOwns: false,
+    defaultRole: null,
+    warning: null,
     ...over
   };
 }
@@ -61,7 +67,7 @@ class FakeApi implements ISharingApi {
       this.state.shares = this.state.shares.filter(s => s.user !== user || s.inherited);
       if (role) {
         this.state.shares = this.state.shares.filter(s => s.user !== user);
-        this.state.shares.push({ user, role, grantedBy: 'alice', time: null, inherited: false, from: path });
+        this.state.shares.push({ user, role, grantedBy: 'alice', time: null, inherited: false, from: path, limited: null });
       }
     }
     return structuredClone(this.state);
@@ -89,23 +95,79 @@ describe('shareRows', () => {
   it('non-owners may change nothing; unknown users show their username', () => {
     const rows = shareRows(shares({ canManage: false, role: 'viewer' }), new Map(), 'bob');
     expect(rows.every(r => !r.canChange && !r.canRemove)).toBe(true);
-    expect(rows.find(r => r.user === 'bob')).toMatchObject({ label: 'bob', detail: null, initials: 'B', isSelf: true });
+    expect(rows.find(r => r.user === 'bob')).toMatchObject({ label: 'bob', detail: null, initials: 'BO', isSelf: true });
+  });
+
+  it('lists the owners of the server first, whom no share changes', () => {
+    const dir = new Map(USERS.map(u => [u.username, u]));
+    const rows = shareRows(shares({ owners: ['dave', 'bob'] }), dir, 'alice');
+    expect(rows.map(r => [r.user, r.role, r.serverOwner, r.canChange, r.canRemove])).toEqual([
+      ['bob', 'owner', true, false, false],
+      ['dave', 'owner', true, false, false],
+      ['alice', 'owner', false, true, true],
+      ['carol', 'viewer', false, true, false]
+    ]);
+  });
+
+  it('an owner is always listed: the caller, when the server does not say who owns it', () => {
+    const onlyBob = shares({
+      shares: [{ user: 'bob', role: 'viewer', grantedBy: 'alice', time: null, inherited: false, from: 'a', limited: null }]
+    });
+    const rows = shareRows(onlyBob, new Map(), 'alice');
+    expect(rows.map(r => [r.user, r.role, r.isSelf, r.canChange])).toEqual([
+      ['alice', 'owner', true, false],
+      ['bob', 'viewer', false, true]
+    ]);
+    // not for someone who may not manage it, nor when everyone owns the server
+    expect(shareRows({ ...onlyBob, canManage: false }, new Map(), 'carol').map(r => r.user)).toEqual(['bob']);
+    expect(shareRows({ ...onlyBob, everyoneOwns: true }, new Map(), 'alice').map(r => r.user)).toEqual(['bob']);
+  });
+
+  it('a share the server cannot honour carries its sentence; colours are checked', () => {
+    const evil: IDirectoryUser = { username: 'eve', name: 'Eve', display_name: 'Eve', initials: 'EV', color: 'red;background:url(//x)' };
+    const rows = shareRows(
+      shares({
+        shares: [{ user: 'eve', role: 'editor', grantedBy: 'alice', time: null, inherited: false, from: 'a', limited: 'eve may only read files on this server' }]
+      }),
+      new Map([['eve', evil]]),
+      'alice'
+    );
+    const eve = rows.find(r => r.user === 'eve')!;
+    expect(eve.limited).toBe('eve may only read files on this server');
+    expect(eve.color).not.toMatch(/url|;/);
   });
 });
 
 describe('texts', () => {
-  it('says what the caller may do and what everyone else has', () => {
-    expect(ownAccessText(shares(), trans)).toMatch(/owner/);
-    expect(ownAccessText(shares({ canManage: false, role: 'viewer' }), trans)).toMatch(/view this, but only its owners/);
-    expect(ownAccessText(shares({ canManage: false, role: 'editor' }), trans)).toMatch(/edit this/);
-    expect(everyoneText(shares(), trans)).toMatch(/the server’s default role applies/);
+  it('says what the caller may do and what everyone else has, in plain words', () => {
+    expect(ownAccessText(shares(), trans)).toBe('You are an owner: you can edit this and choose who has access.');
+    expect(ownAccessText(shares({ canManage: false, role: 'viewer' }), trans)).toBe(
+      'You can view this, but not change it. Only its owners can choose who has access.'
+    );
+    expect(ownAccessText(shares({ canManage: false, role: 'editor' }), trans)).toMatch(/^You can edit this/);
+    expect(everyoneText(shares(), trans)).toBe('Everyone else: what this server allows by default.');
+    expect(everyoneText(shares({ defaultRole: 'editor' }), trans)).toBe('Everyone else: Can edit (this server’s default).');
     expect(everyoneText(shares({ everyone: { role: 'viewer', inherited: true, from: 'project' } }), trans)).toBe(
-      'Everyone else: viewer (inherited from the folder “project”).'
+      'Everyone else: Can view (from the folder “project”).'
     );
     expect(everyoneText(shares({ everyone: { role: 'none', inherited: false, from: 'x' } }), trans)).toBe(
-      'Everyone else: no access.'
+      'Everyone else: No access.'
     );
-    expect(roleLabel('none', trans)).toBe('No access');
+    expect(ownersText(shares(), trans)).toBeNull();
+    expect(ownersText(shares({ everyoneOwns: true }), trans)).toMatch(/Everyone who signs in .* is an owner/);
+    expect(['owner', 'editor', 'viewer', 'none'].map(r => roleLabel(r as any, trans))).toEqual([
+      'Owner',
+      'Can edit',
+      'Can view',
+      'No access'
+    ]);
+    // no jargon
+    const all = [
+      ownAccessText(shares(), trans),
+      everyoneText(shares(), trans),
+      ...['owner', 'editor', 'viewer', 'none', null].map(r => changedText('Bob', r as any, trans))
+    ].join(' ');
+    expect(all).not.toMatch(/role|inherit|authoriz|share of/i);
   });
 
   it('turns errors into clear sentences', () => {
@@ -130,14 +192,14 @@ describe('SharingModel', () => {
     expect(await model.setRole('bob', 'editor')).toBe(true);
     expect(api.calls).toContain('put project/a.ipynb bob editor');
     expect(model.roleOf('bob')).toBe('editor');
-    expect(model.status).toBe('Bob B.: Editor.');
+    expect(model.status).toBe('Bob B. can now edit this.');
     expect(model.error).toBeNull();
     expect(changes).toBeGreaterThan(2);
     expect(await model.setRole('*', 'viewer')).toBe(true);
     expect(model.shares?.everyone).toEqual({ role: 'viewer', inherited: false, from: 'project/a.ipynb' });
     expect(await model.setRole('bob', null)).toBe(true);
     expect(model.roleOf('bob')).toBeNull();
-    expect(model.status).toBe('Bob B.’s share was removed.');
+    expect(model.status).toBe('Bob B. was taken off the list: they keep any access the folders above give them.');
   });
 
   it('keeps the list and shows the server message when a change is refused', async () => {

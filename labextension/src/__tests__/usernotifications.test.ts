@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { RestoreNoticeLog, pickShown, streamNotification } from '../notifications/mapping';
+import { RestoreNoticeLog, pickShown, shareChange, streamNotification } from '../notifications/mapping';
 import { NotificationPoller } from '../notifications/poller';
 import {
   INotificationPage,
@@ -29,30 +29,60 @@ function note(over: Partial<IUserNotification> & { id: number }): IUserNotificat
 }
 
 describe('streamNotification', () => {
-  it('a share: who, what, which role, and an Open action', () => {
-    expect(streamNotification(note({ id: 1 }), trans)).toEqual({
+  it('a share: who, what, what they can do, and an Open action', () => {
+    expect(streamNotification(note({ id: 1, details: { role: 'editor', change: 'granted', previous: 'none' } }), trans)).toEqual({
       type: 'info',
-      message: 'Alice shared “analysis.ipynb” with you as editor.',
+      message: 'Alice shared “analysis.ipynb” with you: you can edit it.',
       autoClose: 10000,
       open: 'project/analysis.ipynb'
     });
+    expect(streamNotification(note({ id: 1, details: { role: 'viewer', change: 'granted' } }), trans)?.message).toBe(
+      'Alice shared “analysis.ipynb” with you: you can view it.'
+    );
+    expect(streamNotification(note({ id: 1, details: { role: 'owner', change: 'granted' } }), trans)?.message).toBe(
+      'Alice shared “analysis.ipynb” with you: you own it, and can choose who has access.'
+    );
+  });
+
+  it('a demotion is never announced as "shared with you"', () => {
+    for (const details of [
+      { role: 'viewer', previous: 'editor', change: 'changed' },
+      // a new share that gives less than the server's default gave
+      { role: 'viewer', previous: 'editor', change: 'granted' },
+      { role: 'viewer', previous: 'owner' }
+    ]) {
+      expect(shareChange(details)).toBe('demoted');
+      const spec = streamNotification(note({ id: 1, details }), trans)!;
+      expect(spec.message).toBe('Alice changed your access to “analysis.ipynb” to Can view.');
+      expect(spec.message).not.toMatch(/shared/);
+      expect(spec.open).toBe('project/analysis.ipynb');
+    }
+    expect(streamNotification(note({ id: 1, details: { role: 'owner', previous: 'viewer', change: 'changed' } }), trans)?.message).toBe(
+      'Alice changed your access to “analysis.ipynb” to Owner.'
+    );
+  });
+
+  it('an older server (no kind of change): said neutrally, never as a new share', () => {
+    expect(shareChange({ role: 'viewer' })).toBe('set');
     expect(streamNotification(note({ id: 1, details: { role: 'viewer' } }), trans)?.message).toBe(
-      'Alice shared “analysis.ipynb” with you as viewer.'
+      'Alice set your access to “analysis.ipynb” to Can view.'
     );
   });
 
   it('a removed share, and no access at all (nothing to open)', () => {
     expect(streamNotification(note({ id: 1, details: { role: null } }), trans)?.message).toMatch(
-      /^Alice removed your share on “analysis.ipynb”/
+      /^Alice took you off the list of people with access to “analysis.ipynb”/
     );
-    const none = streamNotification(note({ id: 1, details: { role: 'none' } }), trans);
-    expect(none).toMatchObject({ type: 'warning', open: null, message: 'Alice removed your access to “analysis.ipynb”.' });
+    for (const details of [{ role: 'none' }, { role: 'none', previous: 'editor', change: 'removed' }]) {
+      const none = streamNotification(note({ id: 1, details }), trans);
+      expect(none).toMatchObject({ type: 'warning', open: null, message: 'Alice removed your access to “analysis.ipynb”.' });
+    }
   });
 
-  it('a folder is named by its last part', () => {
-    expect(streamNotification(note({ id: 1, path: 'project/data/' }), trans)?.message).toBe(
-      'Alice shared “data” with you as editor.'
-    );
+  it('a folder is named by its last part, and says what is in it', () => {
+    expect(
+      streamNotification(note({ id: 1, path: 'project/data/', details: { role: 'editor', change: 'granted', kind: 'directory' } }), trans)?.message
+    ).toBe('Alice shared the folder “data” with you: you can edit what is in it.');
   });
 
   it('a restore says which version', () => {

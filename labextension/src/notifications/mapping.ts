@@ -4,7 +4,7 @@
  * open document. No JupyterLab UI dependency: unit tested.
  */
 import { IUserNotification, ShareRole, isRole } from '../sharing/api';
-import { ITrans, roleInSentence } from '../sharing/model';
+import { ITrans, roleLabel } from '../sharing/model';
 
 export type NotificationType = 'info' | 'success' | 'warning' | 'error';
 
@@ -31,6 +31,115 @@ function shorten(text: string, max: number): string {
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }
 
+const RANK: Record<ShareRole, number> = { owner: 3, editor: 2, viewer: 1, none: 0 };
+
+/**
+ * What a change of someone's access did, from the notification's details:
+ * `change` (`granted`, `changed`, `removed`, from servers that tell), the
+ * new `role` and the `previous` one. A new share that gives less than they
+ * had is a change, never "shared with you"; without `change` and
+ * `previous` (older servers) the direction is unknown and said neutrally.
+ */
+export function shareChange(
+  details: Record<string, any>
+): 'granted' | 'promoted' | 'demoted' | 'removed' | 'unshared' | 'set' {
+  const role = isRole(details.role) ? details.role : null;
+  const previous = isRole(details.previous) ? details.previous : null;
+  const change = typeof details.change === 'string' ? details.change : null;
+  if (role === 'none' || change === 'removed') {
+    return 'removed';
+  }
+  if (role === null) {
+    return 'unshared';
+  }
+  if (previous !== null && previous !== 'none') {
+    if (RANK[role] < RANK[previous]) {
+      return 'demoted';
+    }
+    if (RANK[role] > RANK[previous]) {
+      return change === 'granted' ? 'granted' : 'promoted';
+    }
+    return change === 'granted' ? 'granted' : 'set';
+  }
+  if (change === 'granted' || previous === 'none') {
+    return 'granted';
+  }
+  return 'set';
+}
+
+/** The notification of a change to the reader's access (type `shared`). */
+function shareNotification(
+  n: IUserNotification,
+  actor: string,
+  name: string,
+  trans: ITrans
+): IStreamNotificationSpec {
+  const details = n.details ?? {};
+  const role: ShareRole | null = isRole(details.role) ? details.role : null;
+  const folder = details.kind === 'directory';
+  const base = { type: 'info' as NotificationType, autoClose: 10000 as number | false, open: n.path };
+  switch (shareChange(details)) {
+    case 'removed':
+      return {
+        ...base,
+        type: 'warning',
+        open: null,
+        message: trans.__('%1 removed your access to “%2”.', actor, name)
+      };
+    case 'unshared':
+      return {
+        ...base,
+        message: trans.__(
+          '%1 took you off the list of people with access to “%2”: you keep what the folders above give you.',
+          actor,
+          name
+        )
+      };
+    case 'granted':
+      return { ...base, message: sharedText(actor, name, role!, folder, trans) };
+    case 'demoted':
+    case 'promoted':
+      return {
+        ...base,
+        message: trans.__(
+          '%1 changed your access to “%2” to %3.',
+          actor,
+          name,
+          roleLabel(role, trans)
+        )
+      };
+    default:
+      return {
+        ...base,
+        message: trans.__('%1 set your access to “%2” to %3.', actor, name, roleLabel(role, trans))
+      };
+  }
+}
+
+/** "Alice shared “x” with you: you can view it." */
+function sharedText(
+  actor: string,
+  name: string,
+  role: ShareRole,
+  folder: boolean,
+  trans: ITrans
+): string {
+  switch (role) {
+    case 'owner':
+      return folder
+        ? trans.__('%1 shared the folder “%2” with you: you own it, and can choose who has access.', actor, name)
+        : trans.__('%1 shared “%2” with you: you own it, and can choose who has access.', actor, name);
+    case 'editor':
+      return folder
+        ? trans.__('%1 shared the folder “%2” with you: you can edit what is in it.', actor, name)
+        : trans.__('%1 shared “%2” with you: you can edit it.', actor, name);
+    default:
+      return folder
+        ? trans.__('%1 shared the folder “%2” with you: you can view what is in it.', actor, name)
+        : trans.__('%1 shared “%2” with you: you can view it.', actor, name);
+  }
+}
+
 /**
  * The notification for an entry of the stream, or null for one that shows
  * nothing (no text at all).
@@ -44,42 +153,10 @@ export function streamNotification(
   let spec: IStreamNotificationSpec | null = null;
   switch (n.type) {
     case 'shared': {
-      const raw = n.details?.role;
-      const role: ShareRole | null = isRole(raw) ? raw : null;
       if (!name) {
         break;
       }
-      if (role === null) {
-        spec = {
-          type: 'info',
-          message: trans.__(
-            '%1 removed your share on “%2”: your access is now that of the folders above.',
-            actor,
-            name
-          ),
-          autoClose: 10000,
-          open: n.path
-        };
-      } else if (role === 'none') {
-        spec = {
-          type: 'warning',
-          message: trans.__('%1 removed your access to “%2”.', actor, name),
-          autoClose: 10000,
-          open: null
-        };
-      } else {
-        spec = {
-          type: 'info',
-          message: trans.__(
-            '%1 shared “%2” with you as %3.',
-            actor,
-            name,
-            roleInSentence(role, trans)
-          ),
-          autoClose: 10000,
-          open: n.path
-        };
-      }
+      spec = shareNotification(n, actor, name, trans);
       break;
     }
     case 'restored': {

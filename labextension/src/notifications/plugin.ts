@@ -17,9 +17,6 @@ import { DOMAIN, ICollab } from '../tokens';
 import { RestoreNoticeLog, pickShown, streamNotification } from './mapping';
 import { NotificationPoller } from './poller';
 
-/** ms between polls. */
-export const POLL_INTERVAL = 10000;
-
 export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-collab:user-notifications',
   description:
@@ -65,7 +62,7 @@ export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
 
     const poller = new NotificationPoller({
       api: client,
-      interval: POLL_INTERVAL,
+      interval: collab.settings.get('notificationPollInterval'),
       isHidden: () => document.visibilityState === 'hidden',
       deliver: list => {
         const open_ = openDocuments();
@@ -126,6 +123,11 @@ export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
     provider.rooms.forEach(watch);
     provider.roomAdded.connect((_, room) => watch(room));
 
+    collab.settings.changed.connect((_, keys) => {
+      if (keys.includes('notificationPollInterval')) {
+        poller.setInterval(collab.settings.get('notificationPollInterval'));
+      }
+    });
     window.addEventListener('focus', () => void poller.pollNow());
     document.addEventListener('visibilitychange', () => poller.visibilityChanged());
     void app.restored.then(() => poller.start());

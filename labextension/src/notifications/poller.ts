@@ -63,6 +63,22 @@ export class NotificationPoller {
     return this._timer !== null;
   }
 
+  /** The time between polls (ms). */
+  get interval(): number {
+    return this._interval;
+  }
+
+  /** Change the time between polls; the next poll is rescheduled with it. */
+  setInterval(ms: number): void {
+    if (!Number.isFinite(ms) || ms <= 0 || ms === this._interval) {
+      return;
+    }
+    this._interval = ms;
+    if (this._timer !== null) {
+      this._schedule();
+    }
+  }
+
   /** Start polling (a first poll right away). */
   start(): void {
     if (this._stopped || this._started) {

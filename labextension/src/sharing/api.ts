@@ -8,6 +8,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { safeColor, safeInitials, safeText } from '../identity';
+
 /** Roles, from most to least. */
 export const ROLES = ['owner', 'editor', 'viewer', 'none'] as const;
 export type ShareRole = (typeof ROLES)[number];
@@ -26,6 +28,12 @@ export interface IShare {
   inherited: boolean;
   /** The path that carries the share (the path itself or a folder). */
   from: string;
+  /**
+   * What the share really gives when that is less (or other) than its role
+   * (the Jupyter server lets the user do less), with the server's sentence;
+   * null when the share gives what it says (or an older server).
+   */
+  limited: string | null;
 }
 
 /** The share for everyone else that applies to a path. */
@@ -44,6 +52,14 @@ export interface IShares {
   role: ShareRole;
   /** Whether the caller may change the shares. */
   canManage: boolean;
+  /** The users who own the whole server (owners of everything), if told. */
+  owners: string[];
+  /** Everyone who signs in is the server's own user (token or password login). */
+  everyoneOwns: boolean;
+  /** The role of people nothing is set for (the server's `default_role`), if told. */
+  defaultRole: ShareRole | null;
+  /** After a change: why the share does not give what it says, if so. */
+  warning: string | null;
 }
 
 /** A user of the directory. */
@@ -122,7 +138,8 @@ export function normalizeShares(data: any, path: string): IShares {
       grantedBy: str(s.grantedBy),
       time: str(s.time),
       inherited: s.inherited === true,
-      from: str(s.from) ?? data.path ?? path
+      from: str(s.from) ?? data.path ?? path,
+      limited: s.limited === true ? str(s.message) || '' : null
     });
   }
   const e = data.everyone;
@@ -139,7 +156,13 @@ export function normalizeShares(data: any, path: string): IShares {
     shares,
     everyone,
     role: isRole(data.role) ? data.role : 'viewer',
-    canManage: data.canManage === true
+    canManage: data.canManage === true,
+    owners: Array.isArray(data.owners)
+      ? data.owners.filter((o: unknown): o is string => typeof o === 'string' && o !== '')
+      : [],
+    everyoneOwns: data.everyoneOwns === true,
+    defaultRole: isRole(data.defaultRole) ? data.defaultRole : null,
+    warning: str(data.warning)
   };
 }
 
@@ -147,13 +170,17 @@ export function normalizeUser(u: any): IDirectoryUser | null {
   if (!u || typeof u.username !== 'string' || !u.username) {
     return null;
   }
-  const name = str(u.name) ?? u.username;
+  const username = safeText(u.username);
+  if (!username) {
+    return null;
+  }
+  const name = safeText(u.name) ?? username;
   return {
-    username: u.username,
+    username,
     name,
-    display_name: str(u.display_name) || name,
-    initials: str(u.initials) || name.slice(0, 1).toUpperCase(),
-    color: str(u.color)
+    display_name: safeText(u.display_name) || name,
+    initials: safeInitials(u.initials) || name.slice(0, 1).toUpperCase(),
+    color: safeColor(u.color)
   };
 }
 

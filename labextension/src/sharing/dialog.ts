@@ -7,20 +7,20 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { EVERYONE, IDirectoryUser, ISharingApi, ROLES, ShareRole } from './api';
+import { applyUserColor, userColor, userInitials } from '../presencemodel';
 import {
   IShareRow,
   SharingModel,
   everyoneText,
   inheritedText,
   ownAccessText,
+  ownersText,
   roleDescription,
   roleLabel
 } from './model';
 
 const CLASS = 'jp-collab-ShareDialog';
 
-/** Wait before searching while typing (ms). */
-const SEARCH_DELAY = 200;
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -37,12 +37,11 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function avatar(initials: string, color: string | null): HTMLElement {
+/** An avatar: initials on the person's colour (a checked colour: see presencemodel.userColor). */
+function avatar(initials: string, color: string): HTMLElement {
   const node = el('span', `${CLASS}-avatar`, initials);
   node.setAttribute('aria-hidden', 'true');
-  if (color) {
-    node.style.setProperty('--jp-collab-share-avatar-color', color);
-  }
+  applyUserColor(node, color);
   return node;
 }
 
@@ -50,10 +49,16 @@ function avatar(initials: string, color: string | null): HTMLElement {
  * The body of the dialog.
  */
 export class SharingBody extends Widget {
-  constructor(options: { model: SharingModel; trans: TranslationBundle }) {
+  constructor(options: {
+    model: SharingModel;
+    trans: TranslationBundle;
+    /** Pause after typing before searching (ms; the setting `userSearchDelay`). */
+    searchDelay?: number;
+  }) {
     super();
     this.model = options.model;
     this._trans = options.trans;
+    this._searchDelay = options.searchDelay ?? 200;
     this.addClass(CLASS);
     this.node.tabIndex = -1;
     const trans = this._trans;
@@ -79,7 +84,7 @@ export class SharingBody extends Widget {
     this._search.setAttribute('aria-describedby', `${addId}-hint`);
     this._newRole = this._roleSelect(
       'editor',
-      trans.__('Role for the person you add'),
+      trans.__('Access for the person you add'),
       false
     );
     this._newRole.classList.add(`${CLASS}-newRole`);
@@ -87,7 +92,7 @@ export class SharingBody extends Widget {
     const hint = el(
       'div',
       `${CLASS}-hint`,
-      trans.__('Type a name, then choose the person (↓ and Enter) to give them the role on the right.')
+      trans.__('Type a name, then pick the person (↓ and Enter): they get the access chosen on the right.')
     );
     hint.id = `${addId}-hint`;
     this._results = el('ul', `${CLASS}-results`);
@@ -99,7 +104,8 @@ export class SharingBody extends Widget {
     const listTitle = el('h3', `${CLASS}-heading`, trans.__('People with access'));
     this._list = el('ul', `${CLASS}-list`);
     this._list.setAttribute('aria-label', trans.__('People with access'));
-    listSection.append(listTitle, this._list);
+    this._ownersNote = el('p', `${CLASS}-hint ${CLASS}-ownersNote`);
+    listSection.append(listTitle, this._ownersNote, this._list);
 
     // Everyone else
     this._everyone = el('section', `${CLASS}-everyone`);
@@ -188,7 +194,7 @@ export class SharingBody extends Widget {
     this._searchTimer = window.setTimeout(() => {
       this._searchTimer = null;
       void this.model.search(value);
-    }, SEARCH_DELAY);
+    }, this._searchDelay);
   }
 
   private _clearPendingSearch(): void {
@@ -294,7 +300,15 @@ export class SharingBody extends Widget {
               ? trans.__('now: %1', roleLabel(current, trans))
               : ''
         );
-        button.append(avatar(user.initials, user.color), name, detail, extra);
+        button.append(
+          avatar(
+            userInitials({ initials: user.initials }, label),
+            userColor({ color: user.color, username: user.username }, user.username)
+          ),
+          name,
+          detail,
+          extra
+        );
         button.title = trans.__('Give %1 this role', label);
         button.addEventListener('click', () => void this._add_(user));
         li.appendChild(button);
@@ -304,14 +318,13 @@ export class SharingBody extends Widget {
 
     // the list
     this._list.textContent = '';
+    const note = shares ? ownersText(shares, trans) : null;
+    this._ownersNote.textContent = note ?? '';
+    this._ownersNote.hidden = !note;
     const rows = model.rows;
     if (shares && !rows.length) {
       this._list.appendChild(
-        el(
-          'li',
-          `${CLASS}-empty`,
-          trans.__('Nobody has a role of their own here: access follows the folders above and the server.')
-        )
+        el('li', `${CLASS}-empty`, trans.__('No one has been given access here yet.'))
       );
     }
     for (const row of rows) {
@@ -327,11 +340,13 @@ export class SharingBody extends Widget {
         const label = el('label', `${CLASS}-label`, trans.__('Everyone else'));
         label.htmlFor = id;
         const unset = e?.inherited
-          ? trans.__('As the folder “%1” says (%2)', e.from, roleLabel(e.role, trans))
-          : trans.__('Not set (the folders above and the server decide)');
+          ? trans.__('As the folder “%1” says: %2', e.from, roleLabel(e.role, trans))
+          : shares.defaultRole
+            ? trans.__('The server’s default: %1', roleLabel(shares.defaultRole, trans))
+            : trans.__('The server’s default');
         const select = this._roleSelect(
           e && !e.inherited ? e.role : '',
-          trans.__('Role for everyone else'),
+          trans.__('Access for everyone else'),
           true,
           unset
         );
@@ -381,11 +396,26 @@ export class SharingBody extends Widget {
     if (row.isSelf) {
       details.push(trans.__('you'));
     }
+    if (row.serverOwner) {
+      details.push(trans.__('owns this server'));
+    }
     if (row.inherited) {
       details.push(inheritedText(row.from, trans));
     }
     if (details.length) {
       who.appendChild(el('span', `${CLASS}-detail`, details.join(' · ')));
+    }
+    if (row.limited !== null) {
+      const limited = el(
+        'span',
+        `${CLASS}-limited`,
+        row.limited || trans.__('This server lets them do less than this share says.')
+      );
+      who.appendChild(limited);
+      li.classList.add('jp-mod-limited');
+    }
+    if (row.serverOwner) {
+      li.classList.add('jp-mod-serverOwner');
     }
     if (row.grantedBy) {
       li.title = trans.__('Given by %1', row.grantedBy);
@@ -395,8 +425,8 @@ export class SharingBody extends Widget {
       const select = this._roleSelect(
         row.role,
         row.inherited
-          ? trans.__('Role of %1 here (overrides the inherited one)', row.label)
-          : trans.__('Role of %1', row.label),
+          ? trans.__('Access of %1 here (instead of what the folder gives)', row.label)
+          : trans.__('Access of %1', row.label),
         false
       );
       select.dataset.focusKey = `role:${row.user}`;
@@ -415,8 +445,8 @@ export class SharingBody extends Widget {
       remove.type = 'button';
       remove.dataset.focusKey = `remove:${row.user}`;
       remove.setAttribute('aria-busy', String(model.isBusy(row.user)));
-      remove.title = trans.__('Remove the role of %1 here (they keep what the folders above give)', row.label);
-      remove.setAttribute('aria-label', trans.__('Remove the role of %1', row.label));
+      remove.title = trans.__('Take %1 off this list (they keep any access the folders above give them)', row.label);
+      remove.setAttribute('aria-label', trans.__('Take %1 off the list', row.label));
       remove.addEventListener('click', () => void model.setRole(row.user, null));
       li.appendChild(remove);
     }
@@ -432,7 +462,9 @@ export class SharingBody extends Widget {
   private _newRole: HTMLSelectElement;
   private _results: HTMLElement;
   private _list: HTMLElement;
+  private _ownersNote: HTMLElement;
   private _everyone: HTMLElement;
+  private _searchDelay: number;
   private _searchTimer: number | null = null;
   private _focusKey: string | null = null;
 }
@@ -475,6 +507,8 @@ export async function showSharingDialog(options: {
   self: string | null;
   /** Users known from elsewhere (awareness), for their names. */
   knownUsers?: Iterable<IDirectoryUser>;
+  /** Pause after typing before searching (ms). */
+  searchDelay?: number;
 }): Promise<void> {
   const model = new SharingModel({
     path: options.path,
@@ -485,7 +519,11 @@ export async function showSharingDialog(options: {
   if (options.knownUsers) {
     model.addUsers(options.knownUsers);
   }
-  const body = new SharingBody({ model, trans: options.trans });
+  const body = new SharingBody({
+    model,
+    trans: options.trans,
+    searchDelay: options.searchDelay
+  });
   const dialog = new SharingDialog({
     title: options.title,
     body,

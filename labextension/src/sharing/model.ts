@@ -5,6 +5,7 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { userColor, userInitials } from '../presencemodel';
 import {
   EVERYONE,
   IDirectoryUser,
@@ -20,15 +21,15 @@ export interface ITrans {
   __(msg: string, ...args: any[]): string;
 }
 
-/** The name a role is shown with. */
+/** The name a role is shown with: what it lets one do, in plain words. */
 export function roleLabel(role: ShareRole | null, trans: ITrans): string {
   switch (role) {
     case 'owner':
       return trans.__('Owner');
     case 'editor':
-      return trans.__('Editor');
+      return trans.__('Can edit');
     case 'viewer':
-      return trans.__('Viewer');
+      return trans.__('Can view');
     case 'none':
       return trans.__('No access');
     default:
@@ -40,11 +41,11 @@ export function roleLabel(role: ShareRole | null, trans: ITrans): string {
 export function roleDescription(role: ShareRole, trans: ITrans): string {
   switch (role) {
     case 'owner':
-      return trans.__('Can edit and change who has access');
+      return trans.__('Can edit, and choose who has access');
     case 'editor':
-      return trans.__('Can edit');
+      return trans.__('Can open and change it');
     case 'viewer':
-      return trans.__('Can view, not edit');
+      return trans.__('Can open and read it, but not change it or run its code');
     case 'none':
       return trans.__('Cannot open it');
   }
@@ -56,9 +57,9 @@ export function roleInSentence(role: ShareRole | null, trans: ITrans): string {
     case 'owner':
       return trans.__('owner');
     case 'editor':
-      return trans.__('editor');
+      return trans.__('can edit');
     case 'viewer':
-      return trans.__('viewer');
+      return trans.__('can view');
     case 'none':
       return trans.__('no access');
     default:
@@ -69,8 +70,8 @@ export function roleInSentence(role: ShareRole | null, trans: ITrans): string {
 /** Where an inherited share comes from. */
 export function inheritedText(from: string, trans: ITrans): string {
   return from
-    ? trans.__('inherited from the folder “%1”', from)
-    : trans.__('inherited from the root folder');
+    ? trans.__('from the folder “%1”', from)
+    : trans.__('from the top folder');
 }
 
 /** One person in the list. */
@@ -81,12 +82,17 @@ export interface IShareRow {
   /** The username, when it differs from the label. */
   detail: string | null;
   initials: string;
-  color: string | null;
+  /** Their colour (checked, as everywhere else: see presencemodel.userColor). */
+  color: string;
   role: ShareRole;
   inherited: boolean;
   from: string;
   grantedBy: string | null;
   isSelf: boolean;
+  /** Owns the whole server: an owner of everything, whatever is shared. */
+  serverOwner: boolean;
+  /** Why the share does not give what it says (the server's sentence), if so. */
+  limited: string | null;
   /** The role can be changed here (an owner; an inherited share is overridden on this path). */
   canChange: boolean;
   /** The share is on this path and can be removed. */
@@ -96,36 +102,68 @@ export interface IShareRow {
 const RANK: Record<string, number> = { owner: 0, editor: 1, viewer: 2, none: 3 };
 
 /**
- * The rows of the list: the path's own shares, then inherited ones; by role
- * (owners first), then by name.
+ * The rows of the list: the owners of the server (who own everything),
+ * then the path's own shares, then inherited ones; by role (owners first),
+ * then by name. When the server does not say who owns it and the caller
+ * may manage the shares, the caller is listed as an owner.
  */
 export function shareRows(
   shares: IShares,
   directory: ReadonlyMap<string, IDirectoryUser>,
   self: string | null
 ): IShareRow[] {
+  const row = (
+    user: string,
+    role: ShareRole,
+    extra: Partial<IShareRow>
+  ): IShareRow => {
+    const known = directory.get(user);
+    const label = known?.display_name || known?.name || user;
+    return {
+      user,
+      label,
+      detail: label !== user ? user : null,
+      initials: userInitials(known ? { initials: known.initials } : undefined, label),
+      color: userColor(known ? { color: known.color, username: user } : undefined, user),
+      role,
+      inherited: false,
+      from: shares.path,
+      grantedBy: null,
+      isSelf: !!self && user === self,
+      serverOwner: false,
+      limited: null,
+      canChange: false,
+      canRemove: false,
+      ...extra
+    };
+  };
+  const owners = new Set(shares.owners);
   const rows = shares.shares
     .filter(s => s.user !== EVERYONE)
-    .map(s => {
-      const user = directory.get(s.user);
-      const label = user?.display_name || user?.name || s.user;
-      return {
-        user: s.user,
-        label,
-        detail: label !== s.user ? s.user : null,
-        initials: user?.initials || s.user.slice(0, 1).toUpperCase(),
-        color: user?.color ?? null,
-        role: s.role,
+    .map(s =>
+      row(s.user, owners.has(s.user) ? 'owner' : s.role, {
         inherited: s.inherited,
         from: s.from,
         grantedBy: s.grantedBy,
-        isSelf: !!self && s.user === self,
-        canChange: shares.canManage,
-        canRemove: shares.canManage && !s.inherited
-      };
-    });
+        serverOwner: owners.has(s.user),
+        limited: s.limited,
+        canChange: shares.canManage && !owners.has(s.user),
+        canRemove: shares.canManage && !s.inherited && !owners.has(s.user)
+      })
+    );
+  const listed = new Set(rows.map(r => r.user));
+  for (const owner of shares.owners) {
+    if (!listed.has(owner)) {
+      rows.push(row(owner, 'owner', { serverOwner: true }));
+      listed.add(owner);
+    }
+  }
+  if (!shares.owners.length && !shares.everyoneOwns && shares.canManage && self && !listed.has(self)) {
+    rows.push(row(self, 'owner', {}));
+  }
   rows.sort(
     (a, b) =>
+      Number(b.serverOwner) - Number(a.serverOwner) ||
       Number(a.inherited) - Number(b.inherited) ||
       (RANK[a.role] ?? 9) - (RANK[b.role] ?? 9) ||
       a.label.localeCompare(b.label)
@@ -136,30 +174,55 @@ export function shareRows(
 /** The sentence about the caller's own access. */
 export function ownAccessText(shares: IShares, trans: ITrans): string {
   if (shares.canManage) {
-    return trans.__('You are an owner: you can change who has access.');
+    return trans.__('You are an owner: you can edit this and choose who has access.');
   }
   switch (shares.role) {
     case 'editor':
-      return trans.__('You can edit this, but only its owners can change who has access.');
+      return trans.__('You can edit this. Only its owners can choose who has access.');
     case 'viewer':
-      return trans.__('You can view this, but only its owners can change who has access.');
+      return trans.__('You can view this, but not change it. Only its owners can choose who has access.');
     default:
-      return trans.__('Only the owners can change who has access.');
+      return trans.__('Only its owners can choose who has access.');
   }
+}
+
+/** A sentence when everyone who signs in owns the server (else null). */
+export function ownersText(shares: IShares, trans: ITrans): string | null {
+  return shares.everyoneOwns
+    ? trans.__(
+        'Everyone who signs in to this server with its token or password is an owner of everything on it: shares only matter for people who sign in differently.'
+      )
+    : null;
 }
 
 /** The sentence about everyone else. */
 export function everyoneText(shares: IShares, trans: ITrans): string {
   const e = shares.everyone;
   if (!e) {
-    return trans.__(
-      'Everyone else: nothing set here or above, so the server’s default role applies (never more than Jupyter lets them do).'
-    );
+    return shares.defaultRole
+      ? trans.__('Everyone else: %1 (this server’s default).', roleLabel(shares.defaultRole, trans))
+      : trans.__('Everyone else: what this server allows by default.');
   }
-  const role = roleInSentence(e.role, trans);
+  const role = roleLabel(e.role, trans);
   return e.inherited
     ? trans.__('Everyone else: %1 (%2).', role, inheritedText(e.from, trans))
     : trans.__('Everyone else: %1.', role);
+}
+
+/** The confirmation of a change ("Bob can now view this."). */
+export function changedText(name: string, role: ShareRole | null, trans: ITrans): string {
+  switch (role) {
+    case 'owner':
+      return trans.__('%1 is now an owner.', name);
+    case 'editor':
+      return trans.__('%1 can now edit this.', name);
+    case 'viewer':
+      return trans.__('%1 can now view this, but not change it.', name);
+    case 'none':
+      return trans.__('%1 no longer has access.', name);
+    default:
+      return trans.__('%1 was taken off the list: they keep any access the folders above give them.', name);
+  }
 }
 
 /** A clear message for a failed request. */
@@ -306,11 +369,14 @@ export class SharingModel {
           ? this._trans.__('Everyone else')
           : this._directory.get(user)?.display_name || user;
       this._status =
-        role === null
-          ? user === EVERYONE
-            ? this._trans.__('The role for everyone else was removed.')
-            : this._trans.__('%1’s share was removed.', name)
-          : this._trans.__('%1: %2.', name, roleLabel(role, this._trans));
+        user === EVERYONE
+          ? role === null
+            ? this._trans.__('Everyone else now gets what the folders above and the server give.')
+            : this._trans.__('Everyone else: %1.', roleLabel(role, this._trans))
+          : changedText(name, role, this._trans);
+      if (this._shares.warning) {
+        this._status = `${this._status} ${this._shares.warning}`;
+      }
       await this._fillNames();
       return true;
     } catch (err) {

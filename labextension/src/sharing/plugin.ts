@@ -17,7 +17,7 @@ import { Widget } from '@lumino/widgets';
 import { IRoom } from '../contentprovider';
 import { applyReadOnly } from '../readonly';
 import { DOMAIN, ICollab } from '../tokens';
-import { IDirectoryUser, SharingClient } from './api';
+import { IDirectoryUser, SharingClient, normalizeUser } from './api';
 import { showSharingDialog } from './dialog';
 
 export const SHARE_COMMAND = 'jupyter-collab:share';
@@ -34,16 +34,9 @@ function awarenessUsers(collab: ICollab | null): IDirectoryUser[] {
       continue;
     }
     room.sharedModel.awareness.getStates().forEach((state: any) => {
-      const u = state?.user;
-      if (u && typeof u.username === 'string' && u.username) {
-        const name = typeof u.name === 'string' && u.name ? u.name : u.username;
-        users.set(u.username, {
-          username: u.username,
-          name,
-          display_name: u.display_name || name,
-          initials: u.initials || name.slice(0, 1).toUpperCase(),
-          color: typeof u.color === 'string' ? u.color : null
-        });
+      const u = normalizeUser(state?.user);
+      if (u) {
+        users.set(u.username, u);
       }
     });
   }
@@ -75,7 +68,10 @@ export const sharingPlugin: JupyterFrontEndPlugin<void> = {
     const contents = app.serviceManager.contents;
     const settings = collab?.provider.serverSettings ?? contents.serverSettings;
     const client = new SharingClient(settings);
-    const self = () => app.serviceManager.user?.identity?.username ?? null;
+    const self = () =>
+      collab?.provider.identity?.username ??
+      app.serviceManager.user?.identity?.username ??
+      null;
 
     /** The local path (no drive prefix) of a contents path. */
     const local = (path: string) => contents.localPath(path);
@@ -122,7 +118,8 @@ export const sharingPlugin: JupyterFrontEndPlugin<void> = {
             api: client,
             trans,
             self: self(),
-            knownUsers: awarenessUsers(collab)
+            knownUsers: awarenessUsers(collab),
+            searchDelay: collab?.settings.get('userSearchDelay')
           });
         } catch (err) {
           Notification.error(
