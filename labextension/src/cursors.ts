@@ -101,6 +101,23 @@ export function labelVisible(
   }
 }
 
+/**
+ * The clients whose changes a transaction brought (their clocks advanced):
+ * who typed, when a text changed. (Deletions alone advance no clock.)
+ */
+export function transactionAuthors(transaction: {
+  beforeState: Map<number, number>;
+  afterState: Map<number, number>;
+}): number[] {
+  const authors: number[] = [];
+  transaction.afterState.forEach((clock, client) => {
+    if (clock > (transaction.beforeState.get(client) ?? 0)) {
+      authors.push(client);
+    }
+  });
+  return authors;
+}
+
 /** The cursor a name goes with: the primary one (else the first). */
 export function primaryCursor(cursors: unknown): ICursor | null {
   if (!Array.isArray(cursors) || cursors.length === 0) {
@@ -165,7 +182,7 @@ function labelTooltip(label: ILabel, creators: Map<string, () => TooltipView>): 
       applyUserColor(dom, label.color);
       dom.setAttribute('aria-hidden', 'true');
       dom.dataset.clientId = String(label.clientId);
-      return { dom, offset: { x: -1, y: 0 } };
+      return { dom, offset: { x: -1, y: 2 } };
     };
     creators.set(key, create);
   }
@@ -316,6 +333,7 @@ export function remoteCursors(options: {
       constructor(view: EditorView) {
         this._view = view;
         awareness.on('change', this._onChange);
+        ytext.observe(this._onText);
         liveEditors.add(this._refreshSoon);
         this.decorations = this._build(view);
         this._syncLabels();
@@ -341,6 +359,7 @@ export function remoteCursors(options: {
 
       destroy(): void {
         awareness.off('change', this._onChange);
+        ytext.unobserve(this._onText);
         liveEditors.delete(this._refreshSoon);
         if (this._timer !== null) {
           clearTimeout(this._timer);
@@ -410,10 +429,21 @@ export function remoteCursors(options: {
       }
 
       private _onChange = (change: IChange): void => {
+        this._moved(change.added.concat(change.updated, change.removed));
+      };
+
+      /**
+       * Someone typed here. Typing moves their cursor without changing its
+       * relative position (it sticks to the next character), so their
+       * awareness does not change: the text's authors count as moves.
+       */
+      private _onText = (event: Y.YTextEvent): void => {
+        this._moved(transactionAuthors(event.transaction));
+      };
+
+      private _moved(ids: number[]): void {
         const me = awareness.clientID;
-        const others = change.added
-          .concat(change.updated, change.removed)
-          .filter(id => id !== me);
+        const others = ids.filter(id => id !== me);
         if (others.length === 0) {
           return;
         }
@@ -432,7 +462,7 @@ export function remoteCursors(options: {
           this._timer = null;
           this._refreshSoon();
         }, labelOptions.duration + 50);
-      };
+      }
 
       private _refreshSoon = (): void => {
         if (this._refreshQueued) {

@@ -10,6 +10,40 @@ import { CollabContentProvider, IRoom } from './contentprovider';
 import { ICollaborator, IPresenceEntry, groupCollaborators } from './presencemodel';
 import { CollabSettings } from './settings';
 
+/** The part of a Yjs transaction used here. */
+export interface ITransactionLike {
+  /** Changed types, each with the changed keys of a map, or null for a list or a text. */
+  changed: Map<unknown, Set<string | null>>;
+  beforeState: Map<number, number>;
+  afterState: Map<number, number>;
+}
+
+/**
+ * Who edited in a transaction: the clients whose changes it brought (their
+ * clocks advanced), when it changed a text (typing, pasting, outputs) or a
+ * list (new, moved or deleted cells, outputs). A transaction that only
+ * writes values under keys of maps (notebook metadata such as the kernel's
+ * \`language_info\` written when a kernel starts, an execution count, the
+ * dirty flag) is JupyterLab's own bookkeeping, not someone editing.
+ * Deletions alone advance no clock: Yjs does not say who deleted.
+ */
+export function editAuthors(transaction: ITransactionLike): number[] {
+  let edits = false;
+  transaction.changed.forEach(keys => {
+    edits = edits || keys.has(null);
+  });
+  if (!edits) {
+    return [];
+  }
+  const authors: number[] = [];
+  transaction.afterState.forEach((clock, client) => {
+    if (clock > (transaction.beforeState.get(client) ?? 0)) {
+      authors.push(client);
+    }
+  });
+  return authors;
+}
+
 /**
  * Watches the awareness of every open room, and who changes which
  * document, and tells when either changes.
@@ -117,10 +151,9 @@ export class PresenceTracker {
       return;
     }
     const listener = () => this._schedule();
-    const onUpdate = (update: Uint8Array, origin: unknown) =>
-      this._onUpdate(room, update, origin);
+    const onUpdate = (transaction: Y.Transaction) => this._onTransaction(room, transaction);
     room.sharedModel.awareness.on('change', listener);
-    room.sharedModel.ydoc.on('update', onUpdate);
+    room.sharedModel.ydoc.on('afterTransaction', onUpdate);
     this._listeners.set(room.id, { listener, onUpdate });
     room.connection.sessionChanged.connect(listener);
     this._schedule();
@@ -131,7 +164,7 @@ export class PresenceTracker {
     if (listeners) {
       try {
         room.sharedModel.awareness.off('change', listeners.listener);
-        room.sharedModel.ydoc.off('update', listeners.onUpdate);
+        room.sharedModel.ydoc.off('afterTransaction', listeners.onUpdate);
       } catch {
         // the awareness may be destroyed
       }
@@ -141,20 +174,11 @@ export class PresenceTracker {
   }
 
   /** A change to a document: note who made it (their Yjs client ids). */
-  private _onUpdate(room: IRoom, update: Uint8Array, origin: unknown): void {
-    if (!room.connection.state.everSynced) {
+  private _onTransaction(room: IRoom, transaction: Y.Transaction): void {
+    if (!room.connection.state.everSynced && transaction.origin === room.connection) {
       return;
     }
-    let clients: number[];
-    if (origin === room.connection) {
-      try {
-        clients = Array.from(Y.parseUpdateMeta(update).to.keys());
-      } catch {
-        return;
-      }
-    } else {
-      clients = [room.sharedModel.ydoc.clientID];
-    }
+    const clients = editAuthors(transaction as unknown as ITransactionLike);
     if (!clients.length) {
       return;
     }
@@ -202,7 +226,7 @@ export class PresenceTracker {
   private _settings: CollabSettings;
   private _listeners = new Map<
     string,
-    { listener: () => void; onUpdate: (update: Uint8Array, origin: unknown) => void }
+    { listener: () => void; onUpdate: (transaction: Y.Transaction) => void }
   >();
   private _edits = new Map<string, Map<number, number>>();
   private _expiry: ReturnType<typeof setTimeout> | null = null;

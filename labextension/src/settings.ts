@@ -33,8 +33,6 @@ export interface ICollabSettings {
   reconnectMaxDelay: number;
   /** Pause after typing before the Share dialog searches for people (ms). */
   userSearchDelay: number;
-  /** How often the collaboration server's health is checked (ms; 0: never). */
-  statusPollInterval: number;
 }
 
 /** The defaults (the same as in the schema). */
@@ -47,8 +45,7 @@ export const DEFAULT_SETTINGS: Readonly<ICollabSettings> = Object.freeze({
   notificationPollInterval: 10000,
   saveTimeout: 10000,
   reconnectMaxDelay: 30000,
-  userSearchDelay: 200,
-  statusPollInterval: 60000
+  userSearchDelay: 200
 });
 
 /** Bounds of the numeric settings (the schema's minimum and maximum). */
@@ -59,8 +56,7 @@ export const LIMITS: Readonly<Record<string, [number, number]>> = Object.freeze(
   notificationPollInterval: [2000, 3600000],
   saveTimeout: [1000, 600000],
   reconnectMaxDelay: [1000, 600000],
-  userSearchDelay: [0, 5000],
-  statusPollInterval: [0, 3600000]
+  userSearchDelay: [0, 5000]
 });
 
 const CHOICES: Readonly<Record<string, readonly string[]>> = Object.freeze({

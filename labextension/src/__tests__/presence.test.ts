@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 
-import { encodeCursors, labelVisible, primaryCursor, resolvePosition } from '../cursors';
+import { encodeCursors, labelVisible, primaryCursor, resolvePosition, transactionAuthors } from '../cursors';
 import {
   FALLBACK_COLORS,
   IPresenceEntry,
@@ -177,5 +177,22 @@ describe('cursor names', () => {
     expect(primaryCursor([{ head: 1 }])).toEqual({ head: 1 });
     expect(primaryCursor([])).toBeNull();
     expect(primaryCursor('x')).toBeNull();
+  });
+});
+
+describe('who typed', () => {
+  it('the authors of a text change are the clients whose clocks advanced', () => {
+    const alice = new Y.Doc();
+    const bob = new Y.Doc();
+    alice.getText('source').insert(0, 'hello');
+    Y.applyUpdate(bob, Y.encodeStateAsUpdate(alice));
+    const seen: number[][] = [];
+    alice.getText('source').observe(event => seen.push(transactionAuthors(event.transaction)));
+    const before = Y.encodeStateVector(bob);
+    bob.getText('source').insert(0, 'x');
+    Y.applyUpdate(alice, Y.encodeStateAsUpdate(bob, before));
+    expect(seen).toEqual([[bob.clientID]]);
+    alice.getText('source').delete(0, 1); // a deletion names nobody
+    expect(seen[1]).toEqual([]);
   });
 });

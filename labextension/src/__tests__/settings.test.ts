@@ -27,6 +27,15 @@ describe('settings', () => {
       }
     }
     expect((schema as any)['additionalProperties']).toBe(false);
+    // the choices offered are the ones the code knows
+    const choices = (key: string) => properties[key].oneOf.map((o: any) => o.const);
+    expect(choices('collaboratorColors')).toEqual(['theme', 'identity']);
+    expect(choices('cursorLabels')).toEqual(['activity', 'hover', 'always']);
+    for (const key of ['collaboratorColors', 'cursorLabels']) {
+      for (const value of choices(key)) {
+        expect((readSettings({ [key]: value }) as any)[key]).toBe(value);
+      }
+    }
   });
 
   it('reads what the registry gives: defaults for missing or bad values, numbers clamped', () => {
