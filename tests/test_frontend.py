@@ -60,8 +60,15 @@ def run_e2e(script: str, out_name: str, chromium: str, timeout: int) -> Path:
         timeout=timeout,
         env={**os.environ, "CHROMIUM": chromium},
     )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "output.txt").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+    failures = "\n".join(line for line in result.stdout.splitlines() if line.startswith("FAIL"))
     print(result.stdout[-6000:])
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert result.returncode == 0, (
+        f"failed checks:\n{failures}\n\n(all output: {out / 'output.txt'})\n"
+        + result.stdout[-3000:]
+        + result.stderr[-3000:]
+    )
     assert "0 failed" in result.stdout
     return out
 

@@ -101,6 +101,9 @@ export interface ISessionContextLike {
   kernelPreference: Record<string, any>;
   readonly session: { dispose(): void; isDisposed?: boolean } | null;
   readonly isDisposed?: boolean;
+  /** JupyterLab's status display (`kernelDisplayStatus`) and its signal. */
+  readonly kernelDisplayStatus?: string;
+  readonly statusChanged?: { emit(status: any): void };
   initialize(): Promise<boolean>;
   changeKernel(options?: any): Promise<any>;
   startKernel(): Promise<boolean>;
@@ -137,10 +140,14 @@ export class KernelGate {
     const changeKernel = sc.changeKernel.bind(sc);
     const startKernel = sc.startKernel.bind(sc);
     const restartKernel = sc.restartKernel.bind(sc);
-    sc.initialize = () => {
+    sc.initialize = async () => {
       this.apply();
       this._initialized = true;
-      return initialize();
+      const result = await initialize();
+      if (this.blocked) {
+        this._refreshStatus();
+      }
+      return result;
     };
     sc.changeKernel = (options?: any) =>
       this.blocked ? Promise.resolve(null) : changeKernel(options);
@@ -172,6 +179,7 @@ export class KernelGate {
         this._detached = true;
         session.dispose();
       }
+      this._refreshStatus();
       return;
     }
     if (this._saved !== null) {
@@ -190,6 +198,20 @@ export class KernelGate {
   /** Whether a session was let go because the role became read-only. */
   get detached(): boolean {
     return this._detached;
+  }
+
+  /**
+   * Tell JupyterLab's kernel status displays to read the status again: they
+   * read it on this signal only, and would keep showing "Initializing", as
+   * they did before the preference said that no kernel comes.
+   */
+  private _refreshStatus(): void {
+    const sc = this.sessionContext;
+    try {
+      sc.statusChanged?.emit(sc.kernelDisplayStatus ?? 'unknown');
+    } catch {
+      // a display failing is not ours to handle
+    }
   }
 
   private _saved: Record<string, any> | null = null;

@@ -31,6 +31,7 @@ from playwright.sync_api import Page, sync_playwright
 from e2e_support import (
     RESULTS, check, finish, free_port, section, start_lab, wait_text, wait_until,
 )  # fmt: skip
+import frontend_checks as fc
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
 FLAGS = [
@@ -321,6 +322,50 @@ def check_follow_scrolls(a: Page, b: Page, base: str, out: Path) -> None:
     check(f"A (following B): scrolls to cell {target} where B went", ok)
     a.screenshot(path=str(out / "following-scrolled-A.png"))
     a.keyboard.press("Escape")
+
+
+def check_first_views(a: Page, b: Page, language_info: dict, out: Path) -> None:
+    """A notebook a kernel has run, opened first by A then by B: highlighting and cell count
+    for both; how A and B look, who is editing; B's name on the first line; settings live;
+    the same in JupyterLab Dark."""
+    fc.open_document(a, fc.KERNEL_RUN)
+    check("A: the kernel-run notebook opens", wait_text(a, CELLS, fc.KERNEL_RUN_LAST_LINE, 30000))
+    fc.check_highlighting(a, "A-first-opener", language_info, out)
+    fc.open_document(b, fc.KERNEL_RUN)
+    check("B: the kernel-run notebook opens", wait_text(b, CELLS, fc.KERNEL_RUN_LAST_LINE, 30000))
+    fc.check_highlighting(b, "B-second-opener", language_info, out)
+    section("people", fc.check_presence, a, b, out)
+    section("cursor names", fc.check_cursor_label, a, b, out)
+    section("settings", fc.check_settings_live, a, b, out)
+    section("dark theme", fc.check_dark_theme, a, b, out)
+    # leave A and B as they were: only demo.ipynb's notebook open
+    for page in (a, b):
+        page.evaluate(
+            """(path) => { for (const w of Array.from(window.jupyterapp.shell.widgets('main'))) {
+                 if ((w.context && w.context.path === path) || w.id === 'setting-editor') {
+                   if (w.context) { w.context.model.dirty = false; }
+                   w.dispose();
+                 } } }""",
+            fc.KERNEL_RUN,
+        )
+        page.locator(".lm-TabBar-tab").filter(has_text="demo.ipynb").first.click()
+
+
+def check_first_views_alone(browser, base: str, language_info: dict, out: Path) -> None:
+    """Only what users see first, and the viewer's kernel (for working on them: --only)."""
+    a = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    b = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    for page in (a, b):
+        open_lab(page, base, "demo.ipynb")
+        wait_text(page, CELLS, "print(x)", 30000)
+    section("what users see first", check_first_views, a, b, language_info, out)
+    before = fc.sessions(base, TOKEN, "demo.ipynb")
+    ctx_c = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx_c.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
+    c = ctx_c.new_page()
+    open_lab(c, base, "demo.ipynb")
+    wait_text(c, CELLS, "print(x)", 30000)
+    section("viewer gets no kernel", fc.check_viewer_kernel, c, base, TOKEN, "demo.ipynb", before, out)
 
 
 def check_large_notebook(a: Page, base: str, out: Path) -> None:
@@ -680,7 +725,7 @@ def main() -> int:
     parser.add_argument("--dark", action="store_true", help="use the JupyterLab Dark theme")
     parser.add_argument(
         "--only",
-        choices=["history"],
+        choices=["history", "first-views"],
         help="run only one group of checks (with its own server)",
     )
     parser.add_argument(
@@ -696,6 +741,7 @@ def main() -> int:
     root = tmp / "root"
     root.mkdir()
     make_root(root)
+    language_info = fc.make_kernel_run_notebook(root / fc.KERNEL_RUN)
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
@@ -707,6 +753,21 @@ def main() -> int:
         return run_without_server_extension(tmp, root, port, base, out, args.keep)
     server = start_server(root, port)
     console: dict[str, list[str]] = {"A": [], "B": []}
+    if args.only == "first-views":
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+                check_first_views_alone(browser, base, language_info, out)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(30)
+            shutil.copy(tmp / "server.log", out / "server.log")
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+        failed = [r for r in RESULTS if not r[1]]
+        print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
+        return 1 if failed else 0
     if args.only == "history":
         try:
             with sync_playwright() as p:
@@ -805,6 +866,8 @@ def main() -> int:
             b.screenshot(path=str(out / "notebook-B.png"))
             section("cell markers and follow mode", check_cell_presence_and_follow, a, b, out)
 
+            section("what users see first", check_first_views, a, b, language_info, out)
+
             # save from the UI: no "file changed" dialog
             a.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
             a.keyboard.press("Control+s")
@@ -842,6 +905,7 @@ def main() -> int:
             a.screenshot(path=str(out / "after-disk-change-A.png"))
 
             # --- a viewer (may read, not write) ----------------------------
+            demo_sessions = fc.sessions(base, TOKEN, "demo.ipynb")
             ctx_c = browser.new_context(viewport={"width": 1400, "height": 900})
             ctx_c.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
             c = ctx_c.new_page()
@@ -869,6 +933,10 @@ def main() -> int:
             check("C (viewer): sees A's new edit", wait_text(c, ".jp-Notebook .jp-Cell .cm-content", "for the viewer"))
             c.screenshot(path=str(out / "viewer-C.png"))
             section("viewer cannot change the notebook", check_viewer_structure, a, c, out)
+            section(
+                "viewer gets no kernel", fc.check_viewer_kernel, c, base, TOKEN, "demo.ipynb",
+                demo_sessions, out,
+            )  # fmt: skip
             ctx_c.close()
 
             # --- the notebook is renamed by someone else -------------------

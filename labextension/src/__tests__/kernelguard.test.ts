@@ -22,6 +22,11 @@ class FakeSessionContext {
   kernelPreference: Record<string, any> = { name: 'python3', language: 'python' };
   session: { dispose(): void; isDisposed: boolean } | null = null;
   started: string[] = [];
+  statuses: string[] = [];
+  statusChanged = { emit: (status: string) => this.statuses.push(status) };
+  get kernelDisplayStatus(): string {
+    return this.session ? 'idle' : 'unknown';
+  }
   /** A session of the document already runs on the server (someone else's kernel). */
   constructor(private serverHasSession = false) {}
 
@@ -123,6 +128,9 @@ describe('KernelGate', () => {
       await sc.restartKernel();
       expect(sc.started).toEqual([]);
       expect(gate.blocked).toBe(true);
+      // the status bar is told to read the status again: no kernel, not "initializing"
+      expect(sc.statuses.length).toBeGreaterThan(0);
+      expect(sc.statuses.every(status => status === 'unknown')).toBe(true);
     }
   });
 
