@@ -137,6 +137,20 @@ def dismiss_connection_error(page: Page) -> None:
         page.wait_for_timeout(300)
 
 
+def click_past_dialogs(page: Page, locator) -> None:
+    """Click, closing the "Server Connection Error" dialogs JupyterLab opens (at any moment)
+    while the server is away."""
+    for _ in range(5):
+        dismiss_connection_error(page)
+        try:
+            locator.click(timeout=5000)
+            return
+        except Exception:
+            continue
+    dismiss_connection_error(page)
+    locator.click()
+
+
 def dialog_text(page: Page) -> str:
     """Text of the open dialogs ('' if none)."""
     return " | ".join(t.strip() for t in page.locator(".jp-Dialog").all_inner_texts())
@@ -985,7 +999,7 @@ def main() -> int:
             a.wait_for_timeout(1500)
             dismiss_connection_error(a)
             dismiss_connection_error(b)
-            a.locator(".jp-FileEditor .cm-content").first.click()
+            click_past_dialogs(a, a.locator(".jp-FileEditor .cm-content").first)
             a.keyboard.press("Control+End")
             a.keyboard.type("typed while offline")
             check(
@@ -1022,9 +1036,8 @@ def main() -> int:
                     wait_text(b, ".jp-FileEditor .cm-content", "typed while offline", 30000),
                 )
                 a.screenshot(path=str(out / "server-restart-kept-A.png"))
-                dismiss_connection_error(a)
                 dismiss_connection_error(b)
-                a.locator(".jp-FileEditor .cm-content").first.click()
+                click_past_dialogs(a, a.locator(".jp-FileEditor .cm-content").first)
                 a.keyboard.press("Control+s")
                 deadline = time.time() + 20
                 while time.time() < deadline and "typed while offline" not in (root / "notes.txt").read_text():
@@ -1055,11 +1068,13 @@ def main() -> int:
                     repr(text_a),
                 )
                 a.screenshot(path=str(out / "server-reset-A.png"))
-                dismiss_connection_error(a)
                 dismiss_connection_error(b)
-                a.locator(".jp-Notification-Toast, .Toastify__toast").filter(has_text="restarted").filter(
-                    has_text="notes.txt"
-                ).get_by_text("Save my version").first.click()
+                click_past_dialogs(
+                    a,
+                    a.locator(".jp-Notification-Toast, .Toastify__toast").filter(has_text="restarted").filter(
+                        has_text="notes.txt"
+                    ).get_by_text("Save my version").first,
+                )
                 deadline = time.time() + 20
                 while time.time() < deadline and "typed while offline" not in (root / "notes.txt").read_text():
                     time.sleep(0.5)
