@@ -19,7 +19,7 @@ import pytest
 
 from .client import eventually
 from .hub.clients import HubBrowser, fetch_json, join, open_session, token_headers
-from .hub.hub import PASSWORD, Hub
+from .hub.hub import NAMES, PASSWORD, USERS, Hub
 from .hub.proxy import ProxyUnavailable, proxy_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,8 +67,11 @@ def hub(tmp_path_factory: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def tokens(hub: Hub) -> dict[str, str]:
-    """A hub API token per user, as each would make on the hub's Token page."""
-    return {user: hub.token(user) for user in ("alice", "bob", "carol")}
+    """A hub API token per user, as each would make on the hub's Token page after logging in
+    (the login is when the hub records what its authenticator says about them)."""
+    for user in USERS:
+        HubBrowser(hub.url).login(user, PASSWORD)
+    return {user: hub.token(user) for user in USERS}
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +115,7 @@ async def test_hub_tokens_give_hub_identities_and_only_granted_users_get_in(
         status, me = await fetch_json(f"{alice_server}api/me", headers=token_headers(tokens[user]))
         assert status == 200, me
         assert me["identity"]["username"] == user
+        assert me["identity"]["display_name"] == NAMES[user]  # from the hub's authenticator
     write(hub, "private.txt", "alice's\n")
     # carol has no role on alice's server: the hub's check refuses her before our extension
     for url in (f"{alice_server}api/me", f"{alice_server}api/collab/users"):
@@ -230,7 +234,9 @@ async def test_awareness_shows_the_hubs_identities(
             lambda: user_of(bob, alice.ydoc.client_id) is not None, 60, "alice's state at bob's"
         )
         seen_by_alice = user_of(alice, bob.ydoc.client_id)
-        assert seen_by_alice["username"] == "bob" and seen_by_alice["name"] == "bob"
+        assert seen_by_alice["username"] == "bob"
+        assert seen_by_alice["name"] == seen_by_alice["display_name"] == "Bob Baker"
+        assert seen_by_alice["initials"] == "BB"
         assert alice.awareness[bob.ydoc.client_id]["cursor"] == 3
         assert user_of(bob, alice.ydoc.client_id)["username"] == "alice"
         # the sharing dialog's directory lists both, by their hub names
@@ -238,7 +244,8 @@ async def test_awareness_shows_the_hubs_identities(
             f"{alice_server}api/collab/users?q=", headers=token_headers(tokens["alice"])
         )
         assert status == 200
-        assert {"alice", "bob"} <= {u["username"] for u in reply["users"]}
+        directory = {u["username"]: u["display_name"] for u in reply["users"]}
+        assert directory["alice"] == "Alice Liddell" and directory["bob"] == "Bob Baker"
     finally:
         alice.close()
         bob.close()
@@ -325,6 +332,7 @@ async def test_browser_login_consent_page_and_cookie(
     alice's server identify him; then the server's cookie (with its XSRF token) is all the page
     needs for our session API and room WebSocket."""
     write(hub, "together.txt", "shared draft\n")
+    await asyncio.to_thread(hub.forget_consent, "bob", "alice")  # as if he never approved
     browser = HubBrowser(hub.url)
     await asyncio.to_thread(browser.login, "bob", PASSWORD)
     page = await asyncio.to_thread(browser.open, f"{alice_server}lab")
@@ -396,6 +404,7 @@ async def test_bob_types_in_alices_notebook_in_chromium(
     from playwright.async_api import async_playwright
 
     write(hub, "browser.ipynb", notebook("total = 41 + 1"))
+    await asyncio.to_thread(hub.forget_consent, "bob", "alice")  # as if he never approved
     _, alice = await join(alice_server, "browser.ipynb", token_headers(tokens["alice"]), "notebook")
     shots = ROOT / "tests" / ".artifacts" / "jupyterhub"
     shots.mkdir(parents=True, exist_ok=True)
@@ -455,7 +464,8 @@ async def test_bob_types_in_alices_notebook_in_chromium(
                 "() => { const w = window.jupyterapp.shell.currentWidget;"
                 " const a = w && w.context && w.context.model.sharedModel.awareness;"
                 " return !!a && Array.from(a.getStates().values())"
-                ".some(s => s.user && s.user.username === 'alice'); }",
+                ".some(s => s.user && s.user.username === 'alice'"
+                " && s.user.display_name === 'Alice Liddell'); }",
                 timeout=90_000,
             )
             await eventually(

@@ -27,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parents[1]
 PASSWORD = "collab-hub-password"  # SharedPasswordAuthenticator wants 8 characters or more
 USERS = ("alice", "bob", "carol")  # alice's server is shared with bob; carol has no access
+# what the hub's authenticator says about them (carol: nothing but her username)
+NAMES = {"alice": "Alice Liddell", "bob": "Bob Baker"}
 
 # Short delays, so tests see saves and room cleanups quickly (a traitlet of CollabApp each).
 COLLAB = {"save_delay": 0.2, "save_max_wait": 1.0, "document_cleanup_delay": 1.0}
@@ -58,6 +60,7 @@ class Hub:
             "proxy": str(proxy),
             "password": PASSWORD,
             "users": list(USERS),
+            "names": NAMES,
             "admin_token": self.admin_token,
             "checkout": str(CHECKOUT),
             "collab": COLLAB,
@@ -173,6 +176,20 @@ class Hub:
         if status != 201:
             raise HubError(f"token for {user}: {status} {reply}")
         return reply["token"]
+
+    def forget_consent(self, user: str, server_owner: str) -> int:
+        """Revoke what ``user`` approved on the consent page of ``server_owner``'s server (the
+        OAuth tokens the hub gave that server for ``user``), so the page comes up again; how
+        many were revoked."""
+        status, reply = self.api("GET", f"/users/{user}/tokens")
+        if status != 200:
+            raise HubError(f"tokens of {user}: {status} {reply}")
+        revoked = 0
+        for token in reply["api_tokens"]:
+            if f"/user/{server_owner}/" in (token.get("oauth_client") or ""):
+                status, _ = self.api("DELETE", f"/users/{user}/tokens/{token['id']}")
+                revoked += status == 204
+        return revoked
 
     def start_server(self, user: str, timeout: float = 240) -> str:
         """Start ``user``'s default server and wait until it is ready; its URL via the proxy."""

@@ -15,6 +15,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 
 settings = json.loads(Path(os.environ["COLLAB_HUB_SETTINGS"]).read_text())
 run = Path(settings["run"])
@@ -33,8 +36,24 @@ c.JupyterHub.cleanup_servers = True  # stopping the hub stops the single-user se
 c.JupyterHub.cleanup_proxy = True
 
 # -- who may log in ----------------------------------------------------------------------------
-c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = settings["password"]
+
+
+class TeamAuthenticator(SharedPasswordAuthenticator):
+    """JupyterHub's shared-password login, plus the names a real identity provider (OAuth, LDAP)
+    gives: JupyterHub 6 hands an authenticator's ``user_info`` to the single-user servers, where
+    they become the Jupyter identity (and so the name collaborators see)."""
+
+    async def authenticate(self, handler: Any, data: dict[str, Any]) -> Any:
+        user = await super().authenticate(handler, data)
+        names = settings["names"]
+        if user and user["name"] in names:
+            full = names[user["name"]]
+            user["user_info"] = {"name": full, "display_name": full}
+        return user
+
+
+c.JupyterHub.authenticator_class = TeamAuthenticator
+c.TeamAuthenticator.user_password = settings["password"]
 c.Authenticator.allowed_users = set(settings["users"])
 
 # -- one single-user server per user, as the user running the hub ----------------------------
