@@ -1,4 +1,4 @@
-"""HTTP and WebSocket endpoints of the wire contract (../shared/CONTRACT.md, docs/protocol.md)."""
+"""HTTP and WebSocket endpoints of the wire contract (docs/contract.md, docs/protocol.md)."""
 
 from __future__ import annotations
 
