@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -404,13 +406,24 @@ CHROMIUM_FLAGS = [
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
+def ensure_chromium() -> None:
+    """Debian's Chromium, installed on first use as test_frontend.py's fixture does."""
+    if not os.path.exists(CHROMIUM) and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-q"], check=True, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+            check=True, timeout=900,
+        )  # fmt: skip
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium")
+
+
 async def test_bob_types_in_alices_notebook_in_chromium(
     hub: Hub, tokens: dict[str, str], alice_server: str, tmp_path: Path
 ) -> None:
     """Chromium as bob: the hub's login page, the consent page, then alice's notebook in
     JupyterLab (our frontend); his typing reaches alice's client, and hers reaches his page."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium is missing at {CHROMIUM} (apt-get install chromium)")
+    await asyncio.to_thread(ensure_chromium)
     from playwright.async_api import async_playwright
 
     write(hub, "browser.ipynb", notebook("total = 41 + 1"))
