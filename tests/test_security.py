@@ -37,7 +37,9 @@ async def test_viewer_joins_but_cannot_edit(jp_root_dir, connect):
 async def test_viewer_session_role(jp_root_dir, open_session):
     (jp_root_dir / "r.txt").write_text("x")
     assert (await open_session("r.txt", headers=token_header("viewer")))["role"] == "viewer"
-    assert (await open_session("r.txt", headers=token_header("bob")))["role"] == "owner"
+    # collaborators get the default role (editor); only the server's own user is an owner
+    assert (await open_session("r.txt", headers=token_header("bob")))["role"] == "editor"
+    assert (await open_session("r.txt", headers=token_header("alice")))["role"] == "owner"
 
 
 async def test_user_without_read_is_refused(jp_root_dir, open_session, jp_ws_fetch):

@@ -24,7 +24,7 @@ async def test_roles_from_shares_apply_live(jp_root_dir, connect, open_session, 
     (jp_root_dir / "proj" / "a.txt").write_text("a\n")
     alice = await connect("proj/a.txt", headers=token_header("alice"))
     bob = await connect("proj/a.txt", headers=token_header("bob"))
-    assert {"type": "role", "role": "owner"} in bob.notices  # no shares yet
+    assert {"type": "role", "role": "editor"} in bob.notices  # no shares yet: the default
 
     listing = await share(api, "proj", "bob", "viewer")
     assert listing["shares"][0]["user"] == "bob" and listing["canManage"]
@@ -58,30 +58,34 @@ async def test_roles_from_shares_apply_live(jp_root_dir, connect, open_session, 
     # removing the shares brings back the default
     await share(api, "proj/a.txt", "bob", None)
     await share(api, "proj", "bob", None)
-    assert (await open_session("proj/a.txt", headers=token_header("bob")))["role"] == "owner"
+    assert (await open_session("proj/a.txt", headers=token_header("bob")))["role"] == "editor"
 
 
 async def test_everyone_share_authorizer_cap_and_owner_rules(jp_root_dir, open_session, api):
-    (jp_root_dir / "r.txt").write_text("r\n")
-    # alice may not leave herself without the right to manage
-    status, body = await api("PUT", "shares", "r.txt", body={"user": "*", "role": "viewer"})
+    (jp_root_dir / "proj").mkdir()
+    (jp_root_dir / "proj" / "r.txt").write_text("r\n")
+    # everyone owns proj: bob (an owner through "*" only) may not take that away from himself
+    await share(api, "proj", "*", "owner")
+    status, body = await api("PUT", "shares", "proj", user="bob",
+                             body={"user": "*", "role": "viewer"})  # fmt: skip
     assert status == 403 and "owner" in body["message"]
-    await share(api, "r.txt", "alice", "owner")
-    listing = await share(api, "r.txt", "*", "viewer")
+    listing = await share(api, "proj", "*", "viewer")
     assert listing["everyone"]["role"] == "viewer"
-    assert (await open_session("r.txt", headers=token_header("bob")))["role"] == "viewer"
+    assert (await open_session("proj/r.txt", headers=token_header("bob")))["role"] == "viewer"
     # bob is no owner now: he may look at the shares but not change them
-    status, listing = await api("GET", "shares", "r.txt", user="bob")
+    status, listing = await api("GET", "shares", "proj/r.txt", user="bob")
     assert status == 200 and listing["role"] == "viewer" and not listing["canManage"]
-    status, _ = await api("PUT", "shares", "r.txt", user="bob",
+    assert listing["owners"] == ["alice"]  # the server's own user, for the dialog to show
+    status, _ = await api("PUT", "shares", "proj/r.txt", user="bob",
                            body={"user": "bob", "role": "owner"})  # fmt: skip
     assert status == 403
     # the Authorizer is the limit: vera may only read, whatever her share says
-    await share(api, "r.txt", "vera", "editor")
-    assert (await open_session("r.txt", headers=token_header("viewer")))["role"] == "viewer"
-    status, _ = await api("PUT", "shares", "r.txt", user="alice",
-                           body={"user": "alice", "role": "editor"})  # fmt: skip
-    assert status == 403  # the last owner cannot demote herself
+    await share(api, "proj/r.txt", "vera", "editor")
+    assert (await open_session("proj/r.txt", headers=token_header("viewer")))["role"] == "viewer"
+    # the server's own user is an owner of everything: no share changes that, not even hers
+    status, body = await api("PUT", "shares", "proj/r.txt", user="alice",
+                             body={"user": "alice", "role": "editor"})  # fmt: skip
+    assert status == 400 and "owns this server" in body["message"]
 
 
 async def test_bad_share_requests(jp_root_dir, api):
@@ -114,9 +118,12 @@ async def test_shared_notification_users_and_audit(jp_root_dir, open_session, ap
     assert status == 200 and inbox["unread"] == 1
     (note,) = inbox["notifications"]
     assert note["type"] == "shared" and note["path"] == "n.ipynb"
-    assert note["details"] == {"role": "editor", "kind": "file"}
+    assert note["details"] == {
+        "change": "granted", "role": "editor", "previous": "editor", "share": "editor",
+        "kind": "file",
+    }  # fmt: skip
     assert note["actor"]["username"] == "alice"
-    assert note["message"] == "Alice shared n.ipynb with you as editor"
+    assert note["message"] == "Alice shared n.ipynb with you: you can edit it."
     status, after = await api("GET", "notifications", user="bob", params={"after": note["id"]})
     assert after["notifications"] == []
     status, read = await api("POST", "notifications", "read", user="bob",
@@ -127,7 +134,6 @@ async def test_shared_notification_users_and_audit(jp_root_dir, open_session, ap
 
     status, audit = await api("GET", "audit", params={"action": "permission-change"})
     event = audit["events"][0]
-    await share(api, "", "alice", "owner")
     await share(api, "", "*", "editor")
     status, _ = await api("GET", "audit", user="bob")
     assert status == 403  # not an owner of everything
@@ -148,7 +154,6 @@ async def test_history_api_follows_roles_and_restores_notify_authors(
     status, body = await api("POST", *doc(room, "versions"), user="bob", body={"name": "bob's"})
     assert status == 201
     version = body["version"]
-    await share(api, "h.txt", "alice", "owner")
     await share(api, "h.txt", "bob", "viewer")
     status, _ = await api("GET", *doc(room, "versions"), user="bob")
     assert status == 200
@@ -175,20 +180,19 @@ async def named_as_alice(api: Any, room: str) -> None:
 
 async def test_shares_follow_renames_and_go_with_deletes(jp_root_dir, jp_fetch, open_session, api):
     (jp_root_dir / "m.txt").write_text("m\n")
-    await share(api, "m.txt", "alice", "owner")
+    await share(api, "m.txt", "carol", "editor")
     await share(api, "m.txt", "bob", "viewer")
     await jp_fetch("api", "contents", "m.txt", method="PATCH", body=json.dumps({"path": "n.txt"}))
     assert (await open_session("n.txt", headers=token_header("bob")))["role"] == "viewer"
     status, listing = await api("GET", "shares", "n.txt")
-    assert {s["user"] for s in listing["shares"]} == {"alice", "bob"}
+    assert {s["user"] for s in listing["shares"]} == {"carol", "bob"}
     await jp_fetch("api", "contents", "n.txt", method="DELETE")
     (jp_root_dir / "n.txt").write_text("a new file\n")
-    assert (await open_session("n.txt", headers=token_header("bob")))["role"] == "owner"
+    assert (await open_session("n.txt", headers=token_header("bob")))["role"] == "editor"
 
 
 async def test_shares_also_govern_jupyters_file_endpoints(jp_root_dir, jp_fetch, api):
     (jp_root_dir / "secret.txt").write_text("secret\n")
-    await share(api, "secret.txt", "alice", "owner")
     await share(api, "secret.txt", "bob", "viewer")
 
     async def as_bob(method: str, *parts: str, body: str | None = None) -> int:
