@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from tornado.httpclient import HTTPClientError
 
 from .auth import token_header
@@ -218,3 +219,116 @@ async def test_shares_also_govern_jupyters_file_endpoints(jp_root_dir, jp_fetch,
     response = await jp_fetch("api", "contents", "secret.txt", method="PUT", body=save,
                               headers=token_header("alice"))  # fmt: skip
     assert response.code == 200
+
+
+@pytest.fixture
+def hub_server(monkeypatch: Any, collab_config: dict[str, Any]) -> None:
+    """Like alice's JupyterHub single-user server: $JUPYTERHUB_USER names the server's own user
+    (no ``owners`` configured), and bob reaches it with access:servers."""
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    collab_config.pop("owners", None)
+
+
+@pytest.mark.usefixtures("hub_server")
+async def test_collaborators_on_a_hub_server_are_not_owners(jp_root_dir, open_session, api):
+    (jp_root_dir / "proj").mkdir()
+    (jp_root_dir / "proj" / "a.txt").write_text("a\n")
+    assert (await open_session("proj/a.txt", headers=token_header("bob")))["role"] == "editor"
+    assert (await open_session("proj/a.txt", headers=token_header("alice")))["role"] == "owner"
+    status, listing = await api("GET", "shares", "proj/a.txt", user="bob")
+    assert status == 200 and listing["role"] == "editor" and listing["canManage"] is False
+    assert listing["owners"] == ["alice"] and listing["defaultRole"] == "editor"
+    # bob may change nobody's access: not alice's, not his own, not everyone's, nowhere
+    for path in ("proj/a.txt", "proj", ""):
+        for target, role in (("alice", "none"), ("bob", "owner"), ("*", "viewer")):
+            status, _ = await api("PUT", "shares", path, user="bob",
+                                  body={"user": target, "role": role})  # fmt: skip
+            assert status == 403, (path, target)
+    # made an owner of the folder, he still cannot touch alice's role (nor tell her he did)
+    await share(api, "proj", "bob", "owner")
+    status, body = await api("PUT", "shares", "proj", user="bob",
+                             body={"user": "alice", "role": "none"})  # fmt: skip
+    assert status == 400 and "owns this server" in body["message"]
+    assert (await open_session("proj/a.txt", headers=token_header("alice")))["role"] == "owner"
+    status, inbox = await api("GET", "notifications", user="alice")
+    assert inbox == {"notifications": [], "unread": 0}
+
+
+async def test_a_share_the_authorizer_cannot_honour_says_so(jp_root_dir, open_session, api):
+    (jp_root_dir / "r.txt").write_text("r\n")
+    await open_session("r.txt", headers=token_header("viewer"))  # vera signs in: read-only
+    listing = await share(api, "r.txt", "vera", "editor")
+    (entry,) = listing["shares"]
+    assert entry["role"] == "editor" and entry["effectiveRole"] == "viewer"
+    assert entry["limited"] is True and "viewer" in entry["message"]
+    assert listing["warning"] == entry["message"]
+    assert (await open_session("r.txt", headers=token_header("viewer")))["role"] == "viewer"
+    # what she is told is what she got
+    status, inbox = await api("GET", "notifications", user="viewer")
+    (note,) = inbox["notifications"]
+    assert note["details"]["role"] == "viewer" and note["details"]["share"] == "editor"
+    assert note["message"] == "Alice shared r.txt with you: you can only view it."
+    # a share that applies in full carries no warning; someone never seen: unknown
+    listing = await share(api, "r.txt", "bob", "viewer")
+    assert listing["warning"] is None
+    listing = await share(api, "r.txt", "dave", "editor")
+    dave = next(s for s in listing["shares"] if s["user"] == "dave")
+    assert dave["effectiveRole"] is None and dave["limited"] is None
+
+
+async def test_notifications_say_what_happened(jp_root_dir, open_session, api):
+    (jp_root_dir / "proj").mkdir()
+    (jp_root_dir / "proj" / "a.txt").write_text("a\n")
+    await open_session("proj/a.txt", headers=token_header("bob"))  # bob signs in (editor)
+
+    async def last_note() -> dict[str, Any] | None:
+        status, inbox = await api("GET", "notifications", user="bob")
+        return inbox["notifications"][-1] if inbox["notifications"] else None
+
+    await share(api, "proj/a.txt", "bob", "editor")
+    note = await last_note()
+    assert note["message"] == "Alice shared proj/a.txt with you: you can edit it."
+    assert note["details"]["change"] == "granted"
+    await share(api, "proj/a.txt", "bob", "editor")  # nothing changed for bob: no notice
+    assert (await last_note())["id"] == note["id"]
+    await share(api, "proj/a.txt", "bob", "viewer")  # the demotion of the issue
+    note = await last_note()
+    assert note["message"] == (
+        "Alice changed your access to proj/a.txt from editor to viewer: you can now only view it."
+    )
+    assert {k: note["details"][k] for k in ("change", "role", "previous")} == {
+        "change": "changed", "role": "viewer", "previous": "editor",
+    }  # fmt: skip
+    await share(api, "proj/a.txt", "bob", "none")
+    note = await last_note()
+    assert note["message"] == "Alice removed your access to proj/a.txt."
+    assert (note["details"]["change"], note["details"]["role"]) == ("removed", "none")
+    await share(api, "proj/a.txt", "bob", None)  # back to the default (editor)
+    note = await last_note()
+    assert note["message"] == "Alice gave you access to proj/a.txt: you can edit it."
+    assert (note["details"]["change"], note["details"]["share"]) == ("granted", None)
+    await share(api, "proj", "bob", "viewer")
+    note = await last_note()
+    assert note["message"] == (
+        "Alice changed your access to proj from editor to viewer: "
+        "you can now only view what is in it."
+    )
+    assert note["details"]["kind"] == "directory"
+
+
+async def test_permission_changes_are_found_by_document(jp_root_dir, connect, api):
+    (jp_root_dir / "d.txt").write_text("d\n")
+    client = await connect("d.txt", headers=token_header("alice"))
+    room = room_of(client)
+    await share(api, "d.txt", "bob", "viewer")
+
+    async def changes() -> list[dict[str, Any]]:
+        status, audit = await api("GET", "audit", params={
+            "document": room, "action": "permission-change",
+        })  # fmt: skip
+        return audit["events"]
+
+    await eventually(changes, what="the permission change in the document's audit log")
+    (event,) = await changes()
+    assert event["document"] == room and event["user"] == "alice"
+    assert event["details"] == {"path": "d.txt", "target": "bob", "role": "viewer"}

@@ -291,13 +291,14 @@ class Sharing:
         self, target: str, actor: Any, path: str, kind: str, *, granted: bool,
         before: Role, after: Role, share: Role | None,
     ) -> None:  # fmt: skip
-        """Tell ``target`` what a change did to their access, in plain words; nothing when it
-        changed nothing for them (a new share that gives what they had still says so: someone
-        shared the file with them)."""
-        if granted and after.can_read:
-            change = "granted"
-        elif before is after or (not before.can_read and not after.can_read):
-            return
+        """Tell ``target`` what a change did to their access, in plain words: granted, changed
+        from one role to another (a demotion is never "shared with you"), or removed. Nothing
+        when it changed nothing for them, unless it is a new share: someone shared the file
+        with them, which they may want to know even if they could edit it already."""
+        if before is after or (not before.can_read and not after.can_read):
+            if not (granted and after.can_read):
+                return
+            change = "granted"  # a new share that gives what they had: still worth knowing
         elif not after.can_read:
             change = "removed"
         elif not before.can_read:
@@ -309,8 +310,10 @@ class Sharing:
         ability = _ABILITY[after]
         if kind == "directory" and after.can_read:
             ability = ability.replace(" it", " what is in it")
-        if change == "granted":
+        if change == "granted" and granted:
             message = f"{name} shared {what} with you: you can {ability}."
+        elif change == "granted":
+            message = f"{name} gave you access to {what}: you can {ability}."
         elif change == "removed":
             message = f"{name} removed your access to {what}."
         else:
