@@ -151,9 +151,10 @@ class CollabApp(ExtensionApp):
     enforce_shares_on_contents = Bool(
         True,
         config=True,
-        help="Apply shares to Jupyter's own file endpoints (/api/contents, /files) too, by "
-        "narrowing the server's Authorizer for requests that name a file; without it a viewer "
-        "could still save over a shared file through the contents API.",
+        help="Apply shares to Jupyter's own routes that read, write or run a document too "
+        "(/api/contents, /files, /view, /nbconvert, and the kernels and sessions of shared "
+        "documents), by narrowing the server's Authorizer; without it a viewer could still "
+        "save over a shared file through the contents API, or run code in its kernel.",
     )
 
     @default("owners")
