@@ -140,7 +140,7 @@ class SessionHandler(CollabMixin, APIHandler):
             raise web.HTTPError(404, f"no such file: {path}")
         user: Any = self.current_user
         cap = await self.authorizer_cap()
-        self.sharing.seen(user, cap)
+        await ensure_async(self.sharing.seen(user, cap))  # (a coroutine once the store is async)
         role = self.sharing.role(path, user.username, cap)
         if not role.can_read:
             raise web.HTTPError(403, f"{path} is not shared with you")
@@ -186,7 +186,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             raise web.HTTPError(403)
         self.cap = await self.authorizer_cap()
         user = self.current_user
-        self.sharing.seen(user, self.cap)
+        await ensure_async(self.sharing.seen(user, self.cap))
         self.username = user.username
         self.user = awareness_user(user)
         await super().get(*args, **kwargs)

@@ -97,15 +97,7 @@ class Sharing:
         """Note what the Authorizer allowed ``username`` (on each request that computes it)."""
         self._caps[username] = cap
 
-    def effective(self, path: str, username: str) -> Role | None:
-        """What ``username`` can do on ``path``, as far as this server knows their Authorizer
-        cap (None: they have not signed in since it started, so it cannot tell)."""
-        if self.is_owner(username):
-            return Role.OWNER
-        cap = self._caps.get(username)
-        return None if cap is None else self.role(path, username, cap)
-
-    def _limits(self, entry: dict[str, Any], path: str) -> dict[str, Any]:
+    def _limits(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Add to a listed share what it really gives: ``effectiveRole``, and ``limited`` with
         a ``message`` when that is less (or other) than the share says."""
         user, role = entry["user"], Role(entry["role"])
@@ -149,7 +141,7 @@ class Sharing:
                     everyone = everyone or entry
                 elif user not in named:
                     named.add(user)
-                    shares.append(self._limits(entry, path))
+                    shares.append(self._limits(entry))
         role = self.role(path, username, cap)
         return {
             "path": path,
