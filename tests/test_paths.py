@@ -111,6 +111,7 @@ async def reads(raw: Any, user: str, spelling: str) -> dict[str, int]:
         "GET view": (await raw("GET", f"view/{s}", user))[0],
         "GET nbconvert": (await raw("GET", f"nbconvert/html/{s}", user))[0],
         "GET checkpoints": (await raw("GET", f"api/contents/{s}/checkpoints", user))[0],
+        "GET collab shares": (await raw("GET", f"api/collab/shares/{s}", user))[0],
     }
 
 
@@ -143,6 +144,12 @@ async def test_no_spelling_bypasses_a_none_share(secret, raw, api):
         found["PUT collab session"] = (await session(raw, "bob", spelling))[0]
         failures += [f"{route} {spelling}: {status}" for route, status in found.items()
                      if status != 403]  # fmt: skip
+    for path in BODY_SPELLINGS:  # a kernel session at the file (refused before any kernel)
+        status, _ = await raw("POST", "api/sessions", "bob", {
+            "path": path, "type": "notebook", "name": "", "kernel": {"name": "python3"},
+        })  # fmt: skip
+        if status != 403:
+            failures.append(f"POST sessions {path}: {status}")
     assert failures == []
     assert json.loads(secret.read_text()) == NOTEBOOK
     # the owner is not refused, whatever the spelling: the same file, the same room
