@@ -23,6 +23,9 @@ def collab_config() -> dict[str, Any]:
         "document_cleanup_delay": 0.3,
         # one test process starts hundreds of servers: keep its garbage collector as it was
         "freeze_gc_at_start": False,
+        # the test identity provider names its users: alice plays the server's own user
+        # (as $JUPYTERHUB_USER would on JupyterHub); everyone else gets the default role
+        "owners": ["alice"],
     }
 
 
