@@ -68,6 +68,27 @@ class CollabApp(ExtensionApp):
         help="Bytes that may wait for a client that does not read its socket before it is "
         "disconnected (4429) to reconnect and resync.",
     )
+    awareness_interval = Float(
+        0.05,
+        config=True,
+        help="Seconds between a room's awareness (presence) frames: the cursor and selection "
+        "changes of everyone in the room are sent together, one frame per room per interval, "
+        "so a crowd moving cursors cannot starve document updates. 0 sends them at the next "
+        "turn of the event loop.",
+    )
+    awareness_max_states = Int(
+        4,
+        config=True,
+        help="Awareness client ids one connection may hold (JupyterLab uses one per open "
+        "document); states for more are dropped and the client gets an 'awareness-refused' "
+        "notice.",
+    )
+    awareness_max_state_bytes = Int(
+        32 * 1024,
+        config=True,
+        help="Largest awareness state (bytes of JSON) a client may publish; a larger one is "
+        "dropped (the previous state stays) and the client gets an 'awareness-refused' notice.",
+    )
     db_path = Unicode(
         config=True,
         help="SQLite database of file ids and the durable update log; empty keeps them in "
@@ -154,6 +175,18 @@ class CollabApp(ExtensionApp):
         hub_user = os.environ.get("JUPYTERHUB_USER")
         return [hub_user] if hub_user else []
 
+    @validate("awareness_interval")
+    def _interval_non_negative(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise ValueError("awareness_interval must be at least 0 seconds")
+        return proposal["value"]
+
+    @validate("awareness_max_states", "awareness_max_state_bytes")
+    def _at_least_one(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise ValueError(f"{proposal['trait'].name} must be at least 1")
+        return proposal["value"]
+
     @validate("history_retention", "deleted_retention")
     def _non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
@@ -198,6 +231,9 @@ class CollabApp(ExtensionApp):
                 save_max_wait=self.save_max_wait,
                 poll_interval=self.file_poll_interval,
                 max_client_backlog=self.max_client_backlog,
+                awareness_interval=self.awareness_interval,
+                awareness_max_states=self.awareness_max_states,
+                awareness_max_state_bytes=self.awareness_max_state_bytes,
             ),
             idle_delay=self.document_cleanup_delay,
             log=self.log,
