@@ -12,7 +12,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from ._version import __version__
 from .collaboration.manager import RoomManager
@@ -178,13 +178,13 @@ class CollabApp(ExtensionApp):
     @validate("awareness_interval")
     def _interval_non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
-            raise ValueError("awareness_interval must be at least 0 seconds")
+            raise TraitError("awareness_interval must be at least 0 seconds")
         return proposal["value"]
 
     @validate("awareness_max_states", "awareness_max_state_bytes")
     def _at_least_one(self, proposal: Any) -> int:
         if proposal["value"] < 1:
-            raise ValueError(f"{proposal['trait'].name} must be at least 1")
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
         return proposal["value"]
 
     @validate("history_retention", "deleted_retention")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from pycrdt import Awareness, Doc, Text
 
 from jupyter_collab.collaboration.fanout import Broadcast, Outbox
@@ -335,3 +336,16 @@ async def test_a_joiner_gets_a_snapshot_and_then_only_changes():
     assert sink.writes[0] == encode_frame(awareness_frame(encode_awareness(presence.states())))
     _tick(presence, broadcast)
     assert len(sink.writes) == 1  # nothing changed since its snapshot
+
+
+def test_awareness_settings_are_validated():
+    from traitlets import TraitError
+
+    from jupyter_collab import CollabApp
+
+    app = CollabApp(awareness_max_states=2, awareness_max_state_bytes=100, awareness_interval=0)
+    assert (app.awareness_max_states, app.awareness_max_state_bytes) == (2, 100)
+    for bad in ({"awareness_max_states": 0}, {"awareness_max_state_bytes": 0},
+                {"awareness_interval": -1}):  # fmt: skip
+        with pytest.raises(TraitError):
+            CollabApp(**bad)
