@@ -89,6 +89,14 @@ class CollabApp(ExtensionApp):
         help="Largest awareness state (bytes of JSON) a client may publish; a larger one is "
         "dropped (the previous state stays) and the client gets an 'awareness-refused' notice.",
     )
+    awareness_max_rate = Int(
+        256 * 1024,
+        config=True,
+        help="Awareness bytes per second a client is sent at most: when a crowd moves its "
+        "cursors, a room's awareness frames are spaced further apart than awareness_interval "
+        "(each with the latest state of everyone who moved), so presence cannot fill the "
+        "clients' connections ahead of document updates. 0: no limit.",
+    )
     db_path = Unicode(
         config=True,
         help="SQLite database of file ids and the durable update log; empty keeps them in "
@@ -175,10 +183,10 @@ class CollabApp(ExtensionApp):
         hub_user = os.environ.get("JUPYTERHUB_USER")
         return [hub_user] if hub_user else []
 
-    @validate("awareness_interval")
-    def _interval_non_negative(self, proposal: Any) -> float:
+    @validate("awareness_interval", "awareness_max_rate")
+    def _awareness_non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
-            raise TraitError("awareness_interval must be at least 0 seconds")
+            raise TraitError(f"{proposal['trait'].name} must be at least 0")
         return proposal["value"]
 
     @validate("awareness_max_states", "awareness_max_state_bytes")
@@ -234,6 +242,7 @@ class CollabApp(ExtensionApp):
                 awareness_interval=self.awareness_interval,
                 awareness_max_states=self.awareness_max_states,
                 awareness_max_state_bytes=self.awareness_max_state_bytes,
+                awareness_max_rate=self.awareness_max_rate,
             ),
             idle_delay=self.document_cleanup_delay,
             log=self.log,

@@ -49,6 +49,7 @@ class RoomSettings:
     awareness_interval: float = 0.05  # seconds between a room's coalesced awareness frames
     awareness_max_states: int = 4  # awareness client ids one connection may hold
     awareness_max_state_bytes: int = 32 * 1024  # bytes of JSON in one awareness state
+    awareness_max_rate: int = 256 * 1024  # awareness bytes per second a client is sent; 0: any
 
 
 def content_types(jdoc: Any) -> list[Any]:
@@ -116,6 +117,7 @@ class Room:
         )
         self.broadcast = Broadcast(awareness=self.presence)
         self._awareness_tick: asyncio.TimerHandle | None = None
+        self._awareness_next = 0.0  # loop time before which the next frame may not go
         self.participants: set[Participant] = set()
         self.file = FileSync(
             self,
@@ -323,18 +325,29 @@ class Room:
         """Someone's presence changed: send it with the others' at the end of this tick."""
         if self._awareness_tick is None and not self.closed:
             loop = asyncio.get_running_loop()
-            self._awareness_tick = loop.call_later(
-                self.settings.awareness_interval, self._publish_awareness
-            )
+            at = max(loop.time() + self.settings.awareness_interval, self._awareness_next)
+            self._awareness_tick = loop.call_at(at, self._publish_awareness)
 
     def _publish_awareness(self) -> None:
-        """One awareness frame per tick for the whole room (see fanout.py and presence.py)."""
+        """One awareness frame per tick for the whole room (see fanout.py and presence.py).
+
+        In a crowd the frames grow with the number of people moving; the next tick then waits
+        long enough to keep a client's awareness under ``awareness_max_rate`` bytes per second
+        (more states per frame, each the latest): a storm of cursors cannot fill the sockets,
+        where the document updates behind them would wait.
+        """
         self._awareness_tick = None
         outboxes = list(self.broadcast.outboxes)
         oldest = min((o.awareness_seen for o in outboxes), default=self.presence.seq)
-        if self.presence.publish(oldest):
-            for outbox in outboxes:
-                outbox.pump()
+        before = self.presence.published
+        if not self.presence.publish(oldest):
+            return
+        for outbox in outboxes:
+            outbox.pump()
+        rate = self.settings.awareness_max_rate
+        if rate > 0:
+            sent = len(self.presence.frame_since(before))  # what an up-to-date client got
+            self._awareness_next = asyncio.get_running_loop().time() + sent / rate
 
     # -- notices and events ----------------------------------------------------------------
 
