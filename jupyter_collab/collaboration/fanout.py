@@ -79,7 +79,7 @@ class Broadcast:
         frame = encode_frame(message)
         self._entries.append(Entry(frame, update, sender, self.total_bytes + len(frame)))
         for outbox in list(self.outboxes):
-            outbox.pump()
+            outbox.pump_updates()
         if len(self._entries) > 64:
             self._trim()
 
@@ -163,23 +163,12 @@ class Outbox:
     def pump(self) -> None:
         """Send what is waiting, unless the socket is busy: document updates and notices
         first, then the room's awareness changes this client was not sent yet."""
-        if self.closed:
-            return
-        if self._busy:
-            if self.backlog() > self.max_backlog:
-                self.close()
-                self.on_overflow()
-            return
-        broadcast = self.broadcast
-        head = broadcast.head
-        if self.cursor < head:
-            frames = broadcast.take(self.cursor, self)
-            self.cursor = head
-            if frames:
-                self._watch(self.sink.write(frames))
-        awareness = broadcast.awareness
-        if awareness is None or self._busy:
+        self.pump_updates()
+        if self.closed or self._busy:
             return  # presence waits until the document updates are through
+        awareness = self.broadcast.awareness
+        if awareness is None:
+            return
         if self.wants_snapshot:
             self.wants_snapshot = False
             frame = awareness.snapshot_frame()
@@ -189,8 +178,27 @@ class Outbox:
             self.awareness_seen = awareness.published
         else:
             return
-        if frame and not self.closed:
+        if frame:
             self._watch(self.sink.write(frame))
+
+    def pump_updates(self) -> None:
+        """Send the document updates and notices waiting in the log, unless the socket is
+        busy. (Awareness needs no look here: an idle client was sent the last publication,
+        and a busy one gets it from :meth:`pump` once it drains.)"""
+        if self.closed:
+            return
+        if self._busy:
+            if self.backlog() > self.max_backlog:
+                self.close()
+                self.on_overflow()
+            return
+        head = self.broadcast.head
+        if self.cursor >= head:
+            return
+        frames = self.broadcast.take(self.cursor, self)
+        self.cursor = head
+        if frames:
+            self._watch(self.sink.write(frames))
 
     def _watch(self, future: Any) -> None:
         if future is None or future.done():
