@@ -349,3 +349,19 @@ def test_awareness_settings_are_validated():
                 {"awareness_interval": -1}):  # fmt: skip
         with pytest.raises(TraitError):
             CollabApp(**bad)
+
+
+async def test_a_query_does_not_swallow_a_pending_removal():
+    presence, broadcast, (alice, bob) = _room(2)
+    sink = FakeSink()
+    Outbox(broadcast, sink, 1 << 20, lambda: None)
+    presence.apply(alice, "alice", {}, [AwarenessEntry(1, 1, {"cursor": 1})])
+    presence.apply(bob, "bob", {}, [AwarenessEntry(2, 1, {"cursor": 1})])
+    _tick(presence, broadcast)
+    assert presence.remove_owner(bob)  # bob leaves; the removal goes out with the next tick
+    next(iter(broadcast.outboxes)).send_snapshot()  # meanwhile, the client queries
+    (snapshot,) = _awareness_frames(sink)[1:]
+    assert [(e.client_id, e.state["cursor"]) for e in snapshot] == [(1, 1)]
+    _tick(presence, broadcast)
+    removal = _awareness_frames(sink)[-1]
+    assert [(e.client_id, e.clock, e.state) for e in removal] == [(2, 1, None)]

@@ -169,17 +169,17 @@ class Outbox:
         awareness = self.broadcast.awareness
         if awareness is None:
             return
-        if self.wants_snapshot:
-            self.wants_snapshot = False
-            frame = awareness.snapshot_frame()
-            self.awareness_seen = max(self.awareness_seen, awareness.seq)
-        elif self.awareness_seen < awareness.published:
+        if self.awareness_seen < awareness.published:
             frame = awareness.frame_since(self.awareness_seen)
             self.awareness_seen = awareness.published
-        else:
-            return
-        if frame:
-            self._watch(self.sink.write(frame))
+            if frame:
+                self._watch(self.sink.write(frame))
+        if self.wants_snapshot:
+            # After the changes: its mark stays, as removals are not in a snapshot.
+            self.wants_snapshot = False
+            frame = awareness.snapshot_frame()
+            if frame:
+                self._watch(self.sink.write(frame))
 
     def pump_updates(self) -> None:
         """Send the document updates and notices waiting in the log, unless the socket is
