@@ -365,3 +365,49 @@ async def test_a_query_does_not_swallow_a_pending_removal():
     _tick(presence, broadcast)
     removal = _awareness_frames(sink)[-1]
     assert [(e.client_id, e.clock, e.state) for e in removal] == [(2, 1, None)]
+
+
+async def test_a_second_tab_sending_back_states_takes_nothing_over(jp_root_dir, connect):
+    """y-websocket 1.x sends back every awareness state it receives: a second tab of the same
+    user must not take the first tab's id (which would outlive the first tab)."""
+    (jp_root_dir / "tabs.txt").write_text("x")
+    bob = await connect("tabs.txt", headers=token_header("bob"))
+    observer = Observer(bob)
+    first = await connect("tabs.txt", headers=token_header("alice"))
+    second = await connect("tabs.txt", headers=token_header("alice"))
+    send_states(first, (111, 3, {"cursor": "first tab"}))
+    await eventually(lambda: 111 in second.awareness, what="the first tab's state")
+    echoed = {"cursor": "first tab", "user": second.awareness[111]["user"]}
+    send_states(second, (111, 3, echoed))  # what y-websocket does with it
+    second.set_awareness({"cursor": "second tab"})
+    await eventually(lambda: second.ydoc.client_id in observer.states(), what="second tab")
+    first.close()
+    await eventually(lambda: 111 not in observer.states(), what="first tab's state removed")
+    send_states(second, (111, 3, echoed))  # a late echo, after the first tab left
+    second.set_awareness({"cursor": "second tab, again"})
+    await eventually(
+        lambda: observer.states()[second.ydoc.client_id]["cursor"] == "second tab, again",
+        what="the second tab's next state",
+    )
+    assert 111 not in observer.states()
+    assert refusals(second) == []  # sending back is not an attack: no notice
+    joiner = await connect("tabs.txt", headers=token_header("viewer"))
+    await eventually(lambda: second.ydoc.client_id in joiner.awareness, what="joiner's snapshot")
+    assert 111 not in joiner.awareness  # no ghost of the first tab either
+
+
+async def test_a_reconnect_before_the_old_socket_closed_takes_its_id_over(jp_root_dir, connect):
+    (jp_root_dir / "halfopen.txt").write_text("x")
+    bob = await connect("halfopen.txt", headers=token_header("bob"))
+    observer = Observer(bob)
+    old = await connect("halfopen.txt", headers=token_header("alice"))
+    send_states(old, (222, 5, {"cursor": "old socket"}))
+    await eventually(lambda: 222 in observer.states(), what="alice's state")
+    new = await connect("halfopen.txt", headers=token_header("alice"))
+    send_states(new, (222, 5, {"cursor": "old socket"}))  # resent unchanged: nothing to do
+    send_states(new, (222, 6, {"cursor": "moved"}))  # its next move takes the id over
+    await eventually(lambda: observer.states()[222]["cursor"] == "moved", what="the move")
+    old.close()  # the old socket finally closes: the id is the new connection's now
+    new.set_awareness({"cursor": "sentinel"})
+    await eventually(lambda: new.ydoc.client_id in observer.states(), what="sentinel")
+    assert observer.states()[222]["cursor"] == "moved"

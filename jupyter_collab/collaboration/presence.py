@@ -8,8 +8,10 @@ The server is the authority here, as y-websocket's server is not:
   Nobody else may change or remove it. When that connection goes, its states are removed
   (as y-websocket's server does) but the id stays *reserved* for the same user, so that a
   client reconnecting after a network blip with the same id (y-websocket keeps
-  ``doc.clientID``) gets it back and nobody else can take it over. A live id may also pass
-  to another connection of the same user (the old socket of a blip may not be closed yet).
+  ``doc.clientID``) gets it back and nobody else can take it over. An id may also pass to
+  another connection of the same user with a newer clock (the old socket of a blip may not be
+  closed yet). States that are not newer are ignored without a word: y-websocket 1.x clients
+  send back every state they receive.
 * **Limits.** A connection holds at most ``max_states`` ids (JupyterLab uses one per
   document) and each state is at most ``max_state_bytes`` of JSON. What is over is dropped
   (the connection stays; the room sends it one ``awareness-refused`` notice per reason), so
@@ -54,6 +56,7 @@ class Slot:
     seq: int  # sequence number of its last change
     size: int = 0  # bytes of the state's JSON as the client sent it
     text: bytes | None = None  # the state as it goes on the wire, made when first needed
+    reserved_at: int = 0  # when its connection left (epoch of joins and leaves)
 
     def wire(self) -> tuple[int, int, bytes]:
         if self.text is None:
@@ -83,6 +86,8 @@ class Presence:
         self._frames: dict[int, bytes] = {}  # frame_since(n) of the current publication
         self._snapshot: tuple[int, bytes] | None = None
         self._refused: dict[Any, set[str]] = {}
+        self._epoch = 0  # counts joins and leaves: who joined after an id was reserved
+        self._joined: dict[Any, int] = {}
 
     # -- changes from clients ----------------------------------------------------------------
 
@@ -120,13 +125,19 @@ class Presence:
                     or (clock == slot.clock and entry.state is None and slot.state is not None)
                 ):
                     continue  # an old clock: y-protocols ignores it too
+            elif clock < slot.clock or (clock == slot.clock and not self._reclaims(
+                    slot, owner, username, entry.state)):  # fmt: skip
+                # Not newer: what y-websocket 1.x clients do with every state they receive
+                # is send it back (its awareness handler ignores the origin). Ignored, as
+                # y-protocols ignores old clocks.
+                continue
             elif slot.username != username:
                 refused[NOT_YOURS] = "that awareness client id belongs to another user"
                 continue
             else:
-                # The same user from another connection: a reconnect after a blip.
-                if clock < slot.clock or (clock == slot.clock and entry.state is None):
-                    continue
+                # The same user from another connection: a reconnect after a network blip
+                # (whose old socket may not be closed yet), with a newer clock or, for a
+                # reserved id, the clock it had.
                 if len(owned) >= self.max_states:
                     refused[TOO_MANY_STATES] = (
                         f"a connection may hold at most {self.max_states} awareness states"
@@ -152,13 +163,35 @@ class Presence:
             told.update(refused)
         return result
 
+    def join(self, owner: Any) -> None:
+        """``owner``, a new connection, joined (it may reclaim ids reserved before now)."""
+        self._epoch += 1
+        self._joined[owner] = self._epoch
+        self._owned.setdefault(owner, set())
+
+    def _reclaims(
+        self, slot: Slot, owner: Any, username: str, state: dict[str, Any] | None
+    ) -> bool:
+        """Whether a state at the clock ``slot`` has is its user's reconnect: a connection
+        that joined after the id's connection left, resending the state it had. (Another
+        connection of that user which saw the state before merely sends it back.)"""
+        return (
+            slot.owner is None
+            and slot.username == username
+            and state is not None
+            and self._joined.get(owner, 0) > slot.reserved_at
+        )
+
     def remove_owner(self, owner: Any) -> bool:
         """``owner`` left: remove its states, keep its ids reserved; say if anything changed."""
         self._refused.pop(owner, None)
+        self._joined.pop(owner, None)
+        self._epoch += 1
         changed = False
         for client_id in self._owned.pop(owner, ()):
             slot = self._slots[client_id]
             slot.owner = None
+            slot.reserved_at = self._epoch
             self._reserved[client_id] = None
             if slot.state is not None:
                 # the clock it had, as y-websocket's server removes states

@@ -228,6 +228,7 @@ class Room:
         participant.outbox = outbox
         participant.origin = Origin(OriginKind.CLIENT, participant.username, outbox)
         self.participants.add(participant)
+        self.presence.join(participant)
         outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
         outbox.send_snapshot()
