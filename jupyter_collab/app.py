@@ -13,7 +13,7 @@ from typing import Any
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from ._version import __version__
 from .collaboration.manager import RoomManager
@@ -70,6 +70,35 @@ class CollabApp(ExtensionApp):
         config=True,
         help="Bytes that may wait for a client that does not read its socket before it is "
         "disconnected (4429) to reconnect and resync.",
+    )
+    awareness_interval = Float(
+        0.05,
+        config=True,
+        help="Seconds between a room's awareness (presence) frames: the cursor and selection "
+        "changes of everyone in the room are sent together, one frame per room per interval, "
+        "so a crowd moving cursors cannot starve document updates. 0 sends them at the next "
+        "turn of the event loop.",
+    )
+    awareness_max_states = Int(
+        4,
+        config=True,
+        help="Awareness client ids one connection may hold (JupyterLab uses one per open "
+        "document); states for more are dropped and the client gets an 'awareness-refused' "
+        "notice.",
+    )
+    awareness_max_state_bytes = Int(
+        32 * 1024,
+        config=True,
+        help="Largest awareness state (bytes of JSON) a client may publish; a larger one is "
+        "dropped (the previous state stays) and the client gets an 'awareness-refused' notice.",
+    )
+    awareness_max_rate = Int(
+        256 * 1024,
+        config=True,
+        help="Awareness bytes per second a client is sent at most: when a crowd moves its "
+        "cursors, a room's awareness frames are spaced further apart than awareness_interval "
+        "(each with the latest state of everyone who moved), so presence cannot fill the "
+        "clients' connections ahead of document updates. 0: no limit.",
     )
     db_path = Unicode(
         config=True,
@@ -171,6 +200,18 @@ class CollabApp(ExtensionApp):
         provider = getattr(self.serverapp, "identity_provider", None)
         return type(provider) in (IdentityProvider, PasswordIdentityProvider)
 
+    @validate("awareness_interval", "awareness_max_rate")
+    def _awareness_non_negative(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise TraitError(f"{proposal['trait'].name} must be at least 0")
+        return proposal["value"]
+
+    @validate("awareness_max_states", "awareness_max_state_bytes")
+    def _at_least_one(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
+        return proposal["value"]
+
     @validate("history_retention", "deleted_retention")
     def _non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
@@ -215,6 +256,10 @@ class CollabApp(ExtensionApp):
                 save_max_wait=self.save_max_wait,
                 poll_interval=self.file_poll_interval,
                 max_client_backlog=self.max_client_backlog,
+                awareness_interval=self.awareness_interval,
+                awareness_max_states=self.awareness_max_states,
+                awareness_max_state_bytes=self.awareness_max_state_bytes,
+                awareness_max_rate=self.awareness_max_rate,
             ),
             idle_delay=self.document_cleanup_delay,
             log=self.log,

@@ -21,7 +21,7 @@ from ..documents.filesync import FileSync
 from ..documents.kinds import DocumentKind
 from ..history.roomversions import RoomVersions
 from ..origins import SERVER, Origin, OriginKind
-from ..protocol.awareness import encode_awareness, parse_awareness
+from ..protocol.awareness import parse_awareness
 from ..protocol.codes import CloseCode, SyncType
 from ..protocol.framing import (
     EMPTY_UPDATE,
@@ -29,8 +29,8 @@ from ..protocol.framing import (
     MalformedMessage,
     Message,
     NoticeMessage,
+    QueryAwarenessMessage,
     SyncMessage,
-    awareness_frame,
     notice_frame,
     sync_frame,
 )
@@ -46,6 +46,10 @@ class RoomSettings:
     save_max_wait: float
     poll_interval: float
     max_client_backlog: int
+    awareness_interval: float = 0.05  # seconds between a room's coalesced awareness frames
+    awareness_max_states: int = 4  # awareness client ids one connection may hold
+    awareness_max_state_bytes: int = 32 * 1024  # bytes of JSON in one awareness state
+    awareness_max_rate: int = 256 * 1024  # awareness bytes per second a client is sent; 0: any
 
 
 def content_types(jdoc: Any) -> list[Any]:
@@ -107,8 +111,13 @@ class Room:
         for shared in content_types(self.jdoc):
             shared.observe_deep(self._mark_content)
         self.ydoc.observe(self._on_update)
-        self.broadcast = Broadcast()
-        self.presence = Presence()
+        self.presence = Presence(
+            max_states=settings.awareness_max_states,
+            max_state_bytes=settings.awareness_max_state_bytes,
+        )
+        self.broadcast = Broadcast(awareness=self.presence)
+        self._awareness_tick: asyncio.TimerHandle | None = None
+        self._awareness_next = 0.0  # loop time before which the next frame may not go
         self.participants: set[Participant] = set()
         self.file = FileSync(
             self,
@@ -219,11 +228,10 @@ class Room:
         participant.outbox = outbox
         participant.origin = Origin(OriginKind.CLIENT, participant.username, outbox)
         self.participants.add(participant)
+        self.presence.join(participant)
         outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
-        states = self.presence.states()
-        if states:
-            outbox.send_direct(awareness_frame(encode_awareness(states)))
+        outbox.send_snapshot()
         self.emit("join", path=self.path, username=participant.username)
 
     def set_role(self, participant: Participant, role: Any) -> None:
@@ -243,9 +251,8 @@ class Room:
         self.participants.discard(participant)
         if participant.outbox is not None:
             participant.outbox.close()
-        removed = self.presence.remove_owner(participant)
-        if removed:
-            self.broadcast.publish(awareness_frame(encode_awareness(removed)))
+        if self.presence.remove_owner(participant):
+            self._awareness_changed()
         self.emit("leave", path=self.path, username=participant.username)
         if not self.participants and not self.closed:
             self._on_empty(self)
@@ -274,10 +281,18 @@ class Room:
             except ValueError as exc:
                 raise MalformedMessage(f"bad update: {exc}") from exc
         elif isinstance(message, AwarenessMessage):
-            entries = parse_awareness(message.payload)
-            accepted = self.presence.apply(participant, entries, participant.user)
-            if accepted:
-                self.broadcast.publish(awareness_frame(encode_awareness(accepted)))
+            entries = parse_awareness(message.payload, self.presence.max_state_bytes)
+            applied = self.presence.apply(
+                participant, participant.username, participant.user, entries
+            )
+            if applied.changed:
+                self._awareness_changed()
+            for reason, text in applied.refused.items():
+                outbox.send_direct(
+                    notice_frame({"type": "awareness-refused", "reason": reason, "message": text})
+                )
+        elif isinstance(message, QueryAwarenessMessage):
+            outbox.send_snapshot()
         # Unknown notices are ignored, so that newer clients work with this server.
         elif isinstance(message, NoticeMessage) and message.body.get("type") == "save":
             if participant.can_write:
@@ -305,6 +320,36 @@ class Room:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # -- awareness -------------------------------------------------------------------------
+
+    def _awareness_changed(self) -> None:
+        """Someone's presence changed: send it with the others' at the end of this tick."""
+        if self._awareness_tick is None and not self.closed:
+            loop = asyncio.get_running_loop()
+            at = max(loop.time() + self.settings.awareness_interval, self._awareness_next)
+            self._awareness_tick = loop.call_at(at, self._publish_awareness)
+
+    def _publish_awareness(self) -> None:
+        """One awareness frame per tick for the whole room (see fanout.py and presence.py).
+
+        In a crowd the frames grow with the number of people moving; the next tick then waits
+        long enough to keep a client's awareness under ``awareness_max_rate`` bytes per second
+        (more states per frame, each the latest): a storm of cursors cannot fill the sockets,
+        where the document updates behind them would wait.
+        """
+        self._awareness_tick = None
+        outboxes = list(self.broadcast.outboxes)
+        oldest = min((o.awareness_seen for o in outboxes), default=self.presence.seq)
+        before = self.presence.published
+        if not self.presence.publish(oldest):
+            return
+        for outbox in outboxes:
+            outbox.pump()
+        rate = self.settings.awareness_max_rate
+        if rate > 0:
+            sent = len(self.presence.frame_since(before))  # what an up-to-date client got
+            self._awareness_next = asyncio.get_running_loop().time() + sent / rate
+
     # -- notices and events ----------------------------------------------------------------
 
     def notify(self, body: dict[str, Any]) -> None:
@@ -326,6 +371,9 @@ class Room:
             return
         self.closed = True
         self.close_code = code
+        if self._awareness_tick is not None:
+            self._awareness_tick.cancel()
+            self._awareness_tick = None
         for participant in list(self.participants):
             participant.disconnect(code)
         self.participants.clear()

@@ -8,6 +8,7 @@ from enum import IntEnum
 class MessageType(IntEnum):
     SYNC = 0
     AWARENESS = 1
+    QUERY_AWARENESS = 3  # y-protocols' messageQueryAwareness: no payload
     NOTICE = 100
 
 
