@@ -15,9 +15,10 @@
 //   {"cmd": "exit"}
 //
 // Events: status (connecting/connected/disconnected), synced, close (code, reason), update
-// (local or remote), dump, error.
+// (local or remote), notice (a jupyter-collab notice, type 100), dump, error.
 import * as readline from 'node:readline';
 
+import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -74,6 +75,17 @@ const commands = {
       disableBc: true,
       maxBackoffTime: msg.maxBackoffTime ?? 500
     });
+    // jupyter-collab's notices (message type 100) are only watched, so that the tests can
+    // wait for them; y-websocket itself has no handler for them and would log an error.
+    provider.messageHandlers[100] = (_encoder, decoder) => {
+      let body = null;
+      try {
+        body = JSON.parse(decoding.readVarString(decoder));
+      } catch {
+        // not JSON: nothing to report
+      }
+      emit({ event: 'notice', body });
+    };
     provider.on('status', ({ status }) => emit({ event: 'status', status }));
     provider.on('sync', synced => {
       if (synced) {
