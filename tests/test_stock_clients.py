@@ -7,18 +7,12 @@ import asyncio
 from typing import Any
 
 import nbformat
-import pytest
 from jupyter_ydoc import YNotebook, YUnicode
 from pycrdt import Doc
 
 from .auth import token_header
 from .client import eventually
 from .stock import node_clients, pycrdt_provider
-
-
-@pytest.fixture
-def ws_base(jp_http_port: int, jp_base_url: str) -> str:
-    return f"ws://127.0.0.1:{jp_http_port}{jp_base_url}"
 
 
 async def share(api: Any, path: str, user: str, role: str) -> None:
