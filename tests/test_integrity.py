@@ -189,9 +189,8 @@ def test_refused_update_becomes_tombstones_that_integrate_and_delete():
         tombstones = integrity.refuse("bob", update, room.get_state())
         assert tombstones is not None
         (struct,) = read_update(tombstones).blocks[viewer.client_id]
-        assert struct.ref == 1 and struct.length == read_update(update).ranges()[
-            viewer.client_id
-        ][1] - read_update(update).ranges()[viewer.client_id][0]  # deleted content, no text
+        start, end = read_update(update).ranges()[viewer.client_id]
+        assert (struct.ref, struct.length) == (1, end - start)  # deleted content, no text
         placed.append(struct.parent_root)
         room.apply_update(tombstones)
         viewer.apply_update(tombstones)  # what the viewer receives back

@@ -120,6 +120,7 @@ async def test_stock_yjs_viewer_is_refused(jp_root_dir, connect, open_session, w
         await stock.wait_event(
             lambda e: e["event"] == "notice" and e["body"]["type"] == "refused", what="refusal"
         )
+
         # the refused text is removed from the stock client's own copy too
         async def stock_copy_clean() -> bool:
             return await stock.content() == "read me\n"
