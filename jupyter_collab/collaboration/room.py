@@ -281,7 +281,9 @@ class Room:
                 self._spawn(self._save_version(participant.username))
             else:
                 outbox.send_direct(
-                    notice_frame({"type": "refused", "reason": "read-only: you may not save"})
+                    notice_frame(
+                        {"type": "refused", "what": "save", "reason": "read-only: you may not save"}
+                    )
                 )
 
     def _admit(self, participant: Participant, message: SyncMessage) -> None:
@@ -325,7 +327,9 @@ class Room:
             # text, the others learn the clocks are taken.
             self.apply_update(tombstones, SERVER)
         participant.outbox.send_direct(
-            notice_frame({"type": "refused", "reason": "read-only: you may not edit"})
+            notice_frame(
+                {"type": "refused", "what": "edit", "reason": "read-only: you may not edit"}
+            )
         )
 
     async def _save_version(self, username: str) -> None:

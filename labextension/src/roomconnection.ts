@@ -139,6 +139,12 @@ export interface IRoomConnectionOptions {
    * before the main thread is busy with it. Default LARGE_FRAME.
    */
   largeFrame?: number;
+  /**
+   * How long (ms) to wait for a socket to open, or for the server to answer
+   * the sync step 1 sent when the browser is back online, before giving the
+   * socket up and connecting again. Default ANSWER_TIMEOUT.
+   */
+  answerTimeout?: number;
 }
 
 /** See IRoomConnectionOptions.largeFrame. */
@@ -146,6 +152,28 @@ export const LARGE_FRAME = 100 * 1024;
 
 /** The pause before applying a large first sync (ms): time for a paint. */
 export const LARGE_FRAME_PAUSE = 50;
+
+/** See IRoomConnectionOptions.answerTimeout. */
+export const ANSWER_TIMEOUT = 10_000;
+
+/**
+ * Whether a transaction changed the document's content, as opposed to only
+ * the `state` map where JupyterLab keeps its own bookkeeping (the dirty
+ * flag), which the server counts as nobody's edit.
+ */
+export function changesContent(doc: Y.Doc, transaction: Y.Transaction): boolean {
+  const state = doc.share.get('state');
+  for (const type of transaction.changed.keys()) {
+    let root: Y.AbstractType<any> = type;
+    while (root._item && root._item.parent) {
+      root = root._item.parent as Y.AbstractType<any>;
+    }
+    if (root !== state) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const OPEN = 1;
 
@@ -162,6 +190,7 @@ export class RoomConnection {
     this._clearTimeout =
       options.clearTimeout ?? (h => globalThis.clearTimeout(h));
     this._random = options.random ?? Math.random;
+    this._answerTimeout = options.answerTimeout ?? ANSWER_TIMEOUT;
     const online = options.isOnline ? options.isOnline() : true;
     this._state = initialState(online);
 
@@ -309,10 +338,23 @@ export class RoomConnection {
     }
   }
 
-  /** Tell the connection about the browser's network state. */
+  /**
+   * Tell the connection about the browser's network state.
+   *
+   * Back online with a socket that looks alive, the connection asks the
+   * server for its state (sync step 1): the answer proves the socket works
+   * and that every change sent before it reached the server; no answer in
+   * time means the socket died with the network, and it connects again.
+   */
   setOnline(online: boolean): void {
     this._dispatch({ type: online ? 'browser-online' : 'browser-offline' });
-    if (online) {
+    if (!online) {
+      return;
+    }
+    const socket = this._socket;
+    if (socket && socket.readyState === OPEN && this._isSynced) {
+      this._probe(socket);
+    } else {
       this.reconnectNow();
     }
   }
@@ -323,6 +365,7 @@ export class RoomConnection {
     }
     this._isDisposed = true;
     this._cancelRetry();
+    this._clearWatch();
     this._dropHeld();
     this.doc.off('update', this._onDocUpdate);
     this.awareness.off('update', this._onAwarenessUpdate);
@@ -431,12 +474,15 @@ export class RoomConnection {
     socket.onerror = () => {
       /* a close event follows */
     };
+    // A socket opened into a dead network can wait minutes for TCP to give up.
+    this._watch(socket, 'open');
   }
 
   private _onOpen(socket: IWebSocketLike): void {
     if (socket !== this._socket) {
       return;
     }
+    this._clearWatch();
     this._dispatch({ type: 'open' });
     // sync step 1
     const encoder = encoding.createEncoder();
@@ -564,6 +610,15 @@ export class RoomConnection {
             this._dispatch({ type: 'flushed' });
           }
           this._synced.resolve();
+        } else if (
+          syncType === syncProtocol.messageYjsSyncStep2 &&
+          this._watching === 'probe'
+        ) {
+          // The answer to our probe: the socket works, and the server has
+          // applied everything sent before the probe (one ordered socket).
+          this._clearWatch();
+          this._dispatch({ type: 'synced' });
+          this._dispatch({ type: 'flushed' });
         }
         break;
       }
@@ -596,6 +651,10 @@ export class RoomConnection {
         const notice = readNotice(decoder);
         if (notice.type === 'role') {
           this._setRole(notice.role);
+        } else if (notice.type === 'refused' && notice.what === 'edit') {
+          // An edit sent just before the server made us a viewer: the server
+          // never applies it, so this copy may hold what the room lacks.
+          this._divergedLocally = true;
         } else if (notice.type === 'renamed' && this._session) {
           this._session = { ...this._session, path: notice.path };
         }
@@ -618,6 +677,7 @@ export class RoomConnection {
     if (socket) {
       this._detach(socket);
     }
+    this._clearWatch();
     this._dropHeld();
     this._socket = null;
     this._isSynced = false;
@@ -710,6 +770,16 @@ export class RoomConnection {
   private _setRole(role: string): void {
     if (role !== this._role) {
       const wasReadOnly = this._role !== null && !canWrite(this._role);
+      if (wasReadOnly && canWrite(role) && this._divergedLocally) {
+        // The server's rule: an edit it refused, or never received while we
+        // could only view, is never applied later. This copy holds such
+        // changes, so it cannot be shared any more: it stays read-only and
+        // the user is told to reopen the document (a fresh copy).
+        this._diverge(
+          'changes were made to this copy while it was read-only; they cannot be shared'
+        );
+        return;
+      }
       this._role = role;
       if (wasReadOnly && canWrite(role)) {
         this._sendOwnChanges();
@@ -719,10 +789,10 @@ export class RoomConnection {
   }
 
   /**
-   * After a change of role from viewer to editor in an open room: send
-   * everything this client wrote (the server ignores what it has). Changes
-   * made while read-only were never sent, and later updates build on them:
-   * without this, the server could not apply our next edits.
+   * After a change of role from viewer to editor in an open room, when the
+   * only changes made while read-only were JupyterLab's own bookkeeping (the
+   * `state` map: the dirty flag, which the server counts as nobody's edit):
+   * send them, so that our next edits do not wait on them.
    */
   private _sendOwnChanges(): void {
     const socket = this._socket;
@@ -741,6 +811,67 @@ export class RoomConnection {
     this._send(encoding.toUint8Array(encoder));
   }
 
+  /** Stop for good: this copy has diverged from the room (see _setRole). */
+  private _diverge(reason: string): void {
+    const socket = this._socket;
+    if (socket) {
+      this._detach(socket);
+      try {
+        socket.close(1000, 'diverged');
+      } catch {
+        // ignore
+      }
+    }
+    this._clearWatch();
+    this._dropHeld();
+    this._socket = null;
+    this._isSynced = false;
+    this._refuse('diverged', reason);
+  }
+
+  /** Ask the server for its state; give the socket up if no answer comes. */
+  private _probe(socket: IWebSocketLike): void {
+    if (this._watching === 'probe') {
+      return;
+    }
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.Sync);
+    syncProtocol.writeSyncStep1(encoder, this.doc);
+    this._send(encoding.toUint8Array(encoder));
+    this._watch(socket, 'probe');
+  }
+
+  /** Give ``socket`` up if it does not open (or answer) in time. */
+  private _watch(socket: IWebSocketLike, what: 'open' | 'probe'): void {
+    this._clearWatch();
+    this._watching = what;
+    this._watchHandle = this._setTimeout(() => {
+      this._watchHandle = null;
+      this._watching = null;
+      if (socket !== this._socket) {
+        return;
+      }
+      this._detach(socket);
+      try {
+        socket.close(1000, 'no answer');
+      } catch {
+        // ignore
+      }
+      this._onClose(null, {
+        code: 1006,
+        reason: what === 'open' ? 'the connection did not open' : 'no answer from the server'
+      });
+    }, this._answerTimeout);
+  }
+
+  private _clearWatch(): void {
+    if (this._watchHandle !== null) {
+      this._clearTimeout(this._watchHandle);
+      this._watchHandle = null;
+    }
+    this._watching = null;
+  }
+
   private _dispatch(event: ConnectionEvent): void {
     const next = reduce(this._state, event);
     if (next !== this._state) {
@@ -756,12 +887,21 @@ export class RoomConnection {
     }
   }
 
-  private _onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+  private _onDocUpdate = (
+    update: Uint8Array,
+    origin: unknown,
+    _doc?: Y.Doc,
+    transaction?: Y.Transaction
+  ): void => {
     if (origin === this) {
       return;
     }
     if (!this.writable) {
-      // Viewers' changes are never sent (the server would refuse them).
+      // Viewers' changes are never sent (the server would refuse them); a
+      // change of content makes this copy differ from the room for good.
+      if (!transaction || changesContent(this.doc, transaction)) {
+        this._divergedLocally = true;
+      }
       this._localChangeDropped.emit();
       return;
     }
@@ -795,6 +935,10 @@ export class RoomConnection {
   private _setTimeout: (fn: () => void, ms: number) => any;
   private _clearTimeout: (handle: any) => void;
   private _random: () => number;
+  private _answerTimeout: number;
+  private _watchHandle: any = null;
+  private _watching: 'open' | 'probe' | null = null;
+  private _divergedLocally = false;
   private _state: IConnectionState;
   private _session: ISessionModel | null = null;
   private _renewSession = false;

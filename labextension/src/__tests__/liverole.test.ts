@@ -1,6 +1,8 @@
 /**
- * A role that changes while a room is open: viewer -> editor sends what was
- * written while read-only, so that the server can apply the next edits.
+ * A role that changes while a room is open. A refused edit is never applied
+ * later (the server's rule): content changed while read-only makes this copy
+ * stop and tell the user to reopen it; JupyterLab's own bookkeeping (the
+ * dirty flag in the `state` map) is sent on promotion so the next edits apply.
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
@@ -77,21 +79,63 @@ async function connected(role = 'editor') {
 }
 
 describe('a role changed while the room is open', () => {
-  it('viewer -> editor: the changes made while read-only reach the server, then the next edit applies', async () => {
+  it('viewer -> editor: content changed while read-only is never sent; this copy stops and says so', async () => {
+    // The server's rule (issue 8): an edit it refused, or never received
+    // because we could only view, is never applied later.
     const { doc, server, socket, conn } = await connected('editor');
+    const refused: string[] = [];
+    conn.refused.connect((_, r) => refused.push(r.kind));
     doc.getText('source').insert(0, 'A');
     serverHandle(server, socket.sent);
     socket.receive(encodeNotice({ type: 'role', role: 'viewer' }));
     expect(conn.writable).toBe(false);
     socket.sent = [];
-    // an automatic change while read-only: not sent
+    // a change while read-only (an automatic one: the UI blocks typing)
     doc.getText('source').insert(1, 'B');
     expect(socket.sentTypes()).toEqual([]);
     socket.receive(encodeNotice({ type: 'role', role: 'editor' }));
-    expect(conn.writable).toBe(true);
+    expect(refused).toEqual(['diverged']);
+    expect(conn.state.status).toBe('closed');
+    expect(conn.state.closeKind).toBe('diverged');
+    // it stays read-only, and nothing it holds reaches the server
+    expect(conn.writable).toBe(false);
     doc.getText('source').insert(2, 'C');
     serverHandle(server, socket.sent);
-    expect(server.getText('source').toString()).toBe('ABC');
+    expect(server.getText('source').toString()).toBe('A');
+    expect(socket.closed).not.toBe(null);
+  });
+
+  it('viewer -> editor: JupyterLab bookkeeping (the state map) made while read-only is sent, and the next edit applies', async () => {
+    const { doc, server, socket, conn } = await connected('editor');
+    doc.getText('source').insert(0, 'A');
+    serverHandle(server, socket.sent);
+    socket.receive(encodeNotice({ type: 'role', role: 'viewer' }));
+    socket.sent = [];
+    doc.getMap('state').set('dirty', false);
+    expect(socket.sentTypes()).toEqual([]);
+    socket.receive(encodeNotice({ type: 'role', role: 'editor' }));
+    expect(conn.writable).toBe(true);
+    expect(conn.state.status).toBe('connected');
+    doc.getText('source').insert(1, 'C');
+    serverHandle(server, socket.sent);
+    expect(server.getText('source').toString()).toBe('AC');
+  });
+
+  it('an edit refused by the server (sent just before a demotion) makes the next promotion stop', async () => {
+    const { doc, socket, conn } = await connected('editor');
+    const refused: string[] = [];
+    conn.refused.connect((_, r) => refused.push(r.kind));
+    doc.getText('source').insert(0, 'X');
+    socket.receive(
+      encodeNotice({ type: 'refused', what: 'edit', reason: 'read-only: you may not edit' })
+    );
+    socket.receive(encodeNotice({ type: 'role', role: 'viewer' }));
+    // a refused save is not a refused edit
+    socket.receive(
+      encodeNotice({ type: 'refused', what: 'save', reason: 'read-only: you may not save' })
+    );
+    socket.receive(encodeNotice({ type: 'role', role: 'editor' }));
+    expect(refused).toEqual(['diverged']);
   });
 
   it('editor -> viewer -> editor with nothing written: nothing extra is sent', async () => {
