@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -227,9 +225,3 @@ async def pycrdt_provider(ws: WebSocketClientConnection, doc: Doc, path: str = "
         with contextlib.suppress(BaseException):
             await task
 
-
-def node_available() -> bool:
-    return shutil.which("node") is not None and os.access(SCRIPT, os.R_OK)
-
-
-__all__ = ["NodeClient", "node_clients", "pycrdt_provider", "ensure_node_modules", "sys"]

@@ -487,6 +487,7 @@ def test_bit_flipped_updates_leave_every_connected_client_converged(
 
             await eventually(stock_agrees, what="the stock client")
             assert live.close_code is None
+            assert room.integrity.mismatches == 0  # never integrated other than verified
 
             def on_disk() -> Any:
                 try:

@@ -190,6 +190,7 @@ class RoomIntegrity:
         self._hidden: Ranges = {}  # clock ranges tombstoned in HIDDEN_ROOT
         self._owners: dict[int, str] = {}  # client id -> the user whose connection sent it
         self._waiting: WeakKeyDictionary[Any, int] = WeakKeyDictionary()  # resync asked
+        self.mismatches = 0  # updates integrated differently than simulated (rule 3)
 
     # -- updates from editors --------------------------------------------------------------
 
@@ -228,6 +229,7 @@ class RoomIntegrity:
         actual = decode_state_vector(state)
         if all(actual.get(c, 0) == clock for c, clock in expected.items() if clock):
             return True
+        self.mismatches += 1
         self.log.error(
             "Room %s integrated an update differently than verified: expected %s, got %s",
             room_id,
