@@ -184,6 +184,7 @@ class TornadoChannel:
     def __init__(self, ws: WebSocketClientConnection, path: str) -> None:
         self._ws = ws
         self._path = path
+        self.closed = False  # the connection ended (a close frame, or the server dropped it)
 
     @property
     def path(self) -> str:
@@ -206,18 +207,21 @@ class TornadoChannel:
     async def recv(self) -> bytes:
         message = await self._ws.read_message()
         if message is None:
+            self.closed = True
             raise ConnectionError("closed")
         return message if isinstance(message, bytes) else message.encode()
 
 
 @contextlib.asynccontextmanager
 async def pycrdt_provider(ws: WebSocketClientConnection, doc: Doc, path: str = "") -> Any:
-    """Run pycrdt's own Provider for ``doc`` over ``ws`` while the block runs."""
-    provider = Provider(doc, TornadoChannel(ws, path))
+    """Run pycrdt's own Provider for ``doc`` over ``ws`` while the block runs; yields the
+    provider and its channel."""
+    channel = TornadoChannel(ws, path)
+    provider = Provider(doc, channel)
     task = asyncio.get_running_loop().create_task(provider.start())
     try:
         await asyncio.wait_for(provider.started.wait(), 30)
-        yield provider
+        yield provider, channel
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(provider.stop(), 10)

@@ -197,7 +197,7 @@ async def test_pycrdt_provider_edits_with_our_client(jp_root_dir, connect, open_
     ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
     doc = Doc()
     text = YUnicode(doc)
-    async with pycrdt_provider(ws, doc, room) as provider:
+    async with pycrdt_provider(ws, doc, room) as (provider, channel):
         await asyncio.wait_for(provider.synced.wait(), 30)
         assert text.get() == "one\n"
         text._ysource.insert(len(text.get()), "two\n")
@@ -209,7 +209,7 @@ async def test_pycrdt_provider_edits_with_our_client(jp_root_dir, connect, open_
 
 
 async def test_pycrdt_provider_notebook_and_reconnect(jp_root_dir, connect, open_session,
-                                                      jp_ws_fetch):  # fmt: skip
+                                                      jp_ws_fetch, rooms):  # fmt: skip
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("a = 1")]
     nbformat.write(nb, jp_root_dir / "p.ipynb")
@@ -218,17 +218,21 @@ async def test_pycrdt_provider_notebook_and_reconnect(jp_root_dir, connect, open
     doc = Doc()
     notebook = YNotebook(doc)
     ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
-    async with pycrdt_provider(ws, doc, room) as provider:
+    async with pycrdt_provider(ws, doc, room) as (provider, channel):
         await asyncio.wait_for(provider.synced.wait(), 30)
         notebook.append_cell(nbformat.v4.new_markdown_cell("from pycrdt"))
         await eventually(lambda: len(ours.content()["cells"]) == 2, what="the new cell")
-    ws.close()  # the provider's connection is gone; edit while away, then reconnect
+        # the server drops the provider's connection; both sides edit while it is away
+        for participant in list(rooms.rooms[room].participants):
+            if participant.username == "bob":
+                participant.ws_connection.stream.close()
+        await eventually(lambda: channel.closed, what="the drop")
     mine = notebook.ycells[0]["source"]
     mine += " + 1"
     theirs = ours.jdoc.ycells[1]["source"]
     theirs += "!"
     ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
-    async with pycrdt_provider(ws, doc, room) as provider:
+    async with pycrdt_provider(ws, doc, room) as (provider, channel):
         await asyncio.wait_for(provider.synced.wait(), 30)
 
         def sources(jdoc: Any) -> list[str]:
@@ -249,7 +253,7 @@ async def test_pycrdt_provider_viewer_is_refused(jp_root_dir, connect, open_sess
     ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
     doc = Doc()
     text = YUnicode(doc)
-    async with pycrdt_provider(ws, doc, room) as provider:
+    async with pycrdt_provider(ws, doc, room) as (provider, channel):
         await asyncio.wait_for(provider.synced.wait(), 30)
         text._ysource.insert(0, "changed ")
         # the refusal's tombstones come back: the provider's own copy drops the text
