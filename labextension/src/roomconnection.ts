@@ -102,6 +102,19 @@ export function serverLostState(decoder: decoding.Decoder, doc: Y.Doc): boolean 
   return false;
 }
 
+/**
+ * Every transaction origin but the connection's own (remote changes): the
+ * local changes JupyterLab makes come with various origins.
+ */
+class LocalOrigins extends Set<any> {
+  constructor(private readonly _remote: unknown) {
+    super();
+  }
+  has(origin: unknown): boolean {
+    return origin !== this._remote;
+  }
+}
+
 /** The part of the WebSocket constructor we use. */
 export interface IWebSocketLike {
   binaryType: string;
@@ -260,6 +273,14 @@ export class RoomConnection {
     return this._localChangeDropped;
   }
 
+  /**
+   * The role allows writing again, and the changes made to the content
+   * while it did not were undone (never shared); the count of changes.
+   */
+  get changesDiscarded(): ISignal<this, number> {
+    return this._changesDiscarded;
+  }
+
   /** Emitted once when the server closes the room for good. */
   get refused(): ISignal<this, { kind: CloseKind; reason: string }> {
     return this._refused;
@@ -366,6 +387,8 @@ export class RoomConnection {
     this._isDisposed = true;
     this._cancelRetry();
     this._clearWatch();
+    this._readOnlyChanges?.destroy();
+    this._readOnlyChanges = null;
     this._dropHeld();
     this.doc.off('update', this._onDocUpdate);
     this.awareness.off('update', this._onAwarenessUpdate);
@@ -771,28 +794,118 @@ export class RoomConnection {
     if (role !== this._role) {
       const wasReadOnly = this._role !== null && !canWrite(this._role);
       if (wasReadOnly && canWrite(role) && this._divergedLocally) {
-        // The server's rule: an edit it refused, or never received while we
-        // could only view, is never applied later. This copy holds such
-        // changes, so it cannot be shared any more: it stays read-only and
-        // the user is told to reopen the document (a fresh copy).
+        // The server refused an edit of ours (sent just before we became a
+        // viewer): its rule is that a refused edit is never applied later,
+        // and what the edit deleted cannot be given back here. This copy
+        // stays read-only and the user is told to reopen the document.
+        this._diverge('the server refused a change made in this copy; it cannot be shared');
+        return;
+      }
+      if (wasReadOnly && canWrite(role) && this._readOnlyConflicts()) {
+        // A change made here while read-only and a change from the room hit
+        // the same map entry: undoing ours would take theirs away too.
         this._diverge(
-          'changes were made to this copy while it was read-only; they cannot be shared'
+          'changes were made to this copy while it was read-only, where others changed it too'
         );
         return;
+      }
+      if (!canWrite(role)) {
+        this._trackReadOnlyChanges();
+      }
+      let discarded = 0;
+      if (wasReadOnly && canWrite(role)) {
+        discarded = this._discardReadOnlyChanges();
       }
       this._role = role;
       if (wasReadOnly && canWrite(role)) {
         this._sendOwnChanges();
       }
       this._roleChanged.emit(role);
+      if (discarded) {
+        this._changesDiscarded.emit(discarded);
+      }
     }
   }
 
   /**
-   * After a change of role from viewer to editor in an open room, when the
-   * only changes made while read-only were JupyterLab's own bookkeeping (the
-   * `state` map: the dirty flag, which the server counts as nobody's edit):
-   * send them, so that our next edits do not wait on them.
+   * While read-only, record the local changes to the content (JupyterLab
+   * makes some by itself: kernel metadata, for example), so that they can
+   * be undone when the role allows writing again: the server's rule is that
+   * an edit it refused, or never received because we could only view, is
+   * never applied later. JupyterLab's bookkeeping in the `state` map (the
+   * dirty flag, which the server counts as nobody's edit) is left alone.
+   */
+  private _trackReadOnlyChanges(): void {
+    if (this._readOnlyChanges) {
+      return;
+    }
+    this._localKeys.clear();
+    this._remoteKeys.clear();
+    const scope = Array.from(this.doc.share.entries())
+      .filter(([name]) => name !== 'state')
+      .map(([, type]) => type);
+    if (scope.length === 0) {
+      return; // no content types yet (JupyterLab's models create theirs first)
+    }
+    this._readOnlyChanges = new Y.UndoManager(scope, {
+      captureTimeout: 0,
+      trackedOrigins: new LocalOrigins(this)
+    });
+  }
+
+  /** Whether a map entry was changed both here (read-only) and by the room. */
+  private _readOnlyConflicts(): boolean {
+    for (const [type, keys] of this._localKeys) {
+      const remote = this._remoteKeys.get(type);
+      if (remote && Array.from(keys).some(key => remote.has(key))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Note which map entries a transaction changed (while read-only). */
+  private _noteKeys(transaction: Y.Transaction, into: Map<unknown, Set<string>>): void {
+    for (const [type, keys] of transaction.changed) {
+      for (const key of keys) {
+        if (key !== null) {
+          let set = into.get(type);
+          if (!set) {
+            set = new Set();
+            into.set(type, set);
+          }
+          set.add(key);
+        }
+      }
+    }
+  }
+
+  /**
+   * Undo what was changed locally while read-only (see above); return how
+   * many changes were undone. The undo restores what the changes deleted as
+   * copies, so the content is the room's again; the server then receives the
+   * changes and their undoing together, as an editor, and nothing shows.
+   */
+  private _discardReadOnlyChanges(): number {
+    const changes = this._readOnlyChanges;
+    this._readOnlyChanges = null;
+    if (!changes) {
+      return 0;
+    }
+    const count = changes.undoStack.length;
+    while (changes.undoStack.length) {
+      changes.undo();
+    }
+    changes.destroy();
+    this._localKeys.clear();
+    this._remoteKeys.clear();
+    return count;
+  }
+
+  /**
+   * After a change of role from viewer to editor in an open room: send what
+   * this client wrote meanwhile (its bookkeeping, and its content changes
+   * together with their undoing), so that our next edits do not wait on it.
    */
   private _sendOwnChanges(): void {
     const socket = this._socket;
@@ -893,14 +1006,17 @@ export class RoomConnection {
     _doc?: Y.Doc,
     transaction?: Y.Transaction
   ): void => {
+    if (!this.writable && transaction && this._readOnlyChanges) {
+      this._noteKeys(transaction, origin === this ? this._remoteKeys : this._localKeys);
+    }
     if (origin === this) {
       return;
     }
     if (!this.writable) {
-      // Viewers' changes are never sent (the server would refuse them); a
-      // change of content makes this copy differ from the room for good.
-      if (!transaction || changesContent(this.doc, transaction)) {
-        this._divergedLocally = true;
+      // Viewers' changes are never sent (the server would refuse them); the
+      // ones to the content are undone when we may write again.
+      if (transaction && !changesContent(this.doc, transaction)) {
+        return; // JupyterLab's bookkeeping (the dirty flag): not the user's doing
       }
       this._localChangeDropped.emit();
       return;
@@ -958,6 +1074,10 @@ export class RoomConnection {
   private _noticeReceived = new Signal<this, Notice>(this);
   private _roleChanged = new Signal<this, string>(this);
   private _localChangeDropped = new Signal<this, void>(this);
+  private _changesDiscarded = new Signal<this, number>(this);
+  private _readOnlyChanges: Y.UndoManager | null = null;
+  private _localKeys = new Map<unknown, Set<string>>();
+  private _remoteKeys = new Map<unknown, Set<string>>();
   private _sessionChanged = new Signal<this, ISessionModel>(this);
   private _refused = new Signal<this, { kind: CloseKind; reason: string }>(
     this
