@@ -372,6 +372,19 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           );
         }
       });
+      room.connection.changesDiscarded.connect(() => {
+        // Told only if the person had tried to edit (automatic changes, such
+        // as the kernel's metadata, are undone silently).
+        if (refusedOnce.has(room.id)) {
+          Notification.info(
+            trans.__(
+              'You may edit “%1” now. The changes you tried to make while you could only view it were discarded: they were never shared.',
+              PathExt.basename(room.path)
+            ),
+            { autoClose: 8000 }
+          );
+        }
+      });
       room.connection.roleChanged.connect((_, role) => {
         for (const w of widgetsOfRoom(room)) {
           applyReadOnly(w, !canWrite(role), trans);
