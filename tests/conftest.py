@@ -95,6 +95,12 @@ def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
 
 
 @pytest.fixture
+def ws_base(jp_http_port: int, jp_base_url: str) -> str:
+    """The server's WebSocket base URL, for clients that build room URLs themselves."""
+    return f"ws://127.0.0.1:{jp_http_port}{jp_base_url}"
+
+
+@pytest.fixture
 def rooms(jp_serverapp: Any) -> Any:
     """The server's RoomManager, to look at rooms from the inside."""
     return jp_serverapp.web_app.settings["jupyter_collab_rooms"]

@@ -35,6 +35,7 @@ from ..protocol.framing import (
     sync_frame,
 )
 from .fanout import Broadcast, Outbox
+from .integrity import DIVERGED_TEXT, RoomIntegrity
 from .journal import RoomJournal
 from .presence import Presence
 from .transport import FrameSink
@@ -111,6 +112,7 @@ class Room:
         for shared in content_types(self.jdoc):
             shared.observe_deep(self._mark_content)
         self.ydoc.observe(self._on_update)
+        self.integrity = RoomIntegrity(log)
         self.presence = Presence(
             max_states=settings.awareness_max_states,
             max_state_bytes=settings.awareness_max_state_bytes,
@@ -272,14 +274,9 @@ class Room:
             if message.payload == EMPTY_UPDATE:
                 return
             if not participant.can_write:
-                outbox.send_direct(
-                    notice_frame({"type": "refused", "reason": "read-only: you may not edit"})
-                )
+                self._refuse(participant, message.payload)
                 return
-            try:
-                self.apply_update(message.payload, participant.origin)
-            except ValueError as exc:
-                raise MalformedMessage(f"bad update: {exc}") from exc
+            self._admit(participant, message)
         elif isinstance(message, AwarenessMessage):
             entries = parse_awareness(message.payload, self.presence.max_state_bytes)
             applied = self.presence.apply(
@@ -299,8 +296,56 @@ class Room:
                 self._spawn(self._save_version(participant.username))
             else:
                 outbox.send_direct(
-                    notice_frame({"type": "refused", "reason": "read-only: you may not save"})
+                    notice_frame(
+                        {"type": "refused", "what": "save", "reason": "read-only: you may not save"}
+                    )
                 )
+
+    def _admit(self, participant: Participant, message: SyncMessage) -> None:
+        """Apply an editor's update if the room can take all of it (see integrity.py)."""
+        outbox = participant.outbox
+        assert outbox is not None
+        state_dump = message.sync_type is SyncType.STEP2
+        verdict = self.integrity.admit(
+            participant.username, state_dump, message.payload, self.ydoc.get_state()
+        )
+        if verdict.missing:
+            action = self.integrity.missing(participant, state_dump)
+            if action == "resync":
+                # A Yjs client answers with everything the room lacks, this update included.
+                outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
+            elif action == "diverged":
+                self.log.warning(
+                    "%s's copy of %s builds on changes the room does not have",
+                    participant.username,
+                    self.room_id,
+                )
+                outbox.send_direct(notice_frame({"type": "diverged", "reason": DIVERGED_TEXT}))
+                participant.disconnect(CloseCode.DIVERGED, "reload the document")
+            return
+        if state_dump:
+            self.integrity.synced(participant)
+        if verdict.update is None:
+            return
+        try:
+            self.apply_update(verdict.update, participant.origin)
+        except ValueError as exc:
+            raise MalformedMessage(f"bad update: {exc}") from exc
+        self.integrity.check_applied(verdict.expected, self.ydoc.get_state(), self.room_id)
+
+    def _refuse(self, participant: Participant, payload: bytes) -> None:
+        """A viewer's update: not applied, and its clock ranges consumed so that it never is."""
+        assert participant.outbox is not None
+        tombstones = self.integrity.refuse(participant.username, payload, self.ydoc.get_state())
+        if tombstones is not None:
+            # Server bookkeeping, sent to everyone: the viewer's own copy drops the refused
+            # text, the others learn the clocks are taken.
+            self.apply_update(tombstones, SERVER)
+        participant.outbox.send_direct(
+            notice_frame(
+                {"type": "refused", "what": "edit", "reason": "read-only: you may not edit"}
+            )
+        )
 
     async def _save_version(self, username: str) -> None:
         """A save the user asked for (Ctrl+S) is also a version point."""

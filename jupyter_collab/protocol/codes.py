@@ -26,6 +26,7 @@ class CloseCode(IntEnum):
     MALFORMED = 4400
     FORBIDDEN = 4403
     UNKNOWN_ROOM = 4404
+    DIVERGED = 4409
     DELETED = 4410
     UNLOADABLE = 4415
     TOO_SLOW = 4429
@@ -42,6 +43,7 @@ _REASONS = {
     CloseCode.MALFORMED: "malformed message",
     CloseCode.FORBIDDEN: "forbidden",
     CloseCode.UNKNOWN_ROOM: "unknown room",
+    CloseCode.DIVERGED: "document diverged",
     CloseCode.DELETED: "document deleted",
     CloseCode.UNLOADABLE: "document cannot be loaded",
     CloseCode.TOO_SLOW: "client too slow",
