@@ -98,7 +98,8 @@ def start_server(tmp: Path, root: Path, port: int) -> subprocess.Popen:
         [
             f"--IdentityProvider.token={TOKEN}",
             "--ServerApp.identity_provider_class=sharing_e2e.CookieIdentityProvider",
-            # alice owns the server; everyone else edits what nobody shared
+            # alice plays the server's own user (as $JUPYTERHUB_USER would); bob, carol and
+            # mallory get the default role (editor)
             "--CollabApp.owners=alice",
             "--CollabApp.default_role=editor",
         ],
