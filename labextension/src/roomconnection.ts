@@ -105,13 +105,17 @@ export function serverLostState(decoder: decoding.Decoder, doc: Y.Doc): boolean 
 /**
  * Every transaction origin but the connection's own (remote changes): the
  * local changes JupyterLab makes come with various origins.
+ *
+ * Y.UndoManager also asks about the origin's constructor (a class may stand
+ * for all its instances): the connection's class must answer no too, or the
+ * room's changes would be tracked and undone with ours.
  */
 class LocalOrigins extends Set<any> {
-  constructor(private readonly _remote: unknown) {
+  constructor(private readonly _remote: object) {
     super();
   }
   has(origin: unknown): boolean {
-    return origin !== this._remote;
+    return origin !== this._remote && origin !== this._remote.constructor;
   }
 }
 
@@ -169,6 +173,15 @@ export const LARGE_FRAME_PAUSE = 50;
 /** See IRoomConnectionOptions.answerTimeout. */
 export const ANSWER_TIMEOUT = 10_000;
 
+/** The root type (one of `doc.share`) that `type` belongs to. */
+function rootOf(type: Y.AbstractType<any>): Y.AbstractType<any> {
+  let root: Y.AbstractType<any> = type;
+  while (root._item && root._item.parent) {
+    root = root._item.parent as Y.AbstractType<any>;
+  }
+  return root;
+}
+
 /**
  * Whether a transaction changed the document's content, as opposed to only
  * the `state` map where JupyterLab keeps its own bookkeeping (the dirty
@@ -177,11 +190,7 @@ export const ANSWER_TIMEOUT = 10_000;
 export function changesContent(doc: Y.Doc, transaction: Y.Transaction): boolean {
   const state = doc.share.get('state');
   for (const type of transaction.changed.keys()) {
-    let root: Y.AbstractType<any> = type;
-    while (root._item && root._item.parent) {
-      root = root._item.parent as Y.AbstractType<any>;
-    }
-    if (root !== state) {
+    if (rootOf(type) !== state) {
       return true;
     }
   }
@@ -857,16 +866,38 @@ export class RoomConnection {
   private _readOnlyConflicts(): boolean {
     for (const [type, keys] of this._localKeys) {
       const remote = this._remoteKeys.get(type);
-      if (remote && Array.from(keys).some(key => remote.has(key))) {
+      if (remote && Array.from(keys).some(key => remote.has(key) && this._ownsEntry(type, key))) {
         return true;
       }
     }
     return false;
   }
 
-  /** Note which map entries a transaction changed (while read-only). */
+  /**
+   * Whether the last write to a map entry is this client's. When it is the
+   * room's, undoing ours leaves the entry as the room has it (Yjs does not
+   * bring back a value overwritten by another client's later one), so a
+   * change made on both sides matters only when ours is the one that shows.
+   */
+  private _ownsEntry(type: unknown, key: string): boolean {
+    const item = (type as { _map?: Map<string, Y.Item> })._map?.get(key);
+    return !item || item.id.client === this.doc.clientID;
+  }
+
+  /**
+   * Note which map entries of the content a transaction changed (while
+   * read-only). Only the types the undo covers count: the `state` map
+   * (JupyterLab's dirty flag) is never undone, so both sides changing it is
+   * no conflict. A viewer's page resets its own dirty flag, and the room
+   * changes it whenever someone edits or the server saves: counting it
+   * stopped every promotion that followed an edit elsewhere.
+   */
   private _noteKeys(transaction: Y.Transaction, into: Map<unknown, Set<string>>): void {
+    const state = this.doc.share.get('state');
     for (const [type, keys] of transaction.changed) {
+      if (state && rootOf(type) === state) {
+        continue;
+      }
       for (const key of keys) {
         if (key !== null) {
           let set = into.get(type);

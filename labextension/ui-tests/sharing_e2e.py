@@ -138,6 +138,27 @@ def has_session(page) -> bool:
     )
 
 
+KERNEL_ITEMS = ("run", "interrupt", "restart", "restart-and-run", "kernelName")
+KERNEL_COMMANDS = ("notebook:run-cell", "notebook:restart-kernel", "notebook:interrupt-kernel", "notebook:change-kernel", "notebook:create-console", "kernelmenu:restart", "runmenu:run-all")  # fmt: skip
+
+
+def kernel_controls(page) -> dict:
+    """The kernel controls the current notebook offers: its visible toolbar items among
+    run/interrupt/restart/kernel name, and which kernel commands are enabled."""
+    return page.evaluate(
+        """([items, ids]) => {
+          const panel = document.querySelector(
+            '#jp-main-dock-panel .jp-NotebookPanel:not(.lm-mod-hidden)');
+          const visible = panel ? Array.from(panel.querySelectorAll(
+              '.jp-NotebookPanel-toolbar .jp-Toolbar-item'))
+            .filter(e => e.offsetParent !== null && items.includes(e.dataset.jpItemName))
+            .map(e => e.dataset.jpItemName) : [];
+          return {visible, enabled: ids.filter(id => window.jupyterapp.commands.isEnabled(id))};
+        }""",
+        [list(KERNEL_ITEMS), list(KERNEL_COMMANDS)],
+    )
+
+
 def type_in_first_cell(page, text: str) -> None:
     page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first.click()
     page.keyboard.press("Control+End")
@@ -259,6 +280,18 @@ def check_sharing(a, b, base: str, root: Path, out: Path) -> None:
         "bob (viewer): his notebook let go of its kernel (not shut down: it is alice's)",
         wait_until(lambda: not has_session(b), 15) and wait_until(lambda: has_session(a), 5),
     )
+    controls = kernel_controls(b)
+    check(
+        "bob (viewer, demoted live): no run, interrupt, restart or kernel buttons, the kernel commands disabled",
+        controls["visible"] == [] and controls["enabled"] == [],
+        json.dumps(controls),
+    )
+    controls_a = kernel_controls(a)
+    check(
+        "alice (owner): keeps her kernel buttons and commands",
+        set(controls_a["visible"]) >= {"run", "restart", "kernelName"} and "notebook:run-cell" in controls_a["enabled"],
+        json.dumps(controls_a),
+    )
     center = notification_center_text(b)
     check("bob: the notification is in the notification center", "to Can view" in center, center[:300])
     b.screenshot(path=str(out / "notification-center-bob.png"))
@@ -288,7 +321,21 @@ def check_sharing(a, b, base: str, root: Path, out: Path) -> None:
     b.screenshot(path=str(out / "dialog-bob-readonly.png"))
     close_dialog(b)
 
+    # --- alice edits while bob views: the room changes (content, and the dirty flag that
+    # her page sets and the server's save clears) while bob's page may not write ----------
+    close_dialog(a)
+    type_in_first_cell(a, "  # alice while bob views")
+    check(
+        "bob (viewer): sees alice's edit live",
+        wait_text(b, f"{NOTEBOOK} .cm-content", "alice while bob views", 20000),
+    )
+    check(
+        "disk: alice's edit is saved while bob views",
+        wait_until(lambda: "alice while bob views" in (root / "analysis.ipynb").read_text(), 30),
+    )
+
     # --- alice makes bob an editor again (the row's role menu) ----------------------------
+    open_share_dialog(a)
     select = a.locator(f"{DIALOG} .jp-collab-ShareDialog-row[data-user='bob'] select")
     select.focus()
     select.select_option("editor")
@@ -302,11 +349,34 @@ def check_sharing(a, b, base: str, root: Path, out: Path) -> None:
     check("bob: the model is writable again", wait_until(lambda: not is_read_only(b), 10))
     type_in_first_cell(b, "  # bob edits again")
     check("alice: sees bob's typing after he is an editor again", wait_text(a, f"{NOTEBOOK} .cm-content", "bob edits again", 20000))
+    # (on main the promotion undid the room's changes too, and stopped bob's copy when both
+    # pages had touched the dirty flag)
+    check(
+        "bob and alice: alice's edit made while bob viewed is kept after his promotion",
+        all("alice while bob views" in "".join(sources(page)) for page in (a, b)),
+        repr(sources(b)),
+    )
+    check(
+        "disk: alice's edit made while bob viewed and bob's new edit are both saved",
+        wait_until(
+            lambda: all(t in (root / "analysis.ipynb").read_text() for t in ("alice while bob views", "bob edits again")),
+            30,
+        ),
+    )
     check(
         "bob: a notification says he can edit again",
         told(b, "your access to “analysis.ipynb” to Can edit"),
     )
     check("bob (editor again): his notebook has its kernel again", wait_until(lambda: has_session(b), 30))
+    check(
+        "bob (editor again): the kernel buttons are back and the kernel commands enabled",
+        wait_until(
+            lambda: set(kernel_controls(b)["visible"]) >= {"run", "restart", "kernelName"}
+            and set(kernel_controls(b)["enabled"]) >= {"notebook:run-cell", "notebook:restart-kernel"},
+            15,
+        ),
+        json.dumps(kernel_controls(b)),
+    )
     b.screenshot(path=str(out / "editor-again-bob.png"))
     check("disk: nothing bob typed as a viewer", wait_until(lambda: "VIEWER TYPED" not in "".join(sources(a)), 2))
 

@@ -49,8 +49,11 @@ function serverHandle(doc: Y.Doc, frames: Uint8Array[]): Uint8Array[] {
   return answers;
 }
 
-async function connected(role = 'editor') {
+async function connected(role = 'editor', clientID?: number) {
   const doc = new Y.Doc();
+  if (clientID !== undefined) {
+    doc.clientID = clientID;
+  }
   // the shared types exist before the connection, as @jupyter/ydoc creates them
   doc.getText('source');
   doc.getMap('meta');
@@ -116,7 +119,8 @@ describe('a role changed while the room is open', () => {
   });
 
   it('a map entry changed here while read-only and by the room meanwhile: this copy stops, theirs stays', async () => {
-    const { doc, server, socket, conn } = await connected('editor');
+    // (Yjs lets the higher client id win concurrent writes: ours shows here)
+    const { doc, server, socket, conn } = await connected('editor', 2000);
     const refused: string[] = [];
     conn.refused.connect((_, r) => refused.push(r.kind));
     doc.getMap('meta').set('k', 'old');
@@ -125,6 +129,7 @@ describe('a role changed while the room is open', () => {
     doc.getMap('meta').set('k', 'mine, read-only');
     // the room changes k after that
     const other = new Y.Doc();
+    other.clientID = 1000;
     Y.applyUpdate(other, Y.encodeStateAsUpdate(server));
     let remote: Uint8Array | null = null;
     other.on('update', (u: Uint8Array) => (remote = u));
@@ -156,6 +161,128 @@ describe('a role changed while the room is open', () => {
     doc.getText('source').insert(1, 'C');
     serverHandle(server, socket.sent);
     expect(server.getText('source').toString()).toBe('AC');
+  });
+
+  it('viewer -> editor: what the room wrote while this page could only view is kept (only our changes are undone)', async () => {
+    // Regression: the undo tracked the room's changes too (Y.UndoManager asks
+    // about the origin's class as well), so a promotion deleted what others
+    // had typed meanwhile, and sent the deletion to the room.
+    const { doc, server, socket, conn } = await connected('editor');
+    const discarded: number[] = [];
+    conn.changesDiscarded.connect((_, n) => discarded.push(n));
+    doc.getText('source').insert(0, 'A');
+    serverHandle(server, socket.sent);
+    socket.receive(encodeNotice({ type: 'role', role: 'viewer' }));
+    const other = new Y.Doc();
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(server));
+    const remote: Uint8Array[] = [];
+    other.on('update', (u: Uint8Array) => remote.push(u));
+    other.getText('source').insert(1, 'B');
+    other.getMap('meta').set('k', 'theirs');
+    for (const update of remote) {
+      Y.applyUpdate(server, update);
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 0);
+      syncProtocol.writeUpdate(e, update);
+      socket.receive(encoding.toUint8Array(e));
+    }
+    socket.sent = [];
+    socket.receive(encodeNotice({ type: 'role', role: 'editor' }));
+    expect(conn.writable).toBe(true);
+    expect(discarded).toEqual([]);
+    serverHandle(server, socket.sent);
+    for (const d of [doc, server]) {
+      expect(d.getText('source').toString()).toBe('AB');
+      expect(d.getMap('meta').get('k')).toBe('theirs');
+    }
+  });
+
+  it('a map entry changed on both sides where the room\'s value shows: undoing ours keeps theirs, no reopening', async () => {
+    // (JupyterLab writes some entries by itself on every page, kernel metadata
+    // for example: when the room's write is the one that shows, undoing ours
+    // cannot take it away)
+    const { doc, server, socket, conn } = await connected('editor', 1000);
+    const refused: string[] = [];
+    conn.refused.connect((_, r) => refused.push(r.kind));
+    doc.getMap('meta').set('k', 'old');
+    doc.getMap('meta').set('other', 'kept');
+    serverHandle(server, socket.sent);
+    socket.receive(encodeNotice({ type: 'role', role: 'viewer' }));
+    doc.getMap('meta').set('k', 'mine, read-only');
+    doc.getMap('meta').set('other', 'mine too, read-only');
+    const other = new Y.Doc();
+    other.clientID = 2000;
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(server));
+    const remote: Uint8Array[] = [];
+    other.on('update', (u: Uint8Array) => remote.push(u));
+    other.getMap('meta').set('k', 'theirs');
+    for (const update of remote) {
+      Y.applyUpdate(server, update);
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 0);
+      syncProtocol.writeUpdate(e, update);
+      socket.receive(encoding.toUint8Array(e));
+    }
+    expect(doc.getMap('meta').get('k')).toBe('theirs');
+    socket.sent = [];
+    socket.receive(encodeNotice({ type: 'role', role: 'editor' }));
+    expect(refused).toEqual([]);
+    expect(conn.writable).toBe(true);
+    serverHandle(server, socket.sent);
+    for (const d of [doc, server]) {
+      expect(d.getMap('meta').get('k')).toBe('theirs');
+      expect(d.getMap('meta').get('other')).toBe('kept');
+    }
+  });
+
+  it('viewer -> editor while the room edited and saved meanwhile: the dirty flag changed on both sides is no conflict', async () => {
+    // Regression (sharing_e2e on main): a viewer's page resets its own dirty
+    // flag (readonly.ts), and the room changes that flag too (another
+    // editor's JupyterLab sets it, the server clears it after a save). The
+    // state map is never undone, so it cannot conflict: the promoted viewer
+    // becomes an editor live, and later notices still arrive.
+    const { doc, server, socket, conn } = await connected('editor');
+    const refused: string[] = [];
+    conn.refused.connect((_, r) => refused.push(r.kind));
+    const notices: string[] = [];
+    conn.noticeReceived.connect((_, n) => notices.push(n.type));
+    doc.getText('source').insert(0, 'A');
+    doc.getMap('state').set('dirty', true);
+    serverHandle(server, socket.sent);
+    socket.receive(encodeNotice({ type: 'role', role: 'viewer' }));
+    // JupyterLab on the viewer's page: the model is kept clean
+    doc.getMap('state').set('dirty', false);
+    // the room: another editor types (their page marks the document dirty),
+    // then the server saves and clears the flag
+    const other = new Y.Doc();
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(server));
+    const remote: Uint8Array[] = [];
+    other.on('update', (u: Uint8Array) => remote.push(u));
+    other.getText('source').insert(1, 'B');
+    other.getMap('state').set('dirty', true);
+    other.getMap('state').set('dirty', false);
+    for (const update of remote) {
+      Y.applyUpdate(server, update);
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 0);
+      syncProtocol.writeUpdate(e, update);
+      socket.receive(encoding.toUint8Array(e));
+    }
+    expect(doc.getText('source').toString()).toBe('AB');
+    socket.sent = [];
+    socket.receive(encodeNotice({ type: 'role', role: 'editor' }));
+    expect(refused).toEqual([]);
+    expect(conn.writable).toBe(true);
+    expect(conn.state.status).toBe('connected');
+    // what the room wrote meanwhile is kept (the undo takes back only ours)
+    expect(doc.getText('source').toString()).toBe('AB');
+    doc.getText('source').insert(2, 'C');
+    serverHandle(server, socket.sent);
+    expect(server.getText('source').toString()).toBe('ABC');
+    expect(doc.getText('source').toString()).toBe('ABC');
+    // the room's later notices still reach this page
+    socket.receive(encodeNotice({ type: 'saved', path: 'a.txt' }));
+    expect(notices).toContain('saved');
   });
 
   it('an edit refused by the server (sent just before a demotion) makes the next promotion stop', async () => {
