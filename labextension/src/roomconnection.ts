@@ -866,7 +866,8 @@ export class RoomConnection {
   private _readOnlyConflicts(): boolean {
     for (const [type, keys] of this._localKeys) {
       const remote = this._remoteKeys.get(type);
-      if (remote && Array.from(keys).some(key => remote.has(key) && this._ownsEntry(type, key))) {
+      const both = remote ? Array.from(keys).filter(key => remote.has(key)) : [];
+      if (both.some(key => this._ownsEntry(type, key))) {
         return true;
       }
     }

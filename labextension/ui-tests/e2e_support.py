@@ -89,8 +89,9 @@ def start_lab(
             **(env or {}),
         },
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    # (generous: on a loaded machine, importing JupyterLab alone can take a minute)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
             return proc
