@@ -430,7 +430,7 @@ def open_in_workspace(page: Page, base: str, workspace: str, path: str) -> None:
 
 def open_document(page: Page, path: str) -> None:
     """Open a document in the running JupyterLab (no page load)."""
-    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() => true)", path)
 
 
 def show_history(page: Page) -> None:

@@ -45,7 +45,7 @@ def make_kernel_run_notebook(path: Path) -> dict[str, Any]:
 
 def open_document(page: Any, path: str) -> None:
     """Open a document in the running JupyterLab (no page load)."""
-    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() => true)", path)
 
 
 # What a notebook shows: the cells' mime types, the colours of Python keywords next to the

@@ -524,7 +524,8 @@ def check_inherited(a, b, out: Path) -> None:
     check("alice: bob is a viewer of the folder", wait_until(lambda: row_role(a, "bob") == "viewer", 15))
     close_dialog(a)
     # a file in it
-    a.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'project/notes.txt'})")
+    # (the command resolves to the widget, which is not to be serialized back to Python)
+    a.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'project/notes.txt'}).then(() => true)")
     a.locator(".jp-FileEditor .cm-content").filter(has_text="project notes").first.wait_for(timeout=30000)
     a.locator(".jp-Document:not(.lm-mod-hidden) .jp-collab-ShareButton").first.click()
     a.locator(DIALOG).wait_for(timeout=10000)
