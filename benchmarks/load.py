@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import os
 import sys
 import tempfile
@@ -83,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="draw latency and CPU over the client counts into this PNG (matplotlib; "
                         "`pip install -e .[bench]`)")
     run.add_machine_options(p, wait_quiet=10.0, retries=0)
+    p.add_argument("--render", metavar="JSON",
+                   help="print (with --record: record, with --png: draw) a saved run again")
     p.add_argument("--json", default=str(BENCH_DIR / "results" / "load-latest.json"),
                    help="where to keep every figure of the run")
     p.add_argument("--record", action="store_true",
@@ -124,6 +127,13 @@ def _busiest_client(name: str):  # noqa: ANN202 - a Row getter
     return get
 
 
+def _client_rss(name: str):  # noqa: ANN202 - a Row getter
+    def get(r: dict) -> float | None:
+        rss = ((r.get("fanout") or {}).get(name) or {}).get("client_maxrss_mb") or []
+        return sum(rss) if rss else None
+    return get
+
+
 def case_rows(name: str) -> list[Row]:
     """The rows of the table printed for one client count."""
     def g(key: str):  # noqa: ANN202
@@ -142,6 +152,7 @@ def case_rows(name: str) -> list[Row]:
         ("server RSS, after the edits", _mb("rss_during_bytes", name), "MB", True),
         ("server RSS per connected client", _per_client_kb(name), "KB", True),
         ("busiest client process CPU", _busiest_client(name), "%", True),
+        ("client processes' RSS, all together", _client_rss(name), "MB", True),
         ("other processes' CPU (machine)", g("other_load_cpu_pct"), "%", True),
         ("load average (1 min) before", g("loadavg_before"), "", True),
     ]
@@ -155,14 +166,28 @@ def convergence_line(results: dict[str, dict], name: str) -> str:
         if "error" in f:
             parts.append(f"{t}: did not run to the end ({f['error'][:120]})")
             continue
-        ok = (f.get("deliveries_missing") == 0 and f.get("content_converged") is True
-              and f.get("file_matches_content") is True)
-        parts.append(f"{t}: {'CONVERGED' if ok else 'NOT CONVERGED'} "
+        verdict = _verdict(f)
+        parts.append(f"{t}: {verdict.upper() if verdict != 'yes' else 'CONVERGED'} "
                      f"({f.get('deliveries_received')}/{f.get('deliveries_expected')} "
                      f"deliveries, {f.get('doc_clients_checked')} documents identical: "
                      f"{f.get('content_converged')}, file on disk holds it: "
                      f"{f.get('file_matches_content')})")
     return "; ".join(parts)
+
+
+def _verdict(f: dict) -> str:
+    """yes, or why not: deliveries still missing at the drain deadline, documents that
+    differ, a file on disk that never came to hold the content."""
+    if not f or "error" in f:
+        return "—"
+    if f.get("deliveries_missing"):
+        return (f"no: {f['deliveries_missing']:,} deliveries not arrived {f.get('drain_s', '?')}"
+                " s after the last edit")
+    if f.get("content_converged") is not True:
+        return "no: documents differ"
+    if f.get("file_matches_content") is not True:
+        return "no: file on disk differs"
+    return "yes"
 
 
 def curve_table(results: dict[str, dict], counts: list[int], rate: float) -> str:
@@ -178,13 +203,13 @@ def curve_table(results: dict[str, dict], counts: list[int], rate: float) -> str
         cells = [f"{n:,}"]
         for t in targets:
             f = (results[t].get("fanout") or {}).get(name) or {}
-            ok = (f.get("deliveries_missing") == 0 and f.get("content_converged") is True
-                  and f.get("file_matches_content") is True)
             cells += [_fmt(f.get("latency_p50_ms")), _fmt(f.get("latency_p99_ms")),
                       _fmt(f.get("latency_max_ms")), _fmt(f.get("server_cpu_us_per_received")),
                       _fmt(f.get("server_cpu_pct")), _fmt(f.get("connect_p99_ms")),
-                      "—" if not f or "error" in f else ("yes" if ok else "NO")]
+                      _verdict(f)]
         lines.append("| " + " | ".join(cells) + " |")
+    lines.append("\nLatencies are over the deliveries that arrived: where some are missing "
+                 "they are lower bounds.")
     return "\n".join(lines)
 
 
@@ -252,6 +277,7 @@ def run_cases(targets: list[Target], args: argparse.Namespace) -> dict[str, dict
                 tmp.mkdir()
                 res = run.phase_fanout_case(target, tmp, i, (name, n, args.rate), args,
                                             args.duration, args.drain)
+                res["drain_s"] = args.drain
                 res["loadavg_before"] = load1
                 res["loadavg_after"] = os.getloadavg()[0]
                 res.pop("text", None)  # the document itself: compared already, not a figure
@@ -270,7 +296,8 @@ def header(results: dict[str, dict], started: datetime, args: argparse.Namespace
            machine: dict, loads: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
     return (f"jupyter-collab load tool, {started:%Y-%m-%d %H:%M} UTC, "
             f"{args.writers} writers, {args.rate:g} edits/s in total, {args.duration:g} s of "
-            f"edits per case, {args.procs} receiver processes, niceness {args.nice}\n"
+            f"edits per case, {args.procs} receiver processes, niceness "
+            f"{os.getpriority(os.PRIO_PROCESS, 0)}\n"
             f"machine: {machine.get('cpu', '?')}, {machine['cpus']} CPUs, "
             f"{machine.get('mem', '?')}, Python {machine['python']}\n"
             f"load average (1/5/15 min) at start {'/'.join(f'{x:.2f}' for x in loads[0])}, "
@@ -280,6 +307,8 @@ def header(results: dict[str, dict], started: datetime, args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        return render_saved(args)
     install_exit_handlers()
     if args.nice:
         run.NICE = args.nice  # the servers run.phase_fanout_case starts get it too
@@ -291,19 +320,37 @@ def main(argv: list[str] | None = None) -> int:
     results = run_cases(targets, args)
     machine = machine_info()
     head = header(results, started, args, machine, (load_start, os.getloadavg()))
+    command = "python benchmarks/load.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    write_json(Path(args.json), {"started": started.isoformat(), "machine": machine,
+                                 "command": command.strip(), "args": vars(args),
+                                 "header": head, "results": results})
+    log(f"figures written to {args.json}")
+    report(results, args, head, command.strip())
+    return 0
+
+
+def render_saved(args: argparse.Namespace) -> int:
+    """Print (and with --record/--png, record and draw) a run kept by --json."""
+    saved = json.loads(Path(args.render).read_text())
+    sargs = argparse.Namespace(**{**saved["args"], "png": args.png, "record": args.record})
+    results = saved["results"]
+    for n in sargs.counts:
+        print(render_case(results, case_name(n, sargs.rate)))
+    report(results, sargs, saved["header"], saved["command"])
+    return 0
+
+
+def report(results: dict[str, dict], args: argparse.Namespace, head: str,
+           command: str) -> None:
+    """The summary over the client counts, the PNG, and the RESULTS.md section."""
     png = Path(args.png) if args.png else None
     if png is not None and len(args.counts) > 1:
         draw(results, args.counts, args, png, head.splitlines()[0])
         log(f"curves drawn in {png}")
     summary = curve_table(results, args.counts, args.rate)
-    command = "python benchmarks/load.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"\n{head}\n\n{summary}\n")
-    write_json(Path(args.json), {"started": started.isoformat(), "machine": machine,
-                                 "command": command.strip(), "args": vars(args),
-                                 "results": results})
-    log(f"figures written to {args.json}")
     if args.record:
-        body = [f"## 1,000 clients\n\nProduced by `{command.strip()}` (see README.md, "
+        body = [f"## 1,000 clients\n\nProduced by `{command}` (see README.md, "
                 f"\"Load tool\").\n\n```\n{head}\n```\n\n{summary}\n"]
         if png is not None and png.exists():
             rel = os.path.relpath(png.resolve(), BENCH_DIR)
@@ -311,7 +358,6 @@ def main(argv: list[str] | None = None) -> int:
         body += [render_case(results, case_name(n, args.rate)) for n in args.counts]
         write_section(BENCH_DIR / "RESULTS.md", SECTION, "\n".join(body))
         log(f"recorded in {BENCH_DIR / 'RESULTS.md'}")
-    return 0
 
 
 if __name__ == "__main__":
