@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -202,23 +203,12 @@ def _marks(name: str) -> tuple[str, str]:
     return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
 
 
+_SECTION_RE = re.compile(r"<!-- ([\w.-]+):begin -->.*?<!-- \1:end -->", re.S)
+
+
 def marked_sections(text: str) -> list[str]:
     """The blocks of ``text`` between ``<!-- x:begin -->`` and ``<!-- x:end -->`` markers."""
-    out = []
-    pos = 0
-    while (start := text.find("<!-- ", pos)) >= 0:
-        end_head = text.find(":begin -->", start)
-        if end_head < 0:
-            break
-        name = text[start + 5:end_head]
-        stop = text.find(_marks(name)[1], end_head)
-        if stop < 0 or "\n" in name:
-            pos = end_head
-            continue
-        stop += len(_marks(name)[1])
-        out.append(text[start:stop])
-        pos = stop
-    return out
+    return [m.group(0) for m in _SECTION_RE.finditer(text)]
 
 
 def write_section(path: Path, name: str, body: str) -> None:
