@@ -171,6 +171,8 @@ def received_update(message: Message) -> None:
 def fanned_out(recipients: int, since: float | None) -> None:
     """A document update was written to (or queued for) ``recipients`` clients; ``since`` is
     the ``time.perf_counter()`` of its arrival."""
+    if not recipients:
+        return  # (a client alone in its room)
     UPDATES_DELIVERED.inc(recipients)
     if since is not None:
         FANOUT_SECONDS.observe(time.perf_counter() - since)

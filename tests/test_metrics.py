@@ -89,6 +89,9 @@ async def test_metrics_move_with_activity(jp_fetch, jp_root_dir, connect, rooms)
     # and so is the viewer's save
     vera.send(notice_frame({"type": "save"}))
     await eventually(lambda: any(n.get("what") == "save" for n in vera.notices), what="refused")
+    # an awareness state over awareness_max_state_bytes is dropped
+    vera.set_awareness({"cursor": "x" * 40_000})
+    await eventually(lambda: any(n["type"] == "awareness-refused" for n in vera.notices))
     await eventually(lambda: (jp_root_dir / path).read_text() == "bob alice start\n", what="saved")
     room = next(iter(rooms.rooms.values()))
     await eventually(lambda: not room.file.dirty and not room.journal.pending, what="settled")
@@ -108,6 +111,7 @@ async def test_metrics_move_with_activity(jp_fetch, jp_root_dir, connect, rooms)
     assert deltas["jupyter_collab_fanout_seconds_count"] == 3  # one per broadcast
     assert deltas["jupyter_collab_refused_messages_total{reason=read_only_edit}"] == 1
     assert deltas["jupyter_collab_refused_messages_total{reason=read_only_save}"] == 1
+    assert deltas["jupyter_collab_refused_messages_total{reason=awareness_state_too_large}"] == 1
     assert saves >= 1
     assert deltas["jupyter_collab_save_seconds_count"] == saves
     assert "jupyter_collab_save_failures_total" not in deltas
@@ -135,8 +139,8 @@ async def test_metrics_move_with_activity(jp_fetch, jp_root_dir, connect, rooms)
     assert deltas["jupyter_collab_disconnects_total{reason=client_closed}"] == 2
     assert sum(v for k, v in deltas.items() if "disconnects" in k) == 3
     for kind in metrics.KIND_LABELS:
-        assert value(closed, "jupyter_collab_rooms", kind=kind) == 0
-        assert value(closed, "jupyter_collab_clients", kind=kind) == 0
+        assert closed[("jupyter_collab_rooms", (("kind", kind),))] == 0
+        assert closed[("jupyter_collab_clients", (("kind", kind),))] == 0
 
     # labels stay bounded: only values from the fixed lists, never a path, room or user
     allowed = {
@@ -179,6 +183,10 @@ async def test_failed_saves_are_counted(jp_fetch, jp_root_dir, jp_serverapp, con
     assert deltas["jupyter_collab_save_failures_total"] == 2
     assert deltas["jupyter_collab_saves_total"] == 1
     assert deltas["jupyter_collab_save_seconds_count"] == 3
+    # alice was alone: her update was received, and delivered to nobody
+    assert deltas["jupyter_collab_updates_received_total"] == 1
+    assert "jupyter_collab_updates_delivered_total" not in deltas
+    assert "jupyter_collab_fanout_seconds_count" not in deltas
     alice.close()
     await eventually(lambda: not rooms.rooms, what="the room closed")
 
