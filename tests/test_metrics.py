@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from tornado.httpclient import HTTPClientError
 
 from jupyter_collab import metrics
 from jupyter_collab.protocol.framing import notice_frame
@@ -244,3 +245,11 @@ def test_dashboard_and_docs_show_only_metrics_that_exist():
     for family in families:  # every metric is on the dashboard and in the docs
         assert any(name.startswith(family) for name in used), family
         assert any(name.startswith(family) for name in documented), family
+
+
+async def test_metrics_need_a_login_by_default(jp_fetch):
+    """As docs/metrics.md says: with authenticate_prometheus (the default) an anonymous scrape
+    is refused, so document activity is not public."""
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_fetch("metrics", method="GET", headers={"Authorization": ""})
+    assert refused.value.code == 403
