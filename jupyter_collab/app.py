@@ -15,6 +15,7 @@ from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvi
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
+from . import metrics
 from ._version import __version__
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
@@ -269,6 +270,7 @@ class CollabApp(ExtensionApp):
             version_quiet=self.version_quiet_period,
             version_interval=self.version_interval,
         )
+        metrics.watch(self.rooms)  # open rooms and connected clients on /metrics
         self.sharing = Sharing(
             self.shares,
             self.rooms,
@@ -347,6 +349,7 @@ class CollabApp(ExtensionApp):
     async def stop_extension(self) -> None:
         await self.maintenance.stop()
         await self.rooms.stop()
+        metrics.unwatch(self.rooms)
         await self.audit.flush()
         await self.store.close()
         self.shares.close()

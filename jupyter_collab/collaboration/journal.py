@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .. import metrics
 from ..origins import Origin
 from ..persistence import DocumentStore, NewUpdate
 
@@ -56,7 +57,7 @@ class RoomJournal:
         self._queue.append((future, release))
 
     async def _append(self, entries: list[NewUpdate]) -> list[int]:
-        seqs = await self.store.append_many(self.doc_id, entries)
+        seqs = await metrics.timed_append(self.store.append_many(self.doc_id, entries))
         # Here, not in a done callback: once the task is done, ``last_seq`` covers it (a
         # callback could still be waiting to run when someone asks for the durable seq).
         self.last_seq = max(self.last_seq, *seqs)

@@ -19,6 +19,7 @@ from jupyter_core.utils import ensure_async
 from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
+from .. import metrics
 from ..origins import DISK, LOAD, RESUME, SERVER, Origin
 from .kinds import DocumentKind, detect_eol
 
@@ -260,6 +261,7 @@ class FileSync:
             if not await self.save():
                 await asyncio.sleep(max(self.save_delay, 1.0))  # retry later, keep the edits
 
+    @metrics.timed_save
     async def save(self, user: str | None = None) -> bool:
         """Write the room to disk, merging a newer file first. True when it reached disk.
 
@@ -295,6 +297,7 @@ class FileSync:
                 if self._first_unsaved is None:
                     self._first_unsaved = started if started is not None else self._clock()
                 self.log.error("Saving %s failed: %s", self.path, exc)
+                metrics.save_failed()
                 self.room.notify({"type": "save-error", "path": self.path, "message": str(exc)})
                 return False
             self.last_modified = model.get("last_modified")

@@ -13,6 +13,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketHandler
 
+from .. import metrics
 from ..collaboration.fanout import Outbox
 from ..collaboration.manager import RoomManager, UnknownRoom, room_id_for
 from ..collaboration.room import Room
@@ -171,6 +172,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
     can_write = False
     cap: Role = Role.NONE
     role: Role = Role.NONE
+    closed_by: CloseCode | None = None  # the server's close code, if it closed the connection
 
     def get_compression_options(self) -> None:
         # Frames are encoded once for all recipients (see collaboration/transport.py).
@@ -234,12 +236,16 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         room.join(self)
 
     def on_message(self, message: str | bytes) -> None:
+        metrics.received(message)
         room = self.room
         if room is None or self.outbox is None or self.outbox.closed:
             return
         try:
-            room.receive(self, parse_message(message))  # type: ignore[arg-type]
+            parsed = parse_message(message)  # type: ignore[arg-type]
+            metrics.received_update(parsed)
+            room.receive(self, parsed)
         except MalformedMessage as exc:
+            metrics.refused(metrics.MALFORMED)
             self.log.warning(
                 "Malformed message from %s in %s: %s", self.username, room.room_id, exc
             )
@@ -253,6 +259,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.disconnect(CloseCode.INTERNAL)
 
     def on_close(self) -> None:
+        metrics.disconnected(self.closed_by)
         if self.room is not None:
             self.room.leave(self)
 
@@ -262,6 +269,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         return FrameSink(self)
 
     def disconnect(self, code: CloseCode, detail: str | None = None) -> None:
+        self.closed_by = self.closed_by or code  # the first reason, for the metrics
         reason = code.reason if not detail else f"{code.reason}: {detail}"
         if code is not CloseCode.SHUTTING_DOWN and self.room is not None:
             self.log.info("Closing %s in %s: %s", self.username, self.room.room_id, reason)
