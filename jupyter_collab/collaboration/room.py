@@ -220,6 +220,8 @@ class Room:
         participant.origin = Origin(OriginKind.CLIENT, participant.username, outbox)
         self.participants.add(participant)
         outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
+        if self.journal is not None and self.journal.notice is not None:
+            outbox.send_direct(notice_frame(self.journal.notice))  # history is failing or off
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
         states = self.presence.states()
         if states:
@@ -337,7 +339,7 @@ class Room:
             try:
                 await self.file.close(save=code is not CloseCode.DELETED)
                 if self.journal is not None:
-                    await self.journal.flush()
+                    await self.journal.close()
                 if self.versions is not None and code is not CloseCode.DELETED:
                     await self.versions.close()
             except Exception:

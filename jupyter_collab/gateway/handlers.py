@@ -99,11 +99,11 @@ class SessionHandler(CollabMixin, APIHandler):
         if not path or not await ensure_async(cm.file_exists(path)):
             raise web.HTTPError(404, f"no such file: {path}")
         user: Any = self.current_user
-        self.sharing.seen(user)
+        await self.sharing.seen(user)
         role = self.sharing.role(path, user.username, await self.authorizer_cap())
         if not role.can_read:
             raise web.HTTPError(403, f"{path} is not shared with you")
-        file_id = self.rooms.file_ids.get_or_create(path)
+        file_id = await self.rooms.file_ids.get_or_create(path)
         room_id = room_id_for(kind, file_id)
         self.set_status(200 if room_id in self.rooms.rooms else 201)
         self.finish(
@@ -145,7 +145,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             raise web.HTTPError(403)
         self.cap = await self.authorizer_cap()
         user = self.current_user
-        self.sharing.seen(user)
+        await self.sharing.seen(user)
         self.username = user.username
         self.user = awareness_user(user)
         await super().get(*args, **kwargs)
@@ -156,7 +156,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.disconnect(CloseCode.FORBIDDEN)
             return
         try:
-            room = self.rooms.get(room_id)
+            room = await self.rooms.get(room_id)
         except UnknownRoom:
             self.disconnect(CloseCode.UNKNOWN_ROOM, room_id)
             return

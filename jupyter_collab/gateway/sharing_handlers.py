@@ -10,7 +10,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..sharing.service import BadShare, SharingRefused
+from ..sharing.service import BadShare, SharingRefused, SharingUnavailable
 from .handlers import CollabMixin
 
 MAX_PAGE = 200
@@ -55,7 +55,7 @@ class SharesHandler(SharingHandler):
         user: Any = self.current_user
         try:
             is_dir = await ensure_async(self.contents_manager.dir_exists(path))
-            reply = self.sharing.set_role(
+            reply = await self.sharing.set_role(
                 path, user, await self.authorizer_cap(), body["user"], body["role"],
                 kind="directory" if is_dir else "file",
             )  # fmt: skip
@@ -63,6 +63,8 @@ class SharesHandler(SharingHandler):
             raise web.HTTPError(400, str(exc)) from None
         except SharingRefused as exc:
             raise web.HTTPError(403, str(exc)) from None
+        except SharingUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
         self.finish(json.dumps(reply))
 
 
@@ -73,7 +75,7 @@ class UsersHandler(SharingHandler):
     @authorized("read")
     async def get(self) -> None:
         query = self.get_argument("q", "")[:200]
-        users = self.sharing.users(query, self.limit_argument(20))
+        users = await self.sharing.users(query, self.limit_argument(20))
         self.finish(json.dumps({"users": users}))
 
 
@@ -85,7 +87,12 @@ class NotificationsHandler(SharingHandler):
     async def get(self) -> None:
         user: Any = self.current_user
         after = self.int_argument("after", 0) or 0
-        reply = self.sharing.notifications(user.username, after, self.limit_argument(50))
+        try:
+            reply = await self.sharing.notifications(
+                user.username, after, self.limit_argument(50)
+            )
+        except SharingUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
         self.finish(json.dumps(reply))
 
 
@@ -107,8 +114,11 @@ class NotificationsReadHandler(SharingHandler):
         if ids is None and upto is None:
             raise web.HTTPError(400, 'body needs "ids" or "upto"')
         user: Any = self.current_user
-        self.sharing.store.mark_read(user.username, ids, upto)
-        self.finish(json.dumps({"unread": self.sharing.store.unread(user.username)}))
+        try:
+            unread = await self.sharing.mark_read(user.username, ids, upto)
+        except SharingUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
+        self.finish(json.dumps({"unread": unread}))
 
 
 HANDLERS = [

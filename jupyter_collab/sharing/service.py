@@ -6,6 +6,7 @@ shares on a file or its folders narrow or shape access within it (docs/sharing-a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -17,11 +18,18 @@ from ..history.audit import AuditLog
 from ..persistence import AuditAction
 from ..timestamps import iso
 from .roles import EVERYONE, Role, levels, resolve
-from .store import KnownUser, Notification, ShareStore
+from .store import KnownUser, Notification, Share, ShareStore, under
+
+# A user seen again within this many seconds, with the same identity, is not written again.
+SEEN_REFRESH = 3600.0
 
 
 class SharingRefused(Exception):
     """The change is not allowed (not an owner, or it would leave nobody to manage)."""
+
+
+class SharingUnavailable(Exception):
+    """Shares cannot be changed now: the database that keeps them is failing."""
 
 
 class BadShare(ValueError):
@@ -54,14 +62,51 @@ class Sharing:
         self.default_role = default_role
         self.owners = frozenset(owners)
         self.known_users = tuple(known_users)
+        # The shares of this root, in memory: loaded by ``load`` and kept up to date by this
+        # object's own writes, so that a role check never waits for the database (issue 9
+        # refreshes it from the event bus for changes made by other servers).
+        self._shares: dict[str, dict[str, Share]] = {}
+        # Why the shares are not known (their database could not be read), or None.
+        self.unknown: str | None = None
+        self._seen: dict[str, tuple[tuple[str, ...], float]] = {}
+
+    async def load(self) -> None:
+        """Read every share of this root into memory (at start)."""
+        shares: dict[str, dict[str, Share]] = {}
+        for share in await self.store.all_shares():
+            shares.setdefault(share.path, {})[share.user] = share
+        self._shares = shares
+        self.unknown = None
+
+    def shares_unknown(self, reason: str) -> None:
+        """The shares could not be read: only owners keep their access until they can be."""
+        self.unknown = reason
+        self.log.error(
+            "Shares are unknown (%s): until the database is repaired, only owners (%s) may "
+            "open files; everyone else is refused.",
+            reason, ", ".join(sorted(self.owners)) or "none configured: everyone as without shares",
+        )  # fmt: skip
+
+    def _found(self, paths: Iterable[str]) -> dict[str, dict[str, Share]]:
+        return {p: dict(self._shares[p]) for p in paths if self._shares.get(p)}
+
+    def _remember(self, path: str, user: str, share: Share | None) -> None:
+        level = self._shares.setdefault(path, {})
+        level.pop(user, None)
+        if share is not None:
+            level[user] = share
+        if not level:
+            del self._shares[path]
 
     # -- roles -----------------------------------------------------------------------------------
 
     def _levels(self, path: str) -> dict[str, dict[str, Role]]:
-        found = self.store.shares(levels(path))
+        found = self._found(levels(path))
         return {level: {u: s.role for u, s in entries.items()} for level, entries in found.items()}
 
     def role(self, path: str, username: str, cap: Role) -> Role:
+        if self.unknown is not None and self.owners and username not in self.owners:
+            return Role.NONE  # fail closed: a share restricting this user may exist
         return resolve(
             path.strip("/"),
             username,
@@ -73,7 +118,7 @@ class Sharing:
 
     def listing(self, path: str, username: str, cap: Role) -> dict[str, Any]:
         path = path.strip("/")
-        found = self.store.shares(levels(path))
+        found = self._found(levels(path))
         shares, everyone = [], None
         named: set[str] = set()
         for level in levels(path):  # nearest first: a nearer share hides the ones above
@@ -100,7 +145,7 @@ class Sharing:
             "canManage": role is Role.OWNER,
         }
 
-    def set_role(
+    async def set_role(
         self,
         path: str,
         actor: Any,
@@ -121,16 +166,25 @@ class Sharing:
         username = actor.username
         if self.role(path, username, actor_cap) is not Role.OWNER:
             raise SharingRefused(f"only an owner of {path or 'the root folder'} may share it")
-        previous = self.store.set_share(path, target, new, username, time.time())
+        if self.unknown is not None:
+            raise SharingUnavailable(f"shares cannot be changed now: {self.unknown}")
+        now = time.time()
+        try:
+            previous = await self.store.set_share(path, target, new, username, now)
+        except Exception as exc:
+            self.log.error("Changing the share of %s on %s failed: %s", target, path, exc)
+            raise SharingUnavailable(f"shares cannot be changed now: {exc}") from exc
+        self._remember(path, target, Share(path, target, new, username, now) if new else None)
         if self.role(path, username, actor_cap) is not Role.OWNER:
             # undo: the actor would lose the right to manage what they just changed
-            self.store.set_share(
+            await self.store.set_share(
                 path,
                 target,
                 previous.role if previous else None,
                 previous.granted_by if previous else None,
                 previous.time if previous else time.time(),
             )
+            self._remember(path, target, previous)
             raise SharingRefused(
                 "this would leave you without the right to manage sharing here; "
                 "make someone else an owner first"
@@ -140,7 +194,7 @@ class Sharing:
             role=new.value if new else None, previous=previous.role.value if previous else None,
         )  # fmt: skip
         if target not in (EVERYONE, username):
-            self._notify_shared(target, actor, path, new, kind)
+            await self._notify_shared(target, actor, path, new, kind)
         self.apply_live(path)
         return self.listing(path, username, actor_cap)
 
@@ -157,18 +211,45 @@ class Sharing:
 
     # -- paths -----------------------------------------------------------------------------------
 
-    def moved(self, old: str, new: str) -> None:
-        self.store.moved(old.strip("/"), new.strip("/"))
+    async def moved(self, old: str, new: str) -> None:
+        old, new = old.strip("/"), new.strip("/")
+        if old:
+            moving = {p: self._shares.pop(p) for p in list(self._shares) if under(p, old)}
+            for path, entries in moving.items():
+                target = new + path[len(old) :]
+                # as the store does: a moved share replaces the same user's share there
+                self._shares.setdefault(target, {}).update(
+                    {u: dataclasses.replace(s, path=target) for u, s in entries.items()}
+                )
+        try:
+            await self.store.moved(old, new)
+        except Exception as exc:
+            self.log.error("Moving the shares of %s to %s failed: %s", old, new, exc)
 
-    def deleted(self, path: str) -> None:
-        self.store.deleted(path.strip("/"))
+    async def deleted(self, path: str) -> None:
+        path = path.strip("/")
+        if path:
+            for known in [p for p in self._shares if under(p, path)]:
+                del self._shares[known]
+        try:
+            await self.store.deleted(path)
+        except Exception as exc:
+            self.log.error("Removing the shares of %s failed: %s", path, exc)
 
     # -- users -----------------------------------------------------------------------------------
 
-    def seen(self, user: Any) -> None:
+    async def seen(self, user: Any) -> None:
         identity = awareness_user(user)
+        fields = tuple(
+            str(identity[k]) for k in ("username", "name", "display_name", "initials", "color")
+        )
+        now = time.time()
+        last = self._seen.get(user.username)
+        if last is not None and last[0] == fields and now - last[1] < SEEN_REFRESH:
+            return  # known and unchanged: no write for every request
+        self._seen[user.username] = (fields, now)
         try:
-            self.store.user_seen(
+            await self.store.user_seen(
                 KnownUser(
                     identity["username"], identity["name"], identity["display_name"],
                     identity["initials"], identity["color"],
@@ -178,8 +259,13 @@ class Sharing:
         except Exception as exc:  # the directory is a convenience: never refuse a user for it
             self.log.warning("Recording user %s failed: %s", user.username, exc)
 
-    def users(self, query: str, limit: int) -> list[dict[str, Any]]:
-        found = {u.username: vars(u) for u in self.store.users(query, limit)}
+    async def users(self, query: str, limit: int) -> list[dict[str, Any]]:
+        try:
+            stored = await self.store.users(query, limit)
+        except Exception as exc:  # the directory is a convenience
+            self.log.warning("Searching the user directory failed: %s", exc)
+            stored = []
+        found = {u.username: vars(u) for u in stored}
         q = query.lower()
         for username in self.known_users:
             if q in username.lower() and username not in found:
@@ -190,7 +276,7 @@ class Sharing:
 
     # -- notifications ---------------------------------------------------------------------------
 
-    def _notify_shared(
+    async def _notify_shared(
         self, target: str, actor: Any, path: str, role: Role | None, kind: str
     ) -> None:
         name = _display(actor)
@@ -203,22 +289,24 @@ class Sharing:
             else f"{name} removed your share of {what}"
         )
         details = {"role": role.value if role else None, "kind": kind}
-        self.notify(target, "shared", actor, path, None, message, details)
+        await self.notify(target, "shared", actor, path, None, message, details)
 
-    def notify_restored(
+    async def notify_restored(
         self, users: Iterable[str], actor: Any, path: str, room: str, version: int
     ) -> None:
         message = f"{_display(actor)} restored version {version} of {path}"
         for user in users:
             if user != actor.username:
-                self.notify(user, "restored", actor, path, room, message, {"version": version})
+                await self.notify(
+                    user, "restored", actor, path, room, message, {"version": version}
+                )
 
-    def notify(
+    async def notify(
         self, user: str, kind: str, actor: Any, path: str | None, room: str | None,
         message: str, details: dict[str, Any],
     ) -> None:  # fmt: skip
         try:
-            self.store.notify(
+            await self.store.notify(
                 Notification(
                     0,
                     user,
@@ -235,7 +323,12 @@ class Sharing:
         except Exception as exc:
             self.log.warning("Notifying %s failed: %s", user, exc)
 
-    def notifications(self, user: str, after: int, limit: int) -> dict[str, Any]:
+    async def notifications(self, user: str, after: int, limit: int) -> dict[str, Any]:
+        try:
+            found = await self.store.notifications(user, after, limit)
+            unread = await self.store.unread(user)
+        except Exception as exc:
+            raise SharingUnavailable(f"notifications cannot be read now: {exc}") from exc
         return {
             "notifications": [
                 {
@@ -251,10 +344,18 @@ class Sharing:
                     "message": n.message,
                     "details": dict(n.details),
                 }
-                for n in self.store.notifications(user, after, limit)
+                for n in found
             ],
-            "unread": self.store.unread(user),
+            "unread": unread,
         }
+
+    async def mark_read(self, user: str, ids: Iterable[int] | None, upto: int | None) -> int:
+        """Mark notifications read; how many are still unread."""
+        try:
+            await self.store.mark_read(user, ids, upto)
+            return await self.store.unread(user)
+        except Exception as exc:
+            raise SharingUnavailable(f"notifications cannot be changed now: {exc}") from exc
 
 
 class _Named:
