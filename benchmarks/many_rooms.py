@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -150,6 +151,11 @@ async def run(files: int, servers: int) -> None:
                   f"longest {max(answers):.3f} s")  # fmt: skip
             print(f"edits typed meanwhile: {sum(sent)}")
             print(f'"database is locked" in the server logs: {locked}')
+            if os.environ.get("PYTHONASYNCIODEBUG"):  # the event loop's slow steps
+                for p in procs:
+                    for line in p.log_tail(10_000_000).splitlines():
+                        if "took" in line and "Executing" in line:
+                            print("  ", line[:300])
         finally:
             for p in procs:
                 p.stop()

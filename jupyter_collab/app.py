@@ -368,6 +368,7 @@ class CollabApp(ExtensionApp):
             self.maintenance.stop() if getattr(self, "maintenance", None) else None,
             self.rooms.stop() if getattr(self, "rooms", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
+            self.sharing.flush() if getattr(self, "sharing", None) else None,
             self.store.close() if self.store is not None else None,
             self.shares.close() if getattr(self, "shares", None) else None,
             self.file_ids.close() if getattr(self, "file_ids", None) else None,

@@ -36,6 +36,11 @@ def describe(error: BaseException) -> str:
         return f"{text}: upgrade jupyter-collab, or set CollabApp.db_path to another file"
     if "readonly" in lowered or "read-only" in lowered:
         return f"the database is read-only ({text}): make the file and its folder writable"
+    if "disk i/o error" in lowered:
+        return (
+            f"the database file cannot be written ({text}): check that it and its folder are "
+            "writable and that the disk works"
+        )
     if "full" in lowered:
         return f"the disk holding the database is full ({text}): free some space"
     if "locked" in lowered or "busy" in lowered:

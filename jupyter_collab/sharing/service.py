@@ -6,6 +6,7 @@ shares on a file or its folders narrow or shape access within it (docs/sharing-a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -69,6 +70,7 @@ class Sharing:
         # Why the shares are not known (their database could not be read), or None.
         self.unknown: str | None = None
         self._seen: dict[str, tuple[tuple[str, ...], float]] = {}
+        self._recording: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         """Read every share of this root into memory (at start)."""
@@ -239,6 +241,8 @@ class Sharing:
     # -- users -----------------------------------------------------------------------------------
 
     async def seen(self, user: Any) -> None:
+        """Record a user in the directory, in the background: nobody's request waits for the
+        database for it (and an unchanged identity is not written again within the hour)."""
         identity = awareness_user(user)
         fields = tuple(
             str(identity[k]) for k in ("username", "name", "display_name", "initials", "color")
@@ -248,16 +252,25 @@ class Sharing:
         if last is not None and last[0] == fields and now - last[1] < SEEN_REFRESH:
             return  # known and unchanged: no write for every request
         self._seen[user.username] = (fields, now)
-        try:
-            await self.store.user_seen(
-                KnownUser(
-                    identity["username"], identity["name"], identity["display_name"],
-                    identity["initials"], identity["color"],
-                ),
-                time.time(),
-            )  # fmt: skip
-        except Exception as exc:  # the directory is a convenience: never refuse a user for it
-            self.log.warning("Recording user %s failed: %s", user.username, exc)
+        known = KnownUser(
+            identity["username"], identity["name"], identity["display_name"],
+            identity["initials"], identity["color"],
+        )  # fmt: skip
+
+        async def record() -> None:
+            try:
+                await self.store.user_seen(known, now)
+            except Exception as exc:  # the directory is a convenience: never refuse a user
+                self.log.warning("Recording user %s failed: %s", user.username, exc)
+
+        task = asyncio.ensure_future(record())
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def flush(self) -> None:
+        """Wait for the directory writes in flight (at shutdown)."""
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
 
     async def users(self, query: str, limit: int) -> list[dict[str, Any]]:
         try:
