@@ -13,14 +13,13 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from jupyter_core.paths import jupyter_data_dir
+from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum, Float, Int, List, Unicode, default, validate
 
 from ._version import __version__
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
-from .documents import fileids
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .events import RoomEvents
 from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, SessionHandler
@@ -32,17 +31,15 @@ from .history.audit import AuditLog
 from .history.maintenance import Maintenance
 from .history.service import History
 from .persistence import DocumentStore, MemoryStore, SQLiteDatabase, SQLiteStore, StoreHealth
-from .persistence import schema as store_schema
 from .persistence.health import describe
+from .persistence.outage import OutageLog, replay
 from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
-from .sharing import sqlite as sharing_sqlite
 from .sharing.authorizer import ShareEnforcingAuthorizer
 from .sharing.service import Sharing
+from .tables import COMPONENTS
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 T = TypeVar("T")
-# Every component with tables in the collaboration database, migrated together at start.
-COMPONENTS = (store_schema.COMPONENT, fileids.COMPONENT, sharing_sqlite.COMPONENT)
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
@@ -100,6 +97,13 @@ class CollabApp(ExtensionApp):
         help="Seconds a database write waits for a lock held by another process (another "
         "server using the same file) before it counts as failing; history then catches up "
         "later, and edits meanwhile are saved to their files before others see them.",
+    )
+    outage_dir = Unicode(
+        config=True,
+        help="Folder where writes the database refuses (during an outage: read-only or damaged "
+        "file, lock held too long) are kept until it takes them, so that a crash meanwhile "
+        "loses no history; the next start replays them. Best on another disk than db_path. "
+        "Default: jupyter_collab in Jupyter's runtime dir.",
     )
     store_retry_max = Float(
         30.0,
@@ -195,6 +199,10 @@ class CollabApp(ExtensionApp):
             raise ValueError(f"{proposal['trait'].name} must be at least 0 seconds")
         return proposal["value"]
 
+    @default("outage_dir")
+    def _default_outage_dir(self) -> str:
+        return os.path.join(jupyter_runtime_dir(), "jupyter_collab")
+
     @default("db_path")
     def _default_db_path(self) -> str:
         # Outside the served directory, in Jupyter's data dir, like other server state.
@@ -204,6 +212,7 @@ class CollabApp(ExtensionApp):
 
     database: SQLiteDatabase | None = None
     store: DocumentStore | None = None
+    outage: OutageLog | None = None
 
     def _open_database(self) -> str | None:
         """Open the database and migrate every component's tables; None when it works, else
@@ -224,6 +233,7 @@ class CollabApp(ExtensionApp):
             database.release_blocking()
             return describe(exc)
         self.database = database
+        database.check_in_background()
         return None
 
     def initialize_settings(self) -> None:
@@ -234,9 +244,11 @@ class CollabApp(ExtensionApp):
             self.health = StoreHealth(None, self.log, state="memory")
         database = self.database
         if database is not None:
-            self.file_ids: FileIds = SQLiteFileIds(database, root=root)
+            self.outage = OutageLog(self.outage_dir, self.db_path)
+            self.file_ids: FileIds = SQLiteFileIds(database, root=root, outage=self.outage)
             self.store = SQLiteStore(database, retention=self.history_retention)
             self.shares: ShareStore = SQLiteShareStore(database, root=root)
+            self._replay_outages()
         else:
             # In memory: by choice (no db_path), or because the database cannot be used. Then
             # documents still open, sync and save; history is off and rooms say so.
@@ -270,6 +282,7 @@ class CollabApp(ExtensionApp):
             version_interval=self.version_interval,
             store_unavailable=unavailable,
             store_retry_max=self.store_retry_max,
+            outage=self.outage,
         )
         self.sharing = Sharing(
             self.shares,
@@ -313,6 +326,26 @@ class CollabApp(ExtensionApp):
                 HEALTH: self.health,
             }
         )
+
+    def _replay_outages(self) -> None:
+        """History a server that died during an outage kept aside: into the database first,
+        before any room resumes from it."""
+        assert isinstance(self.store, SQLiteStore) and isinstance(self.file_ids, SQLiteFileIds)
+        try:
+            done = run_blocking(replay(self.outage_dir, self.db_path, self.store, self.file_ids))
+        except Exception as exc:
+            self.log.error(
+                "Replaying the history kept during an earlier outage failed (kept for the next "
+                "start): %s", describe(exc),
+            )  # fmt: skip
+            return
+        if done.files:
+            self.log.warning(
+                "Replayed the history a server kept during an outage of the database: %d "
+                "updates (%d were there already), %d merge bases, %d file ids, from %s",
+                done.updates, done.skipped, done.bases, done.ids,
+                ", ".join(str(p) for p in done.files),
+            )  # fmt: skip
 
     def _load_shares(self, unavailable: str | None) -> None:
         """Read the shares into memory; if they cannot be known, say so (and fail closed)."""
@@ -369,6 +402,7 @@ class CollabApp(ExtensionApp):
             self.rooms.stop() if getattr(self, "rooms", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
             self.sharing.flush() if getattr(self, "sharing", None) else None,
+            self.outage.close() if self.outage is not None else None,
             self.store.close() if self.store is not None else None,
             self.shares.close() if getattr(self, "shares", None) else None,
             self.file_ids.close() if getattr(self, "file_ids", None) else None,

@@ -71,6 +71,7 @@ class Server:
         env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(self.root.parent / "cfg"),
+            "JUPYTER_RUNTIME_DIR": str(self.root.parent / "runtime"),
             # this checkout's jupyter_collab, whatever the environment has installed
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         }
@@ -126,12 +127,17 @@ class Server:
             return error.code, json.loads(error.response.body or b"{}")
         return reply.code, json.loads(reply.body or b"{}")
 
-    async def connect(self, path: str, ydoc: Any = None, type: str = "file") -> Client:
+    async def session(self, path: str, type: str = "file") -> dict[str, Any]:
+        """The session reply for ``path`` (its room id...)."""
         format = "json" if type == "notebook" else "text"
         status, reply = await self.request(
             "PUT", f"api/collab/session/{path}", {"format": format, "type": type}
         )
         assert status in (200, 201), f"session PUT {path}: {status} {reply}"
+        return reply
+
+    async def connect(self, path: str, ydoc: Any = None, type: str = "file") -> Client:
+        reply = await self.session(path, type)
         ws_url = f"ws://127.0.0.1:{self.port}/api/collab/room/{reply['room']}"
         headers = {"Authorization": f"token {TOKEN}"}
         ws = await websocket_connect(HTTPRequest(ws_url, headers=headers, request_timeout=120))

@@ -71,3 +71,24 @@ class SmallDisk:
 
     def unmount(self) -> None:
         subprocess.run(["umount", "-l", str(self.path)], check=False, capture_output=True)
+
+
+class ReadOnlyFiles:
+    """Make files read-only for everyone, root included, even through descriptors already open
+    (``chattr +i``: writes then fail with EPERM, SQLite says "disk I/O error"). The database's
+    shared-memory index (``-shm``) is left alone: SQLite maps it in memory, and no real-life
+    read-only database has that file read-only while a server has it mapped."""
+
+    def __init__(self, *paths: Path) -> None:
+        self.paths = [p for p in paths if p.exists()]
+
+    def __enter__(self) -> ReadOnlyFiles:
+        result = subprocess.run(
+            ["chattr", "+i", *map(str, self.paths)], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot make files immutable here: {result.stderr.strip()}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["chattr", "-i", *map(str, self.paths)], capture_output=True, check=False)

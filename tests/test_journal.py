@@ -88,6 +88,9 @@ async def test_a_failing_database_saves_through_tells_once_and_catches_up(journa
     file.save()
     await settle()
     assert released == list(range(1, 40))
+    # Saved to the file is not logged: a failed attempt to catch up keeps them all.
+    assert not await journal.catch_up()
+    assert journal.unlogged == 38
     # One notice for the outage, not one per failed write.
     assert [n["type"] for n in notices] == ["store-error"]
     assert "readonly" in notices[0]["message"] and notices[0]["retrying"]

@@ -9,9 +9,11 @@ delays, but never reorders, what clients receive.
 When the store fails (a read-only file, a full disk, a lock another process keeps too long) the
 room goes on, and so does the guarantee, with the file as the durable medium:
 
-- the updates that could not be logged are kept, in order, in memory, and each is released once
-  a save of the file that contains it has completed (``save_through``): every edit anyone saw
-  is in the file, so a ``kill -9`` in the middle of an outage loses nothing that was seen;
+- the updates that could not be logged are kept, in order, in memory and in the outage log
+  (``persistence/outage.py``, replayed by the next start if this process dies), and each is
+  released once a save of the file that contains it has completed (``save_through``): every
+  edit anyone saw is in the file, so a ``kill -9`` in the middle of an outage loses nothing
+  that was seen;
 - the people in the room are told once (a ``store-error`` notice, also sent to whoever joins
   during the outage), not once per failed write;
 - the unlogged updates are written again in the background, with a growing wait between
@@ -41,6 +43,7 @@ from typing import Any
 from ..origins import Origin, OriginKind
 from ..persistence import DocumentStore, NewUpdate
 from ..persistence.errors import HistoryUnavailable
+from ..persistence.outage import OutageLog
 
 RETRY_FIRST = 1.0  # seconds before the first new attempt after a failure
 
@@ -55,6 +58,8 @@ class _Entry:
     reset: bool
     release: Callable[[], None]
     durable: bool = False  # in the log, or (while the log fails) in the file
+    logged: bool = False  # in the log
+    spilled: asyncio.Future[bool] | None = None  # its write to the outage log
 
 
 class RoomJournal:
@@ -66,9 +71,11 @@ class RoomJournal:
         *,
         retry_max: float = 30.0,
         unavailable: str | None = None,
+        outage: OutageLog | None = None,
     ) -> None:
         """``store`` None (with ``unavailable`` saying why) keeps no history at all."""
         self.store = store
+        self.outage = outage
         self.doc_id = doc_id
         self.log = log
         self.retry_max = retry_max
@@ -104,6 +111,11 @@ class RoomJournal:
     def logging(self) -> bool:
         """Whether updates go to the log now (history on and the store working)."""
         return self.disabled is None and self.failing is None
+
+    @property
+    def unlogged(self) -> int:
+        """How many updates wait for the log (kept in the outage log and the file meanwhile)."""
+        return len(self._unlogged)
 
     @property
     def pending(self) -> bool:
@@ -154,6 +166,7 @@ class RoomJournal:
         self._attempted += 1  # it goes to the file (and later the log) instead
         if self.disabled is None:
             self._unlogged.append(entry)
+            self._spill([entry])
         if origin.kind in (OriginKind.LOAD, OriginKind.DISK):
             entry.durable = True  # it came from the file: it is there already
             self._release_ready()
@@ -181,12 +194,13 @@ class RoomJournal:
             batch, self._batch = self._batch, []
             self._attempted += len(batch)
             self._unlogged.extend(batch)
+            self._spill(batch)
             self._through(batch)
             self._settle()
 
     async def _write(self, entries: list[_Entry]) -> int:
-        """Write ``entries`` in order; each is marked durable as soon as it is. On an error the
-        ones before it stay written and the error is raised."""
+        """Write ``entries`` in order; each is marked logged (and durable) as soon as it is. On
+        an error the ones before it stay written and the error is raised."""
         assert self.store is not None
         i = 0
         while i < len(entries):
@@ -207,16 +221,17 @@ class RoomJournal:
             # callback could still be waiting to run when someone asks for the durable seq).
             self.last_seq = max(self.last_seq, *seqs)
             for entry in run:
-                entry.durable = True
+                entry.logged = entry.durable = True
             i += len(run)
         return i
 
     def _failed(self, error: BaseException, entries: list[_Entry]) -> None:
         """The log failed: the entries not written wait for the catch-up, and for the file."""
-        unwritten = [e for e in entries if not e.durable]
+        unwritten = [e for e in entries if not e.logged]
         later, self._batch = self._batch, []
         self._attempted += len(later)
         self._unlogged.extend(unwritten + later)
+        self._spill(unwritten + later)
         self._release_ready()  # the ones written before the error
         if self.failing is None:
             self.failing = _reason(error)
@@ -231,24 +246,39 @@ class RoomJournal:
         if not self._closed and (self._catch_up is None or self._catch_up.done()):
             self._catch_up = asyncio.ensure_future(self._catch_up_later())
 
+    def _spill(self, entries: list[_Entry]) -> None:
+        """Keep refused updates in the outage log too (in order: one writer thread)."""
+        if self.outage is None or self.store is None:
+            return
+        for entry in entries:
+            assert entry.update is not None
+            entry.spilled = asyncio.ensure_future(
+                self.outage.update(
+                    self.doc_id, entry.update, after=self.last_seq, reset=entry.reset
+                )
+            )
+
     def _through(self, entries: list[_Entry]) -> None:
         """Release ``entries`` once the file holds them (a save that started after now)."""
         if not entries:
             return
-        if self._save_through is None:
+        waits: list[asyncio.Future[Any]] = [e.spilled for e in entries if e.spilled is not None]
+        if self._save_through is not None:
+            waits.append(self._save_through())
+        if not waits:
             for entry in entries:
                 entry.durable = True
             self._release_ready()
             return
 
-        def saved(_: asyncio.Future[bool]) -> None:
+        def saved(_: asyncio.Future[Any]) -> None:
             # Released even if the save failed: the room keeps serving (a save-error notice
             # said so, and the clients keep their edits); the next save retries.
             for entry in entries:
                 entry.durable = True
             self._release_ready()
 
-        self._save_through().add_done_callback(saved)
+        asyncio.gather(*waits, return_exceptions=True).add_done_callback(saved)
 
     def _release_ready(self) -> None:
         while self._queue and self._queue[0].durable:
@@ -271,13 +301,15 @@ class RoomJournal:
             try:
                 await self._write(entries)
             except Exception as error:
-                done = sum(1 for e in entries if e.durable)
+                done = sum(1 for e in entries if e.logged)
                 del self._unlogged[:done]
                 self.failing = _reason(error)
                 self._release_ready()
                 return False
             del self._unlogged[: len(entries)]  # (more may have come during the write)
             self._release_ready()
+        if self.outage is not None:
+            self.outage.settled("doc", self.doc_id)
         if self.failing is not None:
             self.failing = None
             self.log.warning("The history of %s caught up: logging again", self.doc_id)

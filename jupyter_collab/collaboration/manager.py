@@ -13,6 +13,7 @@ from ..documents.kinds import KINDS, DocumentKind, UnsupportedKind, document_kin
 from ..history.audit import AuditLog
 from ..history.roomversions import RoomVersions
 from ..persistence import AuditAction, DocumentStore, UnknownDocument
+from ..persistence.outage import OutageLog
 from ..protocol.codes import CloseCode
 from .journal import RoomJournal
 from .room import Room, RoomSettings
@@ -42,6 +43,7 @@ class RoomManager:
         *,
         store_unavailable: str | None = None,
         store_retry_max: float = 30.0,
+        outage: OutageLog | None = None,
     ) -> None:
         """``store`` None keeps no history; ``store_unavailable`` says why when that is not
         the deployment's choice (its database could not be opened): rooms then tell their
@@ -50,6 +52,7 @@ class RoomManager:
         self.store = store
         self.store_unavailable = store_unavailable
         self.store_retry_max = store_retry_max
+        self.outage = outage
         self.audit = audit
         self.version_quiet = version_quiet
         self.version_interval = version_interval
@@ -102,7 +105,7 @@ class RoomManager:
         versions = None
         journal = RoomJournal(
             self.store, room_id, self.log, retry_max=self.store_retry_max,
-            unavailable=self.store_unavailable,
+            unavailable=self.store_unavailable, outage=self.outage,
         )  # fmt: skip
         if self.store is not None:
             store = self.store
@@ -150,6 +153,11 @@ class RoomManager:
 
     async def _drop_if_idle(self, room: Room) -> None:
         self._idle.pop(room.room_id, None)
+        if room.journal is not None and room.journal.unlogged and not room.closed:
+            # Its log is still catching up: reopened now, it would resume from a log without
+            # its latest updates (they are in the file and the outage log meanwhile).
+            self._room_empty(room)
+            return
         if not room.participants and self.rooms.get(room.room_id) is room:
             await self.close_room(room, CloseCode.SHUTTING_DOWN, reason="idle")
 

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from ..persistence.database import SQLiteDatabase, is_database_failure
 from ..persistence.migrations import Component
+from ..persistence.outage import OutageLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -215,10 +216,18 @@ class SQLiteFileIds(FileIds):
 
     While the database fails (read-only, full), a file opened for the first time still gets an
     id, kept in memory and written once the database works again: opening a document never
-    depends on the database.
+    depends on the database. Ids and merge bases it refuses are kept in the ``outage`` log
+    meanwhile (replayed by the next start if this process dies).
     """
 
-    def __init__(self, database: str | Path | SQLiteDatabase, root: str = "") -> None:
+    def __init__(
+        self,
+        database: str | Path | SQLiteDatabase,
+        root: str = "",
+        *,
+        outage: OutageLog | None = None,
+    ) -> None:
+        self.outage = outage
         self.db = (
             database.retain()
             if isinstance(database, SQLiteDatabase)
@@ -288,7 +297,54 @@ class SQLiteFileIds(FileIds):
                 " VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
                 "digest = excluded.digest, written = excluded.written",
-                (file_id, int(pending), zlib.compress(state, 1), digest, time.time_ns()),
+                (file_id, int(pending), zlib.compress(state, 1), digest, written),
+            )
+
+        written = time.time_ns()
+        try:
+            await self._write(run)
+        except Exception as error:
+            if self.outage is None or not is_database_failure(error):
+                raise
+            if not await self.outage.base(
+                file_id, state, digest, pending=pending, fresh=fresh, written=written
+            ):
+                raise
+            return
+        if self.outage is not None:
+            self.outage.settled("base", file_id)
+
+    async def restore_base(
+        self, file_id: str, state: bytes, digest: str, *, pending: bool, fresh: bool,
+        written: int,
+    ) -> None:  # fmt: skip
+        """A base kept in an outage log, written unless the database has a newer one (a fresh
+        one also drops the older bases, as :meth:`set_base` does)."""
+
+        def run(db: sqlite3.Connection) -> None:
+            if fresh:
+                db.execute(
+                    "DELETE FROM file_merge_bases WHERE id = ? AND written < ?", (file_id, written)
+                )
+            db.execute(
+                "INSERT INTO file_merge_bases (id, pending, state, digest, written)"
+                " VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
+                "digest = excluded.digest, written = excluded.written "
+                "WHERE excluded.written > file_merge_bases.written",
+                (file_id, int(pending), zlib.compress(state, 1), digest, written),
+            )
+
+        await self._write(run)
+
+    async def restore_id(self, root: str, path: str, file_id: str) -> None:
+        """An id kept in an outage log, recorded unless the path got another one since."""
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO collab_files (id, root, path, last_path)"
+                " VALUES (?, ?, ?, ?)",
+                (file_id, root, path, path),
             )
 
         await self._write(run)
@@ -341,6 +397,8 @@ class SQLiteFileIds(FileIds):
                 "Cannot record a file id for %s (%s): kept in memory until the database works",
                 path, error,
             )  # fmt: skip
+            if self.outage is not None:
+                await self.outage.file_id(root, path, file_id)
             return file_id
 
     async def _save_unsaved(self) -> None:
@@ -366,6 +424,8 @@ class SQLiteFileIds(FileIds):
         for path, file_id in pending.items():
             if self._unsaved.get(path) == file_id:
                 del self._unsaved[path]
+            if self.outage is not None:
+                self.outage.settled("file", f"{root}\0{path}")
 
     def _unsaved_path(self, file_id: str) -> str | None:
         return next((p for p, i in self._unsaved.items() if i == file_id), None)

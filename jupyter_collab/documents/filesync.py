@@ -12,6 +12,7 @@ away (``save_through``), the file being then where edits are durable before othe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -101,6 +102,7 @@ class FileSync:
         # Saves asked for by the journal while the log fails: resolved by the next save.
         self._through: list[asyncio.Future[bool]] = []
         self._urgent = False
+        self._wake = asyncio.Event()  # cuts the autosave's wait short (an urgent save)
         # Merge base writes, chained so they reach the database in order (never cancelled:
         # a base lost at close would make the next start merge the file twice).
         self._base_write: asyncio.Future[bool] | None = None
@@ -298,7 +300,17 @@ class FileSync:
             self._first_unsaved = self._clock()
         if self._save_task is None or self._save_task.done():
             self._save_task = self._spawn(self._autosave())
+        else:
+            self._wake.set()  # (it may be waiting for the autosave delay)
         return future
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if an urgent save is asked for meanwhile."""
+        self._wake.clear()
+        if self._urgent:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     def _saved_through(self, futures: list[asyncio.Future[bool]], saved: bool) -> None:
         for future in futures:
@@ -312,10 +324,15 @@ class FileSync:
                 due = self._clock()
             wait = due - self._clock()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
                 continue
             if not await self.save():
-                await asyncio.sleep(max(self.save_delay, 1.0))  # retry later, keep the edits
+                # Retry later, keeping the edits (a second later if saves are waited for: the
+                # file system just refused one).
+                retry = 1.0 if self._through else max(self.save_delay, 1.0)
+                self._urgent = False
+                await self._sleep(retry)
+                self._urgent = bool(self._through)
 
     async def save(self, user: str | None = None) -> bool:
         """Write the room to disk, merging a newer file first. True when it reached disk.

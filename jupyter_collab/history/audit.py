@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ..events import AUDIT_SCHEMA_ID, SCHEMAS
-from ..persistence import AuditAction, AuditEvent, DocumentStore
+from ..persistence import AuditAction, AuditEvent, DocumentStore, StoreUnavailable
 
 # Room lifecycle events (events/room.yaml) that are audited, and their audit action.
 ROOM_ACTIONS = {
@@ -58,6 +58,8 @@ class AuditLog:
     async def _store(self, event: AuditEvent) -> None:
         try:
             await self.store.audit(event)
+        except StoreUnavailable as exc:  # (the outage itself is logged once, by the store)
+            self.log.debug("Recording the audit event %s failed: %s", event.action, exc)
         except Exception as exc:
             self.log.error("Recording the audit event %s failed: %s", event.action, exc)
 

@@ -32,6 +32,7 @@ file (reference counted, closed with the last :meth:`release`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -361,6 +362,25 @@ class SQLiteDatabase:
             self.health.log.error("Flushing %s to the disk failed: %s", self.path, error)
         finally:
             os.close(fd)
+
+    def check_in_background(self) -> None:
+        """Run SQLite's integrity check (``quick_check``) on the reader thread, where it holds
+        nothing up; damage it finds is reported to the health (a file truncated or overwritten
+        in part can open fine and fail only where the damage is)."""
+
+        def run() -> None:
+            try:
+                rows = self._reading().execute("PRAGMA quick_check(5)").fetchall()
+                problems = [str(row[0]) for row in rows if row[0] != "ok"]
+            except Exception as exc:
+                if not is_database_failure(exc):
+                    raise
+                problems = [str(exc)]
+            if problems:
+                self.health.damaged("; ".join(problems)[:500])
+
+        with contextlib.suppress(RuntimeError):  # (closed meanwhile)
+            self._reader.submit(run)
 
     async def file_bytes(self) -> int:
         """Bytes on disk: the database file and its WAL (every component's tables)."""

@@ -2,10 +2,11 @@
 
 A database is ``ok``, ``failing`` (it was opened, but operations fail now: a read-only file, a
 full disk, a lock held too long by another process; edits keep syncing and saving to their files
-and history catches up when it works again), or ``unavailable`` (it could not be opened at
-start: damaged, written by a newer version, no writable folder; history is off until it is
-repaired and the server restarted). ``memory`` means the deployment keeps history in memory on
-purpose (``db_path`` empty).
+and history catches up when it works again), ``damaged`` (it works, but its integrity check
+found damage: some history may be unreadable until it is repaired) or ``unavailable`` (it could
+not be opened at start: damaged, written by a newer version, no writable folder; history is off
+until it is repaired and the server restarted). ``memory`` means the deployment keeps history
+in memory on purpose (``db_path`` empty).
 
 Every database operation reports here; only changes of state are logged, so an outage is one
 error line (and one line when it ends), not one per failed write.
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from ..timestamps import iso
 from .errors import SchemaTooNew
 
-State = Literal["ok", "failing", "unavailable", "memory"]
+State = Literal["ok", "failing", "damaged", "unavailable", "memory"]
 Listener = Callable[["StoreHealth"], None]
 
 REPAIR_HINT = "run `jupyter collab check` (with --repair to salvage it into a fresh file)"
@@ -89,9 +90,21 @@ class StoreHealth:
         )  # fmt: skip
         self._changed()
 
+    def damaged(self, problem: str) -> None:
+        """The integrity check found damage: said until the server restarts on a sound file."""
+        self.state = "damaged"
+        self.error = f"the database file is damaged ({problem}): {REPAIR_HINT}"
+        self.since = time.time()
+        self.log.error(
+            "jupyter-collab's database %s is damaged: %s. Edits keep syncing and saving; some "
+            "history may be unreadable; %s.", self.path, problem, REPAIR_HINT,
+        )  # fmt: skip
+        self._changed()
+
     def failed(self, error: BaseException) -> None:
         """An operation failed for a reason of the database (not a bad request)."""
-        if self.state in ("unavailable", "memory"):
+        if self.state in ("unavailable", "memory", "damaged"):
+            self.failures += 1
             return
         self.failures += 1
         if self.state == "failing":
