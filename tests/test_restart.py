@@ -117,3 +117,29 @@ async def test_disk_merge_logged_but_its_merge_base_lost(server, tmp_path):
     second = server(save_delay=0.1, save_max_wait=0.5)
     again = await second.connect("window.txt")
     assert again.content() == "one\ntwo from disk\n"
+
+
+async def test_a_log_without_a_merge_base_is_started_over_not_loaded_twice(server, tmp_path):
+    """A file whose log exists but whose merge base was lost (a base write that failed) is
+    loaded afresh; that load starts the history over, so the next resume holds the content
+    once (it used to resume the old log and the fresh load on top of each other)."""
+    import sqlite3
+
+    path = tmp_path / "root" / "twice.txt"
+    path.write_text("")
+    db = tmp_path / "collab.db"
+    first = server(save_delay=0.1, save_max_wait=0.5)
+    client = await first.connect("twice.txt")
+    client.jdoc._ysource.insert(0, "one line\n")
+    await eventually(lambda: path.read_text() == "one line\n", what="saved")
+    assert first.terminate() == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM file_merge_bases")
+    second = server(save_delay=0.1, save_max_wait=0.5)
+    assert (await second.connect("twice.txt")).content() == "one line\n"  # loaded afresh
+    assert second.terminate() == 0
+    third = server(save_delay=0.1, save_max_wait=0.5)
+    again = await third.connect("twice.txt")
+    assert again.content() == "one line\n"  # resumed: once, not twice
+    assert third.terminate() == 0  # (it saves what differs from the file)
+    assert path.read_text() == "one line\n"
