@@ -14,7 +14,10 @@ synced, the longest answer of the probe while they opened, the number of failed 
     python benchmarks/many_rooms.py --files 300 --servers 2   # two servers, one database file
 
 With ``--servers 2`` both servers share one database file (as every server a user starts
-shares the default one in Jupyter's data dir) and each opens its own N files at once.
+shares the default one in Jupyter's data dir) and each opens its own N files at once. With
+``--hold-lock S`` another process holds the database's write lock for the first S seconds of
+the opens (another server in a long transaction): the probe then shows whether the server
+froze meanwhile.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -107,7 +112,17 @@ async def probe(server: ServerProcess, stop: asyncio.Event) -> list[float]:
     return times
 
 
-async def run(files: int, servers: int) -> None:
+def hold_lock(db: Path, seconds: float, held: threading.Event) -> None:
+    """Another process's long write transaction on the database."""
+    conn = sqlite3.connect(db, timeout=60, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    held.set()
+    time.sleep(seconds)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+async def run(files: int, servers: int, lock: float) -> None:
     AsyncHTTPClient.configure(None, max_clients=10_000)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -128,6 +143,10 @@ async def run(files: int, servers: int) -> None:
             typists = [asyncio.ensure_future(typist(p, "typing.txt", stop)) for p in procs]
             probes = [asyncio.ensure_future(probe(p, stop)) for p in procs]
             await asyncio.sleep(0.5)
+            if lock:
+                held = threading.Event()
+                threading.Thread(target=hold_lock, args=(db, lock, held), daemon=True).start()
+                await asyncio.to_thread(held.wait, 60)
             start = time.monotonic()
             opens = [open_room(p, f"f{i}.txt") for p in procs for i in range(files)]
             results = await asyncio.gather(*opens, return_exceptions=True)
@@ -138,7 +157,8 @@ async def run(files: int, servers: int) -> None:
             failed = [r for r in results if isinstance(r, BaseException)]
             took = sorted(r for r in results if isinstance(r, float))
             locked = sum(p.log_tail(10_000_000).count("database is locked") for p in procs)
-            print(f"servers: {servers}, files each: {files}, one database file")
+            print(f"servers: {servers}, files each: {files}, one database file"
+                  + (f", write lock held by another process for {lock} s" if lock else ""))
             print(f"all rooms open after: {total:.2f} s")
             if took:
                 print(f"per room: median {took[len(took) // 2]:.2f} s, max {took[-1]:.2f} s")
@@ -165,8 +185,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=150)
     parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--hold-lock", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(run(args.files, args.servers))
+    asyncio.run(run(args.files, args.servers, args.hold_lock))
 
 
 if __name__ == "__main__":
