@@ -33,6 +33,7 @@ base was lost, it would hold the content twice on the next resume.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -46,6 +47,7 @@ from ..persistence.errors import HistoryUnavailable
 from ..persistence.outage import OutageLog
 
 RETRY_FIRST = 1.0  # seconds before the first new attempt after a failure
+CLOSE_CATCH_UP = 2.0  # seconds a closing room gives its last attempt
 
 
 def _reason(error: BaseException) -> str:
@@ -356,11 +358,13 @@ class RoomJournal:
         return self.last_seq
 
     async def close(self) -> None:
-        """The room closes: wait for the writes in flight, try once more to write what the
-        log is missing (the file has it anyway), and stop retrying."""
+        """The room closes: wait for the writes in flight, try once more (briefly: a server
+        stopping must not wait for a lock) to write what the log is missing, and stop
+        retrying. What is still missing is in the outage log and the file."""
         await self.flush()
         if self._unlogged and self.store is not None:
-            await self.catch_up()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.catch_up(), CLOSE_CATCH_UP)
         self._closed = True
         if self._catch_up is not None:
             self._catch_up.cancel()
