@@ -257,7 +257,7 @@ class CollabApp(ExtensionApp):
             self.shares = MemoryShareStore()
         file_ids = self.file_ids
         event_logger = getattr(self.serverapp, "event_logger", None)
-        self.audit = AuditLog(self.store or MemoryStore(), event_logger, self.log)
+        self.audit = AuditLog(self.store, event_logger, self.log)
         room_events = RoomEvents(event_logger)
 
         def emit(action: str, **data: Any) -> None:

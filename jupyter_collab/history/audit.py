@@ -25,7 +25,10 @@ ROOM_ACTIONS = {
 
 
 class AuditLog:
-    def __init__(self, store: DocumentStore, event_logger: Any | None, log: logging.Logger):
+    def __init__(
+        self, store: DocumentStore | None, event_logger: Any | None, log: logging.Logger
+    ):
+        """``store`` None (a server without its database) only emits the events."""
         self.store = store
         self.log = log
         self._logger = event_logger
@@ -56,6 +59,8 @@ class AuditLog:
             self.record(audited, room, data.pop("username", None), **data)
 
     async def _store(self, event: AuditEvent) -> None:
+        if self.store is None:
+            return
         try:
             await self.store.audit(event)
         except StoreUnavailable as exc:  # (the outage itself is logged once, by the store)
