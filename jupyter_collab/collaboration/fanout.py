@@ -129,6 +129,14 @@ class Outbox:
             return
         self._watch(self.sink.write(encode_frame(frame_message)))
 
+    def send_encoded(self, *pieces: bytes) -> None:
+        """Send a ready-made frame meant for this client alone, possibly in pieces (written in
+        order): a large sync reply is sent without copying the update into a frame."""
+        if self.closed:
+            return
+        for piece in pieces:
+            self._watch(self.sink.write(piece))
+
     def pump(self) -> None:
         if self.closed:
             return

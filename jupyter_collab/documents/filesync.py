@@ -19,7 +19,7 @@ from jupyter_core.utils import ensure_async
 from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
-from ..origins import DISK, LOAD, RESUME, SERVER, Origin
+from ..origins import DISK, RESUME, SERVER, Origin
 from .kinds import DocumentKind, detect_eol
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ class SyncedRoom(Protocol):
     def apply_update(self, update: bytes, origin: Origin) -> None: ...
 
     def transact(self, origin: Origin) -> Any: ...
+
+    def fill(self, fill: Callable[[], None]) -> bytes: ...
 
     def notify(self, body: dict[str, Any]) -> None: ...
 
@@ -165,9 +167,7 @@ class FileSync:
                 and self._bases.base(self._file_id, None) is not None
             )
             if not (resumable and await self._resume(value)):
-                with self.room.transact(LOAD):
-                    self.room.jdoc.set(value)
-                state = self.room.ydoc.get_update()
+                state = self.room.fill(lambda: self.room.jdoc.set(value))
                 self._disk_digest = None
                 self._set_base(state, "")
 
