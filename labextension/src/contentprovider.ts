@@ -330,9 +330,16 @@ export class CollabContentProvider implements IContentProvider {
     }
     let sharedModel: YDocument<any>;
     if (options.contentType === 'notebook') {
-      sharedModel = YNotebook.create({ disableDocumentWideUndoRedo: true });
+      // An empty document: everything comes from the room. (`YNotebook.create`
+      // writes a `metadata` map, `nbformat` and `nbformat_minor` of its own;
+      // the room's then arrive as a concurrent overwrite of those keys, which
+      // fires no `metadataChanged` for `language_info` — cells stayed
+      // text/plain and the cell counter kept the count of its first cell —
+      // and, with a higher client id, our empty map would even replace the
+      // notebook's metadata for everyone.)
+      sharedModel = new YNotebook({ disableDocumentWideUndoRedo: true });
     } else if (options.contentType === 'file') {
-      sharedModel = YFile.create();
+      sharedModel = new YFile();
     } else {
       return undefined;
     }
