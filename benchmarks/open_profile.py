@@ -52,6 +52,7 @@ from servers import (  # noqa: E402
 NB_CELLS = 1000
 NB_BYTES = 3_000_000
 TEXT_BYTES = 4 * 2**20
+REOPEN_WAIT = 8.0  # s: a room dropped 1 s after its last client left, then saved and compacted
 
 
 def log(msg: str) -> None:
@@ -59,10 +60,11 @@ def log(msg: str) -> None:
 
 
 def _callgrind_total(path: Path) -> int | None:
-    """Instructions (Ir) recorded in a callgrind output file ("totals:" or "summary:")."""
+    """Instructions (Ir) recorded in a callgrind output file (its last line, "totals:", is
+    written once the dump is complete)."""
     try:
         for line in path.read_text(errors="replace").splitlines():
-            if line.startswith(("totals:", "summary:")):
+            if line.startswith("totals:"):
                 return int(line.split()[1])
     except OSError:
         return None
@@ -140,6 +142,16 @@ def profile_target(target: Target, kind: str, args: argparse.Namespace, tmp: Pat
     for i in range(args.cold):
         cold_paths.append(f"cold-{i}.{ext}")
         write_file(root, cold_paths[-1], content)
+    reopen_paths = []
+    for i in range(args.reopen):
+        reopen_paths.append(f"reopen-{i}.{ext}")
+        write_file(root, reopen_paths[-1], content)
+    if args.reopen:
+        # rooms are dropped a second after their last client left, so files can be reopened
+        cleanup = ("--CollabApp.document_cleanup_delay=1" if target.api == "collab"
+                   else "--YDocExtension.document_cleanup_delay=1")
+        target = Target(target.name, target.label, target.python, target.api,
+                        (*target.extra_args, cleanup), target.pythonpath)
     wrap: tuple[str, ...] = ()
     if args.mode == "callgrind":
         wrap = ("valgrind", "--tool=callgrind", "--instr-atstart=no",
@@ -157,7 +169,12 @@ def profile_target(target: Target, kind: str, args: argparse.Namespace, tmp: Pat
             first, first_client = await timed_open(server, f"big.{ext}", kind, expected, timeout)
             result["first_cold_s"] = first["total"]
             await asyncio.sleep(2.0)  # background work of a fresh load (fingerprint, trust)
-            for label, paths in (("warm", [f"big.{ext}"] * args.warm), ("cold", cold_paths)):
+            if reopen_paths:
+                # opened once and left: the room is dropped, its history stays
+                await _opens(server, kind, reopen_paths, expected, True, timeout)
+                await asyncio.sleep(REOPEN_WAIT * (20 if wrap else 1))
+            for label, paths in (("warm", [f"big.{ext}"] * args.warm), ("cold", cold_paths),
+                                 ("reopen", reopen_paths)):
                 if not paths:
                     continue
                 cpu0, busy0, t0 = server.cpu_seconds(), machine_busy_seconds(), time.monotonic()
@@ -195,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kind", choices=["notebook", "text", "both"], default="notebook")
     p.add_argument("--warm", type=int, default=10, help="warm opens measured")
     p.add_argument("--cold", type=int, default=0, help="cold opens measured (fresh copies)")
+    p.add_argument("--reopen", type=int, default=0,
+                   help="opens measured of files opened once before (their room dropped, "
+                        "their history kept: what a first visitor of a known file waits for)")
     p.add_argument("--mode", choices=["cpu", "callgrind", "py-spy"], default="cpu")
     p.add_argument("--out", default=str(BENCH_DIR / "results" / "profile"),
                    help="where callgrind/py-spy outputs go")

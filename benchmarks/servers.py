@@ -269,7 +269,8 @@ class ServerProcess:
         """Error lines and tracebacks in the server's log: a benchmark that 'passes' while the
         server logs errors is worth a look."""
         lines = self.log_tail(10_000_000).splitlines()
-        errors = [ln for ln in lines if ln.startswith(("[E ", "[C ")) or "Traceback" in ln]
+        errors = [ln for ln in lines if (ln.startswith(("[E ", "[C ")) or "Traceback" in ln)
+                  and "received signal 15, stopping" not in ln]  # our own SIGTERM at the end
         warnings = [ln for ln in lines if ln.startswith("[W ")]
         return {"errors": len(errors), "warnings": len(warnings),
                 "first_errors": [ln[:300].replace(self.token, "<token>") for ln in errors[:limit]]}
