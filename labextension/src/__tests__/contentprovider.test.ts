@@ -138,6 +138,29 @@ describe('CollabContentProvider', () => {
     expect(provider.roomForModel(model)?.path).toBe('a.txt');
   });
 
+  it("asks for the file's metadata while the room syncs, not after (one round trip less before a document shows)", async () => {
+    const { provider, rest } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    let settled = false;
+    const got = provider.get('a.txt', { type: 'file', format: 'text', content: true });
+    void got.then(() => (settled = true));
+    await flush();
+    // the room has not synced yet, and the metadata request is already out
+    expect(rest.gets.map(g => g.options?.content)).toEqual([false]);
+    expect(rest.gets[0].options?.hash).toBe(true);
+    expect(settled).toBe(false);
+    serverSync(sockets[0], new Y.Doc());
+    const result = await got;
+    expect(result.hash).toBe('h1');
+    expect(rest.gets).toHaveLength(1);
+  });
+
   it('a notebook learns its language_info and all its cells from the room (highlighting, cell count)', async () => {
     const { provider, rest } = setup();
     rest.disk.set('ran.ipynb', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
