@@ -103,6 +103,7 @@ class Transaction:
 
 Reader = Callable[[], Awaitable[T]]
 Work = Callable[[Transaction], Awaitable[Reader[T]]]
+Verify = Callable[[AsyncConnection, T, int], Awaitable[bool]]
 
 
 async def _value(value: T) -> T:
@@ -276,14 +277,21 @@ class PostgresDatabase:
         that may safely run twice (setting a value, deleting by key)."""
         return await self._run(fn, "autocommit", write=True)
 
-    async def write(self, fn: Work[T]) -> T:
+    async def write(self, fn: Work[T], *, verify: Verify[T] | None = None) -> T:
         """Run ``fn`` in one ``READ COMMITTED`` transaction, committed exactly once.
 
         ``fn`` may run more than once (after a lost connection or a deadlock), so it must not
         have effects outside the database. An exception from it or its result reader rolls
         the transaction back.
+
+        ``verify(connection, result, xmin)`` says whether what the transaction wrote is in the
+        database (the rows it wrote carry ``xmin``, its 32-bit transaction id). It is asked in
+        the one case the transaction id cannot answer: the server restarted while the
+        ``COMMIT`` was under way and the id now reads as committed (after a crash, the id of a
+        transaction that never committed may be given to another one). Without ``verify``,
+        that case raises :class:`~.errors.StoreUnavailable`.
         """
-        return await self._run(fn, "write", write=True)
+        return await self._run(fn, "write", write=True, verify=verify)
 
     async def run_raw(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """``fn(connection)`` managing its own transactions (retried on a lost connection)."""
@@ -294,7 +302,9 @@ class PostgresDatabase:
 
         return await self._run(work, "raw")
 
-    async def _run(self, fn: Work[T], mode: Mode, *, write: bool = False) -> T:
+    async def _run(
+        self, fn: Work[T], mode: Mode, *, write: bool = False, verify: Verify[T] | None = None
+    ) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         delay = 0.05
@@ -302,10 +312,12 @@ class PostgresDatabase:
             if self.closed:
                 raise StoreClosed("the database is closed")
             try:
-                result = await self._attempt(fn, mode, deadline)
+                result = await self._attempt(fn, mode, deadline, verify)
             except _Retry as retry:
                 if loop.time() + delay >= deadline:
                     unavailable = self._unavailable(retry.error)
+                    if isinstance(retry.error, PoolTimeout):
+                        unavailable = await self._why(unavailable)
                     self._failed(unavailable)
                     raise unavailable from retry.error
                 log.debug("retrying after %s: %s", type(retry.error).__name__, retry.error)
@@ -320,11 +332,13 @@ class PostgresDatabase:
                 self.health.succeeded()
             return result
 
-    async def _attempt(self, fn: Work[T], mode: Mode, deadline: float) -> T:
+    async def _attempt(
+        self, fn: Work[T], mode: Mode, deadline: float, verify: Verify[T] | None
+    ) -> T:
         """One try. Round trips: ``autocommit`` and ``snapshot`` 1, ``write`` 2 (its
         statements, then ``COMMIT``), plus one per :meth:`Transaction.sync` ``fn`` calls."""
         loop = asyncio.get_running_loop()
-        xid: str | None = None
+        xid: tuple[str, Any] | None = None  # (transaction id, when the server started)
         committing = False
         result: Any = None
         try:
@@ -340,14 +354,16 @@ class PostgresDatabase:
                         await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     elif mode == "write":
                         await conn.execute("BEGIN")
-                        xid_cur = await conn.execute("SELECT pg_current_xact_id()::text")
+                        xid_cur = await conn.execute(
+                            "SELECT pg_current_xact_id()::text, pg_postmaster_start_time()"
+                        )
                     reader = await fn(tx)
                     if mode == "write":
                         await pipeline.sync()
                         result = await reader()  # (may refuse: then no COMMIT is sent)
                         row = await xid_cur.fetchone()
                         assert row is not None
-                        xid = row[0]
+                        xid = (row[0], row[1])
                         committing = True
                         await conn.execute("COMMIT")
                     elif mode == "snapshot":
@@ -361,15 +377,18 @@ class PostgresDatabase:
             raise
         except psycopg.Error as error:
             if committing and xid is not None:
-                outcome = await self._outcome(xid, deadline)
+                outcome = await self._outcome(xid, deadline, verify, result)
+                log.info(
+                    "the connection to %s broke during a COMMIT; the transaction %s: %s",
+                    self.name, xid[0], outcome or "outcome unknown",
+                )  # fmt: skip
                 if outcome == "committed":
                     return result
                 if outcome == "aborted":
                     raise _Retry(error) from error
                 raise StoreUnavailable(
-                    f"the connection to {self.name} was lost while committing and the server "
-                    f"did not come back within {self.timeout:g} s: the change may or may not "
-                    f"have been stored ({error})",
+                    f"the connection to {self.name} was lost while committing, and whether the "
+                    f"change was stored could not be told within {self.timeout:g} s ({error})",
                     reason=str(error),
                 ) from error
             if retryable(error):
@@ -378,28 +397,70 @@ class PostgresDatabase:
                 raise StoreError(f"the database refused the request: {error}") from error
             raise self._unavailable(error) from error
 
-    async def _outcome(self, xid: str, deadline: float) -> str | None:
-        """Whether transaction ``xid`` committed (``committed``, ``aborted``), asked on another
-        connection until ``deadline``; None if the server could not say by then."""
+    async def _outcome(
+        self, xid: tuple[str, Any], deadline: float, verify: Verify[T] | None, result: T
+    ) -> str | None:
+        """Whether the transaction committed (``committed``, ``aborted``), asked on another
+        connection until ``deadline``; None if that cannot be known by then.
+
+        ``pg_xact_status`` answers for certain while the server that ran the transaction is
+        still up (ids only move forward). If it restarted meanwhile (a crash), an id that had
+        not reached the disk may have been handed out again, so only ``committed`` is in doubt
+        there ("aborted", "in progress" or "in the future" all mean ours never committed: had
+        it, its id would not have been reused); ``verify`` settles it.
+        """
         loop = asyncio.get_running_loop()
         delay = 0.05
+        xact, started = xid
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
             try:
                 async with self._pool.connection(timeout=remaining) as conn:
-                    cur = await conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,))
+                    try:
+                        cur = await conn.execute(
+                            "SELECT pg_xact_status(%s::xid8), pg_postmaster_start_time()",
+                            (xact,),
+                        )
+                    except psycopg.errors.InvalidParameterValue:
+                        return "aborted"  # "transaction ID ... is in the future": lost in a crash
                     row = await cur.fetchone()
-                status = row[0] if row else None
-                if status != "in progress":  # (still running on a connection we lost)
-                    return status
+                    assert row is not None
+                    status, now_started = row
+                    restarted = now_started != started
+                    if status == "committed" and restarted:
+                        if verify is None:
+                            return None
+                        mine = await verify(conn, result, int(xact) % 2**32)
+                        log.info(
+                            "%s restarted during a COMMIT; the rows of transaction %s are %s",
+                            self.name, xact, "there" if mine else "not there",
+                        )  # fmt: skip
+                        return "committed" if mine else None
+                    if status == "in progress" and restarted:
+                        return "aborted"
+                    if status != "in progress":  # (else still running on a connection we lost)
+                        return status
             except psycopg.Error as error:
                 if not retryable(error):
                     return None
                 await self._recover()
             await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
             delay = min(delay * 2, 1.0)
+
+    async def _why(self, unavailable: StoreUnavailable) -> StoreUnavailable:
+        """The pool only says it had no connection in time; one direct attempt says why (the
+        server is down, the database or the user does not exist, a password is wrong)."""
+        try:
+            conn = await AsyncConnection.connect(self._pool.conninfo, connect_timeout=5)
+        except psycopg.Error as error:
+            cause = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            if cause:
+                return StoreUnavailable(f"{unavailable}: {cause}", reason=cause)
+        else:
+            await conn.close()
+        return unavailable
 
     async def _recover(self) -> None:
         """After a lost connection: drop the pool's idle connections that are broken too (a

@@ -361,7 +361,21 @@ class PostgresStore(DocumentStore):
 
             return reader
 
-        allocated = await self.db.write(run)
+        async def verify(conn: Any, allocated: dict[str, int], xmin: int) -> bool:
+            """Whether the batch's first stored update is there, written by its transaction."""
+            if not allocated:
+                return False
+            doc_id = next(d for d in docs if d in allocated)
+            index = docs.index(doc_id)
+            seq = allocated[doc_id] - counts[index] + 1
+            cur = await conn.execute(
+                "SELECT 1 FROM collab_updates WHERE doc_id = %s AND seq = %s "
+                "AND xmin::text = %s AND data = %s",
+                (doc_id, seq, str(xmin), u_data[u_docs.index(doc_id)]),
+            )
+            return await cur.fetchone() is not None
+
+        allocated = await self.db.write(run, verify=verify)
         results: list[list[int] | BaseException] = []
         for request in batch:
             last = allocated.get(request.doc_id)
