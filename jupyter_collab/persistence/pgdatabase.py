@@ -17,7 +17,9 @@ side's database object, so that:
   *during* its ``COMMIT`` may or may not have committed: its transaction id was read before the
   ``COMMIT`` was sent, and ``pg_xact_status`` (on another connection) says which; committed, the
   caller gets the result it was going to get; aborted, the transaction is retried; unknown
-  until the deadline (the server stays down), :class:`~.errors.StoreUnavailable` says so.
+  until the deadline (the server stays down), :class:`~.errors.StoreUnavailable` says so. If the
+  server restarted meanwhile, a transaction id can no longer be trusted to be ours (see
+  :meth:`PostgresDatabase.write`): the writer checks the rows it wrote instead.
 - **one migration mechanism** (:mod:`.pgmigrations`), safe when several servers start at once.
 
 Round trips cost more than anything else here (about a millisecond each on a busy machine), so a
@@ -155,6 +157,12 @@ def retryable(error: BaseException) -> bool:
     if state:
         return state.startswith("08") or state in RETRY_STATES
     return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def _lost(error: BaseException) -> bool:
+    """Whether the answer to a statement was lost (as opposed to the server refusing it)."""
+    state = getattr(error, "sqlstate", None)
+    return not state or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def masked(url: str) -> str:
@@ -376,7 +384,7 @@ class PostgresDatabase:
         except StoreError:
             raise
         except psycopg.Error as error:
-            if committing and xid is not None:
+            if committing and xid is not None and _lost(error):
                 outcome = await self._outcome(xid, deadline, verify, result)
                 log.info(
                     "the connection to %s broke during a COMMIT; the transaction %s: %s",

@@ -13,15 +13,16 @@ seqs with one upsert of the document's row::
 The upsert takes the row's lock and holds it until the transaction ends, and inserts the
 updates with seqs ``last_seq - n + 1 .. last_seq`` in the same transaction. Why that is
 correct, whatever number of processes append: every transaction that reserves seqs of a
-document updates its row, so they are serialized by the row lock (a waiting one re-reads the
-row once the holder commits, per ``READ COMMITTED``'s update rule, and sees its new counter;
-if the holder rolled back, it sees the old one). Each one therefore takes the ``n`` seqs right
+document updates its row, so they are serialized by the row lock (``ON CONFLICT DO UPDATE``
+waits for the holder, then updates the row's latest committed version even if its own snapshot
+is older: it reads the holder's new counter, or the old one if the holder rolled back; two
+processes creating a brand-new document meet on the unique index and are ordered the same
+way). Each one therefore takes the ``n`` seqs right
 after the counter it read, the counter moves by exactly the number of rows inserted, and the
 counter and the rows commit or roll back together: no seq is given twice (the primary key
-``(doc_id, seq)`` would refuse it anyway) and none is skipped. A brand-new document's row is
-created by the same statement; two processes creating it at once are ordered by the unique
-index the same way. A deleted document's row is left as it is and nothing is returned:
-:class:`~.errors.DocumentDeleted`.
+``(doc_id, seq)`` would refuse it anyway) and none is skipped. A deleted document's row is
+left as it is and nothing is returned: :class:`~.errors.DocumentDeleted`. (A PostgreSQL
+sequence would not do: ``nextval`` is not transactional, so a rolled-back append leaves a gap.)
 
 **Group commit.** As in the SQLite store, appends arriving while a commit is in flight are
 committed together in the next transaction, in the order they were made; one statement
@@ -36,9 +37,14 @@ consistent read with no connection held while they are merged (off the event loo
 that become visible in id order (their inserts are serialized by an advisory lock), so audit
 pages are stable across servers; deleted marks, purges that lock one document at a time.
 
+The price of gapless seqs: appends to ONE document from several servers take its row lock in
+turn, each holding it through its commit (one fsync of the server); appends from one server are
+batched, so a busy document costs one commit per server per batch, not one per update.
+
 **Outages** are handled by :class:`~.pgdatabase.PostgresDatabase`: retried within ``timeout``,
 then :class:`~.errors.StoreUnavailable`; an append whose commit was cut off is resolved by its
-transaction id, so it lands exactly once or raises.
+transaction id (or, after a server crash, by the rows at its seqs), so it lands exactly once or
+raises.
 """
 
 from __future__ import annotations
@@ -324,6 +330,7 @@ class PostgresStore(DocumentStore):
                     u_users.append(entry.user)
                     u_times.append(entry.time)
                     u_data.append(entry.update)
+        total_of = dict(zip(docs, counts, strict=True))
         resets = [r for r in batch if r.reset]
         for request in resets:  # compressed before a connection is taken
             request.snapshot = await _blob_op(h.compress, request.entries[0].update)
@@ -344,7 +351,7 @@ class PostgresStore(DocumentStore):
                     last = allocated.get(request.doc_id)
                     if last is None:
                         continue  # deleted: the request fails below
-                    seq = last - counts[docs.index(request.doc_id)] + request.offset + 1
+                    seq = last - total_of[request.doc_id] + request.offset + 1
                     if seq > 1:  # (without an older log there is nothing to hide)
                         entry = request.entries[0]
                         await tx.execute(
@@ -366,8 +373,7 @@ class PostgresStore(DocumentStore):
             if not allocated:
                 return False
             doc_id = next(d for d in docs if d in allocated)
-            index = docs.index(doc_id)
-            seq = allocated[doc_id] - counts[index] + 1
+            seq = allocated[doc_id] - total_of[doc_id] + 1
             cur = await conn.execute(
                 "SELECT 1 FROM collab_updates WHERE doc_id = %s AND seq = %s "
                 "AND xmin::text = %s AND data = %s",
@@ -382,7 +388,7 @@ class PostgresStore(DocumentStore):
             if last is None:
                 results.append(DocumentDeleted(request.doc_id))
                 continue
-            first = last - counts[docs.index(request.doc_id)] + request.offset + 1
+            first = last - total_of[request.doc_id] + request.offset + 1
             results.append(list(range(first, first + len(request.entries))))
         return results
 
