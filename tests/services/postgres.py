@@ -133,11 +133,13 @@ class PostgresServer:
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.port = port or free_port()
+        self._own_port = port is None  # may move to another free port if this one gets taken
         self.fsync = fsync
         copied = _run_as_owner(["cp", "-a", str(Cluster.template()), str(self.data)])
         if copied.returncode != 0:
             pytest.fail(f"copying the cluster failed: {copied.stderr}")
         self._started = False
+        self._started_once = False  # (then the port is known to its clients: it stays)
         atexit.register(self.destroy)  # a safety net if the session dies before its finalizer
 
     def url(self, dbname: str = "postgres") -> str:
@@ -152,15 +154,22 @@ class PostgresServer:
         return self._pg_ctl("status", timeout=30).returncode == 0
 
     def start(self, timeout: float = 120) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=200"
-        )
-        done = self._pg_ctl("start", "-w", "-t", str(int(timeout)), "-l", str(self.log),
-                            "-o", options, timeout=timeout + 30)  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}{self.log_tail()}")
-        self._started = True
+        for attempt in range(3):
+            options = (
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=200"
+            )
+            done = self._pg_ctl("start", "-w", "-t", str(int(timeout)), "-l", str(self.log),
+                                "-o", options, timeout=timeout + 30)  # fmt: skip
+            if done.returncode == 0:
+                break
+            taken = "could not bind" in self.log_tail() or "in use" in self.log_tail()
+            if not (taken and self._own_port and attempt < 2 and not self._started_once):
+                raise RuntimeError(
+                    f"pg_ctl start failed: {done.stdout}{done.stderr}{self.log_tail()}"
+                )
+            self.port = free_port()  # another process took the port meanwhile
+        self._started = self._started_once = True
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 120) -> None:
