@@ -12,6 +12,8 @@ Modes:
   and one request several updates.
 - ``crdt``: real pycrdt edits of one document ``crdt`` by this worker's own replica (its own
   client id), so that the merged document can be checked against every acknowledged update.
+  Halfway, once its appends so far are acknowledged, it prints ``half`` and waits for another
+  ``go`` (so the test can compact the document while it is being appended to).
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ async def main(url: str, worker: int, count: int, mode: str) -> None:
     in_flight: set[asyncio.Task[None]] = set()
     i = 0
     while i < count:
+        if mode == "crdt" and i == count // 2:
+            await asyncio.gather(*in_flight)
+            in_flight.clear()
+            say("half")
+            await asyncio.to_thread(sys.stdin.readline)  # "go"
         if mode == "crdt":
             text.insert(rng.randrange(len(text) + 1), rng.choice("abcdef \n"))
             doc_id, batch = "crdt", [updates[-1]]
