@@ -232,6 +232,8 @@ class Room:
         self.participants.add(participant)
         self.presence.join(participant)
         outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
+        if self.journal is not None and self.journal.notice is not None:
+            outbox.send_direct(notice_frame(self.journal.notice))  # history is failing or off
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
         outbox.send_snapshot()
         self.emit("join", path=self.path, username=participant.username)
@@ -430,7 +432,7 @@ class Room:
             try:
                 await self.file.close(save=code is not CloseCode.DELETED)
                 if self.journal is not None:
-                    await self.journal.flush()
+                    await self.journal.close()
                 if self.versions is not None and code is not CloseCode.DELETED:
                     await self.versions.close()
             except Exception:

@@ -140,11 +140,11 @@ class SessionHandler(CollabMixin, APIHandler):
             raise web.HTTPError(404, f"no such file: {path}")
         user: Any = self.current_user
         cap = await self.authorizer_cap()
-        await ensure_async(self.sharing.seen(user, cap))  # (a coroutine once the store is async)
+        await self.sharing.seen(user, cap)
         role = self.sharing.role(path, user.username, cap)
         if not role.can_read:
             raise web.HTTPError(403, f"{path} is not shared with you")
-        file_id = self.rooms.file_ids.get_or_create(path)
+        file_id = await self.rooms.file_ids.get_or_create(path)
         room_id = room_id_for(kind, file_id)
         self.set_status(200 if room_id in self.rooms.rooms else 201)
         self.finish(
@@ -186,7 +186,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             raise web.HTTPError(403)
         self.cap = await self.authorizer_cap()
         user = self.current_user
-        await ensure_async(self.sharing.seen(user, self.cap))
+        await self.sharing.seen(user, self.cap)
         self.username = user.username
         self.user = awareness_user(user)
         await super().get(*args, **kwargs)
@@ -197,7 +197,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.disconnect(CloseCode.FORBIDDEN)
             return
         try:
-            room = self.rooms.get(room_id)
+            room = await self.rooms.get(room_id)
         except UnknownRoom:
             self.disconnect(CloseCode.UNKNOWN_ROOM, room_id)
             return
