@@ -1,0 +1,180 @@
+"""Real Jupyter servers with ``CollabApp.database_url``: history, file ids and shares in a real
+PostgreSQL (tests/services/postgres.py), none of it in SQLite.
+
+Each server is its own process (tests/servers.py) so that it can be killed and started again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from .client import eventually
+from .servers import Server
+
+
+def _rows(url: str, sql: str, *params: object) -> list[tuple]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def _server(root: Path, sqlite: Path, url: str, **collab: object) -> Server:
+    return Server(root, sqlite, database_url=url, **collab)
+
+
+async def test_history_is_in_postgres_and_survives_a_killed_server(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """An edit and a named version made through one server are in PostgreSQL (not in the
+    SQLite file at db_path, which is never created); the server is killed before it could save
+    the file; a server started again, with another db_path, shows the edit (it can only come
+    from PostgreSQL's update log: the file on disk still has the old text), the same room, and
+    the named version with its content."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "notes.txt").write_text("first line\n")
+    first_db, second_db = tmp_path / "first.db", tmp_path / "second.db"
+    first = _server(root, first_db, postgres_url, save_delay=3600, save_max_wait=3600).start()
+    try:
+        writer = await first.connect("notes.txt")
+        assert writer.content() == "first line\n"
+        room = (await first.session("notes.txt"))["room"]
+        writer.jdoc._ysource.insert(len(writer.content()), "typed with postgres\n")
+        status, named = await first.request(
+            "POST", f"api/collab/documents/{room}/versions", {"name": "before the kill"}
+        )
+        assert status == 201, named
+        await eventually(
+            lambda: any(
+                b"typed with postgres" in bytes(data)
+                for (data,) in _rows(postgres_url, "SELECT data FROM collab_updates")
+            ),
+            timeout=60,
+            what="the edit in PostgreSQL's update log",
+        )
+        writer.close()
+        first.kill()
+    finally:
+        first.stop()
+    assert (root / "notes.txt").read_text() == "first line\n"  # never saved
+    assert not first_db.exists()
+    (files,) = _rows(postgres_url, "SELECT count(*) FROM collab_files WHERE path = 'notes.txt'")
+    assert files == (1,)
+
+    second = _server(root, second_db, postgres_url, save_delay=0.2).start()
+    try:
+        reader = await second.connect("notes.txt")
+        assert reader.content() == "first line\ntyped with postgres\n"
+        assert (await second.session("notes.txt"))["room"] == room
+        status, listed = await second.request("GET", f"api/collab/documents/{room}/versions")
+        assert status == 200
+        (version,) = [v for v in listed["versions"] if v["name"] == "before the kill"]
+        status, content = await second.request(
+            "GET", f"api/collab/documents/{room}/versions/{version['id']}"
+        )
+        assert status == 200 and content["content"] == "first line\ntyped with postgres\n"
+        await eventually(
+            lambda: (root / "notes.txt").read_text() == "first line\ntyped with postgres\n",
+            timeout=60,
+            what="the resumed document saved",
+        )
+        status, body = await second.request("GET", "api/collab/status")
+        assert status == 200 and body["store"]["state"] == "ok"
+        reader.close()
+    finally:
+        second.stop()
+    assert not second_db.exists()
+    assert "Traceback" not in second.log()
+
+
+async def test_servers_on_one_folder_through_different_paths_share_file_ids(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two servers whose root dirs are different paths to one folder (a link) give a file one
+    id and one room; a rename through one of them is followed by the other (the id is found at
+    the new path, with its history); a share set through one is read by the other at start."""
+    folder = tmp_path / "team"
+    folder.mkdir()
+    (folder / "a.txt").write_text("shared\n")
+    link = tmp_path / "link-to-team"
+    link.symlink_to(folder, target_is_directory=True)
+    one = _server(folder, tmp_path / "one.db", postgres_url)
+    two = Server(link, tmp_path / "two.db", database_url=postgres_url)
+    two.log_path = tmp_path / "server-two.log"
+    try:
+        one.start()
+        two.start()
+        on_one, on_two = await one.session("a.txt"), await two.session("a.txt")
+        assert on_one["fileId"] == on_two["fileId"] and on_one["room"] == on_two["room"]
+        two.stop()
+
+        status, _ = await one.request("PATCH", "api/contents/a.txt", {"path": "b.txt"})
+        assert status == 200
+        status, _ = await one.request(
+            "PUT", "api/collab/shares/b.txt", {"user": "*", "role": "viewer"}
+        )
+        assert status in (200, 201), _
+        two = Server(link, tmp_path / "two.db", database_url=postgres_url)
+        two.log_path = tmp_path / "server-two.log"
+        two.start()
+        moved = await two.session("b.txt")
+        assert moved["fileId"] == on_one["fileId"] and moved["room"] == on_one["room"]
+        status, shares = await two.request("GET", "api/collab/shares/b.txt")
+        assert status == 200, shares
+        assert shares["everyone"]["role"] == "viewer" and not shares["everyone"]["inherited"]
+        roots = _rows(postgres_url, "SELECT DISTINCT root FROM collab_files")
+        assert roots == [(os.path.realpath(folder),)]
+    finally:
+        one.stop()
+        two.stop()
+
+
+async def test_an_unreachable_database_leaves_the_server_up_without_history(
+    tmp_path: Path,
+) -> None:
+    """A database_url nobody answers: the server starts anyway (documents open, sync and are
+    saved), says why history is off, answers 503 on history, and the password is never shown."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "x.txt").write_text("x\n")
+    url = f"postgresql://someone:hunter2@127.0.0.1:{closed}/collab"
+    server = _server(root, tmp_path / "c.db", url, database_timeout=2, save_delay=0.2).start()
+    try:
+        await eventually(lambda: "cannot use its database" in server.log(), timeout=60,
+                         what="the start-up message")  # fmt: skip
+        client = await server.connect("x.txt")
+        client.jdoc._ysource.insert(0, "still works\n")
+        await eventually(lambda: (root / "x.txt").read_text() == "still works\nx\n",
+                         timeout=60, what="the save")  # fmt: skip
+        status, body = await server.request("GET", "api/collab/status")
+        assert status == 200 and body["store"]["state"] == "unavailable"
+        assert "cannot reach" in body["store"]["error"] and "hunter2" not in str(body)
+        room = (await server.session("x.txt"))["room"]
+        status, _ = await server.request("GET", f"api/collab/documents/{room}/versions")
+        assert status == 503
+        client.close()
+    finally:
+        server.stop()
+    assert "hunter2" not in server.log()
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_database_url_validation() -> None:
+    from traitlets import TraitError
+
+    from jupyter_collab.app import CollabApp
+
+    app = CollabApp()
+    with pytest.raises(TraitError, match="PostgreSQL URL"):
+        app.database_url = "mysql://x@127.0.0.1/db"
+    app.database_url = " postgresql://u@127.0.0.1:5432/db "
+    assert app.database_url == "postgresql://u@127.0.0.1:5432/db"
+
