@@ -6,14 +6,20 @@ Each server is its own process (tests/servers.py) so that it can be killed and s
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
+from pycrdt import Doc, Text
 
-from .client import eventually
+from jupyter_collab.persistence.postgres import PostgresStore
+
+from .client import Client, eventually
 from .servers import Server
+from .services.postgres import PostgresServer
 
 
 def _rows(url: str, sql: str, *params: object) -> list[tuple]:
@@ -165,6 +171,76 @@ async def test_an_unreachable_database_leaves_the_server_up_without_history(
         server.stop()
     assert "hunter2" not in server.log()
     assert not (tmp_path / "c.db").exists()
+
+
+async def _type_lines(writer: Client, stop: asyncio.Event) -> int:
+    n = 0
+    while not stop.is_set():
+        writer.jdoc._ysource.insert(len(writer.content()), f"line {n}\n")
+        n += 1
+        await asyncio.sleep(0.02)
+    return n
+
+
+async def _logged_text(url: str) -> str:
+    """The text document that PostgreSQL's history holds, replayed from it alone."""
+    (doc_id,) = [d for (d,) in _rows(url, "SELECT doc_id FROM collab_docs")]
+    store = await PostgresStore.open(url)
+    try:
+        snapshot, entries = await store.history(doc_id)
+    finally:
+        await store.close()
+    doc = Doc()
+    if snapshot is not None:
+        doc.apply_update(snapshot.state)
+    for entry in entries:
+        doc.apply_update(entry.update)
+    return str(doc.get("source", type=Text))
+
+
+async def test_postgres_restarted_mid_editing_loses_and_doubles_nothing(
+    tmp_path: Path, postgres_factory: Callable[..., PostgresServer]
+) -> None:
+    """PostgreSQL restarts while a client types a line every 20 ms: every client ends with
+    every line once, and the history in PostgreSQL, replayed alone, is exactly that text (each
+    update stored once, none lost: the commits cut off by the restart were resolved)."""
+    postgres = postgres_factory()
+    url = postgres.create_database()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "typing.txt").write_text("")
+    server = _server(root, tmp_path / "c.db", url, save_delay=0.5).start()
+    try:
+        writer = await server.connect("typing.txt")
+        reader = await server.connect("typing.txt")
+        stop = asyncio.Event()
+        typist = asyncio.ensure_future(_type_lines(writer, stop))
+        await eventually(lambda: reader.content().count("\n") >= 20, timeout=60,
+                         what="lines before the restart")  # fmt: skip
+        await asyncio.to_thread(postgres.restart)
+        before = writer.content().count("\n")
+        await eventually(lambda: reader.content().count("\n") >= before + 20, timeout=60,
+                         what="lines after the restart")  # fmt: skip
+        stop.set()
+        typed = await typist
+        expected = "".join(f"line {i}\n" for i in range(typed))
+        await eventually(lambda: reader.content() == expected, timeout=60, what="the reader")
+        logged = ""
+        for _ in range(240):  # the history catches up (within database_timeout at most)
+            logged = await _logged_text(url)
+            if logged == expected:
+                break
+            await asyncio.sleep(0.5)
+        assert logged == expected
+        await eventually(lambda: (root / "typing.txt").read_text() == expected, timeout=60,
+                         what="the file saved")  # fmt: skip
+        status, body = await server.request("GET", "api/collab/status")
+        assert status == 200 and body["store"]["state"] == "ok", body
+        writer.close()
+        reader.close()
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()
 
 
 def test_database_url_validation() -> None:
