@@ -459,27 +459,39 @@ class CollabApp(ExtensionApp):
             )  # fmt: skip
 
     def _open_postgres(self, root: str) -> str | None:
-        """Reach the PostgreSQL database of ``database_url``, migrate every component's tables
-        and read this folder's shares, then choose its stores; None when that works, else why
-        not (the server then runs without history and with shares unknown, and says so)."""
+        """Reach the PostgreSQL database of ``database_url``, migrate every component's tables,
+        replay outage logs of dead servers and read this folder's shares, then choose its
+        stores; None when that works, else why not (the server then runs without history and
+        with shares unknown, and says so)."""
         self.health = StoreHealth("database_url", self.log, state="ok")
         try:
-            from .pgstores import masked, open_stores, prepare, root_name
+            from .pgstores import masked, open_stores, outage_key, prepare, root_name
 
             self.health.path = masked(self.database_url)
             name = root_name(root, self.root_name)
-            self._shared_shares = run_blocking(
-                prepare(self.database_url, name, timeout=self.database_timeout)
-            )
+            self._shared_shares, done = run_blocking(
+                prepare(
+                    self.database_url, name, timeout=self.database_timeout,
+                    outage_dir=self.outage_dir,
+                )
+            )  # fmt: skip
         except Exception as exc:
             self.health.unavailable(exc)
             self.file_ids = MemoryFileIds()
             self.store = None
             self.shares = MemoryShareStore()
             return describe(exc)
+        if done.files:
+            self.log.warning(
+                "Replayed the history a server kept during an outage of the database: %d "
+                "updates (%d were there already), %d merge bases, %d file ids, from %s",
+                done.updates, done.skipped, done.bases, done.ids,
+                ", ".join(str(p) for p in done.files),
+            )  # fmt: skip
+        self.outage = OutageLog(self.outage_dir, outage_key(self.database_url))
         stores = open_stores(
             self.database_url, name, retention=self.history_retention,
-            timeout=self.database_timeout, health=self.health,
+            timeout=self.database_timeout, health=self.health, outage=self.outage,
         )  # fmt: skip
         self.shared_database = stores.database
         self.store = stores.store

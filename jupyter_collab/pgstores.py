@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .documents.pgfileids import COMPONENT as FILES
 from .documents.pgfileids import PostgresFileIds
+from .persistence.outage import OutageLog, Replayed, replay
 from .persistence.pgdatabase import PostgresDatabase, masked
 from .persistence.pgmigrations import PostgresComponent
 from .persistence.pgschema import COMPONENT as HISTORY
@@ -30,7 +31,8 @@ from .sharing.service import Sharing
 from .sharing.store import Share
 
 __all__ = [
-    "COMPONENTS", "PostgresStores", "load_into", "masked", "open_stores", "prepare", "root_name",
+    "COMPONENTS", "PostgresStores", "load_into", "masked", "open_stores", "outage_key", "prepare",
+    "root_name",
 ]
 
 COMPONENTS: tuple[PostgresComponent, ...] = (HISTORY, FILES, SHARING)
@@ -45,18 +47,37 @@ def root_name(root_dir: str, configured: str = "") -> str:
     return os.path.realpath(root_dir) if root_dir else ""
 
 
-async def prepare(url: str, root: str, *, timeout: float) -> list[Share]:
-    """Reach the database, bring every component's tables up to date, and read ``root``'s
-    shares (raises :class:`~.persistence.errors.StoreUnavailable` or
-    :class:`~.persistence.errors.SchemaTooNew` when it cannot)."""
-    database = PostgresDatabase(url, timeout=timeout, min_size=1, max_size=1)
+def outage_key(url: str) -> str:
+    """What names the database in outage logs' file names (``persistence/outage.py``): its URL
+    without the password."""
+    return masked(url)
+
+
+async def prepare(
+    url: str, root: str, *, timeout: float, outage_dir: str | None = None
+) -> tuple[list[Share], Replayed]:
+    """Reach the database, bring every component's tables up to date, replay what servers of
+    this machine that died during an outage kept in ``outage_dir`` (before any room resumes
+    from the history), and read ``root``'s shares. Raises
+    :class:`~.persistence.errors.StoreUnavailable` or :class:`~.persistence.errors.SchemaTooNew`
+    when it cannot (outage logs are then kept for the next start)."""
+    database = PostgresDatabase(url, timeout=timeout, min_size=1, max_size=2)
     try:
         await database.ready(*COMPONENTS)
-        store = PostgresShareStore(database, root)
+        replayed = Replayed()
+        if outage_dir:
+            store = PostgresStore(database)
+            ids = PostgresFileIds(database, root)
+            try:
+                replayed = await replay(outage_dir, outage_key(url), store, ids)
+            finally:
+                await store.close()
+                await ids.close()
+        shares = PostgresShareStore(database, root)
         try:
-            return await store.all_shares()
+            return await shares.all_shares(), replayed
         finally:
-            await store.close()
+            await shares.close()
     finally:
         await database.close()
 
@@ -90,14 +111,15 @@ class PostgresStores:
 
 
 def open_stores(
-    url: str, root: str, *, retention: float, timeout: float, health: object | None = None
-) -> PostgresStores:
+    url: str, root: str, *, retention: float, timeout: float, health: object | None = None,
+    outage: OutageLog | None = None,
+) -> PostgresStores:  # fmt: skip
     """The server's stores on one database object (no I/O: its pool opens at first use).
     Each store retains the database; the caller holds one reference more, released last."""
     database = PostgresDatabase(url, timeout=timeout, health=health)  # type: ignore[arg-type]
     return PostgresStores(
         database,
         PostgresStore(database, retention=retention),
-        PostgresFileIds(database, root),
+        PostgresFileIds(database, root, outage=outage),
         PostgresShareStore(database, root),
     )

@@ -77,7 +77,8 @@ class Server:
         }
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
+        # (generous: a loaded 2-core CI machine has taken over a minute to start one)
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited at start:\n{self.log()[-3000:]}")

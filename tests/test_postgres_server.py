@@ -7,6 +7,7 @@ Each server is its own process (tests/servers.py) so that it can be killed and s
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -184,6 +185,11 @@ async def _type_lines(writer: Client, stop: asyncio.Event) -> int:
 
 async def _logged_text(url: str) -> str:
     """The text document that PostgreSQL's history holds, replayed from it alone."""
+    return (await _logged(url))[0]
+
+
+async def _logged(url: str) -> tuple[str, set[str]]:
+    """The text PostgreSQL's history holds, replayed from it alone, and its updates' origins."""
     (doc_id,) = [d for (d,) in _rows(url, "SELECT doc_id FROM collab_docs")]
     store = await PostgresStore.open(url)
     try:
@@ -195,7 +201,7 @@ async def _logged_text(url: str) -> str:
         doc.apply_update(snapshot.state)
     for entry in entries:
         doc.apply_update(entry.update)
-    return str(doc.get("source", type=Text))
+    return str(doc.get("source", type=Text)), {entry.origin for entry in entries}
 
 
 async def test_postgres_restarted_mid_editing_loses_and_doubles_nothing(
@@ -241,6 +247,66 @@ async def test_postgres_restarted_mid_editing_loses_and_doubles_nothing(
     finally:
         server.stop()
     assert "Traceback" not in server.log()
+
+
+def _outage_updates(runtime: Path) -> int:
+    """Updates kept in the outage logs of a server's runtime dir (persistence/outage.py)."""
+    count = 0
+    for path in (runtime / "jupyter_collab").glob("*.outage"):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                count += json.loads(line).get("t") == "update"
+            except ValueError:
+                continue  # (a torn last line)
+    return count
+
+
+async def test_a_server_killed_during_an_outage_loses_no_history(
+    tmp_path: Path, postgres_factory: Callable[..., PostgresServer]
+) -> None:
+    """PostgreSQL goes away; the server keeps syncing and saving, says it is failing, and keeps
+    the updates it cannot log in its outage log; it is killed before PostgreSQL is back. The
+    next server on the machine replays them into PostgreSQL before opening any room: the
+    history replayed alone is the whole text, each line once."""
+    postgres = postgres_factory()
+    url = postgres.create_database()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "notes.txt").write_text("")
+    options = {"database_timeout": 2, "save_delay": 0.2, "store_retry_max": 2}
+    server = _server(root, tmp_path / "c.db", url, **options).start()
+    try:
+        writer = await server.connect("notes.txt")
+        writer.jdoc._ysource.insert(0, "before the outage\n")
+        await eventually(lambda: (root / "notes.txt").read_text() == "before the outage\n",
+                         timeout=60, what="the first save")  # fmt: skip
+        await asyncio.to_thread(postgres.stop)
+        for i in range(5):
+            writer.jdoc._ysource.insert(len(writer.content()), f"during the outage {i}\n")
+        expected = "before the outage\n" + "".join(f"during the outage {i}\n" for i in range(5))
+        await eventually(lambda: (root / "notes.txt").read_text() == expected, timeout=60,
+                         what="the edits saved during the outage")  # fmt: skip
+        await eventually(lambda: _outage_updates(tmp_path / "runtime") >= 5, timeout=120,
+                         what="the outage log")  # fmt: skip
+        status, body = await server.request("GET", "api/collab/status")
+        assert status == 200 and body["store"]["state"] == "failing", body
+        writer.close()
+        server.kill()
+    finally:
+        server.stop()
+    await asyncio.to_thread(postgres.start)
+    second = _server(root, tmp_path / "c.db", url, **options).start()
+    try:
+        reader = await second.connect("notes.txt")
+        assert reader.content() == expected
+        logged, origins = await _logged(url)
+        assert logged == expected
+        # the clients' own updates, not a merge of the file on disk made up after the fact
+        assert "disk" not in origins, origins
+        assert "Replayed the history a server kept during an outage" in second.log()
+        reader.close()
+    finally:
+        second.stop()
 
 
 def test_database_url_validation() -> None:

@@ -18,6 +18,8 @@ What several servers change here:
 While the database cannot be reached, a file opened for the first time still gets an id, kept in
 memory and written once the database answers again (opening a document never waits on it); a
 path that another server gave an id meanwhile keeps ours in this process until it restarts.
+Ids and merge bases it refuses are also kept in the ``outage`` log (replayed by the next start
+if this process dies), as on SQLite.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import zlib
 from typing import Any
 
 from ..persistence.errors import StoreError, StoreUnavailable
+from ..persistence.outage import OutageLog
 from ..persistence.pgdatabase import PostgresDatabase, Reader, Transaction
 from ..persistence.pgmigrations import PostgresComponent
 from .fileids import FileIds, _choose_base, _under, normalize
@@ -114,7 +117,14 @@ class PostgresFileIds(FileIds):
     :class:`~..persistence.pgdatabase.PostgresDatabase` shared with the other components.
     """
 
-    def __init__(self, database: str | PostgresDatabase, root: str = "") -> None:
+    def __init__(
+        self,
+        database: str | PostgresDatabase,
+        root: str = "",
+        *,
+        outage: OutageLog | None = None,
+    ) -> None:
+        self.outage = outage
         self.db = (
             database.retain()
             if isinstance(database, PostgresDatabase)
@@ -165,12 +175,58 @@ class PostgresFileIds(FileIds):
                 await tx.execute(_UPSERT_BASE, (file_id, pending, compressed, digest, written))
                 return lambda: _none()
 
-            # (running it twice writes the same rows: no need to tell a lost COMMIT apart)
-            await self.db.write(run)
+            try:
+                # (running it twice writes the same rows: no need to tell a lost COMMIT apart)
+                await self.db.write(run)
+            except StoreUnavailable:
+                if self.outage is None or not await self.outage.base(
+                    file_id, state, digest, pending=pending, fresh=fresh, written=written
+                ):
+                    raise
+                return
+            if self.outage is not None:
+                self.outage.settled("base", file_id)
         finally:
             done.set_result(None)
             if self._writing.get(file_id) is done:
                 del self._writing[file_id]
+
+    async def restore_base(
+        self, file_id: str, state: bytes, digest: str, *, pending: bool, fresh: bool,
+        written: int,
+    ) -> None:  # fmt: skip
+        """A base kept in an outage log, written unless the database has a newer one (a fresh
+        one also drops the older bases, as :meth:`set_base` does)."""
+        compressed = await _blob(lambda data: zlib.compress(data, 1), state)
+        await self.db.ready(COMPONENT)
+
+        async def run(tx: Transaction) -> Reader[None]:
+            if fresh:
+                await tx.execute(
+                    "DELETE FROM collab_file_merge_bases WHERE id = %s AND written < %s",
+                    (file_id, written),
+                )
+            await tx.execute(
+                _UPSERT_BASE + " WHERE EXCLUDED.written > collab_file_merge_bases.written",
+                (file_id, pending, compressed, digest, written),
+            )
+            return lambda: _none()
+
+        await self.db.write(run)
+
+    async def restore_id(self, root: str, path: str, file_id: str) -> None:
+        """An id kept in an outage log, recorded unless the path (or the id) is known since."""
+        await self.db.ready(COMPONENT)
+
+        async def run(tx: Transaction) -> Reader[None]:
+            await tx.execute(
+                "INSERT INTO collab_files (id, root, path, last_path) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                (file_id, root, path, path),
+            )
+            return lambda: _none()
+
+        await self.db.autocommit(run)
 
     async def base(self, file_id: str, digest: str | None) -> bytes | None:
         writing = self._writing.get(file_id)
@@ -202,6 +258,8 @@ class PostgresFileIds(FileIds):
                 "Cannot record a file id for %s (%s): kept in memory until the database works",
                 path, error,
             )  # fmt: skip
+            if self.outage is not None:
+                await self.outage.file_id(self._root, path, file_id)
             return file_id
 
     async def _get_or_create(self, path: str, file_id: str | None = None) -> str:
@@ -239,6 +297,8 @@ class PostgresFileIds(FileIds):
                 return
             if self._unsaved.get(path) == file_id:
                 del self._unsaved[path]
+            if self.outage is not None:
+                self.outage.settled("file", f"{self._root}\0{path}")
 
     def _unsaved_path(self, file_id: str) -> str | None:
         return next((p for p, i in self._unsaved.items() if i == file_id), None)
