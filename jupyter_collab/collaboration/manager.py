@@ -183,12 +183,41 @@ class RoomManager:
     # -- the server's contents events ------------------------------------------------------
 
     async def file_moved(self, old: str, new: str) -> None:
-        for file_id, path in (await self.file_ids.moved(old, new)).items():
+        """Follow a rename of ``old`` (a file or a folder) to ``new`` (canonical paths).
+
+        The open rooms are renamed at once, from the paths they hold, before the file ids are
+        (on the database's threads): until then a room polling its old path would find the
+        file gone and close as deleted. A database that fails to record the move is logged;
+        the rooms follow it all the same."""
+        if old:
+            for room in list(self.rooms.values()):
+                if room.path == old or room.path.startswith(old + "/"):
+                    room.renamed(new + room.path[len(old) :])
+        try:
+            moved = await self.file_ids.moved(old, new)
+        except Exception as exc:
+            self.log.error("Recording the move of %s to %s failed: %s", old, new, exc)
+            return
+        for file_id, path in moved.items():
             for room in self.rooms_of(file_id):
-                room.renamed(path)
+                if room.path != path:
+                    room.renamed(path)
 
     async def file_deleted(self, path: str) -> None:
-        for file_id in await self.file_ids.deleted(path):
+        """Follow a delete of ``path`` (a file or a folder): close its rooms, keep its history
+        as deleted. A database that fails to record it is logged; the open rooms of the
+        files there close all the same."""
+        try:
+            gone = await self.file_ids.deleted(path)
+        except Exception as exc:
+            self.log.error("Recording the delete of %s failed: %s", path, exc)
+            gone = list(
+                dict.fromkeys(
+                    r.file_id for r in self.rooms.values()
+                    if path and (r.path == path or r.path.startswith(path + "/"))
+                )
+            )  # fmt: skip
+        for file_id in gone:
             task = self._spawn(self._file_deleted(file_id, path))
             self._deleting[file_id] = task
             task.add_done_callback(lambda _, f=file_id: self._deleting.pop(f, None))

@@ -85,6 +85,7 @@ class FileSync:
         self.cm = contents_manager
         self.kind = kind
         self.path = path
+        self._missing: str | None = None  # the path a poll last found gone
         self.save_delay = save_delay
         self.save_max_wait = save_max_wait
         self.poll_interval = poll_interval
@@ -422,7 +423,13 @@ class FileSync:
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
             except FileGone:
-                self.room.file_deleted()
+                # Gone at two polls in a row: deleted outside Jupyter. Once may be a rename
+                # through Jupyter whose contents event has not reached the room yet.
+                if self._missing == self.path:
+                    self.room.file_deleted()
+                self._missing = self.path
+                return
+            self._missing = None
 
     async def _poll_loop(self) -> None:
         while not self._closed:
