@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from servers import (  # noqa: E402
     jc_target,
     ours_target,
     reset_autogroup,
+    snapshot_target,
     wait_until_quiet,
 )
 
@@ -357,16 +357,9 @@ TRACE_NOTE = (
 
 def head_target(dest: Path) -> Target:
     """Our server from ``git archive HEAD jupyter_collab`` extracted into ``dest``."""
-    archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", "--format=tar", "HEAD",
-                              "jupyter_collab"], capture_output=True, check=True, timeout=120)
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True, timeout=120)
-    head = subprocess.run(["git", "-C", str(REPO_DIR), "log", "-1", "--format=%h %cI"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    target = snapshot_target(dest, "HEAD")
     sys.path.insert(1, str(dest))  # the store opened by the bytes phase: the same code
-    base = ours_target()
-    version = base.label.split(" (")[0]
-    return replace(base, label=f"{version} (HEAD {head}, committed code only)",
-                   pythonpath=str(dest))
+    return target
 
 
 def store_bench(quick: bool, pythonpath: str, postgres: str | None = None) -> tuple[str, str]:

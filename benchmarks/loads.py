@@ -97,6 +97,56 @@ def make_notebook(n_cells: int, target_bytes: int, seed: int = 2) -> dict:
     }
 
 
+# What ipykernel writes into a notebook it has run: JupyterLab picks the cells' editor mode
+# (and its syntax highlighting) from ``codemirror_mode``/``mimetype`` here.
+KERNEL_METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                   "name": "python3"},
+    "language_info": {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": "3.11.7",
+    },
+}
+
+
+def executed_notebook(n_cells: int, target_bytes: int, seed: int = 2) -> dict:
+    """:func:`make_notebook` with the metadata a kernel leaves behind (full language_info)."""
+    nb = make_notebook(n_cells, target_bytes, seed)
+    nb["metadata"] = json.loads(json.dumps(KERNEL_METADATA))
+    return nb
+
+
+def make_python(size_bytes: int, seed: int = 4) -> str:
+    """A Python module of about ``size_bytes`` (whole functions), first and last lines comments.
+
+    Functions with docstrings, comments, numbers and strings: what a syntax highlighter
+    has to colour in a large source file.
+    """
+    rng = random.Random(seed)
+    parts = [f"# generated module, about {size_bytes} bytes\n", "import math\n\n"]
+    total = sum(len(x) for x in parts)
+    i = 0
+    while total < size_bytes - 40:
+        words = _line(rng, rng.randint(3, 8))
+        body = [f"def f_{i}(x, y={rng.randint(0, 99)}):\n",
+                f'    """{words.capitalize()}."""\n',
+                f"    # {_line(rng, rng.randint(3, 10))}\n",
+                f"    z = x * {rng.random():.6f} + math.sqrt(y + {rng.randint(1, 10**6)})\n",
+                f"    label = \"{_line(rng, rng.randint(2, 5))}\"\n",
+                "    return z, label\n\n\n"]
+        chunk = "".join(body)
+        parts.append(chunk)
+        total += len(chunk)
+        i += 1
+    parts.append(f"# end of module: {i} functions\n")
+    return "".join(parts)
+
+
 def dump_notebook(nb: dict) -> str:
     """Serialize like nbformat does (indent=1, sorted keys, trailing newline)."""
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -107,6 +107,23 @@ def ours_target() -> Target:
                   ("--ServerApp.jpserver_extensions=jupyter_collab=True",), str(REPO_DIR))
 
 
+def snapshot_target(dest: Path, rev: str = "HEAD") -> Target:
+    """Our server from ``git archive <rev> jupyter_collab`` extracted into ``dest``.
+
+    Work in progress in the checkout can then neither break nor skew a run, and two commits
+    can be compared in one run (``rev`` before and after a change).
+    """
+    archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", "--format=tar", rev,
+                              "jupyter_collab"], capture_output=True, check=True, timeout=120)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True, timeout=120)
+    head = subprocess.run(["git", "-C", str(REPO_DIR), "log", "-1", "--format=%h %cI", rev],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    base = ours_target()
+    version = base.label.split(" (")[0]
+    return Target(base.name, f"{version} ({rev} = {head}, committed code only)", base.python,
+                  base.api, base.extra_args, str(dest))
+
+
 def _with_pythonpath(env: dict[str, str], first: str) -> dict[str, str]:
     """``env`` with ``first`` in front of its PYTHONPATH (unchanged when ``first`` is empty)."""
     if first:
@@ -166,6 +183,9 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     nice: int = 0  # see boost(); the server runs in its own session, hence its own group
+    wrap: tuple[str, ...] = ()  # a command the server runs under (valgrind, for profiling)
+    module: str = "jupyter_server"  # or "jupyterlab": the same server, serving /lab too
+    port_wanted: int = 0  # 0: any free port
 
     @property
     def base_url(self) -> str:
@@ -187,7 +207,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 90.0) -> ServerProcess:
         """Start the server and wait until its REST API answers (or fail with its log)."""
-        self.port = free_port()
+        self.port = self.port_wanted or free_port()
         self.token = secrets.token_hex(24)
         for sub in ("config", "data", "runtime"):
             (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -203,7 +223,8 @@ class ServerProcess:
         env.pop("JUPYTER_TOKEN", None)
         _with_pythonpath(env, self.target.pythonpath)
         cmd = [
-            self.target.python, "-m", "jupyter_server",
+            *self.wrap,
+            self.target.python, "-m", self.module,
             f"--ServerApp.token={self.token}",
             f"--ServerApp.port={self.port}",
             "--ServerApp.port_retries=0",
@@ -248,7 +269,8 @@ class ServerProcess:
         """Error lines and tracebacks in the server's log: a benchmark that 'passes' while the
         server logs errors is worth a look."""
         lines = self.log_tail(10_000_000).splitlines()
-        errors = [ln for ln in lines if ln.startswith(("[E ", "[C ")) or "Traceback" in ln]
+        errors = [ln for ln in lines if (ln.startswith(("[E ", "[C ")) or "Traceback" in ln)
+                  and "received signal 15, stopping" not in ln]  # our own SIGTERM at the end
         warnings = [ln for ln in lines if ln.startswith("[W ")]
         return {"errors": len(errors), "warnings": len(warnings),
                 "first_errors": [ln[:300].replace(self.token, "<token>") for ln in errors[:limit]]}

@@ -176,6 +176,18 @@ class Outbox:
         self.wants_snapshot = True
         self.pump()
 
+    def send_encoded(self, *pieces: bytes) -> None:
+        """Send a ready-made frame meant for this client alone, possibly in pieces (written in
+        order): a large sync reply is sent without copying the update into a frame. Counted
+        in the backlog like :meth:`send_direct`'s."""
+        if self.closed:
+            return
+        for piece in pieces:
+            self._watch(self.sink.write(piece))
+        if self._busy and self.backlog() > self.max_backlog:
+            self.close()
+            self.on_overflow()
+
     def pump(self) -> None:
         """Send what is waiting, unless the socket is busy: document updates and notices
         first, then the room's awareness changes this client was not sent yet."""

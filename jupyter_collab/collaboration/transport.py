@@ -20,16 +20,18 @@ from ..metrics import SENT_BYTES
 _FIN_BINARY = 0x82
 
 
+def frame_header(length: int) -> bytes:
+    """The header of an unmasked, binary WebSocket frame with a payload of ``length`` bytes."""
+    if length < 126:
+        return struct.pack("!BB", _FIN_BINARY, length)
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", _FIN_BINARY, 126, length)
+    return struct.pack("!BBQ", _FIN_BINARY, 127, length)
+
+
 def encode_frame(message: bytes) -> bytes:
     """A complete, unmasked, binary WebSocket frame carrying ``message``."""
-    length = len(message)
-    if length < 126:
-        header = struct.pack("!BB", _FIN_BINARY, length)
-    elif length <= 0xFFFF:
-        header = struct.pack("!BBH", _FIN_BINARY, 126, length)
-    else:
-        header = struct.pack("!BBQ", _FIN_BINARY, 127, length)
-    return header + message
+    return frame_header(len(message)) + message
 
 
 class FrameSink:

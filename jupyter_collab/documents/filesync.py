@@ -28,7 +28,7 @@ from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
 from .. import metrics
-from ..origins import DISK, LOAD, RESUME, SERVER, Origin
+from ..origins import DISK, RESUME, SERVER, Origin
 from .kinds import DocumentKind, detect_eol
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class SyncedRoom(Protocol):
     def apply_update(self, update: bytes, origin: Origin) -> None: ...
 
     def transact(self, origin: Origin) -> Any: ...
+
+    def fill(self, fill: Callable[[], None]) -> bytes: ...
 
     def notify(self, body: dict[str, Any]) -> None: ...
 
@@ -206,9 +208,7 @@ class FileSync:
                     self.log.error("Reading the history of %s failed: %s", self.path, exc)
                     journal.disable(f"its history could not be read: {exc}")
             if not resumed:
-                with self.room.transact(LOAD):
-                    self.room.jdoc.set(value)
-                state = self.room.ydoc.get_update()
+                state = self.room.fill(lambda: self.room.jdoc.set(value))
                 self._disk_digest = None
                 # A fresh start: bases of an older history (an unfinished save) go with it.
                 self._set_base(state, "", fresh=True)

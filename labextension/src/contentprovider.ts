@@ -215,7 +215,16 @@ export class CollabContentProvider implements IContentProvider {
       this._announceSaved(room, model);
       return model;
     }
-    // Content: it comes through the room. Wait for the first sync.
+    // Content: it comes through the room. The file's metadata is asked for
+    // meanwhile, not after the first sync: a large document would otherwise
+    // wait one more round trip (and the server's hashing of the whole file)
+    // before it is shown.
+    const metadata = this._rest.get(localPath, {
+      ...options,
+      content: false,
+      hash: true
+    });
+    metadata.catch(() => undefined); // awaited below, after the room's outcome
     try {
       await room.connection.synced;
     } catch (err) {
@@ -224,22 +233,14 @@ export class CollabContentProvider implements IContentProvider {
         this._unavailable.emit();
         return this._rest.get(localPath, options);
       }
+      throw new Error(
+        this._trans(
+          'The collaboration server did not open this document: %1',
+          (err as Error)?.message ?? String(err)
+        )
+      );
     }
-    const [model] = await Promise.all([
-      this._rest.get(localPath, {
-        ...options,
-        content: false,
-        hash: true
-      }),
-      room.connection.synced.catch(err => {
-        throw new Error(
-          this._trans(
-            'The collaboration server did not open this document: %1',
-            (err as Error)?.message ?? String(err)
-          )
-        );
-      })
-    ]);
+    const model = await metadata;
     this._lastSeen.set(room.id, stamp(model));
     return {
       ...model,
@@ -330,9 +331,16 @@ export class CollabContentProvider implements IContentProvider {
     }
     let sharedModel: YDocument<any>;
     if (options.contentType === 'notebook') {
-      sharedModel = YNotebook.create({ disableDocumentWideUndoRedo: true });
+      // An empty document: everything comes from the room. (`YNotebook.create`
+      // writes a `metadata` map, `nbformat` and `nbformat_minor` of its own;
+      // the room's then arrive as a concurrent overwrite of those keys, which
+      // fires no `metadataChanged` for `language_info` — cells stayed
+      // text/plain and the cell counter kept the count of its first cell —
+      // and, with a higher client id, our empty map would even replace the
+      // notebook's metadata for everyone.)
+      sharedModel = new YNotebook({ disableDocumentWideUndoRedo: true });
     } else if (options.contentType === 'file') {
-      sharedModel = YFile.create();
+      sharedModel = new YFile();
     } else {
       return undefined;
     }

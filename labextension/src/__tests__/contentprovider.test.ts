@@ -1,4 +1,5 @@
 import { Contents, IContentProvider, ServerConnection } from '@jupyterlab/services';
+import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as syncProtocol from 'y-protocols/sync';
@@ -135,6 +136,118 @@ describe('CollabContentProvider', () => {
     expect(result.hash).toBe('h1');
     expect(model.source).toBe('from the room');
     expect(provider.roomForModel(model)?.path).toBe('a.txt');
+  });
+
+  it("asks for the file's metadata while the room syncs, not after (one round trip less before a document shows)", async () => {
+    const { provider, rest } = setup();
+    rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    provider.sharedModelFactory.createNew({
+      path: 'a.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    let settled = false;
+    const got = provider.get('a.txt', { type: 'file', format: 'text', content: true });
+    void got.then(() => (settled = true));
+    await flush();
+    // the room has not synced yet, and the metadata request is already out
+    expect(rest.gets.map(g => g.options?.content)).toEqual([false]);
+    expect(rest.gets[0].options?.hash).toBe(true);
+    expect(settled).toBe(false);
+    serverSync(sockets[0], new Y.Doc());
+    const result = await got;
+    expect(result.hash).toBe('h1');
+    expect(rest.gets).toHaveLength(1);
+  });
+
+  it('a notebook learns its language_info and all its cells from the room (highlighting, cell count)', async () => {
+    const { provider, rest } = setup();
+    rest.disk.set('ran.ipynb', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
+    const model: any = provider.sharedModelFactory.createNew({
+      path: 'ran.ipynb',
+      format: 'json',
+      contentType: 'notebook',
+      collaborative: true
+    });
+    // Before the first sync the document holds nothing of its own: no
+    // metadata map, no nbformat, no cells that the room's would overwrite.
+    expect(Y.decodeStateVector(Y.encodeStateVector(model.ydoc)).size).toBe(0);
+    const metadataEvents: Array<{ key: string; newValue: any }> = [];
+    model.metadataChanged.connect((_: unknown, change: any) => metadataEvents.push(change));
+    const cellsSeen: number[] = [];
+    model.changed.connect((_: unknown, change: any) => {
+      if (change.metadataChange) {
+        cellsSeen.push(model.cells.length);
+      }
+    });
+
+    // The room's notebook, as jupyter_ydoc lays it out, after a kernel ran
+    // it (full language_info). A low client id: a concurrent write of ours
+    // to the same keys would win over it.
+    const server = new Y.Doc();
+    server.clientID = 1;
+    const languageInfo = {
+      name: 'python',
+      version: '3.11.7',
+      mimetype: 'text/x-python',
+      codemirror_mode: { name: 'ipython', version: 3 },
+      pygments_lexer: 'ipython3',
+      nbconvert_exporter: 'python',
+      file_extension: '.py'
+    };
+    server.transact(() => {
+      const meta = server.getMap('meta');
+      meta.set('nbformat', 4);
+      meta.set('nbformat_minor', 5);
+      const metadata = new Y.Map();
+      metadata.set('language_info', languageInfo);
+      metadata.set('kernelspec', { name: 'python3', display_name: 'Python 3', language: 'python' });
+      meta.set('metadata', metadata);
+      const cells = server.getArray('cells');
+      for (const [i, text] of ['import math', 'def f(x):\n    return x', 'print(f(1))'].entries()) {
+        const cell = new Y.Map();
+        cell.set('id', `c${i}`);
+        cell.set('cell_type', 'code');
+        cell.set('source', new Y.Text(text));
+        cell.set('metadata', new Y.Map());
+        cell.set('outputs', new Y.Array());
+        cell.set('execution_count', null);
+        cells.push([cell]);
+      }
+    });
+    const got = provider.get('ran.ipynb', { type: 'notebook', format: 'json', content: true });
+    await flush();
+    serverSync(sockets[0], server);
+    await got;
+
+    // JupyterLab's Notebook widget updates the cells' mime type on this
+    // signal only: it must come, with the full value.
+    const info = metadataEvents.find(e => e.key === 'language_info');
+    expect(info?.newValue).toEqual(languageInfo);
+    expect(model.getMetadata('language_info')).toEqual(languageInfo);
+    // ... and after the cells are there (the status bar's cell counter
+    // counts on the content change that comes with it).
+    expect(cellsSeen.length).toBeGreaterThan(0);
+    expect(cellsSeen.every(n => n === 3)).toBe(true);
+    expect(model.cells.map((c: any) => c.getSource())).toEqual([
+      'import math',
+      'def f(x):\n    return x',
+      'print(f(1))'
+    ]);
+
+    // Nothing of ours reached the room (our answer to its step 1 is empty),
+    // so its metadata stays the notebook's.
+    for (const frame of sockets[0].sent) {
+      const d = decoding.createDecoder(frame);
+      if (decoding.readVarUint(d) === 0 && decoding.readVarUint(d) !== 0) {
+        Y.applyUpdate(server, decoding.readVarUint8Array(d));
+      }
+    }
+    expect((server.getMap('meta').get('metadata') as Y.Map<any>).get('language_info')).toEqual(
+      languageInfo
+    );
+    expect(server.getArray('cells').length).toBe(3);
   });
 
   it("exposes the server's room id of a document (for the history API)", async () => {

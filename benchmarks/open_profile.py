@@ -1,0 +1,269 @@
+"""Where a server spends an open: ``python benchmarks/open_profile.py``.
+
+Starts one server per target (ours, jupyter-collaboration) the way ``run.py`` does, opens a
+large document once (cold) with a first client that stays connected, then opens it again
+``--warm`` times (each a second person joining the loaded room) and reports, per target:
+
+* the server's CPU time per warm open (``/proc/<pid>/stat``; all threads);
+* with ``--callgrind``: the server runs under ``valgrind --tool=callgrind`` with
+  instrumentation off, switched on (``callgrind_control -i on``) only around the measured
+  opens, so the figure is the *instructions* the server executed per open: repeatable on a
+  busy machine, unlike any timing. ``callgrind_annotate`` on the kept output file shows
+  where they go (Python frames appear as the interpreter's C functions; use ``--py-spy``
+  for Python-level stacks);
+* with ``--py-spy DIR``: a py-spy flame graph (SVG) and raw stacks of the server during the
+  measured opens;
+* ``--cold N``: also N cold opens (fresh copies of the file), measured the same way.
+
+Client-side work (applying the update in pycrdt) is the benchmark process's, not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loads import dump_notebook, make_notebook, make_text, small_notebook, write_file  # noqa: E402
+from scenarios import timed_open, warm_up  # noqa: E402
+from servers import (  # noqa: E402
+    BENCH_DIR,
+    ServerProcess,
+    Target,
+    boost,
+    install_exit_handlers,
+    jc_target,
+    machine_busy_seconds,
+    ours_target,
+    reset_autogroup,
+    snapshot_target,
+)
+
+NB_CELLS = 1000
+NB_BYTES = 3_000_000
+TEXT_BYTES = 4 * 2**20
+REOPEN_WAIT = 8.0  # s: a room dropped 1 s after its last client left, then saved and compacted
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _callgrind_total(path: Path) -> int | None:
+    """Instructions (Ir) recorded in a callgrind output file (its last line, "totals:", is
+    written once the dump is complete)."""
+    try:
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class Instruments:
+    """Switch the chosen profilers on and off around the measured opens."""
+
+    def __init__(self, server: ServerProcess, mode: str, out: Path) -> None:
+        self.server, self.mode, self.out, self.label = server, mode, out, ""
+        self._spy: subprocess.Popen[bytes] | None = None
+
+    def start(self, label: str) -> None:
+        self.label = label
+        if self.mode == "callgrind":
+            subprocess.run(["callgrind_control", "-z", str(self.server.pid)],
+                           capture_output=True, check=False, timeout=600)
+            subprocess.run(["callgrind_control", "-i", "on", str(self.server.pid)],
+                           capture_output=True, check=True, timeout=600)
+        elif self.mode == "py-spy":
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._spy = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(self.server.pid), "--rate", "500",
+                 "--format", "raw", "-o", str(self.out / f"{self.label}.txt"), "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(1.0)  # py-spy attaches
+
+    def stop(self) -> int | None:
+        if self.mode == "callgrind":
+            subprocess.run(["callgrind_control", "-i", "off", str(self.server.pid)],
+                           capture_output=True, check=True, timeout=600)
+            before = set(self.server.work_dir.glob("callgrind.out.*"))
+            subprocess.run(["callgrind_control", "-d", self.label, str(self.server.pid)],
+                           capture_output=True, check=True, timeout=600)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                dumps = sorted(set(self.server.work_dir.glob("callgrind.out.*")) - before)
+                # the dump is complete once its "totals:" line is written
+                if dumps and _callgrind_total(dumps[-1]) is not None:
+                    self.out.mkdir(parents=True, exist_ok=True)
+                    dest = self.out / f"callgrind.{self.label}"
+                    shutil.copyfile(dumps[-1], dest)
+                    return _callgrind_total(dest)
+                time.sleep(1.0)
+            return None
+        if self.mode == "py-spy" and self._spy is not None:
+            self._spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
+            self._spy.wait(60)
+        return None
+
+
+async def _opens(server: ServerProcess, kind: str, paths: list[str], expected: object,
+                 keep_first: bool, timeout: float) -> list[dict]:
+    out = []
+    for path in paths:
+        res, client = await timed_open(server, path, kind, expected, timeout)
+        if not res["ok"]:
+            raise RuntimeError(f"open of {path} failed: {res.get('error')}")
+        out.append(res)
+        client.close()
+        await asyncio.sleep(0.2)  # the server finishes with this client (leave, awareness)
+    return out
+
+
+def profile_target(target: Target, kind: str, args: argparse.Namespace, tmp: Path,
+                   expected: object, content: str) -> dict:
+    root = tmp / f"{target.name}-root"
+    root.mkdir()
+    write_file(root, "warmup.txt", "hello\n")
+    write_file(root, "warmup.ipynb", dump_notebook(small_notebook(999, 2)))
+    ext = "ipynb" if kind == "notebook" else "txt"
+    write_file(root, f"big.{ext}", content)
+    cold_paths = []
+    for i in range(args.cold):
+        cold_paths.append(f"cold-{i}.{ext}")
+        write_file(root, cold_paths[-1], content)
+    reopen_paths = []
+    for i in range(args.reopen):
+        reopen_paths.append(f"reopen-{i}.{ext}")
+        write_file(root, reopen_paths[-1], content)
+    if args.reopen:
+        # rooms are dropped a second after their last client left, so files can be reopened
+        cleanup = ("--CollabApp.document_cleanup_delay=1" if target.api == "collab"
+                   else "--YDocExtension.document_cleanup_delay=1")
+        target = Target(target.name, target.label, target.python, target.api,
+                        (*target.extra_args, cleanup), target.pythonpath)
+    wrap: tuple[str, ...] = ()
+    if args.mode == "callgrind":
+        wrap = ("valgrind", "--tool=callgrind", "--instr-atstart=no",
+                f"--callgrind-out-file={tmp / f'{target.name}-root'}/../{target.name}-work/"
+                "callgrind.out.%p")
+    server = ServerProcess(target, root, tmp / f"{target.name}-work", nice=args.nice,
+                           wrap=wrap)
+    server.start(timeout=900 if wrap else 90)
+    inst = Instruments(server, args.mode, Path(args.out))
+    result: dict = {"target": target.name, "label": target.label, "kind": kind}
+    try:
+        async def go() -> None:
+            timeout = 600 if wrap else 120
+            await warm_up(server, root, timeout)
+            first, first_client = await timed_open(server, f"big.{ext}", kind, expected, timeout)
+            result["first_cold_s"] = first["total"]
+            await asyncio.sleep(2.0)  # background work of a fresh load (fingerprint, trust)
+            if reopen_paths:
+                # opened once and left: the room is dropped, its history stays
+                await _opens(server, kind, reopen_paths, expected, True, timeout)
+                await asyncio.sleep(REOPEN_WAIT * (20 if wrap else 1))
+            for label, paths in (("warm", [f"big.{ext}"] * args.warm), ("cold", cold_paths),
+                                 ("reopen", reopen_paths)):
+                if not paths:
+                    continue
+                cpu0, busy0, t0 = server.cpu_seconds(), machine_busy_seconds(), time.monotonic()
+                inst.start(f"{target.name}-{kind}-{label}")
+                opens = await _opens(server, kind, paths, expected, label == "cold", timeout)
+                instructions = inst.stop()
+                cpu = server.cpu_seconds() - cpu0
+                wall = time.monotonic() - t0
+                result[label] = {
+                    "opens": len(opens),
+                    "server_cpu_ms_per_open": cpu / len(opens) * 1000,
+                    "instructions_per_open": (instructions / len(opens)
+                                              if instructions else None),
+                    "total_median_ms": statistics.median(o["total"] for o in opens) * 1000,
+                    "put_median_ms": statistics.median(o["put"] for o in opens) * 1000,
+                    "ws_open_median_ms": statistics.median(o["ws_open"] for o in opens) * 1000,
+                    "step2_median_ms": statistics.median(o["step2"] for o in opens) * 1000,
+                    "client_apply_median_ms": statistics.median(
+                        o["client_apply"] for o in opens) * 1000,
+                    "bytes_median": statistics.median(o["bytes"] for o in opens),
+                    "machine_busy_pct": (machine_busy_seconds() - busy0) / wall * 100,
+                }
+            first_client.close()
+
+        asyncio.run(go())
+    finally:
+        server.stop(timeout=120 if wrap else 15)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--target", choices=["ours", "jc", "both"], default="both")
+    p.add_argument("--kind", choices=["notebook", "text", "both"], default="notebook")
+    p.add_argument("--warm", type=int, default=10, help="warm opens measured")
+    p.add_argument("--cold", type=int, default=0, help="cold opens measured (fresh copies)")
+    p.add_argument("--reopen", type=int, default=0,
+                   help="opens measured of files opened once before (their room dropped, "
+                        "their history kept: what a first visitor of a known file waits for)")
+    p.add_argument("--mode", choices=["cpu", "callgrind", "py-spy"], default="cpu")
+    p.add_argument("--out", default=str(BENCH_DIR / "results" / "profile"),
+                   help="where callgrind/py-spy outputs go")
+    p.add_argument("--nice", type=int, default=0)
+    p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--source", default="HEAD",
+                   help="our code: a git revision (run from `git archive`, default HEAD), "
+                        "several comma-separated (compared in one run), or 'worktree'")
+    args = p.parse_args(argv)
+    install_exit_handlers()
+    if args.nice:
+        boost(os.getpid(), args.nice)
+    targets = []
+    snapshots = tempfile.TemporaryDirectory(prefix="open-profile-src-")
+    if args.target in ("ours", "both"):
+        for i, rev in enumerate(args.source.split(",")):
+            if rev == "worktree":
+                targets.append(ours_target())
+            else:
+                dest = Path(snapshots.name) / str(i)
+                dest.mkdir()
+                t = snapshot_target(dest, rev)
+                targets.append(Target(f"ours@{rev}" if "," in args.source else "ours",
+                                      t.label, t.python, t.api, t.extra_args, t.pythonpath))
+    if args.target in ("jc", "both"):
+        targets.append(jc_target(log))
+    kinds = ["notebook", "text"] if args.kind == "both" else [args.kind]
+    nb = make_notebook(NB_CELLS, NB_BYTES)
+    text = make_text(TEXT_BYTES)
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="open-profile-") as d:
+            for kind in kinds:
+                for target in targets:
+                    tmp = Path(d) / f"{kind}-{target.name}"
+                    tmp.mkdir()
+                    log(f"{target.name} {kind} ({args.mode})")
+                    res = profile_target(target, kind, args, tmp,
+                                         nb if kind == "notebook" else text,
+                                         dump_notebook(nb) if kind == "notebook" else text)
+                    log(json.dumps(res, indent=1))
+                    results.append(res)
+    finally:
+        if args.nice:
+            reset_autogroup()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
