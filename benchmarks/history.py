@@ -87,6 +87,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bytes phase: keep the server's version/maintenance timers unscaled")
     p.add_argument("--no-store-bench", action="store_true",
                    help="skip python -m jupyter_collab.persistence.bench")
+    p.add_argument("--postgres", default=None, metavar="URL|auto",
+                   help="store bench: also measure the PostgreSQL store, on this server, or "
+                        "with 'auto' on one started here (Debian's PostgreSQL, fsync on)")
     p.add_argument("--wait-quiet", type=float, default=20.0,
                    help="before each phase wait up to this many seconds for a quiet machine")
     p.add_argument("--source", choices=["head", "worktree"], default="head",
@@ -359,15 +362,27 @@ def head_target(dest: Path) -> Target:
     return target
 
 
-def store_bench(quick: bool, pythonpath: str) -> tuple[str, str]:
+def store_bench(quick: bool, pythonpath: str, postgres: str | None = None) -> tuple[str, str]:
     args = ["--appends", "1024", "--ops", "10000"] if quick else ["--appends", "4096",
                                                                    "--ops", "50000"]
-    res = subprocess.run([sys.executable, "-m", "jupyter_collab.persistence.bench", *args],
-                         capture_output=True, text=True, timeout=900,
-                         cwd=pythonpath or REPO_DIR, check=False,
-                         env={**os.environ, "PYTHONPATH": pythonpath or str(REPO_DIR)})
+    server = None
+    if postgres == "auto":  # a server of our own, durable as a deployment's (fsync on)
+        from tests.services.postgres import PostgresServer
+
+        server = PostgresServer(fsync=True)
+        server.start()
+        postgres = server.url()
+    try:
+        extra = ["--postgres", postgres] if postgres else []
+        res = subprocess.run([sys.executable, "-m", "jupyter_collab.persistence.bench", *args,
+                              *extra], capture_output=True, text=True, timeout=1800,
+                             cwd=pythonpath or REPO_DIR, check=False,
+                             env={**os.environ, "PYTHONPATH": pythonpath or str(REPO_DIR)})
+    finally:
+        if server is not None:
+            server.destroy()
     out = res.stdout if res.returncode == 0 else f"failed ({res.returncode}):\n{res.stderr[-1500:]}"
-    return out, " ".join(args)
+    return out, " ".join(args + (["--postgres", "<server started here>"] if server else extra))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                 quiet("store bench")
                 log("raw store figures: python -m jupyter_collab.persistence.bench")
                 results["store_bench"], results["store_bench_args"] = store_bench(
-                    args.quick, ours.pythonpath)
+                    args.quick, ours.pythonpath, args.postgres)
         if "restore" in phases:
             quiet("restore")
             log("ours: restore a version of a 1,000-cell notebook")

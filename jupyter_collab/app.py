@@ -131,6 +131,33 @@ class CollabApp(ExtensionApp):
         "server using the same file) before it counts as failing; history then catches up "
         "later, and edits meanwhile are saved to their files before others see them.",
     )
+    database_url = Unicode(
+        "",
+        config=True,
+        help="PostgreSQL database shared by several servers that serve one folder "
+        "(postgresql://user:password@host:5432/dbname): document history, file ids and shares "
+        "go there instead of db_path, so every server sees the same documents (see "
+        "docs/scale-out.md). Needs `pip install 'jupyter-collab[postgres]'`. Empty: the "
+        "embedded SQLite database at db_path. If it cannot be reached at start, the server "
+        "still starts, without history and with shares unknown (only owners get in), and says "
+        "so in GET /api/collab/status.",
+    )
+    database_timeout = Float(
+        30.0,
+        config=True,
+        help="Seconds an operation waits for the PostgreSQL database of database_url "
+        "(a connection, a restart or failover, the outcome of a commit) before it counts as "
+        "failing; history then catches up later, as with a failing db_path.",
+    )
+    root_name = Unicode(
+        "",
+        config=True,
+        help="Name of the served folder in the shared database (database_url): servers with "
+        "the same name share file ids (one document per file) and shares. Empty: the real path "
+        "of the server's root_dir (links resolved), the same for every server of one machine; "
+        "set one name on every server when they reach the folder through different mounts "
+        "(a JupyterHub whose members' servers mount it at different paths).",
+    )
     outage_dir = Unicode(
         config=True,
         help="Folder where writes the database refuses (during an outage: read-only or damaged "
@@ -258,6 +285,16 @@ class CollabApp(ExtensionApp):
             raise ValueError(f"{proposal['trait'].name} must be at least 0 seconds")
         return proposal["value"]
 
+    @validate("database_url")
+    def _check_database_url(self, proposal: Any) -> str:
+        url = proposal["value"].strip()
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise TraitError(
+                "database_url must be a PostgreSQL URL (postgresql://user@host:5432/dbname), "
+                f"not {url.split('://')[0]!r}..."
+            )
+        return url
+
     @default("outage_dir")
     def _default_outage_dir(self) -> str:
         return os.path.join(jupyter_runtime_dir(), "jupyter_collab")
@@ -270,6 +307,7 @@ class CollabApp(ExtensionApp):
     rooms: RoomManager
 
     database: SQLiteDatabase | None = None
+    shared_database: Any = None  # the PostgresDatabase of database_url
     store: DocumentStore | None = None
     outage: OutageLog | None = None
 
@@ -298,11 +336,16 @@ class CollabApp(ExtensionApp):
     def initialize_settings(self) -> None:
         cm = self.serverapp.contents_manager
         root = str(getattr(cm, "root_dir", "") or "")
-        unavailable = self._open_database() if self.db_path else None
-        if not self.db_path:
-            self.health = StoreHealth(None, self.log, state="memory")
+        if self.database_url:
+            unavailable = self._open_postgres(root)
+        else:
+            unavailable = self._open_database() if self.db_path else None
+            if not self.db_path:
+                self.health = StoreHealth(None, self.log, state="memory")
         database = self.database
-        if database is not None:
+        if self.database_url:
+            pass  # (the stores were chosen by _open_postgres)
+        elif database is not None:
             self.outage = OutageLog(self.outage_dir, self.db_path)
             self.file_ids: FileIds = SQLiteFileIds(database, root=root, outage=self.outage)
             self.store = SQLiteStore(database, retention=self.history_retention)
@@ -417,8 +460,57 @@ class CollabApp(ExtensionApp):
                 ", ".join(str(p) for p in done.files),
             )  # fmt: skip
 
+    def _open_postgres(self, root: str) -> str | None:
+        """Reach the PostgreSQL database of ``database_url``, migrate every component's tables,
+        replay outage logs of dead servers and read this folder's shares, then choose its
+        stores; None when that works, else why not (the server then runs without history and
+        with shares unknown, and says so)."""
+        self.health = StoreHealth("database_url", self.log, state="ok")
+        try:
+            from .pgstores import masked, open_stores, outage_key, prepare, root_name
+
+            self.health.path = masked(self.database_url)
+            name = root_name(root, self.root_name)
+            self._shared_shares, done = run_blocking(
+                prepare(
+                    self.database_url, name, timeout=self.database_timeout,
+                    outage_dir=self.outage_dir,
+                )
+            )  # fmt: skip
+        except Exception as exc:
+            self.health.unavailable(exc)
+            self.file_ids = MemoryFileIds()
+            self.store = None
+            self.shares = MemoryShareStore()
+            return describe(exc)
+        if done.files:
+            self.log.warning(
+                "Replayed the history a server kept during an outage of the database: %d "
+                "updates (%d were there already), %d merge bases, %d file ids, from %s",
+                done.updates, done.skipped, done.bases, done.ids,
+                ", ".join(str(p) for p in done.files),
+            )  # fmt: skip
+        self.outage = OutageLog(self.outage_dir, outage_key(self.database_url))
+        stores = open_stores(
+            self.database_url, name, retention=self.history_retention,
+            timeout=self.database_timeout, health=self.health, outage=self.outage,
+        )  # fmt: skip
+        self.shared_database = stores.database
+        self.store = stores.store
+        self.file_ids = stores.file_ids
+        self.shares = stores.shares
+        return None
+
     def _load_shares(self, unavailable: str | None) -> None:
         """Read the shares into memory; if they cannot be known, say so (and fail closed)."""
+        if self.database_url:
+            if unavailable is not None:
+                self.sharing.shares_unknown(unavailable)
+            else:
+                from .pgstores import load_into
+
+                run_blocking(load_into(self.sharing, self._shared_shares))
+            return
         if unavailable is not None:
             if os.path.exists(self.db_path):  # shares may be in there: do not guess
                 self.sharing.shares_unknown(unavailable)
@@ -484,6 +576,7 @@ class CollabApp(ExtensionApp):
             self.shares.close() if getattr(self, "shares", None) else None,
             self.file_ids.close() if getattr(self, "file_ids", None) else None,
             self.database.release() if self.database is not None else None,
+            self.shared_database.release() if self.shared_database is not None else None,
         ]
         for step in steps:
             if step is None:

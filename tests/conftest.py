@@ -11,7 +11,10 @@ from .auth import token_header
 from .client import Client
 from .servers import server  # noqa: F401 (fixture: real server processes)
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = [
+    "pytest_jupyter.jupyter_server",
+    "tests.services.postgres",
+]
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """File ids: one namespace per served directory, deleted files remembered until purged, merge
-bases; the same contract in memory and in SQLite; concurrent openers and two servers on one
-database agree; no SQL on the event loop; ids follow renames through a real server."""
+bases; the same contract in memory, in SQLite and in PostgreSQL; concurrent openers and two
+servers on one database agree; no SQL on the event loop; ids follow renames through a real
+server."""
 
 from __future__ import annotations
 
@@ -44,11 +45,15 @@ async def test_ids_of_the_first_schema_are_adopted(tmp_path):
     await again.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def file_ids(request, tmp_path, jp_asyncio_loop):
-    ids: FileIds = (
-        MemoryFileIds() if request.param == "memory" else SQLiteFileIds(tmp_path / "f.db")
-    )
+    ids: FileIds
+    if request.param == "postgres":  # a real server (tests/services/postgres.py)
+        from jupyter_collab.documents.pgfileids import PostgresFileIds
+
+        ids = PostgresFileIds(request.getfixturevalue("postgres_url"), root="/srv/a")
+    else:
+        ids = MemoryFileIds() if request.param == "memory" else SQLiteFileIds(tmp_path / "f.db")
     yield ids
     jp_asyncio_loop.run_until_complete(ids.close())
 

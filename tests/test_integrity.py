@@ -14,7 +14,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jupyter_ydoc import YNotebook
 from pycrdt import Array, Doc, Map, Text, write_var_uint
@@ -385,16 +385,23 @@ def text_edit(doc: Doc, rng: random.Random) -> None:
 
 def notebook_edit(jdoc: YNotebook, rng: random.Random) -> None:
     cells = jdoc.ycells
+    # A flipped update the room accepted may have left cells that are not cells any more (a
+    # list, a map without source): an editor may write garbage; the editor here skips them.
+    sane = [
+        i for i, c in enumerate(cells)
+        if isinstance(c, Map) and isinstance(c.get("source"), Text)
+        and isinstance(c.get("metadata"), Map)
+    ]  # fmt: skip
     choice = rng.random()
-    if choice < 0.25 or len(cells) == 0:
+    if choice < 0.25 or not sane:
         cell = {"cell_type": "code", "source": rng.choice(["x", "y = 2", "λ"]), "metadata": {}}
         cells.insert(rng.randint(0, len(cells)), jdoc.create_ycell(cell))
     elif choice < 0.35 and len(cells) > 1:
         del cells[rng.randrange(len(cells))]
     elif choice < 0.5:
-        cells[rng.randrange(len(cells))]["metadata"]["k"] = rng.randint(0, 9)
+        cells[rng.choice(sane)]["metadata"]["k"] = rng.randint(0, 9)
     else:
-        text = cells[rng.randrange(len(cells))]["source"]
+        text = cells[rng.choice(sane)]["source"]
         value = str(text)
         bounds = [len(value[:k].encode()) for k in range(len(value) + 1)]
         text.insert(bounds[rng.randint(0, len(value))], rng.choice(["a", "(", "λ"]))
@@ -404,7 +411,17 @@ def comparable(content: Any, notebook: bool) -> Any:
     if not notebook:
         return content
     return [(c.get("cell_type"), c.get("source"), dict(c.get("metadata") or {}))
+            if isinstance(c, dict) else repr(c)
             for c in content.get("cells", [])]  # fmt: skip
+
+
+def shown(doc: Doc, jdoc: Any, notebook: bool) -> Any:
+    """The content a client holds. For a notebook, the raw cells: a flipped update the room
+    accepted may have left a "cell" jupyter_ydoc cannot read (a list), which an editor may
+    write; it must still be the same everywhere."""
+    if not notebook:
+        return jdoc.get()
+    return {"cells": doc.get("cells", type=Array).to_py()}
 
 
 FLIPS = settings(
@@ -424,6 +441,7 @@ async def join(jp_ws_fetch: Any, room: str, kind: str, user: str, doc: Doc | Non
 
 @FLIPS
 @given(seed=st.integers(0, 2**32 - 1), notebook=st.booleans())
+@example(seed=574, notebook=True)  # leaves a "cell" that is a list: the file cannot be saved
 def test_bit_flipped_updates_leave_every_connected_client_converged(
     io_loop, jp_root_dir, open_session, jp_ws_fetch, rooms, ws_base, seed, notebook
 ):
@@ -473,11 +491,13 @@ def test_bit_flipped_updates_leave_every_connected_client_converged(
             clients.append(fresh)
 
             def target() -> Any:
-                return comparable(room.jdoc.get(), notebook)
+                return comparable(shown(room.ydoc, room.jdoc, notebook), notebook)
 
-            await eventually(lambda: comparable(live.content(), notebook) == target(),
-                             what="the live client")  # fmt: skip
-            assert comparable(fresh.content(), notebook) == target()
+            def held(client: Client) -> Any:
+                return comparable(shown(client.ydoc, client.jdoc, notebook), notebook)
+
+            await eventually(lambda: held(live) == target(), what="the live client")
+            assert held(fresh) == target()
 
             async def stock_agrees() -> bool:
                 content = await stock.content()

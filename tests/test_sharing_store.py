@@ -1,4 +1,4 @@
-"""The contract of every ShareStore (in memory and SQLite), and role resolution."""
+"""The contract of every ShareStore (in memory, SQLite and PostgreSQL), and role resolution."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from jupyter_collab.sharing.roles import levels, resolve
 from jupyter_collab.sharing.store import KnownUser
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request, tmp_path, jp_asyncio_loop):
-    made = MemoryShareStore() if request.param == "memory" else SQLiteShareStore(tmp_path / "s.db")
+    if request.param == "postgres":  # a real server (tests/services/postgres.py)
+        from jupyter_collab.sharing.postgres import PostgresShareStore
+
+        made = PostgresShareStore(request.getfixturevalue("postgres_url"), "/srv/a")
+    elif request.param == "memory":
+        made = MemoryShareStore()
+    else:
+        made = SQLiteShareStore(tmp_path / "s.db")
     yield made
     jp_asyncio_loop.run_until_complete(made.close())
 

@@ -42,8 +42,10 @@ SUFFIX = ".outage"
 
 
 def database_key(db_path: str | Path) -> str:
-    """A short name for a database file, the same in every process that uses it."""
-    return hashlib.sha256(os.path.realpath(db_path).encode()).hexdigest()[:16]
+    """A short name for a database file (or a database URL), the same in every process that
+    uses it."""
+    name = str(db_path) if "://" in str(db_path) else os.path.realpath(db_path)
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def _b64(data: bytes) -> str:

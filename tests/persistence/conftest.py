@@ -24,13 +24,20 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    """A factory of stores of one implementation; SQLite ones share one file per test."""
+    """A factory of stores of one implementation; SQLite ones share one file per test,
+    PostgreSQL ones one fresh database per test (tests/services/postgres.py)."""
+    if request.param == "postgres":
+        from jupyter_collab.persistence.postgres import PostgresStore
+
+        url = request.getfixturevalue("postgres_url")
 
     def make(**kwargs: Any) -> DocumentStore:
         if request.param == "memory":
             return MemoryStore(**kwargs)
+        if request.param == "postgres":
+            return PostgresStore(url, **kwargs)
         return SQLiteStore(tmp_path / "collab.db", **kwargs)
 
     return make
