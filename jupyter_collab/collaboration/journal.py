@@ -49,7 +49,9 @@ class RoomJournal:
             else:
                 release()
             return
-        entry = NewUpdate(update, origin.kind.value, origin.user, time.time())
+        entry = NewUpdate(
+            update, origin.kind.value, origin.user, time.time(), origin.credits, origin.provenance
+        )
         entries, self._unlogged = [*self._unlogged, entry], []
         future = asyncio.ensure_future(self._append(entries))
         future.add_done_callback(lambda f: self._done(f, entries))

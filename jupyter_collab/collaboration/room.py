@@ -204,7 +204,18 @@ class Room:
     async def _load(self) -> None:
         await self.file.load()
         self.file.start()
+        if self.versions is not None:
+            self._spawn(self._opened_version())
         self.emit("room_opened", path=self.path)
+
+    async def _opened_version(self) -> None:
+        """The file as first opened becomes a version (history/roomversions.py), in the
+        background: nobody waits for it to open the document."""
+        assert self.versions is not None
+        try:
+            await self.versions.opened()
+        except Exception as exc:
+            self.log.error("Making the first version of %s failed: %s", self.room_id, exc)
 
     # -- clients ---------------------------------------------------------------------------
 

@@ -104,7 +104,8 @@ class VersionsHandler(HistoryHandler):
             versions, after = await self.history.versions(
                 doc_id, limit, self.int_argument("before")
             )
-        self.reply({"versions": versions, "next": after})
+        users = await self.history.users(*versions)
+        self.reply({"versions": versions, "next": after, "users": users})
 
     @web.authenticated
     @authorized("write")
@@ -117,7 +118,7 @@ class VersionsHandler(HistoryHandler):
             version = await self.history.name_version(
                 doc_id, name.strip(), self.current_user.username
             )
-        self.reply({"version": version}, 201)
+        self.reply({"version": version, "users": await self.history.users(version)}, 201)
 
 
 class VersionHandler(HistoryHandler):
