@@ -187,6 +187,13 @@ async def test_users_map_for_people_the_directory_does_not_know():
     assert people["zoe"]["display_name"] == "Zoë" and people["zoe"]["color"] == "#654321"
     assert people["zed"] == fallback("zed")
 
+    class Hostile:  # an identity whose colour would inject CSS
+        def users(self, query: str, limit: int) -> list[dict[str, Any]]:
+            return [{"username": "mal", "display_name": "Mal", "color": "red;background:url(x)"}]
+
+    (mal,) = (await People(Hostile()).of(["mal"])).values()
+    assert mal["display_name"] == "Mal" and mal["color"] == fallback("mal")["color"]
+
 
 async def test_versions_are_named_by_name_or_time_never_by_id(
     jp_root_dir, jp_fetch, connect, api, rooms

@@ -14,6 +14,7 @@ asynchronous, and :func:`_call` accepts either a list or an awaitable of one.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,8 @@ FIELDS = ("username", "name", "display_name", "initials", "color")
 # The directory is searched by substring; an exact match is among the first results unless
 # more than this many other usernames or names contain the username.
 LOOKUP_LIMIT = 200
+# A colour clients may put in a style: a hex colour or a colour name, nothing else.
+SAFE_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}")
 
 
 class _Named:
@@ -56,6 +59,9 @@ class People:
             for user in found:
                 if user.get("username") == username:
                     identity = fallback(username)
-                    identity.update({k: user[k] for k in FIELDS if user.get(k)})
+                    identity.update({k: user[k] for k in FIELDS if isinstance(user.get(k), str)
+                                     and user[k]})  # fmt: skip
+                    if not SAFE_COLOUR.fullmatch(identity["color"]):
+                        identity["color"] = fallback(username)["color"]  # (it goes into styles)
                     return identity
         return fallback(username)
