@@ -393,6 +393,8 @@ async def test_deleted_file_keeps_history_and_can_be_restored(
     alice.jdoc._ysource.insert(0, "important ")
     await eventually(lambda: rooms.rooms[room].jdoc.get() == "important keep me\n")
     version = await named(api, room, "before delete")
+    # (deleted once saved: an autosave still writing would bring the file back)
+    await eventually(lambda: (jp_root_dir / "gone.txt").read_text() == "important keep me\n")
     await jp_fetch("api", "contents", "gone.txt", method="DELETE")
     await eventually(lambda: alice.closed.is_set(), what="room closed")
     assert alice.close_code == 4410
@@ -476,6 +478,8 @@ async def test_history_follows_renames(jp_root_dir, jp_fetch, connect, open_sess
     alice.jdoc._ysource.insert(0, "renamed ")
     await eventually(lambda: rooms.rooms[room].jdoc.get() == "renamed text\n")
     version = await named(api, room, "before the move")
+    # (moved once saved: an autosave still writing would bring the old file back)
+    await eventually(lambda: (jp_root_dir / "old.txt").read_text() == "renamed text\n")
     (jp_root_dir / "sub").mkdir()
     await jp_fetch(
         "api", "contents", "old.txt", method="PATCH", body=json.dumps({"path": "sub/new.txt"})

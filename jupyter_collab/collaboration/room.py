@@ -205,17 +205,10 @@ class Room:
         await self.file.load()
         self.file.start()
         if self.versions is not None:
-            self._spawn(self._opened_version())
+            # the file as first opened becomes a version, in the background
+            self._tasks.add(task := self.versions.loaded())
+            task.add_done_callback(self._tasks.discard)
         self.emit("room_opened", path=self.path)
-
-    async def _opened_version(self) -> None:
-        """The file as first opened becomes a version (history/roomversions.py), in the
-        background: nobody waits for it to open the document."""
-        assert self.versions is not None
-        try:
-            await self.versions.opened()
-        except Exception as exc:
-            self.log.error("Making the first version of %s failed: %s", self.room_id, exc)
 
     # -- clients ---------------------------------------------------------------------------
 

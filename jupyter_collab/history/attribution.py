@@ -85,11 +85,14 @@ class _TextReplay:
                     if 0 <= neighbour < len(last):
                         last[neighbour] = current
 
-    def step(self, update: bytes, mark: Mark, restored: Marks | None = None) -> None:
+    def begin(self, mark: Mark, restoring: bool = False) -> None:
+        """What changes the document from now on is ``mark``'s (``restoring``: a restore's)."""
         self.marks.append(mark)
         self.current = len(self.marks) - 1
         self.deleted = self.applied = False
-        self.doc.apply_update(update)
+
+    def finish(self, mark: Mark, restored: Marks | None) -> None:
+        """``mark``'s change is done; ``restored``: what its provenance says it brought back."""
         if isinstance(restored, TextMarks):
             self._restore(restored, mark)
 
@@ -143,6 +146,7 @@ class _NotebookReplay:
         self.current = SNAPSHOT
         self.applied = False
         self.credits: set[str] = set()
+        self._before: list[str] = []
         self.cells.observe_deep(self._observe)
 
     def _observe(self, events: list[Any]) -> None:
@@ -166,14 +170,14 @@ class _NotebookReplay:
     def _ids(self) -> list[str]:
         return [_cell_id(cell) or f"#{index}" for index, cell in enumerate(self.cells)]
 
-    def step(self, update: bytes, mark: Mark, restored: Marks | None = None) -> None:
+    def begin(self, mark: Mark, restoring: bool = False) -> None:
         self.current = mark
         self.applied = False
-        before = self._ids() if isinstance(restored, CellMarks) else None
-        self.doc.apply_update(update)
+        self._before = self._ids() if restoring else []
+
+    def finish(self, mark: Mark, restored: Marks | None) -> None:
         if isinstance(restored, CellMarks):
-            assert before is not None
-            self._restore(restored, mark, before)
+            self._restore(restored, mark, self._before)
 
     def _restore(self, restored: CellMarks, mark: Mark, before: list[str]) -> None:
         """Cells as the restored version had them are credited as it credited them."""
@@ -208,7 +212,10 @@ class _WholeReplay:
         self.applied = False
         self.credits: set[str] = set()
 
-    def step(self, update: bytes, mark: Mark, restored: Marks | None = None) -> None:
+    def begin(self, mark: Mark, restoring: bool = False) -> None:
+        self.applied = False
+
+    def finish(self, mark: Mark, restored: Marks | None) -> None:
         if isinstance(restored, WholeMarks):
             marks = list(restored.marks) or [SNAPSHOT]
             self.applied = True
@@ -224,11 +231,8 @@ class _WholeReplay:
 _Replay = _TextReplay | _NotebookReplay | _WholeReplay
 
 
-def _replay(kind: DocumentKind, basis: bytes | None, initial: Marks | None = None) -> _Replay:
-    doc = Doc()
-    if basis is not None:
-        doc.apply_update(basis)
-    shared = kind.ydoc_class(doc)
+def _watch(doc: Doc, shared: Any, initial: Marks | None = None) -> _Replay:
+    """Attribution kept while ``doc`` changes (its ``shared`` document decides how)."""
     if isinstance(shared, YUnicode):
         return _TextReplay(doc, shared, initial)
     if isinstance(shared, YNotebook):
@@ -247,25 +251,47 @@ def replay(
     ``initial`` says who wrote what in ``basis`` (a snapshot's note); without it (or if it
     does not match the basis) the basis is nobody's: "snapshot".
     """
-    replayer = _replay(kind, basis, initial)
+    doc = Doc()
+    if basis is not None:
+        doc.apply_update(basis)
+    replayer = _watch(doc, kind.ydoc_class(doc), initial)
     for entry in entries:
         restored = None
         if entry.origin == RESTORE and entry.provenance is not None:
             restored = decode(entry.provenance)
-        replayer.step(entry.update, mark_of(entry), restored)
+        mark = mark_of(entry)
+        replayer.begin(mark, restored is not None)
+        doc.apply_update(entry.update)
+        replayer.finish(mark, restored)
     return replayer.result()
 
 
-def restore_credits(
-    kind: DocumentKind, basis: bytes, update: bytes, restored: Marks, restorer: str
-) -> tuple[str, ...]:
-    """Who a restore's update is credited to: the authors of what it brings back, and the
-    restorer only for what it removes (the restore itself)."""
-    replayer = _replay(kind, basis)
-    replayer.step(update, Mark(restorer, RESTORE, 0.0, 1), restored)
-    if not replayer.applied:  # (not the restored content: the restorer's own edit)
-        return (restorer,)
-    return tuple(sorted(replayer.credits))
+class RestoreCredits:
+    """Who a restore's edit is credited to: the authors of what it brings back, and the
+    restorer only for what it removes (the restore itself).
+
+    It watches the private copy of the document the edit is made on (``merge.edit_from_base``
+    calls :meth:`watch` before it edits), so the edit is observed as it is made.
+    """
+
+    def __init__(self, restored: Marks, restorer: str) -> None:
+        self.restored = restored
+        self.restorer = restorer
+        self.mark = Mark(restorer, RESTORE, 0.0, 1)
+        self._replay: _Replay | None = None
+
+    def watch(self, doc: Doc, shared: Any) -> None:
+        self._replay = _watch(doc, shared)
+        self._replay.begin(self.mark, restoring=True)
+
+    def credits(self) -> tuple[str, ...]:
+        replayer = self._replay
+        if replayer is None:
+            return (self.restorer,)
+        replayer.finish(self.mark, self.restored)
+        if not replayer.applied:  # (not the restored content: the restorer's own edit)
+            return (self.restorer,)
+        return tuple(sorted(replayer.credits))
 
 
 # -- what the API answers -----------------------------------------------------------------------

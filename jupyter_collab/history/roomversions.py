@@ -78,6 +78,7 @@ class RoomVersions:
         self._last_change = 0.0
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._opening: asyncio.Task[VersionInfo | None] | None = None
         self._closed = False
 
     def changed(self) -> None:
@@ -115,6 +116,8 @@ class RoomVersions:
     ) -> VersionInfo | None:
         """A version point at the room's latest update (or at ``at_seq``, an update already
         durable); None for an automatic point that would repeat the last one."""
+        if self._opening is not None:  # the file as first opened comes first
+            await asyncio.wait([self._opening])
         async with self._lock:
             seq = at_seq if at_seq is not None else await self._last_seq()
             if seq <= 0:
@@ -133,6 +136,19 @@ class RoomVersions:
         )
         (info,) = await self.store.list_versions(self.doc_id, limit=1, before=version_id + 1)
         return info
+
+    def loaded(self) -> asyncio.Task[VersionInfo | None]:
+        """The room loaded its file: make :meth:`opened` in the background (nobody waits for
+        it to open the document), before any other version point of the room."""
+        self._opening = asyncio.get_running_loop().create_task(self._opened())
+        return self._opening
+
+    async def _opened(self) -> VersionInfo | None:
+        try:
+            return await self.opened()
+        except Exception as exc:
+            self.log.error("Making the first version of %s failed: %s", self.doc_id, exc)
+            return None
 
     async def opened(self) -> VersionInfo | None:
         """The document as first opened, as a version point: the first time a file gets a

@@ -31,7 +31,7 @@ from ..persistence import (
     Version,
     VersionInfo,
 )
-from .attribution import annotate, mentioned, replay, replay_from, restore_credits, summarize
+from .attribution import RestoreCredits, annotate, mentioned, replay, replay_from, summarize
 from .audit import AuditLog
 from .content import json_content, value_at, value_of
 from .diffing import blob_diff, notebook_diff, text_diff
@@ -406,10 +406,11 @@ RESTORE_TRIES = 3
 def _prepare_restore(
     kind: DocumentKind, current: bytes, target: Any, marks: Marks, username: str
 ) -> tuple[bytes | None, tuple[str, ...]]:
-    update = edit_from_base(current, kind.ydoc_class, target)
+    credits = RestoreCredits(marks, username)
+    update = edit_from_base(current, kind.ydoc_class, target, credits.watch)
     if update is None:
         return None, ()
-    return update, restore_credits(kind, current, update, marks, username)
+    return update, credits.credits()
 
 
 async def _maybe_await(result: Any) -> Any:
