@@ -104,7 +104,7 @@ export class VersionView extends Widget {
     return {
       label: this._trans.__('%1 · %2', name, title),
       caption: this._trans.__(
-        '%1, version %2 (%3)',
+        '%1 — %2 (%3)',
         this.model.document.path,
         title,
         shownTime(v.time, this._options.time).full
