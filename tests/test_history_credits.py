@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import nbformat
+import pytest
 
 from jupyter_collab.history.attribution import attribute
 from jupyter_collab.history.marks import SNAPSHOT, CellMarks, Mark, TextMarks, WholeMarks
@@ -309,3 +310,34 @@ def test_provenance_round_trip_and_bad_data():
 
     for bad in (b"", b"not zlib", encode(text)[:-3]):
         assert decode(bad) is None
+
+
+@pytest.fixture
+def keep_no_log(collab_config):
+    collab_config.update(history_retention=0.0)
+
+
+@pytest.mark.usefixtures("keep_no_log")
+async def test_restore_credits_outlive_the_log(jp_root_dir, jp_serverapp, connect, api, rooms):
+    """With no fine-grained log kept at all, compaction folds the restore away; who wrote
+    what (and who restored it) stays with the snapshot."""
+    (jp_root_dir / "k.txt").write_text("")
+    alice = await connect("k.txt", headers=token_header("alice"))
+    bob = await connect("k.txt", headers=token_header("bob"))
+    room = room_of(alice)
+    await _type(bob, 0, "bob's line\n")
+    await eventually(lambda: text_of(alice) == "bob's line\n")
+    version = await named(api, room, "bob's")
+    del alice.jdoc._ysource[0 : len(text_of(alice))]
+    await eventually(lambda: rooms.rooms[room].jdoc.get() == "")
+    status, _ = await api("POST", *doc(room, "restore"), body={"version": version["id"]})
+    assert status == 200
+    await eventually(lambda: text_of(bob) == "bob's line\n")
+    status, before = await api("GET", *doc(room, "attribution"))
+    assert _lines(before) == [("bob", "alice", ["bob"])]
+
+    store = _collab_app(jp_serverapp).store
+    await _collab_app(jp_serverapp).maintenance.run_once()
+    assert await store.read(room) == []  # nothing of the log is left
+    status, after = await api("GET", *doc(room, "attribution"))
+    assert _lines(after) == _lines(before)
