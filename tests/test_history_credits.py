@@ -8,6 +8,7 @@ Against a real server with live clients and its real SQLite store (docs/history-
 from __future__ import annotations
 
 import json
+import random
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ from jupyter_collab.history.attribution import attribute
 from jupyter_collab.history.marks import SNAPSHOT, CellMarks, Mark, TextMarks, WholeMarks
 from jupyter_collab.history.people import People, fallback
 from jupyter_collab.history.provenance import decode, encode
+from jupyter_collab.history.runs import ByteRuns
 from jupyter_collab.persistence import SQLiteStore
 
 from .auth import token_header
@@ -292,11 +294,11 @@ async def test_the_file_as_first_opened_is_a_version(jp_root_dir, connect, api, 
 def test_provenance_round_trip_and_bad_data():
     alice = Mark("alice", "client", 10.0, 3)
     bob = Mark("bob", "client", 20.0, 5, "carol")
-    text = TextMarks(b"ab\nc", [SNAPSHOT, alice, bob], [1, 1, 2, 0], [1, 2, 2, 0])
+    text = TextMarks(b"ab\nc", [SNAPSHOT, alice, bob], [(1, 1, 1), (1, 1, 2), (1, 2, 2), (1, 0, 0)])
     back = decode(encode(text))
     assert isinstance(back, TextMarks)
-    assert [back.marks[i] for i in back.owner] == [alice, alice, bob, SNAPSHOT]
-    assert [back.marks[i] for i in back.last] == [alice, bob, bob, SNAPSHOT]
+    per_byte = [(back.marks[o], back.marks[last]) for n, o, last in back.runs for _ in range(n)]
+    assert per_byte == [(alice, alice), (alice, bob), (bob, bob), (SNAPSHOT, SNAPSHOT)]
     assert back.content is None and back.fingerprint() == text.fingerprint()
 
     later = Mark("alice", "client", 30.0, 9)
@@ -310,6 +312,33 @@ def test_provenance_round_trip_and_bad_data():
 
     for bad in (b"", b"not zlib", encode(text)[:-3]):
         assert decode(bad) is None
+
+
+def test_byte_runs_behave_like_a_mark_per_byte():
+    """The runs attribution keeps give, after any edits, what a list of marks per byte would."""
+    rng = random.Random(8)
+    for trial in range(40):
+        size = rng.randrange(0, 400)
+        runs, model = ByteRuns([(size, 0, 0)]), [(0, 0)] * size
+        for step in range(1, 300):
+            op = rng.random()
+            if op < 0.5 or not model:
+                at, n = rng.randrange(0, len(model) + 1), rng.randrange(1, 30)
+                runs.insert(at, n, step, step)
+                model[at:at] = [(step, step)] * n
+            elif op < 0.8:
+                at = rng.randrange(0, len(model))
+                n = rng.randrange(1, 40)
+                runs.delete(at, n)
+                del model[at : at + n]
+            else:
+                at = rng.randrange(-1, len(model) + 1)
+                runs.set_last(at, step)
+                if 0 <= at < len(model):
+                    model[at] = (model[at][0], step)
+            assert len(runs) == len(model), (trial, step)
+        flat = [(owner, last) for n, owner, last in runs.runs() for _ in range(n)]
+        assert flat == model, trial
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ into lines on the UTF-8 encoding of the final text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 from jupyter_ydoc import YNotebook, YUnicode
@@ -28,6 +29,7 @@ from ..persistence import LogEntry, Snapshot
 from ..timestamps import iso
 from .marks import SNAPSHOT, CellMarks, Mark, Marks, TextMarks, WholeMarks, digest, latest
 from .provenance import decode, encode
+from .runs import ByteRuns
 
 RESTORE = OriginKind.RESTORE.value
 
@@ -49,16 +51,14 @@ class _TextReplay:
         self.doc = doc
         self.text = shared._ysource
         content = str(self.text).encode()
-        size = len(content)
-        self.marks: list[Mark] = [SNAPSHOT]  # distinct marks; bytes hold indexes into it
-        self.owner: list[int] = [0] * size  # who wrote each byte
-        self.last: list[int] = [0] * size  # who last changed it, or deleted next to it
+        self.marks: list[Mark] = [SNAPSHOT]  # distinct marks; runs hold indexes into it
+        self.runs = ByteRuns([(len(content), 0, 0)])
         if (
             isinstance(initial, TextMarks)
-            and len(initial.owner) == size
+            and initial.size == len(content)
             and initial.fingerprint() == digest(content)
         ):  # what the snapshot's note says of the basis
-            self.marks, self.owner, self.last = list(initial.marks), initial.owner, initial.last
+            self.marks, self.runs = list(initial.marks), ByteRuns(initial.runs)
         self.current = 0
         self.deleted = False
         self.applied = False  # whether the last step's provenance was applied
@@ -66,24 +66,21 @@ class _TextReplay:
         self.text.observe(self._observe)
 
     def _observe(self, event: Any) -> None:
-        owner, last, current = self.owner, self.last, self.current
+        runs, current = self.runs, self.current
         position = 0
         for op in event.delta:
             if "retain" in op:
                 position += op["retain"]
             elif "insert" in op:
                 size = len(str(op["insert"]).encode())
-                owner[position:position] = [current] * size
-                last[position:position] = [current] * size
+                runs.insert(position, size, current, current)
                 position += size
             elif "delete" in op:
                 self.deleted = True
-                del owner[position : position + op["delete"]]
-                del last[position : position + op["delete"]]
+                runs.delete(position, op["delete"])
                 # A deletion changes the line it happened in: the bytes on both sides.
-                for neighbour in (position - 1, position):
-                    if 0 <= neighbour < len(last):
-                        last[neighbour] = current
+                runs.set_last(position - 1, current)
+                runs.set_last(position, current)
 
     def begin(self, mark: Mark, restoring: bool = False) -> None:
         """What changes the document from now on is ``mark``'s (``restoring``: a restore's)."""
@@ -100,7 +97,7 @@ class _TextReplay:
         """The text is now the restored version's: so is its attribution. Bytes the restore
         wrote (or deleted next to) keep their authors but count as changed by the restore."""
         content = str(self.text).encode()
-        if len(content) != len(restored.owner) or digest(content) != restored.fingerprint():
+        if restored.size != len(content) or digest(content) != restored.fingerprint():
             return  # not the restored text (cannot happen for an exact restore): as logged
         self.applied = True
         current = self.current
@@ -108,28 +105,45 @@ class _TextReplay:
         self.marks.extend(restored.marks)
         again: dict[int, int] = {}
         credits = self.credits = set()
-        owner, last = self.owner, self.last
-        for i in range(len(content)):
-            wrote = owner[i] == current
-            touched = wrote or last[i] == current
-            source = restored.owner[i]
-            owner[i] = offset + source
+        merged: list[tuple[int, int, int]] = []
+        for length, (owner, last), (source, changed) in _overlay(self.runs.runs(), restored.runs):
+            wrote = owner == current
             if wrote and restored.marks[source].user is not None:
                 credits.add(restored.marks[source].user)  # type: ignore[arg-type]
-            changed = restored.last[i]
-            if touched:
+            if wrote or last == current:
                 index = again.get(changed)
                 if index is None:
                     self.marks.append(restored.marks[changed].restored(mark.seq, mark.user))
                     index = again[changed] = len(self.marks) - 1
-                last[i] = index
+                merged.append((length, offset + source, index))
             else:
-                last[i] = offset + changed
+                merged.append((length, offset + source, offset + changed))
+        self.runs = ByteRuns(merged)
         if self.deleted and mark.user is not None:
             credits.add(mark.user)  # removing what the version did not have is the restorer's
 
     def result(self) -> TextMarks:
-        return TextMarks(str(self.text).encode(), self.marks, self.owner, self.last)
+        return TextMarks(str(self.text).encode(), self.marks, list(self.runs.runs()))
+
+
+def _overlay(
+    first: Iterable[tuple[int, int, int]], second: Iterable[tuple[int, int, int]]
+) -> Iterator[tuple[int, tuple[int, int], tuple[int, int]]]:
+    """Two run lists over the same bytes, cut where either changes: (bytes, first's pair,
+    second's pair)."""
+    a, b = iter(first), iter(second)
+    left = right = None
+    while True:
+        if left is None or left[0] == 0:
+            left = list(next(a, (0, 0, 0)))
+        if right is None or right[0] == 0:
+            right = list(next(b, (0, 0, 0)))
+        if left[0] == 0 or right[0] == 0:
+            return
+        length = min(left[0], right[0])
+        yield length, (left[1], left[2]), (right[1], right[2])
+        left[0] -= length
+        right[0] -= length
 
 
 class _NotebookReplay:
@@ -328,18 +342,29 @@ def summarize(marks: Marks, since_seq: int | None = None) -> dict[str, Any]:
 
 
 def _text_lines(marks: TextMarks, since_seq: int | None) -> dict[str, Any]:
-    content = marks.content
+    content = marks.content or b""
     pieces = content.split(b"\n") if content else []
     if content.endswith(b"\n"):
         pieces.pop()  # no line after the final newline
+    # where each run begins, to sweep runs and lines together
+    starts = [0, *accumulate(run[0] for run in marks.runs)]
     lines = []
     start = 0
+    first = 0  # the first run that may reach the current line
     for number, line in enumerate(pieces, 1):
-        end = start + len(line)
-        # the line's bytes and its newline
-        writers = [marks.marks[i] for i in set(marks.owner[start : end + 1])]
-        changers = [marks.marks[i] for i in set(marks.last[start : end + 1])] or [SNAPSHOT]
-        start = end + 1
+        stop = start + len(line) + 1  # the line's bytes and its newline
+        while first < len(marks.runs) and starts[first + 1] <= start:
+            first += 1
+        owners: set[int] = set()
+        lasts: set[int] = set()
+        i = first
+        while i < len(marks.runs) and starts[i] < stop:
+            owners.add(marks.runs[i][1])
+            lasts.add(marks.runs[i][2])
+            i += 1
+        writers = [marks.marks[k] for k in owners]
+        changers = [marks.marks[k] for k in lasts] or [SNAPSHOT]
+        start = stop
         lines.append({"line": number, **_summary(changers, writers, since_seq)})
     return {"type": "text", "lines": lines}
 

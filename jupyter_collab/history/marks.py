@@ -53,15 +53,19 @@ def digest(content: bytes) -> str:
 
 @dataclass
 class TextMarks:
-    """Per byte of the text: who wrote it (``owner``) and who last changed it or deleted next
-    to it (``last``), as indexes into ``marks``. A restore's provenance keeps the text's
-    ``checksum`` rather than the text itself (its update holds the text already)."""
+    """Per byte of the text: who wrote it and who last changed it or deleted next to it, as
+    ``runs`` of ``(bytes, owner, last)`` (indexes into ``marks``) in text order. A restore's
+    provenance keeps the text's ``checksum`` rather than the text itself (its update holds the
+    text already)."""
 
     content: bytes | None
     marks: list[Mark]
-    owner: list[int]
-    last: list[int]
+    runs: list[tuple[int, int, int]]
     checksum: str = ""
+
+    @property
+    def size(self) -> int:
+        return sum(run[0] for run in self.runs)
 
     def fingerprint(self) -> str:
         return self.checksum or digest(self.content or b"")

@@ -49,21 +49,12 @@ def encode(marks: Marks) -> bytes:
     payload: dict[str, Any] = {"format": FORMAT}
     if isinstance(marks, TextMarks):
         runs: list[list[int]] = []
-        ids: dict[int, int] = {}  # index in marks.marks -> index in the table
-
-        def ref(i: int) -> int:
-            if i not in ids:
-                ids[i] = table(marks.marks[i])
-            return ids[i]
-
-        previous = None
-        for owner, last in zip(marks.owner, marks.last, strict=True):
-            pair = (owner, last)
-            if pair == previous:
-                runs[-1][0] += 1
+        for length, owner, last in marks.runs:
+            pair = [table(marks.marks[owner]), table(marks.marks[last])]
+            if runs and runs[-1][1:] == pair:
+                runs[-1][0] += length
             else:
-                runs.append([1, ref(owner), ref(last)])
-                previous = pair
+                runs.append([length, *pair])
         payload.update(kind="text", runs=runs, checksum=marks.fingerprint())
     elif isinstance(marks, CellMarks):
         payload.update(
@@ -92,13 +83,13 @@ def decode(data: bytes) -> Marks | None:
         ]
         kind = payload["kind"]
         if kind == "text":
-            owner: list[int] = []
-            last: list[int] = []
+            runs = []
             for size, who, changed in payload["runs"]:
                 marks[who], marks[changed]  # noqa: B018 (checks the indexes)
-                owner.extend([who] * size)
-                last.extend([changed] * size)
-            return TextMarks(None, marks, owner, last, str(payload["checksum"]))
+                if not isinstance(size, int) or size <= 0:
+                    return None
+                runs.append((size, int(who), int(changed)))
+            return TextMarks(None, marks, runs, str(payload["checksum"]))
         if kind == "notebook":
             order, created, touched = [], {}, {}
             for key, first, changes in payload["cells"]:
