@@ -14,6 +14,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from jupyter_server.auth import User
 
 from jupyter_collab.history.attribution import attribute
 from jupyter_collab.history.marks import SNAPSHOT, CellMarks, Mark, TextMarks, WholeMarks
@@ -22,7 +23,7 @@ from jupyter_collab.history.provenance import decode, encode
 from jupyter_collab.history.runs import ByteRuns
 from jupyter_collab.persistence import SQLiteStore
 
-from .auth import token_header
+from .auth import USERS, token_header
 from .client import eventually
 from .test_history import _collab_app, _notebook, doc, named, room_of, text_of
 
@@ -172,6 +173,44 @@ async def test_a_version_says_who_made_it_apart_from_its_authors(jp_root_dir, co
     assert set(listing["users"]) >= {"alice", "bob"}
     status, content = await api("GET", *doc(room, "versions", str(version["id"])))
     assert set(content["users"]) == {"alice", "bob"}
+
+
+ANONYMOUS = "0f" * 16  # what jupyter_server makes up for a token request without a user
+
+
+async def test_users_map_names_anonymous_users_the_directory_leaves_out(
+    jp_root_dir, connect, api, rooms, monkeypatch
+):
+    """jupyter_server's "Anonymous …" users are kept out of the user directory (one cannot
+    share with them), yet they write and name versions: replies still say who they are."""
+    monkeypatch.setitem(
+        USERS,
+        "anon-token",
+        User(username=ANONYMOUS, name="Anonymous Io", display_name="Anonymous Io"),
+    )
+    (jp_root_dir / "anon.txt").write_text("x\n")
+    writer = await connect("anon.txt", headers=token_header("anon"))
+    room = room_of(writer)
+    await _type(writer, 0, "by io ")
+    await eventually(lambda: rooms.rooms[room].jdoc.get() == "by io x\n")
+    # alice names a version while the anonymous writer is in the room
+    status, body = await api("POST", *doc(room, "versions"), body={"name": "Io's work"})
+    assert status == 201
+    assert body["version"]["authors"] == [ANONYMOUS]
+    assert body["users"][ANONYMOUS]["display_name"] == "Anonymous Io"
+    # the writer leaves; then names a version itself (never seen by the directory)
+    writer.close()
+    await eventually(lambda: room not in rooms.rooms, what="room dropped")
+    status, body = await api("POST", *doc(room, "versions"), user="anon", body={"name": "Io's"})
+    assert status == 201 and body["version"]["createdBy"] == ANONYMOUS
+    status, listing = await api("GET", *doc(room, "versions"), user="bob")
+    assert listing["users"][ANONYMOUS]["display_name"] == "Anonymous Io"
+    assert listing["users"][ANONYMOUS]["initials"] == "AI"
+    status, who = await api("GET", *doc(room, "attribution"), user="bob")
+    assert who["users"][ANONYMOUS]["display_name"] == "Anonymous Io"
+    # and it stays out of the directory
+    status, directory = await api("GET", "users", params={"q": "anonymous"})
+    assert ANONYMOUS not in [u["username"] for u in directory.get("users", [])]
 
 
 async def test_users_map_for_people_the_directory_does_not_know():

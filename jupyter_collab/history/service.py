@@ -65,7 +65,7 @@ class History:
         self.audit = audit
         self.log = log
         self.sharing = sharing  # notifies a document's authors of restores
-        self.people = People(sharing)  # the ``users`` map of every reply
+        self.people = People(sharing, rooms)  # the ``users`` map of every reply
         # Compaction keeps who wrote what with each snapshot (attribution outlives the log).
         store.annotator = self.annotate
 
