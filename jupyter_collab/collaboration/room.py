@@ -12,10 +12,12 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Protocol
 
 from pycrdt import Array, Doc, Map, Text
 
+from .. import metrics
 from ..documents.fileids import FileIds
 from ..documents.filesync import FileSync
 from ..documents.kinds import DocumentKind
@@ -190,12 +192,13 @@ class Room:
                 self.journal.record(update, origin, lambda: None)
         else:
             message = sync_frame(SyncType.UPDATE, update)
+            since = perf_counter()
             if self.journal is None:
-                self.broadcast.publish(message, update, origin.connection)
+                self.broadcast.publish(message, update, origin.connection, since)
             else:
                 publish = self.broadcast.publish
                 self.journal.record(
-                    update, origin, lambda: publish(message, update, origin.connection)
+                    update, origin, lambda: publish(message, update, origin.connection, since)
                 )
         if not content:
             return
@@ -236,6 +239,8 @@ class Room:
         self.participants.add(participant)
         self.presence.join(participant)
         outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
+        if self.journal is not None and self.journal.notice is not None:
+            outbox.send_direct(notice_frame(self.journal.notice))  # history is failing or off
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
         outbox.send_snapshot()
         self.emit("join", path=self.path, username=participant.username)
@@ -299,6 +304,7 @@ class Room:
             if participant.can_write:
                 self._spawn(self._save_version(participant.username))
             else:
+                metrics.refused(metrics.READ_ONLY_SAVE)
                 outbox.send_direct(
                     notice_frame(
                         {"type": "refused", "what": "save", "reason": "read-only: you may not save"}
@@ -340,6 +346,7 @@ class Room:
     def _refuse(self, participant: Participant, payload: bytes) -> None:
         """A viewer's update: not applied, and its clock ranges consumed so that it never is."""
         assert participant.outbox is not None
+        metrics.refused(metrics.READ_ONLY_EDIT)
         tombstones = self.integrity.refuse(participant.username, payload, self.ydoc.get_state())
         if tombstones is not None:
             # Server bookkeeping, sent to everyone: the viewer's own copy drops the refused
@@ -434,7 +441,7 @@ class Room:
             try:
                 await self.file.close(save=code is not CloseCode.DELETED)
                 if self.journal is not None:
-                    await self.journal.flush()
+                    await self.journal.close()
                 if self.versions is not None and code is not CloseCode.DELETED:
                     await self.versions.close()
             except Exception:
