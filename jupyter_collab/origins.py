@@ -27,12 +27,16 @@ class Origin:
     """Who or what made a change.
 
     ``connection`` is the client connection that sent the change (to skip echoing it back);
-    ``user`` is the Jupyter username responsible, when there is one.
+    ``user`` is the Jupyter username responsible, when there is one. ``credits`` and
+    ``provenance`` go into the log with the change when its content is somebody else's work
+    (a restore brings back what others wrote: ``history/provenance.py``).
     """
 
     kind: OriginKind
     user: str | None = None
     connection: Any = None
+    credits: tuple[str, ...] | None = None
+    provenance: bytes | None = None
 
     @property
     def logged(self) -> bool:

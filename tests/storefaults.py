@@ -52,7 +52,7 @@ class SmallDisk:
     def fill(self) -> None:
         """Write until the file system is full (ENOSPC)."""
         chunk = b"\0" * 65536
-        with open(self.filler, "ab") as f:
+        with open(self.filler, "ab", buffering=0) as f:  # (no buffer left to flush at close)
             try:
                 while True:
                     f.write(chunk)

@@ -247,7 +247,8 @@ async def test_versions_at_least_every_interval(jp_root_dir, connect, api):
     room = room_of(alice)
 
     status, listing = await api("GET", *doc(room, "versions"))
-    assert (status, listing) == (200, {"versions": [], "next": None})  # known, nothing yet
+    # known, nothing yet (an empty file logs nothing: there is no "as first opened" point)
+    assert (status, listing) == (200, {"versions": [], "next": None, "users": {}})
 
     async def autos() -> int:
         alice.jdoc._ysource.insert(0, "x")  # edits never stop
@@ -393,6 +394,8 @@ async def test_deleted_file_keeps_history_and_can_be_restored(
     alice.jdoc._ysource.insert(0, "important ")
     await eventually(lambda: rooms.rooms[room].jdoc.get() == "important keep me\n")
     version = await named(api, room, "before delete")
+    # (deleted once saved: an autosave still writing would bring the file back)
+    await eventually(lambda: (jp_root_dir / "gone.txt").read_text() == "important keep me\n")
     await jp_fetch("api", "contents", "gone.txt", method="DELETE")
     await eventually(lambda: alice.closed.is_set(), what="room closed")
     assert alice.close_code == 4410
@@ -455,8 +458,12 @@ async def test_compaction_keeps_versions_and_content(
     assert text_of(again) == "line 0\nline 1\nline 2\n"
     status, diff = await api("GET", *doc(room, "diff"), **{"from": versions[0]["id"]})
     assert "+line 2" in diff["diff"]
+    # who wrote what outlives the log it was replayed from (the snapshot's note keeps it)
     status, attribution = await api("GET", *doc(room, "attribution"))
-    assert {line["origin"] for line in attribution["lines"]} == {"snapshot"}
+    assert [(line["user"], line["origin"]) for line in attribution["lines"]] == [
+        ("alice", "client")
+    ] * 3
+    assert len(await store.read(room)) == 0  # (the log is gone: retention 0)
 
 
 def _collab_app(serverapp: Any) -> Any:
@@ -472,6 +479,8 @@ async def test_history_follows_renames(jp_root_dir, jp_fetch, connect, open_sess
     alice.jdoc._ysource.insert(0, "renamed ")
     await eventually(lambda: rooms.rooms[room].jdoc.get() == "renamed text\n")
     version = await named(api, room, "before the move")
+    # (moved once saved: an autosave still writing would bring the old file back)
+    await eventually(lambda: (jp_root_dir / "old.txt").read_text() == "renamed text\n")
     (jp_root_dir / "sub").mkdir()
     await jp_fetch(
         "api", "contents", "old.txt", method="PATCH", body=json.dumps({"path": "sub/new.txt"})

@@ -155,7 +155,10 @@ class RoomJournal:
             self._release_ready()
             return
         entry = _Entry(
-            NewUpdate(update, origin.kind.value, origin.user, time.time()),
+            NewUpdate(
+                update, origin.kind.value, origin.user, time.time(), origin.credits,
+                origin.provenance,
+            ),
             origin.kind is OriginKind.LOAD,
             release,
         )

@@ -254,6 +254,10 @@ class Room:
     async def _load(self) -> None:
         await self.file.load()
         self.file.start()
+        if self.versions is not None:
+            # the file as first opened becomes a version, in the background
+            self._tasks.add(task := self.versions.loaded())
+            task.add_done_callback(self._tasks.discard)
         self.emit("room_opened", path=self.path)
 
     # -- clients ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ keeps both: nobody loses unsaved edits, cursors stay where they are, nothing app
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_ydoc import YNotebook, YUnicode
@@ -57,13 +58,24 @@ def _read_once(notebook_class: type[YNotebook]) -> type[YNotebook]:
     return ReadOnce
 
 
-def edit_from_base(base_update: bytes, ydoc_class: type[YBaseDoc], new_value: Any) -> bytes | None:
-    """The update that turns the document at ``base_update`` into ``new_value``; None if none."""
+def edit_from_base(
+    base_update: bytes,
+    ydoc_class: type[YBaseDoc],
+    new_value: Any,
+    watch: Callable[[Doc, YBaseDoc], None] | None = None,
+) -> bytes | None:
+    """The update that turns the document at ``base_update`` into ``new_value``; None if none.
+
+    ``watch`` is shown the private copy before it is edited (a restore observes its own edit
+    there, to know whose text it brings back).
+    """
     fork = Doc()
     fork.apply_update(base_update)
     if issubclass(ydoc_class, YNotebook):
         ydoc_class = _read_once(ydoc_class)
     shared = ydoc_class(fork)
+    if watch is not None:
+        watch(fork, shared)
     edits: list[bytes] = []
     subscription = fork.observe(lambda event: edits.append(event.update))
     if isinstance(shared, YUnicode):

@@ -31,6 +31,7 @@ from ..persistence import (
 from ..persistence.model import MAX_AUDIT_PAGE, AuditAction
 from ..timestamps import iso, parse_time
 from .handlers import CollabMixin, int_value, parse_int
+from .identity import awareness_user
 
 HISTORY = "jupyter_collab_history"
 AUDIT_ACTIONS = frozenset(action.value for action in AuditAction)
@@ -80,6 +81,9 @@ class HistoryHandler(CollabMixin, APIHandler):
         role = self.sharing.role(path, user.username, await self.authorizer_cap())
         if not role.can_read or (write and not role.can_write):
             raise web.HTTPError(403, f"your role on {path} is {role.value}")
+        # who names or restores a version is named in replies, even if the directory leaves
+        # them out (an "Anonymous …" user) and they have no room open
+        self.history.people.meet(awareness_user(user))
 
     def version_argument(self, name: str, *, current: bool = False) -> int | None:
         """A version id; ``current`` (or absent, when allowed) means the present content."""
@@ -110,7 +114,8 @@ class VersionsHandler(HistoryHandler):
             versions, after = await self.history.versions(
                 doc_id, limit, self.int_argument("before")
             )
-        self.reply({"versions": versions, "next": after})
+        users = await self.history.users(*versions)
+        self.reply({"versions": versions, "next": after, "users": users})
 
     @web.authenticated
     @authorized("write")
@@ -123,7 +128,7 @@ class VersionsHandler(HistoryHandler):
             version = await self.history.name_version(
                 doc_id, name.strip(), self.current_user.username
             )
-        self.reply({"version": version}, 201)
+        self.reply({"version": version, "users": await self.history.users(version)}, 201)
 
 
 class VersionHandler(HistoryHandler):

@@ -102,8 +102,20 @@ def notebook_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "notebook",
         "metadataChanged": old.get("metadata") != new.get("metadata"),
+        "language": language_of(new.get("metadata") or {})
+        or language_of(old.get("metadata") or {}),
         "cells": entries,
     }
+
+
+def language_of(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """A notebook's language, as a client highlights its code: ``language_info``, else the
+    kernel's language (what JupyterLab's notebook uses too)."""
+    info = metadata.get("language_info")
+    if isinstance(info, dict) and isinstance(info.get("name"), str) and info["name"]:
+        return info
+    language = (metadata.get("kernelspec") or {}).get("language")
+    return {"name": language} if isinstance(language, str) and language else None
 
 
 def _entry(

@@ -14,13 +14,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..origins import OriginKind
 from ..persistence import AuditAction, DocumentStore, VersionInfo
 from ..persistence.model import VersionKind
 from ..timestamps import iso
 from .audit import AuditLog
 
+# A log longer than this without any version is an old history, not a file opened just now.
+OPENED_SCAN_LIMIT = 1000
+
 
 def version_json(info: VersionInfo) -> dict[str, Any]:
+    """A version as the API shows it (docs/history-api.md): who made the point (``createdBy``,
+    with ``kind`` saying how) apart from who wrote the changes it covers (``authors``)."""
+    restored = info.details.get("restoredFrom")
     return {
         "id": info.id,
         "seq": info.seq,
@@ -31,7 +38,19 @@ def version_json(info: VersionInfo) -> dict[str, Any]:
         "authors": list(info.authors),
         "changeBytes": info.change_bytes,
         "size": info.state_size,
+        "restoredFrom": dict(restored) if isinstance(restored, dict) else None,
     }
+
+
+def version_reference(info: VersionInfo) -> dict[str, Any]:
+    """What a restore keeps of the version it restored, to name it by its name or time."""
+    return {"id": info.id, "name": info.name, "time": iso(info.time), "kind": info.kind}
+
+
+def version_label(info: VersionInfo) -> str:
+    """A version in text meant for people (diff headers, messages): its name, else its time;
+    never its database id."""
+    return f"“{info.name}”" if info.name else f"the version of {iso(info.time)}"
 
 
 class RoomVersions:
@@ -59,6 +78,7 @@ class RoomVersions:
         self._last_change = 0.0
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._opening: asyncio.Task[VersionInfo | None] | None = None
         self._closed = False
 
     def changed(self) -> None:
@@ -92,9 +112,12 @@ class RoomVersions:
         name: str | None = None,
         user: str | None = None,
         at_seq: int | None = None,
+        details: dict[str, Any] | None = None,
     ) -> VersionInfo | None:
         """A version point at the room's latest update (or at ``at_seq``, an update already
         durable); None for an automatic point that would repeat the last one."""
+        if self._opening is not None:  # the file as first opened comes first
+            await asyncio.wait([self._opening])
         async with self._lock:
             seq = at_seq if at_seq is not None else await self._last_seq()
             if seq <= 0:
@@ -103,17 +126,59 @@ class RoomVersions:
                 latest = await self.store.list_versions(self.doc_id, limit=1)
                 if latest and latest[0].seq >= seq:
                     return None
-            version_id = await self.store.add_version(
-                self.doc_id, seq, name=name, kind=kind, user=user, time=time.time()
-            )
-            (info,) = await self.store.list_versions(self.doc_id, limit=1, before=version_id + 1)
+            info = await self._add(kind, seq, name=name, user=user, details=details)
+        self._announce(info, user)
+        return info
+
+    async def _add(self, kind: VersionKind, seq: int, **options: Any) -> VersionInfo:
+        version_id = await self.store.add_version(
+            self.doc_id, seq, kind=kind, time=time.time(), **options
+        )
+        (info,) = await self.store.list_versions(self.doc_id, limit=1, before=version_id + 1)
+        return info
+
+    def loaded(self) -> asyncio.Task[VersionInfo | None]:
+        """The room loaded its file: make :meth:`opened` in the background (nobody waits for
+        it to open the document), before any other version point of the room."""
+        self._opening = asyncio.get_running_loop().create_task(self._opened())
+        return self._opening
+
+    async def _opened(self) -> VersionInfo | None:
+        try:
+            return await self.opened()
+        except Exception as exc:
+            self.log.error("Making the first version of %s failed: %s", self.doc_id, exc)
+            return None
+
+    async def opened(self) -> VersionInfo | None:
+        """The document as first opened, as a version point: the first time a file gets a
+        history (its log begins with the load of the file and it has no version yet), so
+        people can always go back to the file as it was before anyone edited it.
+
+        A file that loads empty logs nothing and gets no such point (there is nothing to go
+        back to); neither does a document whose history predates this (its log no longer
+        begins with the load, or it has versions already).
+        """
+        async with self._lock:
+            last = await self._last_seq()
+            if last <= 0 or await self.store.list_versions(self.doc_id, limit=1):
+                return None
+            if last > OPENED_SCAN_LIMIT:
+                return None  # an old history without versions: not a first opening
+            entries = await self.store.read(self.doc_id)
+            if not entries or entries[0].seq != 1 or entries[0].origin != OriginKind.LOAD.value:
+                return None
+            info = await self._add("opened", 1)
+        self._announce(info, None)
+        return info
+
+    def _announce(self, info: VersionInfo, user: str | None) -> None:
         self._notify({"type": "version", "version": version_json(info)})
         if self._audit is not None:
             self._audit.record(
-                AuditAction.VERSION_CREATED, self.doc_id, user, version=info.id, kind=kind,
-                name=name,
+                AuditAction.VERSION_CREATED, self.doc_id, user, version=info.id, kind=info.kind,
+                name=info.name,
             )  # fmt: skip
-        return info
 
     async def close(self) -> None:
         """Keep a point for the changes since the last one, then stop."""

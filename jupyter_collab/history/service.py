@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from jupyter_core.utils import ensure_async
@@ -25,14 +24,20 @@ from ..persistence import (
     AuditAction,
     DocumentStore,
     HistoryCompacted,
+    LogEntry,
+    Snapshot,
     UnknownDocument,
+    Version,
     VersionInfo,
 )
-from .attribution import attribute
+from .attribution import RestoreCredits, annotate, mentioned, replay, replay_from, summarize
 from .audit import AuditLog
 from .content import json_content, value_at, value_of
 from .diffing import blob_diff, notebook_diff, text_diff
-from .roomversions import version_json
+from .marks import Marks
+from .people import People
+from .provenance import encode
+from .roomversions import version_json, version_label, version_reference
 
 T = TypeVar("T")
 
@@ -59,6 +64,9 @@ class History:
         self.audit = audit
         self.log = log
         self.sharing = sharing  # notifies a document's authors of restores
+        self.people = People(sharing, rooms)  # the ``users`` map of every reply
+        # Compaction keeps who wrote what with each snapshot (attribution outlives the log).
+        store.annotator = self.annotate
 
     # -- documents ----------------------------------------------------------------------------
 
@@ -110,6 +118,14 @@ class History:
         )
         return [version_json(i) for i in infos], infos[-1].id if more else None
 
+    async def users(self, *versions: dict[str, Any], names: Any = ()) -> dict[str, Any]:
+        """The ``users`` map of a reply naming these versions (and ``names``)."""
+        mentioned = set(names)
+        for version in versions:
+            mentioned.update(version.get("authors") or ())
+            mentioned.add(version.get("createdBy"))
+        return await self.people.of(mentioned)
+
     async def name_version(self, doc_id: str, name: str, user: str) -> dict[str, Any]:
         await self._document(doc_id)
         room = self._open_room(doc_id)
@@ -134,11 +150,13 @@ class History:
     async def content(self, doc_id: str, version_id: int) -> dict[str, Any]:
         kind = await self._document(doc_id)
         version = await self.store.get_version(doc_id, version_id)
+        info = version_json(version)
         return {
-            "version": version_json(version),
+            "version": info,
             "type": kind.type,
             "format": kind.format,
             "content": json_content(await _off_loop(value_at, version.state, kind), kind),
+            "users": await self.users(info),
         }
 
     # -- diff ---------------------------------------------------------------------------------
@@ -153,24 +171,28 @@ class History:
         else:
             new = await self.store.get_version(doc_id, to_id)
             new_value, new_seq = await _off_loop(value_at, new.state, kind), new.seq
-            new_label = f"version {to_id}"
-        old_label = f"version {from_id}"
+            new_label = version_label(new)
+        old_label = version_label(old)
         if kind.format == "text":
             result = await _off_loop(text_diff, old_value, new_value, old_label, new_label)
         elif kind.type == "notebook":
             result = await _off_loop(notebook_diff, old_value, new_value)
         else:
             result = blob_diff(old_value, new_value)
+        authors = await self._authors_between(doc_id, old.seq, new_seq)
         result.update(
             {
                 "from": from_id,
                 "to": to_id if to_id is not None else "current",
-                "authors": await self._authors_between(doc_id, old.seq, new_seq),
+                "authors": authors,
+                "users": await self.people.of(authors),
             }
         )
         return result
 
     async def _authors_between(self, doc_id: str, first: int, last: int) -> list[str]:
+        """Who wrote the changes between two points: each update's user, except that a
+        restore credits who wrote what it brought back (``LogEntry.authors``)."""
         low, high = sorted((first, last))
         try:
             entries = await self.store.read(doc_id, after_seq=low)
@@ -178,7 +200,7 @@ class History:
             # The fine-grained log is gone; the versions in between still know their authors.
             versions = await self.store.list_versions(doc_id, limit=1000)
             return sorted({a for v in versions if low < v.seq <= high for a in v.authors})
-        return sorted({e.user for e in entries if e.seq <= high and e.user is not None})
+        return sorted({a for e in entries if e.seq <= high for a in e.authors})
 
     # -- attribution --------------------------------------------------------------------------
 
@@ -199,18 +221,51 @@ class History:
                     f"the log of {doc_id} before seq {snapshot.upto_seq} was compacted"
                 )
             entries = [e for e in entries if e.seq <= upto]
-        result = await _off_loop(
-            attribute, kind, snapshot.state if snapshot else None, entries, since
+        marks = await _off_loop(replay_from, kind, snapshot, entries)
+        result = await _off_loop(summarize, marks, since)
+        result.update(
+            {
+                "at": at_id if at_id is not None else "current",
+                "since": since_id,
+                "users": await self.people.of(mentioned(result)),
+            }
         )
-        result.update({"at": at_id if at_id is not None else "current", "since": since_id})
         return result
+
+    async def _marks_at(self, doc_id: str, kind: DocumentKind, version: Version) -> Marks:
+        """Who wrote what in a version, as the attribution at its seq says; if the log before
+        it was compacted away, its content is nobody's (as attribution says of it too)."""
+        snapshot, entries = await self.store.history(doc_id)
+        if snapshot is not None and snapshot.upto_seq > version.seq:
+            return await _off_loop(replay, kind, version.state, [])
+        entries = [e for e in entries if e.seq <= version.seq]
+        return await _off_loop(replay_from, kind, snapshot, entries)
+
+    def annotate(
+        self, doc_id: str, snapshot: Snapshot | None, entries: Sequence[LogEntry]
+    ) -> bytes | None:
+        """The store's :attr:`~..persistence.DocumentStore.annotator`: who wrote what in a
+        new snapshot (in the store's worker thread)."""
+        try:
+            kind, _ = self.rooms.parse(doc_id)
+        except UnknownRoom:
+            return None
+        return annotate(kind, snapshot, entries)
 
     # -- restore ------------------------------------------------------------------------------
 
     async def restore(self, doc_id: str, version_id: int, user: Any) -> dict[str, Any]:
+        """Make a version's content the current one, as one new edit by ``user``.
+
+        The edit brings back text others wrote: its log entry carries the attribution of the
+        version (``provenance.py``), so attribution and diffs keep crediting them, and the
+        restorer is credited with the restore itself (the version it makes, what it removed).
+        """
         kind = await self._document(doc_id)
         version = await self.store.get_version(doc_id, version_id)
         target = await _off_loop(value_at, version.state, kind)
+        marks = await self._marks_at(doc_id, kind, version)
+        provenance = await _off_loop(encode, marks)
         _, file_id = self.rooms.parse(doc_id)
         await self.rooms.deletion_settled(file_id)
         if await self.rooms.file_ids.path_of(file_id) is None:
@@ -221,22 +276,26 @@ class History:
         username = user.username
         # Everyone sees the restore first; the point before it is made afterwards, at the seq
         # it had (version points can be made at any durable seq).
-        seq_before = await room.durable_seq()
-        update = await _off_loop(edit_from_base, room.ydoc.get_update(), kind.ydoc_class, target)
+        seq_known = await room.durable_seq()
+        update, credits = await self._restore_edit(room, kind, target, marks, username)
         if update is not None:
-            room.apply_update(update, Origin(OriginKind.RESTORE, username))
+            origin = Origin(OriginKind.RESTORE, username, credits=credits, provenance=provenance)
+            room.apply_update(update, origin)
+        seq_before = await self._seq_before(room, doc_id, seq_known, update)
         before = await versions.make("auto", at_seq=seq_before)
         if before is None:  # the content before already was a version point
             recent = await self.store.list_versions(doc_id, limit=10)
             before = next((v for v in recent if v.seq <= seq_before), recent[0])
-        after = await versions.make("restore", name=_restored_name(version), user=username)
+        reference = version_reference(version)
+        after = await versions.make("restore", user=username, details={"restoredFrom": reference})
         assert after is not None
         room.notify(
             {
                 "type": "restored",
                 "version": version_id,
                 "versionName": version.name,
-                "versionTime": version_json(version)["time"],
+                "versionTime": reference["time"],
+                "versionKind": version.kind,
                 "by": {"username": username, "display_name": _display_name(user)},
                 "path": room.path,
             }
@@ -249,15 +308,59 @@ class History:
             authors = {a for v in await self.store.list_versions(doc_id, limit=1000)
                        for a in v.authors}  # fmt: skip
             await self.sharing.notify_restored(
-                sorted(authors), user, room.path, doc_id, version_id
+                sorted(authors), user, room.path, doc_id, reference
             )
         if not await room.file.save(user=username):
             self.log.warning("Saving %s after a restore failed; autosave retries", room.path)
-        return {
+        result = {
             "restored": version_id,
             "before": version_json(before),
             "version": version_json(after),
         }
+        result["users"] = await self.users(result["before"], result["version"])
+        return result
+
+    async def _restore_edit(
+        self, room: Room, kind: DocumentKind, target: Any, marks: Marks, username: str
+    ) -> tuple[bytes | None, tuple[str, ...]]:
+        """The edit from the room's content to ``target``, and whom it credits.
+
+        It is computed off the event loop, on a copy; if somebody typed meanwhile, again, so
+        that the restored content is exactly the version's (and its provenance applies); after
+        a few tries, on the loop, where nothing can come in between.
+        """
+        changed = False
+
+        def seen(_: Any) -> None:
+            nonlocal changed
+            changed = True
+
+        subscription = room.ydoc.observe(seen)
+        try:
+            for _ in range(RESTORE_TRIES):
+                changed = False
+                prepared = await _off_loop(
+                    _prepare_restore, kind, room.ydoc.get_update(), target, marks, username
+                )
+                if not changed:
+                    return prepared
+        finally:
+            room.ydoc.unobserve(subscription)
+        return _prepare_restore(kind, room.ydoc.get_update(), target, marks, username)
+
+    async def _seq_before(self, room: Room, doc_id: str, known: int, update: bytes | None) -> int:
+        """The seq just before the restore's own update (edits may have come in meanwhile)."""
+        last = await room.durable_seq()
+        if update is None:
+            return last
+        try:
+            entries = await self.store.read(doc_id, after_seq=known)
+        except HistoryCompacted:
+            return known
+        for entry in entries:
+            if entry.origin == OriginKind.RESTORE.value and entry.update == update:
+                return entry.seq - 1
+        return known
 
     async def _recreate(self, doc_id: str, kind: DocumentKind, file_id: str) -> None:
         """Write a deleted document's last content back at its last path."""
@@ -295,13 +398,18 @@ async def _off_loop(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(function, *args)
 
 
-def _restored_name(version: VersionInfo) -> str:
-    """A restore's own version name, from what users see of the restored version."""
-    if version.name:
-        name = version.name if len(version.name) <= 150 else version.name[:149] + "…"
-        return f"Restored “{name}”"
-    when = datetime.fromtimestamp(version.time, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"Restored the version of {when}"
+# How many times a restore is prepared off the event loop while people keep typing.
+RESTORE_TRIES = 3
+
+
+def _prepare_restore(
+    kind: DocumentKind, current: bytes, target: Any, marks: Marks, username: str
+) -> tuple[bytes | None, tuple[str, ...]]:
+    credits = RestoreCredits(marks, username)
+    update = edit_from_base(current, kind.ydoc_class, target, credits.watch)
+    if update is None:
+        return None, ()
+    return update, credits.credits()
 
 
 def _display_name(user: Any) -> str:

@@ -112,7 +112,8 @@ def state_at(doc_id: str, seq: int, basis_state: bytes | None, basis_seq: int,
 
 
 def authors(entries: Iterable[LogEntry]) -> tuple[str, ...]:
-    return tuple(sorted({entry.user for entry in entries if entry.user is not None}))
+    """Who the entries' content is credited to (a restore credits who wrote what it restored)."""
+    return tuple(sorted({user for entry in entries for user in entry.authors}))
 
 
 def encode_cursor(last_id: int) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from . import history as h
 from .errors import (
@@ -81,7 +82,8 @@ class MemoryStore(DocumentStore):
         self._docs[doc_id] = doc
         first = doc.last_seq + 1
         doc.log.extend(
-            LogEntry(first + i, e.update, e.origin, e.user, e.time) for i, e in enumerate(checked)
+            LogEntry(first + i, e.update, e.origin, e.user, e.time, e.credits, e.provenance)
+            for i, e in enumerate(checked)
         )
         doc.last_seq += len(checked)
         return list(range(first, doc.last_seq + 1))
@@ -121,7 +123,13 @@ class MemoryStore(DocumentStore):
         return snap, self._after(self._doc(doc_id), snap.upto_seq if snap else 0)
 
     async def write_snapshot(
-        self, doc_id: str, state: bytes, upto_seq: int, *, now: float | None = None
+        self,
+        doc_id: str,
+        state: bytes,
+        upto_seq: int,
+        *,
+        now: float | None = None,
+        note: bytes | None = None,
     ) -> int:
         doc = self._doc(doc_id)
         check_snapshot_args(
@@ -129,7 +137,7 @@ class MemoryStore(DocumentStore):
         )
         at = resolve_now(now)
         cutoff = at - self.retention
-        doc.snapshot = Snapshot(h.compress(bytes(state)), upto_seq, at)
+        doc.snapshot = Snapshot(h.compress(bytes(state)), upto_seq, at, note)
         trim = 0
         while trim < len(doc.log) and doc.log[trim].seq <= upto_seq:
             if doc.log[trim].time >= cutoff:
@@ -147,10 +155,11 @@ class MemoryStore(DocumentStore):
         kind: VersionKind = "auto",
         user: str | None = None,
         time: float,
+        details: Mapping[str, Any] | None = None,
     ) -> int:
         doc = self._doc(doc_id)
         check_version_seq(seq, doc.last_seq)
-        check_version_args(kind, name, user, time)
+        extra = check_version_args(kind, name, user, time, details)
         prev = [(v, s) for v, s in doc.versions if v.seq <= seq]
         basis_seq, basis, base = 0, None, None
         if prev:
@@ -167,7 +176,7 @@ class MemoryStore(DocumentStore):
         version_id = next(self._version_ids)
         info = VersionInfo(
             version_id, doc_id, seq, name, kind, user, float(time),
-            h.authors(changes), sum(len(e.update) for e in changes), len(state),
+            h.authors(changes), sum(len(e.update) for e in changes), len(state), extra,
         )  # fmt: skip
         doc.versions.append((info, blob))
         doc.version_bases[version_id] = (base_id, depth)

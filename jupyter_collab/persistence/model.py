@@ -17,8 +17,8 @@ from ..origins import OriginKind
 from .errors import InvalidInput
 
 ORIGINS: frozenset[str] = frozenset(kind.value for kind in OriginKind)
-VersionKind = Literal["auto", "save", "named", "restore"]
-VERSION_KINDS: frozenset[str] = frozenset({"auto", "save", "named", "restore"})
+VersionKind = Literal["opened", "auto", "save", "named", "restore"]
+VERSION_KINDS: frozenset[str] = frozenset({"opened", "auto", "save", "named", "restore"})
 MAX_AUDIT_PAGE = 1000
 
 
@@ -37,12 +37,20 @@ class AuditAction(str, Enum):
 
 @dataclass(frozen=True)
 class NewUpdate:
-    """One update to append (the unit of :meth:`DocumentStore.append_many`)."""
+    """One update to append (the unit of :meth:`DocumentStore.append_many`).
+
+    ``credits`` are the users whose work the update carries when that is not its ``user``: a
+    restore is made by one user but brings back text others wrote (None: just ``user``).
+    ``provenance`` is what the history layer needs to credit that text line by line
+    (``history/provenance.py``); stores keep it as opaque bytes.
+    """
 
     update: bytes
     origin: str
     user: str | None
     time: float
+    credits: tuple[str, ...] | None = None
+    provenance: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -54,15 +62,29 @@ class LogEntry:
     origin: str
     user: str | None
     time: float
+    credits: tuple[str, ...] | None = None
+    provenance: bytes | None = None
+
+    @property
+    def authors(self) -> tuple[str, ...]:
+        """Who the update's content is credited to (see :class:`NewUpdate`)."""
+        if self.credits is not None:
+            return self.credits
+        return (self.user,) if self.user is not None else ()
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The full document state covering every update with ``seq <= upto_seq``."""
+    """The full document state covering every update with ``seq <= upto_seq``.
+
+    ``note`` is what the history layer keeps about that state (who wrote what in it, so
+    attribution outlives the log compaction trims: ``DocumentStore.annotator``); opaque here.
+    """
 
     state: bytes
     upto_seq: int
     time: float
+    note: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +92,9 @@ class VersionInfo:
     """A version point, without its content (what a version list shows).
 
     ``authors`` and ``change_bytes`` describe the updates since the previous version point (as
-    far as the retained log still shows them), so a list can say who changed how much.
+    far as the retained log still shows them), so a list can say who changed how much; ``user``
+    is who made the point (named it, saved, restored), not one of the authors necessarily.
+    ``details`` is what else the history layer keeps with it (a restore: what it restored).
     """
 
     id: int
@@ -83,6 +107,7 @@ class VersionInfo:
     authors: tuple[str, ...]
     change_bytes: int
     state_size: int
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,7 +169,19 @@ def check_new_update(entry: object) -> NewUpdate:
         raise InvalidInput(f"unknown origin {entry.origin!r} (one of {sorted(ORIGINS)})")
     check_user(entry.user)
     check_time(entry.time)
-    return NewUpdate(bytes(entry.update), entry.origin, entry.user, float(entry.time))
+    credits = entry.credits
+    if credits is not None:
+        if not isinstance(credits, (tuple, list)) or not all(isinstance(u, str) for u in credits):
+            raise InvalidInput(f"credits must be a sequence of usernames, not {credits!r}")
+        credits = tuple(credits)
+    provenance = entry.provenance
+    if provenance is not None:
+        if not isinstance(provenance, (bytes, bytearray, memoryview)):
+            raise InvalidInput("provenance must be bytes or None")
+        provenance = bytes(provenance)
+    return NewUpdate(
+        bytes(entry.update), entry.origin, entry.user, float(entry.time), credits, provenance
+    )
 
 
 def check_new_updates(entries: Sequence[NewUpdate]) -> list[NewUpdate]:
@@ -154,7 +191,10 @@ def check_new_updates(entries: Sequence[NewUpdate]) -> list[NewUpdate]:
     return checked
 
 
-def check_version_args(kind: object, name: object, user: object, time: object) -> None:
+def check_version_args(
+    kind: object, name: object, user: object, time: object, details: object = None
+) -> dict[str, Any]:
+    """Checks what every store stores with a version; returns its details as a dict."""
     if kind not in VERSION_KINDS:
         raise InvalidInput(f"unknown version kind {kind!r} (one of {sorted(VERSION_KINDS)})")
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
@@ -163,6 +203,15 @@ def check_version_args(kind: object, name: object, user: object, time: object) -
         raise InvalidInput("a named version needs a name")
     check_user(user)
     check_time(time)
+    if details is None:
+        return {}
+    if not isinstance(details, Mapping):
+        raise InvalidInput("version details must be a mapping")
+    try:
+        json.dumps(dict(details))
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"version details must be JSON-serializable: {error}") from None
+    return dict(details)
 
 
 def check_version_id(version_id: object) -> int:

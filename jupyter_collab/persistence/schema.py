@@ -66,6 +66,15 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE collab_versions ADD COLUMN base_id INTEGER",
         "ALTER TABLE collab_versions ADD COLUMN depth INTEGER NOT NULL DEFAULT 0",
     ],
+    [
+        # 3: a restore credits who wrote what it brought back (history/provenance.py), a
+        # version keeps what the history layer says about it (a restore: what it restored)
+        "ALTER TABLE collab_updates ADD COLUMN credits TEXT",
+        "ALTER TABLE collab_updates ADD COLUMN provenance BLOB",
+        "ALTER TABLE collab_versions ADD COLUMN details TEXT",
+        # ... and who wrote what in a snapshot (DocumentStore.annotator)
+        "ALTER TABLE collab_snapshots ADD COLUMN note BLOB",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPONENT = Component(NAME, tuple(MIGRATIONS))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -250,13 +250,16 @@ class SQLiteStore(DocumentStore):
         else:
             last = row[0]
         db.executemany(
-            "INSERT INTO collab_updates (doc_id, seq, origin, user, time, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO collab_updates (doc_id, seq, origin, user, time, data, credits, "
+            "provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (doc_id, last + i, e.origin, e.user, e.time, e.update)
+                (
+                    doc_id, last + i, e.origin, e.user, e.time, e.update,
+                    None if e.credits is None else json.dumps(e.credits), e.provenance,
+                )
                 for i, e in enumerate(entries, 1)
             ],
-        )
+        )  # fmt: skip
         db.execute(
             "UPDATE collab_docs SET last_seq = ? WHERE doc_id = ?", (last + len(entries), doc_id)
         )
@@ -277,20 +280,27 @@ class SQLiteStore(DocumentStore):
         db: sqlite3.Connection, doc_id: str, after: int, upto: int | None = None
     ) -> list[LogEntry]:
         rows = db.execute(
-            "SELECT seq, data, origin, user, time FROM collab_updates "
+            "SELECT seq, data, origin, user, time, credits, provenance FROM collab_updates "
             "WHERE doc_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
             (doc_id, after, upto if upto is not None else 2**62),
         ).fetchall()
         return [
-            LogEntry(seq, bytes(data), origin, user, time) for seq, data, origin, user, time in rows
-        ]
+            LogEntry(
+                seq, bytes(data), origin, user, time,
+                None if credits is None else tuple(json.loads(credits)),
+                None if provenance is None else bytes(provenance),
+            )
+            for seq, data, origin, user, time, credits, provenance in rows
+        ]  # fmt: skip
 
     @staticmethod
     def _snapshot(db: sqlite3.Connection, doc_id: str) -> Snapshot | None:
         row = db.execute(
-            "SELECT state, upto_seq, time FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
+            "SELECT state, upto_seq, time, note FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
         ).fetchone()
-        return Snapshot(h.decompress(row[0]), row[1], row[2]) if row else None
+        if row is None:
+            return None
+        return Snapshot(h.decompress(row[0]), row[1], row[2], bytes(row[3]) if row[3] else None)
 
     async def last_seq(self, doc_id: str) -> int:
         check_doc_id(doc_id)
@@ -336,12 +346,24 @@ class SQLiteStore(DocumentStore):
         return await self._read_tx(run)
 
     async def write_snapshot(
-        self, doc_id: str, state: bytes, upto_seq: int, *, now: float | None = None
+        self,
+        doc_id: str,
+        state: bytes,
+        upto_seq: int,
+        *,
+        now: float | None = None,
+        note: bytes | None = None,
     ) -> int:
-        return await self._write_tx(self._write_snapshot, doc_id, state, upto_seq, now)
+        return await self._write_tx(self._write_snapshot, doc_id, state, upto_seq, now, note)
 
     def _write_snapshot(
-        self, db: sqlite3.Connection, doc_id: str, state: bytes, upto_seq: int, now: float | None
+        self,
+        db: sqlite3.Connection,
+        doc_id: str,
+        state: bytes,
+        upto_seq: int,
+        now: float | None,
+        note: bytes | None = None,
     ) -> int:
         at = resolve_now(now)
         cutoff = at - self.retention
@@ -351,9 +373,9 @@ class SQLiteStore(DocumentStore):
         ).fetchone()
         data = check_snapshot_args(doc_id, state, upto_seq, last, row[0] if row else 0)
         db.execute(
-            "INSERT OR REPLACE INTO collab_snapshots (doc_id, upto_seq, time, state) "
-            "VALUES (?, ?, ?, ?)",
-            (doc_id, upto_seq, at, h.compress(data)),
+            "INSERT OR REPLACE INTO collab_snapshots (doc_id, upto_seq, time, state, note) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (doc_id, upto_seq, at, h.compress(data), note),
         )
         # Trim a prefix only, so the retained log stays contiguous.
         young = db.execute(
@@ -376,8 +398,9 @@ class SQLiteStore(DocumentStore):
         kind: VersionKind = "auto",
         user: str | None = None,
         time: float,
+        details: Mapping[str, Any] | None = None,
     ) -> int:
-        check_version_args(kind, name, user, time)
+        extra = check_version_args(kind, name, user, time, details)
 
         def run(db: sqlite3.Connection) -> int:
             last, _ = self._doc(db, doc_id)
@@ -403,11 +426,12 @@ class SQLiteStore(DocumentStore):
             )
             cursor = db.execute(
                 "INSERT INTO collab_versions (doc_id, seq, name, kind, user, time, authors, "
-                "change_bytes, state_size, state, base_id, depth) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "change_bytes, state_size, state, base_id, depth, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc_id, seq, name, kind, user, float(time), json.dumps(h.authors(changes)),
                     sum(len(e.update) for e in changes), len(state), blob, base_id, depth,
+                    json.dumps(extra) if extra else None,
                 ),
             )  # fmt: skip
             assert cursor.lastrowid is not None
@@ -415,7 +439,9 @@ class SQLiteStore(DocumentStore):
 
         return await self._write_tx(run)
 
-    _VERSION_COLUMNS = "id, doc_id, seq, name, kind, user, time, authors, change_bytes, state_size"
+    _VERSION_COLUMNS = (
+        "id, doc_id, seq, name, kind, user, time, authors, change_bytes, state_size, details"
+    )
 
     @staticmethod
     def _version_state(db: sqlite3.Connection, version_id: int) -> bytes:
@@ -431,7 +457,8 @@ class SQLiteStore(DocumentStore):
 
     @staticmethod
     def _version_info(row: Sequence[Any]) -> VersionInfo:
-        return VersionInfo(*row[:7], tuple(json.loads(row[7])), row[8], row[9])
+        details = json.loads(row[10]) if row[10] else {}
+        return VersionInfo(*row[:7], tuple(json.loads(row[7])), row[8], row[9], details)
 
     async def list_versions(
         self, doc_id: str, limit: int = 50, before: int | None = None

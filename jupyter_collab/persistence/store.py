@@ -19,16 +19,20 @@ network) and the in-memory one are interchangeable. One contract test suite
 from __future__ import annotations
 
 import asyncio
+import logging
 import time as _time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 from .errors import UnknownDocument
 from .history import compact_state, merge
 from .model import AuditEvent, LogEntry, NewUpdate, Snapshot, Version, VersionInfo, VersionKind
 
 DEFAULT_RETENTION = 7 * 24 * 3600.0
+
+Annotator = Callable[[str, "Snapshot | None", Sequence[LogEntry]], "bytes | None"]
 
 
 class DocumentStore(ABC):
@@ -40,6 +44,10 @@ class DocumentStore(ABC):
     """
 
     retention: float = DEFAULT_RETENTION
+    # Describes what a new snapshot holds, from the previous snapshot and the log entries it
+    # folds in (called in a worker thread by :meth:`compact`): the history layer keeps who
+    # wrote what there, so attribution outlives the log that compaction trims.
+    annotator: Annotator | None = None
 
     # -- update log ---------------------------------------------------------------------------
 
@@ -94,9 +102,17 @@ class DocumentStore(ABC):
 
     @abstractmethod
     async def write_snapshot(
-        self, doc_id: str, state: bytes, upto_seq: int, *, now: float | None = None
+        self,
+        doc_id: str,
+        state: bytes,
+        upto_seq: int,
+        *,
+        now: float | None = None,
+        note: bytes | None = None,
     ) -> int:
         """Store ``state`` as the snapshot covering seqs ``<= upto_seq`` and trim the log.
+
+        ``note`` is kept with it and returned as :attr:`Snapshot.note` (see :attr:`annotator`).
 
         In one transaction: replaces the snapshot, then deletes the longest prefix of the log
         with ``seq <= upto_seq`` whose entries are all older than ``now - retention`` (a prefix,
@@ -133,14 +149,27 @@ class DocumentStore(ABC):
         snapshot, entries = await self.history(doc_id)
         if entries:
             # Merging a long log takes a while: off the event loop that serves the rooms.
-            state = await asyncio.to_thread(
-                compact_state, snapshot.state if snapshot else None, [e.update for e in entries]
-            )
-            assert state is not None
-            await self.write_snapshot(doc_id, state, entries[-1].seq, now=now)
+            state, note = await asyncio.to_thread(self._fold, doc_id, snapshot, entries)
+            await self.write_snapshot(doc_id, state, entries[-1].seq, now=now, note=note)
         elif snapshot is not None:  # nothing new, but older entries may have left the window
-            await self.write_snapshot(doc_id, snapshot.state, snapshot.upto_seq, now=now)
+            await self.write_snapshot(
+                doc_id, snapshot.state, snapshot.upto_seq, now=now, note=snapshot.note
+            )
         return await self.snapshot(doc_id)
+
+    def _fold(
+        self, doc_id: str, snapshot: Snapshot | None, entries: Sequence[LogEntry]
+    ) -> tuple[bytes, bytes | None]:
+        """The state of a new snapshot, and its note (in a worker thread)."""
+        state = compact_state(snapshot.state if snapshot else None, [e.update for e in entries])
+        assert state is not None
+        note = None
+        if self.annotator is not None:
+            try:
+                note = self.annotator(doc_id, snapshot, entries)
+            except Exception:  # a note is a nicety: never a reason not to compact
+                logging.getLogger(__name__).exception("Annotating the snapshot of %s", doc_id)
+        return state, note
 
     # -- versions -----------------------------------------------------------------------------
 
@@ -154,8 +183,12 @@ class DocumentStore(ABC):
         kind: VersionKind = "auto",
         user: str | None = None,
         time: float,
+        details: Mapping[str, Any] | None = None,
     ) -> int:
         """Make a version point at ``seq`` (1 to the last seq); returns its id.
+
+        ``user`` made the point (named it, saved, restored); ``details`` is a JSON-serializable
+        mapping kept with it and returned in :attr:`VersionInfo.details`.
 
         The version stores the **full document state at seq**, zlib-compressed, computed here
         from the store's own history (the nearest earlier version or the snapshot, plus the log

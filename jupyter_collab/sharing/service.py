@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..collaboration.manager import RoomManager
@@ -425,14 +425,22 @@ class Sharing:
         await self.notify(target, "shared", actor, path, None, message, details)
 
     async def notify_restored(
-        self, users: Iterable[str], actor: Any, path: str, room: str, version: int
+        self, users: Iterable[str], actor: Any, path: str, room: str, version: Mapping[str, Any]
     ) -> None:
-        message = f"{_display(actor)} restored version {version} of {path}"
+        """Tell a document's authors it was restored. ``version`` is what was restored
+        (``{"id", "name", "time", "kind"}``): people know a version by its name or its time
+        (which clients show in their own time zone), never by its id."""
+        what = f"“{version['name']}”" if version.get("name") else "an earlier version"
+        message = f"{_display(actor)} restored {what} of {path}"
+        details = {
+            "version": version.get("id"),
+            "versionName": version.get("name"),
+            "versionTime": version.get("time"),
+            "versionKind": version.get("kind"),
+        }
         for user in users:
             if user != actor.username:
-                await self.notify(
-                    user, "restored", actor, path, room, message, {"version": version}
-                )
+                await self.notify(user, "restored", actor, path, room, message, details)
 
     async def notify(
         self, user: str, kind: str, actor: Any, path: str | None, room: str | None,

@@ -55,7 +55,12 @@ export type Notice =
   /** Someone restored a version (docs/history-api.md). */
   | {
       type: 'restored';
+      /** The restored version's id (to tell restores apart; never shown). */
       version: number | null;
+      /** How people know the restored version: its name, else its time. */
+      versionName?: string | null;
+      versionTime?: string | null;
+      versionKind?: string | null;
       by: { username?: string; display_name?: string } | null;
       path?: string;
     }
@@ -116,6 +121,9 @@ export function parseNotice(text: string): Notice {
       return {
         type: 'restored',
         version: typeof value.version === 'number' ? value.version : null,
+        versionName: str(value.versionName) ?? null,
+        versionTime: str(value.versionTime) ?? null,
+        versionKind: str(value.versionKind) ?? null,
         by,
         path: str(value.path)
       };

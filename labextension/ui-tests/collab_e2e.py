@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,7 +94,7 @@ def make_root(root: Path) -> None:
     (root / "big.ipynb").write_text(json.dumps(big))
     (root / "notes.txt").write_text("hello from disk\n")
     # the history checks use documents of their own
-    (root / "history.txt").write_text("first line from disk\n")
+    (root / "history.py").write_text("# first line from disk\nimport os\n")
     hist = dict(notebook)
     hist["cells"] = [
         {
@@ -420,6 +421,15 @@ CURRENT = "#jp-main-dock-panel .jp-MainAreaWidget:not(.lm-mod-hidden)"
 TEXT = f"{CURRENT} .jp-FileEditor .cm-content"
 CELLS = f"{CURRENT} .jp-Notebook .jp-Cell .cm-content"
 HISTORY_TAB = ".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='jp-collab-history']"
+PANEL = "#jp-collab-history"
+# a version in the main area
+VIEWER = "#jp-main-dock-panel .jp-collab-VersionViewer:not(.lm-mod-hidden)"
+LONG_NAME = (
+    "Before cleanup: the state we agreed on in the Monday review, kept so that anyone can go "
+    "back to it"
+)
+# what a time must never look like in the history UI: ISO dates, UTC, version numbers
+RAW_TIME = r"\d{4}-\d{2}-\d{2}|UTC|T\d{2}:\d{2}|version \d"
 
 
 def open_in_workspace(page: Page, base: str, workspace: str, path: str) -> None:
@@ -435,17 +445,25 @@ def open_document(page: Page, path: str) -> None:
 
 def show_history(page: Page) -> None:
     """Open the history panel (its tab toggles it)."""
-    if not page.locator("#jp-collab-history").is_visible():
+    if not page.locator(PANEL).is_visible():
         page.locator(HISTORY_TAB).click()
-    page.locator("#jp-collab-history").wait_for(timeout=5000)
+    page.locator(PANEL).wait_for(timeout=5000)
 
 
 def version_names(page: Page) -> list[str]:
-    return page.locator("#jp-collab-history .jp-collab-HistoryPanel-versionName").all_inner_texts()
+    return page.locator(f"{PANEL} .jp-collab-HistoryPanel-versionName").all_inner_texts()
 
 
 def wait_version(page: Page, name: str, timeout: float = 15000) -> bool:
-    return wait_text(page, "#jp-collab-history .jp-collab-HistoryPanel-versionName", name, timeout)
+    return wait_text(page, f"{PANEL} .jp-collab-HistoryPanel-versionName", name, timeout)
+
+
+def my_name(page: Page) -> str:
+    """How the server calls this browser's user (an anonymous user gets a generated name)."""
+    return page.evaluate(
+        "() => { const i = window.jupyterapp.serviceManager.user.identity;"
+        " return i ? (i.display_name || i.name || i.username) : ''; }"
+    ) or ""
 
 
 def editor_text(page: Page) -> str:
@@ -453,6 +471,16 @@ def editor_text(page: Page) -> str:
     return page.evaluate(
         "() => { const w = window.jupyterapp.shell.currentWidget;"
         " return w && w.context ? w.context.model.sharedModel.getSource() : null; }"
+    ) or ""
+
+
+def document_text(page: Page, path: str) -> str:
+    """The text of an open document, whichever tab is in front."""
+    return page.evaluate(
+        "(path) => { for (const w of window.jupyterapp.shell.widgets('main')) {"
+        " if (w.context && w.context.path === path) return w.context.model.sharedModel.getSource(); }"
+        " return ''; }",
+        path,
     ) or ""
 
 
@@ -465,7 +493,7 @@ def notebook_sources(page: Page) -> list[str]:
 
 
 def name_version(page: Page, name: str) -> None:
-    page.locator("#jp-collab-history .jp-collab-HistoryPanel-name").click()
+    page.locator(f"{PANEL} .jp-collab-HistoryPanel-name").click()
     dialog = page.locator(".jp-Dialog")
     dialog.locator("input").first.wait_for(timeout=5000)
     dialog.locator("input").first.fill(name)
@@ -474,107 +502,203 @@ def name_version(page: Page, name: str) -> None:
 
 
 def select_version(page: Page, name: str) -> None:
-    page.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").filter(
+    page.locator(f"{PANEL} .jp-collab-HistoryPanel-versionButton").filter(
         has_text=name
     ).first.click()
 
 
-def restore_selected(page: Page) -> None:
-    page.locator("#jp-collab-history .jp-collab-HistoryPanel-restore").click()
+def confirm_dialog(page: Page) -> str:
     dialog = page.locator(".jp-Dialog")
     dialog.first.wait_for(timeout=5000)
+    text = dialog.first.inner_text()
     dialog.locator("button.jp-mod-accept").first.click()
     dialog.first.wait_for(state="detached", timeout=10000)
+    return text
+
+
+def highlighted(page: Page, scope: str) -> list[str]:
+    """Colours of the syntax tokens CodeMirror drew in ``scope`` (more than one: highlighted)."""
+    return page.evaluate(
+        "(scope) => { const colours = new Set();"
+        " for (const el of document.querySelectorAll(scope + ' .cm-line span')) {"
+        "   if (el.closest('.jp-collab-DiffGutter')) continue;"
+        "   colours.add(getComputedStyle(el).color); }"
+        " for (const el of document.querySelectorAll(scope + ' .cm-line')) {"
+        "   colours.add(getComputedStyle(el).color); }"
+        " return Array.from(colours); }",
+        scope,
+    )
+
+
+def times_shown(page: Page, scope: str) -> list[str]:
+    return page.evaluate(
+        "(scope) => Array.from(document.querySelectorAll(scope + ' time'))"
+        ".filter(t => t.offsetParent !== null).map(t => t.textContent)",
+        scope,
+    )
 
 
 def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> None:
-    """A names a version of a text file, compares and restores it; B sees it live."""
-    open_in_workspace(a, base, "history-a", "history.txt")
-    check("history A: text file opens", wait_text(a, TEXT, "first line from disk", 30000))
-    open_in_workspace(b, base, "history-b", "history.txt")
-    check("history B: text file opens", wait_text(b, TEXT, "first line from disk", 30000))
-    a.locator(TEXT).first.click()
-    a.keyboard.press("Control+End")
-    a.keyboard.type("second line by A")
-    check("history B: sees A's line", wait_text(b, TEXT, "second line by A"))
+    """B writes a line, A names a version (named by A, changed by B), changes more, looks at the
+    version and its changes in the main area (highlighted), and restores it: B's line is still
+    credited to B."""
+    open_in_workspace(a, base, "history-a", "history.py")
+    check("history A: the file opens", wait_text(a, TEXT, "first line from disk", 30000))
+    open_in_workspace(b, base, "history-b", "history.py")
+    check("history B: the file opens", wait_text(b, TEXT, "first line from disk", 30000))
+    name_a, name_b = my_name(a), my_name(b)
+    b.locator(TEXT).first.click()
+    b.keyboard.press("Control+End")
+    b.keyboard.type("second = 'line by B'")
+    check("history A: sees B's line", wait_text(a, TEXT, "line by B"))
 
     show_history(a)
-    name_version(a, "Before cleanup")
+    check("history A: the file as first opened is a version", wait_version(a, "As first opened"),
+          repr(version_names(a)))  # fmt: skip
+    name_version(a, LONG_NAME)
     check("history A: the named version is listed", wait_version(a, "Before cleanup"), repr(version_names(a)))
     show_history(b)
     check("history B: the named version is listed too", wait_version(b, "Before cleanup"), repr(version_names(b)))
+    item = b.locator(f"{PANEL} .jp-collab-HistoryPanel-version").filter(has_text="Before cleanup").first
+    meta = item.inner_text()
+    check(
+        "history B: the named version says who named it and who wrote its changes",
+        f"Named by {name_a}" in meta and f"Changes by {name_b}" in meta,
+        f"{meta!r} (A is {name_a!r}, B is {name_b!r})",
+    )
+    title = item.locator(".jp-collab-HistoryPanel-versionName")
+    fits = b.evaluate(
+        "(el) => { const r = document.createRange(); r.selectNodeContents(el);"
+        " const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));"
+        " return { overflow: getComputedStyle(el).textOverflow, wraps: el.scrollWidth <= el.clientWidth + 1,"
+        " lines: tops.size, tooltip: el.closest('button').title }; }",
+        title.element_handle(),
+    )
+    check(
+        "history B: a long title wraps (not cut off) and its tooltip has it whole",
+        fits["overflow"] != "ellipsis" and fits["wraps"] and fits["lines"] >= 2 and LONG_NAME in fits["tooltip"],
+        repr(fits),
+    )
 
+    # A rewrites the file: B's line is gone
     a.locator(TEXT).first.click()
-    a.keyboard.press("Control+End")
-    a.keyboard.press("Enter")
-    a.keyboard.type("third line to be undone")
-    check("history B: sees the line to be undone", wait_text(b, TEXT, "third line to be undone"))
+    a.keyboard.press("Control+a")
+    a.keyboard.type("third = 'to be undone'")
+    check("history B: sees the file rewritten", wait_until(lambda: "line by B" not in document_text(b, "history.py")
+                                                          and "to be undone" in document_text(b, "history.py")),
+          repr(document_text(b, "history.py")))  # fmt: skip
 
-    # preview of the named version: read-only text without the later line
+    # the version opens in the main area: read-only, highlighted as Python
     select_version(a, "Before cleanup")
-    preview = a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody")
-    preview.wait_for(timeout=10000)
-    text = preview.inner_text()
-    check(
-        "history A: the preview shows the named version's content",
-        "second line by A" in text and "third line to be undone" not in text,
-        repr(text[:200]),
-    )
-    check(
-        "history A: the preview is not editable",
-        a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody [contenteditable='true'], "
-                  "#jp-collab-history .jp-collab-HistoryPanel-previewBody textarea").count() == 0,
-    )
-    # diff against current: the later line is added
-    a.locator("#jp-collab-history .jp-collab-HistoryPanel-diff").click()
-    added = a.locator("#jp-collab-history .jp-collab-Diff-line.jp-mod-add")
+    viewer = a.locator(VIEWER)
     try:
-        added.first.wait_for(timeout=10000)
+        viewer.locator(".jp-collab-VersionView-content .cm-editor").first.wait_for(timeout=15000)
+        opened = True
+    except Exception:
+        opened = False
+    check("history A: the version opens in the main area, in an editor", opened)
+    content = viewer.locator(".jp-collab-VersionView-content").inner_text() if opened else ""
+    check(
+        "history A: it shows the named version's content",
+        "line by B" in content and "to be undone" not in content,
+        repr(content[:200]),
+    )
+    check(
+        "history A: the version's title is its name, whole",
+        LONG_NAME in viewer.locator(".jp-collab-VersionView-title").inner_text(),
+    )
+    check(
+        "history A: the version is not editable",
+        a.locator(f"{VIEWER} .jp-collab-VersionView-content [contenteditable='true']").count() == 0,
+    )
+    colours = highlighted(a, f"{VIEWER} .jp-collab-VersionView-content")
+    check("history A: the version's Python is highlighted", len(colours) >= 2, repr(colours))
+    check("history A: the viewer offers 'Restore this version'",
+          viewer.locator(".jp-collab-VersionView-restore").is_visible())  # fmt: skip
+    a.screenshot(path=str(out / "history-version-text-A.png"))
+
+    # what changed since: the later line added, highlighted, in colour
+    viewer.locator(".jp-collab-VersionView-showChanges").click()
+    added = a.locator(f"{VIEWER} .jp-collab-DiffLine.jp-mod-add")
+    try:
+        added.first.wait_for(timeout=15000)
     except Exception:
         pass
     added_text = " ".join(added.all_inner_texts())
-    check("history A: the diff shows the added line in colour", "third line to be undone" in added_text, repr(added_text))
+    check("history A: the changes show the added line", "to be undone" in added_text, repr(added_text))
     bg = a.evaluate(
-        "() => { const el = document.querySelector('#jp-collab-history .jp-collab-Diff-line.jp-mod-add');"
-        " return el ? getComputedStyle(el).backgroundColor : ''; }"
+        "(sel) => { const el = document.querySelector(sel);"
+        " return el ? getComputedStyle(el).backgroundColor : ''; }",
+        f"{VIEWER} .jp-collab-DiffLine.jp-mod-add",
     )
     check("history A: added lines have a background colour", bool(bg) and bg not in ("rgba(0, 0, 0, 0)", "transparent"), bg)
-    a.screenshot(path=str(out / "history-diff-text-A.png"))
+    colours = highlighted(a, f"{VIEWER} .jp-collab-VersionView-changes")
+    check("history A: the changes are highlighted too", len(colours) >= 2, repr(colours))
+    summary = viewer.locator(".jp-collab-VersionView-changedBy").inner_text()
+    check("history A: the changes say who made them", name_a in summary, repr(summary))
+    a.screenshot(path=str(out / "history-changes-text-A.png"))
 
-    # restore: B's editor changes live, B is told
+    # one date and time format everywhere, no ISO times or UTC, no version numbers
+    shown = times_shown(a, PANEL) + times_shown(a, VIEWER)
+    panel_text = a.locator(PANEL).inner_text() + " " + viewer.locator(".jp-collab-VersionView-header").inner_text()
+    check(
+        "history A: times are shown one way (no ISO, no UTC, no version numbers)",
+        bool(shown) and not re.search(RAW_TIME, panel_text)
+        and all(re.fullmatch(r"(Today|Yesterday|\d{1,2} \w{3}( \d{4})?|\w{3} \d{1,2}( \d{4})?), .*\d{2}.*", t) for t in shown),
+        repr(shown),
+    )
+
+    # restore from the version's tab: B sees it live and is told which version, by name
     b.evaluate("() => { window.__collabNoReload = true; }")
-    restore_selected(a)
-    ok = wait_until(lambda: "third line to be undone" not in editor_text(b) and "second line by A" in editor_text(b))
-    check("history B: sees the restored content live", ok, repr(editor_text(b)))
+    viewer.locator(".jp-collab-VersionView-restore").click()
+    asked = confirm_dialog(a)
+    check("history A: the restore dialog names the version", "Before cleanup" in asked, repr(asked))
+    ok = wait_until(lambda: "to be undone" not in document_text(b, "history.py")
+                    and "line by B" in document_text(b, "history.py"))  # fmt: skip
+    check("history B: sees the restored content live", ok, repr(document_text(b, "history.py")))
     check("history B: without reloading the page", b.evaluate("() => window.__collabNoReload === true"))
     check(
         "history A: the editor shows the restored content",
-        wait_until(lambda: "third line to be undone" not in editor_text(a)),
-        repr(editor_text(a)),
+        wait_until(lambda: "to be undone" not in document_text(a, "history.py")),
+        repr(document_text(a, "history.py")),
     )
-    check("history B: a notification says the version was restored", wait_text(b, TOASTS, "was restored", 15000),
-          " | ".join(b.locator(TOASTS).all_inner_texts()))
-    check("history A: the restore is listed", wait_version(a, "Restored"), repr(version_names(a)))
-    check("history B: the restore is listed (live refresh)", wait_version(b, "Restored"), repr(version_names(b)))
+    told = wait_text(b, TOASTS, "restored “history.py” to “Before cleanup", 15000)
+    toasts = " | ".join(b.locator(TOASTS).all_inner_texts())
+    check("history B: a notification says which version was restored, by name", told, toasts)
+    check("history B: ... and no version number", not re.search(r"version \d", toasts), toasts)
+    check("history A: the restore is listed", wait_version(a, "Restored “Before cleanup"), repr(version_names(a)))
+    check("history B: the restore is listed (live refresh)", wait_version(b, "Restored “Before cleanup"), repr(version_names(b)))
+    restore_item = b.locator(f"{PANEL} .jp-collab-HistoryPanel-version[data-kind='restore']").first.inner_text()
+    check(
+        "history B: the restore says who restored it, and credits the text it brought back to B",
+        f"Restored by {name_a}" in restore_item and f"Changes by {name_b}" in restore_item.replace(f"{name_a}, ", ""),
+        repr(restore_item),
+    )
     check(
         "disk: the restored content is saved",
-        wait_until(lambda: "third line to be undone" not in (root / "history.txt").read_text()
-                   and "second line by A" in (root / "history.txt").read_text()),
-        repr((root / "history.txt").read_text()),
+        wait_until(lambda: "to be undone" not in (root / "history.py").read_text()
+                   and "line by B" in (root / "history.py").read_text()),
+        repr((root / "history.py").read_text()),
     )
     check("history B: no dialog after the restore", not dialog_text(b), dialog_text(b))
     a.screenshot(path=str(out / "history-panel-A.png"))
     b.screenshot(path=str(out / "history-restored-B.png"))
 
-    # who wrote this
-    a.locator("#jp-collab-history .jp-collab-HistoryPanel-attribution").click()
-    rows = a.locator("#jp-collab-history .jp-collab-HistoryPanel-attributionRow")
+    # who wrote this: B's line is still B's, restored by A
+    open_document(a, "history.py")  # (the file's tab, in front of the version's)
+    a.locator(f"{PANEL} .jp-collab-HistoryPanel-attribution").click()
+    rows = a.locator(f"{PANEL} .jp-collab-HistoryPanel-attributionRow")
     try:
-        rows.first.wait_for(timeout=10000)
+        rows.filter(has_text="line by B").first.wait_for(timeout=10000)
     except Exception:
         pass
-    check("history A: 'who wrote this' lists the lines", rows.count() > 0,
-          " | ".join(rows.all_inner_texts())[:300])
+    row_b = rows.filter(has_text="line by B")
+    row_text = row_b.first.inner_text() if row_b.count() else ""
+    check(
+        "history A: 'who wrote this' credits B's restored line to B, restored by A",
+        name_b in row_text and f"restored by {name_a}" in row_text,
+        " | ".join(rows.all_inner_texts())[:300],
+    )
     markers = a.locator(f"{CURRENT} .jp-FileEditor .jp-collab-AttributionGutter-marker")
     check(
         "history A: the editor's gutter shows who wrote the lines",
@@ -582,37 +706,36 @@ def check_history_text(a: Page, b: Page, base: str, root: Path, out: Path) -> No
         repr(markers.all_inner_texts()),
     )
     a.screenshot(path=str(out / "history-attribution-A.png"))
-    # keyboard: Escape closes the view, arrows move between versions
-    a.locator("#jp-collab-history .jp-collab-HistoryPanel-attribution").focus()
+    # keyboard: Escape closes the view, arrows move between versions, Enter opens one
+    a.locator(f"{PANEL} .jp-collab-HistoryPanel-attribution").focus()
     a.keyboard.press("Escape")
     check("history A: Escape closes the view", rows.count() == 0)
     check("history A: the gutter goes away with it", wait_until(lambda: markers.count() == 0, 10), f"{markers.count()} markers")
-    first = a.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").first
+    first = a.locator(f"{PANEL} .jp-collab-HistoryPanel-versionButton").first
     first.focus()
     a.keyboard.press("ArrowDown")
     focused = a.evaluate("() => document.activeElement && document.activeElement.dataset.focusKey")
-    second = a.locator("#jp-collab-history .jp-collab-HistoryPanel-versionButton").nth(1).get_attribute("data-focus-key")
-    check("history A: arrow keys move between versions", focused == second, f"{focused} vs {second}")
+    second = a.locator(f"{PANEL} .jp-collab-HistoryPanel-versionButton").nth(1)
+    check("history A: arrow keys move between versions", focused == second.get_attribute("data-focus-key"),
+          f"{focused} vs {second.get_attribute('data-focus-key')}")  # fmt: skip
+    wanted = second.locator(".jp-collab-HistoryPanel-versionName").inner_text()
     a.keyboard.press("Enter")
-    try:
-        a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody").wait_for(timeout=10000)
-        opened = True
-    except Exception:
-        opened = False
-    selected = a.locator("#jp-collab-history .jp-collab-HistoryPanel-version.jp-mod-selected .jp-collab-HistoryPanel-versionButton")
     check(
-        "history A: Enter opens the focused version",
-        opened and selected.count() == 1 and selected.get_attribute("data-focus-key") == second,
+        "history A: Enter opens the focused version in the main area",
+        wait_text(a, f"{VIEWER} .jp-collab-VersionView-title", wanted, 10000),
+        f"wanted {wanted!r}",
     )
 
 
 def check_history_notebook(a: Page, b: Page, base: str, root: Path, out: Path) -> None:
-    """The same for a notebook: name, cell diff, restore seen live by B."""
+    """The same for a notebook: cell by cell, highlighted in the kernel's language."""
     open_document(a, "history.ipynb")
     check("history A: notebook opens", wait_text(a, CELLS, "value = 1", 30000))
     open_document(b, "history.ipynb")
     check("history B: notebook opens", wait_text(b, CELLS, "value = 1", 30000))
     show_history(a)
+    check("history A: the notebook as first opened is a version", wait_version(a, "As first opened"),
+          repr(version_names(a)))  # fmt: skip
     name_version(a, "Notebook v1")
     check("history A: the notebook's named version is listed", wait_version(a, "Notebook v1"), repr(version_names(a)))
     a.locator(CELLS).first.click()
@@ -620,55 +743,73 @@ def check_history_notebook(a: Page, b: Page, base: str, root: Path, out: Path) -
     a.keyboard.type("  # changed after v1")
     check("history B: sees A's change to the cell", wait_text(b, CELLS, "changed after v1"))
     select_version(a, "Notebook v1")
-    preview = a.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody")
-    preview.wait_for(timeout=10000)
-    ptext = preview.inner_text()
+    viewer = a.locator(VIEWER)
+    cells = viewer.locator(".jp-collab-VersionView-cell")
+    try:
+        viewer.locator(".jp-collab-VersionView-cell .cm-editor").first.wait_for(timeout=15000)
+    except Exception:
+        pass
+    ptext = viewer.locator(".jp-collab-VersionView-content").inner_text()
     check(
-        "history A: the notebook preview lists the cells of v1",
-        "value = 1" in ptext and "History notebook" in ptext and "changed after v1" not in ptext,
+        "history A: the version lists the notebook's cells as they were",
+        cells.count() == 2 and "value = 1" in ptext and "History notebook" in ptext
+        and "changed after v1" not in ptext,
         repr(ptext[:200]),
     )
-    a.locator("#jp-collab-history .jp-collab-HistoryPanel-diff").click()
-    modified = a.locator("#jp-collab-history .jp-collab-HistoryPanel-cellDiff[data-status='modified']")
+    check(
+        "history A: each cell is an editor",
+        viewer.locator(".jp-collab-VersionView-cell .cm-editor").count() == 2,
+        f"{viewer.locator('.jp-collab-VersionView-cell .cm-editor').count()} editors",
+    )
+    colours = highlighted(a, f"{VIEWER} .jp-collab-VersionView-cell[data-cell-type='code']")
+    check("history A: code cells are highlighted as Python (the kernel's language)", len(colours) >= 2, repr(colours))
+    a.screenshot(path=str(out / "history-version-notebook-A.png"))
+    viewer.locator(".jp-collab-VersionView-showChanges").click()
+    modified = viewer.locator(".jp-collab-VersionView-cellDiff[data-status='modified']")
     try:
-        modified.first.wait_for(timeout=10000)
+        modified.first.locator(".jp-collab-DiffLine.jp-mod-add").first.wait_for(timeout=15000)
     except Exception:
         pass
     check(
-        "history A: the notebook diff lists the modified cell with its source diff",
-        modified.count() == 1 and "changed after v1" in modified.first.inner_text(),
-        " | ".join(a.locator("#jp-collab-history .jp-collab-HistoryPanel-diffBody").all_inner_texts())[:300],
+        "history A: the changes list the modified cell with its added line",
+        modified.count() == 1 and "changed after v1" in modified.first.inner_text()
+        and modified.first.locator(".jp-collab-DiffLine.jp-mod-add").count() == 1,
+        " | ".join(viewer.locator(".jp-collab-VersionView-changes").all_inner_texts())[:300],
     )
-    a.screenshot(path=str(out / "history-diff-notebook-A.png"))
-    restore_selected(a)
+    a.screenshot(path=str(out / "history-changes-notebook-A.png"))
+    # restore from the panel this time
+    a.locator(f"{PANEL} .jp-collab-HistoryPanel-restore").click()
+    confirm_dialog(a)
     ok = wait_until(lambda: notebook_sources(b)[:1] == ["value = 1"])
     check("history B: sees the notebook restored live", ok, repr(notebook_sources(b)))
-    check("history B: told about the notebook's restore", wait_text(b, TOASTS, "history.ipynb", 15000),
-          " | ".join(b.locator(TOASTS).all_inner_texts()))
+    check("history B: told about the notebook's restore, by the version's name",
+          wait_text(b, TOASTS, "“history.ipynb” to “Notebook v1”", 15000),
+          " | ".join(b.locator(TOASTS).all_inner_texts()))  # fmt: skip
     check(
         "disk: the restored notebook is saved",
         wait_until(lambda: "changed after v1" not in (root / "history.ipynb").read_text()),
     )
     show_history(b)
-    check("history B: the notebook's restore is listed", wait_version(b, "Restored"), repr(version_names(b)))
+    check("history B: the notebook's restore is listed", wait_version(b, "Restored “Notebook v1”"), repr(version_names(b)))
     b.screenshot(path=str(out / "history-notebook-B.png"))
 
 
 def check_history_viewer(browser, base: str, out: Path) -> None:
-    """A viewer sees the history but may not name or restore."""
+    """A viewer sees the history and its versions but may not name or restore."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     ctx.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
     c = ctx.new_page()
-    open_in_workspace(c, base, "history-c", "history.txt")
-    wait_text(c, TEXT, "second line by A", 30000)
+    open_in_workspace(c, base, "history-c", "history.py")
+    wait_text(c, TEXT, "line by B", 30000)
     show_history(c)
     check("history C (viewer): the versions are listed", wait_version(c, "Before cleanup"), repr(version_names(c)))
     select_version(c, "Before cleanup")
-    c.locator("#jp-collab-history .jp-collab-HistoryPanel-previewBody").wait_for(timeout=10000)
+    c.locator(f"{VIEWER} .jp-collab-VersionView-content .cm-editor").first.wait_for(timeout=15000)
     check(
-        "history C (viewer): no name or restore buttons",
-        c.locator("#jp-collab-history .jp-collab-HistoryPanel-name").count() == 0
-        and c.locator("#jp-collab-history .jp-collab-HistoryPanel-restore").count() == 0,
+        "history C (viewer): no name or restore buttons, in the panel or the version's tab",
+        c.locator(f"{PANEL} .jp-collab-HistoryPanel-name").count() == 0
+        and c.locator(f"{PANEL} .jp-collab-HistoryPanel-restore").count() == 0
+        and c.locator(f"{VIEWER} .jp-collab-VersionView-restore").count() == 0,
     )
     c.screenshot(path=str(out / "history-viewer-C.png"))
     ctx.close()

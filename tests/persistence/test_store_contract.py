@@ -538,3 +538,58 @@ def test_compaction_encodes_snapshots_compactly_but_keeps_pending_updates(
             assert text_of(await store.load("b")) == "x" * 10  # the held-back ones were kept
 
     run(scenario())
+
+
+def test_credits_provenance_details_and_notes_are_kept(make_store: StoreFactory) -> None:
+    """What the history layer keeps beside the bytes (a restore's credits and provenance, a
+    version's details, a snapshot's note) comes back as it was given, and credits decide a
+    version's authors."""
+
+    async def scenario() -> None:
+        async with make_store() as store:
+            editor, _ = await session(store, "a", 3)
+            restore = NewUpdate(
+                editor.edit(random.Random(7)), "restore", "ada", 2000.0, ("bob", "cy"), b"\x01p"
+            )
+            await store.append_many("a", [restore])
+            entries = await store.read("a")
+            assert (entries[-1].credits, entries[-1].provenance) == (("bob", "cy"), b"\x01p")
+            assert entries[-1].authors == ("bob", "cy") and entries[0].authors == ("ada",)
+            assert (entries[0].credits, entries[0].provenance) == (None, None)
+            first = await store.add_version("a", 3, kind="opened", time=1.0)
+            second = await store.add_version(
+                "a", 4, kind="restore", user="ada", time=2.0, details={"restoredFrom": {"id": 1}}
+            )
+            infos = {v.id: v for v in await store.list_versions("a")}
+            assert infos[second].authors == ("bob", "cy")  # not the restorer
+            assert infos[second].details == {"restoredFrom": {"id": 1}}
+            assert infos[first].details == {} and infos[first].kind == "opened"
+            assert (await store.get_version("a", second)).details == {"restoredFrom": {"id": 1}}
+            with pytest.raises(InvalidInput):
+                await store.add_version("a", 4, time=3.0, details={"x": object()})
+            with pytest.raises(InvalidInput):
+                await store.append_many("a", [NewUpdate(b"\x01", "client", "a", 1.0, ("a", 1))])
+
+            seen = []
+
+            def annotator(doc_id, snapshot, folded):
+                seen.append((doc_id, snapshot, [e.seq for e in folded]))
+                return b"note %d" % folded[-1].seq
+
+            store.annotator = annotator
+            snap = await store.compact("a", now=1e9)
+            assert snap is not None and snap.note == b"note 4"
+            assert seen == [("a", None, [1, 2, 3, 4])]
+            again = await store.compact("a", now=1e9)  # nothing new: the note stays
+            assert again is not None and again.note == b"note 4"
+
+            def broken(doc_id, snapshot, folded):
+                raise RuntimeError("a note is a nicety")
+
+            store.annotator = broken
+            await store.append("a", editor.edit(random.Random(8)), origin="client", user="ada",
+                               time=3000.0)  # fmt: skip
+            snap = await store.compact("a", now=1e9)  # compacts all the same, without a note
+            assert snap is not None and snap.upto_seq == 5 and snap.note is None
+
+    run(scenario())

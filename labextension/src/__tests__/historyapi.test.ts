@@ -19,7 +19,8 @@ const VERSION = {
   createdBy: 'alice',
   authors: ['alice', 'bob'],
   changeBytes: 1234,
-  size: 5678
+  size: 5678,
+  restoredFrom: null
 };
 const ROOM = 'json:notebook:5c1e-ab';
 
@@ -43,7 +44,7 @@ describe('HistoryClient', () => {
     const params = new URL(requests[0].url).searchParams;
     expect(params.has('limit')).toBe(false);
     expect(params.has('before')).toBe(false);
-    expect(page).toEqual({ versions: [], next: null });
+    expect(page).toEqual({ versions: [], next: null, users: {} });
   });
 
   it('fills in missing version fields', async () => {
@@ -60,9 +61,38 @@ describe('HistoryClient', () => {
       createdBy: null,
       authors: [],
       changeBytes: 0,
-      size: 0
+      size: 0,
+      restoredFrom: null
     });
     expect(page.next).toBeNull();
+  });
+
+  it('reads what a restore restored, and the users map (plain colours only)', async () => {
+    const { client } = setup(() => ({
+      body: {
+        versions: [
+          {
+            id: 9, time: 't', kind: 'restore', createdBy: 'bob', authors: ['alice'],
+            restoredFrom: { id: 3, name: 'Draft', time: '2026-11-25T14:02:00+00:00', kind: 'named' }
+          }
+        ],
+        next: null,
+        users: {
+          alice: { username: 'alice', name: 'Alice L.', display_name: 'Alice', initials: 'AL', color: '#1f77b4' },
+          bob: { display_name: 'Bob', color: 'red; background: url(x)' },
+          eve: 'not an identity'
+        }
+      }
+    }));
+    const page = await client.listVersions(ROOM);
+    expect(page.versions[0].restoredFrom).toEqual({
+      id: 3, name: 'Draft', time: '2026-11-25T14:02:00+00:00', kind: 'named'
+    });
+    expect(page.users.alice).toEqual({
+      username: 'alice', name: 'Alice L.', display_name: 'Alice', initials: 'AL', color: '#1f77b4'
+    });
+    expect(page.users.bob).toMatchObject({ username: 'bob', display_name: 'Bob', color: null });
+    expect(page.users.eve).toBeUndefined();
   });
 
   it('gets the content of a version', async () => {

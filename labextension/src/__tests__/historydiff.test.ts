@@ -170,14 +170,17 @@ describe('attribution rows', () => {
         type: 'notebook',
         cells: [
           { id: 'c1', index: 0, createdBy: 'alice', user: 'bob', origin: 'client', time: 't', authors: ['alice', 'bob'], changed: true },
-          { id: 'c2', index: 1, createdBy: null, user: null, origin: 'snapshot', time: null, authors: [], changed: false }
+          { id: 'c2', index: 1, createdBy: null, user: null, origin: 'snapshot', time: null, authors: [], changed: false },
+          { id: 'c3', index: 2, createdBy: 'bob', user: 'bob', origin: 'client', time: 't', authors: ['bob'], changed: true, restoredBy: 'carol' }
         ]
       },
       { cells: new Map([['c1', { source: '\nx = 1\nprint(x)', cellType: 'code' }]]) }
     );
     expect(rows).toEqual([
-      { from: 1, to: 1, user: 'bob', origin: 'client', authors: ['alice', 'bob'], changed: true, excerpt: 'x = 1', cellType: 'code' },
-      { from: 2, to: 2, user: null, origin: 'snapshot', authors: [], changed: false, excerpt: '', cellType: undefined }
+      { from: 1, to: 1, user: 'bob', origin: 'client', authors: ['alice', 'bob'], changed: true, restoredBy: null, excerpt: 'x = 1', cellType: 'code' },
+      { from: 2, to: 2, user: null, origin: 'snapshot', authors: [], changed: false, restoredBy: null, excerpt: '', cellType: undefined },
+      // a restored cell stays its author's; who restored it is said apart
+      { from: 3, to: 3, user: 'bob', origin: 'client', authors: ['bob'], changed: true, restoredBy: 'carol', excerpt: '', cellType: undefined }
     ]);
   });
 });

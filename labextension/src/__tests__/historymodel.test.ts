@@ -24,6 +24,7 @@ function version(id: number, extra: Partial<IVersion> = {}): IVersion {
     authors: ['alice'],
     changeBytes: 10,
     size: 100,
+    restoredFrom: null,
     ...extra
   };
 }
@@ -57,7 +58,11 @@ class FakeApi implements IHistoryApi {
       const limit = options.limit ?? 50;
       const page = sorted.slice(start, start + limit);
       const more = start + limit < sorted.length;
-      return { versions: page, next: more ? page[page.length - 1].id : null };
+      return {
+        versions: page,
+        next: more ? page[page.length - 1].id : null,
+        users: { alice: { username: 'alice', display_name: 'Alice A.', color: '#123456' } }
+      };
     });
   }
   getVersion(room: string, id: number): Promise<IVersionContent> {
@@ -83,7 +88,11 @@ class FakeApi implements IHistoryApi {
   restore(room: string, id: number): Promise<IRestoreResult> {
     return this._maybe(`restore ${room} ${id}`, () => {
       const before = version(this.versions.length + 1);
-      const after = version(this.versions.length + 2, { kind: 'restore', name: `Restored version ${id}` });
+      const after = version(this.versions.length + 2, {
+        kind: 'restore',
+        createdBy: 'alice',
+        restoredFrom: { id, name: null, time: '2026-11-24T20:00:00+00:00', kind: 'auto' }
+      });
       this.versions.push(before, after);
       return { restored: id, before, version: after };
     });
@@ -91,7 +100,8 @@ class FakeApi implements IHistoryApi {
   attribution(room: string): Promise<IAttribution> {
     return this._maybe(`attribution ${room}`, () => ({
       type: 'text' as const,
-      lines: [{ line: 1, user: 'alice', origin: 'client', time: 't', authors: ['alice'], changed: false }]
+      lines: [{ line: 1, user: 'alice', origin: 'client', time: 't', authors: ['alice'], changed: false }],
+      users: { bob: { username: 'bob', display_name: 'Bob B.' } }
     }));
   }
 }
@@ -166,31 +176,39 @@ describe('HistoryModel', () => {
     expect(model.problem).toBeNull();
   });
 
-  it('previews, diffs and attributes; Escape-like close', async () => {
-    const { api, model } = setup();
+  it('selects a version (shown in the main area), attributes; Escape-like close', async () => {
+    const { api, model, changed } = setup();
     await model.setActive(true);
     await model.setDocument(DOC);
-    await model.select(2);
+    changed.mockClear();
+    model.select(2);
     expect(model.selectedId).toBe(2);
-    expect(model.view).toMatchObject({ kind: 'preview', version: { id: 2 }, content: { content: 'content of 2' } });
-    await model.showDiff();
-    expect(api.calls).toContain('diff text:file:1 2 current');
-    expect(model.view).toMatchObject({ kind: 'diff', version: { id: 2 }, diff: { type: 'text', added: 1 } });
+    expect(model.selected?.id).toBe(2);
+    expect(changed).toHaveBeenCalledTimes(1);
+    // selecting loads nothing here: the version's tab loads what it shows
+    expect(api.calls.filter(c => c.startsWith('get') || c.startsWith('diff'))).toEqual([]);
     await model.showAttribution();
     expect(model.view.kind).toBe('attribution');
     model.closeView();
     expect(model.view.kind).toBe('none');
   });
 
-  it('reports a compacted version (409) without losing the list', async () => {
-    const { api, model } = setup();
+  it('keeps the identities the replies give', async () => {
+    const { model } = setup();
     await model.setActive(true);
     await model.setDocument(DOC);
-    api.failNext = new HistoryError('compacted', 409);
-    await model.select(1);
-    expect(model.problem).toMatchObject({ action: 'preview', status: 409 });
-    expect(model.view.kind).toBe('none');
-    expect(model.versions).toHaveLength(3);
+    expect(model.users.get('alice')).toMatchObject({ display_name: 'Alice A.', color: '#123456' });
+    await model.showAttribution();
+    expect(model.users.get('bob')).toMatchObject({ display_name: 'Bob B.' });
+    // live awareness completes, replies win
+    const known = model.users.known(
+      new Map([
+        ['alice', { username: 'alice', display_name: 'Alice (live)', initials: 'AL' }],
+        ['carol', { username: 'carol', display_name: 'Carol' }]
+      ])
+    );
+    expect(known.get('alice')).toMatchObject({ display_name: 'Alice A.', initials: 'AL' });
+    expect(known.get('carol')).toMatchObject({ display_name: 'Carol' });
   });
 
   it('ignores answers for a document that is no longer current', async () => {
@@ -207,20 +225,6 @@ describe('HistoryModel', () => {
     expect(model.document?.path).toBe('b.txt');
     expect(api.calls).toEqual(['list text:file:1 50', 'list text:file:2 50']);
     expect(model.loading).toBe(false);
-  });
-
-  it('keeps only the last of two views asked for quickly', async () => {
-    const { api, model } = setup();
-    await model.setActive(true);
-    await model.setDocument(DOC);
-    api.hold = true;
-    const a = model.select(1);
-    const b = model.select(2);
-    await flush();
-    api.hold = false;
-    api.held.reverse().forEach(r => r()); // the older answer arrives last
-    await Promise.all([a, b]);
-    expect(model.view).toMatchObject({ kind: 'preview', version: { id: 2 } });
   });
 
   it('names a version and lists it at once', async () => {
@@ -240,7 +244,7 @@ describe('HistoryModel', () => {
     const r = await model.restore(1);
     expect(r.restored).toBe(1);
     await flush();
-    expect(model.versions[0]).toMatchObject({ kind: 'restore', name: 'Restored version 1' });
+    expect(model.versions[0]).toMatchObject({ kind: 'restore', restoredFrom: { id: 1 } });
     expect(model.busy).toBe(false);
     api.failNext = new HistoryError('the path is taken', 409);
     await expect(model.restore(2)).rejects.toBeInstanceOf(HistoryError);
@@ -261,11 +265,11 @@ describe('HistoryModel', () => {
     expect(api.calls.filter(c => c.startsWith('list'))).toHaveLength(1);
   });
 
-  it('refreshes on version and restored notices; reloads a diff after a restore', async () => {
+  it('refreshes on version and restored notices; reloads the attribution after a restore', async () => {
     const { api, model } = setup();
     await model.setActive(true);
     await model.setDocument(DOC);
-    await model.showDiff(2);
+    await model.showAttribution();
     api.calls = [];
     api.versions.push(version(4, { name: 'named elsewhere', kind: 'named' }));
     model.handleNotice(parseNotice(JSON.stringify({ type: 'version', version: { id: 4 } })));
@@ -275,7 +279,7 @@ describe('HistoryModel', () => {
     api.calls = [];
     model.handleNotice(parseNotice(JSON.stringify({ type: 'restored', version: 1, by: { username: 'bob' } })));
     await flush();
-    expect(api.calls).toContain('diff text:file:1 2 current');
+    expect(api.calls).toContain('attribution text:file:1');
     // other notices change nothing
     api.calls = [];
     model.handleNotice(parseNotice(JSON.stringify({ type: 'saved', path: 'a.txt' })));

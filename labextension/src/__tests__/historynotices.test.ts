@@ -20,38 +20,51 @@ function notice(value: object) {
 describe('notices from the server', () => {
   it('parses the history notices', () => {
     expect(
-      notice({ type: 'restored', version: 12, by: { username: 'alice', display_name: 'Alice' }, path: 'a.txt' })
-    ).toEqual({ type: 'restored', version: 12, by: { username: 'alice', display_name: 'Alice' }, path: 'a.txt' });
-    expect(notice({ type: 'restored' })).toEqual({ type: 'restored', version: null, by: null, path: undefined });
+      notice({
+        type: 'restored', version: 12, versionName: 'Draft', versionTime: '2026-11-25T14:02:00+00:00',
+        versionKind: 'named', by: { username: 'alice', display_name: 'Alice' }, path: 'a.txt'
+      })
+    ).toEqual({
+      type: 'restored', version: 12, versionName: 'Draft', versionTime: '2026-11-25T14:02:00+00:00',
+      versionKind: 'named', by: { username: 'alice', display_name: 'Alice' }, path: 'a.txt'
+    });
+    expect(notice({ type: 'restored' })).toEqual({
+      type: 'restored', version: null, versionName: null, versionTime: null, versionKind: null,
+      by: null, path: undefined
+    });
     expect(notice({ type: 'version', version: { id: 3 } })).toEqual({ type: 'version', version: { id: 3 } });
     expect(notice({ type: 'store-error', message: 'disk full' })).toEqual({ type: 'store-error', message: 'disk full' });
   });
 });
 
+const TIME = { locale: 'en-GB', timeZone: 'Europe/London', now: new Date('2026-11-28T09:00:00Z') };
+
 describe('noticeNotification', () => {
-  it('says who restored which version', () => {
-    const spec = noticeNotification(
-      notice({ type: 'restored', version: 12, by: { username: 'alice', display_name: 'Alice' } }),
-      'room-1',
-      'notes.txt',
-      trans
-    );
-    expect(spec).toEqual({
+  it('says who restored which version, by its name or its time, never its id', () => {
+    const by = { username: 'alice', display_name: 'Alice' };
+    const named = notice({ type: 'restored', version: 12, versionName: 'Before cleanup', versionTime: '2026-11-20T10:00:00Z', by });
+    expect(noticeNotification(named, 'room-1', 'notes.txt', trans, null, TIME)).toEqual({
       key: 'room-1:restored',
       type: 'info',
-      message: '“notes.txt”: version 12 was restored by Alice.',
+      message: 'Alice restored “notes.txt” to “Before cleanup”.',
       autoClose: 8000
     });
-    const mine = noticeNotification(
-      notice({ type: 'restored', version: 12, by: { username: 'alice', display_name: 'Alice' } }),
-      'room-1',
-      'notes.txt',
-      trans,
-      'alice'
+    expect(noticeNotification(named, 'room-1', 'notes.txt', trans, 'alice', TIME)?.message).toBe(
+      'You restored “notes.txt” to “Before cleanup”.'
     );
-    expect(mine?.message).toBe('“notes.txt”: you restored version 12.');
-    const anonymous = noticeNotification(notice({ type: 'restored', version: 3, by: { username: 'bob' } }), 'r', 'a', trans);
-    expect(anonymous?.message).toContain('by bob');
+    const unnamed = notice({ type: 'restored', version: 3, versionTime: '2026-11-25T14:02:00Z', by: { username: 'bob' } });
+    const message = noticeNotification(unnamed, 'r', 'a', trans, null, TIME)?.message;
+    expect(message).toBe('bob restored “a” to the version of 25 Nov, 14:02.');
+    expect(message).not.toMatch(/version 3\b/);
+    const yesterday = notice({ type: 'restored', version: 3, versionTime: '2026-11-25T14:02:00Z', by });
+    expect(noticeNotification(yesterday, 'r', 'a', trans, null, { ...TIME, now: new Date('2026-11-26T12:00:00Z') })?.message)
+      .toBe('Alice restored “a” to the version of yesterday, 14:02.');
+    const original = notice({ type: 'restored', version: 1, versionKind: 'opened', versionTime: '2026-11-25T14:02:00Z', by });
+    expect(noticeNotification(original, 'r', 'a', trans, null, TIME)?.message).toBe(
+      'Alice restored “a” to the file as first opened.'
+    );
+    const old = notice({ type: 'restored', version: 3, by: { username: 'bob' } });
+    expect(noticeNotification(old, 'r', 'a', trans)?.message).toBe('bob restored “a” to an earlier version.');
   });
 
   it('tells about merged disk changes, save and store errors', () => {

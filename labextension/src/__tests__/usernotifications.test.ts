@@ -85,13 +85,22 @@ describe('streamNotification', () => {
     ).toBe('Alice shared the folder “data” with you: you can edit what is in it.');
   });
 
-  it('a restore says which version', () => {
+  it('a restore says which version: by its name, else its time, never its id', () => {
     expect(
-      streamNotification(note({ id: 1, type: 'restored', details: { version: 4 } }), trans)?.message
-    ).toBe('Alice restored version 4 of “analysis.ipynb”.');
+      streamNotification(
+        note({ id: 1, type: 'restored', details: { version: 4, versionName: 'Final', versionTime: '2026-11-20T10:00:00Z' } }),
+        trans
+      )?.message
+    ).toBe('Alice restored “analysis.ipynb” to “Final”.');
+    const byTime = streamNotification(
+      note({ id: 1, type: 'restored', details: { version: 4, versionTime: '2020-01-02T03:04:00Z' } }),
+      trans
+    )?.message;
+    expect(byTime).toMatch(/^Alice restored “analysis\.ipynb” to the version of .*2020/);
+    expect(byTime).not.toContain('version 4');
     expect(
       streamNotification(note({ id: 1, type: 'restored', details: {}, actor: null }), trans)?.message
-    ).toBe('Someone restored an earlier version of “analysis.ipynb”.');
+    ).toBe('Someone restored “analysis.ipynb” to an earlier version.');
   });
 
   it('an unknown type shows the server sentence; nothing without one', () => {

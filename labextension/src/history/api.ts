@@ -8,6 +8,17 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { IAwarenessUser } from '../presencemodel';
+
+/** What a restore restored: a version, by its name and time. */
+export interface IVersionReference {
+  id: number | null;
+  name: string | null;
+  /** ISO 8601, UTC. */
+  time: string | null;
+  kind: string | null;
+}
+
 /** One version of a document. */
 export interface IVersion {
   id: number;
@@ -15,19 +26,30 @@ export interface IVersion {
   /** ISO 8601, UTC. */
   time: string;
   name: string | null;
-  /** 'auto' | 'save' | 'named' | 'restore' (others may come). */
+  /** 'opened' | 'auto' | 'save' | 'named' | 'restore' (others may come). */
   kind: string;
+  /** Who made the version point (named, saved, restored): not its authors. */
   createdBy: string | null;
+  /** Who wrote the changes since the previous version point. */
   authors: string[];
   changeBytes: number;
   size: number;
+  /** A restore: the version it restored. */
+  restoredFrom: IVersionReference | null;
 }
+
+/**
+ * Who the usernames of a reply are (name, initials, colour), also for
+ * people who are not in the room: `{username: identity}`.
+ */
+export type IUsers = Record<string, IAwarenessUser>;
 
 /** A page of versions, newest first. */
 export interface IVersionPage {
   versions: IVersion[];
   /** Pass as `before` to get the next (older) page. */
   next: number | null;
+  users: IUsers;
 }
 
 /** The content of a version. */
@@ -37,6 +59,7 @@ export interface IVersionContent {
   format: 'text' | 'json' | 'base64' | string;
   /** A string (text, base64) or an nbformat 4 notebook. */
   content: any;
+  users?: IUsers;
 }
 
 /** One cell of a notebook diff. */
@@ -61,6 +84,7 @@ export interface ITextDiff {
   added: number;
   removed: number;
   authors: string[];
+  users?: IUsers;
 }
 
 export interface INotebookDiff {
@@ -70,6 +94,9 @@ export interface INotebookDiff {
   authors: string[];
   metadataChanged: boolean;
   cells: ICellDiff[];
+  /** The notebook's language (its `language_info`, or its kernel's language). */
+  language?: { name?: string; [key: string]: any } | null;
+  users?: IUsers;
 }
 
 export interface IBlobDiff {
@@ -80,6 +107,7 @@ export interface IBlobDiff {
   oldSize: number;
   newSize: number;
   authors: string[];
+  users?: IUsers;
 }
 
 export type IDiff = ITextDiff | INotebookDiff | IBlobDiff;
@@ -89,6 +117,7 @@ export interface IRestoreResult {
   restored: number;
   before: IVersion;
   version: IVersion;
+  users?: IUsers;
 }
 
 export interface ILineAttribution {
@@ -98,6 +127,8 @@ export interface ILineAttribution {
   time: string | null;
   authors: string[];
   changed: boolean;
+  /** Who restored the line as it was (it is still credited to `user`). */
+  restoredBy?: string | null;
 }
 
 export interface ICellAttribution {
@@ -109,11 +140,12 @@ export interface ICellAttribution {
   time: string | null;
   authors: string[];
   changed: boolean;
+  restoredBy?: string | null;
 }
 
 export type IAttribution =
-  | { type: 'text'; lines: ILineAttribution[] }
-  | { type: 'notebook'; cells: ICellAttribution[] };
+  | { type: 'text'; lines: ILineAttribution[]; users?: IUsers }
+  | { type: 'notebook'; cells: ICellAttribution[]; users?: IUsers };
 
 /** An error answered by the history API (or a network failure: status null). */
 export class HistoryError extends Error {
@@ -206,13 +238,18 @@ export class HistoryClient implements IHistoryApi {
     }
     return {
       versions: data.versions.map(normalizeVersion),
-      next: typeof data.next === 'number' ? data.next : null
+      next: typeof data.next === 'number' ? data.next : null,
+      users: normalizeUsers(data.users)
     };
   }
 
   async getVersion(room: string, id: number): Promise<IVersionContent> {
     const data = await this._request(this.url(room, ['versions', String(id)]));
-    return { ...data, version: normalizeVersion(data?.version ?? {}) };
+    return {
+      ...data,
+      version: normalizeVersion(data?.version ?? {}),
+      users: normalizeUsers(data?.users)
+    };
   }
 
   async diff(
@@ -220,7 +257,8 @@ export class HistoryClient implements IHistoryApi {
     from: number,
     to: number | 'current' = 'current'
   ): Promise<IDiff> {
-    return this._request(this.url(room, ['diff'], { from, to }));
+    const data = await this._request(this.url(room, ['diff'], { from, to }));
+    return { ...data, users: normalizeUsers(data?.users) };
   }
 
   async nameVersion(room: string, name: string): Promise<IVersion> {
@@ -246,7 +284,8 @@ export class HistoryClient implements IHistoryApi {
     return {
       restored: data?.restored,
       before: normalizeVersion(data?.before ?? {}),
-      version: normalizeVersion(data?.version ?? {})
+      version: normalizeVersion(data?.version ?? {}),
+      users: normalizeUsers(data?.users)
     };
   }
 
@@ -254,12 +293,13 @@ export class HistoryClient implements IHistoryApi {
     room: string,
     options: { at?: number | 'current'; since?: number | null } = {}
   ): Promise<IAttribution> {
-    return this._request(
+    const data = await this._request(
       this.url(room, ['attribution'], {
         at: options.at ?? 'current',
         since: options.since
       })
     );
+    return { ...data, users: normalizeUsers(data?.users) };
   }
 
   private async _request(url: string, init: RequestInit = {}): Promise<any> {
@@ -304,6 +344,51 @@ export function normalizeVersion(v: any): IVersion {
       ? v.authors.filter((a: unknown) => typeof a === 'string')
       : [],
     changeBytes: Number(v?.changeBytes ?? 0),
-    size: Number(v?.size ?? 0)
+    size: Number(v?.size ?? 0),
+    restoredFrom: normalizeReference(v?.restoredFrom)
   };
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value ? value : null;
+}
+
+function normalizeReference(r: any): IVersionReference | null {
+  if (!r || typeof r !== 'object') {
+    return null;
+  }
+  return {
+    id: typeof r.id === 'number' ? r.id : null,
+    name: text(r.name),
+    time: text(r.time),
+    kind: text(r.kind)
+  };
+}
+
+// A colour goes into style properties: only plain colour values (no url(), no ";").
+const COLOR = /^(#[0-9a-f]{3,8}|[a-z]{3,30}|(rgb|hsl)a?\([0-9\s.,%/]+\))$/i;
+
+function safeColor(value: unknown): string | null {
+  return typeof value === 'string' && COLOR.test(value.trim()) ? value.trim() : null;
+}
+
+/** The `users` map of a reply, keeping only well-formed string fields. */
+export function normalizeUsers(users: any): IUsers {
+  const result: IUsers = {};
+  if (!users || typeof users !== 'object' || Array.isArray(users)) {
+    return result;
+  }
+  for (const [username, u] of Object.entries<any>(users)) {
+    if (!u || typeof u !== 'object') {
+      continue;
+    }
+    result[username] = {
+      username,
+      name: text(u.name) ?? undefined,
+      display_name: text(u.display_name) ?? undefined,
+      initials: text(u.initials) ?? undefined,
+      color: safeColor(u.color)
+    };
+  }
+  return result;
 }

@@ -280,6 +280,8 @@ export interface IAttributionRow {
   origin: string;
   authors: string[];
   changed: boolean;
+  /** Who restored the row as it was (it stays credited to `user`). */
+  restoredBy: string | null;
   /** What the row is about: the first line's text or the cell's first line. */
   excerpt: string;
   cellType?: string;
@@ -311,6 +313,7 @@ export function attributionRows(
         last.user === l.user &&
         last.origin === l.origin &&
         last.changed === !!l.changed &&
+        last.restoredBy === (l.restoredBy ?? null) &&
         sameSet(last.authors, authors)
       ) {
         last.to = l.line;
@@ -323,6 +326,7 @@ export function attributionRows(
         origin: l.origin,
         authors,
         changed: !!l.changed,
+        restoredBy: l.restoredBy ?? null,
         excerpt: firstLine(textLines[l.line - 1] ?? '')
       });
     }
@@ -336,6 +340,7 @@ export function attributionRows(
         origin: c.origin,
         authors: Array.isArray(c.authors) ? c.authors : [],
         changed: !!c.changed,
+        restoredBy: c.restoredBy ?? null,
         excerpt: firstLine(cell?.source ?? ''),
         cellType: cell?.cellType
       });
@@ -362,14 +367,6 @@ export function firstLine(text: string, max = 80): string {
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
 
-/** A version's title: its name, else its kind. */
-export function versionTitle(
-  v: IVersion,
-  kindLabel: (kind: string) => string
-): string {
-  return v.name ?? kindLabel(v.kind);
-}
-
 /** Every username a list of versions / a diff / an attribution mentions. */
 export function mentionedUsers(values: {
   versions?: readonly IVersion[];
@@ -389,6 +386,9 @@ export function mentionedUsers(values: {
       set.add(r.user);
     }
     r.authors.forEach(a => set.add(a));
+    if (r.restoredBy) {
+      set.add(r.restoredBy);
+    }
   }
   return Array.from(set).sort();
 }

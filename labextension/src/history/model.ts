@@ -11,12 +11,11 @@ import { Notice } from '../protocol';
 import {
   HistoryError,
   IAttribution,
-  IDiff,
   IHistoryApi,
   IRestoreResult,
-  IVersion,
-  IVersionContent
+  IVersion
 } from './api';
+import { HistoryUsers } from './people';
 
 /** The document the panel is about. */
 export interface IHistoryDocument {
@@ -29,11 +28,12 @@ export interface IHistoryDocument {
   canWrite: boolean;
 }
 
-/** What is shown below the list. */
+/**
+ * What is shown below the list: "who wrote this". (A version's content and
+ * its changes open in the main area: `viewmodel.ts`.)
+ */
 export type HistoryView =
   | { kind: 'none' }
-  | { kind: 'preview'; version: IVersion; content: IVersionContent }
-  | { kind: 'diff'; version: IVersion; diff: IDiff }
   | { kind: 'attribution'; attribution: IAttribution };
 
 /** An error, with what was being done. */
@@ -48,10 +48,17 @@ export interface IHistoryProblem {
 export const PAGE_SIZE = 50;
 
 export class HistoryModel {
-  constructor(api: IHistoryApi, options: { pageSize?: number } = {}) {
+  constructor(
+    api: IHistoryApi,
+    options: { pageSize?: number; users?: HistoryUsers } = {}
+  ) {
     this._api = api;
     this._pageSize = options.pageSize ?? PAGE_SIZE;
+    this.users = options.users ?? new HistoryUsers();
   }
+
+  /** The identities the replies gave (names and colours of everyone named). */
+  readonly users: HistoryUsers;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -201,6 +208,7 @@ export class HistoryModel {
       if (gen !== this._generation) {
         return;
       }
+      this.users.merge(page.users);
       let versions = page.versions;
       const reached = () =>
         !oldest ||
@@ -213,6 +221,7 @@ export class HistoryModel {
         if (gen !== this._generation) {
           return;
         }
+        this.users.merge(page.users);
         versions = dedupe(versions.concat(page.versions));
       }
       this._versions = versions;
@@ -236,8 +245,7 @@ export class HistoryModel {
         this._loaded = true;
         if (
           this._selectedId !== null &&
-          !this._versions.some(v => v.id === this._selectedId) &&
-          this._view.kind !== 'attribution'
+          !this._versions.some(v => v.id === this._selectedId)
         ) {
           // The selected version is no longer listed: keep showing what
           // was loaded, but nothing is selected in the list.
@@ -265,6 +273,7 @@ export class HistoryModel {
       if (gen !== this._generation) {
         return;
       }
+      this.users.merge(page.users);
       this._versions = dedupe(this._versions.concat(page.versions));
       this._next = page.next;
       this._problem = null;
@@ -280,33 +289,20 @@ export class HistoryModel {
     }
   }
 
-  /** Select a version and show its content. */
-  select(id: number): Promise<void> {
-    this._selectedId = id;
-    return this._load('preview', async room => {
-      const content = await this._api.getVersion(room, id);
-      const version = this._find(id) ?? content.version;
-      return { kind: 'preview', version, content };
-    });
-  }
-
-  /** Compare a version (the selected one by default) with the current content. */
-  showDiff(id: number | null = this._selectedId): Promise<void> {
-    if (id === null) {
-      return Promise.resolve();
+  /** Select a version (its content and changes open in the main area). */
+  select(id: number | null): void {
+    if (id === this._selectedId) {
+      return;
     }
     this._selectedId = id;
-    return this._load('diff', async room => {
-      const diff = await this._api.diff(room, id, 'current');
-      const version = this._find(id) ?? ({ id } as IVersion);
-      return { kind: 'diff', version, diff };
-    });
+    this._emit();
   }
 
   /** Show who wrote each line / cell of the current content. */
   showAttribution(): Promise<void> {
     return this._load('attribution', async room => {
       const attribution = await this._api.attribution(room, { at: 'current' });
+      this.users.merge(attribution.users);
       return { kind: 'attribution', attribution };
     });
   }
@@ -374,13 +370,9 @@ export class HistoryModel {
       return;
     }
     void this.refresh();
-    if (notice.type === 'restored') {
-      // The current content changed: what compares with it is stale.
-      if (this._view.kind === 'diff') {
-        void this.showDiff(this._view.version.id);
-      } else if (this._view.kind === 'attribution') {
-        void this.showAttribution();
-      }
+    if (notice.type === 'restored' && this._view.kind === 'attribution') {
+      // The current content changed: who wrote it too.
+      void this.showAttribution();
     }
   }
 
@@ -440,10 +432,6 @@ export class HistoryModel {
     if (!this._versions.some(v => v.id === version.id)) {
       this._versions = [version, ...this._versions].sort(newestFirst);
     }
-  }
-
-  private _find(id: number): IVersion | undefined {
-    return this._versions.find(v => v.id === id);
   }
 
   private _emit(): void {

@@ -4,11 +4,9 @@
  * JupyterLab UI dependency, the notifier is injected).
  */
 import { Notice } from '../protocol';
+import { ITimeOptions, ITrans, versionReference } from './format';
 
-/** The part of a TranslationBundle used here. */
-export interface ITrans {
-  __(msg: string, ...args: any[]): string;
-}
+export { ITrans };
 
 export type NotificationType = 'info' | 'success' | 'warning' | 'error';
 
@@ -37,13 +35,15 @@ function shorten(text: string, max: number): string {
  * @param roomKey identifies the document (the room id).
  * @param name the document's file name.
  * @param self our username (a restore we made says "you").
+ * @param time locale and time zone of the times shown (tests).
  */
 export function noticeNotification(
   notice: Notice,
   roomKey: string,
   name: string,
   trans: ITrans,
-  self: string | null = null
+  self: string | null = null,
+  time: ITimeOptions = {}
 ): INotificationSpec | null {
   let spec: Omit<INotificationSpec, 'key'> | null = null;
   switch (notice.type) {
@@ -53,18 +53,15 @@ export function noticeNotification(
         notice.by?.username ||
         trans.__('someone');
       const mine = !!self && notice.by?.username === self;
-      let message: string;
-      if (mine) {
-        message =
-          notice.version !== null
-            ? trans.__('“%1”: you restored version %2.', name, notice.version)
-            : trans.__('“%1”: you restored an earlier version.', name);
-      } else {
-        message =
-          notice.version !== null
-            ? trans.__('“%1”: version %2 was restored by %3.', name, notice.version, by)
-            : trans.__('“%1”: an earlier version was restored by %2.', name, by);
-      }
+      // The version by its name or its time: versions have no numbers.
+      const what = versionReference(
+        { name: notice.versionName, time: notice.versionTime, kind: notice.versionKind },
+        trans,
+        time
+      );
+      const message = mine
+        ? trans.__('You restored “%1” to %2.', name, what)
+        : trans.__('%1 restored “%2” to %3.', by, name, what);
       spec = { type: 'info', message, autoClose: 8000 };
       break;
     }

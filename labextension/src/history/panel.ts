@@ -3,7 +3,6 @@
  * diff against the current content, naming, restoring and "who wrote
  * this". Renders a HistoryModel.
  */
-import { Time } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { historyIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -11,20 +10,18 @@ import { Widget } from '@lumino/widgets';
 type Message = Parameters<Widget['processMessage']>[0];
 
 import { IAwarenessUser } from '../presencemodel';
-import { IDiff, IVersion } from './api';
+import { IVersion } from './api';
+import { IUserBadge, attributionRows, firstLine, userBadge } from './diffmodel';
 import {
-  IDiffLine,
-  IUserBadge,
-  attributionRows,
-  countChanges,
-  firstLine,
-  notebookDiffRows,
-  parseUnifiedDiff,
-  previewCells,
-  summarizeNotebookDiff,
-  userBadge
-} from './diffmodel';
+  ITimeOptions,
+  kindLabel,
+  madeBy,
+  shownTime,
+  versionTitle
+} from './format';
 import { HistoryModel, IHistoryProblem } from './model';
+import { avatar } from './viewer';
+import { VersionMode } from './viewmodel';
 
 export namespace HistoryPanel {
   export interface IOptions {
@@ -40,9 +37,13 @@ export namespace HistoryPanel {
     /** Ask for a version name (null: cancelled). */
     askName: () => Promise<string | null>;
     /** Confirm a restore. */
-    confirmRestore: (version: IVersion, title: string) => Promise<boolean>;
+    confirmRestore: (version: IVersion) => Promise<boolean>;
     /** Tell the user something went wrong with an action. */
     reportError: (message: string) => void;
+    /** Open a version in the main area, as its content or its changes. */
+    openVersion: (version: IVersion, mode: VersionMode) => void;
+    /** Locale, time zone (tests). */
+    time?: ITimeOptions;
   }
 }
 
@@ -134,10 +135,7 @@ export class HistoryPanel extends Widget {
     if (!this.model.canWrite || this.model.busy) {
       return;
     }
-    const ok = await this._options.confirmRestore(
-      version,
-      this._versionTitle(version)
-    );
+    const ok = await this._options.confirmRestore(version);
     if (!ok) {
       return;
     }
@@ -292,64 +290,8 @@ export class HistoryPanel extends Widget {
       this._list.append(li);
       return;
     }
-    const known = this._options.knownUsers();
     for (const v of model.versions) {
-      const li = document.createElement('li');
-      li.className = 'jp-collab-HistoryPanel-version';
-      li.dataset.versionId = String(v.id);
-      li.dataset.kind = v.kind;
-      const selected = model.selectedId === v.id;
-      li.classList.toggle('jp-mod-selected', selected);
-
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'jp-collab-HistoryPanel-versionButton';
-      button.dataset.focusKey = `version:${v.id}`;
-      button.setAttribute('aria-current', selected ? 'true' : 'false');
-      const title = this._versionTitle(v);
-      const when = formatTime(v.time);
-      button.title = trans.__('Show version %1 (%2)', title, when.long);
-      button.addEventListener('click', () => void model.select(v.id));
-
-      const top = document.createElement('span');
-      top.className = 'jp-collab-HistoryPanel-versionTop';
-      const name = document.createElement('span');
-      name.className = 'jp-collab-HistoryPanel-versionName';
-      name.textContent = title;
-      const kind = document.createElement('span');
-      kind.className = `jp-collab-HistoryPanel-kind jp-mod-${v.kind}`;
-      kind.textContent = this._kindLabel(v.kind);
-      top.append(name, kind);
-
-      const meta = document.createElement('span');
-      meta.className = 'jp-collab-HistoryPanel-versionMeta';
-      const time = document.createElement('time');
-      time.dateTime = v.time;
-      time.textContent = when.short;
-      time.title = when.long;
-      meta.append(time);
-      const authors = v.authors.length
-        ? v.authors
-        : v.createdBy
-          ? [v.createdBy]
-          : [];
-      if (authors.length) {
-        const people = document.createElement('span');
-        people.className = 'jp-collab-HistoryPanel-authors';
-        for (const a of authors.slice(0, 4)) {
-          people.append(avatar(userBadge(a, known, '')));
-        }
-        const names = document.createElement('span');
-        names.className = 'jp-collab-HistoryPanel-authorNames';
-        names.textContent = authors
-          .map(a => userBadge(a, known, '').label)
-          .join(', ');
-        people.append(names);
-        meta.append(people);
-      }
-      button.append(top, meta);
-      li.append(button);
-      this._list.append(li);
+      this._list.append(this._versionItem(v));
     }
     if (model.hasMore) {
       const li = document.createElement('li');
@@ -365,6 +307,81 @@ export class HistoryPanel extends Widget {
     }
   }
 
+  /** One version in the list: what it is, when, who made it, who wrote it. */
+  private _versionItem(v: IVersion): HTMLElement {
+    const trans = this._trans;
+    const model = this.model;
+    const li = document.createElement('li');
+    li.className = 'jp-collab-HistoryPanel-version';
+    li.dataset.versionId = String(v.id);
+    li.dataset.kind = v.kind;
+    const selected = model.selectedId === v.id;
+    li.classList.toggle('jp-mod-selected', selected);
+
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'jp-collab-HistoryPanel-versionButton';
+    button.dataset.focusKey = `version:${v.id}`;
+    button.setAttribute('aria-current', selected ? 'true' : 'false');
+    const title = versionTitle(v, trans, this._options.time);
+    const when = shownTime(v.time, this._options.time);
+    button.title = trans.__('%1 (%2): show it in the main area', title, when.full);
+    button.addEventListener('click', () => this._open(v, 'content'));
+
+    const top = document.createElement('span');
+    top.className = 'jp-collab-HistoryPanel-versionTop';
+    const name = document.createElement('span');
+    name.className = 'jp-collab-HistoryPanel-versionName';
+    name.textContent = title;
+    const kind = document.createElement('span');
+    kind.className = `jp-collab-HistoryPanel-kind jp-mod-${v.kind}`;
+    kind.textContent = kindLabel(v.kind, trans);
+    top.append(name, kind);
+
+    const meta = document.createElement('span');
+    meta.className = 'jp-collab-HistoryPanel-versionMeta';
+    const time = document.createElement('time');
+    time.dateTime = v.time;
+    time.textContent = when.label;
+    time.title = when.full;
+    // (automatic and saved versions are titled by their time already)
+    time.hidden = title === when.label;
+    meta.append(time);
+    const made = madeBy(v, u => this._badge(u).label, trans);
+    if (made) {
+      const by = document.createElement('span');
+      by.className = 'jp-collab-HistoryPanel-madeBy';
+      by.textContent = made;
+      meta.append(by);
+    }
+    button.append(top, meta);
+    if (v.authors.length) {
+      const people = document.createElement('span');
+      people.className = 'jp-collab-HistoryPanel-authors';
+      for (const a of v.authors.slice(0, 4)) {
+        people.append(avatar(this._badge(a)));
+      }
+      const names = document.createElement('span');
+      names.className = 'jp-collab-HistoryPanel-authorNames';
+      const list = v.authors.map(a => this._badge(a).label).join(', ');
+      names.textContent = trans.__('Changes by %1', list);
+      people.title = trans.__('Who wrote the changes since the previous version: %1', list);
+      people.append(names);
+      button.append(people);
+    }
+    li.append(button);
+    return li;
+  }
+
+  private _open(v: IVersion, mode: VersionMode): void {
+    this.model.select(v.id);
+    this._options.openVersion(v, mode);
+  }
+
+  private _badge(username: string | null, nobody = ''): IUserBadge {
+    return userBadge(username, this._options.knownUsers(), nobody);
+  }
+
   private _renderDetail(): void {
     const trans = this._trans;
     const model = this.model;
@@ -376,202 +393,71 @@ export class HistoryPanel extends Widget {
       return;
     }
 
-    // The bar of the selected version: what can be done with it.
-    const version =
-      view.kind === 'preview' || view.kind === 'diff' ? view.version : selected;
-    if (version && view.kind !== 'attribution') {
+    if (view.kind === 'attribution') {
+      const body = document.createElement('div');
+      body.className = 'jp-collab-HistoryPanel-body jp-collab-HistoryPanel-attributionBody';
+      body.tabIndex = 0;
+      body.setAttribute('aria-label', trans.__('Who wrote the current content'));
+      const h3 = document.createElement('h3');
+      h3.textContent = trans.__('Who wrote this');
+      const close = this._button(trans.__('Close'), {
+        focusKey: 'close',
+        className: 'jp-collab-HistoryPanel-close',
+        onClick: () => model.closeView()
+      });
       const bar = document.createElement('div');
       bar.className = 'jp-collab-HistoryPanel-detailBar';
-      const h3 = document.createElement('h3');
-      h3.textContent = this._versionTitle(version);
-      const time = document.createElement('span');
-      time.className = 'jp-collab-HistoryPanel-detailTime';
-      time.textContent = formatTime(version.time).long;
-      const actions = document.createElement('div');
-      actions.className = 'jp-collab-HistoryPanel-actions';
-      actions.setAttribute('role', 'toolbar');
-      actions.append(
-        this._button(trans.__('Preview'), {
-          focusKey: 'preview',
-          className: 'jp-collab-HistoryPanel-preview',
-          pressed: view.kind === 'preview',
-          onClick: () => void model.select(version.id)
-        }),
-        this._button(trans.__('Diff against current'), {
-          title: trans.__('What changed between this version and the current content'),
-          focusKey: 'diff',
-          className: 'jp-collab-HistoryPanel-diff',
-          pressed: view.kind === 'diff',
-          onClick: () => void model.showDiff(version.id)
-        })
-      );
-      if (model.canWrite) {
-        actions.append(
-          this._button(trans.__('Restore…'), {
-            title: trans.__('Make this version the current content (for everyone)'),
-            focusKey: 'restore',
-            className: 'jp-collab-HistoryPanel-restore jp-mod-warn',
-            disabled: model.busy,
-            onClick: () => void this.restoreVersion(version)
-          })
-        );
-      }
-      actions.append(
-        this._button(trans.__('Close'), {
-          title: trans.__('Close this view (Escape)'),
-          focusKey: 'close',
-          className: 'jp-collab-HistoryPanel-close',
-          onClick: () => {
-            model.closeView();
-            this._focusSelected();
-          }
-        })
-      );
-      bar.append(h3, time, actions);
+      bar.append(h3, close);
       this._detail.append(bar);
+      this._renderAttribution(body, view.attribution);
+      this._detail.append(body);
+      return;
     }
 
-    const body = document.createElement('div');
-    body.className = 'jp-collab-HistoryPanel-body';
-    body.tabIndex = 0;
-    switch (view.kind) {
-      case 'preview':
-        body.classList.add('jp-collab-HistoryPanel-previewBody');
-        body.setAttribute('aria-label', trans.__('Content of the version (read-only)'));
-        this._renderPreview(body, view.content);
-        break;
-      case 'diff':
-        body.classList.add('jp-collab-HistoryPanel-diffBody');
-        body.setAttribute('aria-label', trans.__('Changes from this version to the current content'));
-        this._renderDiff(body, view.diff);
-        break;
-      case 'attribution': {
-        body.classList.add('jp-collab-HistoryPanel-attributionBody');
-        body.setAttribute('aria-label', trans.__('Who wrote the current content'));
-        const h3 = document.createElement('h3');
-        h3.textContent = trans.__('Who wrote this');
-        const close = this._button(trans.__('Close'), {
-          focusKey: 'close',
-          className: 'jp-collab-HistoryPanel-close',
-          onClick: () => model.closeView()
-        });
-        const bar = document.createElement('div');
-        bar.className = 'jp-collab-HistoryPanel-detailBar';
-        bar.append(h3, close);
-        this._detail.append(bar);
-        this._renderAttribution(body, view.attribution);
-        break;
-      }
-      default:
-        return;
+    // The selected version: what can be done with it (shown in the main area).
+    const version = selected!;
+    const bar = document.createElement('div');
+    bar.className = 'jp-collab-HistoryPanel-detailBar';
+    const h3 = document.createElement('h3');
+    const title = versionTitle(version, trans, this._options.time);
+    h3.textContent = title;
+    h3.title = title;
+    const when = shownTime(version.time, this._options.time);
+    const time = document.createElement('time');
+    time.className = 'jp-collab-HistoryPanel-detailTime';
+    time.dateTime = version.time;
+    time.textContent = when.label;
+    time.title = when.full;
+    const actions = document.createElement('div');
+    actions.className = 'jp-collab-HistoryPanel-actions';
+    actions.setAttribute('role', 'toolbar');
+    actions.append(
+      this._button(trans.__('Open'), {
+        title: trans.__('Show the content of this version in the main area'),
+        focusKey: 'preview',
+        className: 'jp-collab-HistoryPanel-preview',
+        onClick: () => this._open(version, 'content')
+      }),
+      this._button(trans.__('Changes since'), {
+        title: trans.__('What changed from this version to the current content'),
+        focusKey: 'diff',
+        className: 'jp-collab-HistoryPanel-diff',
+        onClick: () => this._open(version, 'changes')
+      })
+    );
+    if (model.canWrite) {
+      actions.append(
+        this._button(trans.__('Restore…'), {
+          title: trans.__('Make this version the current content (for everyone)'),
+          focusKey: 'restore',
+          className: 'jp-collab-HistoryPanel-restore jp-mod-warn',
+          disabled: model.busy,
+          onClick: () => void this.restoreVersion(version)
+        })
+      );
     }
-    this._detail.append(body);
-  }
-
-  private _renderPreview(body: HTMLElement, content: any): void {
-    const trans = this._trans;
-    if (content.type === 'notebook') {
-      const cells = previewCells(content.content);
-      const ol = document.createElement('ol');
-      ol.className = 'jp-collab-HistoryPanel-cells';
-      for (const c of cells) {
-        const li = document.createElement('li');
-        li.className = `jp-collab-HistoryPanel-cell jp-mod-${c.cellType}`;
-        const label = document.createElement('div');
-        label.className = 'jp-collab-HistoryPanel-cellLabel';
-        label.textContent = trans.__('Cell %1 · %2', c.index + 1, this._cellTypeLabel(c.cellType));
-        const pre = document.createElement('pre');
-        pre.textContent = c.source;
-        li.append(label, pre);
-        ol.append(li);
-      }
-      if (!cells.length) {
-        body.append(emptyText(trans.__('This version has no cells.')));
-      }
-      body.append(ol);
-    } else if (content.format === 'base64' || content.type === 'blob') {
-      body.append(emptyText(trans.__('Binary content (%1 bytes) cannot be shown.', Math.floor((String(content.content ?? '').length * 3) / 4))));
-    } else {
-      const pre = document.createElement('pre');
-      pre.className = 'jp-collab-HistoryPanel-text';
-      pre.textContent = String(content.content ?? '');
-      body.append(pre);
-    }
-  }
-
-  private _renderDiff(body: HTMLElement, diff: IDiff): void {
-    const trans = this._trans;
-    const known = this._options.knownUsers();
-    const summary = document.createElement('p');
-    summary.className = 'jp-collab-HistoryPanel-summary';
-    const authors = (diff.authors ?? []).map(a => userBadge(a, known, '').label);
-    if (diff.type === 'text') {
-      const lines = parseUnifiedDiff(diff.diff);
-      const counts = countChanges(lines);
-      summary.textContent = lines.length
-        ? trans.__('%1 lines added, %2 removed.', diff.added ?? counts.added, diff.removed ?? counts.removed)
-        : trans.__('No difference: this version is the current content.');
-      body.append(summary);
-      if (lines.length) {
-        body.append(diffTable(lines, trans));
-      }
-    } else if (diff.type === 'notebook') {
-      const s = summarizeNotebookDiff(diff.cells ?? []);
-      const parts = [
-        trans.__('%1 added', s.added),
-        trans.__('%1 removed', s.removed),
-        trans.__('%1 modified', s.modified),
-        trans.__('%1 moved', s.moved)
-      ];
-      summary.textContent = trans.__('Cells: %1.', parts.join(', '));
-      body.append(summary);
-      if (diff.metadataChanged) {
-        body.append(emptyText(trans.__('The notebook’s metadata changed.')));
-      }
-      const rows = notebookDiffRows(diff.cells ?? []);
-      if (!rows.length && !diff.metadataChanged) {
-        body.append(emptyText(trans.__('No difference: this version is the current content.')));
-      }
-      const ol = document.createElement('ol');
-      ol.className = 'jp-collab-HistoryPanel-cellDiffs';
-      for (const row of rows) {
-        const li = document.createElement('li');
-        li.className = `jp-collab-HistoryPanel-cellDiff jp-mod-${row.status}`;
-        li.dataset.status = row.status;
-        const head = document.createElement('div');
-        head.className = 'jp-collab-HistoryPanel-cellLabel';
-        const pos =
-          row.status === 'removed'
-            ? trans.__('Cell %1 (before)', (row.oldIndex ?? 0) + 1)
-            : trans.__('Cell %1', row.position ?? '?');
-        const text = document.createElement('span');
-        text.textContent = `${pos} · ${this._cellTypeLabel(row.cellType)}`;
-        head.append(text);
-        for (const b of row.badges) {
-          const badge = document.createElement('span');
-          badge.className = `jp-collab-HistoryPanel-badge jp-mod-${b}`;
-          badge.textContent = this._badgeLabel(b, row.oldIndex, row.newIndex);
-          head.append(badge);
-        }
-        li.append(head);
-        if (row.lines.length) {
-          li.append(diffTable(row.lines, trans));
-        }
-        ol.append(li);
-      }
-      body.append(ol);
-    } else if (diff.type === 'blob') {
-      summary.textContent = diff.changed
-        ? trans.__('The file changed (%1 bytes → %2 bytes).', diff.oldSize, diff.newSize)
-        : trans.__('No difference: this version is the current content.');
-      body.append(summary);
-    }
-    if (authors.length) {
-      const by = document.createElement('p');
-      by.className = 'jp-collab-HistoryPanel-summary';
-      by.textContent = trans.__('Changed since by: %1', authors.join(', '));
-      body.append(by);
-    }
+    bar.append(h3, time, actions);
+    this._detail.append(bar);
   }
 
   private _renderAttribution(body: HTMLElement, attribution: any): void {
@@ -606,6 +492,15 @@ export class HistoryPanel extends Widget {
       const name = document.createElement('span');
       name.textContent = badge.label;
       who.append(name);
+      if (row.restoredBy) {
+        const restored = document.createElement('span');
+        restored.className = 'jp-collab-HistoryPanel-restoredBy';
+        restored.textContent = trans.__(
+          'restored by %1',
+          userBadge(row.restoredBy, known, '').label
+        );
+        who.append(restored);
+      }
       const others = row.authors.filter(a => a !== row.user);
       if (others.length) {
         const more = document.createElement('span');
@@ -635,6 +530,15 @@ export class HistoryPanel extends Widget {
       this._focusSelected();
       event.preventDefault();
       event.stopPropagation();
+      return;
+    }
+    if (
+      event.key === 'Enter' &&
+      target.classList.contains('jp-collab-HistoryPanel-versionButton')
+    ) {
+      // (a button's own Enter would click it too: once is enough)
+      event.preventDefault();
+      target.click();
       return;
     }
     if (!target.classList.contains('jp-collab-HistoryPanel-versionButton')) {
@@ -679,62 +583,6 @@ export class HistoryPanel extends Widget {
   }
 
   // ---- labels ------------------------------------------------------------
-
-  private _versionTitle(v: IVersion): string {
-    return v.name ?? this._kindLabel(v.kind);
-  }
-
-  private _kindLabel(kind: string): string {
-    const trans = this._trans;
-    switch (kind) {
-      case 'auto':
-        return trans.__('Automatic');
-      case 'save':
-        return trans.__('Saved');
-      case 'named':
-        return trans.__('Named');
-      case 'restore':
-        return trans.__('Restore');
-      default:
-        return kind;
-    }
-  }
-
-  private _cellTypeLabel(type: string): string {
-    const trans = this._trans;
-    switch (type) {
-      case 'code':
-        return trans.__('code');
-      case 'markdown':
-        return trans.__('markdown');
-      case 'raw':
-        return trans.__('raw');
-      default:
-        return type;
-    }
-  }
-
-  private _badgeLabel(b: string, oldIndex: number | null, newIndex: number | null): string {
-    const trans = this._trans;
-    switch (b) {
-      case 'added':
-        return trans.__('added');
-      case 'removed':
-        return trans.__('removed');
-      case 'modified':
-        return trans.__('modified');
-      case 'moved':
-        return oldIndex !== null && newIndex !== null
-          ? trans.__('moved from %1', oldIndex + 1)
-          : trans.__('moved');
-      case 'outputs':
-        return trans.__('outputs changed');
-      case 'metadata':
-        return trans.__('metadata changed');
-      default:
-        return b;
-    }
-  }
 
   private _originLabel(origin: string): string {
     const trans = this._trans;
@@ -803,72 +651,9 @@ export class HistoryPanel extends Widget {
   private _detail: HTMLElement;
 }
 
-/** A user's avatar: initials on their colour. */
-function avatar(badge: IUserBadge): HTMLElement {
-  const el = document.createElement('span');
-  el.className = 'jp-collab-Avatar jp-collab-Avatar-small';
-  el.style.setProperty('--jp-collab-user-color', badge.color);
-  el.textContent = badge.initials;
-  el.title = badge.label;
-  el.setAttribute('aria-hidden', 'true');
-  return el;
-}
-
 function emptyText(text: string): HTMLElement {
   const p = document.createElement('p');
   p.className = 'jp-collab-HistoryPanel-summary';
   p.textContent = text;
   return p;
-}
-
-/** A unified diff as a table: old and new line numbers, sign, text. */
-function diffTable(lines: IDiffLine[], trans: TranslationBundle): HTMLElement {
-  const table = document.createElement('table');
-  table.className = 'jp-collab-Diff';
-  const tbody = document.createElement('tbody');
-  for (const l of lines) {
-    const tr = document.createElement('tr');
-    tr.className = `jp-collab-Diff-line jp-mod-${l.kind}`;
-    if (l.kind === 'hunk' || l.kind === 'note') {
-      const td = document.createElement('td');
-      td.colSpan = 4;
-      td.textContent = l.text;
-      tr.append(td);
-    } else {
-      const oldNo = document.createElement('td');
-      oldNo.className = 'jp-collab-Diff-number';
-      oldNo.textContent = l.oldLine === null ? '' : String(l.oldLine);
-      const newNo = document.createElement('td');
-      newNo.className = 'jp-collab-Diff-number';
-      newNo.textContent = l.newLine === null ? '' : String(l.newLine);
-      const sign = document.createElement('td');
-      sign.className = 'jp-collab-Diff-sign';
-      sign.textContent = l.kind === 'add' ? '+' : l.kind === 'del' ? '−' : ' ';
-      if (l.kind !== 'context') {
-        sign.setAttribute(
-          'aria-label',
-          l.kind === 'add' ? trans.__('added') : trans.__('removed')
-        );
-      }
-      const text = document.createElement('td');
-      text.className = 'jp-collab-Diff-text';
-      text.textContent = l.text;
-      tr.append(oldNo, newNo, sign, text);
-    }
-    tbody.append(tr);
-  }
-  table.append(tbody);
-  return table;
-}
-
-/** A time as "5 minutes ago" and as a full local date. */
-function formatTime(iso: string): { short: string; long: string } {
-  if (!iso) {
-    return { short: '', long: '' };
-  }
-  const date = new Date(iso);
-  if (isNaN(date.getTime())) {
-    return { short: iso, long: iso };
-  }
-  return { short: Time.formatHuman(date), long: date.toLocaleString() };
 }

@@ -10,22 +10,29 @@ import {
   Dialog,
   ICommandPalette,
   InputDialog,
+  MainAreaWidget,
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { PathExt } from '@jupyterlab/coreutils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { historyIcon } from '@jupyterlab/ui-components';
 
 import { IRoom, roomIdOf } from '../contentprovider';
 import { IAwarenessUser } from '../presencemodel';
 import { canWrite } from '../protocol';
 import { DOMAIN, ICollab } from '../tokens';
-import { HistoryClient, MAX_NAME_LENGTH } from './api';
+import { HistoryClient, IVersion, MAX_NAME_LENGTH } from './api';
 import { attributionRows, userBadge } from './diffmodel';
+import { versionReference } from './format';
 import { IGutterRun, showAttributionInEditor } from './gutter';
 import { HistoryModel, IHistoryDocument } from './model';
 import { NotificationDeduper, noticeNotification } from './notices';
 import { HistoryPanel } from './panel';
+import { HistoryUsers } from './people';
+import { VersionView } from './viewer';
+import { VersionMode, VersionViewModel } from './viewmodel';
 
 /** The document of a room, once its session is known. */
 function documentOf(room: IRoom | null): IHistoryDocument | null {
@@ -49,11 +56,12 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'Versions of the current document: preview, diff, name, restore, and who wrote what.',
   autoStart: true,
-  requires: [ICollab],
+  requires: [ICollab, IEditorServices],
   optional: [ITranslator, ILabShell, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     collab: ICollab,
+    editorServices: IEditorServices,
     translator: ITranslator | null,
     labShell: ILabShell | null,
     palette: ICommandPalette | null
@@ -61,11 +69,15 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
     const trans = (translator ?? nullTranslator).load(DOMAIN);
     const { provider } = collab;
     const client = new HistoryClient(provider.serverSettings);
-    const model = new HistoryModel(client);
+    // Identities from the replies: also people who are not in any room here.
+    const users = new HistoryUsers();
+    const model = new HistoryModel(client, { users });
 
     // Everybody seen in a room, by username (colours and names of authors).
     const seenUsers = new Map<string, IAwarenessUser>();
-    const knownUsers = (): ReadonlyMap<string, IAwarenessUser> => {
+    const knownUsers = (): ReadonlyMap<string, IAwarenessUser> =>
+      users.known(liveUsers());
+    const liveUsers = (): ReadonlyMap<string, IAwarenessUser> => {
       for (const room of provider.rooms) {
         if (room.sharedModel.isDisposed) {
           continue;
@@ -116,28 +128,117 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
         });
         return result.button.accept ? (result.value ?? '').slice(0, MAX_NAME_LENGTH) : null;
       },
-      confirmRestore: async (version, title) => {
-        const when = version.time ? new Date(version.time).toLocaleString() : '';
-        const result = await showDialog({
-          title: trans.__('Restore this version?'),
-          body: trans.__(
-            '“%1” will become the content of “%2” (%3) for everyone working on it. The current content is kept as a version, so you can undo this by restoring it.',
-            title,
-            current ? PathExt.basename(current.path) : '',
-            when
-          ),
-          buttons: [
-            Dialog.cancelButton({ label: trans.__('Cancel') }),
-            Dialog.warnButton({ label: trans.__('Restore') })
-          ]
-        });
-        return result.button.accept;
-      },
-      reportError: message => {
-        Notification.error(message, { autoClose: 8000 });
+      confirmRestore: version => confirmRestore(version, model.document?.path ?? ''),
+      reportError,
+      openVersion: (version, mode) => {
+        const doc = model.document;
+        if (doc) {
+          openVersion(doc, version, mode);
+        }
       }
     });
     app.shell.add(panel, 'right', { rank: 310 });
+
+    // ---- versions in the main area ---------------------------------------
+
+    /** One tab per document, showing one of its versions at a time. */
+    const viewers = new Map<string, MainAreaWidget<VersionView>>();
+    let viewerCount = 0;
+    const openVersion = (
+      doc: IHistoryDocument,
+      version: IVersion,
+      mode: VersionMode
+    ): void => {
+      let widget = viewers.get(doc.room);
+      if (!widget || widget.isDisposed) {
+        const viewModel = new VersionViewModel(client, doc, { users });
+        const view = new VersionView({
+          model: viewModel,
+          trans,
+          inlineEditor: editorServices.factoryService.newInlineEditor,
+          documentEditor: editorServices.factoryService.newDocumentEditor,
+          mimeTypes: editorServices.mimeTypeService,
+          knownUsers,
+          restore: v => restoreFrom(viewModel.document, v)
+        });
+        const created = new MainAreaWidget({ content: view });
+        created.id = `jp-collab-version-${++viewerCount}`;
+        created.addClass('jp-collab-VersionViewer');
+        created.title.icon = historyIcon;
+        created.title.closable = true;
+        const sync = () => {
+          created.title.label = view.title.label;
+          created.title.caption = view.title.caption;
+        };
+        view.title.changed.connect(sync);
+        sync();
+        viewers.set(doc.room, created);
+        created.disposed.connect(() => {
+          if (viewers.get(doc.room) === created) {
+            viewers.delete(doc.room);
+          }
+        });
+        const beside = documentWidgetOf(doc.room);
+        app.shell.add(
+          created,
+          'main',
+          beside ? { ref: beside.id, mode: 'tab-after' } : undefined
+        );
+        widget = created;
+      }
+      void widget.content.model.show(version, mode);
+      app.shell.activateById(widget.id);
+    };
+
+    /** The open document tab of a room, if any. */
+    const documentWidgetOf = (roomId: string) => {
+      for (const w of app.shell.widgets('main')) {
+        const room = collab.roomForWidget(w);
+        if (room && roomIdOf(room) === roomId) {
+          return w;
+        }
+      }
+      return null;
+    };
+
+    const confirmRestore = async (version: IVersion, path: string): Promise<boolean> => {
+      const what = versionReference(version, trans);
+      const result = await showDialog({
+        title: trans.__('Restore this version?'),
+        body: trans.__(
+          '“%1” will go back to %2, for everyone working on it. Its current content is kept as a version, so you can undo this by restoring that one.',
+          PathExt.basename(path),
+          what
+        ),
+        buttons: [
+          Dialog.cancelButton({ label: trans.__('Cancel') }),
+          Dialog.warnButton({ label: trans.__('Restore') })
+        ]
+      });
+      return result.button.accept;
+    };
+
+    function reportError(message: string): void {
+      Notification.error(message, { autoClose: 8000 });
+    }
+
+    /** Restore from a version tab (its document may not be the panel's). */
+    const restoreFrom = async (doc: IHistoryDocument, version: IVersion) => {
+      if (model.document?.room === doc.room) {
+        await panel.restoreVersion(version);
+        return;
+      }
+      if (!doc.canWrite || !(await confirmRestore(version, doc.path))) {
+        return;
+      }
+      try {
+        await client.restore(doc.room, version.id);
+      } catch (err) {
+        reportError(
+          trans.__('Could not restore the version: %1', String((err as Error)?.message ?? err))
+        );
+      }
+    };
 
     // "Who wrote this" in the text editors of the document, too (a gutter).
     let decorated = new Set<any>();
@@ -218,7 +319,13 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
       onRoomChange();
     };
     const onCurrentChanged = () => {
-      const room = collab.roomForWidget(app.shell.currentWidget);
+      const widget = app.shell.currentWidget;
+      let room = collab.roomForWidget(widget);
+      if (!room && widget && widget.hasClass('jp-collab-VersionViewer')) {
+        // A version tab: the history of its document, if it is open.
+        const doc = (widget as MainAreaWidget<VersionView>).content.model.document;
+        room = provider.rooms.find(r => roomIdOf(r) === doc.room) ?? null;
+      }
       // Keep the last document while something else (a launcher, a
       // terminal) is in front; forget it when it is closed.
       if (room || !current || current.sharedModel.isDisposed) {
@@ -238,6 +345,15 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
           onRoomChange(); // the path shown
         }
         model.handleNotice(notice);
+      }
+      const id = roomIdOf(room);
+      const viewer = id ? viewers.get(id) : undefined;
+      if (viewer && !viewer.isDisposed) {
+        const doc = documentOf(room);
+        if (doc && (notice.type === 'renamed' || notice.type === 'role')) {
+          viewer.content.model.setDocument(doc);
+        }
+        viewer.content.model.handleNotice(notice);
       }
     });
     onCurrentChanged();

@@ -5,6 +5,7 @@
  */
 import { IUserNotification, ShareRole, isRole } from '../sharing/api';
 import { ITrans, roleLabel } from '../sharing/model';
+import { versionReference } from '../history/format';
 
 export type NotificationType = 'info' | 'success' | 'warning' | 'error';
 
@@ -163,13 +164,18 @@ export function streamNotification(
       if (!name) {
         break;
       }
-      const version = n.details?.version;
+      // The version by its name or its time (in the reader's time zone), never its id.
+      const what = versionReference(
+        {
+          name: typeof n.details?.versionName === 'string' ? n.details.versionName : null,
+          time: typeof n.details?.versionTime === 'string' ? n.details.versionTime : null,
+          kind: typeof n.details?.versionKind === 'string' ? n.details.versionKind : null
+        },
+        trans
+      );
       spec = {
         type: 'info',
-        message:
-          typeof version === 'number'
-            ? trans.__('%1 restored version %2 of “%3”.', actor, version, name)
-            : trans.__('%1 restored an earlier version of “%2”.', actor, name),
+        message: trans.__('%1 restored “%2” to %3.', actor, name, what),
         autoClose: 10000,
         open: n.path
       };
