@@ -10,7 +10,10 @@ from tornado.httpclient import HTTPClientError
 from .auth import token_header
 from .client import Client
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = [
+    "pytest_jupyter.jupyter_server",
+    "tests.services.redis",
+]
 
 
 @pytest.fixture

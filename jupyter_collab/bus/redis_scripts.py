@@ -1,0 +1,87 @@
+"""Lua scripts of the Redis bus: each runs atomically on the Redis server, on its clock.
+
+Times come from Redis's ``TIME`` so that servers with skewed clocks agree on heartbeats. (Redis
+7 replicates scripts by their effects, so calling ``TIME`` in a script is allowed.)
+"""
+
+from __future__ import annotations
+
+# KEYS[1] this server's heartbeat key, KEYS[2] the sorted set of servers by deadline (ms);
+# ARGV[1] server id, ARGV[2] ttl (ms), ARGV[3] info (JSON), ARGV[4] forget entries expired
+# this long ago (ms). Returns {now_ms, ids of the servers whose deadline has not passed}.
+HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
+return {now, redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')}
+"""
+
+# KEYS[1] the sorted set of servers. Returns the ids whose deadline has not passed.
+LIVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+"""
+
+# KEYS[1] this server's heartbeat key, KEYS[2] the sorted set; ARGV[1] server id.
+LEAVE = """
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS[1] the lease, KEYS[2] its fencing counter; ARGV[1] holder, ARGV[2] ttl (ms),
+# ARGV[3] how long the counter is kept (ms), ARGV[4] a nonce of this attempt. The lease's value
+# is holder|token|nonce. Returns the new token, or nil if the lease is held; an attempt sent
+# twice (retried on a dropped connection) gets its token again rather than nil.
+# A counter that does not exist (never used, expired, or lost with a Redis restart) starts at
+# Redis's clock in ms, so tokens keep growing across those: it would take more acquisitions of
+# one lease than milliseconds elapsed for a new start to fall below an old token.
+ACQUIRE = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  local holder, token, nonce = string.match(value, '^(.*)|(%d+)|([^|]*)$')
+  if holder == ARGV[1] and nonce == ARGV[4] then
+    return tonumber(token)
+  end
+  return false
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token .. '|' .. ARGV[4], 'PX', ARGV[2])
+return token
+"""
+
+# KEYS[1] the lease; ARGV[1] its value (holder|token|nonce), ARGV[2] ttl (ms). 1 if renewed, else 0.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] the lease; ARGV[1] its value. 1 if released, 0 if it was not held with that value.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] the lease. Returns {value, pttl} or nil.
+HOLDER = """
+local value = redis.call('GET', KEYS[1])
+if not value then
+  return false
+end
+return {value, redis.call('PTTL', KEYS[1])}
+"""

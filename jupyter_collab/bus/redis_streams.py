@@ -1,0 +1,877 @@
+"""The event bus on Redis Streams (redis.asyncio), for several servers.
+
+Layout in Redis (``prefix`` defaults to ``collab``):
+
+* ``{prefix}:{topic}:{key}`` (``{prefix}:audit.log`` for the audit log): one stream per topic
+  and key. Entries are ``o`` (publishing server id), ``i`` and ``n`` (the publishing bus's
+  incarnation and its sequence number, to drop a publish sent twice), ``k`` (``b`` bytes or
+  ``j`` JSON) and ``d`` (the payload). ``XADD ... MAXLEN ~ n`` trims each stream to about ``maxlen`` entries,
+  and every publish sets the stream to expire after ``stream_ttl`` without publishes.
+* ``{prefix}:server:{id}``: a server's heartbeat (its info as JSON), ``PX heartbeat_ttl``;
+  ``{prefix}:servers``: a sorted set of server ids by heartbeat deadline (Redis clock).
+* ``{prefix}:lease:{name}`` (``holder|token|nonce``, ``PX ttl``) and
+  ``{prefix}:lease-fence:{name}`` (the last fencing token given).
+* ``{prefix}:bus:{id}:wake``: a tiny stream this server writes to wake its own reader when its
+  set of subscribed streams changes.
+
+**Reading.** One connection per server reads every subscribed stream with one blocking
+``XREAD`` (``COUNT batch``), from the lowest position of the stream's subscriptions. Entries
+leave a stream in two ways: trimming, oldest first, which moves ``XINFO STREAM``'s first entry
+(``recorded-first-entry-id``) up, and ``XDEL``, which raises ``max-deleted-entry-id`` (Redis 7;
+trimming does not). Both only grow, so an ``XINFO`` right after the ``XREAD`` proves the
+common case: if neither has passed a subscription's position, nothing after it had gone when
+``XREAD`` ran. Otherwise the stream is read again in one atomic step (``MULTI``: ``XINFO`` +
+``XRANGE``) and the proof finished with ``entries-added``: when the first entry has passed the
+position, every entry added since is still there only if as many remain as were added (each
+subscription counts the entries it has passed). What cannot be proved is a
+:class:`~.interface.Gap`, and the subscription resumes from the stream's last id. A
+reconnection to the same Redis process (same ``run_id``) resumes where it was, with the same
+proof; a different ``run_id`` (restart, failover) means everything may have changed, so every
+subscription gets a gap.
+
+**Writing.** ``publish()`` appends to an outbox at once; one task sends the outbox in
+pipelines (many ``XADD`` per round trip under load), on a command connection, in call order.
+A pipeline that meets a dropped connection is sent once more on a new one (subscribers drop
+what this may duplicate, by sequence number); otherwise a publish that fails raises
+:class:`~.interface.BusUnavailable` within ``command_timeout`` and may or may not have
+reached Redis.
+
+Messages a server publishes come back to its reader (they are in the stream it reads) and are
+skipped for subscriptions made with ``own=False``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import redis_scripts
+from .codec import ZERO, StreamId, decode, encode, format_id, parse_id
+from .delivery import call_gap_handler, call_handler, check_handler
+from .interface import (
+    BusClosed,
+    BusError,
+    BusUnavailable,
+    EventBus,
+    Gap,
+    GapHandler,
+    GapReason,
+    Handler,
+    Lease,
+    LeaseBackend,
+    LeaseInfo,
+    Message,
+    Payload,
+    ServerEvent,
+    ServerHandler,
+    ServerWatch,
+    Subscription,
+    Topic,
+    validate_key,
+)
+
+log = logging.getLogger("jupyter_collab.bus")
+
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+"""Errors that mean Redis could not be reached (as opposed to Redis refusing a command)."""
+
+MIN_REDIS = (7, 0)
+FENCE_TTL_MS = 7 * 24 * 3600 * 1000
+FORGET_SERVERS_MS = 3600 * 1000
+OUTBOX_BATCH = 512
+OUTBOX_BYTES = 8 << 20
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass(eq=False)
+class _Reading:
+    """A subscription as the reader sees it: where it is in the stream."""
+
+    subscription: Subscription
+    position: StreamId | None  # None: unknown (subscribed while Redis was unreachable)
+    ordinal: int | None = None  # how many entries the stream had ever had up to position
+    seen: dict[bytes, int] = field(default_factory=dict)  # publisher incarnation → last seq
+
+
+@dataclass(frozen=True)
+class _StreamState:
+    """What ``XINFO STREAM`` says about a stream, for the continuity proof."""
+
+    exists: bool
+    last: StreamId  # last-generated-id
+    first: StreamId  # the first entry still in the stream (recorded-first-entry-id)
+    deleted: StreamId  # max-deleted-entry-id: the largest id XDEL removed (trimming does not count)
+    added: int  # entries-added: every entry ever added
+    length: int
+
+    @classmethod
+    def of(cls, info: Any) -> _StreamState:
+        if isinstance(info, BaseException):
+            if _no_such_key(info):
+                return MISSING
+            raise info
+        return cls(
+            True,
+            parse_id(info["last-generated-id"]),
+            parse_id(info["recorded-first-entry-id"]),
+            parse_id(info["max-deleted-entry-id"]),
+            int(info["entries-added"]),
+            int(info["length"]),
+        )
+
+    def proves(self, position: StreamId, ordinal: int | None) -> bool:
+        """Whether every entry ever added after ``position`` is still in the stream.
+
+        Entries leave a stream by trimming, oldest first (which moves its first entry up) or by
+        XDEL (which raises max-deleted-entry-id). None after ``position`` has gone when neither
+        passed it. When the first entry did pass it, the entries after ``position`` are all
+        there only if as many remain as were added since ``position`` (its ordinal).
+        """
+        if not self.exists:
+            return position == ZERO  # gone (expired, deleted, Redis emptied)
+        if self.deleted > position or self.last < position:
+            return False
+        if self.length == 0:
+            return self.last == position
+        if self.first <= position:
+            return True
+        return ordinal is not None and self.added - self.length == ordinal
+
+
+MISSING = _StreamState(False, ZERO, ZERO, ZERO, 0, 0)
+
+
+def _no_such_key(error: BaseException) -> bool:
+    return isinstance(error, ResponseError) and "no such key" in str(error).lower()
+
+
+@dataclass
+class _Stream:
+    topic: Topic
+    key: str
+    readings: list[_Reading] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Outgoing:
+    stream: bytes
+    topic: Topic
+    fields: dict[bytes, bytes]
+    size: int
+    future: asyncio.Future[str]
+
+
+@dataclass
+class BusStats:
+    """Counters, for tests, benchmarks and monitoring."""
+
+    published: int = 0
+    publish_errors: int = 0
+    delivered: int = 0
+    gaps: int = 0
+    reconnects: int = 0
+    reads: int = 0
+    rechecks: int = 0
+
+
+class RedisBus(EventBus, LeaseBackend):
+    """The event bus of a group of servers that share one Redis (7.0 or later).
+
+    ``maxlen`` (one number, or per topic) bounds each stream to about that many entries: a
+    subscriber that falls further behind than that gets a gap. ``stream_ttl`` deletes streams
+    nobody published to for that long. A server is reported dead ``heartbeat_ttl`` seconds
+    after its last heartbeat (sent every ``heartbeat_interval``). ``command_timeout`` bounds
+    every command but the blocking read, which waits up to ``block`` seconds at a time.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        server_id: str | None = None,
+        prefix: str = "collab",
+        maxlen: int | Mapping[Topic, int] = 10_000,
+        stream_ttl: float = 24 * 3600,
+        heartbeat_interval: float = 1.0,
+        heartbeat_ttl: float = 5.0,
+        block: float = 5.0,
+        batch: int = 100,
+        command_timeout: float = 2.0,
+        reconnect_max_delay: float = 2.0,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
+        if heartbeat_ttl <= heartbeat_interval:
+            raise ValueError("heartbeat_ttl must be longer than heartbeat_interval")
+        self.url = url
+        self.server_id = server_id or uuid.uuid4().hex
+        self.prefix = prefix
+        self._maxlen = {topic: _maxlen(maxlen, topic) for topic in Topic}
+        self._stream_ttl_ms = int(stream_ttl * 1000)
+        self._heartbeat_interval = heartbeat_interval
+        self._heartbeat_ttl_ms = int(heartbeat_ttl * 1000)
+        self._block_ms = int(block * 1000)
+        self._batch = batch
+        self._command_timeout = command_timeout
+        self._reconnect_max_delay = reconnect_max_delay
+        about = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        self._info = json.dumps({**about, **(info or {})})
+        name = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in self.server_id)
+        options: dict[str, Any] = {"socket_connect_timeout": command_timeout}
+        # Commands (publish, leases, heartbeats) on a small pool. A command that meets a
+        # dropped connection (a pooled connection Redis closed, a proxy's idle timeout) is
+        # sent once more on a new one: publishes carry a sequence number that subscribers use
+        # to drop the duplicate this may make, and every script is idempotent. Timeouts are
+        # not retried: Redis is slow or away, and the caller hears of it within the timeout.
+        self._commands = aioredis.Redis.from_url(
+            url, socket_timeout=command_timeout, client_name=f"collab-bus:{name}",
+            max_connections=16, retry=Retry(NoBackoff(), 1, (RedisConnectionError,)), **options,
+        )  # fmt: skip
+        # The blocking reader on its own single connection, whose timeout outlasts a blocking
+        # XREAD, and never retried behind our back: a reconnection must be seen, to compare
+        # the Redis run id (a restarted Redis may have lost what we had not read yet).
+        self._reader = aioredis.Redis.from_url(
+            url, socket_timeout=block + command_timeout, client_name=f"collab-bus-reader:{name}",
+            max_connections=1, retry=Retry(NoBackoff(), 0), **options,
+        )  # fmt: skip
+        self._incarnation = uuid.uuid4().hex[:16].encode()
+        self._sequence = 0
+        self._scripts = {
+            script: self._commands.register_script(getattr(redis_scripts, script))
+            for script in ("HEARTBEAT", "LIVE", "LEAVE", "ACQUIRE", "RENEW", "RELEASE", "HOLDER")
+        }
+        self._servers_key = f"{prefix}:servers"
+        self._heartbeat_key = f"{prefix}:server:{self.server_id}"
+        self._wake_stream = f"{prefix}:bus:{self.server_id}:wake".encode()
+        self._wake_position = "0-0"
+        self._wake_pending = False
+        self._streams: dict[bytes, _Stream] = {}
+        self._outbox: deque[_Outgoing] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._leases: dict[Lease, str] = {}  # held leases → their value in Redis
+        self._watches: list[ServerWatch] = []
+        self._alive: set[str] = set()
+        self._run_id: str | None = None
+        self._reader_ready = False
+        self._started = False
+        self._closed = False
+        self.stats = BusStats()
+
+    def __repr__(self) -> str:
+        return f"<RedisBus {self.server_id} on {redacted(self.url)}>"
+
+    # names
+
+    def stream_name(self, topic: Topic, key: str) -> str:
+        """The Redis key of a topic's stream for ``key``."""
+        base = f"{self.prefix}:{topic.value}"
+        return f"{base}:{key}" if topic.keyed else base
+
+    def _unavailable(self, error: BaseException, doing: str) -> BusUnavailable:
+        reason = str(error) or type(error).__name__
+        return BusUnavailable(f"Redis at {redacted(self.url)} is unreachable ({doing}): {reason}")
+
+    # lifecycle
+
+    async def start(self) -> None:
+        if self._closed:
+            raise BusClosed("this bus was closed")
+        if self._started:
+            return
+        try:
+            info = await self._commands.info("server")
+        except UNREACHABLE as error:
+            raise self._unavailable(error, "starting the bus") from error
+        version = tuple(int(part) for part in str(info["redis_version"]).split(".")[:2])
+        if version < MIN_REDIS:
+            raise BusError(
+                f"Redis {info['redis_version']} at {redacted(self.url)} is too old: the bus needs "
+                "7.0 or later (XINFO STREAM's max-deleted-entry-id proves streams have no gaps)"
+            )
+        self._run_id = str(info["run_id"])
+        self._reader_ready = True
+        self._started = True
+        try:
+            await self._heartbeat_once()
+        except UNREACHABLE as error:
+            raise self._unavailable(error, "sending the first heartbeat") from error
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._read_loop(), name=f"bus-reader-{self.server_id}"),
+            loop.create_task(self._write_loop(), name=f"bus-writer-{self.server_id}"),
+            loop.create_task(self._heartbeat_loop(), name=f"bus-heartbeat-{self.server_id}"),
+        ]
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Loops stop on ``_closed`` too: a cancellation can be lost (asyncio.wait_for in 3.11
+        # swallows one that races with completion), and close() must not hang on it.
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._command_timeout + 1)
+        for task in tuple(self._side_tasks):
+            task.cancel()
+        while self._outbox:
+            outgoing = self._outbox.popleft()
+            if not outgoing.future.done():
+                outgoing.future.set_exception(BusClosed("the bus was closed before publishing"))
+        for stream in self._streams.values():
+            for reading in stream.readings:
+                reading.subscription.active = False
+        self._streams.clear()
+        self._watches.clear()
+        if self._started:
+            # Let others take over at once rather than after the ttl; best effort.
+            with contextlib.suppress(BusError, *UNREACHABLE):
+                for lease in tuple(self._leases):
+                    await asyncio.wait_for(lease.release(), self._command_timeout)
+                await asyncio.wait_for(
+                    self._scripts["LEAVE"](
+                        keys=[self._heartbeat_key, self._servers_key], args=[self.server_id]
+                    ),
+                    self._command_timeout,
+                )
+        for client in (self._commands, self._reader):
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BusClosed("this bus was closed")
+        if not self._started:
+            raise BusError("start() the bus first")
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    # publishing
+
+    def publish(self, topic: Topic, key: str, payload: Payload) -> Awaitable[str]:
+        validate_key(topic, key)
+        kind, data = encode(payload)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        try:
+            self._check_open()
+        except BusError as error:
+            future.set_exception(error)
+            return future
+        self._sequence += 1
+        fields = {
+            b"o": self.server_id.encode(),
+            b"i": self._incarnation,
+            b"n": b"%d" % self._sequence,
+            b"k": kind,
+            b"d": data,
+        }
+        name = self.stream_name(topic, key).encode()
+        self._outbox.append(_Outgoing(name, topic, fields, len(data), future))
+        self._outbox_ready.set()
+        return future
+
+    async def _write_loop(self) -> None:
+        while not self._closed:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while self._outbox:
+                batch: list[_Outgoing] = []
+                size = 0
+                while self._outbox and len(batch) < OUTBOX_BATCH and size < OUTBOX_BYTES:
+                    outgoing = self._outbox.popleft()
+                    batch.append(outgoing)
+                    size += outgoing.size
+                await self._send(batch)
+
+    async def _send(self, batch: list[_Outgoing]) -> None:
+        pipe = self._commands.pipeline(transaction=False)
+        for outgoing in batch:
+            pipe.xadd(
+                outgoing.stream, outgoing.fields,  # type: ignore[arg-type]
+                maxlen=self._maxlen[outgoing.topic], approximate=True,
+            )  # fmt: skip
+        for stream in {outgoing.stream for outgoing in batch}:
+            pipe.pexpire(stream, self._stream_ttl_ms)
+        try:
+            # socket timeouts (command_timeout) bound this when Redis does not answer
+            results = await pipe.execute(raise_on_error=False)
+        except UNREACHABLE as error:
+            failure: BusError = self._unavailable(error, "publishing")
+            results = [failure] * len(batch)
+        except RedisError as error:
+            results = [BusError(f"Redis refused to publish: {error}")] * len(batch)
+        for outgoing, result in zip(batch, results, strict=False):
+            if outgoing.future.done():  # its awaiter was cancelled
+                continue
+            if isinstance(result, BaseException):
+                self.stats.publish_errors += 1
+                if not isinstance(result, BusError):
+                    result = BusError(f"Redis refused to publish: {result}")
+                outgoing.future.set_exception(result)
+            else:
+                self.stats.published += 1
+                outgoing.future.set_result(result.decode())
+
+    # subscribing
+
+    async def subscribe(
+        self,
+        topic: Topic,
+        key: str,
+        handler: Handler,
+        *,
+        on_gap: GapHandler | None = None,
+        own: bool = False,
+        after: str | None = None,
+    ) -> Subscription:
+        validate_key(topic, key)
+        check_handler(handler, on_gap)
+        self._check_open()
+        resume = parse_id(after) if after is not None else None
+        name = self.stream_name(topic, key).encode()
+        gap_reason: GapReason | None = None
+        reading = _Reading(None, None)  # type: ignore[arg-type]
+        try:
+            state = await self._stream_state(name)
+        except UNREACHABLE:
+            pass  # no position: the reader gives it one, and a gap, once Redis is back
+        else:
+            reading.position, reading.ordinal = state.last, state.added
+            if resume is not None and resume != state.last:
+                if resume > state.last:
+                    gap_reason = GapReason.RESTARTED  # not this stream's history: it was reset
+                elif not state.proves(resume, None):
+                    gap_reason = GapReason.TRIMMED
+                else:  # the reader delivers what followed, proving continuity as it reads
+                    reading.position, reading.ordinal = resume, None
+        shown = format_id(reading.position) if reading.position is not None else (after or "0-0")
+        subscription = reading.subscription = Subscription(topic, key, handler, on_gap, own, shown)
+        if gap_reason is not None:
+            self.stats.gaps += 1
+            call_gap_handler(subscription, Gap(topic, key, gap_reason, after, shown))
+        stream = self._streams.get(name)
+        new_stream = stream is None
+        if stream is None:
+            stream = self._streams[name] = _Stream(topic, key)
+        stream.readings.append(reading)
+
+        def cancel(subscription: Subscription) -> None:
+            if reading in stream.readings:
+                stream.readings.remove(reading)
+            if not stream.readings and self._streams.get(name) is stream:
+                del self._streams[name]  # the next XREAD leaves it out
+
+        subscription._cancel = cancel
+        if new_stream or reading.position is None:
+            self._wake()
+        return subscription
+
+    async def _stream_state(self, name: bytes) -> _StreamState:
+        try:
+            info = await self._commands.xinfo_stream(name)
+        except ResponseError as error:
+            if _no_such_key(error):
+                return MISSING
+            raise
+        return _StreamState.of(info)
+
+    def _wake(self) -> None:
+        """Make the reader re-issue its XREAD with the current set of streams."""
+        if self._wake_pending or not self._reader_ready:
+            return
+        self._wake_pending = True
+
+        async def wake() -> None:
+            self._wake_pending = False
+            with contextlib.suppress(*UNREACHABLE, RedisError):
+                pipe = self._commands.pipeline(transaction=False)
+                pipe.xadd(self._wake_stream, {b"w": b"1"}, maxlen=1, approximate=False)
+                pipe.pexpire(self._wake_stream, 60_000)
+                await pipe.execute()
+
+        self._spawn(wake())
+
+    # reading
+
+    async def _read_loop(self) -> None:
+        delay = 0.05
+        while not self._closed:
+            try:
+                if not self._reader_ready:
+                    await self._reconnect()
+                await self._read_once()
+                delay = 0.05
+            except asyncio.CancelledError:
+                raise
+            except UNREACHABLE as error:
+                if self._reader_ready:
+                    log.warning(
+                        "bus %s lost Redis at %s (%s); reconnecting",
+                        self.server_id, redacted(self.url), error or type(error).__name__,
+                    )  # fmt: skip
+                    self._reader_ready = False
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, self._reconnect_max_delay)
+            except Exception:
+                log.exception("bus %s reader failed; retrying", self.server_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._reconnect_max_delay)
+
+    async def _reconnect(self) -> None:
+        info = await self._reader.info("server")
+        run_id = str(info["run_id"])
+        if run_id != self._run_id:
+            reason: GapReason | None = GapReason.RESTARTED
+        else:
+            reason = None  # the same Redis process: positions stand, the reader proves them
+        streams = [
+            (name, stream)
+            for name, stream in self._streams.items()
+            if reason is not None or any(r.position is None for r in stream.readings)
+        ]
+        states = await self._stream_states([name for name, _ in streams])
+        self._run_id = run_id
+        self._reader_ready = True
+        self.stats.reconnects += 1
+        log.info("bus %s reconnected to Redis at %s", self.server_id, redacted(self.url))
+        for (_, stream), state in zip(streams, states, strict=True):
+            for reading in tuple(stream.readings):
+                if reason is not None:
+                    self._gap(stream, reading, reason, state)
+                elif reading.position is None:
+                    self._gap(stream, reading, GapReason.OFFLINE, state)
+
+    async def _stream_states(self, names: list[bytes]) -> list[_StreamState]:
+        if not names:
+            return []
+        pipe = self._reader.pipeline(transaction=False)
+        for name in names:
+            pipe.xinfo_stream(name)
+        results = await pipe.execute(raise_on_error=False)
+        return [_StreamState.of(result) for result in results]
+
+    def _gap(
+        self, stream: _Stream, reading: _Reading, reason: GapReason, state: _StreamState
+    ) -> None:
+        """Tell the subscription it may have missed messages; go on from the stream's end."""
+        subscription = reading.subscription
+        if not subscription.active:
+            return
+        last = subscription.last_id if reading.position is not None else None
+        reading.position, reading.ordinal = state.last, state.added
+        subscription.last_id = format_id(state.last)
+        self.stats.gaps += 1
+        call_gap_handler(
+            subscription, Gap(stream.topic, stream.key, reason, last, subscription.last_id)
+        )
+
+    async def _read_once(self) -> None:
+        unpositioned = [
+            (name, stream)
+            for name, stream in self._streams.items()
+            if any(reading.position is None for reading in stream.readings)
+        ]
+        if unpositioned:
+            states = await self._stream_states([name for name, _ in unpositioned])
+            for (_, stream), state in zip(unpositioned, states, strict=True):
+                for reading in tuple(stream.readings):
+                    if reading.position is None:
+                        self._gap(stream, reading, GapReason.OFFLINE, state)
+        wanted: dict[bytes, str] = {}
+        for name, stream in self._streams.items():
+            positions = [r.position for r in stream.readings if r.position is not None]
+            if positions:
+                wanted[name] = format_id(min(positions))
+        wanted[self._wake_stream] = self._wake_position
+        response = await self._reader.xread(wanted, count=self._batch, block=self._block_ms)
+        self.stats.reads += 1
+        if not response:
+            return
+        data: dict[bytes, list[Entry]] = {}
+        for name, entries in response:
+            if name == self._wake_stream:
+                self._wake_position = entries[-1][0].decode()
+            elif entries and name in self._streams:
+                data[name] = entries
+        if not data:
+            return
+        # XREAD is atomic but says nothing of what was removed before it; XINFO right after
+        # does, since a stream's first id and max-deleted id only grow: if neither is past a
+        # reading's position now, nothing after that position had been removed then.
+        names = list(data)
+        states = await self._stream_states(names)
+        recheck: dict[bytes, list[_Reading]] = {}
+        for name, state in zip(names, states, strict=True):
+            stream = self._streams.get(name)
+            if stream is None:
+                continue
+            proved = []
+            for reading in tuple(stream.readings):
+                if reading.position is None or not reading.subscription.active:
+                    continue
+                position = reading.position
+                if state.length and state.deleted <= position and state.first <= position:
+                    proved.append(reading)
+                else:
+                    recheck.setdefault(name, []).append(reading)
+            self._deliver(stream, proved, data[name], state)
+        if recheck:
+            await self._recheck(recheck)
+
+    async def _recheck(self, readings: dict[bytes, list[_Reading]]) -> None:
+        """Read streams again with their continuity proof in one atomic step (MULTI)."""
+        self.stats.rechecks += 1
+        starts: dict[bytes, StreamId] = {}
+        for name, among in readings.items():
+            positions = [r.position for r in among if r.position is not None]
+            if positions and name in self._streams:
+                starts[name] = min(positions)
+        if not starts:
+            return
+        pipe = self._reader.pipeline(transaction=True)
+        for name, start in starts.items():
+            pipe.xinfo_stream(name)
+            pipe.xrange(name, min=f"({format_id(start)}", max="+", count=self._batch)
+        results = await pipe.execute(raise_on_error=False)
+        for index, name in enumerate(starts):
+            state = _StreamState.of(results[2 * index])
+            entries = results[2 * index + 1]
+            if isinstance(entries, BaseException):
+                if not _no_such_key(entries):
+                    raise entries
+                entries = []
+            stream = self._streams.get(name)
+            if stream is None:
+                continue
+            proved = []
+            for reading in readings[name]:
+                if reading.position is None or not reading.subscription.active:
+                    continue
+                if state.proves(reading.position, reading.ordinal):
+                    proved.append(reading)
+                else:
+                    # Something after the position was removed before it was read (trimmed,
+                    # deleted, or the whole stream expired and was made anew).
+                    self._gap(stream, reading, GapReason.TRIMMED, state)
+            self._deliver(stream, proved, entries, state)
+
+    def _deliver(
+        self,
+        stream: _Stream,
+        readings: list[_Reading],
+        entries: list[Entry],
+        state: _StreamState,
+    ) -> None:
+        """Hand ``entries`` (proved to follow each reading's position) to the subscriptions.
+
+        ``state`` is the stream as seen at or after the read: when a reading ends at its last
+        id, its ordinal is the stream's count of entries ever added.
+        """
+        if not readings:
+            return
+        parsed: list[tuple[StreamId, str, bytes, int, Message | None]] = []
+        for entry_id, fields in entries:
+            identifier = parse_id(entry_id)
+            try:
+                message = Message(
+                    stream.topic,
+                    stream.key,
+                    decode(fields[b"k"], fields[b"d"]),
+                    fields[b"o"].decode(),
+                    entry_id.decode(),
+                )
+                incarnation, sequence = fields[b"i"], int(fields[b"n"])
+            except (KeyError, ValueError) as error:
+                log.error(
+                    "bus entry %s of %s:%s is not a bus message (%r); skipped",
+                    entry_id, stream.topic.value, stream.key, error,
+                )  # fmt: skip
+                parsed.append((identifier, entry_id.decode(), b"", 0, None))
+                continue
+            parsed.append((identifier, message.id, incarnation, sequence, message))
+        for reading in readings:
+            subscription = reading.subscription
+            seen = reading.seen
+            for identifier, shown, incarnation, sequence, message in parsed:
+                if not subscription.active:
+                    break
+                assert reading.position is not None
+                if identifier <= reading.position:
+                    continue
+                reading.position = identifier
+                if reading.ordinal is not None:
+                    reading.ordinal += 1
+                subscription.last_id = shown
+                if message is None:
+                    continue
+                if sequence <= seen.get(incarnation, 0):
+                    continue  # a publish that was sent twice (retried on a dropped connection)
+                seen[incarnation] = sequence
+                if message.origin == self.server_id and not subscription.own:
+                    continue
+                self.stats.delivered += 1
+                call_handler(subscription, message)
+            if state.exists and reading.position == state.last:
+                reading.ordinal = state.added
+
+
+    # leases
+
+    def clock(self) -> float:
+        return time.monotonic()
+
+    def _lease_keys(self, name: str) -> list[str]:
+        return [f"{self.prefix}:lease:{name}", f"{self.prefix}:lease-fence:{name}"]
+
+    async def _script(self, script: str, keys: list[str], args: list[Any], doing: str) -> Any:
+        try:
+            return await self._scripts[script](keys=keys, args=args)
+        except UNREACHABLE as error:
+            raise self._unavailable(error, doing) from error
+        except RedisError as error:
+            raise BusError(f"Redis refused {doing}: {error}") from error
+
+    async def acquire_lease(self, name: str, ttl: float) -> Lease | None:
+        self._check_open()
+        if ttl <= 0:
+            raise ValueError("a lease needs a positive ttl")
+        started = self.clock()
+        nonce = uuid.uuid4().hex[:16]
+        token = await self._script(
+            "ACQUIRE", self._lease_keys(name),
+            [self.server_id, int(ttl * 1000), FENCE_TTL_MS, nonce],
+            f"acquiring lease {name!r}",
+        )  # fmt: skip
+        if token is None:
+            return None
+        lease = Lease(name, self.server_id, int(token), ttl, started + ttl, self)
+        self._leases[lease] = f"{self.server_id}|{token}|{nonce}"
+        return lease
+
+    async def renew_lease(self, lease: Lease) -> bool:
+        self._check_open()
+        started = self.clock()
+        value = self._leases.get(lease)
+        if value is None:
+            return False
+        renewed = await self._script(
+            "RENEW", self._lease_keys(lease.name)[:1], [value, int(lease.ttl * 1000)],
+            f"renewing lease {lease.name!r}",
+        )  # fmt: skip
+        if renewed == 1:
+            # Still ours in Redis: nobody can have held it meanwhile, even if our own
+            # (earlier-starting) clock already counted it as expired.
+            lease.expires_at = started + lease.ttl
+            return True
+        lease.lost = True
+        self._leases.pop(lease, None)
+        return False
+
+    async def release_lease(self, lease: Lease) -> None:
+        value = self._leases.pop(lease, None)
+        if value is None:
+            return
+        await self._script(
+            "RELEASE", self._lease_keys(lease.name)[:1], [value],
+            f"releasing lease {lease.name!r}",
+        )  # fmt: skip
+
+    async def lease_holder(self, name: str) -> LeaseInfo | None:
+        held = await self._script(
+            "HOLDER", self._lease_keys(name)[:1], [], f"reading lease {name!r}"
+        )
+        if held is None:
+            return None
+        value, pttl = held
+        holder, token, _nonce = value.decode().rsplit("|", 2)
+        return LeaseInfo(name, holder, int(token), max(int(pttl), 0) / 1000)
+
+    # liveness
+
+    async def _heartbeat_once(self) -> None:
+        now, alive = await self._scripts["HEARTBEAT"](
+            keys=[self._heartbeat_key, self._servers_key],
+            args=[self.server_id, self._heartbeat_ttl_ms, self._info, FORGET_SERVERS_MS],
+        )
+        self._update_alive({server.decode() for server in alive})
+
+    async def _heartbeat_loop(self) -> None:
+        failing = False
+        while not self._closed:
+            await asyncio.sleep(self._heartbeat_interval)
+            try:
+                await self._heartbeat_once()
+            except asyncio.CancelledError:
+                raise
+            except (*UNREACHABLE, RedisError) as error:
+                if not failing:
+                    log.warning("bus %s cannot send its heartbeat: %s", self.server_id, error)
+                failing = True
+            else:
+                failing = False
+
+    def _update_alive(self, alive: set[str]) -> None:
+        events = [ServerEvent(server, False) for server in sorted(self._alive - alive)]
+        events += [ServerEvent(server, True) for server in sorted(alive - self._alive)]
+        self._alive = alive
+        for event in events:
+            for watch in tuple(self._watches):
+                try:
+                    watch.handler(event)
+                except Exception:
+                    log.exception("server watch handler failed on %s", event)
+
+    async def live_servers(self) -> set[str]:
+        self._check_open()
+        alive = await self._script("LIVE", [self._servers_key], [], "reading live servers")
+        return {server.decode() for server in alive}
+
+    def watch_servers(self, handler: ServerHandler) -> ServerWatch:
+        watch = ServerWatch(handler, self._watches.remove)
+        self._watches.append(watch)
+        for server in sorted(self._alive):
+            handler(ServerEvent(server, True))
+        return watch
+
+
+def _maxlen(maxlen: int | Mapping[Topic, int], topic: Topic) -> int:
+    value = maxlen if isinstance(maxlen, int) else maxlen.get(topic, 10_000)
+    if value < 1:
+        raise ValueError("maxlen must be at least 1")
+    return value
+

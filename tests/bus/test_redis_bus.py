@@ -1,0 +1,252 @@
+"""What only the Redis bus does: streams in Redis, trimming, gaps, outages, reconnection.
+
+All against a real ``redis-server`` (tests/services/redis.py): the outage tests stop, kill and
+restart one of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from jupyter_collab.bus import BusUnavailable, Gap, GapReason, Message, Topic, create_bus
+from jupyter_collab.bus.redis_streams import RedisBus, redacted
+
+from .conftest import FAST, Buses, eventually
+from .test_contract import Inbox
+
+EDIT = Topic.DOCUMENT_EDIT
+
+
+def assert_never_skipped_silently(events: list[Message | Gap], published: list[Any]) -> None:
+    """Between two messages delivered with no gap in between, nothing was published.
+
+    ``published`` lists, in order, every payload whose publish *succeeded*; a payload whose
+    publish failed may or may not be in the stream, so it may be missing without a gap.
+    """
+    order = {payload: index for index, payload in enumerate(published)}
+    previous: Any = None
+    for event in events:
+        if isinstance(event, Gap):
+            previous = None
+            continue
+        if event.payload not in order:
+            continue  # a publish that raised but reached Redis anyway
+        if previous is not None:
+            assert order[event.payload] == order[previous] + 1, (
+                f"{published[order[previous] + 1 : order[event.payload]]} skipped without a gap"
+            )
+        previous = event.payload
+    payloads = [event.payload for event in events if isinstance(event, Message)]
+    assert payloads == sorted(payloads) and len(set(payloads)) == len(payloads)
+
+
+async def test_streams_in_redis(redis_buses: Buses) -> None:
+    a = await redis_buses("a", maxlen=100)
+    assert isinstance(a, RedisBus)
+    await a.subscribe(EDIT, "room", lambda message: None)
+    for n in range(1000):
+        a.publish(EDIT, "room", n)
+    last = await a.publish(EDIT, "room", b"\x00last")
+    await a.publish(Topic.AUDIT_LOG, "", {"action": "join"})
+    redis = redis_buses.redis.client()  # type: ignore[union-attr]
+    name = f"{redis_buses.prefix}:document.edit:room"
+    assert a.stream_name(EDIT, "room") == name
+    assert redis.type(name) == b"stream"
+    # Trimmed to about maxlen (whole nodes of 100 entries at a time), never below it.
+    assert 100 <= redis.xlen(name) < 1000
+    assert 0 < redis.pttl(name) <= 24 * 3600 * 1000
+    [(entry_id, fields)] = redis.xrevrange(name, count=1)
+    assert entry_id.decode() == last
+    assert (fields[b"o"], fields[b"k"], fields[b"d"]) == (b"a", b"b", b"\x00last")
+    assert int(fields[b"n"]) == 1001
+    audit = redis.xrange(f"{redis_buses.prefix}:audit.log")
+    assert [json.loads(f[b"d"]) for _, f in audit] == [{"action": "join"}]
+    info = json.loads(redis.get(f"{redis_buses.prefix}:server:a"))
+    assert info["pid"] > 0 and 0 < redis.pttl(f"{redis_buses.prefix}:server:a") <= 3000
+    assert redis.zscore(f"{redis_buses.prefix}:servers", "a") is not None
+    lease = await a.acquire_lease("doc", ttl=10)
+    assert lease is not None
+    value = redis.get(f"{redis_buses.prefix}:lease:doc").decode()
+    assert value.startswith(f"a|{lease.token}|")
+    redis.close()
+
+
+def publish_from_another_server(url: str, prefix: str, payloads: list[Any], **options: Any) -> None:
+    """Another server publishes, from its own thread and loop (ours is blocked)."""
+
+    async def main() -> None:
+        other = RedisBus(url, server_id="other", prefix=prefix, **{**FAST, **options})
+        await other.start()
+        await asyncio.gather(*(other.publish(EDIT, "room", payload) for payload in payloads))
+        await other.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),))
+    thread.start()
+    thread.join(120)
+
+
+async def test_a_consumer_behind_the_trimmed_stream_gets_a_gap(redis_buses: Buses) -> None:
+    a, b = await redis_buses("a", maxlen=50), await redis_buses("b")
+    inbox = Inbox()
+
+    def slow(message: Message) -> None:
+        inbox(message)
+        if message.payload == 0:  # b is busy while 500 messages go by, most trimmed away
+            publish_from_another_server(
+                redis_buses.url, redis_buses.prefix, list(range(1, 501)), maxlen=50
+            )
+
+    await b.subscribe(EDIT, "room", slow, on_gap=inbox.gap)
+    first = await a.publish(EDIT, "room", 0)
+    await eventually(lambda: inbox.gaps, what="the gap")
+    redis = redis_buses.redis.client()  # type: ignore[union-attr]
+    [(end, _)] = redis.xrevrange(f"{redis_buses.prefix}:document.edit:room", count=1)
+    redis.close()
+    await a.publish(EDIT, "room", 501)
+    await eventually(lambda: 501 in inbox.payloads, what="the message after the gap")
+    [gap] = inbox.gaps
+    assert (gap.reason, gap.last_id, gap.topic, gap.key) == (GapReason.TRIMMED, first, EDIT, "room")
+    assert gap.resumed_after == end.decode()  # resumes from the stream's end
+    assert inbox.payloads == [0, 501]  # nothing of the trimmed stretch, nothing twice
+    assert isinstance(inbox.events[1], Gap)
+    assert b.stats.gaps == 1  # type: ignore[attr-defined]
+
+
+async def test_a_consumer_behind_within_retention_gets_everything(redis_buses: Buses) -> None:
+    a, b = await redis_buses("a"), await redis_buses("b")
+    inbox = Inbox()
+
+    def slow(message: Message) -> None:
+        inbox(message)
+        if message.payload == 0:
+            publish_from_another_server(redis_buses.url, redis_buses.prefix, list(range(1, 501)))
+
+    await b.subscribe(EDIT, "room", slow, on_gap=inbox.gap)
+    await a.publish(EDIT, "room", 0)
+    await eventually(lambda: len(inbox.events) >= 501, what="every message")
+    await a.publish(EDIT, "room", 501)
+    await eventually(lambda: 501 in inbox.payloads, what="the last message")
+    assert inbox.payloads == list(range(502)) and not inbox.gaps
+
+
+async def test_redis_restarted_mid_stream(outage_buses: Buses) -> None:
+    a, b = await outage_buses("a"), await outage_buses("b")
+    inbox, notes = Inbox(), Inbox()
+    await b.subscribe(EDIT, "room", inbox, on_gap=inbox.gap)
+    await b.subscribe(Topic.NOTIFICATION_EVENT, "alice", notes, on_gap=notes.gap)
+    published: list[int] = []
+    failures: list[BaseException] = []
+    stop = asyncio.Event()
+
+    async def keep_publishing() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                await a.publish(EDIT, "room", n)
+            except BusUnavailable as error:
+                failures.append(error)
+            else:
+                published.append(n)
+            await asyncio.sleep(0.005)
+
+    writer = asyncio.ensure_future(keep_publishing())
+    await eventually(lambda: len(inbox.events) >= 50, what="messages before the crash")
+    outage_buses.redis.stop(kill=True)  # type: ignore[union-attr]
+    await eventually(lambda: len(failures) >= 3, what="publishes to fail while Redis is down")
+    assert "unreachable" in str(failures[0]) and "127.0.0.1" in str(failures[0])
+    with pytest.raises(BusUnavailable):
+        await a.acquire_lease("doc", ttl=5)
+    late = Inbox()  # subscribing while Redis is down works, and gets its gap later
+    await b.subscribe(EDIT, "other-room", late, on_gap=late.gap)
+    outage_buses.redis.start()  # type: ignore[union-attr]
+    await eventually(lambda: inbox.gaps and notes.gaps and late.gaps, what="gaps after restart")
+    count = len(published)
+    await eventually(lambda: len(published) > count + 50, what="publishing again")
+    await eventually(lambda: published[-1] in inbox.payloads, timeout=60, what="delivery again")
+    stop.set()
+    await writer
+    assert [gap.reason for gap in inbox.gaps] == [GapReason.RESTARTED]
+    assert [gap.reason for gap in notes.gaps] == [GapReason.RESTARTED]
+    assert late.gaps[0].reason in (GapReason.RESTARTED, GapReason.OFFLINE)
+    assert_never_skipped_silently(inbox.events, published)
+    await a.publish(EDIT, "other-room", "after")
+    await eventually(lambda: late.payloads == ["after"], what="the late subscription")
+    await eventually(lambda: _has(a, {"a", "b"}), what="heartbeats again")
+    assert b.stats.reconnects >= 1  # type: ignore[attr-defined]
+
+
+async def _has(bus: Any, servers: set[str]) -> bool:
+    return servers <= await bus.live_servers()
+
+
+async def test_reconnecting_to_the_same_redis_misses_nothing(redis_buses: Buses) -> None:
+    a, b = await redis_buses("a"), await redis_buses("b")
+    inbox = Inbox()
+    await b.subscribe(EDIT, "room", inbox, on_gap=inbox.gap)
+    await a.publish(EDIT, "room", 0)
+    await eventually(lambda: inbox.payloads == [0], what="the first message")
+    redis = redis_buses.redis.client()  # type: ignore[union-attr]
+    reconnects = b.stats.reconnects  # type: ignore[attr-defined]
+    # Cut b's reading connection (Redis stays up), and publish while b reconnects.
+    killed = 0
+    for client in redis.client_list():
+        if client["name"] in ("collab-bus-reader:b", "collab-bus:a"):
+            redis.client_kill_filter(_id=client["id"])
+            killed += 1
+    assert killed >= 2
+    published = [await a.publish(EDIT, "room", n) for n in range(1, 101)]
+    await eventually(lambda: len(inbox.events) >= 101, what="everything after reconnecting")
+    assert inbox.payloads == list(range(101)) and not inbox.gaps
+    assert [m.id for m in inbox.messages[1:]] == published
+    await eventually(lambda: b.stats.reconnects > reconnects, what="b to reconnect")  # type: ignore[attr-defined]
+    redis.close()
+
+
+async def test_a_publish_sent_twice_is_delivered_once(redis_buses: Buses) -> None:
+    """A retried publish (the connection dropped after Redis took it) shows up once."""
+    a, b = await redis_buses("a"), await redis_buses("b")
+    inbox = Inbox()
+    await b.subscribe(EDIT, "room", inbox, on_gap=inbox.gap)
+    await a.publish(EDIT, "room", "one")
+    redis = redis_buses.redis.client()  # type: ignore[union-attr]
+    name = f"{redis_buses.prefix}:document.edit:room"
+    [(_, fields)] = redis.xrevrange(name, count=1)
+    redis.xadd(name, fields)  # the same entry again, as a retried XADD writes it
+    await a.publish(EDIT, "room", "two")
+    await eventually(lambda: "two" in inbox.payloads, what="the second message")
+    assert inbox.payloads == ["one", "two"]
+    redis.close()
+
+
+async def test_resuming_after_a_trimmed_or_foreign_position(redis_buses: Buses) -> None:
+    a, b = await redis_buses("a", maxlen=10), await redis_buses("b")
+    first = await a.publish(EDIT, "room", 0)
+    for n in range(1, 400):
+        a.publish(EDIT, "room", n)
+    await a.publish(EDIT, "room", 400)
+    trimmed = Inbox()
+    await b.subscribe(EDIT, "room", trimmed, on_gap=trimmed.gap, after=first)
+    assert [gap.reason for gap in trimmed.gaps] == [GapReason.TRIMMED]  # before subscribe returns
+    foreign = Inbox()
+    await b.subscribe(EDIT, "room", foreign, on_gap=foreign.gap, after="99999999999999-0")
+    assert [gap.reason for gap in foreign.gaps] == [GapReason.RESTARTED]
+    await a.publish(EDIT, "room", 401)
+    await eventually(lambda: trimmed.payloads == [401] and foreign.payloads == [401], what="401")
+
+
+async def test_unreachable_redis_fails_fast_and_clearly() -> None:
+    bus = create_bus("redis://:secret@127.0.0.1:1/0", server_id="x", command_timeout=5)
+    with pytest.raises(BusUnavailable) as raised:
+        await bus.start()
+    message = str(raised.value)
+    assert "127.0.0.1:1" in message and "secret" not in message and "unreachable" in message
+    await bus.close()
+    assert redacted("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
+    with pytest.raises(ValueError):
+        create_bus("http://localhost:6379")
