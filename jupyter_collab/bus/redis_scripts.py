@@ -6,30 +6,38 @@ Times come from Redis's ``TIME`` so that servers with skewed clocks agree on hea
 
 from __future__ import annotations
 
-# KEYS[1] this server's heartbeat key, KEYS[2] the sorted set of servers by deadline (ms);
-# ARGV[1] server id, ARGV[2] ttl (ms), ARGV[3] info (JSON), ARGV[4] forget entries expired
-# this long ago (ms). Returns {now_ms, ids of the servers whose deadline has not passed}.
+# The sorted set of servers holds one member per server process, "id|incarnation", scored by
+# its heartbeat's deadline (Redis ms). A member whose deadline passed is a server that died (or
+# left: LEAVE sets its deadline to now); members are forgotten an hour after their deadline.
+
+# KEYS[1] this server's heartbeat key, KEYS[2] the sorted set; ARGV[1] member, ARGV[2] ttl (ms),
+# ARGV[3] info (JSON), ARGV[4] forget members this long after their deadline (ms).
+# Returns {now, this member's previous deadline or nil, every member and deadline (flat)}.
 HEARTBEAT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
+local previous = redis.call('ZSCORE', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
-return {now, redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')}
+return {now, previous or false, redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')}
 """
 
-# KEYS[1] the sorted set of servers. Returns the ids whose deadline has not passed.
+# KEYS[1] the sorted set. Returns the members whose deadline has not passed.
 LIVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 """
 
-# KEYS[1] this server's heartbeat key, KEYS[2] the sorted set; ARGV[1] server id.
+# KEYS[1] this server's heartbeat key, KEYS[2] the sorted set; ARGV[1] member. The member stays
+# (with a passed deadline) so that every server sees it leave, not merely vanish.
 LEAVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', now - 1, ARGV[1])
 return 1
 """
 

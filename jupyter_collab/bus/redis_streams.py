@@ -5,10 +5,12 @@ Layout in Redis (``prefix`` defaults to ``collab``):
 * ``{prefix}:{topic}:{key}`` (``{prefix}:audit.log`` for the audit log): one stream per topic
   and key. Entries are ``o`` (publishing server id), ``i`` and ``n`` (the publishing bus's
   incarnation and its sequence number, to drop a publish sent twice), ``k`` (``b`` bytes or
-  ``j`` JSON) and ``d`` (the payload). ``XADD ... MAXLEN ~ n`` trims each stream to about ``maxlen`` entries,
-  and every publish sets the stream to expire after ``stream_ttl`` without publishes.
+  ``j`` JSON) and ``d`` (the payload). ``XADD ... MAXLEN ~ n`` trims each stream to about
+  ``maxlen`` entries, and every publish sets the stream to expire after ``stream_ttl`` without
+  publishes.
 * ``{prefix}:server:{id}``: a server's heartbeat (its info as JSON), ``PX heartbeat_ttl``;
-  ``{prefix}:servers``: a sorted set of server ids by heartbeat deadline (Redis clock).
+  ``{prefix}:servers``: a sorted set of ``id|incarnation`` (one per server process) by
+  heartbeat deadline, on Redis's clock.
 * ``{prefix}:lease:{name}`` (``holder|token|nonce``, ``PX ttl``) and
   ``{prefix}:lease-fence:{name}`` (the last fencing token given).
 * ``{prefix}:bus:{id}:wake``: a tiny stream this server writes to wake its own reader when its
@@ -244,7 +246,15 @@ class RedisBus(EventBus, LeaseBackend):
         self._batch = batch
         self._command_timeout = command_timeout
         self._reconnect_max_delay = reconnect_max_delay
-        about = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        self._incarnation = uuid.uuid4().hex[:16].encode()
+        self._member = f"{self.server_id}|{self._incarnation.decode()}"
+        self._sequence = 0
+        about = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": time.time(),
+            "incarnation": self._incarnation.decode(),
+        }
         self._info = json.dumps({**about, **(info or {})})
         name = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in self.server_id)
         options: dict[str, Any] = {"socket_connect_timeout": command_timeout}
@@ -264,8 +274,6 @@ class RedisBus(EventBus, LeaseBackend):
             url, socket_timeout=block + command_timeout, client_name=f"collab-bus-reader:{name}",
             max_connections=1, retry=Retry(NoBackoff(), 0), **options,
         )  # fmt: skip
-        self._incarnation = uuid.uuid4().hex[:16].encode()
-        self._sequence = 0
         self._scripts = {
             script: self._commands.register_script(getattr(redis_scripts, script))
             for script in ("HEARTBEAT", "LIVE", "LEAVE", "ACQUIRE", "RENEW", "RELEASE", "HOLDER")
@@ -282,7 +290,9 @@ class RedisBus(EventBus, LeaseBackend):
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._leases: dict[Lease, str] = {}  # held leases → their value in Redis
         self._watches: list[ServerWatch] = []
-        self._alive: set[str] = set()
+        self._alive: dict[str, str] = {}  # live server id → its incarnation
+        self._missing_since: dict[str, float] = {}  # server id → when it vanished (monotonic)
+        self._beats = 0
         self._run_id: str | None = None
         self._reader_ready = False
         self._started = False
@@ -362,7 +372,7 @@ class RedisBus(EventBus, LeaseBackend):
                     await asyncio.wait_for(lease.release(), self._command_timeout)
                 await asyncio.wait_for(
                     self._scripts["LEAVE"](
-                        keys=[self._heartbeat_key, self._servers_key], args=[self.server_id]
+                        keys=[self._heartbeat_key, self._servers_key], args=[self._member]
                     ),
                     self._command_timeout,
                 )
@@ -824,12 +834,20 @@ class RedisBus(EventBus, LeaseBackend):
     # liveness
 
     async def _heartbeat_once(self) -> None:
-        now, alive = await self._scripts["HEARTBEAT"](
+        now, previous, members = await self._scripts["HEARTBEAT"](
             keys=[self._heartbeat_key, self._servers_key],
-            args=[self.server_id, self._heartbeat_ttl_ms, self._info, FORGET_SERVERS_MS],
+            args=[self._member, self._heartbeat_ttl_ms, self._info, FORGET_SERVERS_MS],
         )
-        self._update_alive({server.decode() for server in alive})
-
+        deadlines: dict[str, tuple[float, str]] = {}  # server id → its latest process
+        for index in range(0, len(members), 2):
+            server, _, incarnation = members[index].decode().rpartition("|")
+            deadline = float(members[index + 1])
+            if server not in deadlines or deadline > deadlines[server][0]:
+                deadlines[server] = (deadline, incarnation)
+        # Our own deadline had passed (or Redis lost it): others may have taken us for dead.
+        lapsed = self._beats > 0 and (previous is None or float(previous) < now)
+        self._beats += 1
+        self._update_alive(now, deadlines, lapsed)
     async def _heartbeat_loop(self) -> None:
         failing = False
         while not self._closed:
@@ -845,9 +863,39 @@ class RedisBus(EventBus, LeaseBackend):
             else:
                 failing = False
 
-    def _update_alive(self, alive: set[str]) -> None:
-        events = [ServerEvent(server, False) for server in sorted(self._alive - alive)]
-        events += [ServerEvent(server, True) for server in sorted(alive - self._alive)]
+    def _update_alive(
+        self, now: float, deadlines: dict[str, tuple[float, str]], lapsed: bool
+    ) -> None:
+        """Turn the servers' deadlines into up and down events.
+
+        A server whose deadline passed died or left: down at once. A server that vanished from
+        the set without one (Redis restarted empty) is given ``heartbeat_ttl`` to beat again
+        before it is reported down, so that a Redis restart does not look like every server
+        dying. A server id seen with a new incarnation was restarted: down, then up.
+        """
+        clock = time.monotonic()
+        ttl = self._heartbeat_ttl_ms / 1000
+        alive: dict[str, str] = {}
+        events: list[ServerEvent] = []
+        for server, (deadline, incarnation) in deadlines.items():
+            if deadline >= now:
+                alive[server] = incarnation
+                self._missing_since.pop(server, None)
+        for server, incarnation in self._alive.items():
+            if server in alive:
+                if alive[server] != incarnation:
+                    events += [ServerEvent(server, False), ServerEvent(server, True)]
+                continue
+            if server not in deadlines:  # vanished, not expired: wait for its next beat
+                missing_since = self._missing_since.setdefault(server, clock)
+                if clock - missing_since < ttl:
+                    alive[server] = incarnation
+                    continue
+            events.append(ServerEvent(server, False))
+            self._missing_since.pop(server, None)
+        events += [ServerEvent(server, True) for server in alive if server not in self._alive]
+        if lapsed and self.server_id in self._alive:
+            events.append(ServerEvent(self.server_id, True))  # announce ourselves again
         self._alive = alive
         for event in events:
             for watch in tuple(self._watches):
@@ -859,7 +907,7 @@ class RedisBus(EventBus, LeaseBackend):
     async def live_servers(self) -> set[str]:
         self._check_open()
         alive = await self._script("LIVE", [self._servers_key], [], "reading live servers")
-        return {server.decode() for server in alive}
+        return {member.decode().rpartition("|")[0] for member in alive}
 
     def watch_servers(self, handler: ServerHandler) -> ServerWatch:
         watch = ServerWatch(handler, self._watches.remove)

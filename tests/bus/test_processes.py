@@ -84,3 +84,25 @@ async def test_a_killed_server_is_noticed_and_its_lease_taken_over(redis_buses: 
         if worker.returncode is None:
             worker.kill()
             await worker.wait()
+
+
+async def test_a_server_restarted_with_the_same_id_is_seen_as_new(redis_buses: Buses) -> None:
+    watcher = await redis_buses("watcher")
+    events: list[ServerEvent] = []
+    watcher.watch_servers(events.append)
+    worker = await spawn(redis_buses, "stable-id", "hold", "room:doc", "30")
+    try:
+        assert (await read_line(worker)).startswith("holding ")
+        await eventually(lambda: ServerEvent("stable-id", True) in events, what="its heartbeat")
+        worker.send_signal(signal.SIGKILL)
+        await worker.wait()
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+    # It comes back at once under the same id, before its old heartbeat expired: the old
+    # process's presence must still go (down), and the new one is up.
+    await redis_buses("stable-id")
+    await eventually(lambda: events.count(ServerEvent("stable-id", True)) == 2, what="new")
+    ups = [i for i, event in enumerate(events) if event == ServerEvent("stable-id", True)]
+    assert ServerEvent("stable-id", False) in events[ups[0] : ups[1]]

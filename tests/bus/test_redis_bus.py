@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from jupyter_collab.bus import BusUnavailable, Gap, GapReason, Message, Topic, create_bus
+from jupyter_collab.bus import (
+    BusUnavailable,
+    Gap,
+    GapReason,
+    Message,
+    ServerEvent,
+    Topic,
+    create_bus,
+)
 from jupyter_collab.bus.redis_streams import RedisBus, redacted
 
 from .conftest import FAST, Buses, eventually
@@ -68,7 +76,8 @@ async def test_streams_in_redis(redis_buses: Buses) -> None:
     assert [json.loads(f[b"d"]) for _, f in audit] == [{"action": "join"}]
     info = json.loads(redis.get(f"{redis_buses.prefix}:server:a"))
     assert info["pid"] > 0 and 0 < redis.pttl(f"{redis_buses.prefix}:server:a") <= 3000
-    assert redis.zscore(f"{redis_buses.prefix}:servers", "a") is not None
+    [(member, deadline)] = redis.zrange(f"{redis_buses.prefix}:servers", 0, -1, withscores=True)
+    assert member.decode() == f"a|{info['incarnation']}" and deadline > 0
     lease = await a.acquire_lease("doc", ttl=10)
     assert lease is not None
     value = redis.get(f"{redis_buses.prefix}:lease:doc").decode()
@@ -250,3 +259,18 @@ async def test_unreachable_redis_fails_fast_and_clearly() -> None:
     assert redacted("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
     with pytest.raises(ValueError):
         create_bus("http://localhost:6379")
+
+
+async def test_a_redis_restart_is_not_taken_for_dead_servers(outage_buses: Buses) -> None:
+    a = await outage_buses("a")
+    await outage_buses("b")
+    events: list[ServerEvent] = []
+    a.watch_servers(events.append)
+    await eventually(lambda: ServerEvent("b", True) in events, what="b's heartbeat")
+    outage_buses.redis.stop(kill=True)  # type: ignore[union-attr]
+    outage_buses.redis.start()  # type: ignore[union-attr]
+    await eventually(lambda: _has(a, {"a", "b"}), what="both heartbeats in the new Redis")
+    await asyncio.sleep(FAST["heartbeat_ttl"] + 1)  # past the grace given to vanished servers
+    assert ServerEvent("b", False) not in events and ServerEvent("a", False) not in events
+    # a's own heartbeat had vanished: it announces itself again (to re-send presence).
+    assert events.count(ServerEvent("a", True)) == 2
