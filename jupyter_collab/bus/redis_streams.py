@@ -3,9 +3,10 @@
 Layout in Redis (``prefix`` defaults to ``collab``):
 
 * ``{prefix}:{topic}:{key}`` (``{prefix}:audit.log`` for the audit log): one stream per topic
-  and key. Entries are ``o`` (publishing server id), ``i`` and ``n`` (the publishing bus's
-  incarnation and its sequence number, to drop a publish sent twice), ``k`` (``b`` bytes or
-  ``j`` JSON) and ``d`` (the payload). ``XADD ... MAXLEN ~ n`` trims each stream to about
+  and key. An entry has two fields: ``h``, ``kind|sequence|incarnation|origin`` (``b`` bytes or
+  ``j`` JSON; the publishing bus's sequence number and incarnation, to drop a publish sent
+  twice; the publishing server's id) and ``d``, the payload. (Two fields, not five: parsing
+  replies is most of a reader's work.) ``XADD ... MAXLEN ~ n`` trims each stream to about
   ``maxlen`` entries, and every publish sets the stream to expire after ``stream_ttl`` without
   publishes.
 * ``{prefix}:server:{id}``: a server's heartbeat (its info as JSON), ``PX heartbeat_ttl``;
@@ -20,16 +21,16 @@ Layout in Redis (``prefix`` defaults to ``collab``):
 ``XREAD`` (``COUNT batch``), from the lowest position of the stream's subscriptions. Entries
 leave a stream in two ways: trimming, oldest first, which moves ``XINFO STREAM``'s first entry
 (``recorded-first-entry-id``) up, and ``XDEL``, which raises ``max-deleted-entry-id`` (Redis 7;
-trimming does not). Both only grow, so an ``XINFO`` right after the ``XREAD`` proves the
-common case: if neither has passed a subscription's position, nothing after it had gone when
-``XREAD`` ran. Otherwise the stream is read again in one atomic step (``MULTI``: ``XINFO`` +
-``XRANGE``) and the proof finished with ``entries-added``: when the first entry has passed the
-position, every entry added since is still there only if as many remain as were added (each
-subscription counts the entries it has passed). What cannot be proved is a
-:class:`~.interface.Gap`, and the subscription resumes from the stream's last id. A
-reconnection to the same Redis process (same ``run_id``) resumes where it was, with the same
-proof; a different ``run_id`` (restart, failover) means everything may have changed, so every
-subscription gets a gap.
+trimming does not). Both only grow, so reading them right after the ``XREAD`` (a script that
+returns those fields of ``XINFO STREAM`` and not its entries) proves the common case: if
+neither has passed a subscription's position, nothing after it had gone when ``XREAD`` ran.
+Otherwise the stream is read again in one atomic step (a script: ``XINFO`` + ``XRANGE``) and
+the proof finished with ``entries-added``: when the first entry has passed the position, every
+entry added since is still there only if as many remain as were added (each subscription
+counts the entries it has passed). What cannot be proved is a :class:`~.interface.Gap`, and
+the subscription resumes from the stream's last id. A reconnection to the same Redis process
+(same ``run_id``) resumes where it was, with the same proof; a different ``run_id`` (restart,
+failover) means everything may have changed, so every subscription gets a gap.
 
 **Writing.** ``publish()`` appends to an outbox at once; one task sends the outbox in
 pipelines (many ``XADD`` per round trip under load), on a command connection, in call order.
@@ -63,7 +64,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import redis_scripts
@@ -138,19 +139,13 @@ class _StreamState:
     length: int
 
     @classmethod
-    def of(cls, info: Any) -> _StreamState:
-        if isinstance(info, BaseException):
-            if _no_such_key(info):
-                return MISSING
-            raise info
-        return cls(
-            True,
-            parse_id(info["last-generated-id"]),
-            parse_id(info["recorded-first-entry-id"]),
-            parse_id(info["max-deleted-entry-id"]),
-            int(info["entries-added"]),
-            int(info["length"]),
-        )
+    def of(cls, row: list[Any] | None) -> _StreamState:
+        """From a row of the STATE script (None: no such stream)."""
+        if row is None:
+            return MISSING
+        last, first, deleted, added, length = row
+        ids = parse_id(last), parse_id(first), parse_id(deleted)
+        return cls(True, *ids, int(added), int(length))
 
     def proves(self, position: StreamId, ordinal: int | None) -> bool:
         """Whether every entry ever added after ``position`` is still in the stream.
@@ -172,10 +167,6 @@ class _StreamState:
 
 
 MISSING = _StreamState(False, ZERO, ZERO, ZERO, 0, 0)
-
-
-def _no_such_key(error: BaseException) -> bool:
-    return isinstance(error, ResponseError) and "no such key" in str(error).lower()
 
 
 @dataclass
@@ -248,6 +239,7 @@ class RedisBus(EventBus, LeaseBackend):
         self._reconnect_max_delay = reconnect_max_delay
         self._incarnation = uuid.uuid4().hex[:16].encode()
         self._member = f"{self.server_id}|{self._incarnation.decode()}"
+        self._origin = self.server_id.encode()
         self._sequence = 0
         about = {
             "host": socket.gethostname(),
@@ -276,7 +268,10 @@ class RedisBus(EventBus, LeaseBackend):
         )  # fmt: skip
         self._scripts = {
             script: self._commands.register_script(getattr(redis_scripts, script))
-            for script in ("HEARTBEAT", "LIVE", "LEAVE", "ACQUIRE", "RENEW", "RELEASE", "HOLDER")
+            for script in (
+                "HEARTBEAT", "LIVE", "LEAVE", "ACQUIRE", "RENEW", "RELEASE", "HOLDER", "STATE",
+                "READ",
+            )  # fmt: skip
         }
         self._servers_key = f"{prefix}:servers"
         self._heartbeat_key = f"{prefix}:server:{self.server_id}"
@@ -348,12 +343,17 @@ class RedisBus(EventBus, LeaseBackend):
         if self._closed:
             return
         self._closed = True
-        # Loops stop on ``_closed`` too: a cancellation can be lost (asyncio.wait_for in 3.11
-        # swallows one that races with completion), and close() must not hang on it.
+        # Loops stop on ``_closed`` too, and the reader's connection is closed under it: a
+        # cancellation can be lost in a blocking read (seen with redis-py 8: the task stays in
+        # XREAD until the block ends), and close() must not wait for that.
         for task in self._tasks:
             task.cancel()
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self._command_timeout + 1)
+            _, pending = await asyncio.wait(self._tasks, timeout=0.2)
+            with contextlib.suppress(Exception):
+                await self._reader.aclose()
+            if pending:
+                await asyncio.wait(pending, timeout=self._command_timeout)
         for task in tuple(self._side_tasks):
             task.cancel()
         while self._outbox:
@@ -376,9 +376,8 @@ class RedisBus(EventBus, LeaseBackend):
                     ),
                     self._command_timeout,
                 )
-        for client in (self._commands, self._reader):
-            with contextlib.suppress(Exception):
-                await client.aclose()
+        with contextlib.suppress(Exception):
+            await self._commands.aclose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -403,13 +402,8 @@ class RedisBus(EventBus, LeaseBackend):
             future.set_exception(error)
             return future
         self._sequence += 1
-        fields = {
-            b"o": self.server_id.encode(),
-            b"i": self._incarnation,
-            b"n": b"%d" % self._sequence,
-            b"k": kind,
-            b"d": data,
-        }
+        header = b"%s|%d|%s|%s" % (kind, self._sequence, self._incarnation, self._origin)
+        fields = {b"h": header, b"d": data}
         name = self.stream_name(topic, key).encode()
         self._outbox.append(_Outgoing(name, topic, fields, len(data), future))
         self._outbox_ready.set()
@@ -512,13 +506,8 @@ class RedisBus(EventBus, LeaseBackend):
         return subscription
 
     async def _stream_state(self, name: bytes) -> _StreamState:
-        try:
-            info = await self._commands.xinfo_stream(name)
-        except ResponseError as error:
-            if _no_such_key(error):
-                return MISSING
-            raise
-        return _StreamState.of(info)
+        [row] = await self._scripts["STATE"](keys=[name])
+        return _StreamState.of(row)
 
     def _wake(self) -> None:
         """Make the reader re-issue its XREAD with the current set of streams."""
@@ -549,6 +538,8 @@ class RedisBus(EventBus, LeaseBackend):
             except asyncio.CancelledError:
                 raise
             except UNREACHABLE as error:
+                if self._closed:
+                    return
                 if self._reader_ready:
                     log.warning(
                         "bus %s lost Redis at %s (%s); reconnecting",
@@ -587,13 +578,11 @@ class RedisBus(EventBus, LeaseBackend):
                     self._gap(stream, reading, GapReason.OFFLINE, state)
 
     async def _stream_states(self, names: list[bytes]) -> list[_StreamState]:
+        """The streams' states, on the reader's connection."""
         if not names:
             return []
-        pipe = self._reader.pipeline(transaction=False)
-        for name in names:
-            pipe.xinfo_stream(name)
-        results = await pipe.execute(raise_on_error=False)
-        return [_StreamState.of(result) for result in results]
+        rows = await self._scripts["STATE"](keys=names, client=self._reader)
+        return [_StreamState.of(row) for row in rows]
 
     def _gap(
         self, stream: _Stream, reading: _Reading, reason: GapReason, state: _StreamState
@@ -664,7 +653,7 @@ class RedisBus(EventBus, LeaseBackend):
             await self._recheck(recheck)
 
     async def _recheck(self, readings: dict[bytes, list[_Reading]]) -> None:
-        """Read streams again with their continuity proof in one atomic step (MULTI)."""
+        """Read streams again with their continuity proof in one atomic step (a script)."""
         self.stats.rechecks += 1
         starts: dict[bytes, StreamId] = {}
         for name, among in readings.items():
@@ -673,18 +662,15 @@ class RedisBus(EventBus, LeaseBackend):
                 starts[name] = min(positions)
         if not starts:
             return
-        pipe = self._reader.pipeline(transaction=True)
-        for name, start in starts.items():
-            pipe.xinfo_stream(name)
-            pipe.xrange(name, min=f"({format_id(start)}", max="+", count=self._batch)
-        results = await pipe.execute(raise_on_error=False)
-        for index, name in enumerate(starts):
-            state = _StreamState.of(results[2 * index])
-            entries = results[2 * index + 1]
-            if isinstance(entries, BaseException):
-                if not _no_such_key(entries):
-                    raise entries
-                entries = []
+        names = list(starts)
+        rows = await self._scripts["READ"](
+            keys=names,
+            args=[self._batch, *(format_id(starts[name]) for name in names)],
+            client=self._reader,
+        )
+        for name, (row, raw) in zip(names, rows, strict=True):
+            state = _StreamState.of(row)
+            entries = [(entry_id, _pairs(fields)) for entry_id, fields in raw]
             stream = self._streams.get(name)
             if stream is None:
                 continue
@@ -718,14 +704,12 @@ class RedisBus(EventBus, LeaseBackend):
         for entry_id, fields in entries:
             identifier = parse_id(entry_id)
             try:
+                kind, number, incarnation, origin = fields[b"h"].split(b"|", 3)
+                sequence = int(number)
+                payload = decode(kind, fields[b"d"])
                 message = Message(
-                    stream.topic,
-                    stream.key,
-                    decode(fields[b"k"], fields[b"d"]),
-                    fields[b"o"].decode(),
-                    entry_id.decode(),
+                    stream.topic, stream.key, payload, origin.decode(), entry_id.decode()
                 )
-                incarnation, sequence = fields[b"i"], int(fields[b"n"])
             except (KeyError, ValueError) as error:
                 log.error(
                     "bus entry %s of %s:%s is not a bus message (%r); skipped",
@@ -915,6 +899,11 @@ class RedisBus(EventBus, LeaseBackend):
         for server in sorted(self._alive):
             handler(ServerEvent(server, True))
         return watch
+
+
+def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    """A stream entry's fields as a script returns them (flat) → a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _maxlen(maxlen: int | Mapping[Topic, int], topic: Topic) -> int:

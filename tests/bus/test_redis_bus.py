@@ -70,14 +70,15 @@ async def test_streams_in_redis(redis_buses: Buses) -> None:
     assert 0 < redis.pttl(name) <= 24 * 3600 * 1000
     [(entry_id, fields)] = redis.xrevrange(name, count=1)
     assert entry_id.decode() == last
-    assert (fields[b"o"], fields[b"k"], fields[b"d"]) == (b"a", b"b", b"\x00last")
-    assert int(fields[b"n"]) == 1001
+    kind, sequence, incarnation, origin = fields[b"h"].split(b"|")
+    assert (kind, sequence, origin, fields[b"d"]) == (b"b", b"1001", b"a", b"\x00last")
     audit = redis.xrange(f"{redis_buses.prefix}:audit.log")
     assert [json.loads(f[b"d"]) for _, f in audit] == [{"action": "join"}]
     info = json.loads(redis.get(f"{redis_buses.prefix}:server:a"))
     assert info["pid"] > 0 and 0 < redis.pttl(f"{redis_buses.prefix}:server:a") <= 3000
     [(member, deadline)] = redis.zrange(f"{redis_buses.prefix}:servers", 0, -1, withscores=True)
     assert member.decode() == f"a|{info['incarnation']}" and deadline > 0
+    assert incarnation.decode() == info["incarnation"]
     lease = await a.acquire_lease("doc", ttl=10)
     assert lease is not None
     value = redis.get(f"{redis_buses.prefix}:lease:doc").decode()
