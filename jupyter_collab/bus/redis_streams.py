@@ -280,6 +280,7 @@ class RedisBus(EventBus, LeaseBackend):
         self._wake_pending = False
         self._streams: dict[bytes, _Stream] = {}
         self._outbox: deque[_Outgoing] = deque()
+        self._sending: list[_Outgoing] = []
         self._outbox_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[Any]] = set()
@@ -319,11 +320,14 @@ class RedisBus(EventBus, LeaseBackend):
             info = await self._commands.info("server")
         except UNREACHABLE as error:
             raise self._unavailable(error, "starting the bus") from error
+        except RedisError as error:
+            raise BusError(f"Redis at {redacted(self.url)} refused the bus: {error}") from error
         version = tuple(int(part) for part in str(info["redis_version"]).split(".")[:2])
         if version < MIN_REDIS:
             raise BusError(
                 f"Redis {info['redis_version']} at {redacted(self.url)} is too old: the bus needs "
-                "7.0 or later (XINFO STREAM's max-deleted-entry-id proves streams have no gaps)"
+                "7.0 or later (XINFO STREAM's entries-added and max-deleted-entry-id prove that "
+                "streams have no gaps)"
             )
         self._run_id = str(info["run_id"])
         self._reader_ready = True
@@ -332,6 +336,8 @@ class RedisBus(EventBus, LeaseBackend):
             await self._heartbeat_once()
         except UNREACHABLE as error:
             raise self._unavailable(error, "sending the first heartbeat") from error
+        except RedisError as error:
+            raise BusError(f"Redis at {redacted(self.url)} refused the bus: {error}") from error
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._read_loop(), name=f"bus-reader-{self.server_id}"),
@@ -356,10 +362,12 @@ class RedisBus(EventBus, LeaseBackend):
                 await asyncio.wait(pending, timeout=self._command_timeout)
         for task in tuple(self._side_tasks):
             task.cancel()
-        while self._outbox:
-            outgoing = self._outbox.popleft()
+        for outgoing in (*self._sending, *self._outbox):
             if not outgoing.future.done():
-                outgoing.future.set_exception(BusClosed("the bus was closed before publishing"))
+                outgoing.future.set_exception(
+                    BusClosed("the bus was closed before Redis confirmed this publish")
+                )
+        self._outbox.clear()
         for stream in self._streams.values():
             for reading in stream.readings:
                 reading.subscription.active = False
@@ -420,7 +428,9 @@ class RedisBus(EventBus, LeaseBackend):
                     outgoing = self._outbox.popleft()
                     batch.append(outgoing)
                     size += outgoing.size
+                self._sending = batch
                 await self._send(batch)
+                self._sending = []
 
     async def _send(self, batch: list[_Outgoing]) -> None:
         pipe = self._commands.pipeline(transaction=False)
@@ -558,6 +568,7 @@ class RedisBus(EventBus, LeaseBackend):
         run_id = str(info["run_id"])
         if run_id != self._run_id:
             reason: GapReason | None = GapReason.RESTARTED
+            self._wake_position = "0-0"
         else:
             reason = None  # the same Redis process: positions stand, the reader proves them
         streams = [

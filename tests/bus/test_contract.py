@@ -448,7 +448,11 @@ async def test_close(buses: Buses) -> None:
     assert lease is not None
     await b.publish(EDIT, "room", 1)
     await eventually(lambda: inbox.events, what="a message before closing")
+    queued = [a.publish(EDIT, "elsewhere", n) for n in range(100)]
     await a.close()
+    # What was queued when it closed was published or failed: nothing is left hanging.
+    outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 60)
+    assert all(isinstance(outcome, (str, BusClosed)) for outcome in outcomes)
     await a.close()  # idempotent
     with pytest.raises(BusClosed):
         await a.publish(EDIT, "room", 2)

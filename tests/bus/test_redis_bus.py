@@ -144,6 +144,33 @@ async def test_a_consumer_behind_within_retention_gets_everything(redis_buses: B
     assert inbox.payloads == list(range(502)) and not inbox.gaps
 
 
+@pytest.mark.parametrize("keep", [5, 4])
+async def test_trimmed_up_to_the_position_or_past_it(redis_buses: Buses, keep: int) -> None:
+    """Trimming that removed only what the consumer had read is no gap; one more entry is."""
+    a, b = await redis_buses("a"), await redis_buses("b")
+    inbox = Inbox()
+    stream = f"{redis_buses.prefix}:document.edit:room"
+
+    def slow(message: Message) -> None:
+        inbox(message)
+        if message.payload == 0:  # while b is busy: 5 more, then trimmed to the last `keep`
+            publish_from_another_server(redis_buses.url, redis_buses.prefix, [1, 2, 3, 4, 5])
+            redis = redis_buses.redis.client()  # type: ignore[union-attr]
+            redis.xtrim(stream, maxlen=keep, approximate=False)
+            redis.close()
+
+    await b.subscribe(EDIT, "room", slow, on_gap=inbox.gap)
+    await a.publish(EDIT, "room", 0)
+    await eventually(lambda: 5 in inbox.payloads or inbox.gaps, what="5 or a gap")
+    await a.publish(EDIT, "room", 6)
+    await eventually(lambda: 6 in inbox.payloads, what="the last message")
+    if keep == 5:  # only 0, which b had read, was removed: the stream's count proves it
+        assert inbox.payloads == [0, 1, 2, 3, 4, 5, 6] and not inbox.gaps
+        assert b.stats.rechecks >= 1  # type: ignore[attr-defined]
+    else:  # 1 was removed unread
+        assert inbox.payloads == [0, 6] and [g.reason for g in inbox.gaps] == [GapReason.TRIMMED]
+
+
 async def test_redis_restarted_mid_stream(outage_buses: Buses) -> None:
     a, b = await outage_buses("a"), await outage_buses("b")
     inbox, notes = Inbox(), Inbox()
@@ -275,3 +302,16 @@ async def test_a_redis_restart_is_not_taken_for_dead_servers(outage_buses: Buses
     assert ServerEvent("b", False) not in events and ServerEvent("a", False) not in events
     # a's own heartbeat had vanished: it announces itself again (to re-send presence).
     assert events.count(ServerEvent("a", True)) == 2
+
+
+async def test_a_new_subscription_joins_the_blocking_read(redis_buses: Buses) -> None:
+    """The reader blocks for a minute at a time: a new stream must not wait for that."""
+    a, b = await redis_buses("a"), await redis_buses("b", block=60.0)
+    first, second = Inbox(), Inbox()
+    await b.subscribe(EDIT, "room-1", first)
+    await a.publish(EDIT, "room-1", "one")
+    await eventually(lambda: first.payloads == ["one"], what="the first room")
+    await asyncio.sleep(0.5)  # b is now blocked in XREAD on room-1 alone
+    await b.subscribe(EDIT, "room-2", second)
+    await a.publish(EDIT, "room-2", "two")
+    await eventually(lambda: second.payloads == ["two"], timeout=30, what="the new room")
