@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from .interface import Payload
 
@@ -59,7 +58,3 @@ def parse_id(value: str | bytes) -> StreamId:
 def format_id(value: StreamId) -> str:
     return f"{value[0]}-{value[1]}"
 
-
-def json_size(payload: Any) -> int:
-    """Bytes a payload takes on the wire (for statistics)."""
-    return len(payload) if isinstance(payload, bytes) else len(encode(payload)[1])
