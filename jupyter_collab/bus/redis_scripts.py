@@ -94,51 +94,43 @@ end
 return {value, redis.call('PTTL', KEYS[1])}
 """
 
-# What the continuity proof needs from XINFO STREAM, without the first and last entries that
-# XINFO sends along (a 4 MB update would travel again with every check).
-_STATE = """
-local function state(key)
-  local ok, info = pcall(redis.call, 'XINFO', 'STREAM', key)
-  if not ok then
-    return false
-  end
-  local m = {}
-  for j = 1, #info, 2 do
-    m[info[j]] = info[j + 1]
-  end
-  return {m['last-generated-id'], m['recorded-first-entry-id'], m['max-deleted-entry-id'],
-          m['entries-added'], m['length']}
+# Publishing. Every entry carries its *ordinal*: its rank among every entry ever added to its
+# stream, counted in the stream's meta hash (``n``, with ``id`` the last entry's id). A reader
+# that has seen ordinal k knows the next entry must be k + 1: a larger one means entries were
+# removed before it read them (trimmed, deleted), a smaller one that the stream was made anew.
+# KEYS: for each stream i, KEYS[2i-1] the stream and KEYS[2i] its meta hash; ARGV[1] how long
+# both live without a publish (ms); then 4 arguments per message: stream index i, maxlen,
+# header, data. The entry is h = "<ordinal>|<header>", d = data. Returns the entries' ids.
+PUBLISH = """
+local ids = {}
+for a = 2, #ARGV, 4 do
+  local i = tonumber(ARGV[a])
+  local stream, meta = KEYS[2 * i - 1], KEYS[2 * i]
+  local n = redis.call('HINCRBY', meta, 'n', 1)
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', ARGV[a + 1], '*',
+                        'h', string.format('%d', n) .. '|' .. ARGV[a + 2], 'd', ARGV[a + 3])
+  redis.call('HSET', meta, 'id', id)
+  ids[#ids + 1] = id
 end
+for i = 1, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
+return ids
 """
 
-# KEYS the streams. Returns, per stream, {last id, first id, max deleted id, entries added,
-# length} or nil when it does not exist.
-STATE = (
-    _STATE
-    + """
-local result = {}
-for i, key in ipairs(KEYS) do
-  result[i] = state(key)
-end
-return result
-"""
-)
-
-# KEYS the streams, ARGV[1] how many entries at most per stream, ARGV[1 + i] the id to read
-# after in KEYS[i]. Returns, per stream, {state or nil, entries after that id}: atomically, so
-# the state proves (or not) that the entries follow the id with nothing removed in between.
-READ = (
-    _STATE
-    + """
-local result = {}
-for i, key in ipairs(KEYS) do
-  local s = state(key)
-  local entries = {}
-  if s then
-    entries = redis.call('XRANGE', key, '(' .. ARGV[1 + i], '+', 'COUNT', ARGV[1])
+# KEYS[1] a stream, KEYS[2] its meta hash; ARGV[1] an entry id. Returns {last id, last ordinal,
+# the header of entry ARGV[1] or nil}: where a subscription that read up to ARGV[1] stands.
+RESUME = """
+local last = redis.call('HMGET', KEYS[2], 'id', 'n')
+local entry = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+local header = false
+if entry[1] then
+  local fields = entry[1][2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'h' then
+      header = fields[j + 1]
+    end
   end
-  result[i] = {s, entries}
 end
-return result
+return {last[1] or false, last[2] or false, header}
 """
-)

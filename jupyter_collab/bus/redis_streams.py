@@ -3,11 +3,12 @@
 Layout in Redis (``prefix`` defaults to ``collab``):
 
 * ``{prefix}:{topic}:{key}`` (``{prefix}:audit.log`` for the audit log): one stream per topic
-  and key. An entry has two fields: ``h``, ``kind|sequence|incarnation|origin`` (``b`` bytes or
-  ``j`` JSON; the publishing bus's sequence number and incarnation, to drop a publish sent
-  twice; the publishing server's id) and ``d``, the payload. (Two fields, not five: parsing
-  replies is most of a reader's work.) ``XADD ... MAXLEN ~ n`` trims each stream to about
-  ``maxlen`` entries, and every publish sets the stream to expire after ``stream_ttl`` without
+  and key. An entry has two fields: ``h``, ``ordinal|kind|sequence|incarnation|origin``, and
+  ``d``, the payload (``kind`` is ``b`` for bytes, ``j`` for JSON). Two fields rather than six,
+  because parsing replies is most of a reader's work.
+* ``{prefix}:meta:{topic}:{key}``: a hash beside each stream, ``n`` (the last ordinal given)
+  and ``id`` (the last entry's id). ``XADD ... MAXLEN ~ n`` trims each stream to about
+  ``maxlen`` entries; a stream and its hash expire together after ``stream_ttl`` without
   publishes.
 * ``{prefix}:server:{id}``: a server's heartbeat (its info as JSON), ``PX heartbeat_ttl``;
   ``{prefix}:servers``: a sorted set of ``id|incarnation`` (one per server process) by
@@ -17,25 +18,25 @@ Layout in Redis (``prefix`` defaults to ``collab``):
 * ``{prefix}:bus:{id}:wake``: a tiny stream this server writes to wake its own reader when its
   set of subscribed streams changes.
 
-**Reading.** One connection per server reads every subscribed stream with one blocking
-``XREAD`` (``COUNT batch``), from the lowest position of the stream's subscriptions. Entries
-leave a stream in two ways: trimming, oldest first, which moves ``XINFO STREAM``'s first entry
-(``recorded-first-entry-id``) up, and ``XDEL``, which raises ``max-deleted-entry-id`` (Redis 7;
-trimming does not). Both only grow, so reading them right after the ``XREAD`` (a script that
-returns those fields of ``XINFO STREAM`` and not its entries) proves the common case: if
-neither has passed a subscription's position, nothing after it had gone when ``XREAD`` ran.
-Otherwise the stream is read again in one atomic step (a script: ``XINFO`` + ``XRANGE``) and
-the proof finished with ``entries-added``: when the first entry has passed the position, every
-entry added since is still there only if as many remain as were added (each subscription
-counts the entries it has passed). What cannot be proved is a :class:`~.interface.Gap`, and
-the subscription resumes from the stream's last id. A reconnection to the same Redis process
-(same ``run_id``) resumes where it was, with the same proof; a different ``run_id`` (restart,
-failover) means everything may have changed, so every subscription gets a gap.
+**Continuity.** Every entry carries its *ordinal*, its rank among all the entries ever added to
+its stream, given by the publishing script in the same atomic step as the ``XADD``. A
+subscription remembers the ordinal of the last entry it passed; the next entry it reads must
+be the next ordinal. A larger one means entries were removed before it read them (trimmed under
+a consumer that fell behind, ``XDEL``); a smaller one that the stream was deleted or expired
+and made anew. Either way the subscription gets a :class:`~.interface.Gap` and resumes from the
+stream's end. This proof costs nothing per read (no ``XINFO``, no second round trip)
+and is exact: trimming that removed only entries the subscription had read is no gap.
 
-**Writing.** ``publish()`` appends to an outbox at once; one task sends the outbox in
-pipelines (many ``XADD`` per round trip under load), on a command connection, in call order.
-A pipeline that meets a dropped connection is sent once more on a new one (subscribers drop
-what this may duplicate, by sequence number); otherwise a publish that fails raises
+**Reading.** One connection per server reads every subscribed stream with one blocking
+``XREAD`` (``COUNT batch``), from the lowest position of the stream's subscriptions. A
+reconnection to the same Redis process (same ``run_id``) resumes where it was, ordinals
+telling what went meanwhile; a different ``run_id`` (restart, failover) may have lost what was
+not read yet, so every subscription gets a gap at once.
+
+**Writing.** ``publish()`` appends to an outbox at once; one task sends the outbox, in call
+order, as one script call per batch (many entries per round trip under load). A call that
+meets a dropped connection is sent once more on a new one (subscribers drop what this may
+duplicate, by sequence number); otherwise a publish that fails raises
 :class:`~.interface.BusUnavailable` within ``command_timeout`` and may or may not have
 reached Redis.
 
@@ -97,7 +98,7 @@ log = logging.getLogger("jupyter_collab.bus")
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 """Errors that mean Redis could not be reached (as opposed to Redis refusing a command)."""
 
-MIN_REDIS = (7, 0)
+MIN_REDIS = (6, 0)  # RESP3, which redis-py speaks by default
 FENCE_TTL_MS = 7 * 24 * 3600 * 1000
 FORGET_SERVERS_MS = 3600 * 1000
 OUTBOX_BATCH = 512
@@ -123,50 +124,8 @@ class _Reading:
 
     subscription: Subscription
     position: StreamId | None  # None: unknown (subscribed while Redis was unreachable)
-    ordinal: int | None = None  # how many entries the stream had ever had up to position
+    ordinal: int | None = None  # the rank of the entry at position among all ever added
     seen: dict[bytes, int] = field(default_factory=dict)  # publisher incarnation → last seq
-
-
-@dataclass(frozen=True)
-class _StreamState:
-    """What ``XINFO STREAM`` says about a stream, for the continuity proof."""
-
-    exists: bool
-    last: StreamId  # last-generated-id
-    first: StreamId  # the first entry still in the stream (recorded-first-entry-id)
-    deleted: StreamId  # max-deleted-entry-id: the largest id XDEL removed (trimming does not count)
-    added: int  # entries-added: every entry ever added
-    length: int
-
-    @classmethod
-    def of(cls, row: list[Any] | None) -> _StreamState:
-        """From a row of the STATE script (None: no such stream)."""
-        if row is None:
-            return MISSING
-        last, first, deleted, added, length = row
-        ids = parse_id(last), parse_id(first), parse_id(deleted)
-        return cls(True, *ids, int(added), int(length))
-
-    def proves(self, position: StreamId, ordinal: int | None) -> bool:
-        """Whether every entry ever added after ``position`` is still in the stream.
-
-        Entries leave a stream by trimming, oldest first (which moves its first entry up) or by
-        XDEL (which raises max-deleted-entry-id). None after ``position`` has gone when neither
-        passed it. When the first entry did pass it, the entries after ``position`` are all
-        there only if as many remain as were added since ``position`` (its ordinal).
-        """
-        if not self.exists:
-            return position == ZERO  # gone (expired, deleted, Redis emptied)
-        if self.deleted > position or self.last < position:
-            return False
-        if self.length == 0:
-            return self.last == position
-        if self.first <= position:
-            return True
-        return ordinal is not None and self.added - self.length == ordinal
-
-
-MISSING = _StreamState(False, ZERO, ZERO, ZERO, 0, 0)
 
 
 @dataclass
@@ -180,8 +139,8 @@ class _Stream:
 class _Outgoing:
     stream: bytes
     topic: Topic
-    fields: dict[bytes, bytes]
-    size: int
+    header: bytes
+    data: bytes
     future: asyncio.Future[str]
 
 
@@ -195,11 +154,10 @@ class BusStats:
     gaps: int = 0
     reconnects: int = 0
     reads: int = 0
-    rechecks: int = 0
 
 
 class RedisBus(EventBus, LeaseBackend):
-    """The event bus of a group of servers that share one Redis (7.0 or later).
+    """The event bus of a group of servers that share one Redis (6.0 or later; tested on 7.0).
 
     ``maxlen`` (one number, or per topic) bounds each stream to about that many entries: a
     subscriber that falls further behind than that gets a gap. ``stream_ttl`` deletes streams
@@ -269,13 +227,15 @@ class RedisBus(EventBus, LeaseBackend):
         self._scripts = {
             script: self._commands.register_script(getattr(redis_scripts, script))
             for script in (
-                "HEARTBEAT", "LIVE", "LEAVE", "ACQUIRE", "RENEW", "RELEASE", "HOLDER", "STATE",
-                "READ",
+                "HEARTBEAT", "LIVE", "LEAVE", "ACQUIRE", "RENEW", "RELEASE", "HOLDER", "PUBLISH",
+                "RESUME",
             )  # fmt: skip
         }
         self._servers_key = f"{prefix}:servers"
         self._heartbeat_key = f"{prefix}:server:{self.server_id}"
         self._wake_stream = f"{prefix}:bus:{self.server_id}:wake".encode()
+        self._stream_prefix = f"{prefix}:".encode()
+        self._meta_prefix = f"{prefix}:meta:".encode()
         self._wake_position = "0-0"
         self._wake_pending = False
         self._streams: dict[bytes, _Stream] = {}
@@ -326,8 +286,7 @@ class RedisBus(EventBus, LeaseBackend):
         if version < MIN_REDIS:
             raise BusError(
                 f"Redis {info['redis_version']} at {redacted(self.url)} is too old: the bus needs "
-                "7.0 or later (XINFO STREAM's entries-added and max-deleted-entry-id prove that "
-                "streams have no gaps)"
+                "6.0 or later"
             )
         self._run_id = str(info["run_id"])
         self._reader_ready = True
@@ -411,9 +370,8 @@ class RedisBus(EventBus, LeaseBackend):
             return future
         self._sequence += 1
         header = b"%s|%d|%s|%s" % (kind, self._sequence, self._incarnation, self._origin)
-        fields = {b"h": header, b"d": data}
         name = self.stream_name(topic, key).encode()
-        self._outbox.append(_Outgoing(name, topic, fields, len(data), future))
+        self._outbox.append(_Outgoing(name, topic, header, data, future))
         self._outbox_ready.set()
         return future
 
@@ -427,35 +385,39 @@ class RedisBus(EventBus, LeaseBackend):
                 while self._outbox and len(batch) < OUTBOX_BATCH and size < OUTBOX_BYTES:
                     outgoing = self._outbox.popleft()
                     batch.append(outgoing)
-                    size += outgoing.size
+                    size += len(outgoing.data)
                 self._sending = batch
                 await self._send(batch)
                 self._sending = []
 
-    async def _send(self, batch: list[_Outgoing]) -> None:
-        pipe = self._commands.pipeline(transaction=False)
+    def _publish_call(self, batch: list[_Outgoing]) -> tuple[list[bytes], list[Any]]:
+        """KEYS and ARGV of the PUBLISH script for a batch (one call sends it all)."""
+        keys: list[bytes] = []
+        index: dict[bytes, int] = {}
+        args: list[Any] = [self._stream_ttl_ms]
         for outgoing in batch:
-            pipe.xadd(
-                outgoing.stream, outgoing.fields,  # type: ignore[arg-type]
-                maxlen=self._maxlen[outgoing.topic], approximate=True,
-            )  # fmt: skip
-        for stream in {outgoing.stream for outgoing in batch}:
-            pipe.pexpire(stream, self._stream_ttl_ms)
+            position = index.get(outgoing.stream)
+            if position is None:
+                position = index[outgoing.stream] = len(index) + 1
+                keys += [outgoing.stream, self._meta_name(outgoing.stream)]
+            args += [position, self._maxlen[outgoing.topic], outgoing.header, outgoing.data]
+        return keys, args
+
+    async def _send(self, batch: list[_Outgoing]) -> None:
+        keys, args = self._publish_call(batch)
+        results: list[Any]
         try:
             # socket timeouts (command_timeout) bound this when Redis does not answer
-            results = await pipe.execute(raise_on_error=False)
+            results = await self._scripts["PUBLISH"](keys=keys, args=args)
         except UNREACHABLE as error:
-            failure: BusError = self._unavailable(error, "publishing")
-            results = [failure] * len(batch)
+            results = [self._unavailable(error, "publishing")] * len(batch)
         except RedisError as error:
             results = [BusError(f"Redis refused to publish: {error}")] * len(batch)
-        for outgoing, result in zip(batch, results, strict=False):
+        for outgoing, result in zip(batch, results, strict=True):
             if outgoing.future.done():  # its awaiter was cancelled
                 continue
             if isinstance(result, BaseException):
                 self.stats.publish_errors += 1
-                if not isinstance(result, BusError):
-                    result = BusError(f"Redis refused to publish: {result}")
                 outgoing.future.set_exception(result)
             else:
                 self.stats.published += 1
@@ -476,23 +438,16 @@ class RedisBus(EventBus, LeaseBackend):
         validate_key(topic, key)
         check_handler(handler, on_gap)
         self._check_open()
-        resume = parse_id(after) if after is not None else None
         name = self.stream_name(topic, key).encode()
         gap_reason: GapReason | None = None
         reading = _Reading(None, None)  # type: ignore[arg-type]
         try:
-            state = await self._stream_state(name)
+            if after is None:
+                [(reading.position, reading.ordinal)] = await self._ends([name], self._commands)
+            else:
+                gap_reason = await self._resume(reading, name, after)
         except UNREACHABLE:
-            pass  # no position: the reader gives it one, and a gap, once Redis is back
-        else:
-            reading.position, reading.ordinal = state.last, state.added
-            if resume is not None and resume != state.last:
-                if resume > state.last:
-                    gap_reason = GapReason.RESTARTED  # not this stream's history: it was reset
-                elif not state.proves(resume, None):
-                    gap_reason = GapReason.TRIMMED
-                else:  # the reader delivers what followed, proving continuity as it reads
-                    reading.position, reading.ordinal = resume, None
+            reading.position = None  # the reader positions it, with a gap, once Redis is back
         shown = format_id(reading.position) if reading.position is not None else (after or "0-0")
         subscription = reading.subscription = Subscription(topic, key, handler, on_gap, own, shown)
         if gap_reason is not None:
@@ -515,9 +470,37 @@ class RedisBus(EventBus, LeaseBackend):
             self._wake()
         return subscription
 
-    async def _stream_state(self, name: bytes) -> _StreamState:
-        [row] = await self._scripts["STATE"](keys=[name])
-        return _StreamState.of(row)
+    async def _resume(self, reading: _Reading, name: bytes, after: str) -> GapReason | None:
+        """Position ``reading`` right after entry ``after``, or at the end with a gap reason."""
+        resume = parse_id(after)
+        last, ordinal, header = await self._scripts["RESUME"](
+            keys=[name, self._meta_name(name)], args=[format_id(resume)]
+        )
+        end = (parse_id(last), int(ordinal)) if last is not None else (ZERO, 0)
+        reading.position, reading.ordinal = end
+        if resume == end[0]:
+            return None
+        if header is not None:  # still in the stream: its ordinal is where to go on from
+            reading.position, reading.ordinal = resume, int(header.split(b"|", 1)[0])
+            return None
+        # Gone: trimmed (nobody can tell what followed it), or never in this stream's history.
+        return GapReason.RESTARTED if resume > end[0] else GapReason.TRIMMED
+
+    def _meta_name(self, stream: bytes) -> bytes:
+        """The hash beside a stream: its last id and last ordinal (see redis_scripts)."""
+        return self._meta_prefix + stream[len(self._stream_prefix) :]
+
+    async def _ends(
+        self, names: list[bytes], client: aioredis.Redis
+    ) -> list[tuple[StreamId, int]]:
+        """(last id, last ordinal) of each stream: (0-0, 0) for one never published to."""
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(self._meta_name(name), [b"id", b"n"])
+        ends = []
+        for last, ordinal in await pipe.execute():
+            ends.append((parse_id(last), int(ordinal)) if last is not None else (ZERO, 0))
+        return ends
 
     def _wake(self) -> None:
         """Make the reader re-issue its XREAD with the current set of streams."""
@@ -566,45 +549,39 @@ class RedisBus(EventBus, LeaseBackend):
     async def _reconnect(self) -> None:
         info = await self._reader.info("server")
         run_id = str(info["run_id"])
-        if run_id != self._run_id:
-            reason: GapReason | None = GapReason.RESTARTED
+        # The same Redis process: positions stand, and ordinals tell what went meanwhile. A new
+        # one (restart, failover) may have lost what was not read yet: every subscription gets
+        # a gap now, rather than at the next message of its stream.
+        restarted = run_id != self._run_id
+        if restarted:
             self._wake_position = "0-0"
-        else:
-            reason = None  # the same Redis process: positions stand, the reader proves them
         streams = [
             (name, stream)
             for name, stream in self._streams.items()
-            if reason is not None or any(r.position is None for r in stream.readings)
+            if restarted or any(r.position is None for r in stream.readings)
         ]
-        states = await self._stream_states([name for name, _ in streams])
+        ends = await self._ends([name for name, _ in streams], self._reader)
         self._run_id = run_id
         self._reader_ready = True
         self.stats.reconnects += 1
         log.info("bus %s reconnected to Redis at %s", self.server_id, redacted(self.url))
-        for (_, stream), state in zip(streams, states, strict=True):
+        for (_, stream), end in zip(streams, ends, strict=True):
             for reading in tuple(stream.readings):
-                if reason is not None:
-                    self._gap(stream, reading, reason, state)
+                if restarted:
+                    self._gap(stream, reading, GapReason.RESTARTED, end)
                 elif reading.position is None:
-                    self._gap(stream, reading, GapReason.OFFLINE, state)
-
-    async def _stream_states(self, names: list[bytes]) -> list[_StreamState]:
-        """The streams' states, on the reader's connection."""
-        if not names:
-            return []
-        rows = await self._scripts["STATE"](keys=names, client=self._reader)
-        return [_StreamState.of(row) for row in rows]
+                    self._gap(stream, reading, GapReason.OFFLINE, end)
 
     def _gap(
-        self, stream: _Stream, reading: _Reading, reason: GapReason, state: _StreamState
+        self, stream: _Stream, reading: _Reading, reason: GapReason, end: tuple[StreamId, int]
     ) -> None:
-        """Tell the subscription it may have missed messages; go on from the stream's end."""
+        """Tell the subscription it may have missed messages; go on from ``end``."""
         subscription = reading.subscription
         if not subscription.active:
             return
         last = subscription.last_id if reading.position is not None else None
-        reading.position, reading.ordinal = state.last, state.added
-        subscription.last_id = format_id(state.last)
+        reading.position, reading.ordinal = end
+        subscription.last_id = format_id(end[0])
         self.stats.gaps += 1
         call_gap_handler(
             subscription, Gap(stream.topic, stream.key, reason, last, subscription.last_id)
@@ -617,11 +594,11 @@ class RedisBus(EventBus, LeaseBackend):
             if any(reading.position is None for reading in stream.readings)
         ]
         if unpositioned:
-            states = await self._stream_states([name for name, _ in unpositioned])
-            for (_, stream), state in zip(unpositioned, states, strict=True):
+            ends = await self._ends([name for name, _ in unpositioned], self._reader)
+            for (_, stream), end in zip(unpositioned, ends, strict=True):
                 for reading in tuple(stream.readings):
                     if reading.position is None:
-                        self._gap(stream, reading, GapReason.OFFLINE, state)
+                        self._gap(stream, reading, GapReason.OFFLINE, end)
         wanted: dict[bytes, str] = {}
         for name, stream in self._streams.items():
             positions = [r.position for r in stream.readings if r.position is not None]
@@ -630,120 +607,62 @@ class RedisBus(EventBus, LeaseBackend):
         wanted[self._wake_stream] = self._wake_position
         response = await self._reader.xread(wanted, count=self._batch, block=self._block_ms)
         self.stats.reads += 1
-        if not response:
-            return
-        data: dict[bytes, list[Entry]] = {}
-        for name, entries in response:
+        broken: list[tuple[bytes, _Stream, _Reading]] = []
+        for name, entries in response or ():
             if name == self._wake_stream:
                 self._wake_position = entries[-1][0].decode()
-            elif entries and name in self._streams:
-                data[name] = entries
-        if not data:
-            return
-        # XREAD is atomic but says nothing of what was removed before it; XINFO right after
-        # does, since a stream's first id and max-deleted id only grow: if neither is past a
-        # reading's position now, nothing after that position had been removed then.
-        names = list(data)
-        states = await self._stream_states(names)
-        recheck: dict[bytes, list[_Reading]] = {}
-        for name, state in zip(names, states, strict=True):
-            stream = self._streams.get(name)
-            if stream is None:
                 continue
-            proved = []
-            for reading in tuple(stream.readings):
-                if reading.position is None or not reading.subscription.active:
-                    continue
-                position = reading.position
-                if state.length and state.deleted <= position and state.first <= position:
-                    proved.append(reading)
-                else:
-                    recheck.setdefault(name, []).append(reading)
-            self._deliver(stream, proved, data[name], state)
-        if recheck:
-            await self._recheck(recheck)
-
-    async def _recheck(self, readings: dict[bytes, list[_Reading]]) -> None:
-        """Read streams again with their continuity proof in one atomic step (a script)."""
-        self.stats.rechecks += 1
-        starts: dict[bytes, StreamId] = {}
-        for name, among in readings.items():
-            positions = [r.position for r in among if r.position is not None]
-            if positions and name in self._streams:
-                starts[name] = min(positions)
-        if not starts:
-            return
-        names = list(starts)
-        rows = await self._scripts["READ"](
-            keys=names,
-            args=[self._batch, *(format_id(starts[name]) for name in names)],
-            client=self._reader,
-        )
-        for name, (row, raw) in zip(names, rows, strict=True):
-            state = _StreamState.of(row)
-            entries = [(entry_id, _pairs(fields)) for entry_id, fields in raw]
             stream = self._streams.get(name)
-            if stream is None:
-                continue
-            proved = []
-            for reading in readings[name]:
-                if reading.position is None or not reading.subscription.active:
-                    continue
-                if state.proves(reading.position, reading.ordinal):
-                    proved.append(reading)
-                else:
-                    # Something after the position was removed before it was read (trimmed,
-                    # deleted, or the whole stream expired and was made anew).
-                    self._gap(stream, reading, GapReason.TRIMMED, state)
-            self._deliver(stream, proved, entries, state)
+            if stream is not None and entries:
+                broken += [(name, stream, r) for r in self._deliver(stream, entries)]
+        if broken:  # tell them, and resume from their stream's end as it is now
+            ends = await self._ends([name for name, _, _ in broken], self._reader)
+            for (_, stream, reading), end in zip(broken, ends, strict=True):
+                self._gap(stream, reading, GapReason.TRIMMED, end)
 
-    def _deliver(
-        self,
-        stream: _Stream,
-        readings: list[_Reading],
-        entries: list[Entry],
-        state: _StreamState,
-    ) -> None:
-        """Hand ``entries`` (proved to follow each reading's position) to the subscriptions.
-
-        ``state`` is the stream as seen at or after the read: when a reading ends at its last
-        id, its ordinal is the stream's count of entries ever added.
-        """
-        if not readings:
-            return
-        parsed: list[tuple[StreamId, str, bytes, int, Message | None]] = []
+    def _deliver(self, stream: _Stream, entries: list[Entry]) -> list[_Reading]:
+        """Hand ``entries`` (one XREAD's, in stream order) to the stream's subscriptions,
+        checking each entry's ordinal follows the last one the subscription passed; returns
+        the subscriptions that met a gap (delivery to them stopped there)."""
+        parsed: list[tuple[StreamId, int, bytes, int, Message | None]] = []
         for entry_id, fields in entries:
             identifier = parse_id(entry_id)
             try:
-                kind, number, incarnation, origin = fields[b"h"].split(b"|", 3)
-                sequence = int(number)
+                ordinal, kind, number, incarnation, origin = fields[b"h"].split(b"|", 4)
                 payload = decode(kind, fields[b"d"])
                 message = Message(
                     stream.topic, stream.key, payload, origin.decode(), entry_id.decode()
                 )
+                parsed.append((identifier, int(ordinal), incarnation, int(number), message))
             except (KeyError, ValueError) as error:
+                # Not written by a bus: its rank is unknown, so the next entry shows a gap.
                 log.error(
                     "bus entry %s of %s:%s is not a bus message (%r); skipped",
                     entry_id, stream.topic.value, stream.key, error,
                 )  # fmt: skip
-                parsed.append((identifier, entry_id.decode(), b"", 0, None))
-                continue
-            parsed.append((identifier, message.id, incarnation, sequence, message))
-        for reading in readings:
+                parsed.append((identifier, -1, b"", 0, None))
+        broken = []
+        for reading in tuple(stream.readings):
             subscription = reading.subscription
+            if reading.position is None or not subscription.active:
+                continue
             seen = reading.seen
-            for identifier, shown, incarnation, sequence, message in parsed:
+            for identifier, ordinal, incarnation, sequence, message in parsed:
                 if not subscription.active:
                     break
-                assert reading.position is not None
                 if identifier <= reading.position:
                     continue
-                reading.position = identifier
-                if reading.ordinal is not None:
-                    reading.ordinal += 1
-                subscription.last_id = shown
                 if message is None:
+                    reading.position = identifier
+                    subscription.last_id = format_id(identifier)
                     continue
+                if reading.ordinal is not None and ordinal != reading.ordinal + 1:
+                    # Entries between were removed before this read (a larger rank), or the
+                    # stream was made anew (a smaller one).
+                    broken.append(reading)
+                    break
+                reading.position, reading.ordinal = identifier, ordinal
+                subscription.last_id = message.id
                 if sequence <= seen.get(incarnation, 0):
                     continue  # a publish that was sent twice (retried on a dropped connection)
                 seen[incarnation] = sequence
@@ -751,9 +670,7 @@ class RedisBus(EventBus, LeaseBackend):
                     continue
                 self.stats.delivered += 1
                 call_handler(subscription, message)
-            if state.exists and reading.position == state.last:
-                reading.ordinal = state.added
-
+        return broken
 
     # leases
 
@@ -910,11 +827,6 @@ class RedisBus(EventBus, LeaseBackend):
         for server in sorted(self._alive):
             handler(ServerEvent(server, True))
         return watch
-
-
-def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
-    """A stream entry's fields as a script returns them (flat) → a dict."""
-    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _maxlen(maxlen: int | Mapping[Topic, int], topic: Topic) -> int:
