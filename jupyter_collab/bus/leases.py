@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from .interface import BusError, EventBus, Lease
+from .interface import BusClosed, BusError, EventBus, Lease
 
 log = logging.getLogger("jupyter_collab.bus")
 
@@ -76,6 +76,8 @@ class LeaseKeeper:
             if lease is None:
                 try:
                     self.lease = await self.bus.acquire_lease(self.name, self.ttl)
+                except BusClosed:
+                    return
                 except BusError as error:
                     log.debug("lease %s: cannot try to acquire: %s", self.name, error)
                 if self.lease is not None:
@@ -84,6 +86,10 @@ class LeaseKeeper:
                 continue
             try:
                 renewed = await lease.renew()
+            except BusClosed:  # the bus released it as it closed
+                self.lease = None
+                self._call(self._on_lost, lease)
+                return
             except BusError as error:
                 log.warning("lease %s: cannot renew (%s); held until it expires", self.name, error)
                 renewed = lease.held

@@ -213,10 +213,14 @@ class RedisBus(EventBus, LeaseBackend):
         # sent once more on a new one: publishes carry a sequence number that subscribers use
         # to drop the duplicate this may make, and every script is idempotent. Timeouts are
         # not retried: Redis is slow or away, and the caller hears of it within the timeout.
-        self._commands = aioredis.Redis.from_url(
+        # A burst of commands (many rooms opening at once) waits for one of the pool's
+        # connections rather than failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
             url, socket_timeout=command_timeout, client_name=f"collab-bus:{name}",
-            max_connections=16, retry=Retry(NoBackoff(), 1, (RedisConnectionError,)), **options,
+            max_connections=16, timeout=command_timeout,
+            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)), **options,
         )  # fmt: skip
+        self._commands = aioredis.Redis(connection_pool=pool)
         # The blocking reader on its own single connection, whose timeout outlasts a blocking
         # XREAD, and never retried behind our back: a reconnection must be seen, to compare
         # the Redis run id (a restarted Redis may have lost what we had not read yet).
@@ -344,7 +348,7 @@ class RedisBus(EventBus, LeaseBackend):
                     self._command_timeout,
                 )
         with contextlib.suppress(Exception):
-            await self._commands.aclose()
+            await self._commands.aclose(close_connection_pool=True)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -343,3 +343,19 @@ async def test_a_new_subscription_joins_the_blocking_read(redis_buses: Buses) ->
     await b.subscribe(EDIT, "room-2", second)
     await a.publish(EDIT, "room-2", "two")
     await eventually(lambda: second.payloads == ["two"], timeout=30, what="the new room")
+
+
+async def test_a_burst_of_rooms_opening_at_once(redis_buses: Buses) -> None:
+    """More concurrent commands than the connection pool holds wait their turn: no errors."""
+    a, b = await redis_buses("a"), await redis_buses("b")
+    inboxes = [Inbox() for _ in range(200)]
+    subscriptions = await asyncio.gather(
+        *(b.subscribe(EDIT, f"room-{n}", box, on_gap=box.gap) for n, box in enumerate(inboxes))
+    )
+    leases = await asyncio.gather(*(b.acquire_lease(f"room-{n}", ttl=30) for n in range(200)))
+    assert all(lease is not None for lease in leases)
+    await asyncio.gather(*(a.publish(EDIT, f"room-{n}", n) for n in range(200)))
+    await eventually(lambda: all(inbox.events for inbox in inboxes), what="every room")
+    assert [inbox.events for inbox in inboxes] == [[inbox.messages[0]] for inbox in inboxes]
+    assert [inbox.payloads for inbox in inboxes] == [[n] for n in range(200)]
+    assert all(subscription.active for subscription in subscriptions)
