@@ -102,6 +102,7 @@ MIN_REDIS = (6, 0)  # RESP3, which redis-py speaks by default
 FENCE_TTL_MS = 7 * 24 * 3600 * 1000
 FORGET_SERVERS_MS = 3600 * 1000
 OUTBOX_BATCH = 512
+POOL_WAIT = 60.0  # seconds a command may wait for a pooled connection
 OUTBOX_BYTES = 8 << 20
 
 
@@ -214,10 +215,11 @@ class RedisBus(EventBus, LeaseBackend):
         # to drop the duplicate this may make, and every script is idempotent. Timeouts are
         # not retried: Redis is slow or away, and the caller hears of it within the timeout.
         # A burst of commands (many rooms opening at once) waits for one of the pool's
-        # connections rather than failing with "Too many connections".
+        # connections rather than failing with "Too many connections". The wait is not a sign
+        # of an outage (each command is bounded by the socket timeouts), so it may be long.
         pool = aioredis.BlockingConnectionPool.from_url(
             url, socket_timeout=command_timeout, client_name=f"collab-bus:{name}",
-            max_connections=16, timeout=command_timeout,
+            max_connections=32, timeout=POOL_WAIT,
             retry=Retry(NoBackoff(), 1, (RedisConnectionError,)), **options,
         )  # fmt: skip
         self._commands = aioredis.Redis(connection_pool=pool)
