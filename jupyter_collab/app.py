@@ -11,13 +11,15 @@ import os
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from ._version import __version__
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
+from .documents.paths import BadPath, canonical_path
 from .events import RoomEvents
 from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, SessionHandler
 from .gateway.history_handlers import HANDLERS as HISTORY_HANDLERS
@@ -28,7 +30,8 @@ from .history.maintenance import Maintenance
 from .history.service import History
 from .persistence import DocumentStore, MemoryStore, SQLiteStore
 from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
-from .sharing.authorizer import ShareEnforcingAuthorizer
+from .sharing.authorizer import KernelGuard, ShareEnforcingAuthorizer
+from .sharing.kernels import guarded_connection_class
 from .sharing.service import Sharing
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -68,6 +71,35 @@ class CollabApp(ExtensionApp):
         help="Bytes that may wait for a client that does not read its socket before it is "
         "disconnected (4429) to reconnect and resync.",
     )
+    awareness_interval = Float(
+        0.05,
+        config=True,
+        help="Seconds between a room's awareness (presence) frames: the cursor and selection "
+        "changes of everyone in the room are sent together, one frame per room per interval, "
+        "so a crowd moving cursors cannot starve document updates. 0 sends them at the next "
+        "turn of the event loop.",
+    )
+    awareness_max_states = Int(
+        4,
+        config=True,
+        help="Awareness client ids one connection may hold (JupyterLab uses one per open "
+        "document); states for more are dropped and the client gets an 'awareness-refused' "
+        "notice.",
+    )
+    awareness_max_state_bytes = Int(
+        32 * 1024,
+        config=True,
+        help="Largest awareness state (bytes of JSON) a client may publish; a larger one is "
+        "dropped (the previous state stays) and the client gets an 'awareness-refused' notice.",
+    )
+    awareness_max_rate = Int(
+        256 * 1024,
+        config=True,
+        help="Awareness bytes per second a client is sent at most: when a crowd moves its "
+        "cursors, a room's awareness frames are spaced further apart than awareness_interval "
+        "(each with the latest state of everyone who moved), so presence cannot fill the "
+        "clients' connections ahead of document updates. 0: no limit.",
+    )
     db_path = Unicode(
         config=True,
         help="SQLite database of file ids and the durable update log; empty keeps them in "
@@ -106,17 +138,21 @@ class CollabApp(ExtensionApp):
 
     default_role = Enum(
         ["owner", "editor", "viewer"],
-        default_value="owner",
+        default_value="editor",
         config=True,
-        help="Role of users the Jupyter Authorizer lets write, on files and folders without "
-        "shares: 'owner' may also share them. On a server several people reach (JupyterHub "
-        "sharing), 'editor' keeps sharing to the owners.",
+        help="Role of every user but the server's own (see 'owners') on files and folders "
+        "nobody shared: 'editor' (the default) may edit but not change who has access; "
+        "'viewer' only reads until an owner shares a file with them; 'owner' lets everyone who "
+        "reaches the server share and unshare everything, as if it were theirs. The Jupyter "
+        "Authorizer stays the limit: a user it lets only read is a viewer at most.",
     )
     owners = List(
         Unicode(),
         config=True,
         help="Usernames who are owners of every file whatever the shares say (so nobody can "
-        "lock them out). Default: the JupyterHub user who owns this server, if any.",
+        "lock them out). Default: the server's own user: $JUPYTERHUB_USER on JupyterHub; with "
+        "jupyter_server's own token/password login, everyone who signs in (they hold the "
+        "server's credential). With any other identity provider nobody is, unless listed here.",
     )
     known_users = List(
         Unicode(),
@@ -144,15 +180,37 @@ class CollabApp(ExtensionApp):
     enforce_shares_on_contents = Bool(
         True,
         config=True,
-        help="Apply shares to Jupyter's own file endpoints (/api/contents, /files) too, by "
-        "narrowing the server's Authorizer for requests that name a file; without it a viewer "
-        "could still save over a shared file through the contents API.",
+        help="Apply shares to Jupyter's own routes that read, write or run a document too "
+        "(/api/contents, /files, /view, /nbconvert, and the kernels and sessions of shared "
+        "documents), by narrowing the server's Authorizer; without it a viewer could still "
+        "save over a shared file through the contents API, or run code in its kernel.",
     )
 
     @default("owners")
     def _default_owners(self) -> list[str]:
         hub_user = os.environ.get("JUPYTERHUB_USER")
         return [hub_user] if hub_user else []
+
+    def _everyone_owns(self) -> bool:
+        """Whether everyone who signs in is the server's own user: with jupyter_server's stock
+        token/password identity provider (not a subclass: those name their users) and no
+        owner named, signing in takes the server's one credential."""
+        if self.owners:
+            return False
+        provider = getattr(self.serverapp, "identity_provider", None)
+        return type(provider) in (IdentityProvider, PasswordIdentityProvider)
+
+    @validate("awareness_interval", "awareness_max_rate")
+    def _awareness_non_negative(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise TraitError(f"{proposal['trait'].name} must be at least 0")
+        return proposal["value"]
+
+    @validate("awareness_max_states", "awareness_max_state_bytes")
+    def _at_least_one(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
+        return proposal["value"]
 
     @validate("history_retention", "deleted_retention")
     def _non_negative(self, proposal: Any) -> float:
@@ -198,6 +256,10 @@ class CollabApp(ExtensionApp):
                 save_max_wait=self.save_max_wait,
                 poll_interval=self.file_poll_interval,
                 max_client_backlog=self.max_client_backlog,
+                awareness_interval=self.awareness_interval,
+                awareness_max_states=self.awareness_max_states,
+                awareness_max_state_bytes=self.awareness_max_state_bytes,
+                awareness_max_rate=self.awareness_max_rate,
             ),
             idle_delay=self.document_cleanup_delay,
             log=self.log,
@@ -214,6 +276,7 @@ class CollabApp(ExtensionApp):
             self.log,
             default_role=Role(self.default_role),
             owners=self.owners,
+            everyone_owns=self._everyone_owns(),
             known_users=self.known_users,
         )
         self.history = History(self.store, self.rooms, self.audit, self.log, self.sharing)
@@ -231,6 +294,11 @@ class CollabApp(ExtensionApp):
             self.settings["authorizer"] = ShareEnforcingAuthorizer(
                 self.settings["authorizer"], self.sharing
             )
+            connection_class = self.settings.get("kernel_websocket_connection_class")
+            if connection_class is not None:
+                self.settings["kernel_websocket_connection_class"] = guarded_connection_class(
+                    connection_class, KernelGuard(self.sharing).refusal
+                )
         self.settings.update(
             {
                 ROOMS: self.rooms,
@@ -262,12 +330,19 @@ class CollabApp(ExtensionApp):
     async def _contents_event(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         """Follow renames, moves and deletes made through Jupyter."""
         action = data.get("action")
-        if action == "rename" and data.get("source_path"):
-            self.rooms.file_moved(data["source_path"], data["path"])
-            self.sharing.moved(data["source_path"], data["path"])
-        elif action == "delete":
-            self.rooms.file_deleted(data["path"])
-            self.sharing.deleted(data["path"])
+        # The event carries the paths as the request spelled them ("sub/../a.txt"): file ids
+        # and shares are keyed by the canonical path (documents/paths.py).
+        try:
+            path = canonical_path(data.get("path") or "")
+            source = canonical_path(data.get("source_path") or "")
+        except BadPath:
+            return
+        if action == "rename" and source:
+            self.rooms.file_moved(source, path)
+            self.sharing.moved(source, path)
+        elif action == "delete" and path:
+            self.rooms.file_deleted(path)
+            self.sharing.deleted(path)
 
     async def stop_extension(self) -> None:
         await self.maintenance.stop()

@@ -11,6 +11,16 @@ USERS = {
     "bob-token": User(username="bob", name="Bob", display_name="Bob"),
     "viewer-token": User(username="vera", name="Vera Viewer", display_name="Vera"),
     "nobody-token": User(username="nobody", name="Nobody"),
+    # an identity provider handing over a colour and an avatar that are not what they seem
+    "mallory-token": User(
+        username="mallory",
+        name="Mallory",
+        color='red;background:url("https://evil.example/x")',
+        avatar_url="javascript:alert(1)",
+    ),
+    "carol-token": User(
+        username="carol", name="Carol", color="#ff8800", avatar_url="https://example.org/c.png"
+    ),
 }
 READ_ONLY = {"vera"}
 NO_ACCESS = {"nobody"}

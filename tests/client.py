@@ -36,6 +36,7 @@ class Client:
         self.ydoc = ydoc if ydoc is not None else Doc()
         self.jdoc = SHARED[type](self.ydoc)
         self.awareness: dict[int, dict[str, Any]] = {}
+        self.awareness_updates: list[bytes] = []  # every awareness update received, in order
         self.notices: list[dict[str, Any]] = []
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
@@ -87,6 +88,7 @@ class Client:
                     if message.sync_type is SyncType.STEP2:
                         self.synced.set()
             elif isinstance(message, AwarenessMessage):
+                self.awareness_updates.append(message.payload)
                 for entry in parse_awareness(message.payload):
                     if entry.state is None:
                         self.awareness.pop(entry.client_id, None)

@@ -26,6 +26,9 @@ def collab_config() -> dict[str, Any]:
         "document_cleanup_delay": 0.3,
         # one test process starts hundreds of servers: keep its garbage collector as it was
         "freeze_gc_at_start": False,
+        # the test identity provider names its users: alice plays the server's own user
+        # (as $JUPYTERHUB_USER would on JupyterHub); everyone else gets the default role
+        "owners": ["alice"],
     }
 
 
@@ -92,6 +95,12 @@ def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
     yield connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def ws_base(jp_http_port: int, jp_base_url: str) -> str:
+    """The server's WebSocket base URL, for clients that build room URLs themselves."""
+    return f"ws://127.0.0.1:{jp_http_port}{jp_base_url}"
 
 
 @pytest.fixture

@@ -80,3 +80,11 @@ def test_sharing_in_chromium(chromium):
     out = run_e2e("sharing_e2e.py", "sharing", chromium, timeout=900)
     for name in ("dialog-alice.png", "notification-bob.png", "notification-center-bob.png"):
         assert (out / name).exists(), f"screenshot {name} is kept as an artifact"
+
+
+@pytest.mark.timeout(900)  # (its subprocess has 600 s)
+def test_connection_indicator_in_chromium(chromium):
+    """issue 8: the network goes away and comes back; the indicator says Connected again
+    without a reload, and what was typed meanwhile is shared: see the script."""
+    out = run_e2e("connection_e2e.py", "connection", chromium, timeout=600)
+    assert (out / "back-online-A.png").exists(), "the screenshot is kept as an artifact"

@@ -32,12 +32,6 @@ pytestmark = pytest.mark.timeout(900)
 
 # The default role on a shared server becomes ``editor`` (and $JUPYTERHUB_USER its owner) in the
 # security work of issue 8; until that is merged bob is an owner of alice's files.
-DEFAULT_ROLE_PENDING = (
-    "issue 8 (security): collaborators get CollabApp.default_role = 'editor'; today the default "
-    "is 'owner', so bob manages alice's shares"
-)
-
-
 def built_labextensions(run: Path) -> Path | None:
     """A labextensions folder serving this checkout's built frontend, if it was built."""
     built = ROOT / "jupyter_collab" / "labextension"
@@ -264,7 +258,6 @@ async def test_awareness_shows_the_hubs_identities(
 # -- what bob may do on alice's server ----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=DEFAULT_ROLE_PENDING)
 async def test_a_collaborator_gets_the_default_role_not_owner(
     hub: Hub, tokens: dict[str, str], alice_server: str
 ) -> None:
@@ -285,7 +278,6 @@ async def test_a_collaborator_gets_the_default_role_not_owner(
         bob.close()
 
 
-@pytest.mark.xfail(strict=True, reason=DEFAULT_ROLE_PENDING)
 async def test_a_collaborator_cannot_change_alices_shares(
     hub: Hub, tokens: dict[str, str], alice_server: str
 ) -> None:
@@ -308,7 +300,6 @@ async def test_a_collaborator_cannot_change_alices_shares(
                 await set_share(alice_server, tokens["alice"], path, target, None)
 
 
-@pytest.mark.xfail(strict=True, reason=DEFAULT_ROLE_PENDING)
 async def test_a_collaborator_cannot_send_alice_share_notices(
     hub: Hub, tokens: dict[str, str], alice_server: str
 ) -> None:

@@ -10,12 +10,14 @@ from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClosedError
 
 from jupyter_collab import CollabApp
+from jupyter_collab.gateway.identity import colour_for, safe_colour
 from jupyter_collab.protocol.awareness import AwarenessEntry, encode_awareness
 from jupyter_collab.protocol.codes import SyncType
 from jupyter_collab.protocol.framing import awareness_frame, sync_frame
 
 from .auth import cookie_header, token_header
 from .client import eventually
+from .test_history import room_of
 
 
 async def test_viewer_joins_but_cannot_edit(jp_root_dir, connect):
@@ -37,7 +39,9 @@ async def test_viewer_joins_but_cannot_edit(jp_root_dir, connect):
 async def test_viewer_session_role(jp_root_dir, open_session):
     (jp_root_dir / "r.txt").write_text("x")
     assert (await open_session("r.txt", headers=token_header("viewer")))["role"] == "viewer"
-    assert (await open_session("r.txt", headers=token_header("bob")))["role"] == "owner"
+    # collaborators get the default role (editor); only the server's own user is an owner
+    assert (await open_session("r.txt", headers=token_header("bob")))["role"] == "editor"
+    assert (await open_session("r.txt", headers=token_header("alice")))["role"] == "owner"
 
 
 async def test_user_without_read_is_refused(jp_root_dir, open_session, jp_ws_fetch):
@@ -239,3 +243,139 @@ async def _yield() -> None:
     import asyncio
 
     await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "colour",
+    ["#f80", "#ff8800", "#FF880080", "rgb(255, 136, 0)", "hsl(30deg 100% 50% / 0.5)", "teal",
+     "var(--jp-collaborator-color3)"],
+)  # fmt: skip
+def test_plain_colours_pass(colour):
+    assert safe_colour(colour) == colour
+
+
+@pytest.mark.parametrize(
+    "colour",
+    ["red;background:url(https://evil)", "url(https://evil)", "expression(alert(1))",
+     "#ff8800; position: fixed", "var(--x);top:0", "rgb(1,2,3)}body{", '"red"', "red\\;",
+     "#ff88", "#f", "", None, 12, "calc(1px)", "rgb(javascript)"],
+)  # fmt: skip
+def test_anything_else_is_not_a_colour(colour):
+    assert safe_colour(colour) is None or colour == "#ff88"  # (#rgba is a colour)
+
+
+async def test_identity_colour_and_avatar_are_validated(jp_root_dir, connect, api):
+    (jp_root_dir / "c.txt").write_text("x")
+    alice = await connect("c.txt", headers=token_header("alice"))
+    mallory = await connect("c.txt", headers=token_header("mallory"))
+    carol = await connect("c.txt", headers=token_header("carol"))
+    for client in (mallory, carol):
+        client.set_awareness({"cursor": 1})
+    await eventually(
+        lambda: {mallory.ydoc.client_id, carol.ydoc.client_id} <= set(alice.awareness),
+        what="both states",
+    )
+    seen = alice.awareness[mallory.ydoc.client_id]["user"]
+    assert seen["color"] == colour_for("mallory") and seen["avatar_url"] is None
+    assert alice.awareness[carol.ydoc.client_id]["user"]["color"] == "#ff8800"
+    assert alice.awareness[carol.ydoc.client_id]["user"]["avatar_url"] == "https://example.org/c.png"
+    status, directory = await api("GET", "users", params={"q": ""})
+    colours = {u["username"]: u["color"] for u in directory["users"]}
+    assert colours["mallory"] == colour_for("mallory") and colours["carol"] == "#ff8800"
+
+
+async def test_anonymous_token_users_stay_out_of_the_directory(jp_root_dir, jp_fetch, api):
+    """jupyter_server makes up a new "Anonymous …" user for each cookie-less request with the
+    server's token: none of them is someone to share with."""
+    (jp_root_dir / "t.txt").write_text("x")
+    for _ in range(3):  # the test server's own token, no cookie: three made-up users
+        await jp_fetch("api", "collab", "session", "t.txt", method="PUT",
+                       body=json.dumps({"format": "text", "type": "file"}))  # fmt: skip
+    await jp_fetch("api", "collab", "session", "t.txt", method="PUT", headers=token_header("bob"),
+                   body=json.dumps({"format": "text", "type": "file"}))  # fmt: skip
+    status, directory = await api("GET", "users", params={"q": ""})
+    assert [u["username"] for u in directory["users"]] == ["bob"]
+    status, directory = await api("GET", "users", params={"q": "anonymous"})
+    assert directory["users"] == []
+
+
+@pytest.fixture
+def stock_identity(server_app_config):
+    """jupyter_server's own token/password login (a personal server)."""
+    server_app_config["identity_provider_class"] = (
+        "jupyter_server.auth.identity.PasswordIdentityProvider"
+    )
+
+
+@pytest.mark.usefixtures("stock_identity")
+async def test_named_owners_take_precedence_over_the_stock_login(
+    jp_root_dir, open_session, collab_config
+):
+    assert collab_config["owners"] == ["alice"]  # named: token users are collaborators
+    (jp_root_dir / "p.txt").write_text("x")
+    assert (await open_session("p.txt"))["role"] == "editor"
+
+
+@pytest.fixture
+def stock_identity_no_owners(stock_identity, collab_config):
+    collab_config.pop("owners", None)
+
+
+@pytest.mark.usefixtures("stock_identity_no_owners")
+async def test_stock_login_makes_everyone_the_servers_own_user(jp_root_dir, open_session, jp_fetch):
+    (jp_root_dir / "p.txt").write_text("x")
+    assert (await open_session("p.txt"))["role"] == "owner"
+    listing = json.loads((await jp_fetch("api", "collab", "shares", "p.txt")).body)
+    assert listing["canManage"] is True and listing["everyoneOwns"] is True
+    status = (await jp_fetch("api", "collab", "users")).code
+    assert status == 200 and json.loads((await jp_fetch("api", "collab", "users")).body) == {
+        "users": []
+    }
+
+
+def big(n: int = 30) -> str:
+    return "9" * n
+
+
+async def test_huge_numbers_and_deep_json_are_400(jp_root_dir, connect, api, jp_fetch):
+    (jp_root_dir / "n.txt").write_text("n\n")
+    client = await connect("n.txt", headers=token_header("alice"))
+    room = room_of(client)
+    deep = "[" * 100_000 + "]" * 100_000
+    attempts = [
+        ("GET", ("documents", room, "versions"), None, {"before": big()}),
+        ("GET", ("documents", room, "versions"), None, {"limit": big()}),
+        ("GET", ("documents", room, "versions", big()), None, None),
+        ("GET", ("documents", room, "versions", "١٢"), None, None),
+        ("GET", ("documents", room, "diff"), None, {"from": big()}),
+        ("GET", ("documents", room, "diff"), None, {"from": "1", "to": "-" + big()}),
+        ("GET", ("documents", room, "attribution"), None, {"at": big()}),
+        ("GET", ("documents", room, "attribution"), None, {"since": big(5000)}),
+        ("POST", ("documents", room, "restore"), {"version": 10**30}, None),
+        ("POST", ("documents", room, "restore"), {"version": -(10**30)}, None),
+        ("POST", ("documents", room, "restore"), deep, None),
+        ("POST", ("documents", room, "versions"), deep, None),
+        ("GET", ("audit",), None, {"cursor": "a" + big()}),
+        ("GET", ("audit",), None, {"cursor": "a²"}),
+        ("GET", ("audit",), None, {"since": "1e400"}),
+        ("GET", ("audit",), None, {"until": "nan"}),
+        ("GET", ("audit",), None, {"limit": big()}),
+        ("GET", ("notifications",), None, {"after": big()}),
+        ("GET", ("users",), None, {"limit": big()}),
+        ("POST", ("notifications", "read"), {"upto": 10**30}, None),
+        ("POST", ("notifications", "read"), {"ids": [1, 10**30]}, None),
+        ("POST", ("notifications", "read"), deep, None),
+        ("PUT", ("shares", "n.txt"), deep, None),
+        ("PUT", ("session", "n.txt"), deep, None),
+    ]
+    failures = []
+    for method, parts, body, params in attempts:
+        status, reply = await api(method, *parts, body=body, params=params)
+        if status != 400 or not reply.get("message"):
+            failures.append(f"{method} {'/'.join(parts)[:60]} {params}: {status} {reply}")
+    assert failures == []
+    # and the server carries on
+    status, _ = await api("GET", "documents", room, "versions")
+    assert status == 200
+    client.jdoc._ysource.insert(0, "still ")
+    await eventually(lambda: (jp_root_dir / "n.txt").read_text() == "still n\n", what="save")

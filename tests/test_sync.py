@@ -23,7 +23,7 @@ async def test_one_room_per_document(jp_root_dir, open_session):
     first = await open_session("a.txt")
     second = await open_session("a.txt")
     assert first["room"] == second["room"]
-    assert first["role"] == "owner"  # no shares: whoever may write owns it
+    assert first["role"] == "editor"  # no shares: the default role of collaborators
     assert first["path"] == "a.txt"
 
 

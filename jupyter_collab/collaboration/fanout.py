@@ -1,19 +1,26 @@
 """Fan-out of room messages to many clients, with per-client queues that coalesce.
 
-The room appends every outgoing message once to a shared :class:`Broadcast` log, already
-encoded as a WebSocket frame. Each client holds a cursor into that log, which is its queue:
-while its socket is idle a new message is written at once (the same bytes for everybody);
-while its socket is busy, messages wait in the log, and when it drains, every document update
-waiting for it is merged into one update, one frame, shared by all clients that lag by the
-same range. A client whose backlog passes the limit is disconnected so that it cannot make the
-server's memory grow; its client reconnects and resyncs.
+The room appends every outgoing document update and notice once to a shared
+:class:`Broadcast` log, already encoded as a WebSocket frame. Each client holds a cursor into
+that log, which is its queue: while its socket is idle a new message is written at once (the
+same bytes for everybody); while its socket is busy, messages wait in the log, and when it
+drains, every document update waiting for it is merged into one update, one frame, shared by
+all clients that lag by the same range. A client whose backlog passes the limit is
+disconnected so that it cannot make the server's memory grow; its client reconnects and
+resyncs.
+
+Awareness does not go through the log: it would outnumber document updates a hundred to one
+in a crowded room. The room's :class:`AwarenessSource` publishes once per tick, and each
+client is sent, after its document updates, one frame with the latest state of every id
+that changed since it was last sent awareness; a busy client's pending awareness is that
+"since" mark, not a queue, so presence never delays edits nor piles up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pycrdt import merge_updates
 
@@ -30,10 +37,22 @@ class Entry:
     end: int  # cumulative bytes of the log up to and including this entry
 
 
+class AwarenessSource(Protocol):
+    """The room's presence, as clients are sent it (see collaboration/presence.py)."""
+
+    seq: int  # the last change
+    published: int  # changes up to here may be sent
+
+    def frame_since(self, seen: int) -> bytes: ...
+
+    def snapshot_frame(self) -> bytes: ...
+
+
 class Broadcast:
     """The room's outgoing messages, kept until every client has been sent them."""
 
-    def __init__(self) -> None:
+    def __init__(self, awareness: AwarenessSource | None = None) -> None:
+        self.awareness = awareness
         self._entries: list[Entry] = []
         self._base = 0  # sequence number of _entries[0]
         self._bytes_before = 0  # cumulative bytes of the entries already trimmed
@@ -60,7 +79,7 @@ class Broadcast:
         frame = encode_frame(message)
         self._entries.append(Entry(frame, update, sender, self.total_bytes + len(frame)))
         for outbox in list(self.outboxes):
-            outbox.pump()
+            outbox.pump_updates()
         if len(self._entries) > 64:
             self._trim()
 
@@ -100,7 +119,10 @@ class Broadcast:
 class Outbox:
     """One client's queue: a cursor into the room's broadcast log and its socket."""
 
-    __slots__ = ("broadcast", "sink", "cursor", "max_backlog", "on_overflow", "_busy", "closed")
+    __slots__ = (
+        "broadcast", "sink", "cursor", "max_backlog", "on_overflow", "_busy", "closed",
+        "awareness_seen", "wants_snapshot",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -116,6 +138,10 @@ class Outbox:
         self.on_overflow = on_overflow
         self._busy = False
         self.closed = False
+        # awareness changes up to this sequence number were sent (or are not for it)
+        awareness = broadcast.awareness
+        self.awareness_seen = awareness.seq if awareness is not None else 0
+        self.wants_snapshot = False  # asked for every awareness state (query-awareness)
         broadcast.outboxes.add(self)
 
     def backlog(self) -> int:
@@ -129,7 +155,36 @@ class Outbox:
             return
         self._watch(self.sink.write(encode_frame(frame_message)))
 
+    def send_snapshot(self) -> None:
+        """Send every awareness state of the room, once this client's socket is free."""
+        self.wants_snapshot = True
+        self.pump()
+
     def pump(self) -> None:
+        """Send what is waiting, unless the socket is busy: document updates and notices
+        first, then the room's awareness changes this client was not sent yet."""
+        self.pump_updates()
+        if self.closed or self._busy:
+            return  # presence waits until the document updates are through
+        awareness = self.broadcast.awareness
+        if awareness is None:
+            return
+        if self.awareness_seen < awareness.published:
+            frame = awareness.frame_since(self.awareness_seen)
+            self.awareness_seen = awareness.published
+            if frame:
+                self._watch(self.sink.write(frame))
+        if self.wants_snapshot:
+            # After the changes: its mark stays, as removals are not in a snapshot.
+            self.wants_snapshot = False
+            frame = awareness.snapshot_frame()
+            if frame:
+                self._watch(self.sink.write(frame))
+
+    def pump_updates(self) -> None:
+        """Send the document updates and notices waiting in the log, unless the socket is
+        busy. (Awareness needs no look here: an idle client was sent the last publication,
+        and a busy one gets it from :meth:`pump` once it drains.)"""
         if self.closed:
             return
         if self._busy:

@@ -21,7 +21,7 @@ from ..documents.filesync import FileSync
 from ..documents.kinds import DocumentKind
 from ..history.roomversions import RoomVersions
 from ..origins import SERVER, Origin, OriginKind
-from ..protocol.awareness import encode_awareness, parse_awareness
+from ..protocol.awareness import parse_awareness
 from ..protocol.codes import CloseCode, SyncType
 from ..protocol.framing import (
     EMPTY_UPDATE,
@@ -29,12 +29,13 @@ from ..protocol.framing import (
     MalformedMessage,
     Message,
     NoticeMessage,
+    QueryAwarenessMessage,
     SyncMessage,
-    awareness_frame,
     notice_frame,
     sync_frame,
 )
 from .fanout import Broadcast, Outbox
+from .integrity import DIVERGED_TEXT, RoomIntegrity
 from .journal import RoomJournal
 from .presence import Presence
 from .transport import FrameSink
@@ -46,6 +47,10 @@ class RoomSettings:
     save_max_wait: float
     poll_interval: float
     max_client_backlog: int
+    awareness_interval: float = 0.05  # seconds between a room's coalesced awareness frames
+    awareness_max_states: int = 4  # awareness client ids one connection may hold
+    awareness_max_state_bytes: int = 32 * 1024  # bytes of JSON in one awareness state
+    awareness_max_rate: int = 256 * 1024  # awareness bytes per second a client is sent; 0: any
 
 
 def content_types(jdoc: Any) -> list[Any]:
@@ -107,8 +112,14 @@ class Room:
         for shared in content_types(self.jdoc):
             shared.observe_deep(self._mark_content)
         self.ydoc.observe(self._on_update)
-        self.broadcast = Broadcast()
-        self.presence = Presence()
+        self.integrity = RoomIntegrity(log)
+        self.presence = Presence(
+            max_states=settings.awareness_max_states,
+            max_state_bytes=settings.awareness_max_state_bytes,
+        )
+        self.broadcast = Broadcast(awareness=self.presence)
+        self._awareness_tick: asyncio.TimerHandle | None = None
+        self._awareness_next = 0.0  # loop time before which the next frame may not go
         self.participants: set[Participant] = set()
         self.file = FileSync(
             self,
@@ -219,11 +230,10 @@ class Room:
         participant.outbox = outbox
         participant.origin = Origin(OriginKind.CLIENT, participant.username, outbox)
         self.participants.add(participant)
+        self.presence.join(participant)
         outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
-        states = self.presence.states()
-        if states:
-            outbox.send_direct(awareness_frame(encode_awareness(states)))
+        outbox.send_snapshot()
         self.emit("join", path=self.path, username=participant.username)
 
     def set_role(self, participant: Participant, role: Any) -> None:
@@ -243,9 +253,8 @@ class Room:
         self.participants.discard(participant)
         if participant.outbox is not None:
             participant.outbox.close()
-        removed = self.presence.remove_owner(participant)
-        if removed:
-            self.broadcast.publish(awareness_frame(encode_awareness(removed)))
+        if self.presence.remove_owner(participant):
+            self._awareness_changed()
         self.emit("leave", path=self.path, username=participant.username)
         if not self.participants and not self.closed:
             self._on_empty(self)
@@ -265,27 +274,78 @@ class Room:
             if message.payload == EMPTY_UPDATE:
                 return
             if not participant.can_write:
-                outbox.send_direct(
-                    notice_frame({"type": "refused", "reason": "read-only: you may not edit"})
-                )
+                self._refuse(participant, message.payload)
                 return
-            try:
-                self.apply_update(message.payload, participant.origin)
-            except ValueError as exc:
-                raise MalformedMessage(f"bad update: {exc}") from exc
+            self._admit(participant, message)
         elif isinstance(message, AwarenessMessage):
-            entries = parse_awareness(message.payload)
-            accepted = self.presence.apply(participant, entries, participant.user)
-            if accepted:
-                self.broadcast.publish(awareness_frame(encode_awareness(accepted)))
+            entries = parse_awareness(message.payload, self.presence.max_state_bytes)
+            applied = self.presence.apply(
+                participant, participant.username, participant.user, entries
+            )
+            if applied.changed:
+                self._awareness_changed()
+            for reason, text in applied.refused.items():
+                outbox.send_direct(
+                    notice_frame({"type": "awareness-refused", "reason": reason, "message": text})
+                )
+        elif isinstance(message, QueryAwarenessMessage):
+            outbox.send_snapshot()
         # Unknown notices are ignored, so that newer clients work with this server.
         elif isinstance(message, NoticeMessage) and message.body.get("type") == "save":
             if participant.can_write:
                 self._spawn(self._save_version(participant.username))
             else:
                 outbox.send_direct(
-                    notice_frame({"type": "refused", "reason": "read-only: you may not save"})
+                    notice_frame(
+                        {"type": "refused", "what": "save", "reason": "read-only: you may not save"}
+                    )
                 )
+
+    def _admit(self, participant: Participant, message: SyncMessage) -> None:
+        """Apply an editor's update if the room can take all of it (see integrity.py)."""
+        outbox = participant.outbox
+        assert outbox is not None
+        state_dump = message.sync_type is SyncType.STEP2
+        verdict = self.integrity.admit(
+            participant.username, state_dump, message.payload, self.ydoc.get_state()
+        )
+        if verdict.missing:
+            action = self.integrity.missing(participant, state_dump)
+            if action == "resync":
+                # A Yjs client answers with everything the room lacks, this update included.
+                outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
+            elif action == "diverged":
+                self.log.warning(
+                    "%s's copy of %s builds on changes the room does not have",
+                    participant.username,
+                    self.room_id,
+                )
+                outbox.send_direct(notice_frame({"type": "diverged", "reason": DIVERGED_TEXT}))
+                participant.disconnect(CloseCode.DIVERGED, "reload the document")
+            return
+        if state_dump:
+            self.integrity.synced(participant)
+        if verdict.update is None:
+            return
+        try:
+            self.apply_update(verdict.update, participant.origin)
+        except ValueError as exc:
+            raise MalformedMessage(f"bad update: {exc}") from exc
+        self.integrity.check_applied(verdict.expected, self.ydoc.get_state(), self.room_id)
+
+    def _refuse(self, participant: Participant, payload: bytes) -> None:
+        """A viewer's update: not applied, and its clock ranges consumed so that it never is."""
+        assert participant.outbox is not None
+        tombstones = self.integrity.refuse(participant.username, payload, self.ydoc.get_state())
+        if tombstones is not None:
+            # Server bookkeeping, sent to everyone: the viewer's own copy drops the refused
+            # text, the others learn the clocks are taken.
+            self.apply_update(tombstones, SERVER)
+        participant.outbox.send_direct(
+            notice_frame(
+                {"type": "refused", "what": "edit", "reason": "read-only: you may not edit"}
+            )
+        )
 
     async def _save_version(self, username: str) -> None:
         """A save the user asked for (Ctrl+S) is also a version point."""
@@ -304,6 +364,36 @@ class Room:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # -- awareness -------------------------------------------------------------------------
+
+    def _awareness_changed(self) -> None:
+        """Someone's presence changed: send it with the others' at the end of this tick."""
+        if self._awareness_tick is None and not self.closed:
+            loop = asyncio.get_running_loop()
+            at = max(loop.time() + self.settings.awareness_interval, self._awareness_next)
+            self._awareness_tick = loop.call_at(at, self._publish_awareness)
+
+    def _publish_awareness(self) -> None:
+        """One awareness frame per tick for the whole room (see fanout.py and presence.py).
+
+        In a crowd the frames grow with the number of people moving; the next tick then waits
+        long enough to keep a client's awareness under ``awareness_max_rate`` bytes per second
+        (more states per frame, each the latest): a storm of cursors cannot fill the sockets,
+        where the document updates behind them would wait.
+        """
+        self._awareness_tick = None
+        outboxes = list(self.broadcast.outboxes)
+        oldest = min((o.awareness_seen for o in outboxes), default=self.presence.seq)
+        before = self.presence.published
+        if not self.presence.publish(oldest):
+            return
+        for outbox in outboxes:
+            outbox.pump()
+        rate = self.settings.awareness_max_rate
+        if rate > 0:
+            sent = len(self.presence.frame_since(before))  # what an up-to-date client got
+            self._awareness_next = asyncio.get_running_loop().time() + sent / rate
 
     # -- notices and events ----------------------------------------------------------------
 
@@ -326,6 +416,9 @@ class Room:
             return
         self.closed = True
         self.close_code = code
+        if self._awareness_tick is not None:
+            self._awareness_tick.cancel()
+            self._awareness_tick = None
         for participant in list(self.participants):
             participant.disconnect(code)
         self.participants.clear()

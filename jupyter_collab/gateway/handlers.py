@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -18,12 +19,17 @@ from ..collaboration.room import Room
 from ..collaboration.transport import FrameSink
 from ..documents.filesync import FileGone, FileUnloadable
 from ..documents.kinds import UnsupportedKind, document_kind
+from ..documents.paths import BadPath, HiddenPath, visible_path
 from ..origins import SERVER, Origin
 from ..protocol.codes import CloseCode
 from ..protocol.framing import MalformedMessage, parse_message
-from ..sharing.roles import Role
-from ..sharing.service import Sharing, cap_of
+from ..sharing.roles import Role, cap_of
+from ..sharing.service import Sharing
 from .identity import awareness_user
+
+# Every integer a client sends ends up in SQLite (ids, cursors, limits): what it can hold.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 
 ROOMS = "jupyter_collab_rooms"
 MAX_MESSAGE_SIZE = "jupyter_collab_max_message_size"
@@ -53,12 +59,15 @@ class CollabMixin:
         )
 
     def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object; 400 with a clear message otherwise."""
+        """The request body as a JSON object; 400 with a clear message otherwise (also for
+        JSON nested too deeply for the parser)."""
         handler: Any = self
         try:
             body = json.loads(handler.request.body or b"{}")
         except ValueError:
             raise web.HTTPError(400, "body is not JSON") from None
+        except RecursionError:
+            raise web.HTTPError(400, "body is JSON nested too deeply") from None
         if not isinstance(body, dict):
             raise web.HTTPError(400, "body must be a JSON object")
         return body
@@ -69,15 +78,45 @@ class CollabMixin:
         value = handler.get_argument(name, None)
         if value is None or value == "":
             return default
-        try:
-            return int(value)
-        except ValueError:
-            raise web.HTTPError(400, f"{name} must be an integer, not {value!r}") from None
+        return parse_int(value, name)
 
     async def authorizer_cap(self) -> Role:
-        """The most the Jupyter Authorizer lets the current user do, as a role."""
+        """The most the Jupyter Authorizer lets the current user do, as a role (also noted
+        as the user's last known cap, for what shares given to them really give)."""
         can_read = await self.may("read")
-        return cap_of(can_read, can_read and await self.may("write"))
+        cap = cap_of(can_read, can_read and await self.may("write"))
+        user: Any = getattr(self, "current_user", None)
+        if user is not None:
+            self.sharing.remember_cap(user.username, cap)
+        return cap
+
+    async def document_path(self, path: str) -> str:
+        """The canonical path of a requested file (``documents/paths.py``): 404 for a path
+        outside the root or a hidden file (as Jupyter's contents API answers)."""
+        handler: Any = self
+        try:
+            return await visible_path(handler.contents_manager, path)
+        except (BadPath, HiddenPath):
+            raise web.HTTPError(404, f"no such file or folder: {path}") from None
+
+
+def parse_int(value: str, name: str) -> int:
+    """A decimal integer that SQLite can hold; 400 with a clear message otherwise."""
+    if not _INTEGER.fullmatch(value) or not INT_MIN <= int(value) <= INT_MAX:
+        raise web.HTTPError(
+            400, f"{name} must be an integer from {INT_MIN} to {INT_MAX}, not {value[:40]!r}"
+        )
+    return int(value)
+
+
+def int_value(value: Any, name: str) -> int:
+    """An integer from a JSON body that SQLite can hold; 400 with a clear message otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not INT_MIN <= value <= INT_MAX:
+        shown = repr(value) if not isinstance(value, int) else "a number too large"
+        raise web.HTTPError(
+            400, f"{name} must be an integer from {INT_MIN} to {INT_MAX}, not {shown[:40]}"
+        )
+    return value
 
 
 class SessionHandler(CollabMixin, APIHandler):
@@ -94,13 +133,15 @@ class SessionHandler(CollabMixin, APIHandler):
             kind = document_kind(format, type)
         except UnsupportedKind as exc:
             raise web.HTTPError(400, str(exc)) from None
-        path = path.strip("/")
+        # the one path Jupyter resolves this spelling to: one room per file, one check
+        path = await self.document_path(path)
         cm = self.contents_manager
         if not path or not await ensure_async(cm.file_exists(path)):
             raise web.HTTPError(404, f"no such file: {path}")
         user: Any = self.current_user
-        self.sharing.seen(user)
-        role = self.sharing.role(path, user.username, await self.authorizer_cap())
+        cap = await self.authorizer_cap()
+        await ensure_async(self.sharing.seen(user, cap))  # (a coroutine once the store is async)
+        role = self.sharing.role(path, user.username, cap)
         if not role.can_read:
             raise web.HTTPError(403, f"{path} is not shared with you")
         file_id = self.rooms.file_ids.get_or_create(path)
@@ -145,7 +186,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             raise web.HTTPError(403)
         self.cap = await self.authorizer_cap()
         user = self.current_user
-        self.sharing.seen(user)
+        await ensure_async(self.sharing.seen(user, self.cap))
         self.username = user.username
         self.user = awareness_user(user)
         await super().get(*args, **kwargs)

@@ -8,6 +8,7 @@ clear message for a bad parameter, an unknown version or a version of another do
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,7 +29,7 @@ from ..persistence import (
 )
 from ..persistence.model import MAX_AUDIT_PAGE, AuditAction
 from ..timestamps import iso, parse_time
-from .handlers import CollabMixin
+from .handlers import CollabMixin, int_value, parse_int
 
 HISTORY = "jupyter_collab_history"
 AUDIT_ACTIONS = frozenset(action.value for action in AuditAction)
@@ -50,6 +51,8 @@ def _http_errors() -> Iterator[None]:
         raise web.HTTPError(409, str(exc), reason="Path Taken") from None
     except InvalidInput as exc:
         raise web.HTTPError(400, str(exc)) from None
+    except OverflowError:  # a number the store cannot hold (an audit cursor, say)
+        raise web.HTTPError(400, "a number in the request is out of range") from None
     except FileGone as exc:
         raise web.HTTPError(404, f"the document's file is gone: {exc}") from None
     except FileUnloadable as exc:
@@ -127,10 +130,7 @@ class VersionHandler(HistoryHandler):
     @authorized("read")
     async def get(self, doc_id: str, version: str) -> None:
         await self.require(doc_id)
-        try:
-            version_id = int(version)
-        except ValueError:
-            raise web.HTTPError(400, f"a version id is an integer, not {version!r}") from None
+        version_id = parse_int(version, "a version id")
         with _http_errors():
             self.reply(await self.history.content(doc_id, version_id))
 
@@ -169,9 +169,7 @@ class RestoreHandler(HistoryHandler):
     @authorized("write")
     async def post(self, doc_id: str) -> None:
         await self.require(doc_id, write=True)
-        version_id = self.json_body().get("version")
-        if isinstance(version_id, bool) or not isinstance(version_id, int):
-            raise web.HTTPError(400, '"version" must be a version id (an integer)')
+        version_id = int_value(self.json_body().get("version"), '"version" (a version id)')
         with _http_errors():
             self.reply(await self.history.restore(doc_id, version_id, self.current_user))
 
@@ -193,11 +191,16 @@ class AuditHandler(HistoryHandler):
             if value:
                 try:
                     times[name] = parse_time(value)
-                except ValueError:
+                    if not math.isfinite(times[name]):
+                        raise ValueError(value)
+                except (ValueError, OverflowError):
                     raise web.HTTPError(
-                        400, f"{name} must be an ISO 8601 time or epoch seconds, not {value!r}"
+                        400, f"{name} must be an ISO 8601 time or epoch seconds, not {value[:40]!r}"
                     ) from None
         limit = self.int_argument("limit", 50)
+        cursor = self.get_argument("cursor", None) or None
+        if cursor is not None and (len(cursor) > 64 or not cursor.isascii()):
+            raise web.HTTPError(400, f"bad audit cursor {cursor[:40]!r}")
         document = self.get_argument("document", None) or None
         if document is not None:
             await self.require(document)
@@ -213,7 +216,7 @@ class AuditHandler(HistoryHandler):
                 since=times.get("since"),
                 until=times.get("until"),
                 limit=limit,
-                cursor=self.get_argument("cursor", None) or None,
+                cursor=cursor,
             )
         self.reply(
             {

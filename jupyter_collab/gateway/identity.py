@@ -1,11 +1,15 @@
 """The awareness identity of an authenticated Jupyter user.
 
-Clients never choose how they appear to others: the server puts this in every awareness state.
+Clients never choose how they appear to others: the server puts this in every awareness state
+and in the user directory. Its ``color`` ends up in CSS ``style`` strings of every client
+(cursors, avatars), so only plain colour syntax passes (:func:`safe_colour`); anything else
+an identity provider hands over becomes the user's palette colour.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 # Colours that read on light and dark themes, as JupyterLab's own user colours do.
@@ -14,16 +18,62 @@ PALETTE = (
     "#8c564b", "#3182bd", "#31a354", "#756bb1",
 )  # fmt: skip
 
+# What a colour may look like: #rgb, #rgba, #rrggbb, #rrggbbaa; rgb()/hsl() and friends with
+# numbers only; a CSS colour name; a theme variable (JupyterLab's own users get
+# "var(--jp-collaborator-color1)"). None of these can end a declaration, open a url() or an
+# expression, or carry a quote or a backslash.
+_COLOUR = re.compile(
+    r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})"
+    r"|(?:rgba?|hsla?|hwb|lab|lch|oklab|oklch)\((?:[0-9.%\s,/+-]|deg|grad|rad|turn|none){1,60}\)"
+    r"|[a-zA-Z]{3,24}"
+    r"|var\(--[a-zA-Z0-9_-]{1,64}\)"
+)
+
+# jupyter_server's IdentityProvider.generate_anonymous_user: a random uuid4 hex username and
+# "Anonymous <moon>" for a request authenticated by the server's shared token or password
+# without a login cookie. A new one per such request: not a person one could share with.
+_UNSAFE_URL = re.compile(r"[\s\"'()<>\\`]")
+
+_ANONYMOUS_USERNAME = re.compile(r"[0-9a-f]{32}")
+
 
 def colour_for(username: str) -> str:
     digest = hashlib.sha256(username.encode()).digest()
     return PALETTE[digest[0] % len(PALETTE)]
 
 
+def safe_colour(value: Any) -> str | None:
+    """``value`` if it is a plain CSS colour (see above), else None."""
+    if isinstance(value, str) and _COLOUR.fullmatch(value.strip()):
+        return value.strip()
+    return None
+
+
+def safe_avatar_url(value: Any) -> str | None:
+    """``value`` if it is an http(s) or server-relative URL with nothing that could leave an
+    attribute or a CSS ``url()``, else None (no ``javascript:``, no quotes, no spaces)."""
+    if (
+        isinstance(value, str)
+        and len(value) <= 2048
+        and value.startswith(("https://", "http://", "/"))
+        and not value.startswith("//")
+        and not _UNSAFE_URL.search(value)
+    ):
+        return value
+    return None
+
+
 def initials_for(name: str) -> str:
     words = [w for w in name.replace("_", " ").replace(".", " ").split() if w]
     letters = "".join(w[0] for w in words[:2]) if len(words) > 1 else name[:2]
     return letters.upper() or "?"
+
+
+def is_anonymous(user: Any) -> bool:
+    """A user jupyter_server made up for one token-authenticated request (see above)."""
+    name = getattr(user, "name", None) or ""
+    username = getattr(user, "username", None) or ""
+    return bool(_ANONYMOUS_USERNAME.fullmatch(username)) and name.startswith("Anonymous ")
 
 
 def awareness_user(user: Any) -> dict[str, Any]:
@@ -36,6 +86,6 @@ def awareness_user(user: Any) -> dict[str, Any]:
         "name": name,
         "display_name": display_name,
         "initials": getattr(user, "initials", None) or initials_for(display_name),
-        "color": getattr(user, "color", None) or colour_for(username),
-        "avatar_url": getattr(user, "avatar_url", None),
+        "color": safe_colour(getattr(user, "color", None)) or colour_for(username),
+        "avatar_url": safe_avatar_url(getattr(user, "avatar_url", None)),
     }

@@ -10,8 +10,10 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..collaboration.manager import room_id_for
+from ..documents.kinds import KINDS
 from ..sharing.service import BadShare, SharingRefused
-from .handlers import CollabMixin
+from .handlers import CollabMixin, int_value
 
 MAX_PAGE = 200
 
@@ -29,7 +31,7 @@ class SharesHandler(SharingHandler):
     """``GET|PUT /api/collab/shares/{path}``"""
 
     async def _existing(self, path: str) -> str:
-        path = path.strip("/")
+        path = await self.document_path(path)
         cm = self.contents_manager
         if path and not await ensure_async(cm.exists(path)):
             raise web.HTTPError(404, f"no such file or folder: {path}")
@@ -55,15 +57,39 @@ class SharesHandler(SharingHandler):
         user: Any = self.current_user
         try:
             is_dir = await ensure_async(self.contents_manager.dir_exists(path))
-            reply = self.sharing.set_role(
-                path, user, await self.authorizer_cap(), body["user"], body["role"],
-                kind="directory" if is_dir else "file",
+            reply = await ensure_async(
+                self.sharing.set_role(
+                    path, user, await self.authorizer_cap(), body["user"], body["role"],
+                    kind="directory" if is_dir else "file",
+                    doc_ids=[] if is_dir else await self._documents(path),
+                )
             )  # fmt: skip
         except BadShare as exc:
             raise web.HTTPError(400, str(exc)) from None
         except SharingRefused as exc:
             raise web.HTTPError(403, str(exc)) from None
         self.finish(json.dumps(reply))
+
+
+    async def _documents(self, path: str) -> list[str]:
+        """The documents (rooms with history) of the file at ``path``, for the audit event of
+        a permission change: filtering the audit log by document then shows it."""
+        file_id = await ensure_async(self.rooms.file_ids.get_or_create(path))
+        found = []
+        for kind in KINDS.values():
+            doc_id = room_id_for(kind, file_id)
+            if doc_id in self.rooms.rooms or await self._has_history(doc_id):
+                found.append(doc_id)
+        return found
+
+    async def _has_history(self, doc_id: str) -> bool:
+        store = getattr(self.rooms, "store", None)
+        if store is None:
+            return False
+        try:
+            return bool(await store.last_seq(doc_id)) or await store.snapshot(doc_id) is not None
+        except Exception:  # an unknown document, or a store that fails: no document to name
+            return False
 
 
 class UsersHandler(SharingHandler):
@@ -97,13 +123,12 @@ class NotificationsReadHandler(SharingHandler):
     async def post(self) -> None:
         body = self.json_body()
         ids, upto = body.get("ids"), body.get("upto")
-        if ids is not None and (
-            not isinstance(ids, list)
-            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-        ):
-            raise web.HTTPError(400, '"ids" must be a list of notification ids')
-        if upto is not None and (isinstance(upto, bool) or not isinstance(upto, int)):
-            raise web.HTTPError(400, '"upto" must be a notification id')
+        if ids is not None:
+            if not isinstance(ids, list) or len(ids) > 10_000:
+                raise web.HTTPError(400, '"ids" must be a list of notification ids')
+            ids = [int_value(i, '"ids"') for i in ids]
+        if upto is not None:
+            upto = int_value(upto, '"upto"')
         if ids is None and upto is None:
             raise web.HTTPError(400, 'body needs "ids" or "upto"')
         user: Any = self.current_user

@@ -8,6 +8,7 @@ from enum import IntEnum
 class MessageType(IntEnum):
     SYNC = 0
     AWARENESS = 1
+    QUERY_AWARENESS = 3  # y-protocols' messageQueryAwareness: no payload
     NOTICE = 100
 
 
@@ -25,6 +26,7 @@ class CloseCode(IntEnum):
     MALFORMED = 4400
     FORBIDDEN = 4403
     UNKNOWN_ROOM = 4404
+    DIVERGED = 4409
     DELETED = 4410
     UNLOADABLE = 4415
     TOO_SLOW = 4429
@@ -41,6 +43,7 @@ _REASONS = {
     CloseCode.MALFORMED: "malformed message",
     CloseCode.FORBIDDEN: "forbidden",
     CloseCode.UNKNOWN_ROOM: "unknown room",
+    CloseCode.DIVERGED: "document diverged",
     CloseCode.DELETED: "document deleted",
     CloseCode.UNLOADABLE: "document cannot be loaded",
     CloseCode.TOO_SLOW: "client too slow",

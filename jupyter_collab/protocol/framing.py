@@ -79,11 +79,16 @@ class AwarenessMessage:
 
 
 @dataclass(frozen=True)
+class QueryAwarenessMessage:
+    """A client asks for every awareness state of the room (y-protocols message type 3)."""
+
+
+@dataclass(frozen=True)
 class NoticeMessage:
     body: dict[str, Any]
 
 
-Message = SyncMessage | AwarenessMessage | NoticeMessage
+Message = SyncMessage | AwarenessMessage | QueryAwarenessMessage | NoticeMessage
 
 
 def parse_message(frame: bytes) -> Message:
@@ -103,6 +108,9 @@ def parse_message(frame: bytes) -> Message:
         payload = reader.var_bytes()
         reader.end()
         return AwarenessMessage(payload)
+    if kind == MessageType.QUERY_AWARENESS:
+        reader.end()
+        return QueryAwarenessMessage()
     if kind == MessageType.NOTICE:
         text = reader.var_string()
         reader.end()

@@ -33,6 +33,13 @@ class Role(str, Enum):
 _RANK = {Role.NONE: 0, Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
 
 
+def cap_of(can_read: bool, can_write: bool) -> Role:
+    """The most the Jupyter Authorizer allows, as a role (a share never gives more)."""
+    if can_write:
+        return Role.OWNER
+    return Role.VIEWER if can_read else Role.NONE
+
+
 def levels(path: str) -> list[str]:
     """The path and its folders, nearest first, ending with the root ("")."""
     parts = [p for p in path.strip("/").split("/") if p]

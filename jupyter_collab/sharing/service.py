@@ -12,12 +12,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..collaboration.manager import RoomManager
-from ..gateway.identity import awareness_user
+from ..documents.paths import BadPath, canonical_path
+from ..gateway.identity import awareness_user, is_anonymous, safe_colour
 from ..history.audit import AuditLog
 from ..persistence import AuditAction
 from ..timestamps import iso
-from .roles import EVERYONE, Role, levels, resolve
+from .roles import EVERYONE, Role, cap_of, levels, resolve
 from .store import KnownUser, Notification, ShareStore
+
+__all__ = ["BadShare", "Sharing", "SharingRefused", "cap_of"]
 
 
 class SharingRefused(Exception):
@@ -25,14 +28,16 @@ class SharingRefused(Exception):
 
 
 class BadShare(ValueError):
-    """Malformed share request."""
+    """Malformed share request (or one that cannot change anything: a server owner's)."""
 
 
-def cap_of(can_read: bool, can_write: bool) -> Role:
-    """The most the Jupyter Authorizer allows, as a role."""
-    if can_write:
-        return Role.OWNER
-    return Role.VIEWER if can_read else Role.NONE
+# What each role lets a user do, for messages people read.
+_ABILITY = {
+    Role.OWNER: "edit and share it",
+    Role.EDITOR: "edit it",
+    Role.VIEWER: "only view it",
+    Role.NONE: "not open it",
+}
 
 
 class Sharing:
@@ -45,6 +50,7 @@ class Sharing:
         *,
         default_role: Role,
         owners: Iterable[str] = (),
+        everyone_owns: bool = False,
         known_users: Iterable[str] = (),
     ) -> None:
         self.store = store
@@ -53,26 +59,71 @@ class Sharing:
         self.log = log
         self.default_role = default_role
         self.owners = frozenset(owners)
+        # jupyter_server's own token/password login: everyone who signs in holds the server's
+        # credential, so everyone is the server's own user (CollabApp decides, see app.py)
+        self.everyone_owns = everyone_owns
         self.known_users = tuple(known_users)
+        # The Authorizer's cap of each user as last seen on this server: what a share given to
+        # them can really do (listing), and whose role a change really changes (notices).
+        self._caps: dict[str, Role] = {}
 
     # -- roles -----------------------------------------------------------------------------------
+
+    def is_owner(self, username: str) -> bool:
+        """The server's own user: owner of everything, whatever the shares say."""
+        return self.everyone_owns or username in self.owners
 
     def _levels(self, path: str) -> dict[str, dict[str, Role]]:
         found = self.store.shares(levels(path))
         return {level: {u: s.role for u, s in entries.items()} for level, entries in found.items()}
 
     def role(self, path: str, username: str, cap: Role) -> Role:
+        """The user's effective role on ``path`` (any spelling: it is made canonical here, so
+        ``./a`` and ``b/../a`` are ``a``); a path outside the root is nobody's."""
+        try:
+            path = canonical_path(path)
+        except BadPath:
+            return Role.NONE
         return resolve(
-            path.strip("/"),
+            path,
             username,
             self._levels(path),
             cap=cap,
             default=self.default_role,
-            owner=username in self.owners,
+            owner=self.is_owner(username),
         )
 
+    def remember_cap(self, username: str, cap: Role) -> None:
+        """Note what the Authorizer allowed ``username`` (on each request that computes it)."""
+        self._caps[username] = cap
+
+    def _limits(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Add to a listed share what it really gives: ``effectiveRole``, and ``limited`` with
+        a ``message`` when that is less (or other) than the share says."""
+        user, role = entry["user"], Role(entry["role"])
+        if self.is_owner(user):
+            effective: Role | None = Role.OWNER
+            note = (
+                f"{user} owns this server and is an owner of everything: "
+                "a share does not change that"
+            )
+        else:
+            cap = self._caps.get(user)
+            effective = None if cap is None else role.at_most(cap)
+            note = (
+                f"the server's access rules let {user} do at most what a {cap.value} does, "
+                f"so this share makes them a {effective.value}"
+                if cap is not None and effective is not None and effective is not role
+                else ""
+            )
+        entry["effectiveRole"] = effective.value if effective is not None else None
+        entry["limited"] = None if effective is None else effective is not role
+        if entry["limited"]:
+            entry["message"] = note
+        return entry
+
     def listing(self, path: str, username: str, cap: Role) -> dict[str, Any]:
-        path = path.strip("/")
+        path = canonical_path(path)
         found = self.store.shares(levels(path))
         shares, everyone = [], None
         named: set[str] = set()
@@ -90,12 +141,15 @@ class Sharing:
                     everyone = everyone or entry
                 elif user not in named:
                     named.add(user)
-                    shares.append(entry)
+                    shares.append(self._limits(entry))
         role = self.role(path, username, cap)
         return {
             "path": path,
             "shares": shares,
             "everyone": everyone,
+            "owners": sorted(self.owners),
+            "everyoneOwns": self.everyone_owns,
+            "defaultRole": self.default_role.value,
             "role": role.value,
             "canManage": role is Role.OWNER,
         }
@@ -108,8 +162,15 @@ class Sharing:
         target: str,
         role: str | None,
         kind: str = "file",
+        doc_ids: Iterable[str] = (),
     ) -> dict[str, Any]:
-        path = path.strip("/")
+        """Set (``role=None``: remove) ``target``'s share on ``path`` as ``actor``.
+
+        Returns the new listing, with ``warning`` set when the share does not give ``target``
+        what it says. ``doc_ids`` are the documents of the file (its history), so the audit
+        event can be found by document too.
+        """
+        path = canonical_path(path)
         if not isinstance(target, str) or not target.strip() or len(target) > 200:
             raise BadShare('"user" must be a username, or "*" for everyone else')
         try:
@@ -121,6 +182,13 @@ class Sharing:
         username = actor.username
         if self.role(path, username, actor_cap) is not Role.OWNER:
             raise SharingRefused(f"only an owner of {path or 'the root folder'} may share it")
+        if target != EVERYONE and self.is_owner(target):
+            raise BadShare(
+                f"{target} owns this server and is an owner of everything: "
+                "a share cannot change their role"
+            )
+        target_cap = self._caps.get(target, Role.OWNER)  # unknown: as far as the shares go
+        before = self.role(path, target, target_cap)
         previous = self.store.set_share(path, target, new, username, time.time())
         if self.role(path, username, actor_cap) is not Role.OWNER:
             # undo: the actor would lose the right to manage what they just changed
@@ -135,14 +203,23 @@ class Sharing:
                 "this would leave you without the right to manage sharing here; "
                 "make someone else an owner first"
             )
-        self.audit.record(
-            AuditAction.PERMISSION_CHANGE, None, username, path=path, target=target,
-            role=new.value if new else None, previous=previous.role.value if previous else None,
-        )  # fmt: skip
+        after = self.role(path, target, target_cap)
+        for doc_id in list(doc_ids) or [None]:
+            self.audit.record(
+                AuditAction.PERMISSION_CHANGE, doc_id, username, path=path, target=target,
+                role=new.value if new else None,
+                previous=previous.role.value if previous else None,
+            )  # fmt: skip
         if target not in (EVERYONE, username):
-            self._notify_shared(target, actor, path, new, kind)
+            self._notify_change(
+                target, actor, path, kind, granted=previous is None and new is not None,
+                before=before, after=after, share=new,
+            )  # fmt: skip
         self.apply_live(path)
-        return self.listing(path, username, actor_cap)
+        reply = self.listing(path, username, actor_cap)
+        listed = next((s for s in reply["shares"] if s["user"] == target), None)
+        reply["warning"] = listed.get("message") if listed and listed.get("limited") else None
+        return reply
 
     def apply_live(self, path: str) -> None:
         """Give everyone connected below ``path`` their new role at once."""
@@ -165,7 +242,13 @@ class Sharing:
 
     # -- users -----------------------------------------------------------------------------------
 
-    def seen(self, user: Any) -> None:
+    def seen(self, user: Any, cap: Role | None = None) -> None:
+        """A user signed in: remember their cap, and list them in the directory unless they
+        are one of jupyter_server's made-up anonymous users (a new one per token request)."""
+        if cap is not None:
+            self.remember_cap(user.username, cap)
+        if is_anonymous(user):
+            return
         identity = awareness_user(user)
         try:
             self.store.user_seen(
@@ -179,7 +262,13 @@ class Sharing:
             self.log.warning("Recording user %s failed: %s", user.username, exc)
 
     def users(self, query: str, limit: int) -> list[dict[str, Any]]:
-        found = {u.username: vars(u) for u in self.store.users(query, limit)}
+        # (anonymous users recorded by older versions are skipped: ask for more to fill the page)
+        stored = self.store.users(query, min(limit * 5, 1000))
+        found = {
+            u.username: {**vars(u), "color": safe_colour(u.color) or awareness_user(u)["color"]}
+            for u in stored
+            if not is_anonymous(u)
+        }
         q = query.lower()
         for username in self.known_users:
             if q in username.lower() and username not in found:
@@ -190,19 +279,47 @@ class Sharing:
 
     # -- notifications ---------------------------------------------------------------------------
 
-    def _notify_shared(
-        self, target: str, actor: Any, path: str, role: Role | None, kind: str
-    ) -> None:
+    def _notify_change(
+        self, target: str, actor: Any, path: str, kind: str, *, granted: bool,
+        before: Role, after: Role, share: Role | None,
+    ) -> None:  # fmt: skip
+        """Tell ``target`` what a change did to their access, in plain words: granted, changed
+        from one role to another (a demotion is never "shared with you"), or removed. Nothing
+        when it changed nothing for them, unless it is a new share: someone shared the file
+        with them, which they may want to know even if they could edit it already."""
+        if before is after or (not before.can_read and not after.can_read):
+            if not (granted and after.can_read):
+                return
+            change = "granted"  # a new share that gives what they had: still worth knowing
+        elif not after.can_read:
+            change = "removed"
+        elif not before.can_read:
+            change = "granted"
+        else:
+            change = "changed"
         name = _display(actor)
         what = path or "the root folder"
-        message = (
-            f"{name} shared {what} with you as {role.value}"
-            if role is not None and role is not Role.NONE
-            else f"{name} removed your access to {what}"
-            if role is Role.NONE
-            else f"{name} removed your share of {what}"
-        )
-        details = {"role": role.value if role else None, "kind": kind}
+        ability = _ABILITY[after]
+        if kind == "directory" and after.can_read:
+            ability = ability.replace(" it", " what is in it")
+        if change == "granted" and granted:
+            message = f"{name} shared {what} with you: you can {ability}."
+        elif change == "granted":
+            message = f"{name} gave you access to {what}: you can {ability}."
+        elif change == "removed":
+            message = f"{name} removed your access to {what}."
+        else:
+            message = (
+                f"{name} changed your access to {what} from {before.value} to {after.value}: "
+                f"you can now {ability}."
+            )
+        details = {
+            "change": change,
+            "role": after.value,
+            "previous": before.value,
+            "share": share.value if share else None,
+            "kind": kind,
+        }
         self.notify(target, "shared", actor, path, None, message, details)
 
     def notify_restored(

@@ -41,6 +41,12 @@ export interface IConnectionState {
   readonly everSynced: boolean;
   /** Whether the browser reports a network. */
   readonly browserOnline: boolean;
+  /**
+   * Whether the room socket is open and in sync, whatever the browser says:
+   * the browser's offline/online events are hints, and a socket may live
+   * through them (the indicator must then come back to "connected").
+   */
+  readonly live: boolean;
   /** Why the connection was closed (for `closed`, and the last failure). */
   readonly closeKind: CloseKind | null;
   /** The server's close reason text, if any. */
@@ -86,6 +92,7 @@ export function initialState(browserOnline = true): IConnectionState {
     attempts: 0,
     everSynced: false,
     browserOnline,
+    live: false,
     closeKind: null,
     closeReason: ''
   };
@@ -129,6 +136,7 @@ export function reduce(
         phase: 'done',
         attempts: 0,
         everSynced: true,
+        live: true,
         closeKind: null,
         closeReason: ''
       };
@@ -143,6 +151,7 @@ export function reduce(
         return {
           ...state,
           status: 'closed',
+          live: false,
           closeKind: event.policy.kind,
           closeReason: event.reason
         };
@@ -151,6 +160,7 @@ export function reduce(
       return {
         ...state,
         attempts,
+        live: false,
         status: failingStatus(state, attempts),
         closeKind: event.policy.kind,
         closeReason: event.reason
@@ -160,17 +170,19 @@ export function reduce(
       return {
         ...state,
         status: 'closed',
+        live: false,
         closeKind: event.kind,
         closeReason: event.reason
       };
     case 'browser-offline':
-      return {
-        ...state,
-        browserOnline: false,
-        status: state.status === 'connected' ? 'offline' : 'offline'
-      };
+      return { ...state, browserOnline: false, status: 'offline' };
     case 'browser-online': {
       const next = { ...state, browserOnline: true };
+      if (state.live) {
+        // The socket outlived the outage: it is what counts. (Its changes
+        // are confirmed by the probe RoomConnection sends: 'flushed'.)
+        return { ...next, status: 'connected' };
+      }
       if (state.status === 'offline') {
         return {
           ...next,
@@ -250,6 +262,10 @@ export function closeKindText(kind: CloseKind | null, trans: ITrans): string {
       return trans.__('the collaboration server extension is not running');
     case 'server-reset':
       return trans.__('the server restarted and lost the shared state of the document');
+    case 'diverged':
+      return trans.__(
+        'this copy has changes the shared document does not have and cannot take; reopen the document'
+      );
     default:
       return '';
   }

@@ -107,6 +107,11 @@ function refusalMessage(
         'The collaboration server rejected a message for “%1” and closed the connection. Reopen the document to continue.',
         name
       );
+    case 'diverged':
+      return trans.__(
+        'This window’s copy of “%1” has changes that were made while you could only view it, or that the server refused. They cannot be shared. Reopen the document to continue with the shared version (the changes in this window are dropped).',
+        name
+      );
     default:
       return trans.__('“%1” was disconnected: %2', name, reason || closeKindText(kind, trans));
   }
@@ -318,6 +323,18 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           return; // one warning for all documents, below
         }
         const actions: Notification.IAction[] = [];
+        const reopen: Notification.IAction = {
+          label: trans.__('Reopen'),
+          caption: trans.__('Close the document and open it again from the server (unsaved changes in this window are lost)'),
+          callback: () => {
+            const path = room.path;
+            for (const w of widgetsOfRoom(room)) {
+              w.context.model.dirty = false;
+              w.dispose();
+            }
+            void app.commands.execute('docmanager:open', { path });
+          }
+        };
         if (kind === 'server-reset' || kind === 'unknown-room' || kind === 'too-large' || kind === 'malformed') {
           actions.push({
             label: trans.__('Save my version'),
@@ -328,18 +345,10 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
               }
             }
           });
-          actions.push({
-            label: trans.__('Reopen'),
-            caption: trans.__('Close the document and open it again from the server (unsaved changes in this window are lost)'),
-            callback: () => {
-              const path = room.path;
-              for (const w of widgetsOfRoom(room)) {
-                w.context.model.dirty = false;
-                w.dispose();
-              }
-              void app.commands.execute('docmanager:open', { path });
-            }
-          });
+          actions.push(reopen);
+        } else if (kind === 'diverged') {
+          // Never "save my version": this copy holds edits the room refused.
+          actions.push(reopen);
         }
         Notification.error(refusalMessage(kind, room.path, reason, trans), {
           autoClose: false,
@@ -357,6 +366,19 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           Notification.warning(
             trans.__(
               'You may only view “%1”: your changes are not shared and are lost when you reopen it.',
+              PathExt.basename(room.path)
+            ),
+            { autoClose: 8000 }
+          );
+        }
+      });
+      room.connection.changesDiscarded.connect(() => {
+        // Told only if the person had tried to edit (automatic changes, such
+        // as the kernel's metadata, are undone silently).
+        if (refusedOnce.has(room.id)) {
+          Notification.info(
+            trans.__(
+              'You may edit “%1” now. The changes you tried to make while you could only view it were discarded: they were never shared.',
               PathExt.basename(room.path)
             ),
             { autoClose: 8000 }

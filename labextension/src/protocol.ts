@@ -42,7 +42,8 @@ export type Notice =
   | { type: 'save-error'; message?: string }
   | { type: 'disk-merged'; path?: string }
   | { type: 'renamed'; path: string }
-  | { type: 'refused'; reason?: string }
+  /** `what` was refused: `edit` (an update, never applied) or `save`. */
+  | { type: 'refused'; reason?: string; what?: string }
   | { type: 'store-error'; message?: string }
   /** A version was made (named, saved, automatic or by a restore). */
   | { type: 'version'; version: unknown }
@@ -94,7 +95,7 @@ export function parseNotice(text: string): Notice {
       }
       break;
     case 'refused':
-      return { type: 'refused', reason: str(value.reason) };
+      return { type: 'refused', reason: str(value.reason), what: str(value.what) };
     case 'store-error':
       return { type: 'store-error', message: str(value.message) };
     case 'version':
@@ -153,6 +154,11 @@ export type CloseKind =
   | 'network'
   /** the server lost the room's state (restart without persistence) */
   | 'server-reset'
+  /**
+   * this copy holds changes the room does not have and will never take
+   * (made while read-only, or building on such changes): reload it
+   */
+  | 'diverged'
   /** the server has no jupyter-collab endpoints (extension not enabled) */
   | 'unavailable';
 
@@ -174,6 +180,7 @@ export const CloseCode = {
   Malformed: 4400,
   Forbidden: 4403,
   UnknownRoom: 4404,
+  Diverged: 4409,
   Deleted: 4410,
   TooLarge: 4413,
   Unloadable: 4415,
@@ -221,6 +228,13 @@ export function closePolicy(
         reconnect: unknownRoomRetries < 1,
         minDelay: 0,
         renewSession: true
+      };
+    case CloseCode.Diverged:
+      return {
+        kind: 'diverged',
+        reconnect: false,
+        minDelay: 0,
+        renewSession: false
       };
     case CloseCode.Deleted:
       return {

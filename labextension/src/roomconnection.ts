@@ -102,6 +102,19 @@ export function serverLostState(decoder: decoding.Decoder, doc: Y.Doc): boolean 
   return false;
 }
 
+/**
+ * Every transaction origin but the connection's own (remote changes): the
+ * local changes JupyterLab makes come with various origins.
+ */
+class LocalOrigins extends Set<any> {
+  constructor(private readonly _remote: unknown) {
+    super();
+  }
+  has(origin: unknown): boolean {
+    return origin !== this._remote;
+  }
+}
+
 /** The part of the WebSocket constructor we use. */
 export interface IWebSocketLike {
   binaryType: string;
@@ -139,6 +152,12 @@ export interface IRoomConnectionOptions {
    * before the main thread is busy with it. Default LARGE_FRAME.
    */
   largeFrame?: number;
+  /**
+   * How long (ms) to wait for a socket to open, or for the server to answer
+   * the sync step 1 sent when the browser is back online, before giving the
+   * socket up and connecting again. Default ANSWER_TIMEOUT.
+   */
+  answerTimeout?: number;
 }
 
 /** See IRoomConnectionOptions.largeFrame. */
@@ -146,6 +165,28 @@ export const LARGE_FRAME = 100 * 1024;
 
 /** The pause before applying a large first sync (ms): time for a paint. */
 export const LARGE_FRAME_PAUSE = 50;
+
+/** See IRoomConnectionOptions.answerTimeout. */
+export const ANSWER_TIMEOUT = 10_000;
+
+/**
+ * Whether a transaction changed the document's content, as opposed to only
+ * the `state` map where JupyterLab keeps its own bookkeeping (the dirty
+ * flag), which the server counts as nobody's edit.
+ */
+export function changesContent(doc: Y.Doc, transaction: Y.Transaction): boolean {
+  const state = doc.share.get('state');
+  for (const type of transaction.changed.keys()) {
+    let root: Y.AbstractType<any> = type;
+    while (root._item && root._item.parent) {
+      root = root._item.parent as Y.AbstractType<any>;
+    }
+    if (root !== state) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const OPEN = 1;
 
@@ -162,6 +203,7 @@ export class RoomConnection {
     this._clearTimeout =
       options.clearTimeout ?? (h => globalThis.clearTimeout(h));
     this._random = options.random ?? Math.random;
+    this._answerTimeout = options.answerTimeout ?? ANSWER_TIMEOUT;
     const online = options.isOnline ? options.isOnline() : true;
     this._state = initialState(online);
 
@@ -229,6 +271,14 @@ export class RoomConnection {
   /** A local change was not sent because the role may not write. */
   get localChangeDropped(): ISignal<this, void> {
     return this._localChangeDropped;
+  }
+
+  /**
+   * The role allows writing again, and the changes made to the content
+   * while it did not were undone (never shared); the count of changes.
+   */
+  get changesDiscarded(): ISignal<this, number> {
+    return this._changesDiscarded;
   }
 
   /** Emitted once when the server closes the room for good. */
@@ -309,10 +359,23 @@ export class RoomConnection {
     }
   }
 
-  /** Tell the connection about the browser's network state. */
+  /**
+   * Tell the connection about the browser's network state.
+   *
+   * Back online with a socket that looks alive, the connection asks the
+   * server for its state (sync step 1): the answer proves the socket works
+   * and that every change sent before it reached the server; no answer in
+   * time means the socket died with the network, and it connects again.
+   */
   setOnline(online: boolean): void {
     this._dispatch({ type: online ? 'browser-online' : 'browser-offline' });
-    if (online) {
+    if (!online) {
+      return;
+    }
+    const socket = this._socket;
+    if (socket && socket.readyState === OPEN && this._isSynced) {
+      this._probe(socket);
+    } else {
       this.reconnectNow();
     }
   }
@@ -323,6 +386,9 @@ export class RoomConnection {
     }
     this._isDisposed = true;
     this._cancelRetry();
+    this._clearWatch();
+    this._readOnlyChanges?.destroy();
+    this._readOnlyChanges = null;
     this._dropHeld();
     this.doc.off('update', this._onDocUpdate);
     this.awareness.off('update', this._onAwarenessUpdate);
@@ -431,12 +497,15 @@ export class RoomConnection {
     socket.onerror = () => {
       /* a close event follows */
     };
+    // A socket opened into a dead network can wait minutes for TCP to give up.
+    this._watch(socket, 'open');
   }
 
   private _onOpen(socket: IWebSocketLike): void {
     if (socket !== this._socket) {
       return;
     }
+    this._clearWatch();
     this._dispatch({ type: 'open' });
     // sync step 1
     const encoder = encoding.createEncoder();
@@ -564,6 +633,15 @@ export class RoomConnection {
             this._dispatch({ type: 'flushed' });
           }
           this._synced.resolve();
+        } else if (
+          syncType === syncProtocol.messageYjsSyncStep2 &&
+          this._watching === 'probe'
+        ) {
+          // The answer to our probe: the socket works, and the server has
+          // applied everything sent before the probe (one ordered socket).
+          this._clearWatch();
+          this._dispatch({ type: 'synced' });
+          this._dispatch({ type: 'flushed' });
         }
         break;
       }
@@ -596,6 +674,10 @@ export class RoomConnection {
         const notice = readNotice(decoder);
         if (notice.type === 'role') {
           this._setRole(notice.role);
+        } else if (notice.type === 'refused' && notice.what === 'edit') {
+          // An edit sent just before the server made us a viewer: the server
+          // never applies it, so this copy may hold what the room lacks.
+          this._divergedLocally = true;
         } else if (notice.type === 'renamed' && this._session) {
           this._session = { ...this._session, path: notice.path };
         }
@@ -618,6 +700,7 @@ export class RoomConnection {
     if (socket) {
       this._detach(socket);
     }
+    this._clearWatch();
     this._dropHeld();
     this._socket = null;
     this._isSynced = false;
@@ -710,19 +793,119 @@ export class RoomConnection {
   private _setRole(role: string): void {
     if (role !== this._role) {
       const wasReadOnly = this._role !== null && !canWrite(this._role);
+      if (wasReadOnly && canWrite(role) && this._divergedLocally) {
+        // The server refused an edit of ours (sent just before we became a
+        // viewer): its rule is that a refused edit is never applied later,
+        // and what the edit deleted cannot be given back here. This copy
+        // stays read-only and the user is told to reopen the document.
+        this._diverge('the server refused a change made in this copy; it cannot be shared');
+        return;
+      }
+      if (wasReadOnly && canWrite(role) && this._readOnlyConflicts()) {
+        // A change made here while read-only and a change from the room hit
+        // the same map entry: undoing ours would take theirs away too.
+        this._diverge(
+          'changes were made to this copy while it was read-only, where others changed it too'
+        );
+        return;
+      }
+      if (!canWrite(role)) {
+        this._trackReadOnlyChanges();
+      }
+      let discarded = 0;
+      if (wasReadOnly && canWrite(role)) {
+        discarded = this._discardReadOnlyChanges();
+      }
       this._role = role;
       if (wasReadOnly && canWrite(role)) {
         this._sendOwnChanges();
       }
       this._roleChanged.emit(role);
+      if (discarded) {
+        this._changesDiscarded.emit(discarded);
+      }
     }
   }
 
   /**
-   * After a change of role from viewer to editor in an open room: send
-   * everything this client wrote (the server ignores what it has). Changes
-   * made while read-only were never sent, and later updates build on them:
-   * without this, the server could not apply our next edits.
+   * While read-only, record the local changes to the content (JupyterLab
+   * makes some by itself: kernel metadata, for example), so that they can
+   * be undone when the role allows writing again: the server's rule is that
+   * an edit it refused, or never received because we could only view, is
+   * never applied later. JupyterLab's bookkeeping in the `state` map (the
+   * dirty flag, which the server counts as nobody's edit) is left alone.
+   */
+  private _trackReadOnlyChanges(): void {
+    if (this._readOnlyChanges) {
+      return;
+    }
+    this._localKeys.clear();
+    this._remoteKeys.clear();
+    const scope = Array.from(this.doc.share.entries())
+      .filter(([name]) => name !== 'state')
+      .map(([, type]) => type);
+    if (scope.length === 0) {
+      return; // no content types yet (JupyterLab's models create theirs first)
+    }
+    this._readOnlyChanges = new Y.UndoManager(scope, {
+      captureTimeout: 0,
+      trackedOrigins: new LocalOrigins(this)
+    });
+  }
+
+  /** Whether a map entry was changed both here (read-only) and by the room. */
+  private _readOnlyConflicts(): boolean {
+    for (const [type, keys] of this._localKeys) {
+      const remote = this._remoteKeys.get(type);
+      if (remote && Array.from(keys).some(key => remote.has(key))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Note which map entries a transaction changed (while read-only). */
+  private _noteKeys(transaction: Y.Transaction, into: Map<unknown, Set<string>>): void {
+    for (const [type, keys] of transaction.changed) {
+      for (const key of keys) {
+        if (key !== null) {
+          let set = into.get(type);
+          if (!set) {
+            set = new Set();
+            into.set(type, set);
+          }
+          set.add(key);
+        }
+      }
+    }
+  }
+
+  /**
+   * Undo what was changed locally while read-only (see above); return how
+   * many changes were undone. The undo restores what the changes deleted as
+   * copies, so the content is the room's again; the server then receives the
+   * changes and their undoing together, as an editor, and nothing shows.
+   */
+  private _discardReadOnlyChanges(): number {
+    const changes = this._readOnlyChanges;
+    this._readOnlyChanges = null;
+    if (!changes) {
+      return 0;
+    }
+    const count = changes.undoStack.length;
+    while (changes.undoStack.length) {
+      changes.undo();
+    }
+    changes.destroy();
+    this._localKeys.clear();
+    this._remoteKeys.clear();
+    return count;
+  }
+
+  /**
+   * After a change of role from viewer to editor in an open room: send what
+   * this client wrote meanwhile (its bookkeeping, and its content changes
+   * together with their undoing), so that our next edits do not wait on it.
    */
   private _sendOwnChanges(): void {
     const socket = this._socket;
@@ -741,6 +924,67 @@ export class RoomConnection {
     this._send(encoding.toUint8Array(encoder));
   }
 
+  /** Stop for good: this copy has diverged from the room (see _setRole). */
+  private _diverge(reason: string): void {
+    const socket = this._socket;
+    if (socket) {
+      this._detach(socket);
+      try {
+        socket.close(1000, 'diverged');
+      } catch {
+        // ignore
+      }
+    }
+    this._clearWatch();
+    this._dropHeld();
+    this._socket = null;
+    this._isSynced = false;
+    this._refuse('diverged', reason);
+  }
+
+  /** Ask the server for its state; give the socket up if no answer comes. */
+  private _probe(socket: IWebSocketLike): void {
+    if (this._watching === 'probe') {
+      return;
+    }
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.Sync);
+    syncProtocol.writeSyncStep1(encoder, this.doc);
+    this._send(encoding.toUint8Array(encoder));
+    this._watch(socket, 'probe');
+  }
+
+  /** Give ``socket`` up if it does not open (or answer) in time. */
+  private _watch(socket: IWebSocketLike, what: 'open' | 'probe'): void {
+    this._clearWatch();
+    this._watching = what;
+    this._watchHandle = this._setTimeout(() => {
+      this._watchHandle = null;
+      this._watching = null;
+      if (socket !== this._socket) {
+        return;
+      }
+      this._detach(socket);
+      try {
+        socket.close(1000, 'no answer');
+      } catch {
+        // ignore
+      }
+      this._onClose(null, {
+        code: 1006,
+        reason: what === 'open' ? 'the connection did not open' : 'no answer from the server'
+      });
+    }, this._answerTimeout);
+  }
+
+  private _clearWatch(): void {
+    if (this._watchHandle !== null) {
+      this._clearTimeout(this._watchHandle);
+      this._watchHandle = null;
+    }
+    this._watching = null;
+  }
+
   private _dispatch(event: ConnectionEvent): void {
     const next = reduce(this._state, event);
     if (next !== this._state) {
@@ -756,12 +1000,24 @@ export class RoomConnection {
     }
   }
 
-  private _onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+  private _onDocUpdate = (
+    update: Uint8Array,
+    origin: unknown,
+    _doc?: Y.Doc,
+    transaction?: Y.Transaction
+  ): void => {
+    if (!this.writable && transaction && this._readOnlyChanges) {
+      this._noteKeys(transaction, origin === this ? this._remoteKeys : this._localKeys);
+    }
     if (origin === this) {
       return;
     }
     if (!this.writable) {
-      // Viewers' changes are never sent (the server would refuse them).
+      // Viewers' changes are never sent (the server would refuse them); the
+      // ones to the content are undone when we may write again.
+      if (transaction && !changesContent(this.doc, transaction)) {
+        return; // JupyterLab's bookkeeping (the dirty flag): not the user's doing
+      }
       this._localChangeDropped.emit();
       return;
     }
@@ -795,6 +1051,10 @@ export class RoomConnection {
   private _setTimeout: (fn: () => void, ms: number) => any;
   private _clearTimeout: (handle: any) => void;
   private _random: () => number;
+  private _answerTimeout: number;
+  private _watchHandle: any = null;
+  private _watching: 'open' | 'probe' | null = null;
+  private _divergedLocally = false;
   private _state: IConnectionState;
   private _session: ISessionModel | null = null;
   private _renewSession = false;
@@ -814,6 +1074,10 @@ export class RoomConnection {
   private _noticeReceived = new Signal<this, Notice>(this);
   private _roleChanged = new Signal<this, string>(this);
   private _localChangeDropped = new Signal<this, void>(this);
+  private _changesDiscarded = new Signal<this, number>(this);
+  private _readOnlyChanges: Y.UndoManager | null = null;
+  private _localKeys = new Map<unknown, Set<string>>();
+  private _remoteKeys = new Map<unknown, Set<string>>();
   private _sessionChanged = new Signal<this, ISessionModel>(this);
   private _refused = new Signal<this, { kind: CloseKind; reason: string }>(
     this

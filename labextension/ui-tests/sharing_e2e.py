@@ -87,6 +87,9 @@ def start_server(tmp: Path, root: Path, port: int) -> subprocess.Popen:
         [
             f"--IdentityProvider.token={TOKEN}",
             "--ServerApp.identity_provider_class=sharing_e2e.CookieIdentityProvider",
+            # alice plays the server's own user (as $JUPYTERHUB_USER would); bob and carol
+            # get the default role (editor)
+            "--CollabApp.owners=alice",
         ],
     )  # fmt: skip
 

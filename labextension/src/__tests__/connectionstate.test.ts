@@ -85,7 +85,7 @@ describe('connection state machine', () => {
   });
 
   it('is closed for good when the server refuses', () => {
-    for (const code of [4400, 4403, 4410, 4413, 4415]) {
+    for (const code of [4400, 4403, 4409, 4410, 4413, 4415]) {
       let s = run([{ type: 'synced' }, close(code)]);
       expect(s.status).toBe('closed');
       // terminal
@@ -111,9 +111,10 @@ describe('connection state machine', () => {
   });
 
   it('follows the browser network state', () => {
-    let s = run([{ type: 'synced' }, { type: 'browser-offline' }]);
+    let s = run([{ type: 'synced' }, { type: 'browser-offline' }, close(1006)]);
     expect(s.status).toBe('offline');
     expect(s.browserOnline).toBe(false);
+    expect(s.live).toBe(false);
     s = reduce(s, { type: 'browser-online' });
     expect(s.status).toBe('reconnecting');
     s = reduce(s, { type: 'synced' });
@@ -121,6 +122,26 @@ describe('connection state machine', () => {
     // a close while the browser is offline stays offline
     s = run([{ type: 'browser-offline' }, close(1006)], s);
     expect(s.status).toBe('offline');
+  });
+
+  it('is connected again when the socket outlived an offline spell (issue 8)', () => {
+    // The browser said offline, but the room socket stayed open and kept
+    // syncing: back online, the indicator must not wait for a reconnect that
+    // never comes ("Reconnecting, 2 unsynced changes" until a page reload).
+    let s = run([
+      { type: 'synced' },
+      { type: 'browser-offline' },
+      { type: 'local-change' },
+      { type: 'local-change' }
+    ]);
+    expect(s.status).toBe('offline');
+    expect(s.unsynced).toBe(2);
+    s = reduce(s, { type: 'browser-online' });
+    expect(s.status).toBe('connected');
+    // the server's answer to the probe confirms the changes
+    s = run([{ type: 'synced' }, { type: 'flushed' }], s);
+    expect(s.unsynced).toBe(0);
+    expect(describeState(s, trans).label).toBe('Connected');
   });
 
   it('stays connecting when the first attempts fail', () => {
@@ -154,6 +175,9 @@ describe('describe', () => {
     const closed = describeState(run([close(4410)]), trans);
     expect(closed.label).toBe('Disconnected');
     expect(closed.title).toContain('deleted');
+    const diverged = describeState(run([{ type: 'synced' }, close(4409)]), trans);
+    expect(diverged.label).toBe('Disconnected');
+    expect(diverged.title).toContain('reopen the document');
   });
 
   it('says how many changes are not synced', () => {

@@ -85,7 +85,7 @@ async function flush(): Promise<void> {
 
 function setup(
   openSession: () => Promise<ISessionModel> = async () => SESSION,
-  extra: { largeFrame?: number } = {}
+  extra: { largeFrame?: number; answerTimeout?: number } = {}
 ): IHarness {
   const doc = new Y.Doc();
   const awareness = new awarenessProtocol.Awareness(doc);
@@ -203,7 +203,7 @@ describe('RoomConnection', () => {
   });
 
   it('does not reconnect after a refusal close code', async () => {
-    for (const code of [4400, 4403, 4410, 4413, 4415]) {
+    for (const code of [4400, 4403, 4409, 4410, 4413, 4415]) {
       const h = setup();
       const refused: string[] = [];
       h.conn.refused.connect((_, r) => refused.push(r.kind));
@@ -249,11 +249,18 @@ describe('RoomConnection', () => {
     const h = setup();
     await h.sync();
     for (let i = 0; i < 3; i++) {
+      h.socket().open();
       h.socket().serverClose(1006);
-      await vi.advanceTimersByTimeAsync(30_000);
+      // backoff (jitter 0): 250, 500, 1000 ms
+      await vi.advanceTimersByTimeAsync(2_000);
     }
     expect(h.conn.state.status).toBe('offline');
     expect(h.sockets).toHaveLength(4);
+    // a socket that does not open in time counts as one more failure
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(h.sockets[3].closed).not.toBe(null);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(h.sockets).toHaveLength(5);
     await h.sync();
     expect(h.conn.state.status).toBe('connected');
   });
@@ -357,6 +364,88 @@ describe('RoomConnection', () => {
     h.conn.dispose();
     expect(socket.sentTypes()).toEqual(['awareness']);
     expect(socket.closed?.code).toBe(1000);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(1);
+  });
+});
+
+describe('the network goes and comes back (issue 8: the indicator)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('shows connected again, and no unsynced changes, when the socket outlived the outage', async () => {
+    const h = setup();
+    await h.sync();
+    const socket = h.socket();
+    h.conn.setOnline(false);
+    expect(h.conn.state.status).toBe('offline');
+    // the socket stays open: the edits go through it all the same
+    socket.sent = [];
+    h.doc.getText('source').insert(0, 'a');
+    h.doc.getText('source').insert(1, 'b');
+    expect(socket.sentTypes()).toEqual(['sync2', 'sync2']);
+    expect(h.conn.state.unsynced).toBe(2);
+    socket.sent = [];
+    h.conn.setOnline(true);
+    // not "Reconnecting, 2 unsynced changes" until a reload
+    expect(h.conn.state.status).toBe('connected');
+    expect(h.sockets).toHaveLength(1);
+    // a probe (sync step 1) was sent on the same socket; its answer confirms
+    expect(socket.sentTypes()).toEqual(['sync0']);
+    for (const answer of h.server.handle(socket.sent)) {
+      socket.receive(answer);
+    }
+    expect(h.conn.state.unsynced).toBe(0);
+    expect(h.conn.state.status).toBe('connected');
+    // no timer is left to give the socket up
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(1);
+  });
+
+  it('gives a socket that died with the network up when the probe gets no answer', async () => {
+    const h = setup(undefined, { answerTimeout: 5000 });
+    await h.sync();
+    h.conn.setOnline(false);
+    h.doc.getText('source').insert(0, 'kept');
+    h.conn.setOnline(true);
+    expect(h.sockets).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(5000);
+    // given up: reconnecting at once, with a new socket
+    expect(h.sockets[0].closed).not.toBe(null);
+    expect(h.conn.state.status).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.sockets).toHaveLength(2);
+    await h.sync();
+    expect(h.conn.state.status).toBe('connected');
+    expect(h.conn.state.unsynced).toBe(0);
+    expect(h.server.doc.getText('source').toString()).toBe('kept');
+  });
+
+  it('gives up a socket that never opens and tries again', async () => {
+    const h = setup(undefined, { answerTimeout: 5000 });
+    await flush();
+    expect(h.sockets).toHaveLength(1); // never opens
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(h.sockets[0].closed).not.toBe(null);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(h.sockets).toHaveLength(2);
+    await h.sync();
+    expect(h.conn.state.status).toBe('connected');
+  });
+
+  it('stops for good on 4409: this copy has diverged', async () => {
+    const h = setup();
+    const refused: string[] = [];
+    h.conn.refused.connect((_, r) => refused.push(r.kind));
+    await h.sync();
+    h.socket().serverClose(4409, 'document diverged: reload the document');
+    expect(refused).toEqual(['diverged']);
+    expect(h.conn.state.status).toBe('closed');
+    expect(h.conn.state.closeKind).toBe('diverged');
     await vi.advanceTimersByTimeAsync(60_000);
     expect(h.sockets).toHaveLength(1);
   });
