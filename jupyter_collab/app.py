@@ -16,8 +16,10 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from ._version import __version__
+from .bus import REDIS_SCHEMES, EventBus, create_bus
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
+from .collaboration.roombus import RoomBus
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .documents.paths import BadPath, canonical_path
 from .events import RoomEvents
@@ -105,6 +107,34 @@ class CollabApp(ExtensionApp):
         help="SQLite database of file ids and the durable update log; empty keeps them in "
         "memory only (nothing survives a restart).",
     )
+
+    redis_url = Unicode(
+        "",
+        config=True,
+        help="Redis that joins this server to a group of servers serving the same folder "
+        "(redis://host:port/db): edits, presence and the file's writer are shared through "
+        "Redis Streams. The servers of a group must share the database too (the same db_path "
+        "on one machine). Empty: everything stays in this process (one server).",
+    )
+    writer_lease_ttl = Float(
+        10.0,
+        config=True,
+        help="Seconds after which another server of the group takes over writing a "
+        "document's file (saving, watching it on disk) when the server doing it died.",
+    )
+
+    @validate("redis_url")
+    def _check_redis_url(self, proposal: Any) -> str:
+        url = proposal["value"].strip()
+        if url and not url.startswith(REDIS_SCHEMES):
+            raise TraitError(f"redis_url must be a redis:// URL (or empty), not {url!r}")
+        return url
+
+    @validate("writer_lease_ttl")
+    def _check_writer_lease_ttl(self, proposal: Any) -> float:
+        if proposal["value"] <= 0:
+            raise TraitError("writer_lease_ttl must be positive")
+        return proposal["value"]
 
     version_quiet_period = Float(
         60.0,
@@ -248,6 +278,16 @@ class CollabApp(ExtensionApp):
             room_events(action, **data)
             self.audit.room_event(action, **data)
 
+        self.bus: EventBus = create_bus(self.redis_url)
+        self.roombus = RoomBus(
+            self.bus,
+            group=bool(self.redis_url),
+            store=self.store,
+            file_ids=self.file_ids,
+            log=self.log,
+            writer_ttl=self.writer_lease_ttl,
+        )
+
         self.rooms = RoomManager(
             self.serverapp.contents_manager,
             file_ids,
@@ -268,6 +308,7 @@ class CollabApp(ExtensionApp):
             audit=self.audit,
             version_quiet=self.version_quiet_period,
             version_interval=self.version_interval,
+            hooks=self.roombus.attach,
         )
         self.sharing = Sharing(
             self.shares,
@@ -319,7 +360,12 @@ class CollabApp(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Jupyter's hook once its event loop runs: start the periodic history upkeep."""
+        """Jupyter's hook once its event loop runs: join the bus, start the history upkeep."""
+        try:
+            await self.bus.start()
+        except Exception as error:
+            self.log.error("jupyter-collab cannot join its group at %s: %s", self.redis_url, error)
+            raise
         self.maintenance.start()
         if self.freeze_gc_at_start:
             # The objects of a started server (~180k) live as long as it does; frozen, the
@@ -347,6 +393,8 @@ class CollabApp(ExtensionApp):
     async def stop_extension(self) -> None:
         await self.maintenance.stop()
         await self.rooms.stop()
+        await self.roombus.close()
+        await self.bus.close()
         await self.audit.flush()
         await self.store.close()
         self.shares.close()

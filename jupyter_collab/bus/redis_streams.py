@@ -613,6 +613,9 @@ class RedisBus(EventBus, LeaseBackend):
         wanted[self._wake_stream] = self._wake_position
         response = await self._reader.xread(wanted, count=self._batch, block=self._block_ms)
         self.stats.reads += 1
+        if not response:
+            await self._check_trimmed()
+            return
         broken: list[tuple[bytes, _Stream, _Reading]] = []
         for name, entries in response or ():
             if name == self._wake_stream:
@@ -624,6 +627,46 @@ class RedisBus(EventBus, LeaseBackend):
         if broken:  # tell them, and resume from their stream's end as it is now
             ends = await self._ends([name for name, _, _ in broken], self._reader)
             for (_, stream, reading), end in zip(broken, ends, strict=True):
+                self._gap(stream, reading, GapReason.TRIMMED, end)
+
+    async def _check_trimmed(self) -> None:
+        """A blocked read timed out: is a subscription behind entries that are gone?
+
+        Continuity is otherwise proved at the next entry read; a subscription whose stream
+        was trimmed past it while it could not read (a stopped or overloaded process) and
+        that nobody publishes to any more would wait for that entry, missing updates all the
+        while. So, when the reader is idle: a stream whose last ordinal (read first) is past
+        a subscription's, with no entry after that subscription's position (read second),
+        had entries removed before they were read: a gap now. Nothing is delivered between
+        the two reads (this is the reader), so entries added meanwhile cannot be mistaken for
+        removed ones."""
+        streams = [
+            (name, stream)
+            for name, stream in self._streams.items()
+            if any(r.position is not None and r.ordinal is not None for r in stream.readings)
+        ]
+        if not streams:
+            return
+        ends = await self._ends([name for name, _ in streams], self._reader)
+        behind = [
+            (name, stream, reading, end)
+            for (name, stream), end in zip(streams, ends, strict=True)
+            for reading in stream.readings
+            if reading.position is not None
+            and reading.ordinal is not None
+            and end[1] > reading.ordinal
+        ]
+        if not behind:
+            return
+        pipe = self._reader.pipeline(transaction=False)
+        for name, _, reading, _ in behind:
+            assert reading.position is not None
+            after = (reading.position[0], reading.position[1] + 1)
+            pipe.xrange(name, min=format_id(after), max="+", count=1)
+        for (_, stream, reading, end), entries in zip(
+            behind, await pipe.execute(), strict=True
+        ):
+            if not entries and reading.ordinal is not None and end[1] > reading.ordinal:
                 self._gap(stream, reading, GapReason.TRIMMED, end)
 
     def _deliver(self, stream: _Stream, entries: list[Entry]) -> list[_Reading]:

@@ -14,6 +14,7 @@ from ..history.audit import AuditLog
 from ..history.roomversions import RoomVersions
 from ..persistence import AuditAction, DocumentStore, UnknownDocument
 from ..protocol.codes import CloseCode
+from .hooks import RoomHook
 from .journal import RoomJournal
 from .room import Room, RoomSettings
 
@@ -39,12 +40,14 @@ class RoomManager:
         audit: AuditLog | None = None,
         version_quiet: float = 0.0,
         version_interval: float = 0.0,
+        hooks: Callable[[Room], list[RoomHook]] | None = None,
     ) -> None:
         self.cm = contents_manager
         self.store = store
         self.audit = audit
         self.version_quiet = version_quiet
         self.version_interval = version_interval
+        self.hooks = hooks  # what else follows each new room (the event bus: roombus.py)
         self.file_ids = file_ids
         self.settings = settings
         self.idle_delay = idle_delay
@@ -120,6 +123,8 @@ class RoomManager:
             bases=self.file_ids,
             versions=versions,
         )
+        if self.hooks is not None:
+            room.hooks.extend(self.hooks(room))
         self.rooms[room_id] = room
         return room
 

@@ -132,6 +132,35 @@ async def test_a_consumer_behind_the_trimmed_stream_gets_a_gap(redis_buses: Buse
     assert b.stats.gaps == 1  # type: ignore[attr-defined]
 
 
+async def test_a_stream_trimmed_past_an_idle_consumer_gives_a_gap_without_a_next_message(
+    redis_buses: Buses,
+) -> None:
+    """A consumer that could not read (its process stopped or busy) while its stream was
+    trimmed past it learns of the gap once its reader is idle, not only when (if ever)
+    another message is published: the room re-syncs instead of missing edits meanwhile."""
+    a, b = await redis_buses("a"), await redis_buses("b")
+    inbox = Inbox()
+    stream = f"{redis_buses.prefix}:document.edit:room"
+
+    def stalled(message: Message) -> None:
+        inbox(message)
+        if message.payload == 0:  # b is stuck while ten messages go by and are trimmed
+            publish_from_another_server(redis_buses.url, redis_buses.prefix, list(range(1, 11)))
+            redis = redis_buses.redis.client()  # type: ignore[union-attr]
+            redis.xtrim(stream, maxlen=0)
+            redis.close()
+
+    await b.subscribe(EDIT, "room", stalled, on_gap=inbox.gap)
+    first = await a.publish(EDIT, "room", 0)
+    await eventually(lambda: inbox.gaps, what="the gap, with nothing published after it")
+    [gap] = inbox.gaps
+    assert (gap.reason, gap.last_id) == (GapReason.TRIMMED, first)
+    assert inbox.payloads == [0]
+    await a.publish(EDIT, "room", 11)
+    await eventually(lambda: 11 in inbox.payloads, what="the next message")
+    assert inbox.payloads == [0, 11] and len(inbox.gaps) == 1
+
+
 async def test_a_consumer_behind_within_retention_gets_everything(redis_buses: Buses) -> None:
     a, b = await redis_buses("a"), await redis_buses("b")
     inbox = Inbox()
