@@ -146,16 +146,21 @@ class _Base:
         self.close_reason: str | None = None
         self.frames = 0
         self.bytes = 0
+        # CLOCK_MONOTONIC ns: connect started, first sync step 2 received (the join is done)
+        self.connect_ns = 0
+        self.synced_ns = 0
         self.notices: list[str] = []
         self.markers = MarkerStats()
         self.latencies = latencies if latencies is not None else LatencySink()
 
     async def connect(self, info: dict[str, str], ws_url: str, timeout: float = 30.0) -> None:
         """Connect on the running asyncio loop and open the sync handshake."""
+        self.connect_ns = time.monotonic_ns()
         self._attach(await ws_connect(info, ws_url, self._on_frame, timeout))
 
     def connect_sync(self, info: dict[str, str], ws_url: str, timeout: float = 30.0) -> None:
         """Connect with a blocking handshake; the socket is then read by an EpollPump."""
+        self.connect_ns = time.monotonic_ns()
         self._attach(wsclient.connect_sync(ws_url, auth_headers(info), self._on_frame, timeout))
 
     def _attach(self, conn: wsclient.Framing) -> None:
@@ -192,6 +197,18 @@ class _Base:
     def _on_frame(self, msg: bytes | str | None, now: int) -> None:
         raise NotImplementedError
 
+    def _synced(self, now: int) -> None:
+        """The first sync step 2 arrived: the client holds the document (its join is done)."""
+        if not self.synced_ns:
+            self.synced_ns = now
+        self.synced.set()
+
+    def connect_ms(self) -> float | None:
+        """From the start of the TCP connect to the first sync step 2, or None if not synced."""
+        if not (self.connect_ns and self.synced_ns):
+            return None
+        return (self.synced_ns - self.connect_ns) / 1e6
+
     def _notice(self, msg: bytes | str) -> None:
         """Anything that is not sync/awareness (e.g. our type-100 JSON notices)."""
         if len(self.notices) < 20:
@@ -217,7 +234,7 @@ class DrainClient(_Base):
                 self.send(EMPTY_STEP2)
                 return
             if sub == STEP2:
-                self.synced.set()
+                self._synced(now)
             if self.markers.recording:
                 self.markers.scan(msg, now, self.latencies)
         elif msg[0] != AWARENESS:
@@ -286,7 +303,7 @@ class DocClient(_Base):
             if reply is not None:
                 self.send(reply)
             if msg[1] == STEP2:
-                self.synced.set()
+                self._synced(now)
             if self.complete is not None and not self.completed.is_set() and self.complete(self):
                 self.completed_at = t1
                 self.completed.set()

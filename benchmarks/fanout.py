@@ -30,6 +30,7 @@ import signal
 import time
 from array import array
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from loads import edit_schedule, fanout_initial_text, marker, write_file
 from servers import ServerProcess, machine_busy_seconds
@@ -89,8 +90,8 @@ def _build_result(clients: list, live: list, latencies, expected, sent: dict,  #
 
     # Content check: probes and writers hold real documents; after every delivery arrived
     # they must all hold the same text.
-    hashes = [hashlib.sha1(str(c.text).encode()).hexdigest() for c in live
-              if isinstance(c, DocClient) and not c.closed.is_set()]
+    docs = [c for c in live if isinstance(c, DocClient) and not c.closed.is_set()]
+    hashes = [hashlib.sha1(str(c.text).encode()).hexdigest() for c in docs]
     closes: dict[str, int] = {}
     for c in clients:
         if c.closed.is_set():
@@ -109,6 +110,11 @@ def _build_result(clients: list, live: list, latencies, expected, sent: dict,  #
         "sent": sent,
         "send_late_max_s": max(send_late, default=0.0),
         "hashes": hashes,
+        # one document's text, so the caller can compare it with the file the server saved
+        "text": str(docs[0].text) if docs else None,
+        "connect_ms": array("d", [ms for c in clients if (ms := c.connect_ms()) is not None]
+                            ).tobytes(),
+        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "closes": closes,
         "notices": _notice_kinds(clients),
         "frames": sum(c.frames for c in live),
@@ -312,7 +318,8 @@ def _recv(conn: Connection, timeout: float) -> tuple:
 
 def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
                duration: float, writers: int = 4, procs: int = 2, probes_per_proc: int = 3,
-               drain_timeout: float = 20.0, warmup_edits: int = 10, log=print) -> dict:
+               drain_timeout: float = 20.0, warmup_edits: int = 10, save_timeout: float = 30.0,
+               log=print) -> dict:
     """Run one fan-out case against a started server; returns the figures (see module doc)."""
     import asyncio as _asyncio
 
@@ -341,7 +348,8 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
     pipes: list[Connection] = []
     workers: list[mp.Process] = []
     result: dict = {"clients": n_clients, "rate": rate, "duration_s": duration,
-                    "writers": writers, "client_procs": procs + 1}
+                    "writers": writers, "client_procs": procs + 1,
+                    "rss_start_bytes": server.rss_bytes()}
     try:
         for cfg in cfgs:
             parent_end, child_end = ctx.Pipe()
@@ -406,9 +414,12 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
                 p.join(5)
 
     lat = array("q")
+    connect_ms = array("d")
     for d in dones:
         lat.frombytes(d["latencies"])
+        connect_ms.frombytes(d["connect_ms"])
     lat_sorted = sorted(lat)
+    connect_sorted = sorted(connect_ms)
     per_edit: dict[tuple[int, int], list[int]] = {}
     for d in dones:
         for k, (sent_ns, first, last) in d["per_edit"].items():
@@ -456,6 +467,11 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
         "server_cpu_us_per_received": cpu / received * 1e6 if received else None,
         "content_converged": len(set(hashes)) == 1 if hashes else None,
         "doc_clients_checked": len(hashes),
+        "text": next((d["text"] for d in dones if d["text"] is not None), None),
+        "connect_p50_ms": percentile(connect_sorted, 50),
+        "connect_p99_ms": percentile(connect_sorted, 99),
+        "connect_max_ms": connect_sorted[-1] if connect_sorted else None,
+        "client_maxrss_mb": [round(d["maxrss_kb"] / 1024, 1) for d in dones],
         "closes": closes,
         "notices": sorted({n for d in dones for n in d["notices"]})[:5],
         "other_load_cpu_pct": ((busy1 - busy0) - cpu - sum(d["cpu_s"] for d in dones))
@@ -475,7 +491,26 @@ def run_fanout(server: ServerProcess, name: str, n_clients: int, rate: float,
     if last_ns:
         last_edit_ns = t0_ns + int(schedule[-1][0] * 1e9)
         result["last_delivery_after_last_edit_s"] = (last_ns - last_edit_ns) / 1e9
+    # After the measured window: the server saves on its own schedule, so wait for it.
+    result["file_matches_content"] = (
+        _file_comes_to_hold(server.root_dir / path, result["text"], save_timeout)
+        if result["content_converged"] else None)
     return result
+
+
+def _file_comes_to_hold(path: Path, text: str | None, timeout: float) -> bool | None:
+    """Whether the file on disk holds ``text`` within ``timeout`` s (the server saves after
+    a delay); None when there is no text to compare."""
+    if text is None:
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if path.read_text(encoding="utf-8") == text:
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
 
 
 def _ms(ns: float | None) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,19 +39,7 @@ def rows(fanout_names: list[str]) -> list[Row]:
          lambda r: _get(r, "open_notebook", "client_apply_median_s"), "s", True),
     ]
     for name in fanout_names:
-        def g(key: str, n: str = name) -> Callable[[dict], float | None]:
-            return lambda r: _get(r, "fanout", n, key)
-        out += [
-            (f"{name}: latency p50", g("latency_p50_ms"), "ms", True),
-            (f"{name}: latency p99", g("latency_p99_ms"), "ms", True),
-            (f"{name}: latency max", g("latency_max_ms"), "ms", True),
-            (f"{name}: edit reaches all clients, p99", g("all_receivers_p99_ms"), "ms", True),
-            (f"{name}: server CPU per delivered update", g("server_cpu_us_per_received"),
-             "µs", True),
-            (f"{name}: server CPU", g("server_cpu_pct"), "%", True),
-            (f"{name}: deliveries missing", g("deliveries_missing"), "", True),
-            (f"{name}: deliveries expected", g("deliveries_expected"), "", False),
-        ]
+        out += fanout_rows(name)
     out += [
         ("RSS at start (after warm-up)",
          lambda r: _mb(_get(r, "memory", "rss_before_bytes")), "MB", True),
@@ -61,6 +50,27 @@ def rows(fanout_names: list[str]) -> list[Row]:
         ("  of which the notebook (delta)", lambda r: _mb(_delta(r)), "MB", True),
     ]
     return out
+
+
+def fanout_rows(name: str, prefix: str | None = None) -> list[Row]:
+    """The rows of one fan-out case (``results[target]["fanout"][name]``), labelled with
+    ``prefix`` (the case name by default)."""
+    label = f"{name}: " if prefix is None else prefix
+
+    def g(key: str) -> Callable[[dict], float | None]:
+        return lambda r: _get(r, "fanout", name, key)
+
+    return [
+        (f"{label}latency p50", g("latency_p50_ms"), "ms", True),
+        (f"{label}latency p99", g("latency_p99_ms"), "ms", True),
+        (f"{label}latency max", g("latency_max_ms"), "ms", True),
+        (f"{label}edit reaches all clients, p99", g("all_receivers_p99_ms"), "ms", True),
+        (f"{label}server CPU per delivered update", g("server_cpu_us_per_received"), "µs",
+         True),
+        (f"{label}server CPU", g("server_cpu_pct"), "%", True),
+        (f"{label}deliveries missing", g("deliveries_missing"), "", True),
+        (f"{label}deliveries expected", g("deliveries_expected"), "", False),
+    ]
 
 
 def _delta(r: dict) -> float | None:
@@ -80,6 +90,8 @@ def _kb(x: float | None) -> float | None:
 def _fmt(x: float | None) -> str:
     if x is None:
         return "—"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
     if abs(x) >= 100:
         return f"{x:,.0f}"
     if abs(x) >= 10:
@@ -87,13 +99,15 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3g}"
 
 
-def table(results: dict[str, dict], fanout_names: list[str]) -> str:
-    """Markdown table: one column per target, plus jc/ours when both ran."""
+def table(results: dict[str, dict], fanout_names: list[str],
+          row_list: list[Row] | None = None) -> str:
+    """Markdown table: one column per target, plus jc/ours when both ran (the rows of
+    :func:`rows` unless ``row_list`` is given)."""
     targets = list(results)
     both = "ours" in results and "jc" in results
     head = ["figure", "unit", *targets] + (["jc/ours"] if both else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for label, getter, unit, _lower in rows(fanout_names):
+    for label, getter, unit, _lower in row_list if row_list is not None else rows(fanout_names):
         vals = [getter(results[t]) for t in targets]
         cells = [label, unit, *(_fmt(v) for v in vals)]
         if both:
@@ -183,6 +197,33 @@ def machine_info() -> dict:
     except OSError:
         pass
     return info
+
+
+def _marks(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+_SECTION_RE = re.compile(r"<!-- ([\w.-]+):begin -->.*?<!-- \1:end -->", re.S)
+
+
+def marked_sections(text: str) -> list[str]:
+    """The blocks of ``text`` between ``<!-- x:begin -->`` and ``<!-- x:end -->`` markers."""
+    return [m.group(0) for m in _SECTION_RE.finditer(text)]
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Put ``body`` between the ``name`` markers of ``path``, replacing what was there (or
+    appending it), and keep the rest of the file: several tools write one results file."""
+    begin, end = _marks(name)
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else ""
+    i = text.find(begin)
+    j = text.find(end, i) if i >= 0 else -1
+    if i >= 0 and j >= 0:
+        text = text[:i] + block + text[j + len(end):]
+    else:
+        text = text.rstrip() + ("\n\n" if text.strip() else "") + block + "\n"
+    path.write_text(text)
 
 
 def write_json(path: Path, payload: dict) -> None:

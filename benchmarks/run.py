@@ -33,7 +33,14 @@ from loads import (  # noqa: E402
     validate_notebook,
     write_file,
 )
-from report import issue_targets, machine_info, notes, table, write_json  # noqa: E402
+from report import (  # noqa: E402
+    issue_targets,
+    machine_info,
+    marked_sections,
+    notes,
+    table,
+    write_json,
+)
 from scenarios import measure_opens, memory_per_room, warm_up  # noqa: E402
 from servers import (  # noqa: E402
     BENCH_DIR,
@@ -70,10 +77,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--writers", type=int, default=4, help="writer clients")
     p.add_argument("--only", default="open,memory,fanout",
                    help="comma list of phases to run: open,memory,fanout")
-    p.add_argument("--wait-quiet", type=float, default=30.0,
+    add_machine_options(p, wait_quiet=30.0, retries=2)
+    p.add_argument("--render", metavar="JSON",
+                   help="print the report of a saved run (results/latest.json) and exit")
+    p.add_argument("--record", action="store_true",
+                   help="also write the printed report to benchmarks/RESULTS.md")
+    return p.parse_args(argv)
+
+
+def add_machine_options(p: argparse.ArgumentParser, wait_quiet: float, retries: int) -> None:
+    """The options about sharing the machine, common to run.py and load.py."""
+    p.add_argument("--wait-quiet", type=float, default=wait_quiet,
                    help="before each phase, wait up to this many seconds for other "
                         "processes on the machine to go quiet (their load is reported)")
-    p.add_argument("--retries", type=int, default=2,
+    p.add_argument("--retries", type=int, default=retries,
                    help="re-run a fan-out case this many times when other processes loaded "
                         "the machine during it (the attempt with the least load is kept)")
     p.add_argument("--max-other-load", type=float, default=40.0,
@@ -81,11 +98,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nice", type=int, default=0,
                    help="niceness for the harness, its servers and clients (e.g. -10 as root "
                         "to keep other people's processes on a shared machine out of the way)")
-    p.add_argument("--render", metavar="JSON",
-                   help="print the report of a saved run (results/latest.json) and exit")
-    p.add_argument("--record", action="store_true",
-                   help="also write the printed report to benchmarks/RESULTS.md")
-    return p.parse_args(argv)
 
 
 def fanout_cases(args: argparse.Namespace) -> list[tuple[str, int, float]]:
@@ -309,8 +321,10 @@ def render(results: dict[str, dict], names: list[str], started: datetime, mode: 
 def record(header: str, body: str, command: str) -> None:
     """Keep the report in RESULTS.md (committed), with date, machine and command."""
     path = BENCH_DIR / "RESULTS.md"
+    # Sections other tools keep in the same file (load.py's "1,000 clients") stay.
+    kept = marked_sections(path.read_text()) if path.exists() else []
     path.write_text("# Benchmark results\n\nProduced by `" + command + "`.\n\n```\n"
-                    + header + "\n```\n\n" + body)
+                    + header + "\n```\n\n" + body + "".join(f"\n{k}\n" for k in kept))
     print(f"report written to {path}")
 
 

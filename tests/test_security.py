@@ -239,6 +239,33 @@ async def test_slow_client_is_disconnected(jp_root_dir, connect, jp_ws_fetch, op
     assert slow.close_code in (4429, None)
 
 
+@pytest.mark.usefixtures("small_backlog")
+async def test_client_asking_for_the_document_without_reading_is_disconnected(
+    jp_root_dir, connect, jp_ws_fetch, open_session, rooms
+):
+    """Sync replies count in a client's backlog: a client that sends sync step 1 again and
+    again and never reads would otherwise make the server buffer a copy per request."""
+    (jp_root_dir / "big.txt").write_text("q" * 300_000)
+    reader = await connect("big.txt")
+    room_id = (await open_session("big.txt"))["room"]
+    greedy = await jp_ws_fetch("api", "collab", "room", room_id)
+    room = rooms.rooms[room_id]
+    await eventually(lambda: len(room.participants) == 2, what="greedy client joined")
+    for _ in range(200):
+        try:
+            await greedy.write_message(sync_frame(SyncType.STEP1, b"\x00"), binary=True)
+        except WebSocketClosedError:
+            break
+        if len(room.participants) == 1:
+            break
+        await _yield()
+    await eventually(lambda: len(room.participants) == 1, what="greedy client dropped")
+    # everyone else is still served
+    reader.jdoc._ysource.insert(0, "still here ")
+    late = await connect("big.txt")
+    await eventually(lambda: late.content().startswith("still here q"), what="room carries on")
+
+
 async def _yield() -> None:
     import asyncio
 

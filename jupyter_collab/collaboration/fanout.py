@@ -150,10 +150,18 @@ class Outbox:
         return waiting + self.sink.pending_bytes()
 
     def send_direct(self, frame_message: bytes) -> None:
-        """Send a message meant for this client alone (sync replies, notices)."""
+        """Send a message meant for this client alone (sync replies, notices).
+
+        These bytes count in its backlog like the log's: a client that asks for the
+        document again and again (sync step 1) without reading the replies would otherwise
+        make the server buffer a copy of the document per request, without limit.
+        """
         if self.closed:
             return
         self._watch(self.sink.write(encode_frame(frame_message)))
+        if self._busy and self.backlog() > self.max_backlog:
+            self.close()
+            self.on_overflow()
 
     def send_snapshot(self) -> None:
         """Send every awareness state of the room, once this client's socket is free."""
