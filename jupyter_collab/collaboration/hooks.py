@@ -9,7 +9,7 @@ method has a default that does nothing, so a hook implements only what it needs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..origins import Origin
@@ -30,6 +30,9 @@ class RoomHook:
     def updated(self, room: Room, update: bytes, origin: Origin) -> None:
         """A transaction changed the document, and (when the room keeps a log) the update is
         durable: called in the order of the transactions, synchronously."""
+
+    def notified(self, room: Room, body: dict[str, Any]) -> None:
+        """The room sent a notice to all its clients (saved, save error, renamed, ...)."""
 
     def awareness_published(self, room: Room, before: int) -> None:
         """The room's presence changes after sequence number ``before`` and up to

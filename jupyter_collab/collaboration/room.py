@@ -426,6 +426,15 @@ class Room:
 
     def notify(self, body: dict[str, Any]) -> None:
         self.broadcast.publish(notice_frame(body))
+        for hook in self.hooks:
+            try:
+                hook.notified(self, body)
+            except Exception:
+                self.log.exception("A hook of room %s failed", self.room_id)
+
+    def show_notice(self, body: dict[str, Any]) -> None:
+        """Send a notice to this server's clients only (another server's, from the bus)."""
+        self.broadcast.publish(notice_frame(body))
 
     def emit(self, action: str, **data: Any) -> None:
         self._emit(action, room=self.room_id, **data)

@@ -128,6 +128,7 @@ class RoomLink(RoomHook):
         self.log = roombus.log
         self._edits: Subscription | None = None
         self._awareness: Subscription | None = None
+        self._notices: Subscription | None = None
         self._loaded = False
         self._early: list[bytes] = []  # remote updates that came while the room was loading
         self._unsent: list[bytes] = []  # local updates the bus refused, to publish again
@@ -156,6 +157,10 @@ class RoomLink(RoomHook):
         self._awareness = await self.bus.subscribe(
             Topic.AWARENESS, self.key, self._on_awareness
         )
+        if self.roombus.group:
+            self._notices = await self.bus.subscribe(
+                Topic.ROOM_NOTICE, self.key, self._on_notice
+            )
         if self.roombus.group:
             await self._load_alone(room, load)
         else:
@@ -331,6 +336,30 @@ class RoomLink(RoomHook):
     def _lost_writer(self, lease: Any) -> None:
         self.log.warning("This server no longer writes %s (lease %s)", self.room.path, lease.token)
 
+    # -- notices -----------------------------------------------------------------------------
+
+    def notified(self, room: Room, body: dict[str, Any]) -> None:
+        """Room notices (saved, save error, disk merged, renamed, versions) reach the room's
+        clients on every server: the writer that saved is one server, its clients everywhere."""
+        if not self.roombus.group or self._closed:
+            return
+        try:
+            sent = asyncio.ensure_future(self.bus.publish(Topic.ROOM_NOTICE, self.key, body))
+        except (BusError, TypeError, ValueError) as error:
+            self.log.warning("Not sharing a notice of %s: %s", self.key, error)
+            return
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def _on_notice(self, message: Message) -> None:
+        body = message.payload
+        if self.room.closed or not isinstance(body, dict):
+            return
+        path = body.get("path")
+        if body.get("type") == "renamed" and isinstance(path, str):
+            # Renamed through another server: this one's file events did not see it.
+            self.room.file.path = path
+        self.room.show_notice(body)
+
     # -- presence ----------------------------------------------------------------------------
 
     def awareness_published(self, room: Room, before: int) -> None:
@@ -390,7 +419,7 @@ class RoomLink(RoomHook):
             del self.roombus.links[self.key]
         if self._announced:
             self._send_json({"left": True})
-        for subscription in (self._edits, self._awareness):
+        for subscription in (self._edits, self._awareness, self._notices):
             if subscription is not None:
                 subscription.unsubscribe()
         if self._writer is not None:

@@ -129,6 +129,12 @@ async def test_edits_on_three_servers_converge_and_reach_the_file_once(group: An
     await eventually(lambda: path.read_text() == final, timeout=60, what="the file to be saved")
     await asyncio.sleep(2)  # a second writer, if there were one, would have saved by now
     assert path.read_text() == final
+    # One server saved; the "saved" notice reached the clients of all three.
+    await eventually(
+        lambda: all(any(n.get("type") == "saved" for n in c.notices) for c in clients),
+        timeout=60,
+        what="every client to hear that the file was saved",
+    )
 
     # Each client update logged once (by the server that received it), never as "bus".
     room = (await servers[0].session("doc.txt"))["room"]
