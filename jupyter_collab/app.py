@@ -6,17 +6,22 @@ Configure with ``--CollabApp.save_delay=2`` on the command line or
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
-from typing import Any
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from jupyter_core.paths import jupyter_data_dir
+from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
+from . import metrics
 from ._version import __version__
 from .bus import REDIS_SCHEMES, EventBus, create_bus
+from .bus.redis_streams import redacted
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
 from .collaboration.roombus import RoomBus
@@ -27,16 +32,29 @@ from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, Ses
 from .gateway.history_handlers import HANDLERS as HISTORY_HANDLERS
 from .gateway.history_handlers import HISTORY
 from .gateway.sharing_handlers import HANDLERS as SHARING_HANDLERS
+from .gateway.status_handlers import HEALTH, HistoryOffHandler, StatusHandler
 from .history.audit import AuditLog
 from .history.maintenance import Maintenance
 from .history.service import History
-from .persistence import DocumentStore, MemoryStore, SQLiteStore
+from .persistence import DocumentStore, MemoryStore, SQLiteDatabase, SQLiteStore, StoreHealth
+from .persistence.health import describe
+from .persistence.outage import OutageLog, replay
 from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
 from .sharing.authorizer import KernelGuard, ShareEnforcingAuthorizer
 from .sharing.kernels import guarded_connection_class
 from .sharing.service import Sharing
+from .tables import COMPONENTS
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
+T = TypeVar("T")
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from the server's start-up, which is synchronous (and may
+    happen while an event loop exists but is not serving yet): on an event loop of its own, in
+    a thread. The work it awaits runs on the database's threads, as always."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-start") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class CollabApp(ExtensionApp):
@@ -104,8 +122,31 @@ class CollabApp(ExtensionApp):
     )
     db_path = Unicode(
         config=True,
-        help="SQLite database of file ids and the durable update log; empty keeps them in "
-        "memory only (nothing survives a restart).",
+        help="SQLite database of file ids, shares and the durable update log; empty keeps them "
+        "in memory only (nothing survives a restart). If it cannot be opened (damaged, written "
+        "by a newer version, no writable folder) the server still starts, without history: see "
+        "GET /api/collab/status and `jupyter collab check`.",
+    )
+    db_busy_timeout = Float(
+        10.0,
+        config=True,
+        help="Seconds a database write waits for a lock held by another process (another "
+        "server using the same file) before it counts as failing; history then catches up "
+        "later, and edits meanwhile are saved to their files before others see them.",
+    )
+    outage_dir = Unicode(
+        config=True,
+        help="Folder where writes the database refuses (during an outage: read-only or damaged "
+        "file, lock held too long) are kept until it takes them, so that a crash meanwhile "
+        "loses no history; the next start replays them. Best on another disk than db_path. "
+        "Default: jupyter_collab in Jupyter's runtime dir.",
+    )
+    store_retry_max = Float(
+        30.0,
+        config=True,
+        help="Longest wait (seconds) between two attempts to write history the database "
+        "refused (read-only, full disk...): the first is after 1 s, then twice as long each "
+        "time, up to this.",
     )
 
     redis_url = Unicode(
@@ -248,6 +289,10 @@ class CollabApp(ExtensionApp):
             raise ValueError(f"{proposal['trait'].name} must be at least 0 seconds")
         return proposal["value"]
 
+    @default("outage_dir")
+    def _default_outage_dir(self) -> str:
+        return os.path.join(jupyter_runtime_dir(), "jupyter_collab")
+
     @default("db_path")
     def _default_db_path(self) -> str:
         # Outside the served directory, in Jupyter's data dir, like other server state.
@@ -255,21 +300,52 @@ class CollabApp(ExtensionApp):
 
     rooms: RoomManager
 
+    database: SQLiteDatabase | None = None
+    store: DocumentStore | None = None
+    outage: OutageLog | None = None
+
+    def _open_database(self) -> str | None:
+        """Open the database and migrate every component's tables; None when it works, else
+        why not (the server then runs without it, and says so)."""
+        self.health = StoreHealth(self.db_path or None, self.log, state="ok")
+        try:
+            database = SQLiteDatabase.acquire(
+                self.db_path, sync=self.store_sync, busy_timeout=self.db_busy_timeout,
+                health=self.health,
+            )  # fmt: skip
+        except Exception as exc:
+            self.health.unavailable(exc)
+            return describe(exc)
+        try:
+            database.open_blocking(*COMPONENTS)
+        except Exception as exc:
+            self.health.unavailable(exc)
+            database.release_blocking()
+            return describe(exc)
+        self.database = database
+        database.check_in_background()
+        return None
+
     def initialize_settings(self) -> None:
         cm = self.serverapp.contents_manager
         root = str(getattr(cm, "root_dir", "") or "")
-        self.file_ids: FileIds = (
-            SQLiteFileIds(self.db_path, root=root) if self.db_path else MemoryFileIds()
-        )
+        unavailable = self._open_database() if self.db_path else None
+        if not self.db_path:
+            self.health = StoreHealth(None, self.log, state="memory")
+        database = self.database
+        if database is not None:
+            self.outage = OutageLog(self.outage_dir, self.db_path)
+            self.file_ids: FileIds = SQLiteFileIds(database, root=root, outage=self.outage)
+            self.store = SQLiteStore(database, retention=self.history_retention)
+            self.shares: ShareStore = SQLiteShareStore(database, root=root)
+            self._replay_outages()
+        else:
+            # In memory: by choice (no db_path), or because the database cannot be used. Then
+            # documents still open, sync and save; history is off and rooms say so.
+            self.file_ids = MemoryFileIds()
+            self.store = None if unavailable else MemoryStore(retention=self.history_retention)
+            self.shares = MemoryShareStore()
         file_ids = self.file_ids
-        self.store: DocumentStore = (
-            SQLiteStore(self.db_path, retention=self.history_retention, sync=self.store_sync)
-            if self.db_path
-            else MemoryStore(retention=self.history_retention)
-        )
-        self.shares: ShareStore = (
-            SQLiteShareStore(self.db_path, root=root) if self.db_path else MemoryShareStore()
-        )
         event_logger = getattr(self.serverapp, "event_logger", None)
         self.audit = AuditLog(self.store, event_logger, self.log)
         room_events = RoomEvents(event_logger)
@@ -283,7 +359,6 @@ class CollabApp(ExtensionApp):
             self.bus,
             group=bool(self.redis_url),
             store=self.store,
-            file_ids=self.file_ids,
             log=self.log,
             writer_ttl=self.writer_lease_ttl,
         )
@@ -309,7 +384,11 @@ class CollabApp(ExtensionApp):
             version_quiet=self.version_quiet_period,
             version_interval=self.version_interval,
             hooks=self.roombus.attach,
+            store_unavailable=unavailable,
+            store_retry_max=self.store_retry_max,
+            outage=self.outage,
         )
+        metrics.watch(self.rooms)  # open rooms and connected clients on /metrics
         self.sharing = Sharing(
             self.shares,
             self.rooms,
@@ -320,13 +399,22 @@ class CollabApp(ExtensionApp):
             everyone_owns=self._everyone_owns(),
             known_users=self.known_users,
         )
-        self.history = History(self.store, self.rooms, self.audit, self.log, self.sharing)
-        self.maintenance = Maintenance(
-            self.store,
-            self.rooms,
-            interval=self.maintenance_interval,
-            deleted_retention=self.deleted_retention,
-            log=self.log,
+        self._load_shares(unavailable)
+        self.history = (
+            History(self.store, self.rooms, self.audit, self.log, self.sharing)
+            if self.store is not None
+            else None
+        )
+        self.maintenance = (
+            Maintenance(
+                self.store,
+                self.rooms,
+                interval=self.maintenance_interval,
+                deleted_retention=self.deleted_retention,
+                log=self.log,
+            )
+            if self.store is not None
+            else None
         )
         if event_logger is not None:
             event_logger.add_listener(schema_id=CONTENTS_SCHEMA_ID, listener=self._contents_event)
@@ -346,15 +434,53 @@ class CollabApp(ExtensionApp):
                 MAX_MESSAGE_SIZE: self.max_message_size,
                 HISTORY: self.history,
                 SHARING: self.sharing,
+                HEALTH: self.health,
             }
         )
 
+    def _replay_outages(self) -> None:
+        """History a server that died during an outage kept aside: into the database first,
+        before any room resumes from it."""
+        assert isinstance(self.store, SQLiteStore) and isinstance(self.file_ids, SQLiteFileIds)
+        try:
+            done = run_blocking(replay(self.outage_dir, self.db_path, self.store, self.file_ids))
+        except Exception as exc:
+            self.log.error(
+                "Replaying the history kept during an earlier outage failed (kept for the next "
+                "start): %s", describe(exc),
+            )  # fmt: skip
+            return
+        if done.files:
+            self.log.warning(
+                "Replayed the history a server kept during an outage of the database: %d "
+                "updates (%d were there already), %d merge bases, %d file ids, from %s",
+                done.updates, done.skipped, done.bases, done.ids,
+                ", ".join(str(p) for p in done.files),
+            )  # fmt: skip
+
+    def _load_shares(self, unavailable: str | None) -> None:
+        """Read the shares into memory; if they cannot be known, say so (and fail closed)."""
+        if unavailable is not None:
+            if os.path.exists(self.db_path):  # shares may be in there: do not guess
+                self.sharing.shares_unknown(unavailable)
+            return
+        try:
+            run_blocking(self.sharing.load())
+        except Exception as exc:
+            self.sharing.shares_unknown(describe(exc))
+
     def initialize_handlers(self) -> None:
+        history = (
+            HISTORY_HANDLERS
+            if self.store is not None
+            else [(pattern, HistoryOffHandler) for pattern, _ in HISTORY_HANDLERS]
+        )
         self.handlers.extend(
             [
                 (r"/api/collab/session/(.*)", SessionHandler),
                 (r"/api/collab/room/(.+)", RoomHandler),
-                *HISTORY_HANDLERS,
+                (r"/api/collab/status", StatusHandler),
+                *history,
                 *SHARING_HANDLERS,
             ]
         )
@@ -366,7 +492,14 @@ class CollabApp(ExtensionApp):
         except Exception as error:
             self.log.error("jupyter-collab cannot join its group at %s: %s", self.redis_url, error)
             raise
-        self.maintenance.start()
+        if self.redis_url:
+            self.log.info(
+                "jupyter-collab joined the group of servers at %s as server %s",
+                redacted(self.redis_url),
+                self.bus.server_id,
+            )
+        if self.maintenance is not None:
+            self.maintenance.start()
         if self.freeze_gc_at_start:
             # The objects of a started server (~180k) live as long as it does; frozen, the
             # cyclic GC stops scanning them in every full collection, which otherwise pauses
@@ -384,18 +517,34 @@ class CollabApp(ExtensionApp):
         except BadPath:
             return
         if action == "rename" and source:
-            self.rooms.file_moved(source, path)
-            self.sharing.moved(source, path)
+            await self.rooms.file_moved(source, path)
+            await self.sharing.moved(source, path)
         elif action == "delete" and path:
-            self.rooms.file_deleted(path)
-            self.sharing.deleted(path)
+            await self.rooms.file_deleted(path)
+            await self.sharing.deleted(path)
 
     async def stop_extension(self) -> None:
-        await self.maintenance.stop()
-        await self.rooms.stop()
-        await self.roombus.close()
-        await self.bus.close()
-        await self.audit.flush()
-        await self.store.close()
-        self.shares.close()
-        self.file_ids.close()
+        """Save and close every room, then the stores. Each step runs whatever the ones before
+        did: a failure here must never keep the server from stopping (SIGTERM)."""
+        steps: list[Any] = [
+            self.maintenance.stop() if getattr(self, "maintenance", None) else None,
+            self.rooms.stop() if getattr(self, "rooms", None) else None,
+            self.roombus.close() if getattr(self, "roombus", None) else None,
+            self.bus.close() if getattr(self, "bus", None) else None,
+            self.audit.flush() if getattr(self, "audit", None) else None,
+            self.sharing.flush() if getattr(self, "sharing", None) else None,
+            self.outage.close() if self.outage is not None else None,
+            self.store.close() if self.store is not None else None,
+            self.shares.close() if getattr(self, "shares", None) else None,
+            self.file_ids.close() if getattr(self, "file_ids", None) else None,
+            self.database.release() if self.database is not None else None,
+        ]
+        for step in steps:
+            if step is None:
+                continue
+            try:
+                await step
+            except Exception:
+                self.log.exception("Stopping jupyter-collab: a step failed")
+        if getattr(self, "rooms", None) is not None:
+            metrics.unwatch(self.rooms)

@@ -9,6 +9,7 @@ from tornado.httpclient import HTTPClientError
 
 from .auth import token_header
 from .client import Client
+from .servers import server  # noqa: F401 (fixture: real server processes)
 
 pytest_plugins = [
     "pytest_jupyter.jupyter_server",

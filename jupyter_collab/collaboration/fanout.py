@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from pycrdt import merge_updates
 
+from .. import metrics
 from ..protocol.codes import SyncType
 from ..protocol.framing import sync_frame
 from .transport import FrameSink, encode_frame
@@ -72,14 +73,21 @@ class Broadcast:
             return self._bytes_before
         return self._entries[seq - self._base - 1].end
 
-    def publish(self, message: bytes, update: bytes | None = None, sender: Any = None) -> None:
-        """Encode ``message`` once and offer it to every client."""
+    def publish(
+        self, message: bytes, update: bytes | None = None, sender: Any = None,
+        since: float | None = None,
+    ) -> None:  # fmt: skip
+        """Encode ``message`` once and offer it to every client (``since``: when the update
+        it carries arrived, ``time.perf_counter()``, for the fan-out latency metric)."""
         if not self.outboxes:
             return
         frame = encode_frame(message)
         self._entries.append(Entry(frame, update, sender, self.total_bytes + len(frame)))
+        recipients = len(self.outboxes) - (sender in self.outboxes)
         for outbox in list(self.outboxes):
             outbox.pump_updates()
+        if update is not None:
+            metrics.fanned_out(recipients, since)
         if len(self._entries) > 64:
             self._trim()
 

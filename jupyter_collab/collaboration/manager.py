@@ -13,6 +13,7 @@ from ..documents.kinds import KINDS, DocumentKind, UnsupportedKind, document_kin
 from ..history.audit import AuditLog
 from ..history.roomversions import RoomVersions
 from ..persistence import AuditAction, DocumentStore, UnknownDocument
+from ..persistence.outage import OutageLog
 from ..protocol.codes import CloseCode
 from .hooks import RoomHook
 from .journal import RoomJournal
@@ -40,10 +41,20 @@ class RoomManager:
         audit: AuditLog | None = None,
         version_quiet: float = 0.0,
         version_interval: float = 0.0,
+        *,
+        store_unavailable: str | None = None,
+        store_retry_max: float = 30.0,
+        outage: OutageLog | None = None,
         hooks: Callable[[Room], list[RoomHook]] | None = None,
     ) -> None:
+        """``store`` None keeps no history; ``store_unavailable`` says why when that is not
+        the deployment's choice (its database could not be opened): rooms then tell their
+        clients, and save through to their files."""
         self.cm = contents_manager
         self.store = store
+        self.store_unavailable = store_unavailable
+        self.store_retry_max = store_retry_max
+        self.outage = outage
         self.audit = audit
         self.version_quiet = version_quiet
         self.version_interval = version_interval
@@ -70,7 +81,7 @@ class RoomManager:
     async def open(self, room_id: str) -> Room:
         """The loaded room of ``room_id`` for the server's own use (a restore): dropped after
         the idle delay unless somebody joins."""
-        room = self.get(room_id)
+        room = await self.get(room_id)
         try:
             await room.ensure_loaded()
         except BaseException:
@@ -80,17 +91,25 @@ class RoomManager:
             self._room_empty(room)
         return room
 
-    def get(self, room_id: str) -> Room:
+    async def get(self, room_id: str) -> Room:
         """The room of ``room_id``, created (not yet loaded) if its file is known."""
         room = self.rooms.get(room_id)
-        if room is not None:
-            self._cancel_idle(room_id)
-            return room
-        kind, file_id = self.parse(room_id)
-        path = self.file_ids.path_of(file_id)
-        if path is None:
-            raise UnknownRoom(room_id)
-        journal = versions = None
+        if room is None:
+            kind, file_id = self.parse(room_id)
+            path = await self.file_ids.path_of(file_id)
+            if path is None:
+                raise UnknownRoom(room_id)
+            # (another join may have created it while the path was looked up)
+            room = self.rooms.get(room_id) or self._create(room_id, kind, file_id, path)
+        self._cancel_idle(room_id)
+        return room
+
+    def _create(self, room_id: str, kind: DocumentKind, file_id: str, path: str) -> Room:
+        versions = None
+        journal = RoomJournal(
+            self.store, room_id, self.log, retry_max=self.store_retry_max,
+            unavailable=self.store_unavailable, outage=self.outage,
+        )  # fmt: skip
         if self.store is not None:
             store = self.store
 
@@ -100,14 +119,11 @@ class RoomManager:
                     quiet=self.version_quiet, interval=self.version_interval,
                 )  # fmt: skip
 
-            # One history per file: text and blob views of the same file share the file id,
-            # so the log is keyed by room (format, type and file id).
-            journal = RoomJournal(
-                self.store,
-                room_id,
-                self.log,
-                on_failure=lambda exc: self._store_failed(room_id, exc),
-            )
+        # One history per file: text and blob views of the same file share the file id, so the
+        # log is keyed by room (format, type and file id). A journal without a store (history
+        # off) still makes the room save through to its file when that was not a choice.
+        if self.store is None and self.store_unavailable is None:
+            journal = None
         room = Room(
             room_id,
             kind,
@@ -123,15 +139,12 @@ class RoomManager:
             bases=self.file_ids,
             versions=versions,
         )
+        if journal is not None:
+            journal.attach(room.file.save_through, room.notify)
         if self.hooks is not None:
             room.hooks.extend(self.hooks(room))
         self.rooms[room_id] = room
         return room
-
-    def _store_failed(self, room_id: str, exc: BaseException) -> None:
-        room = self.rooms.get(room_id)
-        if room is not None:
-            room.notify({"type": "store-error", "message": f"history is not being saved: {exc}"})
 
     def rooms_of(self, file_id: str) -> list[Room]:
         return [r for r in self.rooms.values() if r.file_id == file_id]
@@ -145,6 +158,11 @@ class RoomManager:
 
     async def _drop_if_idle(self, room: Room) -> None:
         self._idle.pop(room.room_id, None)
+        if room.journal is not None and room.journal.unlogged and not room.closed:
+            # Its log is still catching up: reopened now, it would resume from a log without
+            # its latest updates (they are in the file and the outage log meanwhile).
+            self._room_empty(room)
+            return
         if not room.participants and self.rooms.get(room.room_id) is room:
             await self.close_room(room, CloseCode.SHUTTING_DOWN, reason="idle")
 
@@ -158,7 +176,8 @@ class RoomManager:
             del self.rooms[room.room_id]
         self._cancel_idle(room.room_id)
         await room.close(code, reason)
-        if self.store is not None and code is not CloseCode.DELETED:
+        logging_ok = room.journal is not None and room.journal.logging
+        if self.store is not None and logging_ok and code is not CloseCode.DELETED:
             try:  # a closed room's log is folded into its snapshot (per the retention)
                 await self.store.compact(room.room_id)
             except UnknownDocument:
@@ -168,13 +187,42 @@ class RoomManager:
 
     # -- the server's contents events ------------------------------------------------------
 
-    def file_moved(self, old: str, new: str) -> None:
-        for file_id, path in self.file_ids.moved(old, new).items():
-            for room in self.rooms_of(file_id):
-                room.renamed(path)
+    async def file_moved(self, old: str, new: str) -> None:
+        """Follow a rename of ``old`` (a file or a folder) to ``new`` (canonical paths).
 
-    def file_deleted(self, path: str) -> None:
-        for file_id in self.file_ids.deleted(path):
+        The open rooms are renamed at once, from the paths they hold, before the file ids are
+        (on the database's threads): until then a room polling its old path would find the
+        file gone and close as deleted. A database that fails to record the move is logged;
+        the rooms follow it all the same."""
+        if old:
+            for room in list(self.rooms.values()):
+                if room.path == old or room.path.startswith(old + "/"):
+                    room.renamed(new + room.path[len(old) :])
+        try:
+            moved = await self.file_ids.moved(old, new)
+        except Exception as exc:
+            self.log.error("Recording the move of %s to %s failed: %s", old, new, exc)
+            return
+        for file_id, path in moved.items():
+            for room in self.rooms_of(file_id):
+                if room.path != path:
+                    room.renamed(path)
+
+    async def file_deleted(self, path: str) -> None:
+        """Follow a delete of ``path`` (a file or a folder): close its rooms, keep its history
+        as deleted. A database that fails to record it is logged; the open rooms of the
+        files there close all the same."""
+        try:
+            gone = await self.file_ids.deleted(path)
+        except Exception as exc:
+            self.log.error("Recording the delete of %s failed: %s", path, exc)
+            gone = list(
+                dict.fromkeys(
+                    r.file_id for r in self.rooms.values()
+                    if path and (r.path == path or r.path.startswith(path + "/"))
+                )
+            )  # fmt: skip
+        for file_id in gone:
             task = self._spawn(self._file_deleted(file_id, path))
             self._deleting[file_id] = task
             task.add_done_callback(lambda _, f=file_id: self._deleting.pop(f, None))

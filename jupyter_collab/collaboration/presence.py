@@ -30,6 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..protocol.awareness import AwarenessEntry, encode_states, state_json
 from ..protocol.framing import awareness_frame
 from .transport import encode_frame
@@ -174,6 +175,7 @@ class Presence:
             self._changed(slot)
             result.changed = True
         if refused:
+            metrics.refused_awareness(refused)
             told = self._refused.setdefault(owner, set())
             result.refused = {k: v for k, v in refused.items() if k not in told}
             told.update(refused)

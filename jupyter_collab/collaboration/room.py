@@ -12,10 +12,12 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Protocol
 
 from pycrdt import Array, Doc, Map, Text
 
+from .. import metrics
 from ..documents.fileids import FileIds
 from ..documents.filesync import FileSync
 from ..documents.kinds import DocumentKind
@@ -193,9 +195,10 @@ class Room:
         else:
             message = sync_frame(SyncType.UPDATE, update)
             hooks = self.hooks
+            since = perf_counter()
 
             def release() -> None:
-                self.broadcast.publish(message, update, origin.connection)
+                self.broadcast.publish(message, update, origin.connection, since)
                 for hook in hooks:
                     try:
                         hook.updated(self, update, origin)
@@ -248,6 +251,8 @@ class Room:
         self.participants.add(participant)
         self.presence.join(participant)
         outbox.send_direct(notice_frame({"type": "role", "role": participant.role.value}))
+        if self.journal is not None and self.journal.notice is not None:
+            outbox.send_direct(notice_frame(self.journal.notice))  # history is failing or off
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
         outbox.send_snapshot()
         self.emit("join", path=self.path, username=participant.username)
@@ -311,6 +316,7 @@ class Room:
             if participant.can_write:
                 self._spawn(self._save_version(participant.username))
             else:
+                metrics.refused(metrics.READ_ONLY_SAVE)
                 outbox.send_direct(
                     notice_frame(
                         {"type": "refused", "what": "save", "reason": "read-only: you may not save"}
@@ -352,6 +358,7 @@ class Room:
     def _refuse(self, participant: Participant, payload: bytes) -> None:
         """A viewer's update: not applied, and its clock ranges consumed so that it never is."""
         assert participant.outbox is not None
+        metrics.refused(metrics.READ_ONLY_EDIT)
         tombstones = self.integrity.refuse(participant.username, payload, self.ydoc.get_state())
         if tombstones is not None:
             # Server bookkeeping, sent to everyone: the viewer's own copy drops the refused
@@ -466,7 +473,7 @@ class Room:
             try:
                 await self.file.close(save=code is not CloseCode.DELETED)
                 if self.journal is not None:
-                    await self.journal.flush()
+                    await self.journal.close()
                 if self.versions is not None and code is not CloseCode.DELETED:
                     await self.versions.close()
             except Exception:

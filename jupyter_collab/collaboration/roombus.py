@@ -55,7 +55,6 @@ from .hooks import RoomHook
 from .presence import RemoteOwner
 
 if TYPE_CHECKING:
-    from ..documents.fileids import FileIds
     from ..persistence import DocumentStore
     from .room import Room
 
@@ -73,7 +72,6 @@ class RoomBus:
         *,
         group: bool,
         store: DocumentStore | None,
-        file_ids: FileIds | None,
         log: logging.Logger,
         writer_ttl: float = 10.0,
     ) -> None:
@@ -81,7 +79,6 @@ class RoomBus:
         self.group = group
         """Whether other servers may serve these rooms (a Redis bus): leases, shared loads."""
         self.store = store
-        self.file_ids = file_ids
         self.log = log
         self.writer_ttl = writer_ttl
         self.links: dict[str, RoomLink] = {}
@@ -203,10 +200,7 @@ class RoomLink(RoomHook):
             await load()
             if room.journal is not None:
                 await room.journal.flush()
-            bases = self.roombus.file_ids
-            if bases is not None:
-                # Through the bases' writer thread: the base this load recorded is written.
-                await asyncio.to_thread(bases.base, room.file_id, None)
+            await room.file.bases_written()  # the base this load recorded, for the next one
         finally:
             if lease is not None:
                 with contextlib.suppress(BusError):

@@ -15,6 +15,8 @@ from typing import Any
 
 from tornado.iostream import IOStream
 
+from ..metrics import SENT_BYTES
+
 _FIN_BINARY = 0x82
 
 
@@ -55,6 +57,7 @@ class FrameSink:
         stream = self._stream
         if stream is None or stream.closed():
             return None
+        SENT_BYTES.value += len(frames)
         if type(stream) is IOStream and not stream.writing():
             try:
                 sent = stream.socket.send(frames)

@@ -3,22 +3,31 @@
 Load once, autosave after a quiet delay with a maximum wait (so a document under constant
 editing still reaches disk), poll for changes made on disk and merge them as the smallest edit,
 and never save over a newer file without merging it first.
+
+Saving never depends on the history database: merge bases are recorded when it works (and the
+save goes on when it does not), and while the room's log fails the journal asks for saves right
+away (``save_through``), the file being then where edits are durable before others see them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import os
+import stat
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_core.utils import ensure_async
+from jupyter_server.services.contents.fileio import FileManagerMixin
 from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
+from .. import metrics
 from ..origins import DISK, LOAD, RESUME, SERVER, Origin
 from .kinds import DocumentKind, detect_eol
 
@@ -77,6 +86,7 @@ class FileSync:
         self.cm = contents_manager
         self.kind = kind
         self.path = path
+        self._missing: str | None = None  # the path a poll last found gone
         self.save_delay = save_delay
         self.save_max_wait = save_max_wait
         self.poll_interval = poll_interval
@@ -94,6 +104,13 @@ class FileSync:
         self._tasks: set[asyncio.Task[None]] = set()
         self._save_task: asyncio.Task[None] | None = None
         self._closed = False
+        # Saves asked for by the journal while the log fails: resolved by the next save.
+        self._through: list[asyncio.Future[bool]] = []
+        self._urgent = False
+        self._wake = asyncio.Event()  # cuts the autosave's wait short (an urgent save)
+        # Merge base writes, chained so they reach the database in order (never cancelled:
+        # a base lost at close would make the next start merge the file twice).
+        self._base_write: asyncio.Future[bool] | None = None
         self._clock = clock or (lambda: asyncio.get_running_loop().time())
         # Whether this server writes the file and watches it (see writer_changed). Always, for
         # one server; for a group of servers, the holder of the room's writer lease.
@@ -139,6 +156,24 @@ class FileSync:
             raise FileUnloadable(str(exc)) from exc
 
     async def _stat(self) -> datetime | None:
+        """The file's last modification time, as the ContentsManager reports it."""
+        if isinstance(self.cm, FileManagerMixin) and hasattr(self.cm, "_base_model"):
+            # Jupyter's own file managers: the same value from one stat, in a thread. Their
+            # ``get`` costs milliseconds of the event loop (hidden-file checks, a contents
+            # event validated against its schema): every second for each open room, that
+            # alone kept a server with 150 open rooms busy.
+            try:
+                os_path = self.cm._get_os_path(self.path)
+                info = await asyncio.to_thread(os.lstat, os_path)
+            except FileNotFoundError as exc:
+                raise FileGone(self.path) from exc
+            except HTTPError as exc:
+                if exc.status_code == 404:
+                    raise FileGone(self.path) from exc
+                raise
+            if stat.S_ISDIR(info.st_mode):
+                raise FileGone(self.path)
+            return datetime.fromtimestamp(info.st_mtime, timezone.utc)
         try:
             model = await ensure_async(self.cm.get(self.path, content=False))
         except HTTPError as exc:
@@ -162,17 +197,24 @@ class FileSync:
         """
         async with self._lock:
             value, self.last_modified = await self._read()
-            resumable = (
-                self.journal is not None
-                and self._bases is not None
-                and self._bases.base(self._file_id, None) is not None
-            )
-            if not (resumable and await self._resume(value)):
+            resumed = False
+            journal = self.journal
+            if journal is not None and journal.disabled is None and self._bases is not None:
+                try:
+                    resumed = await self._resume(value)
+                except Exception as exc:
+                    # The history cannot be read: loading the file afresh and logging it as a
+                    # new start would bury edits logged but never saved. History stays off for
+                    # this room; its file keeps everything meanwhile.
+                    self.log.error("Reading the history of %s failed: %s", self.path, exc)
+                    journal.disable(f"its history could not be read: {exc}")
+            if not resumed:
                 with self.room.transact(LOAD):
                     self.room.jdoc.set(value)
                 state = self.room.ydoc.get_update()
                 self._disk_digest = None
-                self._set_base(state, "")
+                # A fresh start: bases of an older history (an unfinished save) go with it.
+                self._set_base(state, "", fresh=True)
 
                 async def fingerprint() -> None:
                     await asyncio.sleep(TRUST_CHECK_DELAY)
@@ -187,18 +229,18 @@ class FileSync:
             self._spawn(self._mark_trusted(value))
 
     async def _resume(self, value: Any) -> bool:
-        journal = self.journal
-        base = None
-        if self._bases is not None:
-            base = self._bases.base(self._file_id, _digest(value))
-        if journal is None or base is None:
-            return False
+        journal, bases = self.journal, self._bases
+        assert journal is not None and journal.store is not None and bases is not None
+        if await bases.base(self._file_id, None) is None:
+            return False  # never loaded with history: nothing to resume
+        base = await bases.base(self._file_id, _digest(value))
         state = await journal.store.load(journal.doc_id)
-        if state is None:
+        if base is None or state is None:
             return False
+        last_seq = await journal.store.last_seq(journal.doc_id)
         with self.room.transact(RESUME):
             self.room.ydoc.apply_update(state)
-        journal.last_seq = await journal.store.last_seq(journal.doc_id)
+        journal.last_seq = last_seq
         self._base_update = base
         self._disk_digest = None
         await self._merge_value(value)  # what changed on disk while the server was down
@@ -206,17 +248,40 @@ class FileSync:
             self.changed()  # logged before a crash or shutdown, never saved
         return True
 
-    def _set_base(self, state: bytes, digest: str, *, pending: bool = False) -> Any:
-        """Keep the merge base, and record it durably (awaitable, in order with the others)."""
+    def _set_base(
+        self, state: bytes, digest: str, *, pending: bool = False, fresh: bool = False
+    ) -> asyncio.Future[bool]:
+        """Keep the merge base, and record it durably: in order with the others, awaitable
+        (True once recorded). A failure is logged, not raised: the file matters more."""
         if not pending:
             self._base_update = state
-        if self._bases is None:
-            done = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-        return asyncio.wrap_future(
-            self._bases.set_base(self._file_id, state, digest, pending=pending)
-        )
+        previous = self._base_write
+        bases = self._bases
+
+        async def write() -> bool:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            if bases is None:
+                return True
+            try:
+                await bases.set_base(self._file_id, state, digest, pending=pending, fresh=fresh)
+            except Exception as exc:
+                self.log.warning("Recording the merge base of %s failed: %s", self.path, exc)
+                return False
+            return True
+
+        self._base_write = asyncio.ensure_future(write())
+        return self._base_write
+
+    async def bases_written(self) -> None:
+        """Wait until every merge base recorded so far is in the database (or failed)."""
+        if self._base_write is not None:
+            await asyncio.gather(self._base_write, return_exceptions=True)
+
+    @property
+    def _history_works(self) -> bool:
+        """Whether the room's history database works (bases are worth waiting for)."""
+        return self.journal is None or self.journal.logging
 
     async def _mark_trusted(self, notebook: dict[str, Any]) -> None:
         """Tell clients the cells are trusted, as Jupyter does on load, once the check is done.
@@ -255,16 +320,55 @@ class FileSync:
         if self._save_task is None or self._save_task.done():
             self._save_task = self._spawn(self._autosave())
 
+    def save_through(self) -> asyncio.Future[bool]:
+        """A save as soon as possible, containing every change made so far; the future is
+        resolved when it is done (True if the file was written)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._closed or not self.may_write():
+            # (not this server's to write: the writer's save holds what its journal logs)
+            future.set_result(False)
+            return future
+        self._through.append(future)
+        self._urgent = True
+        if self._first_unsaved is None:
+            self._first_unsaved = self._clock()
+        if self._save_task is None or self._save_task.done():
+            self._save_task = self._spawn(self._autosave())
+        else:
+            self._wake.set()  # (it may be waiting for the autosave delay)
+        return future
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if an urgent save is asked for meanwhile."""
+        self._wake.clear()
+        if self._urgent:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _saved_through(self, futures: list[asyncio.Future[bool]], saved: bool) -> None:
+        for future in futures:
+            if not future.done():
+                future.set_result(saved)
+
     async def _autosave(self) -> None:
         while self._first_unsaved is not None and not self._closed and self.may_write():
             due = min(self._last_change + self.save_delay, self._first_unsaved + self.save_max_wait)
+            if self._urgent:
+                due = self._clock()
             wait = due - self._clock()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
                 continue
             if not await self.save():
-                await asyncio.sleep(max(self.save_delay, 1.0))  # retry later, keep the edits
+                # Retry later, keeping the edits (a second later if saves are waited for: the
+                # file system just refused one).
+                retry = 1.0 if self._through else max(self.save_delay, 1.0)
+                self._urgent = False
+                await self._sleep(retry)
+                self._urgent = bool(self._through)
 
+    @metrics.timed_save
     async def save(self, user: str | None = None) -> bool:
         """Write the room to disk, merging a newer file first. True when it reached disk.
 
@@ -273,6 +377,7 @@ class FileSync:
         """
         if not self.may_write():
             return False
+        through: list[asyncio.Future[bool]] = []
         async with self._lock:
             started = self._first_unsaved
             try:
@@ -282,10 +387,15 @@ class FileSync:
                 await self._settle_log()
                 started = self._first_unsaved
                 self._first_unsaved = None
+                # What was asked for until now is in what is saved now (no await in between).
+                through, self._through, self._urgent = self._through, [], False
                 value = value_of(self.room.jdoc)
                 state = self.room.ydoc.get_update()
                 digest = _digest(value)
-                await self._set_base(state, digest, pending=True)
+                if self._history_works:
+                    # Recorded first, so that a crash before the file is written still finds
+                    # the base of what it holds. Not when the database fails: the file first.
+                    await self._set_base(state, digest, pending=True)
                 model = await ensure_async(
                     self.cm.save(
                         {
@@ -297,12 +407,15 @@ class FileSync:
                     )
                 )
             except FileGone:
+                self._saved_through(through, False)
                 self.room.file_deleted()
                 return False
             except Exception as exc:
+                self._saved_through(through, False)
                 if self._first_unsaved is None:
                     self._first_unsaved = started if started is not None else self._clock()
                 self.log.error("Saving %s failed: %s", self.path, exc)
+                metrics.save_failed()
                 self.room.notify({"type": "save-error", "path": self.path, "message": str(exc)})
                 return False
             self.last_modified = model.get("last_modified")
@@ -311,6 +424,7 @@ class FileSync:
             if self.room.jdoc.dirty:
                 with self.room.transact(SERVER):
                     self.room.jdoc.dirty = False
+        self._saved_through(through, True)
         self.room.notify(
             {"type": "saved", "path": self.path, "lastModified": _iso(self.last_modified)}
         )
@@ -328,7 +442,13 @@ class FileSync:
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
             except FileGone:
-                self.room.file_deleted()
+                # Gone at two polls in a row: deleted outside Jupyter. Once may be a rename
+                # through Jupyter whose contents event has not reached the room yet.
+                if self._missing == self.path:
+                    self.room.file_deleted()
+                self._missing = self.path
+                return
+            self._missing = None
 
     async def _poll_loop(self) -> None:
         while not self._closed:
@@ -339,7 +459,8 @@ class FileSync:
                 self.log.warning("Checking %s on disk failed: %s", self.path, exc)
 
     async def _settle_log(self) -> None:
-        """Wait until every update in the room is logged, so a save's seq is exact."""
+        """Wait until every update in the room was logged (or failed to be: the file does not
+        wait for the database), so a save holds nothing that others have not seen."""
         if self.journal is None:
             return
         for _ in range(100):
@@ -399,8 +520,7 @@ class FileSync:
             digest = _digest(value)
             base = None
             if self._bases is not None:
-                bases = self._bases
-                base = await asyncio.to_thread(bases.base, self._file_id, digest)
+                base = await self._bases.base(self._file_id, digest)
             if base is not None and _content_of(base, self.kind) == value:
                 self._base_update = base
             elif value == value_of(self.room.jdoc):
@@ -429,11 +549,14 @@ class FileSync:
         """Stop the timers; write what has not reached disk yet unless told otherwise."""
         if self._closed:
             return
-        if save and self.dirty:
+        if save and (self.dirty or self._through):
             await self.save()
         self._closed = True
         for task in list(self._tasks):
             task.cancel()
+        self._saved_through(self._through, False)
+        if self._base_write is not None:  # the last merge base reaches the database
+            await asyncio.gather(self._base_write, return_exceptions=True)
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)

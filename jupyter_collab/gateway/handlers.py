@@ -13,6 +13,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketHandler
 
+from .. import metrics
 from ..collaboration.fanout import Outbox
 from ..collaboration.manager import RoomManager, UnknownRoom, room_id_for
 from ..collaboration.room import Room
@@ -140,11 +141,11 @@ class SessionHandler(CollabMixin, APIHandler):
             raise web.HTTPError(404, f"no such file: {path}")
         user: Any = self.current_user
         cap = await self.authorizer_cap()
-        await ensure_async(self.sharing.seen(user, cap))  # (a coroutine once the store is async)
+        await self.sharing.seen(user, cap)
         role = self.sharing.role(path, user.username, cap)
         if not role.can_read:
             raise web.HTTPError(403, f"{path} is not shared with you")
-        file_id = self.rooms.file_ids.get_or_create(path)
+        file_id = await self.rooms.file_ids.get_or_create(path)
         room_id = room_id_for(kind, file_id)
         self.set_status(200 if room_id in self.rooms.rooms else 201)
         self.finish(
@@ -171,6 +172,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
     can_write = False
     cap: Role = Role.NONE
     role: Role = Role.NONE
+    closed_by: CloseCode | None = None  # the server's close code, if it closed the connection
 
     def get_compression_options(self) -> None:
         # Frames are encoded once for all recipients (see collaboration/transport.py).
@@ -186,7 +188,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             raise web.HTTPError(403)
         self.cap = await self.authorizer_cap()
         user = self.current_user
-        await ensure_async(self.sharing.seen(user, self.cap))
+        await self.sharing.seen(user, self.cap)
         self.username = user.username
         self.user = awareness_user(user)
         await super().get(*args, **kwargs)
@@ -197,7 +199,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.disconnect(CloseCode.FORBIDDEN)
             return
         try:
-            room = self.rooms.get(room_id)
+            room = await self.rooms.get(room_id)
         except UnknownRoom:
             self.disconnect(CloseCode.UNKNOWN_ROOM, room_id)
             return
@@ -234,12 +236,16 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         room.join(self)
 
     def on_message(self, message: str | bytes) -> None:
+        metrics.received(message)
         room = self.room
         if room is None or self.outbox is None or self.outbox.closed:
             return
         try:
-            room.receive(self, parse_message(message))  # type: ignore[arg-type]
+            parsed = parse_message(message)  # type: ignore[arg-type]
+            metrics.received_update(parsed)
+            room.receive(self, parsed)
         except MalformedMessage as exc:
+            metrics.refused(metrics.MALFORMED)
             self.log.warning(
                 "Malformed message from %s in %s: %s", self.username, room.room_id, exc
             )
@@ -253,6 +259,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.disconnect(CloseCode.INTERNAL)
 
     def on_close(self) -> None:
+        metrics.disconnected(self.closed_by)
         if self.room is not None:
             self.room.leave(self)
 
@@ -262,6 +269,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         return FrameSink(self)
 
     def disconnect(self, code: CloseCode, detail: str | None = None) -> None:
+        self.closed_by = self.closed_by or code  # the first reason, for the metrics
         reason = code.reason if not detail else f"{code.reason}: {detail}"
         if code is not CloseCode.SHUTTING_DOWN and self.room is not None:
             self.log.info("Closing %s in %s: %s", self.username, self.room.room_id, reason)

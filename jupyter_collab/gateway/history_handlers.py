@@ -24,6 +24,7 @@ from ..persistence import (
     ForeignVersion,
     HistoryCompacted,
     InvalidInput,
+    StoreUnavailable,
     UnknownDocument,
     UnknownVersion,
 )
@@ -57,6 +58,8 @@ def _http_errors() -> Iterator[None]:
         raise web.HTTPError(404, f"the document's file is gone: {exc}") from None
     except FileUnloadable as exc:
         raise web.HTTPError(409, f"the document's file cannot be loaded: {exc}") from None
+    except StoreUnavailable as exc:  # the database fails now (GET /api/collab/status says why)
+        raise web.HTTPError(503, f"history is not available now: {exc}") from None
 
 
 class HistoryHandler(CollabMixin, APIHandler):
@@ -70,7 +73,7 @@ class HistoryHandler(CollabMixin, APIHandler):
             _, file_id = self.rooms.parse(doc_id)
         except UnknownRoom:
             raise web.HTTPError(404, f"no such document: {doc_id}") from None
-        path = self.rooms.file_ids.last_path(file_id)
+        path = await self.rooms.file_ids.last_path(file_id)
         if path is None:
             raise web.HTTPError(404, f"no such document: {doc_id}")
         user: Any = self.current_user

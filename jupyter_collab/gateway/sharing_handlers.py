@@ -12,7 +12,7 @@ from tornado import web
 
 from ..collaboration.manager import room_id_for
 from ..documents.kinds import KINDS
-from ..sharing.service import BadShare, SharingRefused
+from ..sharing.service import BadShare, SharingRefused, SharingUnavailable
 from .handlers import CollabMixin, int_value
 
 MAX_PAGE = 200
@@ -57,24 +57,23 @@ class SharesHandler(SharingHandler):
         user: Any = self.current_user
         try:
             is_dir = await ensure_async(self.contents_manager.dir_exists(path))
-            reply = await ensure_async(
-                self.sharing.set_role(
-                    path, user, await self.authorizer_cap(), body["user"], body["role"],
-                    kind="directory" if is_dir else "file",
-                    doc_ids=[] if is_dir else await self._documents(path),
-                )
+            reply = await self.sharing.set_role(
+                path, user, await self.authorizer_cap(), body["user"], body["role"],
+                kind="directory" if is_dir else "file",
+                doc_ids=[] if is_dir else await self._documents(path),
             )  # fmt: skip
         except BadShare as exc:
             raise web.HTTPError(400, str(exc)) from None
         except SharingRefused as exc:
             raise web.HTTPError(403, str(exc)) from None
+        except SharingUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
         self.finish(json.dumps(reply))
-
 
     async def _documents(self, path: str) -> list[str]:
         """The documents (rooms with history) of the file at ``path``, for the audit event of
         a permission change: filtering the audit log by document then shows it."""
-        file_id = await ensure_async(self.rooms.file_ids.get_or_create(path))
+        file_id = await self.rooms.file_ids.get_or_create(path)
         found = []
         for kind in KINDS.values():
             doc_id = room_id_for(kind, file_id)
@@ -99,7 +98,7 @@ class UsersHandler(SharingHandler):
     @authorized("read")
     async def get(self) -> None:
         query = self.get_argument("q", "")[:200]
-        users = self.sharing.users(query, self.limit_argument(20))
+        users = await self.sharing.users(query, self.limit_argument(20))
         self.finish(json.dumps({"users": users}))
 
 
@@ -111,7 +110,12 @@ class NotificationsHandler(SharingHandler):
     async def get(self) -> None:
         user: Any = self.current_user
         after = self.int_argument("after", 0) or 0
-        reply = self.sharing.notifications(user.username, after, self.limit_argument(50))
+        try:
+            reply = await self.sharing.notifications(
+                user.username, after, self.limit_argument(50)
+            )
+        except SharingUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
         self.finish(json.dumps(reply))
 
 
@@ -132,8 +136,11 @@ class NotificationsReadHandler(SharingHandler):
         if ids is None and upto is None:
             raise web.HTTPError(400, 'body needs "ids" or "upto"')
         user: Any = self.current_user
-        self.sharing.store.mark_read(user.username, ids, upto)
-        self.finish(json.dumps({"unread": self.sharing.store.unread(user.username)}))
+        try:
+            unread = await self.sharing.mark_read(user.username, ids, upto)
+        except SharingUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
+        self.finish(json.dumps({"unread": unread}))
 
 
 HANDLERS = [

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ..events import AUDIT_SCHEMA_ID, SCHEMAS
-from ..persistence import AuditAction, AuditEvent, DocumentStore
+from ..persistence import AuditAction, AuditEvent, DocumentStore, StoreUnavailable
 
 # Room lifecycle events (events/room.yaml) that are audited, and their audit action.
 ROOM_ACTIONS = {
@@ -25,7 +25,10 @@ ROOM_ACTIONS = {
 
 
 class AuditLog:
-    def __init__(self, store: DocumentStore, event_logger: Any | None, log: logging.Logger):
+    def __init__(
+        self, store: DocumentStore | None, event_logger: Any | None, log: logging.Logger
+    ):
+        """``store`` None (a server without its database) only emits the events."""
         self.store = store
         self.log = log
         self._logger = event_logger
@@ -56,8 +59,12 @@ class AuditLog:
             self.record(audited, room, data.pop("username", None), **data)
 
     async def _store(self, event: AuditEvent) -> None:
+        if self.store is None:
+            return
         try:
             await self.store.audit(event)
+        except StoreUnavailable as exc:  # (the outage itself is logged once, by the store)
+            self.log.debug("Recording the audit event %s failed: %s", event.action, exc)
         except Exception as exc:
             self.log.error("Recording the audit event %s failed: %s", event.action, exc)
 

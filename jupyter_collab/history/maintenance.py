@@ -74,8 +74,8 @@ class Maintenance:
         purged = await self.store.purge_deleted(now - self.deleted_retention)
         for doc_id in purged:
             file_id = doc_id.split(":", 2)[-1]
-            if self.rooms.file_ids.path_of(file_id) is None:
-                self.rooms.file_ids.forget(file_id)
+            if await self.rooms.file_ids.path_of(file_id) is None:
+                await self.rooms.file_ids.forget(file_id)
         if purged:
             self.log.info("Purged the history of %d deleted documents", len(purged))
         return {"compacted": compacted, "purged": purged}

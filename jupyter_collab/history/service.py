@@ -77,7 +77,7 @@ class History:
                 return kind
         except UnknownDocument:
             pass
-        if empty_ok and self.rooms.file_ids.last_path(file_id) is not None:
+        if empty_ok and await self.rooms.file_ids.last_path(file_id) is not None:
             return kind
         raise NoHistory(f"document {doc_id} has no history")
 
@@ -213,7 +213,7 @@ class History:
         target = await _off_loop(value_at, version.state, kind)
         _, file_id = self.rooms.parse(doc_id)
         await self.rooms.deletion_settled(file_id)
-        if self.rooms.file_ids.path_of(file_id) is None:
+        if await self.rooms.file_ids.path_of(file_id) is None:
             await self._recreate(doc_id, kind, file_id)
         room = await self.rooms.open(doc_id)
         versions = room.versions
@@ -248,7 +248,9 @@ class History:
         if self.sharing is not None:
             authors = {a for v in await self.store.list_versions(doc_id, limit=1000)
                        for a in v.authors}  # fmt: skip
-            self.sharing.notify_restored(sorted(authors), user, room.path, doc_id, version_id)
+            await self.sharing.notify_restored(
+                sorted(authors), user, room.path, doc_id, version_id
+            )
         if not await room.file.save(user=username):
             self.log.warning("Saving %s after a restore failed; autosave retries", room.path)
         return {
@@ -259,7 +261,7 @@ class History:
 
     async def _recreate(self, doc_id: str, kind: DocumentKind, file_id: str) -> None:
         """Write a deleted document's last content back at its last path."""
-        path = self.rooms.file_ids.last_path(file_id)
+        path = await self.rooms.file_ids.last_path(file_id)
         if path is None:
             raise NoHistory(f"document {doc_id} has no file any more")
         cm = self.rooms.cm
@@ -270,7 +272,7 @@ class History:
         value = await _off_loop(value_at, state, kind)
         # The log's state is the file's content now: the room resumes from it and must not
         # merge the written file as a change against an older base.
-        await asyncio.wrap_future(self.rooms.file_ids.set_base(file_id, state, "restored"))
+        await self.rooms.file_ids.set_base(file_id, state, "restored", fresh=True)
         await ensure_async(
             cm.save(
                 {
@@ -281,7 +283,7 @@ class History:
                 path,
             )
         )
-        self.rooms.file_ids.revive(file_id, path)
+        await self.rooms.file_ids.revive(file_id, path)
         await self.store.undelete(doc_id)
         self.log.info("Restored deleted document %s at %s", doc_id, path)
 

@@ -63,3 +63,16 @@ class StoreClosed(StoreError):
 
 class SchemaTooNew(StoreError):
     """The database was written by a newer jupyter-collab; refusing to guess its schema."""
+
+
+class StoreUnavailable(StoreError):
+    """The database does not work now (read-only, full, damaged, locked by another process):
+    nothing is wrong with the request, it may work later. ``reason`` is the short cause."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class HistoryUnavailable(StoreUnavailable):
+    """A room's history is off, or not complete yet: a version point now would miss updates."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 
@@ -118,10 +119,21 @@ def encode_cursor(last_id: int) -> str:
     return f"a{last_id}"
 
 
+# What ``encode_cursor`` writes, and nothing else: ASCII digits without leading zeros (str.isdigit
+# also takes "²" and "٣", and int() reads "٣" as 3), short enough for a SQLite integer.
+_CURSOR = re.compile(r"a(0|[1-9][0-9]{0,18})", re.ASCII)
+_MAX_ID = 2**63 - 1
+
+
 def decode_cursor(cursor: str | None) -> int | None:
-    """The audit id a page ends at; cursors are opaque to callers, so reject anything else."""
+    """The audit id a page ends at. Cursors are opaque to callers: only one this store handed
+    out is taken (its exact spelling, an id SQLite can hold); anything else is ``InvalidInput``
+    (400), the same in every store."""
     if cursor is None:
         return None
-    if not isinstance(cursor, str) or not cursor.startswith("a") or not cursor[1:].isdigit():
-        raise InvalidInput(f"bad audit cursor {cursor!r}")
-    return int(cursor[1:])
+    match = _CURSOR.fullmatch(cursor) if isinstance(cursor, str) else None
+    last_id = int(match.group(1)) if match else -1
+    if not 0 <= last_id <= _MAX_ID:
+        shown = cursor[:40] if isinstance(cursor, str) else type(cursor).__name__
+        raise InvalidInput(f"bad audit cursor {shown!r}: use the 'next' of an audit reply")
+    return last_id

@@ -1,17 +1,14 @@
-"""SQLite schema of the persistence layer and its migrations.
+"""SQLite schema of the history store (update log, snapshots, versions, audit).
 
-The database file is shared with other modules (``file_ids`` lives there), so every table here
-is prefixed ``collab_`` and ``schema_version`` has one row per component: each module migrates
-its own tables and never touches the others'.
+The database file is shared with other components (file ids, sharing), so every table here is
+prefixed ``collab_``; :mod:`.migrations` brings each component's tables forward on its own.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from .migrations import Component
 
-from .errors import SchemaTooNew
-
-COMPONENT = "persistence"
+NAME = "persistence"
 
 # Append only: migration N brings the schema from version N-1 to N. Never edit a shipped one.
 MIGRATIONS: list[list[str]] = [
@@ -71,34 +68,4 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def migrate(db: sqlite3.Connection) -> int:
-    """Bring the tables of this component to :data:`SCHEMA_VERSION`, in one transaction."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version "
-            "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-        )
-        row = db.execute(
-            "SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)
-        ).fetchone()
-        current = row[0] if row else 0
-        if current > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"the database has schema version {current} of {COMPONENT!r}; "
-                f"this jupyter-collab knows up to {SCHEMA_VERSION}"
-            )
-        for statements in MIGRATIONS[current:]:
-            for statement in statements:
-                db.execute(statement)
-        db.execute(
-            "INSERT OR REPLACE INTO schema_version (component, version) VALUES (?, ?)",
-            (COMPONENT, SCHEMA_VERSION),
-        )
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return SCHEMA_VERSION
+COMPONENT = Component(NAME, tuple(MIGRATIONS))

@@ -1,35 +1,30 @@
-"""The embedded default store: one SQLite file, durable at every acknowledged append.
+"""The embedded default store: history in the collaboration database (SQLite).
 
-Durability: WAL journal with ``synchronous=FULL``, so a commit returns only after the WAL is
-fsynced; an append is acknowledged (its coroutine returns) only after its commit. Killing the
-process at any point (SIGKILL) therefore loses nothing acknowledged.
+Durability and threading are the database's (:mod:`.database`): every SQLite call runs on its
+threads, never on the event loop; an append is acknowledged (its coroutine returns) once its
+commit reached the OS (``sync="background"``, kill -9 safe, the WAL fsynced right after) or the
+disk (``sync="commit"``).
 
-Threading: every SQLite call runs in ONE dedicated thread (a single-worker executor that owns
-the connection). The event loop never blocks on disk, and operations run in the order they were
-submitted.
-
-Group commit: an fsync costs milliseconds, so appends are not committed one by one. The first
-append is committed at once; appends arriving while that commit is in flight wait and are then
-committed together in the next transaction, each in its own savepoint (one caller's bad request
-fails alone, each ``append_many`` stays all-or-nothing). Under load the batch grows by itself
-and throughput follows the number of appenders while latency stays about one or two fsyncs.
+Group commit: a commit costs a write to the WAL (and in ``commit`` mode an fsync), so appends
+are not committed one by one. The first append is committed at once; appends arriving while
+that commit is in flight wait and are then committed together in the next transaction, each in
+its own savepoint (one caller's bad request fails alone, each ``append_many`` stays
+all-or-nothing). Under load the batch grows by itself and throughput follows the number of
+appenders while latency stays about one or two commits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future as ThreadFuture
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import history as h
+from .database import DEFAULT_BUSY_TIMEOUT, SYNC_MODES, SQLiteDatabase
 from .errors import (
     DocumentDeleted,
     ForeignVersion,
@@ -59,28 +54,35 @@ from .model import (
     check_version_id,
     check_version_seq,
 )
-from .schema import migrate
+from .schema import COMPONENT
 from .store import DEFAULT_RETENTION, DocumentStore, resolve_now
 
 T = TypeVar("T")
-_Batch = list[tuple[str, list[NewUpdate]]]
+_Batch = list[tuple[str, list[NewUpdate], bool]]
+
+__all__ = ["SYNC_MODES", "CommitStats", "SQLiteStore"]
 
 
 @dataclass
 class CommitStats:
-    """How well group commit batches: ``requests / transactions`` appenders per fsync."""
+    """How well group commit batches: ``requests / transactions`` appenders per commit."""
 
     transactions: int = 0
     requests: int = 0
     updates: int = 0
-    fsyncs: int = 0  # background flushes of the WAL (sync="background")
+    _database: SQLiteDatabase | None = field(default=None, repr=False)
 
-
-SYNC_MODES = ("background", "commit")
+    @property
+    def fsyncs(self) -> int:
+        """Background flushes of the WAL (``sync="background"``), by the whole database."""
+        return self._database.fsyncs if self._database is not None else 0
 
 
 class SQLiteStore(DocumentStore):
-    """History in an SQLite file, which may be shared with other modules' tables.
+    """History in the collaboration database, whose file holds other components' tables too.
+
+    ``database`` is the :class:`~.database.SQLiteDatabase` to use, or the path of its file (the
+    process's object for that file is then acquired, with ``sync`` and ``busy_timeout``).
 
     ``sync`` says when an append is acknowledged (and a room lets others see the update):
 
@@ -95,87 +97,71 @@ class SQLiteStore(DocumentStore):
 
     def __init__(
         self,
-        path: str | Path,
+        database: str | Path | SQLiteDatabase,
         *,
         retention: float = DEFAULT_RETENTION,
-        busy_timeout: float = 30,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         sync: str = "background",
     ) -> None:
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
-        self.path = Path(path)
-        self.sync = sync
+        if isinstance(database, SQLiteDatabase):
+            self.db = database.retain()
+        else:
+            self.db = SQLiteDatabase.acquire(database, sync=sync, busy_timeout=busy_timeout)
+        self.path = self.db.path
+        self.sync = self.db.sync
         self.retention = check_retention(retention)
-        self.stats = CommitStats()
-        self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-store")
-        # one fsync at a time, coalescing: a batch committed while one runs needs one more
-        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-fsync")
-        self._flush_wanted = threading.Event()
-        self._db: sqlite3.Connection | None = None
-        # Opening runs in the writer thread too; the constructor does not block the loop.
-        self._opened: ThreadFuture[None] = self._executor.submit(self._open)
-        self._pending: list[tuple[str, list[NewUpdate], asyncio.Future[list[int]]]] = []
+        self.stats = CommitStats(_database=self.db)
+        # Migrating runs on the database's writer thread: the constructor does not block.
+        self.db.prepare(COMPONENT)
+        self._pending: list[tuple[str, list[NewUpdate], bool, asyncio.Future[list[int]]]] = []
         self._committer: asyncio.Task[None] | None = None
         self._closed = False
 
     @classmethod
-    async def open(cls, path: str | Path, **kwargs: Any) -> SQLiteStore:
+    async def open(cls, database: str | Path | SQLiteDatabase, **kwargs: Any) -> SQLiteStore:
         """Create a store and wait until its schema is ready (errors surface here)."""
-        store = cls(path, **kwargs)
-        await asyncio.wrap_future(store._opened)
+        store = cls(database, **kwargs)
+        try:
+            await store.db.ready(COMPONENT)
+        except BaseException:
+            await store.close()
+            raise
         return store
 
-    # -- the writer thread --------------------------------------------------------------------
-
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(
-            str(self.path), timeout=self._busy_timeout, isolation_level=None,
-            check_same_thread=False,
-        )  # fmt: skip
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(
-            "PRAGMA synchronous=FULL" if self.sync == "commit" else "PRAGMA synchronous=NORMAL"
-        )
-        migrate(db)
-        self._db = db
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _ready(self) -> None:
         if self._closed:
             raise StoreClosed("the store is closed")
-        await asyncio.wrap_future(self._opened)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    def _tx(self, fn: Callable[..., T], *args: Any, write: bool = False) -> T:
-        """Run ``fn(db, *args)`` in one transaction (in the writer thread)."""
-        db = self._db
-        assert db is not None
-        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            result = fn(db, *args)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
+        await self.db.ready(COMPONENT)
 
     async def _read_tx(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._call(self._tx, fn, *args)
+        await self._ready()
+        return await self.db.read(fn, *args)
 
     async def _write_tx(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._call(lambda: self._tx(fn, *args, write=True))
+        await self._ready()
+        return await self.db.write(fn, *args)
 
     # -- update log ---------------------------------------------------------------------------
 
     async def append_many(self, doc_id: str, entries: Sequence[NewUpdate]) -> list[int]:
+        return await self._enqueue(doc_id, entries, reset=False)
+
+    async def reset(self, doc_id: str, entry: NewUpdate) -> int:
+        (seq,) = await self._enqueue(doc_id, [entry], reset=True)
+        return seq
+
+    async def _enqueue(
+        self, doc_id: str, entries: Sequence[NewUpdate], *, reset: bool
+    ) -> list[int]:
         if self._closed:
             raise StoreClosed("the store is closed")
         checked = check_new_updates(entries)
         check_doc_id(doc_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
-        self._pending.append((doc_id, checked, future))
+        self._pending.append((doc_id, checked, reset, future))
         if self._committer is None:
             self._committer = loop.create_task(self._commit_pending())
         # shield: a cancelled caller does not cancel the commit of other callers' updates
@@ -184,20 +170,17 @@ class SQLiteStore(DocumentStore):
 
     async def _commit_pending(self) -> None:
         """Commit what is pending, then what arrived meanwhile, until nothing is left."""
-        batch: list[tuple[str, list[NewUpdate], asyncio.Future[list[int]]]] = []
+        batch: list[tuple[str, list[NewUpdate], bool, asyncio.Future[list[int]]]] = []
         try:
-            await asyncio.wrap_future(self._opened)
-            loop = asyncio.get_running_loop()
+            await self.db.ready(COMPONENT)
             while self._pending:
                 batch, self._pending = self._pending, []
-                requests: _Batch = [(doc_id, entries) for doc_id, entries, _ in batch]
+                requests: _Batch = [(doc_id, entries, reset) for doc_id, entries, reset, _ in batch]
                 try:
-                    results = await loop.run_in_executor(
-                        self._executor, self._commit_batch, requests
-                    )
+                    results = await self.db.run(self._commit_batch, requests)
                 except Exception as error:  # the whole transaction failed
                     results = [error] * len(batch)
-                for (_, _, future), result in zip(batch, results, strict=True):
+                for (*_, future), result in zip(batch, results, strict=True):
                     if future.done():
                         continue
                     if isinstance(result, BaseException):
@@ -215,23 +198,28 @@ class SQLiteStore(DocumentStore):
             self._committer = None
 
     def _fail(
-        self, batch: list[tuple[str, list[NewUpdate], asyncio.Future[list[int]]]], error: Exception
+        self,
+        batch: list[tuple[str, list[NewUpdate], bool, asyncio.Future[list[int]]]],
+        error: Exception,
     ) -> None:
         waiting, self._pending = batch + self._pending, []
-        for _, _, future in waiting:
+        for *_, future in waiting:
             if not future.done():
                 future.set_exception(error)
 
-    def _commit_batch(self, requests: _Batch) -> list[list[int] | BaseException]:
-        db = self._db
-        assert db is not None
+    def _commit_batch(self, db: sqlite3.Connection, requests: _Batch) -> list[Any]:
+        """One transaction for the whole batch (on the writer thread)."""
         results: list[list[int] | BaseException] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            for doc_id, entries in requests:
+            for doc_id, entries, reset in requests:
                 db.execute("SAVEPOINT request")
                 try:
-                    results.append(self._append(db, doc_id, entries))
+                    seqs = self._append(db, doc_id, entries)
+                    if reset and seqs[0] > 1:  # (without an older log there is nothing to hide)
+                        last = entries[-1]
+                        self._write_snapshot(db, doc_id, last.update, seqs[-1], last.time)
+                    results.append(seqs)
                 except StoreError as error:
                     db.execute("ROLLBACK TO request")
                     results.append(error)
@@ -241,31 +229,10 @@ class SQLiteStore(DocumentStore):
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        if self.sync == "background":
-            self._flush_soon()
         self.stats.transactions += 1
         self.stats.requests += len(requests)
-        self.stats.updates += sum(len(e) for _, e in requests)
+        self.stats.updates += sum(len(e) for _, e, _ in requests)
         return results
-
-    def _flush_soon(self) -> None:
-        if not self._flush_wanted.is_set():
-            self._flush_wanted.set()
-            self._flusher.submit(self._flush)
-
-    def _flush(self) -> None:
-        """fsync the WAL: what was committed reaches the disk, not only the OS's cache."""
-        self._flush_wanted.clear()
-        wal = f"{self.path}-wal"
-        try:
-            fd = os.open(wal, os.O_RDONLY)
-        except FileNotFoundError:  # checkpointed and removed: already on the disk
-            return
-        try:
-            os.fsync(fd)
-            self.stats.fsyncs += 1
-        finally:
-            os.close(fd)
 
     @staticmethod
     def _append(db: sqlite3.Connection, doc_id: str, entries: list[NewUpdate]) -> list[int]:
@@ -371,31 +338,32 @@ class SQLiteStore(DocumentStore):
     async def write_snapshot(
         self, doc_id: str, state: bytes, upto_seq: int, *, now: float | None = None
     ) -> int:
+        return await self._write_tx(self._write_snapshot, doc_id, state, upto_seq, now)
+
+    def _write_snapshot(
+        self, db: sqlite3.Connection, doc_id: str, state: bytes, upto_seq: int, now: float | None
+    ) -> int:
         at = resolve_now(now)
         cutoff = at - self.retention
-
-        def run(db: sqlite3.Connection) -> int:
-            last, _ = self._doc(db, doc_id)
-            row = db.execute(
-                "SELECT upto_seq FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
-            ).fetchone()
-            data = check_snapshot_args(doc_id, state, upto_seq, last, row[0] if row else 0)
-            db.execute(
-                "INSERT OR REPLACE INTO collab_snapshots (doc_id, upto_seq, time, state) "
-                "VALUES (?, ?, ?, ?)",
-                (doc_id, upto_seq, at, h.compress(data)),
-            )
-            # Trim a prefix only, so the retained log stays contiguous.
-            young = db.execute(
-                "SELECT MIN(seq) FROM collab_updates WHERE doc_id = ? AND seq <= ? AND time >= ?",
-                (doc_id, upto_seq, cutoff),
-            ).fetchone()[0]
-            limit = upto_seq if young is None else young - 1
-            return db.execute(
-                "DELETE FROM collab_updates WHERE doc_id = ? AND seq <= ?", (doc_id, limit)
-            ).rowcount
-
-        return await self._write_tx(run)
+        last, _ = self._doc(db, doc_id)
+        row = db.execute(
+            "SELECT upto_seq FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        data = check_snapshot_args(doc_id, state, upto_seq, last, row[0] if row else 0)
+        db.execute(
+            "INSERT OR REPLACE INTO collab_snapshots (doc_id, upto_seq, time, state) "
+            "VALUES (?, ?, ?, ?)",
+            (doc_id, upto_seq, at, h.compress(data)),
+        )
+        # Trim a prefix only, so the retained log stays contiguous.
+        young = db.execute(
+            "SELECT MIN(seq) FROM collab_updates WHERE doc_id = ? AND seq <= ? AND time >= ?",
+            (doc_id, upto_seq, cutoff),
+        ).fetchone()[0]
+        limit = upto_seq if young is None else young - 1
+        return db.execute(
+            "DELETE FROM collab_updates WHERE doc_id = ? AND seq <= ?", (doc_id, limit)
+        ).rowcount
 
     # -- versions -----------------------------------------------------------------------------
 
@@ -626,21 +594,19 @@ class SQLiteStore(DocumentStore):
 
     async def file_bytes(self) -> int:
         """Bytes on disk: the database file and its WAL (every table in the shared file)."""
-        await self._call(lambda: None)  # after every operation submitted before
-        return sum(
-            os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if os.path.exists(p)
-        )
+        await self._ready()
+        return await self.db.file_bytes()
 
     async def vacuum(self) -> None:
         """Give the pages freed by compaction and purges back to the file system."""
 
-        def run() -> None:
-            assert self._db is not None
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.execute("VACUUM")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("VACUUM")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-        await self._call(run)
+        await self._ready()
+        await self.db.run(run)
 
     async def close(self) -> None:
         if self._closed:
@@ -648,12 +614,4 @@ class SQLiteStore(DocumentStore):
         self._closed = True  # new calls are refused; appends already queued still commit
         while self._committer is not None:
             await asyncio.shield(self._committer)
-
-        def run() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, run)
-        self._executor.shutdown(wait=False)
-        self._flusher.shutdown(wait=True)  # the last commits reach the disk
+        await self.db.release()

@@ -59,6 +59,19 @@ class DocumentStore(ABC):
         """
 
     @abstractmethod
+    async def reset(self, doc_id: str, entry: NewUpdate) -> int:
+        """Append ``entry`` as the document's new start; returns its seq.
+
+        ``entry.update`` is a whole document (a file loaded afresh, without the history that
+        was logged for it before). In one transaction it is appended and made the snapshot at
+        its own seq, so :meth:`load` gives exactly this document from now on instead of merging
+        it with the older log (which would hold the content twice). The older entries and
+        version points stay readable (versions, attribution before it) until compaction trims
+        them per the retention (counted from the entry's time). A document without history is
+        created, the entry its first update.
+        """
+
+    @abstractmethod
     async def last_seq(self, doc_id: str) -> int:
         """The seq of the last appended update; 0 if the document has no history."""
 

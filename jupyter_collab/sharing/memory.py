@@ -17,10 +17,13 @@ class MemoryShareStore(ShareStore):
         self._notifications: list[Notification] = []
         self._ids = itertools.count(1)
 
-    def shares(self, paths: Iterable[str]) -> dict[str, dict[str, Share]]:
+    async def shares(self, paths: Iterable[str]) -> dict[str, dict[str, Share]]:
         return {p: dict(self._shares[p]) for p in paths if self._shares.get(p)}
 
-    def set_share(
+    async def all_shares(self) -> list[Share]:
+        return [share for level in self._shares.values() for share in level.values()]
+
+    async def set_share(
         self, path: str, user: str, role: Role | None, granted_by: str | None, time: float
     ) -> Share | None:
         level = self._shares.setdefault(path, {})
@@ -31,7 +34,7 @@ class MemoryShareStore(ShareStore):
             del self._shares[path]
         return previous
 
-    def moved(self, old: str, new: str) -> None:
+    async def moved(self, old: str, new: str) -> None:
         moving = [p for p in self._shares if under(p, old) and old != ""]
         for path in moving:
             target = new + path[len(old) :]
@@ -39,14 +42,14 @@ class MemoryShareStore(ShareStore):
                 u: replace(s, path=target) for u, s in self._shares.pop(path).items()
             }
 
-    def deleted(self, path: str) -> None:
+    async def deleted(self, path: str) -> None:
         for known in [p for p in self._shares if under(p, path) and path != ""]:
             del self._shares[known]
 
-    def user_seen(self, user: KnownUser, time: float) -> None:
+    async def user_seen(self, user: KnownUser, time: float) -> None:
         self._users[user.username] = user
 
-    def users(self, query: str, limit: int) -> list[KnownUser]:
+    async def users(self, query: str, limit: int) -> list[KnownUser]:
         q = query.lower()
         found = [
             u
@@ -55,16 +58,16 @@ class MemoryShareStore(ShareStore):
         ]
         return sorted(found, key=lambda u: u.username)[:limit]
 
-    def notify(self, notification: Notification) -> int:
+    async def notify(self, notification: Notification) -> int:
         stored = replace(notification, id=next(self._ids), read=False)
         self._notifications.append(stored)
         return stored.id
 
-    def notifications(self, user: str, after: int, limit: int) -> list[Notification]:
+    async def notifications(self, user: str, after: int, limit: int) -> list[Notification]:
         mine = [n for n in self._notifications if n.user == user and n.id > after]
         return mine[:limit]
 
-    def mark_read(self, user: str, ids: Iterable[int] | None, upto: int | None) -> None:
+    async def mark_read(self, user: str, ids: Iterable[int] | None, upto: int | None) -> None:
         wanted = set(ids or ())
         self._notifications = [
             replace(n, read=True)
@@ -73,5 +76,5 @@ class MemoryShareStore(ShareStore):
             for n in self._notifications
         ]
 
-    def unread(self, user: str) -> int:
+    async def unread(self, user: str) -> int:
         return sum(1 for n in self._notifications if n.user == user and not n.read)

@@ -6,6 +6,8 @@ shares on a file or its folders narrow or shape access within it (docs/sharing-a
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -18,13 +20,20 @@ from ..history.audit import AuditLog
 from ..persistence import AuditAction
 from ..timestamps import iso
 from .roles import EVERYONE, Role, cap_of, levels, resolve
-from .store import KnownUser, Notification, ShareStore
+from .store import KnownUser, Notification, Share, ShareStore, under
 
-__all__ = ["BadShare", "Sharing", "SharingRefused", "cap_of"]
+__all__ = ["BadShare", "Sharing", "SharingRefused", "SharingUnavailable", "cap_of"]
+
+# A user seen again within this many seconds, with the same identity, is not written again.
+SEEN_REFRESH = 3600.0
 
 
 class SharingRefused(Exception):
     """The change is not allowed (not an owner, or it would leave nobody to manage)."""
+
+
+class SharingUnavailable(Exception):
+    """Shares cannot be changed now: the database that keeps them is failing."""
 
 
 class BadShare(ValueError):
@@ -66,6 +75,44 @@ class Sharing:
         # The Authorizer's cap of each user as last seen on this server: what a share given to
         # them can really do (listing), and whose role a change really changes (notices).
         self._caps: dict[str, Role] = {}
+        # The shares of this root, in memory: loaded by ``load`` and kept up to date by this
+        # object's own writes, so that a role check never waits for the database (issue 9
+        # refreshes it from the event bus for changes made by other servers).
+        self._shares: dict[str, dict[str, Share]] = {}
+        # Why the shares are not known (their database could not be read), or None.
+        self.unknown: str | None = None
+        self._seen: dict[str, tuple[tuple[str, ...], float]] = {}
+        self._recording: set[asyncio.Task[None]] = set()
+
+    async def load(self) -> None:
+        """Read every share of this root into memory (at start)."""
+        shares: dict[str, dict[str, Share]] = {}
+        for share in await self.store.all_shares():
+            shares.setdefault(share.path, {})[share.user] = share
+        self._shares = shares
+        self.unknown = None
+
+    def shares_unknown(self, reason: str) -> None:
+        """The shares could not be read: only owners keep their access until they can be."""
+        self.unknown = reason
+        self.log.error(
+            "Shares are unknown (%s): until the database is repaired, only owners (%s) may "
+            "open files; everyone else is refused.",
+            reason,
+            "everyone who signs in" if self.everyone_owns
+            else ", ".join(sorted(self.owners)) or "none configured: everyone as without shares",
+        )  # fmt: skip
+
+    def _found(self, paths: Iterable[str]) -> dict[str, dict[str, Share]]:
+        return {p: dict(self._shares[p]) for p in paths if self._shares.get(p)}
+
+    def _remember(self, path: str, user: str, share: Share | None) -> None:
+        level = self._shares.setdefault(path, {})
+        level.pop(user, None)
+        if share is not None:
+            level[user] = share
+        if not level:
+            del self._shares[path]
 
     # -- roles -----------------------------------------------------------------------------------
 
@@ -74,16 +121,19 @@ class Sharing:
         return self.everyone_owns or username in self.owners
 
     def _levels(self, path: str) -> dict[str, dict[str, Role]]:
-        found = self.store.shares(levels(path))
+        found = self._found(levels(path))
         return {level: {u: s.role for u, s in entries.items()} for level, entries in found.items()}
 
     def role(self, path: str, username: str, cap: Role) -> Role:
         """The user's effective role on ``path`` (any spelling: it is made canonical here, so
-        ``./a`` and ``b/../a`` are ``a``); a path outside the root is nobody's."""
+        ``./a`` and ``b/../a`` are ``a``); a path outside the root is nobody's. Synchronous:
+        the shares are in memory."""
         try:
             path = canonical_path(path)
         except BadPath:
             return Role.NONE
+        if self.unknown is not None and self.owners and not self.is_owner(username):
+            return Role.NONE  # fail closed: a share restricting this user may exist
         return resolve(
             path,
             username,
@@ -124,7 +174,7 @@ class Sharing:
 
     def listing(self, path: str, username: str, cap: Role) -> dict[str, Any]:
         path = canonical_path(path)
-        found = self.store.shares(levels(path))
+        found = self._found(levels(path))
         shares, everyone = [], None
         named: set[str] = set()
         for level in levels(path):  # nearest first: a nearer share hides the ones above
@@ -154,7 +204,7 @@ class Sharing:
             "canManage": role is Role.OWNER,
         }
 
-    def set_role(
+    async def set_role(
         self,
         path: str,
         actor: Any,
@@ -168,7 +218,8 @@ class Sharing:
 
         Returns the new listing, with ``warning`` set when the share does not give ``target``
         what it says. ``doc_ids`` are the documents of the file (its history), so the audit
-        event can be found by document too.
+        event can be found by document too. The store is written first, then the in-memory
+        copy; a failing store raises ``SharingUnavailable`` and changes nothing.
         """
         path = canonical_path(path)
         if not isinstance(target, str) or not target.strip() or len(target) > 200:
@@ -187,18 +238,27 @@ class Sharing:
                 f"{target} owns this server and is an owner of everything: "
                 "a share cannot change their role"
             )
+        if self.unknown is not None:
+            raise SharingUnavailable(f"shares cannot be changed now: {self.unknown}")
         target_cap = self._caps.get(target, Role.OWNER)  # unknown: as far as the shares go
         before = self.role(path, target, target_cap)
-        previous = self.store.set_share(path, target, new, username, time.time())
+        now = time.time()
+        try:
+            previous = await self.store.set_share(path, target, new, username, now)
+        except Exception as exc:
+            self.log.error("Changing the share of %s on %s failed: %s", target, path, exc)
+            raise SharingUnavailable(f"shares cannot be changed now: {exc}") from exc
+        self._remember(path, target, Share(path, target, new, username, now) if new else None)
         if self.role(path, username, actor_cap) is not Role.OWNER:
             # undo: the actor would lose the right to manage what they just changed
-            self.store.set_share(
+            await self.store.set_share(
                 path,
                 target,
                 previous.role if previous else None,
                 previous.granted_by if previous else None,
                 previous.time if previous else time.time(),
             )
+            self._remember(path, target, previous)
             raise SharingRefused(
                 "this would leave you without the right to manage sharing here; "
                 "make someone else an owner first"
@@ -211,7 +271,7 @@ class Sharing:
                 previous=previous.role.value if previous else None,
             )  # fmt: skip
         if target not in (EVERYONE, username):
-            self._notify_change(
+            await self._notify_change(
                 target, actor, path, kind, granted=previous is None and new is not None,
                 before=before, after=after, share=new,
             )  # fmt: skip
@@ -234,36 +294,78 @@ class Sharing:
 
     # -- paths -----------------------------------------------------------------------------------
 
-    def moved(self, old: str, new: str) -> None:
-        self.store.moved(old.strip("/"), new.strip("/"))
+    async def moved(self, old: str, new: str) -> None:
+        old, new = old.strip("/"), new.strip("/")
+        if old:
+            moving = {p: self._shares.pop(p) for p in list(self._shares) if under(p, old)}
+            for path, entries in moving.items():
+                target = new + path[len(old) :]
+                # as the store does: a moved share replaces the same user's share there
+                self._shares.setdefault(target, {}).update(
+                    {u: dataclasses.replace(s, path=target) for u, s in entries.items()}
+                )
+        try:
+            await self.store.moved(old, new)
+        except Exception as exc:
+            self.log.error("Moving the shares of %s to %s failed: %s", old, new, exc)
 
-    def deleted(self, path: str) -> None:
-        self.store.deleted(path.strip("/"))
+    async def deleted(self, path: str) -> None:
+        path = path.strip("/")
+        if path:
+            for known in [p for p in self._shares if under(p, path)]:
+                del self._shares[known]
+        try:
+            await self.store.deleted(path)
+        except Exception as exc:
+            self.log.error("Removing the shares of %s failed: %s", path, exc)
 
     # -- users -----------------------------------------------------------------------------------
 
-    def seen(self, user: Any, cap: Role | None = None) -> None:
-        """A user signed in: remember their cap, and list them in the directory unless they
-        are one of jupyter_server's made-up anonymous users (a new one per token request)."""
+    async def seen(self, user: Any, cap: Role | None = None) -> None:
+        """A user signed in: remember their cap, and record them in the directory unless they
+        are one of jupyter_server's made-up anonymous users (a new one per token request). The
+        directory write runs in the background: nobody's request waits for the database for
+        it (and an unchanged identity is not written again within the hour)."""
         if cap is not None:
             self.remember_cap(user.username, cap)
         if is_anonymous(user):
             return
         identity = awareness_user(user)
-        try:
-            self.store.user_seen(
-                KnownUser(
-                    identity["username"], identity["name"], identity["display_name"],
-                    identity["initials"], identity["color"],
-                ),
-                time.time(),
-            )  # fmt: skip
-        except Exception as exc:  # the directory is a convenience: never refuse a user for it
-            self.log.warning("Recording user %s failed: %s", user.username, exc)
+        fields = tuple(
+            str(identity[k]) for k in ("username", "name", "display_name", "initials", "color")
+        )
+        now = time.time()
+        last = self._seen.get(user.username)
+        if last is not None and last[0] == fields and now - last[1] < SEEN_REFRESH:
+            return  # known and unchanged: no write for every request
+        self._seen[user.username] = (fields, now)
+        known = KnownUser(
+            identity["username"], identity["name"], identity["display_name"],
+            identity["initials"], identity["color"],
+        )  # fmt: skip
 
-    def users(self, query: str, limit: int) -> list[dict[str, Any]]:
-        # (anonymous users recorded by older versions are skipped: ask for more to fill the page)
-        stored = self.store.users(query, min(limit * 5, 1000))
+        async def record() -> None:
+            try:
+                await self.store.user_seen(known, now)
+            except Exception as exc:  # the directory is a convenience: never refuse a user
+                self.log.warning("Recording user %s failed: %s", user.username, exc)
+
+        task = asyncio.ensure_future(record())
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def flush(self) -> None:
+        """Wait for the directory writes in flight (at shutdown)."""
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
+
+    async def users(self, query: str, limit: int) -> list[dict[str, Any]]:
+        try:
+            # (anonymous users recorded by older versions are skipped: ask for more)
+            stored = await self.store.users(query, min(limit * 5, 1000))
+        except Exception as exc:  # the directory is a convenience
+            self.log.warning("Searching the user directory failed: %s", exc)
+            stored = []
         found = {
             u.username: {**vars(u), "color": safe_colour(u.color) or awareness_user(u)["color"]}
             for u in stored
@@ -279,7 +381,7 @@ class Sharing:
 
     # -- notifications ---------------------------------------------------------------------------
 
-    def _notify_change(
+    async def _notify_change(
         self, target: str, actor: Any, path: str, kind: str, *, granted: bool,
         before: Role, after: Role, share: Role | None,
     ) -> None:  # fmt: skip
@@ -320,22 +422,24 @@ class Sharing:
             "share": share.value if share else None,
             "kind": kind,
         }
-        self.notify(target, "shared", actor, path, None, message, details)
+        await self.notify(target, "shared", actor, path, None, message, details)
 
-    def notify_restored(
+    async def notify_restored(
         self, users: Iterable[str], actor: Any, path: str, room: str, version: int
     ) -> None:
         message = f"{_display(actor)} restored version {version} of {path}"
         for user in users:
             if user != actor.username:
-                self.notify(user, "restored", actor, path, room, message, {"version": version})
+                await self.notify(
+                    user, "restored", actor, path, room, message, {"version": version}
+                )
 
-    def notify(
+    async def notify(
         self, user: str, kind: str, actor: Any, path: str | None, room: str | None,
         message: str, details: dict[str, Any],
     ) -> None:  # fmt: skip
         try:
-            self.store.notify(
+            await self.store.notify(
                 Notification(
                     0,
                     user,
@@ -352,7 +456,12 @@ class Sharing:
         except Exception as exc:
             self.log.warning("Notifying %s failed: %s", user, exc)
 
-    def notifications(self, user: str, after: int, limit: int) -> dict[str, Any]:
+    async def notifications(self, user: str, after: int, limit: int) -> dict[str, Any]:
+        try:
+            found = await self.store.notifications(user, after, limit)
+            unread = await self.store.unread(user)
+        except Exception as exc:
+            raise SharingUnavailable(f"notifications cannot be read now: {exc}") from exc
         return {
             "notifications": [
                 {
@@ -368,10 +477,18 @@ class Sharing:
                     "message": n.message,
                     "details": dict(n.details),
                 }
-                for n in self.store.notifications(user, after, limit)
+                for n in found
             ],
-            "unread": self.store.unread(user),
+            "unread": unread,
         }
+
+    async def mark_read(self, user: str, ids: Iterable[int] | None, upto: int | None) -> int:
+        """Mark notifications read; how many are still unread."""
+        try:
+            await self.store.mark_read(user, ids, upto)
+            return await self.store.unread(user)
+        except Exception as exc:
+            raise SharingUnavailable(f"notifications cannot be changed now: {exc}") from exc
 
 
 class _Named:

@@ -2,7 +2,9 @@
 
 Shares are keyed by path and follow renames and moves (``moved``), like file ids; they are
 kept per served directory (``root``) since the default database is shared by a user's servers.
-Methods are synchronous: each is one small indexed query, cheaper than a thread hop.
+Every method is a coroutine: the SQLite store runs its queries on the database's threads, never
+on the event loop (``persistence/database.py``), and issue 9 adds a PostgreSQL one. Role checks
+do not wait for it: ``Sharing`` keeps the shares of its root in memory (``all_shares``).
 """
 
 from __future__ import annotations
@@ -52,52 +54,56 @@ class ShareStore(ABC):
     # -- shares ----------------------------------------------------------------------------------
 
     @abstractmethod
-    def shares(self, paths: Iterable[str]) -> dict[str, dict[str, Share]]:
+    async def shares(self, paths: Iterable[str]) -> dict[str, dict[str, Share]]:
         """The shares on each of ``paths`` that has any: {path: {user: share}}."""
 
     @abstractmethod
-    def set_share(
+    async def all_shares(self) -> list[Share]:
+        """Every share of this root (what ``Sharing`` keeps in memory)."""
+
+    @abstractmethod
+    async def set_share(
         self, path: str, user: str, role: Role | None, granted_by: str | None, time: float
     ) -> Share | None:
         """Set (or with ``role=None`` remove) a share; returns the previous one."""
 
     @abstractmethod
-    def moved(self, old: str, new: str) -> None:
+    async def moved(self, old: str, new: str) -> None:
         """A file or folder moved: its shares, and those below it, move along."""
 
     @abstractmethod
-    def deleted(self, path: str) -> None:
+    async def deleted(self, path: str) -> None:
         """A file or folder was deleted: its shares, and those below it, go."""
 
     # -- users -----------------------------------------------------------------------------------
 
     @abstractmethod
-    def user_seen(self, user: KnownUser, time: float) -> None:
+    async def user_seen(self, user: KnownUser, time: float) -> None:
         """Record (or refresh) a user who signed in."""
 
     @abstractmethod
-    def users(self, query: str, limit: int) -> list[KnownUser]:
+    async def users(self, query: str, limit: int) -> list[KnownUser]:
         """Users whose username, name or display name contains ``query`` (any case)."""
 
     # -- notifications ---------------------------------------------------------------------------
 
     @abstractmethod
-    def notify(self, notification: Notification) -> int:
+    async def notify(self, notification: Notification) -> int:
         """Store a notification (its ``id`` is ignored); returns its id."""
 
     @abstractmethod
-    def notifications(self, user: str, after: int, limit: int) -> list[Notification]:
+    async def notifications(self, user: str, after: int, limit: int) -> list[Notification]:
         """The user's notifications with id > ``after``, oldest first."""
 
     @abstractmethod
-    def mark_read(self, user: str, ids: Iterable[int] | None, upto: int | None) -> None:
+    async def mark_read(self, user: str, ids: Iterable[int] | None, upto: int | None) -> None:
         """Mark the user's notifications read: those listed, or all up to ``upto``."""
 
     @abstractmethod
-    def unread(self, user: str) -> int:
+    async def unread(self, user: str) -> int:
         """How many unread notifications the user has."""
 
-    def close(self) -> None:  # noqa: B027 (optional: the in-memory store holds nothing)
+    async def close(self) -> None:  # noqa: B027 (optional: the in-memory store holds nothing)
         """Release resources."""
 
 

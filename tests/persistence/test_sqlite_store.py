@@ -42,26 +42,31 @@ def test_history_survives_reopening(tmp_path: Path) -> None:
 
 
 def test_shares_the_database_with_file_ids(tmp_path: Path) -> None:
+    """Every component of a process goes through one database object per file: one writing
+    connection, so they never wait on each other's locks."""
     db = tmp_path / "collab.db"
-    file_ids = SQLiteFileIds(db)
-    file_id = file_ids.get_or_create("notes.txt")
 
     async def scenario() -> None:
+        file_ids = await SQLiteFileIds.open(db)
+        file_id = await file_ids.get_or_create("notes.txt")
         async with SQLiteStore(db) as store:
+            assert store.db is file_ids.db
             await store.append(file_id, b"\x00\x00", origin="load", user=None, time=1.0)
-            # The other module keeps working on the same file while the store is open.
-            assert file_ids.get_or_create("other.txt") != file_id
+            # The other component keeps working on the same file while the store is open.
+            assert await file_ids.get_or_create("other.txt") != file_id
             assert await store.last_seq(file_id) == 1
+        assert await file_ids.path_of(file_id) == "notes.txt"
+        await file_ids.close()
+        assert file_ids.db.closed
 
     run(scenario())
-    assert file_ids.path_of(file_id) == "notes.txt"
-    file_ids.close()
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert {"collab_files", "schema_version", "collab_updates", "collab_versions"} <= tables
-        assert conn.execute("SELECT component, version FROM schema_version").fetchall() == [
-            ("persistence", SCHEMA_VERSION)
-        ]
+        assert dict(conn.execute("SELECT component, version FROM schema_version")) == {
+            "persistence": SCHEMA_VERSION,
+            "files": 2,
+        }
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

@@ -138,6 +138,36 @@ def test_load_equals_the_document_built_from_all_updates(make_store: StoreFactor
     run(scenario())
 
 
+def test_a_reset_starts_the_document_over_and_keeps_its_past(make_store: StoreFactory) -> None:
+    """A file loaded afresh over an older log (its merge base was lost) starts the history
+    over: loading gives the new document alone, not both histories merged (the content
+    twice), while versions and entries from before stay readable."""
+
+    async def scenario() -> None:
+        async with make_store(retention=DAY) as store:
+            old, _ = await session(store, "a", 10)
+            version = await store.add_version("a", 10, time=1010.0)
+            fresh = Editor()  # another CRDT history of the same file
+            fresh.insert(0, "from the file")
+            seq = await store.reset(
+                "a", NewUpdate(fresh.doc.get_update(), "load", None, 2000.0)
+            )
+            assert seq == 11 and await store.last_seq("a") == 11
+            assert text_of(await store.load("a")) == "from the file"
+            assert text_of((await store.get_version("a", version)).state) == str(old.text)
+            assert len(await store.read("a")) == 11  # within the retention: kept
+            after = fresh.insert(len("from the file"), "!")
+            await store.append("a", after, origin="client", user="bo", time=2001.0)
+            assert text_of(await store.load("a")) == "from the file!"
+            await store.compact("a", now=2002.0)
+            assert text_of(await store.load("a")) == "from the file!"
+            # a document without history: the reset is its first entry
+            assert await store.reset("new", NewUpdate(b"\x00\x00", "load", None, 1.0)) == 1
+            assert await store.load("new") is not None
+
+    run(scenario())
+
+
 def test_compaction_keeps_current_content_and_every_version(make_store: StoreFactory) -> None:
     async def scenario() -> None:
         async with make_store(retention=0) as store:
@@ -315,7 +345,12 @@ def test_audit_filters_and_stable_paging(make_store: StoreFactory) -> None:
                     assert got == expected, (filters, limit)
             page, cursor = await store.query_audit(doc_id="nowhere")
             assert (page, cursor) == ([], None)
-            for bad in ("", "x", "a-1", "12"):
+            # only the exact spelling the store hands out, with an id SQLite can hold
+            # (was: "a007", "a\u0663" and a 20-digit id taken, "a\u00b2" a ValueError)
+            for bad in (
+                "", "x", "a-1", "12", "a", "a007", "a+1", " a1", "a1 ", "a1\n", "a\u0663",
+                "a\u00b2", "a" + "9" * 19, "a" + "1" * 40, "A1", 7,
+            ):  # fmt: skip
                 with pytest.raises(InvalidInput):
                     await store.query_audit(cursor=bad)
             for limit in (0, -1, 1001):
