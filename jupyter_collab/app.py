@@ -17,6 +17,7 @@ from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default
 
 from ._version import __version__
 from .bus import REDIS_SCHEMES, EventBus, create_bus
+from .bus.redis_streams import redacted
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
 from .collaboration.roombus import RoomBus
@@ -366,6 +367,12 @@ class CollabApp(ExtensionApp):
         except Exception as error:
             self.log.error("jupyter-collab cannot join its group at %s: %s", self.redis_url, error)
             raise
+        if self.redis_url:
+            self.log.info(
+                "jupyter-collab joined the group of servers at %s as server %s",
+                redacted(self.redis_url),
+                self.bus.server_id,
+            )
         self.maintenance.start()
         if self.freeze_gc_at_start:
             # The objects of a started server (~180k) live as long as it does; frozen, the
