@@ -64,6 +64,7 @@ async def run_case(n_servers: int, readers: int, rate: float, seconds: float, re
             sent: dict[int, float] = {}
             arrivals: dict[int, list[float]] = {i: [] for i in range(n_servers)}
             clients = []
+            subscriptions = []  # (pycrdt drops an observer whose subscription is collected)
             for i, server in enumerate(servers):
                 for _ in range(readers):
                     client = await server.connect("bench.txt")
@@ -78,7 +79,7 @@ async def run_case(n_servers: int, readers: int, rate: float, seconds: float, re
                         seen[0] = max(seen[0], done)
 
                     # (a document observer may not read the document: a type observer may)
-                    client.jdoc._ysource.observe(observe)
+                    subscriptions.append(client.jdoc._ysource.observe(observe))
                     clients.append(client)
             writer = await servers[0].connect("bench.txt")
             await asyncio.sleep(2)

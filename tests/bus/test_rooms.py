@@ -233,26 +233,37 @@ async def test_killed_writer_is_replaced_and_nothing_is_doubled(group: Any) -> N
     final = text_of(clients[0])
     await eventually(lambda: path.read_text() == final, timeout=60, what="the first save")
 
-    # Exactly one writer lease for the room, held by one of the servers.
+    # Exactly one writer lease for the room, held by one of the servers: find which.
     redis = group.redis().client()
     keys = redis.keys("collab:lease:write:*")
-    redis.close()
     assert len(keys) == 1, keys
+    holder = redis.get(keys[0]).decode().split("|")[0]
+    redis.close()
+    [w] = [i for i, s in enumerate(servers) if f"as server {holder}" in s.log()]
 
-    # Kill the first server mid-editing; the others go on typing.
-    servers[0].kill()
-    survivors = clients[1:]
+    # Kill the writer mid-editing; the others go on typing, and so does its client, offline.
+    servers[w].kill()
+    orphan = clients[w]
+    await eventually(lambda: orphan.closed.is_set(), timeout=60, what="the orphan's socket")
+    orphan.online = False  # its tab keeps the document and queues what is typed
+    orphan.jdoc._ysource.insert(0, "typed offline\n")
+    survivors = [c for i, c in enumerate(clients) if i != w]
     for round in range(5):
         for i, client in enumerate(survivors):
             client.jdoc._ysource.insert(len(text_of(client)), f"after {i}.{round}\n")
-    wanted = [f"after {i}.{r}\n" for i in range(2) for r in range(5)]
-    await converged(survivors, lambda c: all(w in c for w in wanted))
+    # The orphan's tab reconnects to another server with the document it kept.
+    other = servers[(w + 1) % 3]
+    rejoined = await other.connect("k.txt", ydoc=orphan.ydoc)
+    everyone = [*survivors, rejoined]
+    wanted = ["typed offline\n"] + [f"after {i}.{r}\n" for i in range(2) for r in range(5)]
+    await converged(everyone, lambda c: all(c.count(x) == 1 for x in wanted))
     final = text_of(survivors[0])
-    await eventually(lambda: path.read_text() == final, timeout=60, what="a survivor to save")
+    await eventually(lambda: path.read_text() == final, timeout=90, what="a survivor to save")
     text = path.read_text()
     assert text.count("first line") == 1
-    assert all(text.count(f"from {i}\n") == 1 for i in range(3))
-    for client in survivors:
+    assert all(text.count(x) == 1 for x in [*wanted, *(f"from {i}\n" for i in range(3))])
+    assert "now writes k.txt" in "".join(s.log() for i, s in enumerate(servers) if i != w)
+    for client in everyone:
         client.close()
 
 
