@@ -36,6 +36,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def watcher(client, arrivals: list[float], sent: dict[int, float]):
+    """A text observer noting when each edit reached ``client`` (one argument: pycrdt passes
+    the transaction too to a callback that takes two)."""
+    seen = [0]
+
+    def observe(event) -> None:
+        now = time.monotonic()
+        done = len(client.jdoc._ysource) // EDIT
+        for k in range(seen[0], done):
+            if k in sent:
+                arrivals.append(now - sent[k])
+        seen[0] = max(seen[0], done)
+
+    return observe
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -64,21 +80,11 @@ async def run_case(n_servers: int, readers: int, rate: float, seconds: float, re
             sent: dict[int, float] = {}
             arrivals: dict[int, list[float]] = {i: [] for i in range(n_servers)}
             clients = []
-            subscriptions = []  # (pycrdt drops an observer whose subscription is collected)
+            subscriptions = []  # (kept for as long as the case runs)
             for i, server in enumerate(servers):
                 for _ in range(readers):
                     client = await server.connect("bench.txt")
-                    seen = [0]
-
-                    def observe(event, client=client, seen=seen, where=i) -> None:
-                        now = time.monotonic()
-                        done = len(client.jdoc._ysource) // EDIT
-                        for k in range(seen[0], done):
-                            if k in sent:
-                                arrivals[where].append(now - sent[k])
-                        seen[0] = max(seen[0], done)
-
-                    # (a document observer may not read the document: a type observer may)
+                    observe = watcher(client, arrivals[i], sent)
                     subscriptions.append(client.jdoc._ysource.observe(observe))
                     clients.append(client)
             writer = await servers[0].connect("bench.txt")
