@@ -20,8 +20,11 @@ from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default
 
 from . import metrics
 from ._version import __version__
+from .bus import REDIS_SCHEMES, EventBus, create_bus
+from .bus.redis_streams import redacted
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
+from .collaboration.roombus import RoomBus
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .documents.paths import BadPath, canonical_path
 from .events import RoomEvents
@@ -172,6 +175,34 @@ class CollabApp(ExtensionApp):
         "refused (read-only, full disk...): the first is after 1 s, then twice as long each "
         "time, up to this.",
     )
+
+    redis_url = Unicode(
+        "",
+        config=True,
+        help="Redis that joins this server to a group of servers serving the same folder "
+        "(redis://host:port/db): edits, presence and the file's writer are shared through "
+        "Redis Streams. The servers of a group must share the database too (the same db_path "
+        "on one machine). Empty: everything stays in this process (one server).",
+    )
+    writer_lease_ttl = Float(
+        10.0,
+        config=True,
+        help="Seconds after which another server of the group takes over writing a "
+        "document's file (saving, watching it on disk) when the server doing it died.",
+    )
+
+    @validate("redis_url")
+    def _check_redis_url(self, proposal: Any) -> str:
+        url = proposal["value"].strip()
+        if url and not url.startswith(REDIS_SCHEMES):
+            raise TraitError(f"redis_url must be a redis:// URL (or empty), not {url!r}")
+        return url
+
+    @validate("writer_lease_ttl")
+    def _check_writer_lease_ttl(self, proposal: Any) -> float:
+        if proposal["value"] <= 0:
+            raise TraitError("writer_lease_ttl must be positive")
+        return proposal["value"]
 
     version_quiet_period = Float(
         60.0,
@@ -366,6 +397,15 @@ class CollabApp(ExtensionApp):
             room_events(action, **data)
             self.audit.room_event(action, **data)
 
+        self.bus: EventBus = create_bus(self.redis_url)
+        self.roombus = RoomBus(
+            self.bus,
+            group=bool(self.redis_url),
+            store=self.store,
+            log=self.log,
+            writer_ttl=self.writer_lease_ttl,
+        )
+
         self.rooms = RoomManager(
             self.serverapp.contents_manager,
             file_ids,
@@ -386,6 +426,7 @@ class CollabApp(ExtensionApp):
             audit=self.audit,
             version_quiet=self.version_quiet_period,
             version_interval=self.version_interval,
+            hooks=self.roombus.attach,
             store_unavailable=unavailable,
             store_retry_max=self.store_retry_max,
             outage=self.outage,
@@ -537,7 +578,18 @@ class CollabApp(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Jupyter's hook once its event loop runs: start the periodic history upkeep."""
+        """Jupyter's hook once its event loop runs: join the bus, start the history upkeep."""
+        try:
+            await self.bus.start()
+        except Exception as error:
+            self.log.error("jupyter-collab cannot join its group at %s: %s", self.redis_url, error)
+            raise
+        if self.redis_url:
+            self.log.info(
+                "jupyter-collab joined the group of servers at %s as server %s",
+                redacted(self.redis_url),
+                self.bus.server_id,
+            )
         if self.maintenance is not None:
             self.maintenance.start()
         if self.freeze_gc_at_start:
@@ -569,6 +621,8 @@ class CollabApp(ExtensionApp):
         steps: list[Any] = [
             self.maintenance.stop() if getattr(self, "maintenance", None) else None,
             self.rooms.stop() if getattr(self, "rooms", None) else None,
+            self.roombus.close() if getattr(self, "roombus", None) else None,
+            self.bus.close() if getattr(self, "bus", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
             self.sharing.flush() if getattr(self, "sharing", None) else None,
             self.outage.close() if self.outage is not None else None,

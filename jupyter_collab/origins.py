@@ -20,6 +20,8 @@ class OriginKind(str, Enum):
     SERVER = "server"
     LOAD = "load"
     RESUME = "resume"  # replaying the room's own durable log: never logged again
+    # BUS: another server's update (it logged it): applied and fanned out here, never logged
+    # or published again
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +42,18 @@ class Origin:
 
     @property
     def logged(self) -> bool:
-        """Whether a change of this origin goes into the durable log."""
-        return self.kind is not OriginKind.RESUME
+        """Whether a change of this origin goes into the durable log (the server that received
+        a change logs it; a replay of the log or another server's update is not logged again)."""
+        return self.kind not in (OriginKind.RESUME, OriginKind.BUS)
+
+    @property
+    def shared(self) -> bool:
+        """Whether a change of this origin is published to the other servers of the group.
+
+        Loads and replays of the log are each server's own (the others load the same log);
+        changes that came from the bus are already everywhere.
+        """
+        return self.kind not in (OriginKind.LOAD, OriginKind.RESUME, OriginKind.BUS)
 
     @property
     def marks_dirty(self) -> bool:
@@ -57,3 +69,4 @@ LOAD = Origin(OriginKind.LOAD)
 RESUME = Origin(OriginKind.RESUME)
 DISK = Origin(OriginKind.DISK)
 SERVER = Origin(OriginKind.SERVER)
+BUS = Origin(OriginKind.BUS)

@@ -14,6 +14,7 @@ from .servers import server  # noqa: F401 (fixture: real server processes)
 pytest_plugins = [
     "pytest_jupyter.jupyter_server",
     "tests.services.postgres",
+    "tests.services.redis",
 ]
 
 

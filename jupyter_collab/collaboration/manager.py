@@ -15,6 +15,7 @@ from ..history.roomversions import RoomVersions
 from ..persistence import AuditAction, DocumentStore, UnknownDocument
 from ..persistence.outage import OutageLog
 from ..protocol.codes import CloseCode
+from .hooks import RoomHook
 from .journal import RoomJournal
 from .room import Room, RoomSettings
 
@@ -44,6 +45,7 @@ class RoomManager:
         store_unavailable: str | None = None,
         store_retry_max: float = 30.0,
         outage: OutageLog | None = None,
+        hooks: Callable[[Room], list[RoomHook]] | None = None,
     ) -> None:
         """``store`` None keeps no history; ``store_unavailable`` says why when that is not
         the deployment's choice (its database could not be opened): rooms then tell their
@@ -56,6 +58,7 @@ class RoomManager:
         self.audit = audit
         self.version_quiet = version_quiet
         self.version_interval = version_interval
+        self.hooks = hooks  # what else follows each new room (the event bus: roombus.py)
         self.file_ids = file_ids
         self.settings = settings
         self.idle_delay = idle_delay
@@ -138,6 +141,8 @@ class RoomManager:
         )
         if journal is not None:
             journal.attach(room.file.save_through, room.notify)
+        if self.hooks is not None:
+            room.hooks.extend(self.hooks(room))
         self.rooms[room_id] = room
         return room
 

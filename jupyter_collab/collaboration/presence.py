@@ -65,6 +65,22 @@ class Slot:
         return self.client_id, self.clock, self.text
 
 
+class RemoteOwner:
+    """The clients of another server of the group, as the owner of their awareness ids.
+
+    That server checked and stamped their states; here they are taken as they come (newer
+    clocks win), and removed together when the server leaves or dies.
+    """
+
+    __slots__ = ("server_id",)
+
+    def __init__(self, server_id: str) -> None:
+        self.server_id = server_id
+
+    def __repr__(self) -> str:
+        return f"<RemoteOwner {self.server_id}>"
+
+
 @dataclass
 class Applied:
     """What :meth:`Presence.apply` did with one update."""
@@ -164,6 +180,67 @@ class Presence:
             result.refused = {k: v for k, v in refused.items() if k not in told}
             told.update(refused)
         return result
+
+    def apply_remote(self, owner: RemoteOwner, entries: list[AwarenessEntry]) -> bool:
+        """Take states another server's clients announced (checked and stamped there); say if
+        anything changed. An id moves to that server when it comes with a newer clock (its
+        client reconnected there)."""
+        changed = False
+        owned = self._owned.setdefault(owner, set())
+        for entry in entries:
+            if entry.oversize:
+                continue
+            slot = self._slots.get(entry.client_id)
+            clock = entry.clock
+            if slot is None:
+                if entry.state is None:
+                    continue
+                slot = Slot(entry.client_id, clock, None, owner, "", 0)
+                self._slots[entry.client_id] = slot
+            elif slot.owner is owner:
+                if not (
+                    clock > slot.clock
+                    or (clock == slot.clock and entry.state is None and slot.state is not None)
+                ):
+                    continue
+            elif clock > slot.clock:
+                self._release(slot)
+                slot.owner = owner
+            else:
+                continue
+            owned.add(entry.client_id)
+            user = (entry.state or {}).get("user")
+            if isinstance(user, dict) and isinstance(user.get("username"), str):
+                slot.username = user["username"]
+            slot.clock = clock
+            slot.state = entry.state
+            slot.size = entry.size
+            slot.text = None
+            self._changed(slot)
+            changed = True
+        return changed
+
+    def local_states(
+        self, after: int = 0, upto: int | None = None
+    ) -> list[tuple[int, int, bytes]]:
+        """The wire states of this server's own clients: every present one (``after`` 0), or
+        those changed after sequence number ``after`` and up to ``upto`` (removals included),
+        for the other servers of the group."""
+        if after == 0 and upto is None:
+            return [
+                s.wire()
+                for s in self._slots.values()
+                if s.state is not None and not isinstance(s.owner, RemoteOwner)
+            ]
+        upto = self.published if upto is None else upto
+        states = []
+        for client_id, seq in reversed(self._changes.items()):
+            if seq <= after:
+                break
+            slot = self._slots[client_id]
+            if seq <= upto and not isinstance(slot.owner, RemoteOwner):
+                states.append(slot.wire())
+        return states
 
     def join(self, owner: Any) -> None:
         """``owner``, a new connection, joined (it may reclaim ids reserved before now)."""

@@ -38,6 +38,7 @@ from ..protocol.framing import (
 )
 from .fanout import Broadcast, Outbox
 from .fullstate import FullState
+from .hooks import RoomHook
 from .integrity import DIVERGED_TEXT, RoomIntegrity
 from .journal import RoomJournal
 from .presence import Presence
@@ -139,6 +140,7 @@ class Room:
             file_id=file_id,
         )
         self.versions = versions(self) if versions is not None else None
+        self.hooks: list[RoomHook] = []  # see hooks.py: who else follows this room
         self._load_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
@@ -228,14 +230,21 @@ class Room:
                 self.journal.record(update, origin, lambda: None)
         else:
             message = sync_frame(SyncType.UPDATE, update)
+            hooks = self.hooks
             since = perf_counter()
-            if self.journal is None:
+
+            def release() -> None:
                 self.broadcast.publish(message, update, origin.connection, since)
+                for hook in hooks:
+                    try:
+                        hook.updated(self, update, origin)
+                    except Exception:
+                        self.log.exception("A hook of room %s failed", self.room_id)
+
+            if self.journal is None:
+                release()
             else:
-                publish = self.broadcast.publish
-                self.journal.record(
-                    update, origin, lambda: publish(message, update, origin.connection, since)
-                )
+                self.journal.record(update, origin, release)
         if not content:
             return
         if origin.marks_dirty:
@@ -252,7 +261,14 @@ class Room:
         await asyncio.shield(self._load_task)
 
     async def _load(self) -> None:
-        await self.file.load()
+        load = self.file.load
+        for hook in reversed(self.hooks):  # the first hook is the outermost
+
+            async def wrapped(hook: RoomHook = hook, inner: Any = load) -> None:
+                await hook.load(self, inner)
+
+            load = wrapped
+        await load()
         self.file.start()
         if self.versions is not None:
             # the file as first opened becomes a version, in the background
@@ -418,6 +434,10 @@ class Room:
 
     # -- awareness -------------------------------------------------------------------------
 
+    def presence_changed(self) -> None:
+        """Presence changed from outside the room's clients (another server's): send it."""
+        self._awareness_changed()
+
     def _awareness_changed(self) -> None:
         """Someone's presence changed: send it with the others' at the end of this tick."""
         if self._awareness_tick is None and not self.closed:
@@ -435,12 +455,19 @@ class Room:
         """
         self._awareness_tick = None
         outboxes = list(self.broadcast.outboxes)
-        oldest = min((o.awareness_seen for o in outboxes), default=self.presence.seq)
         before = self.presence.published
+        oldest = min((o.awareness_seen for o in outboxes), default=self.presence.seq)
+        if self.hooks:
+            oldest = min(oldest, before)  # hooks are told of the changes after ``before``
         if not self.presence.publish(oldest):
             return
         for outbox in outboxes:
             outbox.pump()
+        for hook in self.hooks:
+            try:
+                hook.awareness_published(self, before)
+            except Exception:
+                self.log.exception("A hook of room %s failed", self.room_id)
         rate = self.settings.awareness_max_rate
         if rate > 0:
             sent = len(self.presence.frame_since(before))  # what an up-to-date client got
@@ -449,6 +476,15 @@ class Room:
     # -- notices and events ----------------------------------------------------------------
 
     def notify(self, body: dict[str, Any]) -> None:
+        self.broadcast.publish(notice_frame(body))
+        for hook in self.hooks:
+            try:
+                hook.notified(self, body)
+            except Exception:
+                self.log.exception("A hook of room %s failed", self.room_id)
+
+    def show_notice(self, body: dict[str, Any]) -> None:
+        """Send a notice to this server's clients only (another server's, from the bus)."""
         self.broadcast.publish(notice_frame(body))
 
     def emit(self, action: str, **data: Any) -> None:
@@ -486,4 +522,9 @@ class Room:
                     await self.versions.close()
             except Exception:
                 self.log.exception("Closing room %s", self.room_id)
+        for hook in self.hooks:
+            try:
+                await hook.closed(self)
+            except Exception:
+                self.log.exception("A hook of room %s failed to close", self.room_id)
         self.emit("room_closed", path=self.path, reason=reason or code.reason)

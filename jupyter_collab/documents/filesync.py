@@ -114,6 +114,9 @@ class FileSync:
         # a base lost at close would make the next start merge the file twice).
         self._base_write: asyncio.Future[bool] | None = None
         self._clock = clock or (lambda: asyncio.get_running_loop().time())
+        # Whether this server writes the file and watches it (see writer_changed). Always, for
+        # one server; for a group of servers, the holder of the room's writer lease.
+        self.may_write: Callable[[], bool] = lambda: True
 
     @property
     def dirty(self) -> bool:
@@ -270,6 +273,11 @@ class FileSync:
         self._base_write = asyncio.ensure_future(write())
         return self._base_write
 
+    async def bases_written(self) -> None:
+        """Wait until every merge base recorded so far is in the database (or failed)."""
+        if self._base_write is not None:
+            await asyncio.gather(self._base_write, return_exceptions=True)
+
     @property
     def _history_works(self) -> bool:
         """Whether the room's history database works (bases are worth waiting for)."""
@@ -307,6 +315,8 @@ class FileSync:
         self._last_change = now
         if self._first_unsaved is None:
             self._first_unsaved = now
+        if not self.may_write():
+            return  # the writer saves; if this server becomes it, writer_changed saves
         if self._save_task is None or self._save_task.done():
             self._save_task = self._spawn(self._autosave())
 
@@ -314,7 +324,8 @@ class FileSync:
         """A save as soon as possible, containing every change made so far; the future is
         resolved when it is done (True if the file was written)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        if self._closed:
+        if self._closed or not self.may_write():
+            # (not this server's to write: the writer's save holds what its journal logs)
             future.set_result(False)
             return future
         self._through.append(future)
@@ -341,7 +352,7 @@ class FileSync:
                 future.set_result(saved)
 
     async def _autosave(self) -> None:
-        while self._first_unsaved is not None and not self._closed:
+        while self._first_unsaved is not None and not self._closed and self.may_write():
             due = min(self._last_change + self.save_delay, self._first_unsaved + self.save_max_wait)
             if self._urgent:
                 due = self._clock()
@@ -361,8 +372,11 @@ class FileSync:
     async def save(self, user: str | None = None) -> bool:
         """Write the room to disk, merging a newer file first. True when it reached disk.
 
-        ``user`` is who asked for the save (None for an autosave), for the audit log.
+        ``user`` is who asked for the save (None for an autosave), for the audit log. A server
+        that is not the room's writer does not write (False): the writer has the same content.
         """
+        if not self.may_write():
+            return False
         through: list[asyncio.Future[bool]] = []
         async with self._lock:
             started = self._first_unsaved
@@ -420,6 +434,8 @@ class FileSync:
     # -- changes made on disk --------------------------------------------------------------
 
     async def poll_once(self) -> None:
+        if not self.may_write():
+            return  # the writer watches the file: two servers would merge one change twice
         async with self._lock:
             try:
                 on_disk = await self._stat()
@@ -482,6 +498,46 @@ class FileSync:
         self._set_base(merge_updates(self._base_update, update), digest)
         self.room.notify({"type": "disk-merged", "path": self.path})
         self.room.emit("disk_merged", path=self.path)
+
+    async def became_writer(self) -> None:
+        """This server now writes and watches the file (it took the writer lease over).
+
+        The previous writer saved and merged with merge bases of its own, which it recorded in
+        the shared file-ids database: take the base whose content is the file's, so that the
+        next merge from disk is the edit from what the file really holds (merging from this
+        server's older base would repeat the previous writer's saves: lines doubled). Then save
+        what the file lacks.
+        """
+        async with self._lock:
+            try:
+                value, last_modified = await self._read()
+            except FileGone:
+                self.room.file_deleted()
+                return
+            except FileUnloadable as exc:
+                self.log.warning("Taking over %s: cannot read it: %s", self.path, exc)
+                return
+            digest = _digest(value)
+            base = None
+            if self._bases is not None:
+                base = await self._bases.base(self._file_id, digest)
+            if base is not None and _content_of(base, self.kind) == value:
+                self._base_update = base
+            elif value == value_of(self.room.jdoc):
+                self._set_base(self.room.ydoc.get_update(), digest)
+            else:
+                self.log.warning(
+                    "Taking over %s: no merge base matches the file; merging from this "
+                    "server's own", self.path,
+                )  # fmt: skip
+            self.last_modified = last_modified
+            self._disk_digest = None
+            await self._merge_value(value)  # a change made on disk meanwhile, if any
+            differs = value_of(self.room.jdoc) != value
+        if differs:
+            self.changed()
+        elif self._first_unsaved is not None and not differs:
+            self._first_unsaved = None
 
     # -- lifecycle -------------------------------------------------------------------------
 

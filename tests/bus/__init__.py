@@ -1,0 +1,1 @@
+"""The event bus contract (in-process and Redis Streams) and Redis-specific behaviour."""
