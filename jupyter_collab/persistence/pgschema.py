@@ -70,6 +70,14 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE collab_versions ADD COLUMN base_id BIGINT",
         "ALTER TABLE collab_versions ADD COLUMN depth INTEGER NOT NULL DEFAULT 0",
     ],
+    [
+        # 3: a restore credits who wrote what it brought back (history/provenance.py), a
+        # version keeps what the history layer says about it, a snapshot who wrote what in it
+        "ALTER TABLE collab_updates ADD COLUMN credits JSONB",
+        "ALTER TABLE collab_updates ADD COLUMN provenance BYTEA",
+        "ALTER TABLE collab_versions ADD COLUMN details JSONB",
+        "ALTER TABLE collab_snapshots ADD COLUMN note BYTEA",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPONENT = PostgresComponent(NAME, tuple(MIGRATIONS))

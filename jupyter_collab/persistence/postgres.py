@@ -50,7 +50,8 @@ raises.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,9 +95,9 @@ THREAD_BYTES = 64 * 1024
 # pg_advisory_xact_lock key serializing audit inserts: "jcaudit" in ASCII.
 AUDIT_LOCK = int.from_bytes(b"jcaudit", "big")
 
-_ENTRY_COLUMNS = "seq, data, origin, user_name, time"
+_ENTRY_COLUMNS = "seq, data, origin, user_name, time, credits, provenance"
 _VERSION_COLUMNS = (
-    "id, doc_id, seq, name, kind, user_name, time, authors, change_bytes, state_size"
+    "id, doc_id, seq, name, kind, user_name, time, authors, change_bytes, state_size, details"
 )
 
 # Reserve the seqs of every document of a batch and insert its updates, in one statement.
@@ -109,21 +110,24 @@ WITH alloc AS (
     WHERE d.deleted_at IS NULL
     RETURNING d.doc_id, d.last_seq
 ), added AS (
-    INSERT INTO collab_updates (doc_id, seq, origin, user_name, time, data)
-    SELECT u.doc_id, a.last_seq - u.total + u.k, u.origin, u.user_name, u.time, u.data
+    INSERT INTO collab_updates (doc_id, seq, origin, user_name, time, data, credits, provenance)
+    SELECT u.doc_id, a.last_seq - u.total + u.k, u.origin, u.user_name, u.time, u.data,
+           u.credits::jsonb, u.provenance
     FROM unnest(
         %(u_docs)s::text[], %(u_k)s::bigint[], %(u_total)s::bigint[], %(u_origins)s::text[],
-        %(u_users)s::text[], %(u_times)s::float8[], %(u_data)s::bytea[]
-    ) AS u(doc_id, k, total, origin, user_name, time, data)
+        %(u_users)s::text[], %(u_times)s::float8[], %(u_data)s::bytea[],
+        %(u_credits)s::text[], %(u_provenance)s::bytea[]
+    ) AS u(doc_id, k, total, origin, user_name, time, data, credits, provenance)
     JOIN alloc a ON a.doc_id = u.doc_id
 )
 SELECT doc_id, last_seq FROM alloc
 """
 
 _UPSERT_SNAPSHOT = """
-INSERT INTO collab_snapshots (doc_id, upto_seq, time, state) VALUES (%s, %s, %s, %s)
+INSERT INTO collab_snapshots (doc_id, upto_seq, time, state, note) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (doc_id) DO UPDATE
-SET upto_seq = EXCLUDED.upto_seq, time = EXCLUDED.time, state = EXCLUDED.state
+SET upto_seq = EXCLUDED.upto_seq, time = EXCLUDED.time, state = EXCLUDED.state,
+    note = EXCLUDED.note
 """
 
 # Trim the longest prefix of seqs <= upto whose entries are all older than the cutoff (so the
@@ -173,12 +177,16 @@ async def _blob_op(fn: Any, data: bytes) -> bytes:
 
 
 def _entry(row: Sequence[Any]) -> LogEntry:
-    seq, data, origin, user, time = row
-    return LogEntry(seq, bytes(data), origin, user, time)
+    seq, data, origin, user, time, credits, provenance = row
+    return LogEntry(
+        seq, bytes(data), origin, user, time,
+        None if credits is None else tuple(credits),
+        None if provenance is None else bytes(provenance),
+    )  # fmt: skip
 
 
 def _version_info(row: Sequence[Any]) -> VersionInfo:
-    return VersionInfo(*row[:7], tuple(row[7]), row[8], row[9])
+    return VersionInfo(*row[:7], tuple(row[7]), row[8], row[9], dict(row[10] or {}))
 
 
 async def _value(value: Any) -> Any:
@@ -313,6 +321,8 @@ class PostgresStore(DocumentStore):
         u_users: list[str | None] = []
         u_times: list[float] = []
         u_data: list[bytes] = []
+        u_credits: list[str | None] = []
+        u_provenance: list[bytes | None] = []
         for doc_id in docs:
             requests = by_doc[doc_id]
             total = sum(len(r.entries) for r in requests)
@@ -330,6 +340,8 @@ class PostgresStore(DocumentStore):
                     u_users.append(entry.user)
                     u_times.append(entry.time)
                     u_data.append(entry.update)
+                    u_credits.append(None if entry.credits is None else json.dumps(entry.credits))
+                    u_provenance.append(entry.provenance)
         total_of = dict(zip(docs, counts, strict=True))
         resets = [r for r in batch if r.reset]
         for request in resets:  # compressed before a connection is taken
@@ -337,7 +349,7 @@ class PostgresStore(DocumentStore):
         params = {
             "docs": docs, "counts": counts, "created": created, "u_docs": u_docs, "u_k": u_k,
             "u_total": u_total, "u_origins": u_origins, "u_users": u_users, "u_times": u_times,
-            "u_data": u_data,
+            "u_data": u_data, "u_credits": u_credits, "u_provenance": u_provenance,
         }  # fmt: skip
         retention = self.retention
 
@@ -355,7 +367,8 @@ class PostgresStore(DocumentStore):
                     if seq > 1:  # (without an older log there is nothing to hide)
                         entry = request.entries[0]
                         await tx.execute(
-                            _UPSERT_SNAPSHOT, (request.doc_id, seq, entry.time, request.snapshot)
+                            _UPSERT_SNAPSHOT,
+                            (request.doc_id, seq, entry.time, request.snapshot, None),
                         )
                         await tx.execute(_TRIM, {
                             "doc": request.doc_id, "upto": seq, "cutoff": entry.time - retention,
@@ -444,7 +457,7 @@ class PostgresStore(DocumentStore):
         async def run(tx: Transaction) -> Reader[tuple[Any, ...] | None]:
             doc = await tx.execute("SELECT 1 FROM collab_docs WHERE doc_id = %s", (doc_id,))
             snap = await tx.execute(
-                "SELECT state, upto_seq, time FROM collab_snapshots WHERE doc_id = %s",
+                "SELECT state, upto_seq, time, note FROM collab_snapshots WHERE doc_id = %s",
                 (doc_id,), binary=True,
             )  # fmt: skip
 
@@ -461,8 +474,11 @@ class PostgresStore(DocumentStore):
     async def _snapshot(row: tuple[Any, ...] | None) -> Snapshot | None:
         if row is None:
             return None
-        state, upto, time = row
-        return Snapshot(await _blob_op(h.decompress, bytes(state)), upto, time)
+        state, upto, time, note = row
+        return Snapshot(
+            await _blob_op(h.decompress, bytes(state)), upto, time,
+            None if note is None else bytes(note),
+        )  # fmt: skip
 
     async def history(self, doc_id: str) -> tuple[Snapshot | None, list[LogEntry]]:
         check_doc_id(doc_id)
@@ -473,7 +489,7 @@ class PostgresStore(DocumentStore):
         ) -> Reader[tuple[tuple[Any, ...] | None, list[LogEntry]]]:
             doc = await tx.execute("SELECT 1 FROM collab_docs WHERE doc_id = %s", (doc_id,))
             snap = await tx.execute(
-                "SELECT state, upto_seq, time FROM collab_snapshots WHERE doc_id = %s",
+                "SELECT state, upto_seq, time, note FROM collab_snapshots WHERE doc_id = %s",
                 (doc_id,), binary=True,
             )  # fmt: skip
             rows = await tx.execute(
@@ -494,7 +510,13 @@ class PostgresStore(DocumentStore):
         return await self._snapshot(row), entries
 
     async def write_snapshot(
-        self, doc_id: str, state: bytes, upto_seq: int, *, now: float | None = None
+        self,
+        doc_id: str,
+        state: bytes,
+        upto_seq: int,
+        *,
+        now: float | None = None,
+        note: bytes | None = None,
     ) -> int:
         check_doc_id(doc_id)
         at = resolve_now(now)
@@ -518,7 +540,7 @@ class PostgresStore(DocumentStore):
             (last,) = await _fetch_doc(doc, doc_id)
             current = await snap.fetchone()
             check_snapshot_args(doc_id, state, upto_seq, last, current[0] if current else 0)
-            await tx.execute(_UPSERT_SNAPSHOT, (doc_id, upto_seq, at, blob))
+            await tx.execute(_UPSERT_SNAPSHOT, (doc_id, upto_seq, at, blob, note))
             trimmed = await tx.execute(_TRIM, {"doc": doc_id, "upto": upto_seq, "cutoff": cutoff})
 
             async def reader() -> int:
@@ -541,19 +563,27 @@ class PostgresStore(DocumentStore):
         kind: VersionKind = "auto",
         user: str | None = None,
         time: float,
+        details: Mapping[str, Any] | None = None,
     ) -> int:
-        check_version_args(kind, name, user, time)
+        extra = check_version_args(kind, name, user, time, details)
         check_doc_id(doc_id)
         await self._ready()
         for _ in range(5):
             try:
-                return await self._add_version(doc_id, seq, name, kind, user, float(time))
+                return await self._add_version(doc_id, seq, name, kind, user, float(time), extra)
             except _Stale:
                 continue
         raise StoreError(f"document {doc_id!r} kept changing under a new version; try again")
 
     async def _add_version(
-        self, doc_id: str, seq: int, name: str | None, kind: str, user: str | None, time: float
+        self,
+        doc_id: str,
+        seq: int,
+        name: str | None,
+        kind: str,
+        user: str | None,
+        time: float,
+        details: dict[str, Any],
     ) -> int:
         # 1. Read what the version is made of, in one snapshot, then let the connection go.
         async def read(tx: Transaction) -> Reader[dict[str, Any]]:
@@ -621,6 +651,7 @@ class PostgresStore(DocumentStore):
         values = (
             doc_id, seq, name, kind, user, time, Jsonb(list(h.authors(changes))),
             sum(len(e.update) for e in changes), state_size, blob, base_id, depth,
+            Jsonb(details) if details else None,
         )  # fmt: skip
 
         # 3. Store it, if the document and the version it builds on are still there.
@@ -639,8 +670,8 @@ class PostgresStore(DocumentStore):
                 raise _Stale()  # purged (and perhaps created again) meanwhile
             cur = await tx.execute(
                 "INSERT INTO collab_versions (doc_id, seq, name, kind, user_name, time, authors,"
-                " change_bytes, state_size, state, base_id, depth) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                " change_bytes, state_size, state, base_id, depth, details) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 values,
             )
 
