@@ -608,12 +608,15 @@ class CollabApp(ExtensionApp):
             source = canonical_path(data.get("source_path") or "")
         except BadPath:
             return
+        # Together: each applies its change in memory before its first database write, so
+        # rooms and shares follow at once (a file deleted and created again right away must
+        # not inherit the old file's shares while the room manager waits for the database).
         if action == "rename" and source:
-            await self.rooms.file_moved(source, path)
-            await self.sharing.moved(source, path)
+            await asyncio.gather(
+                self.rooms.file_moved(source, path), self.sharing.moved(source, path)
+            )
         elif action == "delete" and path:
-            await self.rooms.file_deleted(path)
-            await self.sharing.deleted(path)
+            await asyncio.gather(self.rooms.file_deleted(path), self.sharing.deleted(path))
 
     async def stop_extension(self) -> None:
         """Save and close every room, then the stores. Each step runs whatever the ones before

@@ -207,7 +207,8 @@ class Room:
             self._observe()
         state = self.ydoc.get_update()
         self.full_state.seed(state)
-        if self.journal is not None:
+        if self.journal is not None and self.ydoc.get_state() != b"\x00":
+            # (an empty file fills nothing: like a transaction that changed nothing, no entry)
             self.journal.record(state, LOAD, lambda: None)
         return state
 
