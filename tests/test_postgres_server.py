@@ -50,10 +50,7 @@ async def test_history_is_in_postgres_and_survives_a_killed_server(
         assert writer.content() == "first line\n"
         room = (await first.session("notes.txt"))["room"]
         writer.jdoc._ysource.insert(len(writer.content()), "typed with postgres\n")
-        status, named = await first.request(
-            "POST", f"api/collab/documents/{room}/versions", {"name": "before the kill"}
-        )
-        assert status == 201, named
+        # (the edit travels on the WebSocket, the naming on HTTP: name it once it arrived)
         await eventually(
             lambda: any(
                 b"typed with postgres" in bytes(data)
@@ -62,6 +59,10 @@ async def test_history_is_in_postgres_and_survives_a_killed_server(
             timeout=60,
             what="the edit in PostgreSQL's update log",
         )
+        status, named = await first.request(
+            "POST", f"api/collab/documents/{room}/versions", {"name": "before the kill"}
+        )
+        assert status == 201, named
         writer.close()
         first.kill()
     finally:
