@@ -194,7 +194,10 @@ def check_presence(a: Any, b: Any, out: Path) -> None:
 
 LABEL = ".jp-collab-RemoteCaret-label"
 LABEL_AND_LINE = """() => {
-  const label = document.querySelector('.jp-collab-RemoteCaret-label');
+  // CodeMirror keeps the carets of lines it has not laid out yet far off screen (top -10000):
+  // the label to look at is the one it placed, when there is one
+  const labels = Array.from(document.querySelectorAll('.jp-collab-RemoteCaret-label'));
+  const label = labels.find(x => x.getBoundingClientRect().top > -1000) || labels[0];
   const line = document.querySelector(
     '#jp-main-dock-panel .jp-MainAreaWidget:not(.lm-mod-hidden) .jp-Cell .cm-line');
   if (!label || !line) return null;
@@ -222,7 +225,7 @@ def check_cursor_label(a: Any, b: Any, out: Path, who: str = "A") -> dict[str, A
     def shown() -> bool:
         found.clear()
         found.update(a.evaluate(LABEL_AND_LINE) or {})
-        return bool(found.get("visible"))
+        return bool(found.get("visible")) and bool(found.get("inWindow"))
 
     check(f"{who}: B's name shows beside B's cursor while B types", wait_until(shown, 15), json.dumps(found))
     if found:
