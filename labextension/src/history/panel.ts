@@ -20,7 +20,7 @@ import {
   versionTitle
 } from './format';
 import { HistoryModel, IHistoryProblem } from './model';
-import { avatar } from './viewer';
+import { avatar, button } from './viewer';
 import { VersionMode } from './viewmodel';
 
 export namespace HistoryPanel {
@@ -180,33 +180,6 @@ export class HistoryPanel extends Widget {
     }
   }
 
-  private _button(
-    label: string,
-    options: {
-      title?: string;
-      focusKey: string;
-      className?: string;
-      disabled?: boolean;
-      pressed?: boolean;
-      onClick: () => void;
-    }
-  ): HTMLButtonElement {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = `jp-collab-HistoryPanel-button ${options.className ?? ''}`.trim();
-    b.textContent = label;
-    if (options.title) {
-      b.title = options.title;
-    }
-    b.dataset.focusKey = options.focusKey;
-    b.disabled = !!options.disabled;
-    if (options.pressed !== undefined) {
-      b.setAttribute('aria-pressed', options.pressed ? 'true' : 'false');
-    }
-    b.addEventListener('click', options.onClick);
-    return b;
-  }
-
   private _renderToolbar(): void {
     const trans = this._trans;
     const model = this.model;
@@ -217,7 +190,7 @@ export class HistoryPanel extends Widget {
     }
     if (model.canWrite) {
       this._toolbar.append(
-        this._button(trans.__('Name this version…'), {
+        button(trans.__('Name this version…'), {
           title: trans.__('Give the current content a name in the history'),
           focusKey: 'name',
           className: 'jp-collab-HistoryPanel-name',
@@ -227,7 +200,7 @@ export class HistoryPanel extends Widget {
       );
     }
     this._toolbar.append(
-      this._button(trans.__('Who wrote this'), {
+      button(trans.__('Who wrote this'), {
         title: trans.__('Show who last wrote each line or cell of the current content'),
         focusKey: 'attribution',
         className: 'jp-collab-HistoryPanel-attribution',
@@ -237,7 +210,7 @@ export class HistoryPanel extends Widget {
             ? model.closeView()
             : void model.showAttribution()
       }),
-      this._button(trans.__('Refresh'), {
+      button(trans.__('Refresh'), {
         title: trans.__('Load the list of versions again'),
         focusKey: 'refresh',
         className: 'jp-collab-HistoryPanel-refresh',
@@ -297,7 +270,7 @@ export class HistoryPanel extends Widget {
       const li = document.createElement('li');
       li.className = 'jp-collab-HistoryPanel-more';
       li.append(
-        this._button(trans.__('Load older versions'), {
+        button(trans.__('Load older versions'), {
           focusKey: 'more',
           disabled: model.loading,
           onClick: () => void model.loadMore()
@@ -400,7 +373,7 @@ export class HistoryPanel extends Widget {
       body.setAttribute('aria-label', trans.__('Who wrote the current content'));
       const h3 = document.createElement('h3');
       h3.textContent = trans.__('Who wrote this');
-      const close = this._button(trans.__('Close'), {
+      const close = button(trans.__('Close'), {
         focusKey: 'close',
         className: 'jp-collab-HistoryPanel-close',
         onClick: () => model.closeView()
@@ -432,13 +405,13 @@ export class HistoryPanel extends Widget {
     actions.className = 'jp-collab-HistoryPanel-actions';
     actions.setAttribute('role', 'toolbar');
     actions.append(
-      this._button(trans.__('Open'), {
+      button(trans.__('Open'), {
         title: trans.__('Show the content of this version in the main area'),
         focusKey: 'preview',
         className: 'jp-collab-HistoryPanel-preview',
         onClick: () => this._open(version, 'content')
       }),
-      this._button(trans.__('Changes since'), {
+      button(trans.__('Changes since'), {
         title: trans.__('What changed from this version to the current content'),
         focusKey: 'diff',
         className: 'jp-collab-HistoryPanel-diff',
@@ -447,7 +420,7 @@ export class HistoryPanel extends Widget {
     );
     if (model.canWrite) {
       actions.append(
-        this._button(trans.__('Restore…'), {
+        button(trans.__('Restore…'), {
           title: trans.__('Make this version the current content (for everyone)'),
           focusKey: 'restore',
           className: 'jp-collab-HistoryPanel-restore jp-mod-warn',
