@@ -235,11 +235,12 @@ class CollabApp(ExtensionApp):
     )
 
     default_role = Enum(
-        ["owner", "editor", "viewer"],
+        ["owner", "editor", "commenter", "viewer"],
         default_value="editor",
         config=True,
         help="Role of every user but the server's own (see 'owners') on files and folders "
         "nobody shared: 'editor' (the default) may edit but not change who has access; "
+        "'commenter' reads and comments but does not edit; "
         "'viewer' only reads until an owner shares a file with them; 'owner' lets everyone who "
         "reaches the server share and unshare everything, as if it were theirs. The Jupyter "
         "Authorizer stays the limit: a user it lets only read is a viewer at most.",

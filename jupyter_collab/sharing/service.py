@@ -44,6 +44,7 @@ class BadShare(ValueError):
 _ABILITY = {
     Role.OWNER: "edit and share it",
     Role.EDITOR: "edit it",
+    Role.COMMENTER: "view it and comment on it",
     Role.VIEWER: "only view it",
     Role.NONE: "not open it",
 }

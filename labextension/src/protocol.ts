@@ -17,7 +17,7 @@ export enum MessageType {
 }
 
 /** Roles a session can grant. */
-export type Role = 'owner' | 'editor' | 'viewer' | 'none' | string;
+export type Role = 'owner' | 'editor' | 'commenter' | 'viewer' | 'none' | string;
 
 /** Reply of `PUT /api/collab/session/{path}`. */
 export interface ISessionModel {
@@ -35,9 +35,9 @@ export interface ISessionModel {
   user?: unknown;
 }
 
-/** Whether a role may change the document (an unknown role, from a server without roles, may). */
+/** Whether a role may change the document (an unknown role, from a server without roles, may; a commenter may not: it only comments). */
 export function canWrite(role: Role | null | undefined): boolean {
-  return role !== 'viewer' && role !== 'none';
+  return role !== 'viewer' && role !== 'commenter' && role !== 'none';
 }
 
 /** Notices the server sends as message type 100. */
