@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 from .anchors import Anchor
 
@@ -94,3 +95,43 @@ class CommentStore(ABC):
 
     async def close(self) -> None:  # noqa: B027 (optional: the in-memory store holds nothing)
         """Release resources."""
+
+
+class UnavailableCommentStore(CommentStore):
+    """The store of a server whose database could not be opened: every operation fails with
+    the reason (a 503), rather than keeping comments in memory that a restart would lose."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def _fail(self) -> Any:
+        raise CommentStoreUnavailable(f"the database cannot be used: {self.reason}")
+
+    async def create_thread(self, thread: Thread, first: Comment) -> None:
+        self._fail()
+
+    async def thread(self, thread_id: str) -> Thread:
+        return self._fail()
+
+    async def threads(self, file_id: str) -> list[Thread]:
+        return self._fail()
+
+    async def add_comment(self, comment: Comment) -> None:
+        self._fail()
+
+    async def edit_comment(
+        self, thread_id: str, comment_id: str, body: str, mentions: tuple[str, ...], time: float
+    ) -> Comment:
+        return self._fail()
+
+    async def delete_comment(self, thread_id: str, comment_id: str, time: float) -> bool:
+        return self._fail()
+
+    async def set_resolved(
+        self, thread_id: str, resolved: bool, user: str, time: float
+    ) -> Thread:
+        return self._fail()
+
+
+class CommentStoreUnavailable(RuntimeError):
+    """The comment store cannot be used (its database could not be opened)."""

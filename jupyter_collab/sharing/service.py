@@ -148,6 +148,11 @@ class Sharing:
         """Note what the Authorizer allowed ``username`` (on each request that computes it)."""
         self._caps[username] = cap
 
+    def known_cap(self, username: str) -> Role:
+        """What the Authorizer allowed ``username`` when last seen here; for someone not seen
+        since the server started, as much as the shares give (as ``set_role`` assumes)."""
+        return self._caps.get(username, Role.OWNER)
+
     def _limits(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Add to a listed share what it really gives: ``effectiveRole``, and ``limited`` with
         a ``message`` when that is less (or other) than the share says."""
