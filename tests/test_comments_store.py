@@ -29,7 +29,7 @@ def store(request, tmp_path, jp_asyncio_loop):
     jp_asyncio_loop.run_until_complete(made.close())
 
 
-RANGE = Anchor("cell-1", b"\x00\x01\x02\x00", b"\x00\x01\x05\x41", "quoted text")
+RANGE = Anchor("cell-1", b"\x00\x01\x02\x00", b"\x00\x01\x05\x41", "quoted text", b"\x02\x01\x01\x41")
 
 
 def thread(id: str, file_id: str = "f1", created: float = 1.0, anchor: Anchor = RANGE) -> Thread:

@@ -40,12 +40,19 @@ class BadAnchor(ValueError):
 
 @dataclass(frozen=True)
 class Anchor:
-    """A thread's anchor as stored: ``cell`` id or None, encoded positions or None, quote."""
+    """A thread's anchor as stored: ``cell`` id or None, encoded positions or None, quote.
+
+    ``scope`` (server-side only) is the anchored text itself as a relative position names it
+    (its root name, or the id of its own CRDT item): a cell deleted and inserted again as a
+    copy (how JupyterLab moves cells) keeps its id but is another text, whose characters the
+    positions cannot name; ``locate`` then finds the range again by its quote.
+    """
 
     cell: str | None
     start: bytes | None
     end: bytes | None
     quote: str
+    scope: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -243,6 +250,11 @@ def _type_reference(text: Text) -> dict[str, Any]:
     return found
 
 
+def _scope(text: Text) -> bytes:
+    """``text`` itself, encoded as a relative position (see :attr:`Anchor.scope`)."""
+    return StickyIndex.new(text, 0, Assoc.BEFORE).encode()
+
+
 def _same_reference(position: Position, reference: dict[str, Any]) -> bool:
     if position.kind == "tname":
         return reference.get("tname") == position.name
@@ -321,7 +333,9 @@ def make_anchor(doc: Doc, kind: str, request: AnchorRequest) -> Anchor:
     end = _live_index(text, request.end, "end")
     if end <= start:
         raise BadAnchor('anchor "end" must come after "start" (a range of at least one character)')
-    return Anchor(request.cell, request.start, request.end, _clip(str(text)[start:end]))
+    return Anchor(
+        request.cell, request.start, request.end, _clip(str(text)[start:end]), _scope(text)
+    )
 
 
 def range_positions(text: Text, start: int, end: int) -> tuple[bytes, bytes]:
@@ -361,10 +375,11 @@ def locate(doc: Doc, kind: str, anchor: Anchor, texts: dict[Any, str] | None = N
     if key not in cache:
         cache[key] = str(text)
     content = cache[key]
-    start_position = parse_position(anchor.start, "start")
-    end_position = parse_position(anchor.end, "end")
-    start = _index(text, anchor.start, start_position)
-    end = _index(text, anchor.end, end_position)
+    start: int | None = None
+    end: int | None = None
+    if anchor.scope is None or anchor.scope == _scope(text):
+        start = _index(text, anchor.start, parse_position(anchor.start, "start"))
+        end = _index(text, anchor.end, parse_position(anchor.end, "end"))
     if start is None or end is None:
         # The characters are unknown to this text: a cell moved by deleting it and inserting a
         # copy (JupyterLab moves cells so) keeps its id and text but not its CRDT items. The

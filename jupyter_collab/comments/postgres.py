@@ -29,6 +29,7 @@ COMPONENT = PostgresComponent(
                 anchor_start BYTEA,
                 anchor_end BYTEA,
                 quote TEXT NOT NULL,
+                scope BYTEA,
                 created_by TEXT NOT NULL,
                 created DOUBLE PRECISION NOT NULL,
                 updated DOUBLE PRECISION NOT NULL,
@@ -113,9 +114,9 @@ class PostgresCommentStore(CommentStore):
         async def run(tx: Transaction) -> Reader[None]:
             await tx.execute(
                 f"INSERT INTO collab_comment_threads ({THREAD_COLUMNS}) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (id) DO NOTHING",
-                (*thread_row(thread)[:10], thread.resolved, *thread_row(thread)[11:]),
+                (*thread_row(thread)[:11], thread.resolved, *thread_row(thread)[12:]),
             )
             await tx.execute(_INSERT_COMMENT, _comment_params(first))
             return _none
