@@ -333,9 +333,7 @@ async def test_mentions_notify_readers_only(jp_root_dir, connect, api):
     assert [n["type"] for n in new if n["type"] != "shared"] == ["mentioned"]
 
 
-async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
-    jp_root_dir, connect, api
-):
+async def test_bad_input_is_refused_with_a_message_and_changes_nothing(jp_root_dir, connect, api):
     (jp_root_dir / "b.txt").write_text("some text here\n")
     (jp_root_dir / "other.txt").write_text("another document\n")
     notebook(jp_root_dir / "n.ipynb", ["x = 1"])
@@ -362,29 +360,78 @@ async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
         ("POST", (), [1, 2], 400, "object"),
         ("POST", (), {"path": "b.txt", "anchor": "here", "body": "x"}, 400, "object"),
         ("POST", (), {"path": "b.txt", "anchor": {"start": first}, "body": "x"}, 400, "both"),
-        ("POST", (), {"path": "b.txt", "anchor": {**good, "extra": 1}, "body": "x"}, 400,
-         "unknown"),
-        ("POST", (), {"path": "b.txt", "anchor": {**good, "start": "%%%"}, "body": "x"}, 400,
-         "base64"),
-        ("POST", (), {"path": "b.txt", "anchor": {**good, "start": b64(b"\x07\x01")},
-                      "body": "x"}, 400, "relative position"),
-        ("POST", (), {"path": "b.txt", "anchor": {**good, "start": b64(b"\x00\x01")},
-                      "body": "x"}, 400, "cut short"),
-        ("POST", (), {"path": "b.txt", "anchor": {**good, "start": last, "end": first},
-                      "body": "x"}, 400, "after"),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": {**good, "extra": 1}, "body": "x"},
+            400,
+            "unknown",
+        ),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": {**good, "start": "%%%"}, "body": "x"},
+            400,
+            "base64",
+        ),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": {**good, "start": b64(b"\x07\x01")}, "body": "x"},
+            400,
+            "relative position",
+        ),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": {**good, "start": b64(b"\x00\x01")}, "body": "x"},
+            400,
+            "cut short",
+        ),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": {**good, "start": last, "end": first}, "body": "x"},
+            400,
+            "after",
+        ),
         ("POST", (), {"path": "b.txt", "anchor": foreign, "body": "x"}, 400, "not in"),
-        ("POST", (), {"path": "b.txt", "anchor": {**good, "cell": "c0"}, "body": "x"}, 400,
-         "no cells"),
-        ("POST", (), {"path": "n.ipynb", "anchor": {"cell": "nope"}, "body": "x"}, 400,
-         "no cell"),
-        ("POST", (), {"path": "n.ipynb", "anchor": {**cell_range, "cell": None}, "body": "x"},
-         400, "cell"),
-        ("POST", (), {"path": "n.ipynb", "anchor": {**good, "cell": "c0"}, "body": "x"}, 400,
-         "not in"),
-        ("POST", (), {"path": "b.txt", "anchor": good, "body": "x", "room": "json:notebook:x"},
-         400, "not a document of"),
-        ("POST", (), {"path": "b.txt", "anchor": good, "body": "x", "room": "nonsense"}, 400,
-         "room id"),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": {**good, "cell": "c0"}, "body": "x"},
+            400,
+            "no cells",
+        ),
+        ("POST", (), {"path": "n.ipynb", "anchor": {"cell": "nope"}, "body": "x"}, 400, "no cell"),
+        (
+            "POST",
+            (),
+            {"path": "n.ipynb", "anchor": {**cell_range, "cell": None}, "body": "x"},
+            400,
+            "cell",
+        ),
+        (
+            "POST",
+            (),
+            {"path": "n.ipynb", "anchor": {**good, "cell": "c0"}, "body": "x"},
+            400,
+            "not in",
+        ),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": good, "body": "x", "room": "json:notebook:x"},
+            400,
+            "not a document of",
+        ),
+        (
+            "POST",
+            (),
+            {"path": "b.txt", "anchor": good, "body": "x", "room": "nonsense"},
+            400,
+            "room id",
+        ),
         ("POST", ("0" * 32, "comments"), {"body": "x"}, 404, "no such thread"),
         ("POST", ("not-a-thread", "comments"), {"body": "x"}, 404, "no such thread"),
         ("POST", (thread, "comments"), {"body": "y" * 20_000}, 413, "10,000"),

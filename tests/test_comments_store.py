@@ -29,7 +29,9 @@ def store(request, tmp_path, jp_asyncio_loop):
     jp_asyncio_loop.run_until_complete(made.close())
 
 
-RANGE = Anchor("cell-1", b"\x00\x01\x02\x00", b"\x00\x01\x05\x41", "quoted text", b"\x02\x01\x01\x41")
+RANGE = Anchor(
+    "cell-1", b"\x00\x01\x02\x00", b"\x00\x01\x05\x41", "quoted text", b"\x02\x01\x01\x41"
+)
 
 
 def thread(id: str, file_id: str = "f1", created: float = 1.0, anchor: Anchor = RANGE) -> Thread:
@@ -53,7 +55,9 @@ async def test_a_thread_keeps_its_anchor_comments_and_order(store):
 
 
 async def test_whole_cell_and_whole_document_anchors(store):
-    await store.create_thread(thread("t1", anchor=Anchor("c", None, None, "x = 1")), comment("a", "t1"))
+    await store.create_thread(
+        thread("t1", anchor=Anchor("c", None, None, "x = 1")), comment("a", "t1")
+    )
     await store.create_thread(thread("t2", anchor=Anchor(None, None, None, "")), comment("b", "t2"))
     assert (await store.thread("t1")).anchor == Anchor("c", None, None, "x = 1")
     assert (await store.thread("t2")).anchor == Anchor(None, None, None, "")

@@ -137,8 +137,7 @@ class PostgresCommentStore(CommentStore):
 
         async def run(tx: Transaction) -> Reader[None]:
             touched = await tx.execute(
-                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) "
-                "WHERE id = %s",
+                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) WHERE id = %s",
                 (comment.created, comment.thread),
             )
             await tx.sync()
@@ -163,8 +162,7 @@ class PostgresCommentStore(CommentStore):
                 (body, Jsonb(list(mentions)), time, comment_id, thread_id),
             )
             await tx.execute(
-                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) "
-                "WHERE id = %s",
+                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) WHERE id = %s",
                 (time, thread_id),
             )
 
@@ -214,9 +212,7 @@ class PostgresCommentStore(CommentStore):
 
         return await self.db.write(run)
 
-    async def set_resolved(
-        self, thread_id: str, resolved: bool, user: str, time: float
-    ) -> Thread:
+    async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         await self.db.ready(COMPONENT)
 
         async def run(tx: Transaction) -> Reader[int]:

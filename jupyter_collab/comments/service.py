@@ -283,9 +283,7 @@ class Comments:
     def _default_document(self, path: str) -> DocumentKind:
         return KINDS[("json", "notebook")] if path.endswith(".ipynb") else KINDS[("text", "file")]
 
-    async def create(
-        self, path: str, user: Any, cap: Role, body: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def create(self, path: str, user: Any, cap: Role, body: dict[str, Any]) -> dict[str, Any]:
         self._require(path, user, cap, write=True)
         text = body_text(body.get("body"))
         try:
@@ -375,9 +373,7 @@ class Comments:
         fresh_unreachable = [name for name in unreachable if name not in before]
         return await self._reply(thread, comment, path, new, fresh_unreachable)
 
-    async def delete(
-        self, thread_id: str, comment_id: str, user: Any, cap: Role
-    ) -> dict[str, Any]:
+    async def delete(self, thread_id: str, comment_id: str, user: Any, cap: Role) -> dict[str, Any]:
         thread, path = await self._thread_and_path(thread_id)
         role = self._require(path, user, cap, write=True)
         old = self._find(thread, comment_id)

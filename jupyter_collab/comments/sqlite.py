@@ -198,9 +198,7 @@ class SQLiteCommentStore(CommentStore):
 
         return await self._write(run)
 
-    async def set_resolved(
-        self, thread_id: str, resolved: bool, user: str, time: float
-    ) -> Thread:
+    async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         def run(db: sqlite3.Connection) -> Thread:
             changed = db.execute(
                 "UPDATE collab_comment_threads SET resolved = ?, resolved_by = ?, "
