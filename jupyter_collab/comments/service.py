@@ -36,7 +36,7 @@ from ..persistence import AuditAction
 from ..sharing.roles import Role
 from ..sharing.service import Sharing
 from ..timestamps import iso
-from .anchors import Anchor, BadAnchor, Place, locate, make_anchor, parse_request
+from .anchors import Anchor, BadAnchor, Content, Place, locate, make_anchor, parse_request
 from .mentions import mentioned_names
 from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
 
@@ -196,7 +196,7 @@ class Comments:
         for doc_id, some in by_doc.items():
 
             def run(doc: Doc, kind: str, some: list[Thread] = some) -> dict[str, Place]:
-                texts: dict[Any, str] = {}
+                texts: dict[Any, Content] = {}
                 return {t.id: locate(doc, kind, t.anchor, texts) for t in some}
 
             try:
