@@ -10,6 +10,7 @@ from typing import Any
 
 import nbformat
 from pycrdt import Text
+from tornado.httpclient import HTTPClientError
 
 from jupyter_collab.comments.anchors import range_positions
 
@@ -191,7 +192,7 @@ async def test_threads_are_read_from_the_stored_document_when_no_room_is_open(
 
 
 async def test_a_commenter_comments_but_cannot_edit_and_a_viewer_only_reads(
-    jp_root_dir, connect, open_session, api
+    jp_root_dir, jp_fetch, connect, open_session, api
 ):
     (jp_root_dir / "proj").mkdir()
     (jp_root_dir / "proj" / "r.txt").write_text("review me\n")
@@ -217,6 +218,21 @@ async def test_a_commenter_comments_but_cannot_edit_and_a_viewer_only_reads(
         what="save refused",
     )
     assert text_of(alice) == "review me\n"
+    # ... nor through Jupyter's contents API
+    try:
+        await jp_fetch(
+            "api",
+            "contents",
+            "proj",
+            "r.txt",
+            method="PUT",
+            headers=token_header("bob"),
+            body=json.dumps({"type": "file", "format": "text", "content": "x"}),
+        )
+        raise AssertionError("a commenter saved through /api/contents")
+    except HTTPClientError as error:
+        assert error.code == 403
+    assert (jp_root_dir / "proj" / "r.txt").read_text() == "review me\n"
 
     # ... and takes their comments; a viewer reads them and cannot write any
     anchor = text_anchor(alice.jdoc._ysource, 0, 6)

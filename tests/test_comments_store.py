@@ -127,3 +127,22 @@ async def test_sqlite_threads_survive_reopening(tmp_path):
         assert (await two.thread("t1")).anchor == RANGE
     finally:
         await two.close()
+
+
+async def test_a_repaired_database_keeps_its_comments(tmp_path):
+    """`jupyter collab check --repair` copies the comment tables into the fresh database."""
+    from jupyter_collab.persistence.repair import repair
+    from jupyter_collab.tables import COMPONENTS
+
+    one = SQLiteCommentStore(tmp_path / "c.db")
+    await one.create_thread(thread("t1"), comment("c1", "t1", body="keep me"))
+    await one.add_comment(comment("c2", "t1", "bob", 2.0, "me too"))
+    await one.close()
+    salvage = repair(tmp_path / "c.db", COMPONENTS)
+    assert salvage.rows["collab_comment_threads"] == 1 and salvage.rows["collab_comments"] == 2
+    two = SQLiteCommentStore(tmp_path / "c.db")
+    try:
+        kept = await two.thread("t1")
+        assert kept.anchor == RANGE and [c.body for c in kept.comments] == ["keep me", "me too"]
+    finally:
+        await two.close()
