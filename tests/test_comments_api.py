@@ -555,3 +555,22 @@ async def test_comment_actions_are_audited(jp_root_dir, connect, api):
 
 async def _count(events: Any, n: int) -> bool:
     return len(await events()) >= n
+
+
+async def test_binary_files_take_comments_on_the_whole_file(jp_root_dir, connect, api):
+    (jp_root_dir / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary")
+    viewer = await connect("img.png", "base64", "file", headers=token_header("alice"))
+    room = room_of(viewer)
+    created = await new_thread(api, "img.png", None, "nice picture")
+    assert created["thread"]["current"] is None and not created["thread"]["detached"]
+    status, reply = await api(
+        "POST", "comments",
+        body={"path": "img.png", "room": room, "anchor": {"cell": "x"}, "body": "here"},
+    )  # fmt: skip
+    assert status == 400 and "whole file" in reply["message"]
+    status, reply = await api(
+        "POST", "comments", body={"path": "img.png", "room": room, "body": "on the blob"}
+    )
+    assert status == 201 and reply["thread"]["room"] == room
+    listing = await threads_of(api, "img.png")
+    assert [t["comments"][0]["body"] for t in listing["threads"]] == ["nice picture", "on the blob"]

@@ -68,6 +68,10 @@ class NotFound(CommentError):
     status = 404
 
 
+class Unloadable(CommentError):
+    status = 409
+
+
 class CommentsUnavailable(CommentError):
     status = 503
 
@@ -190,9 +194,12 @@ class Comments:
     async def _places(self, threads: Iterable[Thread]) -> dict[str, Place]:
         """Where each thread is now, reading each document once."""
         by_doc: dict[str, list[Thread]] = {}
-        for thread in threads:
-            by_doc.setdefault(thread.doc_id, []).append(thread)
         places: dict[str, Place] = {}
+        for thread in threads:
+            if thread.anchor.cell is None and thread.anchor.start is None:
+                places[thread.id] = Place(False, whole_document=True)  # (no need to read it)
+            else:
+                by_doc.setdefault(thread.doc_id, []).append(thread)
         for doc_id, some in by_doc.items():
 
             def run(doc: Doc, kind: str, some: list[Thread] = some) -> dict[str, Place]:
@@ -306,10 +313,19 @@ class Comments:
         def anchor_in(doc: Doc, kind: str) -> Anchor:
             return make_anchor(doc, kind, request)
 
-        try:
-            anchor = await self._in_document(doc_id, anchor_in)
-        except BadAnchor as exc:
-            raise BadComment(str(exc)) from None
+        if request.cell is None and request.start is None:
+            anchor = Anchor(None, None, None, "")  # the whole file: nothing to look up in it
+        else:
+            try:
+                anchor = await self._in_document(doc_id, anchor_in)
+            except BadAnchor as exc:
+                raise BadComment(str(exc)) from None
+            except CommentError:
+                raise
+            except Exception as exc:  # the file cannot be loaded as that kind of document
+                raise Unloadable(
+                    f"the document cannot be read to place the comment: {exc}"
+                ) from exc
         now = time.time()
         mentions, mentioned, unreachable = await self._mentions(text, path, user.username)
         thread = Thread(uuid.uuid4().hex, file_id, doc_id, anchor, user.username, now, now)
