@@ -163,8 +163,8 @@ def parse_position(raw: bytes, name: str = "position") -> Position:
 class _Reader:
     """lib0's varuint / varint / varstring, only as far as relative positions use them."""
 
-    def __init__(self, data: bytes, name: str) -> None:
-        if len(data) > MAX_POSITION_BYTES:
+    def __init__(self, data: bytes, name: str, limit: int | None = MAX_POSITION_BYTES) -> None:
+        if limit is not None and len(data) > limit:
             raise BadAnchor(f'anchor "{name}" is too long for a relative position')
         self.data, self.i, self.name = data, 0, name
 
@@ -293,12 +293,26 @@ def _same_reference(position: Position, reference: dict[str, Any]) -> bool:
     return position.kind == "type" and named == {"client": position.client, "clock": position.clock}
 
 
+def _seen(doc: Doc, position: Position) -> bool:
+    """Whether the document has the character ``position`` names (its state vector covers its
+    id): yrs panics on a position it has never seen, and a panic prints a backtrace."""
+    state = doc.get_state()
+    reader = _Reader(state, "state vector", limit=None)
+    for _ in range(reader.uint()):
+        client, clock = reader.uint(), reader.uint()
+        if client == position.client:
+            return position.clock < clock
+    return False
+
+
 def _index(text: Text, raw: bytes, position: Position, length: int) -> int | None:
     """The index ``raw`` resolves to in the text it belongs to (``length`` UTF-16 units long),
     or None when yrs cannot resolve it (its character was never seen here, or was garbage
     collected with its cell)."""
     if position.kind != "item":
         return 0 if position.assoc < 0 else length
+    if not _seen(text.doc, position):
+        return None
     try:
         return StickyIndex.decode(raw, text).get_index()
     except BaseException as exc:  # pycrdt raises a PanicException (a BaseException) here
