@@ -331,7 +331,10 @@ async def test_mentions_notify_readers_only(jp_root_dir, connect, api):
     # alice resolves: bob (a participant) is told; alice is not told of her own act
     await api("PATCH", "comments", thread, body={"resolved": True})
     resolved = [n for n in await inbox(api, "bob") if n["type"] == "resolved"]
-    assert len(resolved) == 1 and resolved[0]["details"]["resolved"] is True
+    assert len(resolved) == 1 and resolved[0]["details"]["excerpt"].startswith("@bob and")
+    await api("PATCH", "comments", thread, body={"resolved": False})  # reopened: no news
+    await api("PATCH", "comments", thread, body={"resolved": True})
+    assert len([n for n in await inbox(api, "bob") if n["type"] == "resolved"]) == 2
     assert len(await inbox(api, "carol")) == before["carol"]
 
     # carol gets access, and an edit mentioning her again notifies her (only the new mention)

@@ -425,12 +425,14 @@ class Comments:
             except UnknownThread:
                 raise NotFound(f"no such thread: {thread_id}") from None
             self._changed(thread, None, "resolved" if resolved else "reopened", user, path)
-            what = "resolved" if resolved else "reopened"
-            for name in thread.participants:
+            # (a reopened thread is shown in the panel; only its resolution is news to people)
+            first = thread.comments[0] if thread.comments and resolved else None
+            for name in thread.participants if resolved else ():
                 if name != user.username and self._may_read(path, name):
                     await self._notify(
                         name, "resolved", user, path, thread, None,
-                        f"{_display(user)} {what} a thread on {path}", resolved=resolved,
+                        f"{_display(user)} resolved a thread on {path}",
+                        excerpt=first.body[:EXCERPT] if first else None,
                     )  # fmt: skip
         return {"thread": await self._one(thread, path), "users": await self._users([thread])}
 
@@ -493,8 +495,8 @@ class Comments:
             "comment": comment.id if comment is not None else None,
             "cell": thread.anchor.cell,
             "excerpt": (comment.body[:EXCERPT] if comment is not None else None),
-            **extra,
         }
+        details.update(extra)
         await self.sharing.notify(username, kind, actor, path, thread.doc_id, message, details)
 
     # -- the room and the audit log -----------------------------------------------------------
