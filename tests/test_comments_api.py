@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import nbformat
+import pytest
 from pycrdt import Text
 from tornado.httpclient import HTTPClientError
 
@@ -577,3 +578,22 @@ async def test_binary_files_take_comments_on_the_whole_file(jp_root_dir, connect
     assert status == 201 and reply["thread"]["room"] == room
     listing = await threads_of(api, "img.png")
     assert [t["comments"][0]["body"] for t in listing["threads"]] == ["nice picture", "on the blob"]
+
+
+@pytest.fixture
+def broken_database(collab_config, tmp_path_factory):
+    bad = tmp_path_factory.mktemp("broken") / "collab.db"
+    bad.write_bytes(b"this is not an SQLite database" * 100)
+    collab_config.update(db_path=str(bad))
+
+
+@pytest.mark.usefixtures("broken_database")
+async def test_without_its_database_the_server_refuses_comments_with_503(jp_root_dir, connect, api):
+    """Not kept in memory to be lost at the restart: a clear 503, and documents still work."""
+    (jp_root_dir / "d.txt").write_text("still editable\n")
+    client = await connect("d.txt", headers=token_header("alice"))
+    assert client.content() == "still editable\n"
+    status, reply = await api("POST", "comments", body={"path": "d.txt", "body": "lost?"})
+    assert status == 503 and "not available" in reply["message"]
+    status, reply = await api("GET", "comments", params={"path": "d.txt"})
+    assert status == 503
