@@ -36,7 +36,7 @@ from ..persistence import AuditAction
 from ..sharing.roles import Role
 from ..sharing.service import Sharing
 from ..timestamps import iso
-from .anchors import Anchor, BadAnchor, Content, Place, locate, make_anchor, parse_request
+from .anchors import Anchor, BadAnchor, Place, locate, make_anchor, parse_request
 from .mentions import mentioned_names
 from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
 
@@ -166,19 +166,22 @@ class Comments:
     # -- documents ----------------------------------------------------------------------------
 
     async def _in_document(self, doc_id: str, fn: Callable[[Doc, str], T]) -> T:
-        """``fn(doc, kind)`` on the document as it is now: the room open here (on the event
-        loop: it is the room's own document), else the stored state (in a thread: building a
-        large document must not hold up the loop), else the room, opened for it."""
+        """``fn(doc, kind)`` on the document as it is now: the room open here, else the stored
+        state, else the room, opened for it; always on a copy built in a thread (building and
+        reading a large document must not hold up the event loop and the room's edits)."""
         try:
             kind, _ = self.rooms.parse(doc_id)
         except UnknownRoom:
             raise BadComment(f"no such document: {doc_id}") from None
         name = kind_name(kind)
         room = self.rooms.rooms.get(doc_id)
-        if room is not None and room.loaded and not room.closed:
-            return fn(room.ydoc, name)
         state = None
-        if self.history is not None:
+        if room is not None and room.loaded and not room.closed:
+            # The room's document as one update (encoded once per version, shared with
+            # joiners: fullstate.py), read in a thread like a stored one: placing many threads
+            # in a large notebook must not hold up the room's edits.
+            state = room.full_state.state()
+        elif self.history is not None:
             try:
                 state = await self.history.load(doc_id)
             except Exception as exc:  # (a failing history: the room reads the file)
@@ -189,7 +192,7 @@ class Comments:
             room = await self.rooms.open(doc_id)
         except UnknownRoom:
             raise NotFound(f"no such document: {doc_id}") from None
-        return fn(room.ydoc, name)
+        return await asyncio.to_thread(_on_state, room.full_state.state(), fn, name)
 
     async def _places(self, threads: Iterable[Thread]) -> dict[str, Place]:
         """Where each thread is now, reading each document once."""
@@ -203,7 +206,7 @@ class Comments:
         for doc_id, some in by_doc.items():
 
             def run(doc: Doc, kind: str, some: list[Thread] = some) -> dict[str, Place]:
-                texts: dict[Any, Content] = {}
+                texts: dict[Any, Any] = {}
                 return {t.id: locate(doc, kind, t.anchor, texts) for t in some}
 
             try:
