@@ -95,6 +95,7 @@ class PushHub:
             feed.subscribed.add_done_callback(lambda _: _drop(feed))
 
     async def _subscribe(self, feed: _Feed) -> None:
+        await self.bus.start()  # (idempotent: the server started it; a test app may not)
         feed.subscription = await self.bus.subscribe(
             Topic.NOTIFICATION_EVENT,
             feed.user,

@@ -121,6 +121,7 @@ class Notifications:
 
     async def _publish(self, user: str, payload: dict[str, Any]) -> None:
         try:
+            await self.bus.start()  # (idempotent: the server started it; a test app may not)
             await self.bus.publish(Topic.NOTIFICATION_EVENT, user, payload)
         except BusError as exc:
             # stored: other servers' sockets catch up when they reconnect; ours get it now
