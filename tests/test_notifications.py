@@ -169,7 +169,8 @@ async def test_comment_kinds_through_the_one_api(jp_root_dir, jp_serverapp, feed
         "thread": "t1", "excerpt": "@bob could you check the plot?", "comment": "c1"
     }  # fmt: skip
     assert mention["message"] == "Alice mentioned you in a.ipynb: “@bob could you check the plot?”"
-    assert reply["type"] == "reply" and reply["message"] == "Alice replied in a thread on a.ipynb: “done”"
+    assert reply["type"] == "reply"
+    assert reply["message"] == "Alice replied in a thread on a.ipynb: “done”"
     assert other["type"] == "poll-closed" and other["message"] == "Alice closed a poll"
     # a kind that is not a word is refused (logged), nothing stored
     assert await sharing.notify("bob", "<script>", alice, None, None, "x", {}) is None
