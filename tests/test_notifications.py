@@ -216,3 +216,10 @@ async def test_a_failing_store_loses_no_request(jp_root_dir, jp_serverapp, api):
         store.notify = original
     status, listing = await api("GET", "shares", "b.txt")
     assert [s["user"] for s in listing["shares"]] == ["bob"]
+
+
+async def test_without_smtp_nothing_goes_by_email(jp_serverapp, api):
+    """The default server has no SMTP server: no mailer, and the preferences say so."""
+    assert jp_serverapp.web_app.settings["jupyter_collab_sharing"].notifications.mailer is None
+    status, prefs = await api("GET", "notifications", "preferences", user="bob")
+    assert status == 200 and prefs["emailEnabled"] is False and prefs["address"] is None

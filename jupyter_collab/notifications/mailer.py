@@ -74,6 +74,7 @@ class Mailer:
         self._sending: set[asyncio.Task[None]] = set()
         self.sent = 0  # messages delivered to the SMTP server (for tests and logs)
         self.failed = 0  # messages given up after every attempt
+        self.failures = 0  # attempts that failed (each retried or given up)
         self._closed = False
 
     def enqueue(self, address: str, user: str, notification: Mapping[str, Any]) -> None:
@@ -104,6 +105,7 @@ class Mailer:
             try:
                 await asyncio.to_thread(self._send_blocking, message)
             except Exception as exc:  # refused, unreachable, TLS, login: all retried
+                self.failures += 1
                 if attempt == attempts:
                     self.failed += 1
                     self.log.error(
@@ -176,11 +178,16 @@ class Mailer:
         return message
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Send the batches still gathering now (one attempt each) and stop."""
+        """Send the batches still gathering now (one attempt each), give up those waiting to
+        be retried (logged), and stop."""
         self._closed = True
-        for batch in list(self._batches.values()):
-            if batch.task is not None:
-                batch.task.cancel()
+        gathering = {batch.task for batch in self._batches.values()}
+        for task in list(self._sending):
+            task.cancel()  # gathering: sends now; waiting for a retry: gives up
+        for task in self._sending - gathering:
+            task.add_done_callback(lambda t: t.cancelled() and self.log.warning(
+                "An e-mail waiting to be retried was dropped: the server is stopping"
+            ))  # fmt: skip
         if self._sending:
             _, pending = await asyncio.wait(set(self._sending), timeout=timeout)
             for task in pending:
