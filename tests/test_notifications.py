@@ -223,3 +223,11 @@ async def test_without_smtp_nothing_goes_by_email(jp_serverapp, api):
     assert jp_serverapp.web_app.settings["jupyter_collab_sharing"].notifications.mailer is None
     status, prefs = await api("GET", "notifications", "preferences", user="bob")
     assert status == 200 and prefs["emailEnabled"] is False and prefs["address"] is None
+
+
+async def test_sockets_are_closed_with_1001_when_the_server_stops(jp_serverapp, feed):
+    bob = await feed("bob")
+    await bob.ready()
+    await jp_serverapp.web_app.settings["jupyter_collab_sharing"].notifications.push.close()
+    await asyncio.wait_for(bob.closed.wait(), 60)
+    assert bob.ws.close_code == 1001

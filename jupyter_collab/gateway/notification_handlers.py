@@ -136,6 +136,11 @@ class NotificationSocketHandler(
         with contextlib.suppress(WebSocketClosedError):  # (closing: on_close detaches it)
             self.write_message(json.dumps(message))
 
+    def shutdown(self) -> None:
+        if self.ws_connection is not None:
+            code = CloseCode.SHUTTING_DOWN
+            self.close(int(code), code.reason)
+
     def on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
             self.close(int(CloseCode.MALFORMED), "this socket only sends; it reads nothing")

@@ -26,9 +26,12 @@ PAGE = 200
 
 
 class PushSocket(Protocol):
-    """What the hub needs of a connection: send one JSON message (never blocks)."""
+    """What the hub needs of a connection: send one JSON message (never blocks), and close
+    it when the server stops."""
 
     def push(self, message: dict[str, Any]) -> None: ...
+
+    def shutdown(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -171,9 +174,13 @@ class PushHub:
         state.socket.push(reply)
 
     async def close(self) -> None:
+        """The server stops: unsubscribe and close every socket (1001: clients reconnect,
+        to this server once it is back or to another one)."""
         for feed in list(self._feeds.values()):
             if feed.subscription is not None:
                 feed.subscription.unsubscribe()
+            for socket in list(feed.sockets):
+                socket.shutdown()
         self._feeds.clear()
         for task in list(self._tasks):
             task.cancel()
