@@ -79,10 +79,13 @@ class PushHub:
         feed.sockets[socket] = state
         if feed.subscribed is None:
             feed.subscribed = asyncio.ensure_future(self._subscribe(feed))
+        subscribing = feed.subscribed
         try:
-            await asyncio.shield(feed.subscribed)
+            await asyncio.shield(subscribing)
         except Exception as exc:
             self.log.warning("Subscribing to %s's notifications failed: %s", user, exc)
+            if feed.subscribed is subscribing:
+                feed.subscribed = None  # the next socket of this user tries again
         if feed.sockets.get(socket) is state:
             await self._catch_up(feed, state, send_old=after is not None)
 
