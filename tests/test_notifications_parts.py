@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,5 +113,50 @@ async def test_the_mailer_logs_in_and_a_wrong_password_is_retried_then_given_up(
         assert len(inbox.messages) == 1
         await good.close()
         await bad.close()
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, trusted by this process's default TLS context
+    (SSL_CERT_FILE, as a deployer with a private CA would set it)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    return cert, key
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("tls", ["starttls", "ssl"])
+async def test_the_mailer_speaks_tls(tls: str, certificate: tuple[Path, Path]) -> None:
+    """STARTTLS (the server refuses mail before it) and implicit TLS, with the certificate
+    checked against the host name."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    inbox = Inbox()
+    port = free_port()
+    if tls == "ssl":
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context)
+    else:
+        controller = Controller(
+            inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+        )
+    controller.start()
+    try:
+        mailer = Mailer(
+            SmtpSettings("127.0.0.1", port, tls, sender="jupyter@example.org", timeout=10.0),
+            LOG, batch_window=0.05, retry_delay=0.05, max_attempts=2,
+        )  # fmt: skip
+        mailer.enqueue("bob@example.org", "bob", {"message": "over TLS"})
+        await eventually(lambda: mailer.sent + mailer.failed >= 1, timeout=60, what="a result")
+        assert (mailer.sent, mailer.failed) == (1, 0)
+        assert [m["Subject"] for _, m in inbox.messages] == ["over TLS"]
+        await mailer.close()
     finally:
         controller.stop()
