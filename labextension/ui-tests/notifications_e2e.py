@@ -110,6 +110,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="notifications-e2e-output", help="screenshots, logs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
+    parser.add_argument("--dark", action="store_true", help="use the JupyterLab Dark theme")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -120,6 +121,8 @@ def main() -> int:
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    if args.dark:
+        (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(tmp, root, port)
