@@ -96,10 +96,6 @@ def kind_name(kind: DocumentKind) -> str:
     return "file" if kind.format == "text" else "blob"
 
 
-def _display(user: Any) -> str:
-    return getattr(user, "display_name", None) or getattr(user, "name", None) or user.username
-
-
 class Comments:
     def __init__(
         self,
@@ -364,7 +360,6 @@ class Comments:
                 told.add(name)
                 await self._notify(
                     name, "reply", user, path, thread, comment,
-                    f"{_display(user)} replied in a thread on {path}",
                 )  # fmt: skip
         return await self._reply(thread, comment, path, mentioned, unreachable)
 
@@ -434,7 +429,6 @@ class Comments:
                 if name != user.username and self._may_read(path, name):
                     await self._notify(
                         name, "resolved", user, path, thread, None,
-                        f"{_display(user)} resolved a thread on {path}",
                         excerpt=first.body[:EXCERPT] if first else None,
                     )  # fmt: skip
         return {"thread": await self._one(thread, path), "users": await self._users([thread])}
@@ -486,12 +480,11 @@ class Comments:
         for name in names:
             await self._notify(
                 name, "mentioned", actor, path, thread, comment,
-                f"{_display(actor)} mentioned you in a comment on {path}",
             )  # fmt: skip
 
     async def _notify(
         self, username: str, kind: str, actor: Any, path: str, thread: Thread,
-        comment: Comment | None, message: str, **extra: Any,
+        comment: Comment | None, **extra: Any,
     ) -> None:  # fmt: skip
         details: dict[str, Any] = {
             "thread": thread.id,
@@ -500,7 +493,9 @@ class Comments:
             "excerpt": (comment.body[:EXCERPT] if comment is not None else None),
         }
         details.update(extra)
-        await self.sharing.notify(username, kind, actor, path, thread.doc_id, message, details)
+        # (no message of ours: the notification service words comment kinds itself, the same
+        # in the bell and in e-mails)
+        await self.sharing.notify(username, kind, actor, path, thread.doc_id, None, details)
 
     # -- the room and the audit log -----------------------------------------------------------
 
