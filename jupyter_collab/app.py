@@ -432,6 +432,7 @@ class CollabApp(ExtensionApp):
             outage=self.outage,
         )
         metrics.watch(self.rooms)  # open rooms and connected clients on /metrics
+        metrics.watch_bus(self.bus)  # its consumer lag, for a bus between servers
         self.sharing = Sharing(
             self.shares,
             self.rooms,
@@ -644,3 +645,5 @@ class CollabApp(ExtensionApp):
                 self.log.exception("Stopping jupyter-collab: a step failed")
         if getattr(self, "rooms", None) is not None:
             metrics.unwatch(self.rooms)
+        if getattr(self, "bus", None) is not None:
+            metrics.unwatch_bus(self.bus)
