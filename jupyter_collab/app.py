@@ -507,7 +507,7 @@ class CollabApp(ExtensionApp):
         replay outage logs of dead servers and read this folder's shares, then choose its
         stores; None when that works, else why not (the server then runs without history and
         with shares unknown, and says so)."""
-        self.health = StoreHealth("database_url", self.log, state="ok")
+        self.health = StoreHealth("database_url", self.log, state="ok", engine="postgresql")
         try:
             from .pgstores import masked, open_stores, outage_key, prepare, root_name
 
@@ -524,7 +524,7 @@ class CollabApp(ExtensionApp):
             self.file_ids = MemoryFileIds()
             self.store = None
             self.shares = MemoryShareStore()
-            return describe(exc)
+            return describe(exc, "postgresql")
         if done.files:
             self.log.warning(
                 "Replayed the history a server kept during an outage of the database: %d "
