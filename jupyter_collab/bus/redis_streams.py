@@ -650,9 +650,14 @@ class RedisBus(EventBus, LeaseBackend):
                 self._gap(stream, reading, GapReason.TRIMMED, end)
 
     async def _measure_clock(self, client: aioredis.Redis) -> None:
-        """How far Redis's clock (the time in its entry ids) is ahead of ours."""
+        """How far Redis's clock (the time in its entry ids) is ahead of ours (kept as it was
+        if Redis will not say: a proxy or a managed Redis may refuse TIME)."""
         before = time.time()
-        seconds, micros = await client.time()
+        try:
+            seconds, micros = await client.time()
+        except RedisError as error:
+            log.debug("bus %s cannot read Redis's clock: %s", self.server_id, error)
+            return
         self._redis_offset = seconds + micros / 1e6 - (before + time.time()) / 2
 
     def _measure_lag(self, response: Any) -> None:
