@@ -561,6 +561,7 @@ class CollabApp(ExtensionApp):
             outage=self.outage,
         )
         metrics.watch(self.rooms)  # open rooms and connected clients on /metrics
+        metrics.watch_bus(self.bus)  # its consumer lag, for a bus between servers
         self.sharing = Sharing(
             self.shares,
             self.rooms,
@@ -646,7 +647,7 @@ class CollabApp(ExtensionApp):
         replay outage logs of dead servers and read this folder's shares, then choose its
         stores; None when that works, else why not (the server then runs without history and
         with shares unknown, and says so)."""
-        self.health = StoreHealth("database_url", self.log, state="ok")
+        self.health = StoreHealth("database_url", self.log, state="ok", engine="postgresql")
         try:
             from .pgstores import masked, open_stores, outage_key, prepare, root_name
 
@@ -663,8 +664,8 @@ class CollabApp(ExtensionApp):
             self.file_ids = MemoryFileIds()
             self.store = None
             self.shares = MemoryShareStore()
-            self.comment_store = UnavailableCommentStore(describe(exc))
-            return describe(exc)
+            self.comment_store = UnavailableCommentStore(describe(exc, "postgresql"))
+            return describe(exc, "postgresql")
         if done.files:
             self.log.warning(
                 "Replayed the history a server kept during an outage of the database: %d "
@@ -792,3 +793,5 @@ class CollabApp(ExtensionApp):
                 self.log.exception("Stopping jupyter-collab: a step failed")
         if getattr(self, "rooms", None) is not None:
             metrics.unwatch(self.rooms)
+        if getattr(self, "bus", None) is not None:
+            metrics.unwatch_bus(self.bus)

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .documents.kinds import KINDS
@@ -122,14 +122,6 @@ REFUSED_MESSAGES = Counter(
     "awareness_state_too_large, awareness_too_many_states, awareness_not_yours.",
     ["reason"],
 )
-# Registered by enable_bus_lag() once an event bus between servers exists (issue 9): until
-# then a 0 on /metrics would claim a bus that keeps up.
-BUS_LAG_SECONDS = Gauge(
-    PREFIX + "bus_lag_seconds",
-    "How far this server's reading of the event bus is behind its newest entry, in seconds.",
-    registry=None,
-)
-
 # Every label value from the start: a series that exists at 0 makes rate() and alerts work
 # from the first scrape; looking the children up once keeps .labels() off the hot paths.
 _DISCONNECTS = {reason: DISCONNECTS.labels(reason) for reason in DISCONNECT_REASONS}
@@ -231,16 +223,6 @@ def refused_awareness(reasons: Iterable[str]) -> None:
         _REFUSED["awareness_" + reason.replace("-", "_")].inc()
 
 
-def enable_bus_lag() -> Gauge:
-    """The bus-lag gauge, registered (once) for the event bus to set."""
-    if BUS_LAG_SECONDS not in _registered:
-        REGISTRY.register(BUS_LAG_SECONDS)
-        _registered.add(BUS_LAG_SECONDS)
-    return BUS_LAG_SECONDS
-
-
-_registered: set[Any] = set()
-
 
 # -- what is read at scrape time ------------------------------------------------------------------
 
@@ -299,3 +281,42 @@ def watch(manager: Any) -> None:
 
 def unwatch(manager: Any) -> None:
     COLLECTOR.managers.discard(manager)
+
+
+class BusLagCollector:
+    """The consumer lag of this process's event buses between servers (redis_url), read at
+    scrape time. Without such a bus there is no series at all: a 0 would claim a bus that
+    keeps up."""
+
+    NAME = PREFIX + "bus_lag_seconds"
+    HELP = (
+        "How far this server's reading of the event bus (Redis Streams) is behind: how long the "
+        "entries it read last had waited in their streams (0 when it is caught up), or, while "
+        "it cannot reach Redis, how long ago it lost it."
+    )
+
+    def __init__(self) -> None:
+        self.buses: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def describe(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(self.NAME, self.HELP)
+
+    def collect(self) -> Iterator[Metric]:
+        buses = list(self.buses)
+        if buses:  # the largest, if one process runs several servers (tests do)
+            yield GaugeMetricFamily(self.NAME, self.HELP, value=max(bus.lag for bus in buses))
+
+
+BUS_LAG = BusLagCollector()
+REGISTRY.register(BUS_LAG)  # type: ignore[arg-type]
+
+
+def watch_bus(bus: Any) -> None:
+    """Report ``bus``'s consumer lag (its ``lag`` property, in seconds) on /metrics; the
+    in-process bus has no ``lag`` (nothing between servers to fall behind on)."""
+    if hasattr(bus, "lag"):
+        BUS_LAG.buses.add(bus)
+
+
+def unwatch_bus(bus: Any) -> None:
+    BUS_LAG.buses.discard(bus)

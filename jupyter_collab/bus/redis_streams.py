@@ -260,9 +260,24 @@ class RedisBus(EventBus, LeaseBackend):
         self._started = False
         self._closed = False
         self.stats = BusStats()
+        # Consumer lag (the bus-lag metric): how long the oldest entry of the last read had
+        # waited in Redis; 0 after a read that found nothing new. Entry ids are Redis's clock
+        # in ms, so the offset between that clock and ours is measured at each (re)connect.
+        self._lag = 0.0
+        self._redis_offset = 0.0
+        self._lost_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<RedisBus {self.server_id} on {redacted(self.url)}>"
+
+    @property
+    def lag(self) -> float:
+        """Seconds this server's reading of the bus is behind: how long the entries it read
+        last had waited in their streams, or, while Redis cannot be reached, how long ago it
+        was lost (nothing is read meanwhile)."""
+        if self._lost_at is not None:
+            return max(self._lag, time.time() - self._lost_at)
+        return self._lag
 
     # names
 
@@ -295,6 +310,7 @@ class RedisBus(EventBus, LeaseBackend):
                 "6.0 or later"
             )
         self._run_id = str(info["run_id"])
+        await self._measure_clock(self._commands)
         self._reader_ready = True
         self._started = True
         try:
@@ -540,6 +556,7 @@ class RedisBus(EventBus, LeaseBackend):
                 if self._closed:
                     return
                 if self._reader_ready:
+                    self._lost_at = time.time()
                     log.warning(
                         "bus %s lost Redis at %s (%s); reconnecting",
                         self.server_id, redacted(self.url), error or type(error).__name__,
@@ -555,6 +572,7 @@ class RedisBus(EventBus, LeaseBackend):
     async def _reconnect(self) -> None:
         info = await self._reader.info("server")
         run_id = str(info["run_id"])
+        await self._measure_clock(self._reader)
         # The same Redis process: positions stand, and ordinals tell what went meanwhile. A new
         # one (restart, failover) may have lost what was not read yet: every subscription gets
         # a gap now, rather than at the next message of its stream.
@@ -569,6 +587,7 @@ class RedisBus(EventBus, LeaseBackend):
         ends = await self._ends([name for name, _ in streams], self._reader)
         self._run_id = run_id
         self._reader_ready = True
+        self._lost_at = None
         self.stats.reconnects += 1
         log.info("bus %s reconnected to Redis at %s", self.server_id, redacted(self.url))
         for (_, stream), end in zip(streams, ends, strict=True):
@@ -613,6 +632,7 @@ class RedisBus(EventBus, LeaseBackend):
         wanted[self._wake_stream] = self._wake_position
         response = await self._reader.xread(wanted, count=self._batch, block=self._block_ms)
         self.stats.reads += 1
+        self._measure_lag(response)
         if not response:
             await self._check_trimmed()
             return
@@ -628,6 +648,28 @@ class RedisBus(EventBus, LeaseBackend):
             ends = await self._ends([name for name, _, _ in broken], self._reader)
             for (_, stream, reading), end in zip(broken, ends, strict=True):
                 self._gap(stream, reading, GapReason.TRIMMED, end)
+
+    async def _measure_clock(self, client: aioredis.Redis) -> None:
+        """How far Redis's clock (the time in its entry ids) is ahead of ours (kept as it was
+        if Redis will not say: a proxy or a managed Redis may refuse TIME)."""
+        before = time.time()
+        try:
+            seconds, micros = await client.time()
+        except RedisError as error:
+            log.debug("bus %s cannot read Redis's clock: %s", self.server_id, error)
+            return
+        self._redis_offset = seconds + micros / 1e6 - (before + time.time()) / 2
+
+    def _measure_lag(self, response: Any) -> None:
+        """The age of the oldest entry this read brought (its id is Redis's clock in ms when it
+        was added); 0 when there was nothing new to read."""
+        oldest = None
+        for name, entries in response or ():
+            if name != self._wake_stream and entries:
+                added = parse_id(entries[0][0])[0] / 1000
+                oldest = added if oldest is None else min(oldest, added)
+        now = time.time() + self._redis_offset
+        self._lag = 0.0 if oldest is None else max(0.0, now - oldest)
 
     async def _check_trimmed(self) -> None:
         """A blocked read timed out: is a subscription behind entries that are gone?

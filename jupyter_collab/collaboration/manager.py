@@ -146,6 +146,16 @@ class RoomManager:
         self.rooms[room_id] = room
         return room
 
+    def open_file_id(self, path: str) -> str | None:
+        """The file id of a room open on ``path`` (a canonical path), if any. Asked before the
+        file ids' store: while that store fails (PostgreSQL down, an SQLite file that cannot be
+        read) it would hand out a provisional id, so a second room would serve and save the
+        same file beside the open one, without its history."""
+        for room in self.rooms.values():
+            if room.path == path:
+                return room.file_id
+        return None
+
     def rooms_of(self, file_id: str) -> list[Room]:
         return [r for r in self.rooms.values() if r.file_id == file_id]
 

@@ -145,7 +145,7 @@ class SessionHandler(CollabMixin, APIHandler):
         role = self.sharing.role(path, user.username, cap)
         if not role.can_read:
             raise web.HTTPError(403, f"{path} is not shared with you")
-        file_id = await self.rooms.file_ids.get_or_create(path)
+        file_id = self.rooms.open_file_id(path) or await self.rooms.file_ids.get_or_create(path)
         room_id = room_id_for(kind, file_id)
         self.set_status(200 if room_id in self.rooms.rooms else 201)
         self.finish(

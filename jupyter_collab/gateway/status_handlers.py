@@ -1,9 +1,10 @@
 """``GET /api/collab/status``: what works, so the frontend (and people) can say what does not.
 
 The store's health is there: whether history is being recorded, and if not, why and since when
-(a read-only or full disk, a damaged database, one written by a newer version), and the
-command that helps. When the database could not be opened at all, the history endpoints answer
-503 with that reason instead of disappearing (docs/protocol.md).
+(a read-only or full disk, a damaged database, one written by a newer version, PostgreSQL out
+of reach), and what helps for the store in use (`jupyter collab check` for an SQLite file,
+PostgreSQL's own tools for database_url). When the database could not be opened at all, the
+history endpoints answer 503 with that reason instead of disappearing (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .._version import __version__
-from ..persistence.health import REPAIR_HINT, StoreHealth
+from ..persistence.health import StoreHealth
 from .handlers import CollabMixin
 
 HEALTH = "jupyter_collab_store_health"
@@ -32,8 +33,8 @@ class StatusHandler(CollabMixin, APIHandler):
         rooms = list(self.rooms.rooms.values())
         failing = [r for r in rooms if r.journal is not None and not r.journal.logging]
         store = health.as_json()
-        if not health.ok and health.state != "memory":
-            store["help"] = REPAIR_HINT
+        if health.help is not None:
+            store["help"] = health.help
         store["roomsWithoutHistory"] = len(failing)
         self.finish(
             json.dumps(
@@ -53,7 +54,7 @@ class HistoryOffHandler(CollabMixin, APIHandler):
     def _refuse(self, *args: Any) -> None:
         health: StoreHealth = self.settings[HEALTH]
         raise web.HTTPError(
-            503, f"history is off on this server: {health.error}; {REPAIR_HINT}",
+            503, f"history is off on this server: {health.error}; {health.help}",
             reason="History Unavailable",
         )  # fmt: skip
 
