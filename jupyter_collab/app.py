@@ -26,6 +26,7 @@ from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
 from .collaboration.roombus import RoomBus
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
+from .documents.folders import adopt_folder, folder_name
 from .documents.paths import BadPath, canonical_path
 from .events import RoomEvents
 from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, SessionHandler
@@ -43,6 +44,7 @@ from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
 from .sharing.authorizer import KernelGuard, ShareEnforcingAuthorizer
 from .sharing.kernels import guarded_connection_class
 from .sharing.service import Sharing
+from .sharing.sharebus import ShareFeed
 from .tables import COMPONENTS
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -155,7 +157,8 @@ class CollabApp(ExtensionApp):
     root_name = Unicode(
         "",
         config=True,
-        help="Name of the served folder in the shared database (database_url): servers with "
+        help="Name of the served folder in the database (database_url, or db_path shared by "
+        "servers of one machine): servers with "
         "the same name share file ids (one document per file) and shares. Empty: the real path "
         "of the server's root_dir (links resolved), the same for every server of one machine; "
         "set one name on every server when they reach the folder through different mounts "
@@ -378,9 +381,10 @@ class CollabApp(ExtensionApp):
             pass  # (the stores were chosen by _open_postgres)
         elif database is not None:
             self.outage = OutageLog(self.outage_dir, self.db_path)
-            self.file_ids: FileIds = SQLiteFileIds(database, root=root, outage=self.outage)
+            folder = self._sqlite_folder(database, root)
+            self.file_ids: FileIds = SQLiteFileIds(database, root=folder, outage=self.outage)
             self.store = SQLiteStore(database, retention=self.history_retention)
-            self.shares: ShareStore = SQLiteShareStore(database, root=root)
+            self.shares: ShareStore = SQLiteShareStore(database, root=folder)
             self._replay_outages()
         else:
             # In memory: by choice (no db_path), or because the database cannot be used. Then
@@ -443,6 +447,12 @@ class CollabApp(ExtensionApp):
             known_users=self.known_users,
         )
         self._load_shares(unavailable)
+        # A group of servers: share changes made on one reach the others' rooms live.
+        self.share_feed = (
+            ShareFeed(self.sharing, self.bus, folder_name(root, self.root_name), self.log)
+            if self.redis_url
+            else None
+        )
         self.history = (
             History(self.store, self.rooms, self.audit, self.log, self.sharing)
             if self.store is not None
@@ -480,6 +490,21 @@ class CollabApp(ExtensionApp):
                 HEALTH: self.health,
             }
         )
+
+    def _sqlite_folder(self, database: SQLiteDatabase, root: str) -> str:
+        """The folder's name for its file ids and shares: its real path (or ``root_name``), so
+        servers whose root dirs are different paths to one folder (a link) share one document
+        per file; what an earlier version kept under the path as given follows."""
+        folder = folder_name(root, self.root_name)
+        if root and folder != root:
+            try:
+                moved = run_blocking(database.write(adopt_folder, root, folder))
+            except Exception as exc:
+                self.log.error("Renaming the folder %s to %s failed: %s", root, folder, exc)
+            else:
+                if moved:
+                    self.log.info("The ids of %d files of %s now belong to %s", moved, root, folder)
+        return folder
 
     def _replay_outages(self) -> None:
         """History a server that died during an outage kept aside: into the database first,
@@ -590,6 +615,8 @@ class CollabApp(ExtensionApp):
                 redacted(self.redis_url),
                 self.bus.server_id,
             )
+        if self.share_feed is not None:
+            await self.share_feed.start()
         if self.maintenance is not None:
             self.maintenance.start()
         if self.freeze_gc_at_start:
@@ -625,6 +652,7 @@ class CollabApp(ExtensionApp):
             self.maintenance.stop() if getattr(self, "maintenance", None) else None,
             self.rooms.stop() if getattr(self, "rooms", None) else None,
             self.roombus.close() if getattr(self, "roombus", None) else None,
+            self.share_feed.close() if getattr(self, "share_feed", None) else None,
             self.bus.close() if getattr(self, "bus", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
             self.sharing.flush() if getattr(self, "sharing", None) else None,
