@@ -44,7 +44,7 @@ from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
 from .sharing.authorizer import KernelGuard, ShareEnforcingAuthorizer
 from .sharing.kernels import guarded_connection_class
 from .sharing.service import Sharing
-from .sharing.sharebus import ShareFeed
+from .sharing.sharebus import ShareFeed, folder_key
 from .tables import COMPONENTS
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -465,6 +465,8 @@ class CollabApp(ExtensionApp):
                 interval=self.maintenance_interval,
                 deleted_retention=self.deleted_retention,
                 log=self.log,
+                bus=self.bus if self.redis_url else None,
+                lease_name=f"maintenance:{folder_key(folder_name(root, self.root_name))}",
             )
             if self.store is not None
             else None

@@ -137,10 +137,17 @@ class RoomLink(RoomHook):
         self._announced = False
         self._closed = False
         self.resyncs = 0  # re-syncs from the store (for tests and monitoring)
+        self._versions: Subscription | None = None
         if roombus.group:
-            # The holder of the writer lease saves and polls; until this server holds it, it
-            # does neither (see FileSync.may_write).
+            # The holder of the writer lease saves, polls, makes automatic versions and
+            # compacts; until this server holds it, it does none of these (FileSync.may_write,
+            # RoomVersions.writer), and before it writes it proves it still holds it (fence).
             room.file.may_write = self._is_writer
+            room.file.fence = self.fenced
+            if room.versions is not None:
+                room.versions.writer = self._is_writer
+                room.versions.fence = self.fenced
+                room.versions.shared_log = True
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -157,6 +164,9 @@ class RoomLink(RoomHook):
         if self.roombus.group:
             self._notices = await self.bus.subscribe(
                 Topic.ROOM_NOTICE, self.key, self._on_notice
+            )
+            self._versions = await self.bus.subscribe(
+                Topic.DOCUMENT_VERSION, self.key, self._on_notice
             )
         if self.roombus.group:
             await self._load_alone(room, load)
@@ -323,9 +333,35 @@ class RoomLink(RoomHook):
     def _is_writer(self) -> bool:
         return self._writer is not None and self._writer.held
 
+    async def fenced(self) -> bool:
+        """Whether this server still holds the room's writer lease, asked of the bus itself
+        (not only this server's clock): the lease's holder and fencing token there must be this
+        server's. A server that was paused (SIGSTOP, a VM frozen, a long GC) or cut off past
+        its lease finds that another server took it over, and writes nothing. When the bus
+        cannot be reached, nobody can take the lease over from it: the local expiry rules."""
+        keeper = self._writer
+        lease = keeper.lease if keeper is not None else None
+        if lease is None or not lease.held:
+            return False
+        try:
+            holder = await self.bus.lease_holder(lease.name)
+        except BusError:
+            return lease.held
+        if holder is None or holder.holder != self.bus.server_id or holder.token != lease.token:
+            self.log.warning(
+                "The writer lease of %s passed to server %s (token %s; this server's was %s): "
+                "not writing", self.room.path, holder.holder if holder else None,
+                holder.token if holder else None, lease.token,
+            )  # fmt: skip
+            lease.lost = True
+            return False
+        return lease.held
+
     def _became_writer(self, lease: Any) -> None:
         self.log.info("This server now writes %s (lease %s)", self.room.path, lease.token)
         self._spawn(self.room.file.became_writer())
+        if self.room.versions is not None:
+            self.room.versions.became_writer()
 
     def _lost_writer(self, lease: Any) -> None:
         self.log.warning("This server no longer writes %s (lease %s)", self.room.path, lease.token)
@@ -337,8 +373,15 @@ class RoomLink(RoomHook):
         clients on every server: the writer that saved is one server, its clients everywhere."""
         if not self.roombus.group or self._closed:
             return
+        topic = Topic.ROOM_NOTICE
+        if body.get("type") == "version":
+            topic = Topic.DOCUMENT_VERSION  # a version point made here: history panels update
+        elif body.get("type") == "saved":
+            keeper = self._writer
+            token = keeper.lease.token if keeper is not None and keeper.lease else None
+            self.log.info("Saved %s as the writer (lease %s)", room.path, token)
         try:
-            sent = asyncio.ensure_future(self.bus.publish(Topic.ROOM_NOTICE, self.key, body))
+            sent = asyncio.ensure_future(self.bus.publish(topic, self.key, body))
         except (BusError, TypeError, ValueError) as error:
             self.log.warning("Not sharing a notice of %s: %s", self.key, error)
             return
@@ -413,7 +456,7 @@ class RoomLink(RoomHook):
             del self.roombus.links[self.key]
         if self._announced:
             self._send_json({"left": True})
-        for subscription in (self._edits, self._awareness, self._notices):
+        for subscription in (self._edits, self._awareness, self._notices, self._versions):
             if subscription is not None:
                 subscription.unsubscribe()
         if self._writer is not None:
