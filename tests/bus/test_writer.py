@@ -21,11 +21,11 @@ from .conftest import converged, eventually, text_of
 pytestmark = pytest.mark.timeout(900)
 
 
-def writer_of(group: Any, servers: list[Any]) -> int:
-    """Which of ``servers`` holds the one writer lease (read in Redis)."""
+def writer_of(group: Any, servers: list[Any], room: str = "*") -> int:
+    """Which of ``servers`` holds the writer lease of ``room`` (read in Redis)."""
     redis = group.redis().client()
     try:
-        keys = redis.keys("collab:lease:write:*")
+        keys = redis.keys(f"collab:lease:write:{room}")
         assert len(keys) == 1, keys
         holder = redis.get(keys[0]).decode().split("|")[0]
     finally:
