@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -49,6 +49,11 @@ from .tables import COMPONENTS
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 T = TypeVar("T")
+
+
+async def _now(step: Callable[[], None]) -> None:
+    """A synchronous step of a sequence of awaited ones (stop_extension)."""
+    step()
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
@@ -617,6 +622,7 @@ class CollabApp(ExtensionApp):
                 redacted(self.redis_url),
                 self.bus.server_id,
             )
+        await self.audit.attach(self.bus)  # audit.log: every server's events, live
         if self.share_feed is not None:
             await self.share_feed.start()
         if self.maintenance is not None:
@@ -655,6 +661,7 @@ class CollabApp(ExtensionApp):
             self.rooms.stop() if getattr(self, "rooms", None) else None,
             self.roombus.close() if getattr(self, "roombus", None) else None,
             self.share_feed.close() if getattr(self, "share_feed", None) else None,
+            _now(self.audit.detach) if getattr(self, "audit", None) else None,
             self.bus.close() if getattr(self, "bus", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
             self.sharing.flush() if getattr(self, "sharing", None) else None,
