@@ -334,28 +334,16 @@ class RoomLink(RoomHook):
         return self._writer is not None and self._writer.held
 
     async def fenced(self) -> bool:
-        """Whether this server still holds the room's writer lease, asked of the bus itself
-        (not only this server's clock): the lease's holder and fencing token there must be this
-        server's. A server that was paused (SIGSTOP, a VM frozen, a long GC) or cut off past
-        its lease finds that another server took it over, and writes nothing. When the bus
-        cannot be reached, nobody can take the lease over from it: the local expiry rules."""
+        """Whether this server still holds the room's writer lease, proved on the bus (holder
+        and fencing token; see :meth:`LeaseKeeper.confirm`): checked before each save and each
+        automatic version, so a writer that was paused past its lease writes nothing."""
         keeper = self._writer
-        lease = keeper.lease if keeper is not None else None
-        if lease is None or not lease.held:
+        if keeper is None:
             return False
-        try:
-            holder = await self.bus.lease_holder(lease.name)
-        except BusError:
-            return lease.held
-        if holder is None or holder.holder != self.bus.server_id or holder.token != lease.token:
-            self.log.warning(
-                "The writer lease of %s passed to server %s (token %s; this server's was %s): "
-                "not writing", self.room.path, holder.holder if holder else None,
-                holder.token if holder else None, lease.token,
-            )  # fmt: skip
-            lease.lost = True
-            return False
-        return lease.held
+        if await keeper.confirm():
+            return True
+        self.log.warning("Not writing %s: this server no longer holds its lease", self.room.path)
+        return False
 
     def _became_writer(self, lease: Any) -> None:
         self.log.info("This server now writes %s (lease %s)", self.room.path, lease.token)
