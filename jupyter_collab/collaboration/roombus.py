@@ -16,9 +16,13 @@ room on the other servers:
   the same text (everything twice once they meet). A short lease serializes first loads:
   whoever comes second finds the first one's log and merge base in the shared store and
   resumes from them, as after a restart.
-* **The file.** One server at a time (the holder of the room's writer lease) saves the file
-  and watches it for changes on disk; another takes over within the lease's ttl when it
-  leaves or dies, from the merge base the previous writer recorded.
+* **The file, versions, compaction.** One server at a time (the holder of the room's writer
+  lease) saves the file, watches it for changes on disk, makes automatic version points and
+  compacts the history; another takes over within the lease's ttl when it leaves or dies, from
+  the merge base the previous writer recorded. Before each save and each automatic point the
+  holder confirms its lease on the bus (holder and fencing token), so a writer that was paused
+  past its lease writes nothing once another took over. Version notices travel on
+  ``document.version``, other notices on ``room.notice``.
 * **Presence.** Each server publishes its own clients' awareness changes; the others hold
   them under one :class:`~.presence.RemoteOwner` per server, and drop them when that server
   closes the room, leaves, or stops sending heartbeats (it died).
