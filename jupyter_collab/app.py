@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from .comments import CommentStore, MemoryCommentStore, SQLiteCommentStore
 from .comments.service import Comments
 from .comments.store import UnavailableCommentStore
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
+from .documents.folders import adopt_folder, folder_name
 from .documents.paths import BadPath, canonical_path
 from .events import RoomEvents
 from .gateway.comment_handlers import COMMENTS
@@ -50,10 +51,16 @@ from .sharing import MemoryShareStore, Role, ShareStore, SQLiteShareStore
 from .sharing.authorizer import KernelGuard, ShareEnforcingAuthorizer
 from .sharing.kernels import guarded_connection_class
 from .sharing.service import Sharing
+from .sharing.sharebus import ShareFeed, folder_key
 from .tables import COMPONENTS
 
 CONTENTS_SCHEMA_ID = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 T = TypeVar("T")
+
+
+async def _now(step: Callable[[], None]) -> None:
+    """A synchronous step of a sequence of awaited ones (stop_extension)."""
+    step()
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
@@ -162,7 +169,8 @@ class CollabApp(ExtensionApp):
     root_name = Unicode(
         "",
         config=True,
-        help="Name of the served folder in the shared database (database_url): servers with "
+        help="Name of the served folder in the database (database_url, or db_path shared by "
+        "servers of one machine): servers with "
         "the same name share file ids (one document per file) and shares. Empty: the real path "
         "of the server's root_dir (links resolved), the same for every server of one machine; "
         "set one name on every server when they reach the folder through different mounts "
@@ -502,9 +510,10 @@ class CollabApp(ExtensionApp):
             pass  # (the stores were chosen by _open_postgres)
         elif database is not None:
             self.outage = OutageLog(self.outage_dir, self.db_path)
-            self.file_ids: FileIds = SQLiteFileIds(database, root=root, outage=self.outage)
+            folder = self._sqlite_folder(database, root)
+            self.file_ids: FileIds = SQLiteFileIds(database, root=folder, outage=self.outage)
             self.store = SQLiteStore(database, retention=self.history_retention)
-            self.shares: ShareStore = SQLiteShareStore(database, root=root)
+            self.shares: ShareStore = SQLiteShareStore(database, root=folder)
             self.comment_store: CommentStore = SQLiteCommentStore(database)
             self._replay_outages()
         else:
@@ -579,6 +588,12 @@ class CollabApp(ExtensionApp):
         )  # fmt: skip
         self.notifications = self.sharing.notifications
         self._load_shares(unavailable)
+        # A group of servers: share changes made on one reach the others' rooms live.
+        self.share_feed = (
+            ShareFeed(self.sharing, self.bus, folder_name(root, self.root_name), self.log)
+            if self.redis_url
+            else None
+        )
         self.history = (
             History(self.store, self.rooms, self.audit, self.log, self.sharing)
             if self.store is not None
@@ -595,6 +610,8 @@ class CollabApp(ExtensionApp):
                 interval=self.maintenance_interval,
                 deleted_retention=self.deleted_retention,
                 log=self.log,
+                bus=self.bus if self.redis_url else None,
+                lease_name=f"maintenance:{folder_key(folder_name(root, self.root_name))}",
             )
             if self.store is not None
             else None
@@ -621,6 +638,21 @@ class CollabApp(ExtensionApp):
                 HEALTH: self.health,
             }
         )
+
+    def _sqlite_folder(self, database: SQLiteDatabase, root: str) -> str:
+        """The folder's name for its file ids and shares: its real path (or ``root_name``), so
+        servers whose root dirs are different paths to one folder (a link) share one document
+        per file; what an earlier version kept under the path as given follows."""
+        folder = folder_name(root, self.root_name)
+        if root and folder != root:
+            try:
+                moved = run_blocking(database.write(adopt_folder, root, folder))
+            except Exception as exc:
+                self.log.error("Renaming the folder %s to %s failed: %s", root, folder, exc)
+            else:
+                if moved:
+                    self.log.info("The ids of %d files of %s now belong to %s", moved, root, folder)
+        return folder
 
     def _replay_outages(self) -> None:
         """History a server that died during an outage kept aside: into the database first,
@@ -735,6 +767,9 @@ class CollabApp(ExtensionApp):
                 redacted(self.redis_url),
                 self.bus.server_id,
             )
+        await self.audit.attach(self.bus)  # audit.log: every server's events, live
+        if self.share_feed is not None:
+            await self.share_feed.start()
         if self.maintenance is not None:
             self.maintenance.start()
         if self.freeze_gc_at_start:
@@ -772,6 +807,8 @@ class CollabApp(ExtensionApp):
             self.roombus.close() if getattr(self, "roombus", None) else None,
             # (before the bus: sockets unsubscribe; pending e-mail batches are sent now)
             self.notifications.close() if getattr(self, "notifications", None) else None,
+            self.share_feed.close() if getattr(self, "share_feed", None) else None,
+            _now(self.audit.detach) if getattr(self, "audit", None) else None,
             self.bus.close() if getattr(self, "bus", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
             self.sharing.flush() if getattr(self, "sharing", None) else None,

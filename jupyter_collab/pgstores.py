@@ -14,11 +14,11 @@ Importing this module needs psycopg 3 and psycopg_pool (``pip install 'jupyter-c
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from .comments.postgres import COMPONENT as COMMENTS
 from .comments.postgres import PostgresCommentStore
+from .documents.folders import folder_name
 from .documents.pgfileids import COMPONENT as FILES
 from .documents.pgfileids import PostgresFileIds
 from .persistence.outage import OutageLog, Replayed, replay
@@ -44,9 +44,7 @@ def root_name(root_dir: str, configured: str = "") -> str:
     """The served folder's name in the shared database: ``configured`` if set, else the
     folder's real path (links resolved), which every server of one machine shares whatever path
     it was given; servers that mount the folder at different paths must configure one name."""
-    if configured:
-        return configured
-    return os.path.realpath(root_dir) if root_dir else ""
+    return folder_name(root_dir, configured)
 
 
 def outage_key(url: str) -> str:

@@ -50,8 +50,14 @@ def _free_port() -> int:
 class Server:
     """``python -m jupyter_server`` with jupyter-collab, on loopback, in its own process."""
 
-    def __init__(self, root: Path, db: Path | str, **collab: Any) -> None:
+    def __init__(
+        self, root: Path, db: Path | str, *, server_args: tuple[str, ...] = (), **collab: Any
+    ) -> None:
+        """``server_args``: more command-line options (an identity provider for several
+        users...); ``collab``: CollabApp settings."""
         self.root, self.db, self.collab = root, db, collab
+        self.server_args = server_args
+        self.token = TOKEN  # whose requests (tests/auth.py tokens with its identity provider)
         self.port = _free_port()
         self.process: subprocess.Popen | None = None
         self.log_path = root.parent / "server.log"
@@ -68,6 +74,7 @@ class Server:
             "--ServerApp.jpserver_extensions={'jupyter_collab': True}",
             f"--CollabApp.db_path={self.db}",
         ] + [f"--CollabApp.{k}={v}" for k, v in self.collab.items()]  # fmt: skip
+        args += self.server_args
         env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(self.root.parent / "cfg"),
@@ -112,10 +119,13 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout=30)
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
         """(status, JSON body) of a REST call, errors included."""
         request = HTTPRequest(
-            f"{self.url}/{path}", method=method, headers={"Authorization": f"token {TOKEN}"},
+            f"{self.url}/{path}", method=method,
+            headers={"Authorization": f"token {token or self.token}"},
             body=None if body is None else json.dumps(body), request_timeout=300,
             connect_timeout=300,
         )  # fmt: skip
@@ -127,19 +137,23 @@ class Server:
             return error.code, json.loads(error.response.body or b"{}")
         return reply.code, json.loads(reply.body or b"{}")
 
-    async def session(self, path: str, type: str = "file") -> dict[str, Any]:
+    async def session(
+        self, path: str, type: str = "file", token: str | None = None
+    ) -> dict[str, Any]:
         """The session reply for ``path`` (its room id...)."""
         format = "json" if type == "notebook" else "text"
         status, reply = await self.request(
-            "PUT", f"api/collab/session/{path}", {"format": format, "type": type}
+            "PUT", f"api/collab/session/{path}", {"format": format, "type": type}, token
         )
         assert status in (200, 201), f"session PUT {path}: {status} {reply}"
         return reply
 
-    async def connect(self, path: str, ydoc: Any = None, type: str = "file") -> Client:
-        reply = await self.session(path, type)
+    async def connect(
+        self, path: str, ydoc: Any = None, type: str = "file", token: str | None = None
+    ) -> Client:
+        reply = await self.session(path, type, token)
         ws_url = f"ws://127.0.0.1:{self.port}/api/collab/room/{reply['room']}"
-        headers = {"Authorization": f"token {TOKEN}"}
+        headers = {"Authorization": f"token {token or self.token}"}
         ws = await websocket_connect(HTTPRequest(ws_url, headers=headers, request_timeout=120))
         client = Client(ws, type, ydoc)
         waits = [client.synced.wait(), client.closed.wait()]

@@ -73,6 +73,9 @@ class Topic(str, enum.Enum):
     """Awareness (presence, cursors) updates, keyed by room."""
     ROOM_NOTICE = "room.notice"
     """Room notices (saved, save error, role changed, ...), keyed by room."""
+    SHARE_CHANGE = "share.change"
+    """A share was set, removed, moved or deleted, keyed by the served folder: every server
+    keeps the folder's shares in memory and applies roles to its open rooms live."""
 
     @property
     def keyed(self) -> bool:

@@ -51,6 +51,29 @@ class LeaseKeeper:
     def held(self) -> bool:
         return self.lease is not None and self.lease.held
 
+    async def confirm(self) -> bool:
+        """Whether this server still holds the lease, asked of the bus itself (not only this
+        server's clock): the bus's holder and fencing token must be this lease's. Call it just
+        before a write only the holder may make: a server that was paused (SIGSTOP, a frozen
+        VM, a long GC) or cut off past its lease finds that another took it over (the lease is
+        then given up: the keeper tries to take it again later). When the bus cannot be
+        reached nobody can take the lease over through it, and the local expiry decides."""
+        lease = self.lease
+        if lease is None or not lease.held:
+            return False
+        try:
+            holder = await self.bus.lease_holder(lease.name)
+        except BusError:
+            return lease.held
+        if holder is None or holder.holder != lease.holder or holder.token != lease.token:
+            log.warning(
+                "lease %s passed to %s (token %s; this server's was %s)", self.name,
+                holder.holder if holder else None, holder.token if holder else None, lease.token,
+            )  # fmt: skip
+            lease.lost = True
+            return False
+        return lease.held
+
     def start(self) -> None:
         if self._task is None:
             self._running = True

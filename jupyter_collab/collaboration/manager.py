@@ -185,9 +185,10 @@ class RoomManager:
         if self.rooms.get(room.room_id) is room:
             del self.rooms[room.room_id]
         self._cancel_idle(room.room_id)
+        writer = room.file.may_write()  # (in a group: the lease holder compacts, before release)
         await room.close(code, reason)
         logging_ok = room.journal is not None and room.journal.logging
-        if self.store is not None and logging_ok and code is not CloseCode.DELETED:
+        if self.store is not None and logging_ok and writer and code is not CloseCode.DELETED:
             try:  # a closed room's log is folded into its snapshot (per the retention)
                 await self.store.compact(room.room_id)
             except UnknownDocument:

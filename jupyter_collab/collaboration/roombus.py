@@ -16,9 +16,13 @@ room on the other servers:
   the same text (everything twice once they meet). A short lease serializes first loads:
   whoever comes second finds the first one's log and merge base in the shared store and
   resumes from them, as after a restart.
-* **The file.** One server at a time (the holder of the room's writer lease) saves the file
-  and watches it for changes on disk; another takes over within the lease's ttl when it
-  leaves or dies, from the merge base the previous writer recorded.
+* **The file, versions, compaction.** One server at a time (the holder of the room's writer
+  lease) saves the file, watches it for changes on disk, makes automatic version points and
+  compacts the history; another takes over within the lease's ttl when it leaves or dies, from
+  the merge base the previous writer recorded. Before each save and each automatic point the
+  holder confirms its lease on the bus (holder and fencing token), so a writer that was paused
+  past its lease writes nothing once another took over. Version notices travel on
+  ``document.version``, other notices on ``room.notice``.
 * **Presence.** Each server publishes its own clients' awareness changes; the others hold
   them under one :class:`~.presence.RemoteOwner` per server, and drop them when that server
   closes the room, leaves, or stops sending heartbeats (it died).
@@ -137,10 +141,17 @@ class RoomLink(RoomHook):
         self._announced = False
         self._closed = False
         self.resyncs = 0  # re-syncs from the store (for tests and monitoring)
+        self._versions: Subscription | None = None
         if roombus.group:
-            # The holder of the writer lease saves and polls; until this server holds it, it
-            # does neither (see FileSync.may_write).
+            # The holder of the writer lease saves, polls, makes automatic versions and
+            # compacts; until this server holds it, it does none of these (FileSync.may_write,
+            # RoomVersions.writer), and before it writes it proves it still holds it (fence).
             room.file.may_write = self._is_writer
+            room.file.fence = self.fenced
+            if room.versions is not None:
+                room.versions.writer = self._is_writer
+                room.versions.fence = self.fenced
+                room.versions.shared_log = True
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -157,6 +168,9 @@ class RoomLink(RoomHook):
         if self.roombus.group:
             self._notices = await self.bus.subscribe(
                 Topic.ROOM_NOTICE, self.key, self._on_notice
+            )
+            self._versions = await self.bus.subscribe(
+                Topic.DOCUMENT_VERSION, self.key, self._on_notice
             )
         if self.roombus.group:
             await self._load_alone(room, load)
@@ -323,9 +337,23 @@ class RoomLink(RoomHook):
     def _is_writer(self) -> bool:
         return self._writer is not None and self._writer.held
 
+    async def fenced(self) -> bool:
+        """Whether this server still holds the room's writer lease, proved on the bus (holder
+        and fencing token; see :meth:`LeaseKeeper.confirm`): checked before each save and each
+        automatic version, so a writer that was paused past its lease writes nothing."""
+        keeper = self._writer
+        if keeper is None:
+            return False
+        if await keeper.confirm():
+            return True
+        self.log.warning("Not writing %s: this server no longer holds its lease", self.room.path)
+        return False
+
     def _became_writer(self, lease: Any) -> None:
         self.log.info("This server now writes %s (lease %s)", self.room.path, lease.token)
         self._spawn(self.room.file.became_writer())
+        if self.room.versions is not None:
+            self.room.versions.became_writer()
 
     def _lost_writer(self, lease: Any) -> None:
         self.log.warning("This server no longer writes %s (lease %s)", self.room.path, lease.token)
@@ -337,8 +365,15 @@ class RoomLink(RoomHook):
         clients on every server: the writer that saved is one server, its clients everywhere."""
         if not self.roombus.group or self._closed:
             return
+        topic = Topic.ROOM_NOTICE
+        if body.get("type") == "version":
+            topic = Topic.DOCUMENT_VERSION  # a version point made here: history panels update
+        elif body.get("type") == "saved":
+            keeper = self._writer
+            token = keeper.lease.token if keeper is not None and keeper.lease else None
+            self.log.info("Saved %s as the writer (lease %s)", room.path, token)
         try:
-            sent = asyncio.ensure_future(self.bus.publish(Topic.ROOM_NOTICE, self.key, body))
+            sent = asyncio.ensure_future(self.bus.publish(topic, self.key, body))
         except (BusError, TypeError, ValueError) as error:
             self.log.warning("Not sharing a notice of %s: %s", self.key, error)
             return
@@ -413,7 +448,7 @@ class RoomLink(RoomHook):
             del self.roombus.links[self.key]
         if self._announced:
             self._send_json({"left": True})
-        for subscription in (self._edits, self._awareness, self._notices):
+        for subscription in (self._edits, self._awareness, self._notices, self._versions):
             if subscription is not None:
                 subscription.unsubscribe()
         if self._writer is not None:

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,6 +42,10 @@ TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature
 
 class FileGone(Exception):
     """The file no longer exists."""
+
+
+class _NotWriter(Exception):
+    """This server lost the writer lease of a group while it was about to save."""
 
 
 class FileUnloadable(Exception):
@@ -117,6 +121,10 @@ class FileSync:
         # Whether this server writes the file and watches it (see writer_changed). Always, for
         # one server; for a group of servers, the holder of the room's writer lease.
         self.may_write: Callable[[], bool] = lambda: True
+        # For a group: proves with the lease's backend, just before a save, that this server
+        # still holds the writer lease (its fencing token is the current one), so a server
+        # that paused past its lease never overwrites its successor's saves.
+        self.fence: Callable[[], Awaitable[bool]] | None = None
 
     @property
     def dirty(self) -> bool:
@@ -385,6 +393,8 @@ class FileSync:
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
                 await self._settle_log()
+                if self.fence is not None and not await self.fence():
+                    raise _NotWriter
                 started = self._first_unsaved
                 self._first_unsaved = None
                 # What was asked for until now is in what is saved now (no await in between).
@@ -396,6 +406,8 @@ class FileSync:
                     # Recorded first, so that a crash before the file is written still finds
                     # the base of what it holds. Not when the database fails: the file first.
                     await self._set_base(state, digest, pending=True)
+                if not self.may_write():  # (the lease expired during the awaits above)
+                    raise _NotWriter
                 model = await ensure_async(
                     self.cm.save(
                         {
@@ -409,6 +421,14 @@ class FileSync:
             except FileGone:
                 self._saved_through(through, False)
                 self.room.file_deleted()
+                return False
+            except _NotWriter:
+                # Another server writes the file now: its save holds these changes.
+                through, self._through = through + self._through, []
+                self._saved_through(through, False)
+                if self._first_unsaved is None:
+                    self._first_unsaved = started if started is not None else self._clock()
+                self.log.warning("Not saving %s: another server writes it now", self.path)
                 return False
             except Exception as exc:
                 self._saved_through(through, False)

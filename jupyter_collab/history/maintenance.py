@@ -3,6 +3,10 @@
 Rooms compact their log when they close; a room that stays open for days (a notebook left
 open on a shared server) is compacted here too, so the store stays bounded either way.
 Version points are full states, so compaction never touches them.
+
+In a group of servers (one shared store, a Redis bus) each open document is compacted by the
+holder of its writer lease only, and the purge of deleted documents runs on one server per
+period: the one that takes the group's maintenance lease.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import time
 from typing import Any
 
+from ..bus import BusError, EventBus
 from ..collaboration.manager import RoomManager
 from ..persistence import DocumentStore
 
@@ -27,7 +32,13 @@ class Maintenance:
         interval: float,
         deleted_retention: float,
         log: logging.Logger,
+        bus: EventBus | None = None,
+        lease_name: str = "maintenance",
     ) -> None:
+        """``bus``: the group's bus (None for one server), whose lease ``lease_name`` elects
+        the server that purges."""
+        self.bus = bus
+        self.lease_name = lease_name
         self.store = store
         self.rooms = rooms
         self.interval = interval
@@ -53,8 +64,8 @@ class Maintenance:
         now = time.time() if now is None else now
         compacted = []
         for room in list(self.rooms.rooms.values()):
-            if room.journal is None or room.closed:
-                continue
+            if room.journal is None or room.closed or not room.file.may_write():
+                continue  # (another server of the group writes it, and compacts it)
             try:
                 await room.journal.flush()
                 seq = room.journal.last_seq
@@ -71,6 +82,8 @@ class Maintenance:
                 self.log.warning("Compacting %s failed: %s", room.room_id, exc)
         for room_id in [r for r in self._compacted if r not in self.rooms.rooms]:
             del self._compacted[room_id]
+        if not await self._elected():
+            return {"compacted": compacted, "purged": []}
         purged = await self.store.purge_deleted(now - self.deleted_retention)
         for doc_id in purged:
             file_id = doc_id.split(":", 2)[-1]
@@ -79,6 +92,19 @@ class Maintenance:
         if purged:
             self.log.info("Purged the history of %d deleted documents", len(purged))
         return {"compacted": compacted, "purged": purged}
+
+    async def _elected(self) -> bool:
+        """Whether this server purges this period: always alone; in a group, the one that
+        takes the maintenance lease (kept until it expires, a period later, so that the others
+        skip this period's purge)."""
+        if self.bus is None:
+            return True
+        try:
+            lease = await self.bus.acquire_lease(self.lease_name, max(self.interval, 60.0) * 0.9)
+        except BusError as exc:
+            self.log.warning("History maintenance: the bus is unavailable (%s); no purge", exc)
+            return False
+        return lease is not None
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..origins import OriginKind
@@ -80,6 +80,13 @@ class RoomVersions:
         self._lock = asyncio.Lock()
         self._opening: asyncio.Task[VersionInfo | None] | None = None
         self._closed = False
+        # A group of servers (roombus.py): only the holder of the room's writer lease makes
+        # automatic points, the "as first opened" point included, and proves it still holds
+        # it (``fence``) before writing one; the log is the group's, so a point's seq is the
+        # shared store's latest (what the other servers logged is in it too).
+        self.writer: Callable[[], bool] = lambda: True
+        self.fence: Callable[[], Awaitable[bool]] | None = None
+        self.shared_log = False
 
     def changed(self) -> None:
         """A content change: schedule the next automatic point."""
@@ -100,6 +107,8 @@ class RoomVersions:
                 await asyncio.sleep(wait)
                 continue
             self._first_change = None
+            if not self.writer():
+                return  # the writer saw the same changes (they crossed the bus) and makes it
             try:
                 await self.make("auto")
             except Exception as exc:
@@ -119,16 +128,43 @@ class RoomVersions:
         if self._opening is not None:  # the file as first opened comes first
             await asyncio.wait([self._opening])
         async with self._lock:
-            seq = at_seq if at_seq is not None else await self._last_seq()
+            if kind == "auto" and not self.writer():
+                return None
+            seq = at_seq if at_seq is not None else await self._seq()
             if seq <= 0:
                 return None
             if kind == "auto":
                 latest = await self.store.list_versions(self.doc_id, limit=1)
                 if latest and latest[0].seq >= seq:
                     return None
+                if not await self._fenced():
+                    return None
             info = await self._add(kind, seq, name=name, user=user, details=details)
         self._announce(info, user)
         return info
+
+    async def _seq(self) -> int:
+        seq = int(await self._last_seq())
+        if self.shared_log:
+            seq = max(seq, await self.store.last_seq(self.doc_id))
+        return seq
+
+    async def _fenced(self) -> bool:
+        """Whether this server may still write automatic points (its writer lease is the
+        current one); always, for one server."""
+        if self.fence is None or await self.fence():
+            return True
+        self.log.warning("Not making a version point of %s: another server writes it", self.doc_id)
+        return False
+
+    def became_writer(self) -> None:
+        """This server took the writer lease over: the points its predecessor had not made yet
+        (the file as first opened, changes since the last point) are its to make."""
+        if self._closed:
+            return
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.get_running_loop().create_task(self._opened())
+        self.changed()
 
     async def _add(self, kind: VersionKind, seq: int, **options: Any) -> VersionInfo:
         version_id = await self.store.add_version(
@@ -159,8 +195,10 @@ class RoomVersions:
         back to); neither does a document whose history predates this (its log no longer
         begins with the load, or it has versions already).
         """
+        if not self.writer():
+            return None  # the writer makes it (see became_writer)
         async with self._lock:
-            last = await self._last_seq()
+            last = await self._seq()
             if last <= 0 or await self.store.list_versions(self.doc_id, limit=1):
                 return None
             if last > OPENED_SCAN_LIMIT:
@@ -168,11 +206,15 @@ class RoomVersions:
             entries = await self.store.read(self.doc_id)
             if not entries or entries[0].seq != 1 or entries[0].origin != OriginKind.LOAD.value:
                 return None
+            if not await self._fenced():
+                return None
             info = await self._add("opened", 1)
         self._announce(info, None)
         return info
 
     def _announce(self, info: VersionInfo, user: str | None) -> None:
+        if info.kind in ("auto", "opened"):
+            self.log.info("Made the %s version point of %s at %d", info.kind, self.doc_id, info.seq)
         self._notify({"type": "version", "version": version_json(info)})
         if self._audit is not None:
             self._audit.record(
@@ -189,6 +231,8 @@ class RoomVersions:
             self._task.cancel()
         if self._first_change is not None:
             self._first_change = None
+            if not self.writer():
+                return  # the writer saw the same changes (they crossed the bus) and makes it
             try:
                 await self.make("auto")
             except Exception as exc:

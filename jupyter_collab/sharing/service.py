@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..bus import InProcessBus
@@ -90,6 +90,9 @@ class Sharing:
         self.unknown: str | None = None
         self._seen: dict[str, tuple[tuple[str, ...], float]] = {}
         self._recording: set[asyncio.Task[None]] = set()
+        # Told of every change this server makes to the shares, once it is in the store (the
+        # share feed publishes them to the other servers of a group: sharing/sharebus.py).
+        self.on_change: Callable[[dict[str, Any]], None] | None = None
 
     async def load(self) -> None:
         """Read every share of this root into memory (at start)."""
@@ -98,6 +101,43 @@ class Sharing:
             shares.setdefault(share.path, {})[share.user] = share
         self._shares = shares
         self.unknown = None
+
+    async def reload(self) -> None:
+        """Read the shares again (another server changed them and this one may have missed
+        it) and give everyone connected their role under them."""
+        await self.load()
+        self.apply_live("")
+
+    def _changed(self, change: dict[str, Any]) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(change)
+            except Exception:
+                self.log.exception("Sharing a change of the shares failed")
+
+    def apply_change(self, change: dict[str, Any]) -> None:
+        """Another server changed the shares (already in the store): follow it in memory and
+        give the users of this server's open rooms their new role at once. ``change`` is what
+        :attr:`on_change` was given there: ``{"op": "set", "path", "user", "role", "by",
+        "time"}``, ``{"op": "moved", "old", "new"}`` or ``{"op": "deleted", "path"}``."""
+        op = change.get("op")
+        if op == "set":
+            path, user, role = change["path"], change["user"], change.get("role")
+            share = (
+                Share(path, user, Role(role), change.get("by"), float(change["time"]))
+                if role is not None
+                else None
+            )
+            self._remember(path, user, share)
+            self.apply_live(path)
+        elif op == "moved":
+            self._move(change["old"], change["new"])
+            self.apply_live(change["new"])
+        elif op == "deleted":
+            self._delete(change["path"])
+            self.apply_live(change["path"])
+        else:
+            raise ValueError(f"unknown change of the shares: {op!r}")
 
     def shares_unknown(self, reason: str) -> None:
         """The shares could not be read: only owners keep their access until they can be."""
@@ -271,10 +311,12 @@ class Sharing:
                 previous.time if previous else time.time(),
             )
             self._remember(path, target, previous)
+            self._changed(_set_change(path, target, previous))
             raise SharingRefused(
                 "this would leave you without the right to manage sharing here; "
                 "make someone else an owner first"
             )
+        self._changed(_set_change(path, target, self._shares.get(path, {}).get(target)))
         after = self.role(path, target, target_cap)
         for doc_id in list(doc_ids) or [None]:
             self.audit.record(
@@ -306,8 +348,7 @@ class Sharing:
 
     # -- paths -----------------------------------------------------------------------------------
 
-    async def moved(self, old: str, new: str) -> None:
-        old, new = old.strip("/"), new.strip("/")
+    def _move(self, old: str, new: str) -> None:
         if old:
             moving = {p: self._shares.pop(p) for p in list(self._shares) if under(p, old)}
             for path, entries in moving.items():
@@ -316,20 +357,29 @@ class Sharing:
                 self._shares.setdefault(target, {}).update(
                     {u: dataclasses.replace(s, path=target) for u, s in entries.items()}
                 )
+
+    def _delete(self, path: str) -> None:
+        if path:
+            for known in [p for p in self._shares if under(p, path)]:
+                del self._shares[known]
+
+    async def moved(self, old: str, new: str) -> None:
+        old, new = old.strip("/"), new.strip("/")
+        self._move(old, new)
         try:
             await self.store.moved(old, new)
         except Exception as exc:
             self.log.error("Moving the shares of %s to %s failed: %s", old, new, exc)
+        self._changed({"op": "moved", "old": old, "new": new})
 
     async def deleted(self, path: str) -> None:
         path = path.strip("/")
-        if path:
-            for known in [p for p in self._shares if under(p, path)]:
-                del self._shares[known]
+        self._delete(path)
         try:
             await self.store.deleted(path)
         except Exception as exc:
             self.log.error("Removing the shares of %s failed: %s", path, exc)
+        self._changed({"op": "deleted", "path": path})
 
     # -- users -----------------------------------------------------------------------------------
 
@@ -475,6 +525,18 @@ class Sharing:
             return await self.notifications.mark_read(user, ids, upto)
         except NotificationsUnavailable as exc:
             raise SharingUnavailable(str(exc)) from exc
+
+
+def _set_change(path: str, user: str, share: Share | None) -> dict[str, Any]:
+    """A share set (or removed: role None), as the other servers of a group are told."""
+    return {
+        "op": "set",
+        "path": path,
+        "user": user,
+        "role": share.role.value if share is not None else None,
+        "by": share.granted_by if share is not None else None,
+        "time": share.time if share is not None else time.time(),
+    }
 
 
 class _Named:

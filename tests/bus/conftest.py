@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +21,8 @@ import pytest
 from jupyter_collab.bus import EventBus, InProcessBus, LocalHub
 from jupyter_collab.bus.redis_streams import RedisBus
 
+from ..client import Client
+from ..servers import Server
 from ..services.redis import RedisServer
 
 # Short heartbeats so that liveness tests finish quickly; the ttl stays well above the interval
@@ -121,3 +126,79 @@ def own_redis(redis_factory: Callable[..., RedisServer]) -> RedisServer:
 def outage_buses(own_redis: RedisServer) -> Buses:
     """Redis buses on a Redis of the test's own (``outage_buses.redis.restart()``)."""
     return Buses("redis", own_redis)
+
+
+# Quick saves, polls and writer take-overs, so that the tests wait seconds, not minutes.
+GROUP = {
+    "save_delay": 0.3,
+    "save_max_wait": 2.0,
+    "file_poll_interval": 0.5,
+    "writer_lease_ttl": 3.0,
+}
+
+
+def started(server: Server, timeout: float = 600) -> Server:
+    """``server.start()``, waiting longer than its minute when the machine is overloaded (a
+    shared CI machine can take minutes to start three servers)."""
+    try:
+        return server.start()
+    except RuntimeError as error:
+        if "did not start" not in str(error):
+            raise
+    assert server.process is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=0.5).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not start:\n{server.log()[-3000:]}")
+
+
+@pytest.fixture
+def group(tmp_path: Path, redis_factory: Any):
+    """``group(n)``: n servers on ``tmp_path/root`` sharing ``tmp_path/collab.db`` and a Redis
+    of this test's own; all killed at the end. ``root_dir``: another root (a link to the
+    folder); ``server_args``: more server options (users); the rest are CollabApp settings
+    (``database_url`` for PostgreSQL)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    made: list[Server] = []
+    state: dict[str, RedisServer] = {}
+
+    def start(
+        n: int, *, root_dir: Path | None = None, server_args: tuple[str, ...] = (), **collab: Any
+    ) -> list[Server]:
+        if "redis" not in state:
+            state["redis"] = redis_factory()
+        servers = []
+        for _ in range(n):
+            # one log per server (Server logs beside the root by default)
+            server = Server(root_dir or root, tmp_path / "collab.db", server_args=server_args,
+                            redis_url=state["redis"].url, **{**GROUP, **collab})  # fmt: skip
+            server.log_path = tmp_path / f"server-{len(made)}.log"
+            made.append(server)
+            servers.append(started(server))
+        return servers
+
+    start.root = root  # type: ignore[attr-defined]
+    start.redis = lambda: state["redis"]  # type: ignore[attr-defined]
+    start.servers = made  # type: ignore[attr-defined]
+    yield start
+    for server in made:
+        if server.process is not None and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=30)
+
+
+def text_of(client: Client) -> str:
+    return str(client.jdoc._ysource)
+
+
+async def converged(clients: list[Client], check: Any = None) -> None:
+    def same() -> bool:
+        contents = [c.content() for c in clients]
+        return all(x == contents[0] for x in contents) and (check is None or check(contents[0]))
+
+    await eventually(same, timeout=120, what="every client to converge")

@@ -426,6 +426,48 @@ async def test_lease_keeper_reports_a_lost_lease(buses: Buses) -> None:
     await keeper.stop()
 
 
+def forget_lease(buses: Buses, name: str) -> None:
+    """Lose a lease on the backend while its holder still believes it holds it (a Redis that
+    restarted empty or failed over, an evicted key)."""
+    if buses.kind == "memory":
+        del buses.hub.leases[name]
+        return
+    assert buses.redis is not None
+    client = buses.redis.client()
+    try:
+        assert client.delete(f"{buses.prefix}:lease:{name}") == 1
+    finally:
+        client.close()
+
+
+async def test_a_holder_confirms_its_lease_on_the_bus_before_writing(buses: Buses) -> None:
+    """The fencing check of writers (``LeaseKeeper.confirm``): a holder whose lease the backend
+    lost, and another server took with a larger token, still believes it holds it by its own
+    clock, but confirming on the bus says no (and the lease is given up); the new holder
+    confirms."""
+    a, b = await buses("a"), await buses("b")
+    keepers = [
+        LeaseKeeper(bus, "write:doc", ttl=60, on_acquired=lambda _: None,
+                    on_lost=lambda _: None, interval=10)  # fmt: skip
+        for bus in (a, b)
+    ]
+    keepers[0].start()
+    await eventually(lambda: keepers[0].held, what="a to hold the lease")
+    assert await keepers[0].confirm() is True
+    first = keepers[0].lease
+    assert first is not None
+    forget_lease(buses, "write:doc")
+    keepers[1].start()
+    await eventually(lambda: keepers[1].held, what="b to take the lost lease")
+    assert keepers[1].lease is not None and keepers[1].lease.token > first.token
+    assert keepers[0].held  # a's own clock says it still holds it...
+    assert await keepers[0].confirm() is False  # ...the bus says it does not
+    assert first.lost and not keepers[0].held
+    assert await keepers[1].confirm() is True
+    for keeper in keepers:
+        await keeper.stop()
+
+
 async def test_servers_see_each_other_come_and_go(buses: Buses) -> None:
     a = await buses("a")
     events: list[ServerEvent] = []
