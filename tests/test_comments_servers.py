@@ -12,7 +12,7 @@ import pytest
 
 from jupyter_collab.comments.anchors import range_positions
 
-from .bus.test_rooms import GROUP, started
+from .bus.conftest import GROUP, started
 from .client import eventually
 from .servers import Server
 

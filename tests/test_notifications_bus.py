@@ -14,7 +14,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from .auth import token_header
-from .bus.test_rooms import started
+from .bus.conftest import started
 from .client import eventually
 from .servers import Server
 
