@@ -32,7 +32,7 @@ function shorten(text: string, max: number): string {
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }
 
-const RANK: Record<ShareRole, number> = { owner: 3, editor: 2, viewer: 1, none: 0 };
+const RANK: Record<ShareRole, number> = { owner: 4, editor: 3, commenter: 2, viewer: 1, none: 0 };
 
 /**
  * What a change of someone's access did, from the notification's details:
@@ -134,6 +134,10 @@ function sharedText(
       return folder
         ? trans.__('%1 shared the folder “%2” with you: you can edit what is in it.', actor, name)
         : trans.__('%1 shared “%2” with you: you can edit it.', actor, name);
+    case 'commenter':
+      return folder
+        ? trans.__('%1 shared the folder “%2” with you: you can view and comment on what is in it.', actor, name)
+        : trans.__('%1 shared “%2” with you: you can view and comment on it.', actor, name);
     default:
       return folder
         ? trans.__('%1 shared the folder “%2” with you: you can view what is in it.', actor, name)
