@@ -64,6 +64,7 @@ import { ConnectionIndicator } from './statusbar';
 import { DOMAIN, ICollab } from './tokens';
 import { historyPlugin, notificationsPlugin } from './history/plugin';
 import { userNotificationsPlugin } from './notifications/plugin';
+import { commentsPlugin } from './comments/plugin';
 import { sharingPlugin } from './sharing/plugin';
 
 export { CONTENT_PROVIDER_ID, CollabContentProvider } from './contentprovider';
@@ -836,7 +837,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   historyPlugin,
   notificationsPlugin,
   sharingPlugin,
-  userNotificationsPlugin
+  userNotificationsPlugin,
+  commentsPlugin
 ];
 
 export default plugins;

@@ -1,3 +1,4 @@
 import './base.css';
 import './history.css';
 import './sharing.css';
+import './comments.css';

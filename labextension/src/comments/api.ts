@@ -44,6 +44,11 @@ export interface IThread {
   resolvedAt: string | null;
   /** The server found the anchored text gone (the thread is kept). */
   detached: boolean;
+  /**
+   * The room (document kind and file id) the anchor is in: a notebook opened
+   * in the text editor has other threads. Null from servers that do not say.
+   */
+  room: string | null;
   author: string;
   created: string;
   comments: IComment[];
@@ -56,6 +61,8 @@ export interface IThreadList {
   users: IUsers;
   /** Whether the caller may write comments (when the server says). */
   canComment: boolean | null;
+  /** The caller's effective role (when the server says). */
+  role: string | null;
 }
 
 /** Reply of a new thread or a reply: who was notified, who cannot read. */
@@ -88,7 +95,12 @@ export class CommentsError extends Error {
 /** What the comments UI needs from the server (a fake in tests). */
 export interface ICommentsApi {
   list(path: string): Promise<IThreadList>;
-  create(path: string, anchor: IAnchor, body: string): Promise<IPostResult>;
+  create(
+    path: string,
+    anchor: IAnchor | null,
+    body: string,
+    room?: string | null
+  ): Promise<IPostResult>;
   reply(thread: string, body: string): Promise<IPostResult>;
   edit(thread: string, comment: string, body: string): Promise<IComment | null>;
   remove(thread: string, comment: string): Promise<void>;
@@ -182,6 +194,7 @@ export function normalizeThread(t: any): IThread | null {
     resolvedBy: resolvedBy ? username(resolvedBy) || null : null,
     resolvedAt: str(first(t, 'resolvedAt', 'resolved_at')),
     detached: t.detached === true,
+    room: str(t.room) || null,
     author: username(first(t, 'author', 'createdBy', 'created_by', 'user')) || comments[0]?.author || '',
     created:
       str(first(t, 'created', 'createdAt', 'created_at', 'time')) ?? comments[0]?.created ?? '',
@@ -237,16 +250,23 @@ export class CommentsClient implements ICommentsApi {
         .map(normalizeThread)
         .filter((t: IThread | null): t is IThread => t !== null),
       users: normalizeUsers(data.users),
-      canComment: typeof data.canComment === 'boolean' ? data.canComment : null
+      canComment: typeof data.canComment === 'boolean' ? data.canComment : null,
+      role: str(data.role)
     };
   }
 
-  async create(path: string, anchor: IAnchor, body: string): Promise<IPostResult> {
+  async create(
+    path: string,
+    anchor: IAnchor | null,
+    body: string,
+    room: string | null = null
+  ): Promise<IPostResult> {
+    const payload: Record<string, unknown> = { path, anchor, body: checkedBody(body) };
+    if (room) {
+      payload.room = room;
+    }
     return normalizePost(
-      await this._request(this.url(), {
-        method: 'POST',
-        body: JSON.stringify({ path, anchor, body: checkedBody(body) })
-      })
+      await this._request(this.url(), { method: 'POST', body: JSON.stringify(payload) })
     );
   }
 

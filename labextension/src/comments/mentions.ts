@@ -5,8 +5,8 @@
  */
 
 /** Characters of a username in a mention (as the server reads them). */
-const NAME = /[A-Za-z0-9_.\-]/;
-const MENTION = /(^|[^A-Za-z0-9_.\-@])@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)/g;
+const NAME = /[A-Za-z0-9_.+\-]/;
+const MENTION = /(^|[^A-Za-z0-9])@([A-Za-z0-9_](?:[A-Za-z0-9_.+\-]*[A-Za-z0-9_+\-])?)/g;
 
 /** The mention being typed at the caret: where its `@` is and what follows it. */
 export interface IMentionQuery {
@@ -29,7 +29,7 @@ export function mentionAt(text: string, caret: number): IMentionQuery | null {
     return null;
   }
   const before = i > 0 ? text[i - 1] : '';
-  if (before && (NAME.test(before) || before === '@')) {
+  if (before && (/[A-Za-z0-9]/.test(before) || before === '@')) {
     return null; // an e-mail address, or "@@"
   }
   const query = text.slice(i + 1, caret);

@@ -25,6 +25,11 @@ export const FILTERS: readonly ThreadFilter[] = ['open', 'resolved', 'mine'];
 /** The document the comments are of, and what the user may do. */
 export interface ICommentsDocument {
   path: string;
+  /**
+   * The room open here (the session's room id): only its threads are shown
+   * (a notebook opened as text has other threads). Null: all threads.
+   */
+  room: string | null;
   /** Commenter, editor or owner (viewers read comments only). */
   canComment: boolean;
   /** Owners may delete anyone's comment. */
@@ -141,12 +146,19 @@ export class CommentsModel {
 
   /** The document moved (renamed) or the user's role changed. */
   setDocument(doc: ICommentsDocument): void {
-    const moved = doc.path !== this._document.path;
+    const before = this._document;
+    const changed =
+      doc.path !== before.path || doc.room !== before.room || doc.canComment !== before.canComment;
     this._document = doc;
     this._emit();
-    if (moved && this._loaded) {
+    if (changed && this._loaded) {
       void this.refresh();
     }
+  }
+
+  /** Whether the user may write comments: their role here, and the server agrees. */
+  get canComment(): boolean {
+    return this._document.canComment && this._serverCanComment !== false;
   }
 
   get threads(): readonly IThread[] {
@@ -228,11 +240,11 @@ export class CommentsModel {
   }
 
   canEdit(comment: IComment): boolean {
-    return this._document.canComment && !!this._document.self && comment.author === this._document.self;
+    return this.canComment && !!this._document.self && comment.author === this._document.self;
   }
 
   canDelete(comment: IComment): boolean {
-    return this.canEdit(comment) || (this._document.canComment && this._document.isOwner);
+    return this.canEdit(comment) || (this.canComment && this._document.isOwner);
   }
 
   /**
@@ -260,7 +272,9 @@ export class CommentsModel {
             continue;
           }
           this.users.merge(list.users);
-          this._threads = list.threads;
+          const room = this._document.room;
+          this._threads = list.threads.filter(t => !room || !t.room || t.room === room);
+          this._serverCanComment = list.canComment;
           this._loaded = true;
           this._unavailable = false;
           if (this._problem?.action === 'list') {
@@ -284,9 +298,9 @@ export class CommentsModel {
   }
 
   /** A new thread; resolves with it (null when it failed: see `problem`). */
-  async createThread(anchor: IAnchor, body: string): Promise<IThread | null> {
+  async createThread(anchor: IAnchor | null, body: string): Promise<IThread | null> {
     const result = await this._act('create', 'new', null, () =>
-      this._api.create(this._document.path, anchor, body)
+      this._api.create(this._document.path, anchor, body, this._document.room)
     );
     if (!result) {
       return null;
@@ -415,7 +429,7 @@ export class CommentsModel {
     thread: string | null,
     fn: () => Promise<T>
   ): Promise<T | undefined> {
-    if (!this._document.canComment) {
+    if (!this.canComment) {
       this._problem = {
         action,
         status: 403,
@@ -474,6 +488,7 @@ export class CommentsModel {
   private _again = false;
   private _running: Promise<void> | null = null;
   private _unavailable = false;
+  private _serverCanComment: boolean | null = null;
   private _problem: ICommentsProblem | null = null;
   private _filter: ThreadFilter = 'open';
   private _selected: string | null = null;
