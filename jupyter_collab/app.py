@@ -25,9 +25,14 @@ from .bus.redis_streams import redacted
 from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
 from .collaboration.roombus import RoomBus
+from .comments import CommentStore, MemoryCommentStore, SQLiteCommentStore
+from .comments.service import Comments
+from .comments.store import UnavailableCommentStore
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .documents.paths import BadPath, canonical_path
 from .events import RoomEvents
+from .gateway.comment_handlers import COMMENTS
+from .gateway.comment_handlers import HANDLERS as COMMENT_HANDLERS
 from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, SessionHandler
 from .gateway.history_handlers import HANDLERS as HISTORY_HANDLERS
 from .gateway.history_handlers import HISTORY
@@ -235,11 +240,12 @@ class CollabApp(ExtensionApp):
     )
 
     default_role = Enum(
-        ["owner", "editor", "viewer"],
+        ["owner", "editor", "commenter", "viewer"],
         default_value="editor",
         config=True,
         help="Role of every user but the server's own (see 'owners') on files and folders "
         "nobody shared: 'editor' (the default) may edit but not change who has access; "
+        "'commenter' reads and comments but does not edit; "
         "'viewer' only reads until an owner shares a file with them; 'owner' lets everyone who "
         "reaches the server share and unshare everything, as if it were theirs. The Jupyter "
         "Authorizer stays the limit: a user it lets only read is a viewer at most.",
@@ -381,6 +387,7 @@ class CollabApp(ExtensionApp):
             self.file_ids: FileIds = SQLiteFileIds(database, root=root, outage=self.outage)
             self.store = SQLiteStore(database, retention=self.history_retention)
             self.shares: ShareStore = SQLiteShareStore(database, root=root)
+            self.comment_store: CommentStore = SQLiteCommentStore(database)
             self._replay_outages()
         else:
             # In memory: by choice (no db_path), or because the database cannot be used. Then
@@ -388,6 +395,10 @@ class CollabApp(ExtensionApp):
             self.file_ids = MemoryFileIds()
             self.store = None if unavailable else MemoryStore(retention=self.history_retention)
             self.shares = MemoryShareStore()
+            # (comments accepted in memory while the database fails would go at the restart)
+            self.comment_store = (
+                UnavailableCommentStore(unavailable) if unavailable else MemoryCommentStore()
+            )
         file_ids = self.file_ids
         event_logger = getattr(self.serverapp, "event_logger", None)
         self.audit = AuditLog(self.store, event_logger, self.log)
@@ -448,6 +459,10 @@ class CollabApp(ExtensionApp):
             if self.store is not None
             else None
         )
+        self.comments = Comments(
+            self.comment_store, self.rooms, self.sharing, self.audit, self.log,
+            history=self.store, bus=self.bus, group=bool(self.redis_url),
+        )  # fmt: skip
         self.maintenance = (
             Maintenance(
                 self.store,
@@ -477,6 +492,7 @@ class CollabApp(ExtensionApp):
                 MAX_MESSAGE_SIZE: self.max_message_size,
                 HISTORY: self.history,
                 SHARING: self.sharing,
+                COMMENTS: self.comments,
                 HEALTH: self.health,
             }
         )
@@ -523,6 +539,7 @@ class CollabApp(ExtensionApp):
             self.file_ids = MemoryFileIds()
             self.store = None
             self.shares = MemoryShareStore()
+            self.comment_store = UnavailableCommentStore(describe(exc))
             return describe(exc)
         if done.files:
             self.log.warning(
@@ -540,6 +557,7 @@ class CollabApp(ExtensionApp):
         self.store = stores.store
         self.file_ids = stores.file_ids
         self.shares = stores.shares
+        self.comment_store = stores.comments
         return None
 
     def _load_shares(self, unavailable: str | None) -> None:
@@ -574,6 +592,7 @@ class CollabApp(ExtensionApp):
                 (r"/api/collab/status", StatusHandler),
                 *history,
                 *SHARING_HANDLERS,
+                *COMMENT_HANDLERS,
             ]
         )
 
@@ -628,9 +647,11 @@ class CollabApp(ExtensionApp):
             self.bus.close() if getattr(self, "bus", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
             self.sharing.flush() if getattr(self, "sharing", None) else None,
+            self.comments.flush() if getattr(self, "comments", None) else None,
             self.outage.close() if self.outage is not None else None,
             self.store.close() if self.store is not None else None,
             self.shares.close() if getattr(self, "shares", None) else None,
+            self.comment_store.close() if getattr(self, "comment_store", None) else None,
             self.file_ids.close() if getattr(self, "file_ids", None) else None,
             self.database.release() if self.database is not None else None,
             self.shared_database.release() if self.shared_database is not None else None,

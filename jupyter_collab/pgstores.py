@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .comments.postgres import COMPONENT as COMMENTS
+from .comments.postgres import PostgresCommentStore
 from .documents.pgfileids import COMPONENT as FILES
 from .documents.pgfileids import PostgresFileIds
 from .persistence.outage import OutageLog, Replayed, replay
@@ -35,7 +37,7 @@ __all__ = [
     "root_name",
 ]
 
-COMPONENTS: tuple[PostgresComponent, ...] = (HISTORY, FILES, SHARING)
+COMPONENTS: tuple[PostgresComponent, ...] = (HISTORY, FILES, SHARING, COMMENTS)
 
 
 def root_name(root_dir: str, configured: str = "") -> str:
@@ -108,6 +110,7 @@ class PostgresStores:
     store: DocumentStore
     file_ids: PostgresFileIds
     shares: PostgresShareStore
+    comments: PostgresCommentStore
 
 
 def open_stores(
@@ -122,4 +125,5 @@ def open_stores(
         PostgresStore(database, retention=retention),
         PostgresFileIds(database, root, outage=outage),
         PostgresShareStore(database, root),
+        PostgresCommentStore(database),
     )

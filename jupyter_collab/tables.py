@@ -6,9 +6,12 @@ creates the same tables in a fresh file.
 
 from __future__ import annotations
 
+from .comments import sqlite as comments
 from .documents import fileids
 from .persistence import schema
 from .persistence.migrations import Component
 from .sharing import sqlite as sharing
 
-COMPONENTS: tuple[Component, ...] = (schema.COMPONENT, fileids.COMPONENT, sharing.COMPONENT)
+COMPONENTS: tuple[Component, ...] = (
+    schema.COMPONENT, fileids.COMPONENT, sharing.COMPONENT, comments.COMPONENT,
+)

@@ -33,6 +33,7 @@ class AuditAction(str, Enum):
     RESTORE = "restore"
     PERMISSION_CHANGE = "permission-change"
     DELETE = "delete"
+    COMMENT = "comment"  # a comment thread changed (comments/service.py: details.what)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,15 @@ EVERYONE = "*"
 
 
 class Role(str, Enum):
+    """From least to most: none < viewer < commenter < editor < owner.
+
+    A commenter reads the document and is present in it like a viewer (the room refuses their
+    edits) but may write comments (``comments/``); viewers read comments, never write them.
+    """
+
     NONE = "none"
     VIEWER = "viewer"
+    COMMENTER = "commenter"
     EDITOR = "editor"
     OWNER = "owner"
 
@@ -23,6 +30,10 @@ class Role(str, Enum):
         return self.rank >= _RANK[Role.VIEWER]
 
     @property
+    def can_comment(self) -> bool:
+        return self.rank >= _RANK[Role.COMMENTER]
+
+    @property
     def can_write(self) -> bool:
         return self.rank >= _RANK[Role.EDITOR]
 
@@ -30,11 +41,12 @@ class Role(str, Enum):
         return self if self.rank <= cap.rank else cap
 
 
-_RANK = {Role.NONE: 0, Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
+_RANK = {Role.NONE: 0, Role.VIEWER: 1, Role.COMMENTER: 2, Role.EDITOR: 3, Role.OWNER: 4}
 
 
 def cap_of(can_read: bool, can_write: bool) -> Role:
-    """The most the Jupyter Authorizer allows, as a role (a share never gives more)."""
+    """The most the Jupyter Authorizer allows, as a role (a share never gives more). A user it
+    lets only read is a viewer at most: a comment is a write, which it did not allow."""
     if can_write:
         return Role.OWNER
     return Role.VIEWER if can_read else Role.NONE

@@ -44,6 +44,7 @@ class BadShare(ValueError):
 _ABILITY = {
     Role.OWNER: "edit and share it",
     Role.EDITOR: "edit it",
+    Role.COMMENTER: "view it and comment on it",
     Role.VIEWER: "only view it",
     Role.NONE: "not open it",
 }
@@ -146,6 +147,11 @@ class Sharing:
     def remember_cap(self, username: str, cap: Role) -> None:
         """Note what the Authorizer allowed ``username`` (on each request that computes it)."""
         self._caps[username] = cap
+
+    def known_cap(self, username: str) -> Role:
+        """What the Authorizer allowed ``username`` when last seen here; for someone not seen
+        since the server started, as much as the shares give (as ``set_role`` assumes)."""
+        return self._caps.get(username, Role.OWNER)
 
     def _limits(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Add to a listed share what it really gives: ``effectiveRole``, and ``limited`` with

@@ -1,0 +1,15 @@
+"""Comment threads on documents (issue 11): anchors, stores, the service and its rules.
+
+``anchors`` places a thread in a document with CRDT relative positions; ``store`` is the
+storage interface (``memory``, ``sqlite``, ``postgres`` implement it); ``service`` decides who
+may do what, notifies people, audits and tells the room; ``mentions`` reads ``@names``.
+"""
+
+from .memory import MemoryCommentStore
+from .sqlite import SQLiteCommentStore
+from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
+
+__all__ = [
+    "Comment", "CommentStore", "MemoryCommentStore", "SQLiteCommentStore", "Thread",
+    "UnknownComment", "UnknownThread",
+]  # fmt: skip
