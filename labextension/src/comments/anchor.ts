@@ -107,8 +107,15 @@ export function resolveAnchor(anchor: IAnchor, ytext: Y.Text | null): IResolved 
   if (!ytext || !doc || !start || !end) {
     return { kind: 'detached' };
   }
-  const a = Y.createAbsolutePositionFromRelativePosition(start, doc);
-  const b = Y.createAbsolutePositionFromRelativePosition(end, doc);
+  let a: Y.AbsolutePosition | null;
+  let b: Y.AbsolutePosition | null;
+  try {
+    // (positions naming items this document never had throw)
+    a = Y.createAbsolutePositionFromRelativePosition(start, doc);
+    b = Y.createAbsolutePositionFromRelativePosition(end, doc);
+  } catch {
+    return { kind: 'detached' };
+  }
   if (!a || !b || a.type !== ytext || b.type !== ytext) {
     return { kind: 'detached' };
   }

@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 
 import { IThread } from './api';
 import { IResolved, lineOf, resolveAnchor } from './anchor';
-import { IMarkedRange } from './markers';
+import type { IMarkedRange } from './markers';
 
 /** The part of a TranslationBundle used here. */
 export interface ITrans {
