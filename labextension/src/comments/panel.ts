@@ -69,6 +69,8 @@ export namespace CommentsPanel {
   }
 }
 
+type Message = Parameters<Widget['processMessage']>[0];
+
 const CLASS = 'jp-collab-CommentsPanel';
 const MAX_SUGGESTIONS = 8;
 
@@ -192,6 +194,11 @@ export class CommentsPanel extends Widget {
   /** Draw again (the document changed: places of threads). */
   refresh(): void {
     this._render();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._render(); // places may have moved while hidden
   }
 
   dispose(): void {

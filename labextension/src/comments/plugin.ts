@@ -17,7 +17,7 @@ import {
   IEditorExtensionRegistry
 } from '@jupyterlab/codemirror';
 import { IDocumentWidget } from '@jupyterlab/docregistry';
-import { FileEditor, IEditorTracker } from '@jupyterlab/fileeditor';
+import { FileEditor } from '@jupyterlab/fileeditor';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -64,7 +64,6 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
     ILabShell,
     ICommandPalette,
     INotebookTracker,
-    IEditorTracker,
     IEditorExtensionRegistry
   ],
   activate: (
@@ -74,7 +73,6 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
     labShell: ILabShell | null,
     palette: ICommandPalette | null,
     notebookTracker: INotebookTracker | null,
-    editorTracker: IEditorTracker | null,
     extensions: IEditorExtensionRegistry | null
   ) => {
     const trans = (translator ?? nullTranslator).load(DOMAIN);
@@ -241,7 +239,30 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
     panel.title.icon = commentIcon;
     app.shell.add(panel, 'right', { rank: 305 });
 
+    // The places of threads move as the document is edited: redraw the
+    // panel a moment after changes to the current document. (A transaction
+    // listener: an `update` listener would make Yjs encode every change.)
+    let placesPending = 0;
+    let watchedDoc: Y.Doc | null = null;
+    const schedulePlaces = () => {
+      if (!placesPending && panel.isVisible) {
+        placesPending = window.setTimeout(() => {
+          placesPending = 0;
+          panel.refresh();
+        }, 300);
+      }
+    };
+    const watchPlaces = (room: IRoom | null) => {
+      const ydoc = room && !room.sharedModel.isDisposed ? ((room.sharedModel as any).ydoc as Y.Doc) : null;
+      if (ydoc === watchedDoc) {
+        return;
+      }
+      watchedDoc?.off('afterTransaction', schedulePlaces);
+      watchedDoc = ydoc;
+      watchedDoc?.on('afterTransaction', schedulePlaces);
+    };
     const showCurrent = () => {
+      watchPlaces(current);
       panel.setModel(modelOf(current));
       panel.refresh();
     };
@@ -257,16 +278,6 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
     labShell?.currentChanged.connect(onCurrentChanged);
     provider.roomAdded.connect(() => setTimeout(onCurrentChanged, 0));
     onCurrentChanged();
-    // the places of threads move as the document is edited
-    let placesPending = 0;
-    const schedulePlaces = () => {
-      if (!placesPending && panel.isVisible) {
-        placesPending = window.setTimeout(() => {
-          placesPending = 0;
-          panel.refresh();
-        }, 300);
-      }
-    };
 
     // ---- widgets: badges, revealing a thread -------------------------------
 
@@ -368,12 +379,8 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
         provider.roomAdded.disconnect(start);
         badges?.dispose();
       });
-      widget.content.model?.contentChanged.connect(schedulePlaces);
     };
     notebookTracker?.widgetAdded.connect((_, w) => setupNotebook(w));
-    editorTracker?.widgetAdded.connect((_, w) => {
-      w.context.model.contentChanged.connect(schedulePlaces);
-    });
 
     // ---- markers in editors -----------------------------------------------
 
