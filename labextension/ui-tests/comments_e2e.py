@@ -378,8 +378,11 @@ def check_text_file(a, b, base: str, out: Path) -> None:
         wait_until(lambda: "".join(highlighted(a)) == "important", 10),
         repr(highlighted(a)),
     )
-    threads = panel_threads(a)
-    check("alice: the panel places the thread on Line 3 now", any("Line 3" in t["place"] for t in threads), json.dumps(threads)[:300])
+    check(
+        "alice: the panel places the thread on Line 3 now",
+        wait_until(lambda: any("Line 3" in t["place"] for t in panel_threads(a)), 10),
+        json.dumps(panel_threads(a))[:300],
+    )
 
     # a mention of someone who cannot read the file (everyone else: no access): the share offer
     closed = api(a, "PUT", "/api/collab/shares/notes.txt", {"user": "*", "role": "none"})
