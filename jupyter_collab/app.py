@@ -36,11 +36,13 @@ from .gateway.comment_handlers import HANDLERS as COMMENT_HANDLERS
 from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, SessionHandler
 from .gateway.history_handlers import HANDLERS as HISTORY_HANDLERS
 from .gateway.history_handlers import HISTORY
+from .gateway.notification_handlers import HANDLERS as NOTIFICATION_HANDLERS
 from .gateway.sharing_handlers import HANDLERS as SHARING_HANDLERS
 from .gateway.status_handlers import HEALTH, HistoryOffHandler, StatusHandler
 from .history.audit import AuditLog
 from .history.maintenance import Maintenance
 from .history.service import History
+from .notifications import Mailer, Notifications, SmtpSettings
 from .persistence import DocumentStore, MemoryStore, SQLiteDatabase, SQLiteStore, StoreHealth
 from .persistence.health import describe
 from .persistence.outage import OutageLog, replay
@@ -195,6 +197,122 @@ class CollabApp(ExtensionApp):
         help="Seconds after which another server of the group takes over writing a "
         "document's file (saving, watching it on disk) when the server doing it died.",
     )
+
+    smtp_host = Unicode(
+        "",
+        config=True,
+        help="SMTP server that sends notification e-mails (docs/notifications.md). Empty: no "
+        "e-mail is ever sent (notifications still reach JupyterLab).",
+    )
+    smtp_port = Int(
+        0,
+        config=True,
+        help="Port of smtp_host; 0 picks the usual one for smtp_tls: 25 (none), 587 "
+        "(starttls), 465 (ssl).",
+    )
+    smtp_tls = Enum(
+        ["none", "starttls", "ssl"],
+        default_value="starttls",
+        config=True,
+        help="How the SMTP connection is encrypted: 'starttls' (upgrade after connecting, the "
+        "default; fails if the server does not offer it), 'ssl' (TLS from the start, port 465) "
+        "or 'none' (plain text: only for a relay on the same machine or network).",
+    )
+    smtp_username = Unicode("", config=True, help="SMTP login name; empty: no login.")
+    smtp_password = Unicode("", config=True, help="SMTP password (with smtp_username).")
+    smtp_timeout = Float(
+        30.0, config=True, help="Seconds one SMTP conversation may take before it is retried."
+    )
+    email_from = Unicode(
+        "",
+        config=True,
+        help="From address of notification e-mails (required when smtp_host is set), e.g. "
+        "'Jupyter <jupyter@example.org>'.",
+    )
+    email_address_template = Unicode(
+        "",
+        config=True,
+        help="A user's e-mail address when they gave none in their notification preferences, "
+        "made from their username, e.g. '{username}@example.org'. Empty: only users who gave "
+        "an address get e-mail.",
+    )
+    email_default_kinds = List(
+        Unicode(),
+        default_value=["mentioned"],
+        config=True,
+        help="Notification kinds sent by e-mail to users who never chose (of: shared, "
+        "restored, mentioned, reply, resolved).",
+    )
+    email_batch_window = Float(
+        60.0,
+        config=True,
+        help="Seconds the notifications for one address are gathered into one e-mail (ten "
+        "mentions within it make one message); 0 sends each at once.",
+    )
+    email_retry_delay = Float(
+        5.0,
+        config=True,
+        help="Seconds before retrying an e-mail the SMTP server refused or could not take; "
+        "doubled after each failure, up to email_retry_max.",
+    )
+    email_retry_max = Float(
+        300.0, config=True, help="Longest wait between two attempts to send an e-mail (seconds)."
+    )
+    email_max_attempts = Int(
+        8, config=True, help="Attempts to send one e-mail before it is given up (logged)."
+    )
+    email_base_url = Unicode(
+        "",
+        config=True,
+        help="Public URL of JupyterLab for links in e-mails, e.g. "
+        "'https://hub.example.org/user/{username}/lab'; empty: e-mails carry no links.",
+    )
+
+    @validate("email_default_kinds")
+    def _check_email_kinds(self, proposal: Any) -> list[str]:
+        from .notifications import EMAIL_KINDS
+
+        unknown = [k for k in proposal["value"] if k not in EMAIL_KINDS]
+        if unknown:
+            raise TraitError(
+                f"email_default_kinds: unknown kind(s) {unknown} (of {', '.join(EMAIL_KINDS)})"
+            )
+        return list(proposal["value"])
+
+    @validate("smtp_port")
+    def _check_smtp_port(self, proposal: Any) -> int:
+        if not 0 <= proposal["value"] <= 65535:
+            raise TraitError("smtp_port must be from 0 to 65535")
+        return proposal["value"]
+
+    @validate("email_batch_window", "email_retry_delay", "email_retry_max", "smtp_timeout")
+    def _check_email_seconds(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise TraitError(f"{proposal['trait'].name} must be at least 0 seconds")
+        return proposal["value"]
+
+    def _mailer(self) -> Mailer | None:
+        """The e-mail sender, or None without smtp_host (then nothing is ever sent)."""
+        if not self.smtp_host:
+            return None
+        if not self.email_from:
+            self.log.error(
+                "jupyter-collab: smtp_host is set but email_from is not: no notification "
+                "e-mail will be sent (set CollabApp.email_from)"
+            )
+            return None
+        return Mailer(
+            SmtpSettings(
+                self.smtp_host, self.smtp_port, self.smtp_tls, self.smtp_username,
+                self.smtp_password, self.smtp_timeout, self.email_from,
+            ),
+            self.log,
+            batch_window=self.email_batch_window,
+            retry_delay=self.email_retry_delay,
+            retry_max=self.email_retry_max,
+            max_attempts=self.email_max_attempts,
+            base_url=self.email_base_url,
+        )  # fmt: skip
 
     @validate("redis_url")
     def _check_redis_url(self, proposal: Any) -> str:
@@ -452,7 +570,13 @@ class CollabApp(ExtensionApp):
             owners=self.owners,
             everyone_owns=self._everyone_owns(),
             known_users=self.known_users,
-        )
+            notifications=Notifications(
+                self.shares, self.bus, self.log, mailer=self._mailer(),
+                address_template=self.email_address_template,
+                default_email_kinds=self.email_default_kinds,
+            ),
+        )  # fmt: skip
+        self.notifications = self.sharing.notifications
         self._load_shares(unavailable)
         self.history = (
             History(self.store, self.rooms, self.audit, self.log, self.sharing)
@@ -593,6 +717,7 @@ class CollabApp(ExtensionApp):
                 *history,
                 *SHARING_HANDLERS,
                 *COMMENT_HANDLERS,
+                *NOTIFICATION_HANDLERS,
             ]
         )
 
@@ -644,6 +769,8 @@ class CollabApp(ExtensionApp):
             self.maintenance.stop() if getattr(self, "maintenance", None) else None,
             self.rooms.stop() if getattr(self, "rooms", None) else None,
             self.roombus.close() if getattr(self, "roombus", None) else None,
+            # (before the bus: sockets unsubscribe; pending e-mail batches are sent now)
+            self.notifications.close() if getattr(self, "notifications", None) else None,
             self.bus.close() if getattr(self, "bus", None) else None,
             self.audit.flush() if getattr(self, "audit", None) else None,
             self.sharing.flush() if getattr(self, "sharing", None) else None,

@@ -90,6 +90,15 @@ def test_sharing_in_chromium(chromium):
 
 
 @pytest.mark.timeout(900)  # (its subprocess has 600 s)
+def test_notifications_in_chromium(chromium):
+    """bob's page gets alice's share pushed at once without polling, the bell counts, and the
+    e-mail preferences dialog refuses a bad address and saves a good one: see the script."""
+    out = run_e2e("notifications_e2e.py", "notifications", chromium, timeout=600)
+    for name in ("pushed-bob.png", "bell-menu-bob.png", "preferences-bob.png"):
+        assert (out / name).exists(), f"screenshot {name} is kept as an artifact"
+
+
+@pytest.mark.timeout(900)  # (its subprocess has 600 s)
 def test_connection_indicator_in_chromium(chromium):
     """issue 8: the network goes away and comes back; the indicator says Connected again
     without a reload, and what was typed meanwhile is shared: see the script."""

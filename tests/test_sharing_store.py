@@ -6,7 +6,7 @@ import pytest
 
 from jupyter_collab.sharing import MemoryShareStore, Notification, Role, SQLiteShareStore
 from jupyter_collab.sharing.roles import levels, resolve
-from jupyter_collab.sharing.store import KnownUser
+from jupyter_collab.sharing.store import KnownUser, NotificationPreferences
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -101,3 +101,20 @@ def test_resolution_nearest_level_everyone_cap_and_owners():
     assert resolve("q.txt", "eve", shares, **kw) is Role.NONE  # the root's share
     assert resolve("p/a.txt", "bob", shares, cap=Role.VIEWER, default=Role.OWNER) is Role.VIEWER
     assert resolve("q.txt", "eve", shares, owner=True, **kw) is Role.OWNER
+
+
+async def test_notification_preferences(store):
+    """E-mail preferences per user (docs/notifications.md): none until set, replaced whole,
+    "never chosen" (None) kept apart from "chose nothing" (an empty tuple)."""
+    assert await store.preferences("bob") is None
+    await store.set_preferences(NotificationPreferences("bob", "bob@example.org", None, 1.0))
+    await store.set_preferences(NotificationPreferences("carol", None, (), 2.0))
+    assert await store.preferences("bob") == NotificationPreferences(
+        "bob", "bob@example.org", None, 1.0
+    )
+    await store.set_preferences(NotificationPreferences("bob", None, ("mentioned", "reply"), 3.0))
+    assert await store.preferences("bob") == NotificationPreferences(
+        "bob", None, ("mentioned", "reply"), 3.0
+    )
+    assert await store.preferences("carol") == NotificationPreferences("carol", None, (), 2.0)
+    assert await store.preferences("dave") is None

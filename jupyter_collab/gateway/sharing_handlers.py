@@ -1,4 +1,5 @@
-"""REST endpoints of sharing, the user directory and notifications (docs/sharing-api.md)."""
+"""REST endpoints of sharing and the user directory (docs/sharing-api.md); notifications are
+in notification_handlers.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tornado import web
 from ..collaboration.manager import room_id_for
 from ..documents.kinds import KINDS
 from ..sharing.service import BadShare, SharingRefused, SharingUnavailable
-from .handlers import CollabMixin, int_value
+from .handlers import CollabMixin
 
 MAX_PAGE = 200
 
@@ -102,50 +103,7 @@ class UsersHandler(SharingHandler):
         self.finish(json.dumps({"users": users}))
 
 
-class NotificationsHandler(SharingHandler):
-    """``GET /api/collab/notifications?after=&limit=``: the caller's own notifications."""
-
-    @web.authenticated
-    @authorized("read")
-    async def get(self) -> None:
-        user: Any = self.current_user
-        after = self.int_argument("after", 0) or 0
-        try:
-            reply = await self.sharing.notifications(
-                user.username, after, self.limit_argument(50)
-            )
-        except SharingUnavailable as exc:
-            raise web.HTTPError(503, str(exc)) from None
-        self.finish(json.dumps(reply))
-
-
-class NotificationsReadHandler(SharingHandler):
-    """``POST /api/collab/notifications/read`` with ``{"ids": [...]}`` or ``{"upto": id}``."""
-
-    @web.authenticated
-    @authorized("read")
-    async def post(self) -> None:
-        body = self.json_body()
-        ids, upto = body.get("ids"), body.get("upto")
-        if ids is not None:
-            if not isinstance(ids, list) or len(ids) > 10_000:
-                raise web.HTTPError(400, '"ids" must be a list of notification ids')
-            ids = [int_value(i, '"ids"') for i in ids]
-        if upto is not None:
-            upto = int_value(upto, '"upto"')
-        if ids is None and upto is None:
-            raise web.HTTPError(400, 'body needs "ids" or "upto"')
-        user: Any = self.current_user
-        try:
-            unread = await self.sharing.mark_read(user.username, ids, upto)
-        except SharingUnavailable as exc:
-            raise web.HTTPError(503, str(exc)) from None
-        self.finish(json.dumps({"unread": unread}))
-
-
 HANDLERS = [
     (r"/api/collab/shares/?(.*)", SharesHandler),
     (r"/api/collab/users", UsersHandler),
-    (r"/api/collab/notifications", NotificationsHandler),
-    (r"/api/collab/notifications/read", NotificationsReadHandler),
 ]

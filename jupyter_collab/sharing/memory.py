@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from .roles import Role
-from .store import KnownUser, Notification, Share, ShareStore, under
+from .store import KnownUser, Notification, NotificationPreferences, Share, ShareStore, under
 
 
 class MemoryShareStore(ShareStore):
@@ -16,6 +16,7 @@ class MemoryShareStore(ShareStore):
         self._users: dict[str, KnownUser] = {}
         self._notifications: list[Notification] = []
         self._ids = itertools.count(1)
+        self._preferences: dict[str, NotificationPreferences] = {}
 
     async def shares(self, paths: Iterable[str]) -> dict[str, dict[str, Share]]:
         return {p: dict(self._shares[p]) for p in paths if self._shares.get(p)}
@@ -78,3 +79,9 @@ class MemoryShareStore(ShareStore):
 
     async def unread(self, user: str) -> int:
         return sum(1 for n in self._notifications if n.user == user and not n.read)
+
+    async def preferences(self, user: str) -> NotificationPreferences | None:
+        return self._preferences.get(user)
+
+    async def set_preferences(self, preferences: NotificationPreferences) -> None:
+        self._preferences[preferences.user] = preferences

@@ -25,7 +25,7 @@ from typing import Any
 from ..persistence.pgdatabase import Jsonb, PostgresDatabase, Reader, Transaction
 from ..persistence.pgmigrations import PostgresComponent
 from .roles import Role
-from .store import KnownUser, Notification, Share, ShareStore
+from .store import KnownUser, Notification, NotificationPreferences, Share, ShareStore
 
 # Append only: step N brings the tables from version N-1 to N (the SQLite component's numbering).
 COMPONENT = PostgresComponent(
@@ -64,6 +64,15 @@ COMPONENT = PostgresComponent(
                 read BOOLEAN NOT NULL DEFAULT FALSE
             )""",
             "CREATE INDEX collab_notifications_user ON collab_notifications (user_name, id)",
+        ],
+        [
+            # 2: what each user chose to receive by e-mail (docs/notifications.md)
+            """CREATE TABLE collab_notification_prefs (
+                user_name TEXT PRIMARY KEY,
+                email TEXT,
+                kinds JSONB,
+                time DOUBLE PRECISION NOT NULL
+            )""",
         ],
     ),
 )
@@ -342,6 +351,31 @@ class PostgresShareStore(ShareStore):
             (user,),
         )
         return int(rows[0][0])
+
+    async def preferences(self, user: str) -> NotificationPreferences | None:
+        rows = await self._read(
+            "SELECT email, kinds, time FROM collab_notification_prefs WHERE user_name = %s",
+            (user,),
+        )
+        if not rows:
+            return None
+        email, kinds, time = rows[0]
+        return NotificationPreferences(user, email, None if kinds is None else tuple(kinds), time)
+
+    async def set_preferences(self, preferences: NotificationPreferences) -> None:
+        p = preferences
+        kinds = None if p.email_kinds is None else Jsonb(list(p.email_kinds))
+        await self.db.ready(COMPONENT)
+        await self.db.autocommit(  # (replacing by key: safe to run twice)
+            _statements(
+                (
+                    "INSERT INTO collab_notification_prefs (user_name, email, kinds, time) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (user_name) DO UPDATE SET "
+                    "email = EXCLUDED.email, kinds = EXCLUDED.kinds, time = EXCLUDED.time",
+                    (p.user, p.email, kinds, p.time),
+                )
+            )
+        )
 
     async def close(self) -> None:
         await self.db.release()

@@ -13,14 +13,16 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..bus import InProcessBus
 from ..collaboration.manager import RoomManager
 from ..documents.paths import BadPath, canonical_path
 from ..gateway.identity import awareness_user, is_anonymous, safe_colour
 from ..history.audit import AuditLog
+from ..notifications.service import Notifications, NotificationsUnavailable
 from ..persistence import AuditAction
 from ..timestamps import iso
 from .roles import EVERYONE, Role, cap_of, levels, resolve
-from .store import KnownUser, Notification, Share, ShareStore, under
+from .store import KnownUser, Share, ShareStore, under
 
 __all__ = ["BadShare", "Sharing", "SharingRefused", "SharingUnavailable", "cap_of"]
 
@@ -62,8 +64,12 @@ class Sharing:
         owners: Iterable[str] = (),
         everyone_owns: bool = False,
         known_users: Iterable[str] = (),
+        notifications: Notifications | None = None,
     ) -> None:
         self.store = store
+        # who is told what (docs/notifications.md); without a bus (tests of this class
+        # alone), an in-process one
+        self.notifications = notifications or Notifications(store, InProcessBus(), log)
         self.rooms = rooms
         self.audit = audit
         self.log = log
@@ -450,59 +456,25 @@ class Sharing:
 
     async def notify(
         self, user: str, kind: str, actor: Any, path: str | None, room: str | None,
-        message: str, details: dict[str, Any],
-    ) -> None:  # fmt: skip
-        try:
-            await self.store.notify(
-                Notification(
-                    0,
-                    user,
-                    kind,
-                    time.time(),
-                    actor.username,
-                    _display(actor),
-                    path,
-                    room,
-                    message,
-                    details,
-                )  # fmt: skip
-            )
-        except Exception as exc:
-            self.log.warning("Notifying %s failed: %s", user, exc)
+        message: str | None, details: Mapping[str, Any] | None = None,
+    ) -> int | None:  # fmt: skip
+        """Notify ``user`` (the one API for it, docs/notifications.md): stored, pushed to
+        their sockets on every server, e-mailed if they chose the kind. Never raises; the
+        notification's id, or None if it could not be stored."""
+        return await self.notifications.notify(user, kind, actor, path, room, message, details)
 
-    async def notifications(self, user: str, after: int, limit: int) -> dict[str, Any]:
+    async def list_notifications(self, user: str, after: int, limit: int) -> dict[str, Any]:
         try:
-            found = await self.store.notifications(user, after, limit)
-            unread = await self.store.unread(user)
-        except Exception as exc:
-            raise SharingUnavailable(f"notifications cannot be read now: {exc}") from exc
-        return {
-            "notifications": [
-                {
-                    "id": n.id,
-                    "type": n.type,
-                    "time": iso(n.time),
-                    "read": n.read,
-                    "actor": {"username": n.actor, "display_name": n.actor_name}
-                    if n.actor
-                    else None,
-                    "path": n.path,
-                    "room": n.room,
-                    "message": n.message,
-                    "details": dict(n.details),
-                }
-                for n in found
-            ],
-            "unread": unread,
-        }
+            return await self.notifications.list(user, after, limit)
+        except NotificationsUnavailable as exc:
+            raise SharingUnavailable(str(exc)) from exc
 
     async def mark_read(self, user: str, ids: Iterable[int] | None, upto: int | None) -> int:
         """Mark notifications read; how many are still unread."""
         try:
-            await self.store.mark_read(user, ids, upto)
-            return await self.store.unread(user)
-        except Exception as exc:
-            raise SharingUnavailable(f"notifications cannot be changed now: {exc}") from exc
+            return await self.notifications.mark_read(user, ids, upto)
+        except NotificationsUnavailable as exc:
+            raise SharingUnavailable(str(exc)) from exc
 
 
 class _Named:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from ..persistence.database import SQLiteDatabase
 from ..persistence.migrations import Component
 from .roles import Role
-from .store import KnownUser, Notification, Share, ShareStore
+from .store import KnownUser, Notification, NotificationPreferences, Share, ShareStore
 
 T = TypeVar("T")
 
@@ -31,6 +31,12 @@ COMPONENT = Component(
                 time REAL NOT NULL, actor TEXT, actor_name TEXT, path TEXT, room TEXT,
                 message TEXT NOT NULL, details TEXT NOT NULL, read INTEGER NOT NULL DEFAULT 0)""",
             "CREATE INDEX collab_notifications_user ON collab_notifications (user, id)",
+        ),
+        (
+            # 2: what each user chose to receive by e-mail (docs/notifications.md); kinds is
+            # a JSON list, NULL when never chosen (the server's default applies)
+            """CREATE TABLE collab_notification_prefs (
+                user TEXT PRIMARY KEY, email TEXT, kinds TEXT, time REAL NOT NULL)""",
         ),
     ),
 )
@@ -215,6 +221,30 @@ class SQLiteShareStore(ShareStore):
             ).fetchall()[0][0]
 
         return await self._read(run)
+
+    async def preferences(self, user: str) -> NotificationPreferences | None:
+        def run(db: sqlite3.Connection) -> NotificationPreferences | None:
+            row = db.execute(
+                "SELECT email, kinds, time FROM collab_notification_prefs WHERE user = ?", (user,)
+            ).fetchone()
+            if row is None:
+                return None
+            kinds = None if row[1] is None else tuple(json.loads(row[1]))
+            return NotificationPreferences(user, row[0], kinds, row[2])
+
+        return await self._read(run)
+
+    async def set_preferences(self, preferences: NotificationPreferences) -> None:
+        p = preferences
+        kinds = None if p.email_kinds is None else json.dumps(list(p.email_kinds))
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO collab_notification_prefs VALUES (?, ?, ?, ?)",
+                (p.user, p.email, kinds, p.time),
+            )
+
+        await self._write(run)
 
     async def close(self) -> None:
         await self.db.release()

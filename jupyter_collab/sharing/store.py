@@ -36,6 +36,17 @@ class KnownUser:
 
 
 @dataclass(frozen=True)
+class NotificationPreferences:
+    """What one user chose: their e-mail address (None: the deployer's template, if any) and
+    which notification kinds also go by e-mail (None: never chosen, the server's default)."""
+
+    user: str
+    email: str | None = None
+    email_kinds: tuple[str, ...] | None = None
+    time: float = 0.0
+
+
+@dataclass(frozen=True)
 class Notification:
     id: int
     user: str
@@ -102,6 +113,14 @@ class ShareStore(ABC):
     @abstractmethod
     async def unread(self, user: str) -> int:
         """How many unread notifications the user has."""
+
+    @abstractmethod
+    async def preferences(self, user: str) -> NotificationPreferences | None:
+        """The user's notification preferences, or None if they never set any."""
+
+    @abstractmethod
+    async def set_preferences(self, preferences: NotificationPreferences) -> None:
+        """Replace the user's notification preferences."""
 
     async def close(self) -> None:  # noqa: B027 (optional: the in-memory store holds nothing)
         """Release resources."""

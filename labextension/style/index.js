@@ -2,3 +2,4 @@ import './base.css';
 import './history.css';
 import './sharing.css';
 import './comments.css';
+import './notifications.css';

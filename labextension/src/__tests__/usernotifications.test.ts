@@ -103,12 +103,14 @@ describe('streamNotification', () => {
     ).toBe('Someone restored “analysis.ipynb” to an earlier version.');
   });
 
-  it('an unknown type shows the server sentence; nothing without one', () => {
-    expect(streamNotification(note({ id: 1, type: 'mentioned', message: 'You were mentioned' }), trans)).toMatchObject({
-      message: 'You were mentioned',
+  it('an unknown type shows the server sentence; a generic one without it', () => {
+    expect(streamNotification(note({ id: 1, type: 'poll-closed', message: 'The poll closed' }), trans)).toMatchObject({
+      message: 'The poll closed',
       open: 'project/analysis.ipynb'
     });
-    expect(streamNotification(note({ id: 1, type: 'mentioned', message: '' }), trans)).toBeNull();
+    expect(streamNotification(note({ id: 1, type: 'poll-closed', message: '' }), trans).message).toBe(
+      'Alice: a notification about “analysis.ipynb”.'
+    );
   });
 
   it('long names are shortened', () => {

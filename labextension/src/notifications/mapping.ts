@@ -145,14 +145,46 @@ function sharedText(
   }
 }
 
+/** A comment notification: mentioned, a reply, a thread resolved. */
+function commentNotification(
+  n: IUserNotification,
+  actor: string,
+  name: string,
+  trans: ITrans
+): IStreamNotificationSpec | null {
+  if (!name) {
+    return null;
+  }
+  const excerpt = typeof n.details?.excerpt === 'string' ? shorten(n.details.excerpt, 60) : '';
+  const base = { type: 'info' as NotificationType, autoClose: 10000 as number | false, open: n.path };
+  switch (n.type) {
+    case 'mentioned':
+      return {
+        ...base,
+        message: excerpt
+          ? trans.__('%1 mentioned you in “%2”: %3', actor, name, excerpt)
+          : trans.__('%1 mentioned you in “%2”.', actor, name)
+      };
+    case 'reply':
+      return {
+        ...base,
+        message: excerpt
+          ? trans.__('%1 replied in a thread on “%2”: %3', actor, name, excerpt)
+          : trans.__('%1 replied in a thread on “%2”.', actor, name)
+      };
+    default:
+      return { ...base, message: trans.__('%1 resolved a thread on “%2”.', actor, name) };
+  }
+}
+
 /**
- * The notification for an entry of the stream, or null for one that shows
- * nothing (no text at all).
+ * The notification for an entry of the stream: kinds this client knows in
+ * its own words, others as a generic item (the server's sentence).
  */
 export function streamNotification(
   n: IUserNotification,
   trans: ITrans
-): IStreamNotificationSpec | null {
+): IStreamNotificationSpec {
   const actor = n.actor?.display_name || n.actor?.username || trans.__('Someone');
   const name = n.path ? basename(n.path) : '';
   let spec: IStreamNotificationSpec | null = null;
@@ -185,15 +217,24 @@ export function streamNotification(
       };
       break;
     }
+    case 'mentioned':
+    case 'reply':
+    case 'resolved': {
+      spec = commentNotification(n, actor, name, trans);
+      break;
+    }
     default:
       break;
   }
   if (!spec) {
-    // A type this client does not know: the server's own sentence.
-    if (!n.message) {
-      return null;
-    }
-    spec = { type: 'info', message: n.message, autoClose: 10000, open: n.path || null };
+    // A kind this client does not know (or one without what it needs): a
+    // generic item, the server's own sentence and an Open action.
+    const message =
+      n.message ||
+      (name
+        ? trans.__('%1: a notification about “%2”.', actor, name)
+        : trans.__('%1: a new notification.', actor));
+    spec = { type: 'info', message, autoClose: 10000, open: n.path || null };
   }
   return { ...spec, message: shorten(spec.message, MAX_MESSAGE) };
 }

@@ -1,5 +1,6 @@
 /**
- * Polls the per-user notification stream (`GET /api/collab/notifications`):
+ * Polls the per-user notification stream (`GET /api/collab/notifications`)
+ * while the push socket is down (see push.ts; `pause`/`resume`):
  * every `interval` ms while the page is visible, at once when asked (window
  * focus, a role change), never two requests at a time. New unread entries
  * are handed to `deliver`, then marked read.
@@ -90,7 +91,7 @@ export class NotificationPoller {
 
   /** Poll now (unless stopped); resolves when done. */
   pollNow(): Promise<void> {
-    if (this._stopped || !this._started) {
+    if (this._stopped || !this._started || this._paused) {
       return Promise.resolve();
     }
     if (this._inFlight) {
@@ -112,11 +113,46 @@ export class NotificationPoller {
     return this._inFlight;
   }
 
+  /**
+   * Stop polling for now (the push socket is up): no poll is scheduled until
+   * `resume`. A poll in flight finishes.
+   */
+  pause(): void {
+    this._paused = true;
+    this._cancel();
+  }
+
+  /** Poll again (the push socket went down): one poll now, then every interval. */
+  resume(): void {
+    if (!this._paused) {
+      return;
+    }
+    this._paused = false;
+    if (this._started && !this._stopped) {
+      void this.pollNow();
+    }
+  }
+
+  get isPaused(): boolean {
+    return this._paused;
+  }
+
+  /**
+   * What the socket delivered: the cursor moves past it and those ids are not
+   * delivered again by a later poll.
+   */
+  advance(after: number, delivered: Iterable<number> = []): void {
+    this._after = Math.max(this._after, after);
+    for (const id of delivered) {
+      this._delivered.add(id);
+    }
+  }
+
   /** The page became hidden or visible again. */
   visibilityChanged(): void {
     if (this._isHidden()) {
       this._cancel();
-    } else if (this._started && !this._stopped && !this._inFlight) {
+    } else if (this._started && !this._stopped && !this._paused && !this._inFlight) {
       void this.pollNow();
     }
   }
@@ -176,7 +212,7 @@ export class NotificationPoller {
 
   private _schedule(): void {
     this._cancel();
-    if (this._stopped || this._isHidden()) {
+    if (this._stopped || this._paused || this._isHidden()) {
       return;
     }
     const delay = Math.min(
@@ -210,6 +246,7 @@ export class NotificationPoller {
   private _started = false;
   private _stopped = false;
   private _again = false;
+  private _paused = false;
   private _timer: any = null;
   private _inFlight: Promise<void> | null = null;
   private _delivered = new Set<number>();

@@ -114,6 +114,46 @@ export interface INotificationsApi {
   markRead(target: { ids: number[] } | { upto: number }): Promise<number>;
 }
 
+/** The caller's e-mail choices (docs/notifications.md). */
+export interface INotificationPreferences {
+  /** The address the user gave, or null (the deployer's template applies). */
+  email: string | null;
+  /** The kinds that also go by e-mail. */
+  emailKinds: string[];
+  /** Where e-mail goes now, or null (none). */
+  address: string | null;
+  addressFrom: 'preference' | 'template' | null;
+  /** False when the server sends no e-mail at all (no SMTP server). */
+  emailEnabled: boolean;
+  /** The kinds one may choose. */
+  kinds: string[];
+}
+
+export interface IPreferencesApi {
+  preferences(): Promise<INotificationPreferences>;
+  setPreferences(change: {
+    email?: string | null;
+    emailKinds?: string[];
+  }): Promise<INotificationPreferences>;
+}
+
+export function normalizePreferences(data: any): INotificationPreferences {
+  if (!data || typeof data !== 'object' || !Array.isArray(data.emailKinds)) {
+    throw new SharingError('invalid reply: no preferences', 500);
+  }
+  const strings = (v: unknown) =>
+    Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : [];
+  const from = data.addressFrom;
+  return {
+    email: str(data.email),
+    emailKinds: strings(data.emailKinds),
+    address: str(data.address),
+    addressFrom: from === 'preference' || from === 'template' ? from : null,
+    emailEnabled: data.emailEnabled === true,
+    kinds: strings(data.kinds)
+  };
+}
+
 export function isRole(value: unknown): value is ShareRole {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }
@@ -211,7 +251,7 @@ export function normalizeNotification(n: any): IUserNotification | null {
 /**
  * The REST client.
  */
-export class SharingClient implements ISharingApi, INotificationsApi {
+export class SharingClient implements ISharingApi, INotificationsApi, IPreferencesApi {
   constructor(settings: ServerConnection.ISettings) {
     this.serverSettings = settings;
   }
@@ -281,6 +321,32 @@ export class SharingClient implements ISharingApi, INotificationsApi {
       body: JSON.stringify(target)
     });
     return Number(data?.unread ?? 0);
+  }
+
+  async preferences(): Promise<INotificationPreferences> {
+    return normalizePreferences(await this._request(this.url('notifications/preferences')));
+  }
+
+  async setPreferences(change: {
+    email?: string | null;
+    emailKinds?: string[];
+  }): Promise<INotificationPreferences> {
+    const data = await this._request(this.url('notifications/preferences'), {
+      method: 'PUT',
+      body: JSON.stringify(change)
+    });
+    return normalizePreferences(data);
+  }
+
+  /** The push socket's URL, asking for what came after `after`. */
+  pushUrl(after: number): string {
+    const settings = this.serverSettings;
+    let url = URLExt.join(settings.wsUrl, 'api/collab/notifications/ws');
+    url += `?after=${Math.max(0, Math.floor(after))}`;
+    if (settings.appendToken && settings.token) {
+      url += `&token=${encodeURIComponent(settings.token)}`;
+    }
+    return url;
   }
 
   private async _request(url: string, init: RequestInit = {}): Promise<any> {
