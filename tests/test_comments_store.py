@@ -29,7 +29,9 @@ def store(request, tmp_path, jp_asyncio_loop):
     jp_asyncio_loop.run_until_complete(made.close())
 
 
-RANGE = Anchor("cell-1", b"\x00\x01\x02\x00", b"\x00\x01\x05\x41", "quoted text")
+RANGE = Anchor(
+    "cell-1", b"\x00\x01\x02\x00", b"\x00\x01\x05\x41", "quoted text", b"\x02\x01\x01\x41"
+)
 
 
 def thread(id: str, file_id: str = "f1", created: float = 1.0, anchor: Anchor = RANGE) -> Thread:
@@ -53,7 +55,9 @@ async def test_a_thread_keeps_its_anchor_comments_and_order(store):
 
 
 async def test_whole_cell_and_whole_document_anchors(store):
-    await store.create_thread(thread("t1", anchor=Anchor("c", None, None, "x = 1")), comment("a", "t1"))
+    await store.create_thread(
+        thread("t1", anchor=Anchor("c", None, None, "x = 1")), comment("a", "t1")
+    )
     await store.create_thread(thread("t2", anchor=Anchor(None, None, None, "")), comment("b", "t2"))
     assert (await store.thread("t1")).anchor == Anchor("c", None, None, "x = 1")
     assert (await store.thread("t2")).anchor == Anchor(None, None, None, "")
@@ -121,5 +125,24 @@ async def test_sqlite_threads_survive_reopening(tmp_path):
     two = SQLiteCommentStore(tmp_path / "c.db")
     try:
         assert (await two.thread("t1")).anchor == RANGE
+    finally:
+        await two.close()
+
+
+async def test_a_repaired_database_keeps_its_comments(tmp_path):
+    """`jupyter collab check --repair` copies the comment tables into the fresh database."""
+    from jupyter_collab.persistence.repair import repair
+    from jupyter_collab.tables import COMPONENTS
+
+    one = SQLiteCommentStore(tmp_path / "c.db")
+    await one.create_thread(thread("t1"), comment("c1", "t1", body="keep me"))
+    await one.add_comment(comment("c2", "t1", "bob", 2.0, "me too"))
+    await one.close()
+    salvage = repair(tmp_path / "c.db", COMPONENTS)
+    assert salvage.rows["collab_comment_threads"] == 1 and salvage.rows["collab_comments"] == 2
+    two = SQLiteCommentStore(tmp_path / "c.db")
+    try:
+        kept = await two.thread("t1")
+        assert kept.anchor == RANGE and [c.body for c in kept.comments] == ["keep me", "me too"]
     finally:
         await two.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from jupyter_collab.comments import sqlite as sqlite_comments
 from jupyter_collab.documents import fileids as sqlite_fileids
 from jupyter_collab.documents.pgfileids import PostgresFileIds
 from jupyter_collab.persistence import SchemaTooNew
@@ -93,6 +94,7 @@ async def test_tables_are_versioned_like_sqlites_and_a_newer_schema_is_refused(
         "persistence": HISTORY.version,
         "files": sqlite_fileids.COMPONENT.version,
         "sharing": sqlite_sharing.COMPONENT.version,
+        "comments": sqlite_comments.COMPONENT.version,
     }
 
     _sql(postgres_url, "UPDATE collab_schema_version SET version = 99 WHERE component = 'files'")

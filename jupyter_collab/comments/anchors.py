@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +41,19 @@ class BadAnchor(ValueError):
 
 @dataclass(frozen=True)
 class Anchor:
-    """A thread's anchor as stored: ``cell`` id or None, encoded positions or None, quote."""
+    """A thread's anchor as stored: ``cell`` id or None, encoded positions or None, quote.
+
+    ``scope`` (server-side only) is the anchored text itself as a relative position names it
+    (its root name, or the id of its own CRDT item): a cell deleted and inserted again as a
+    copy (how JupyterLab moves cells) keeps its id but is another text, whose characters the
+    positions cannot name; ``locate`` then finds the range again by its quote.
+    """
 
     cell: str | None
     start: bytes | None
     end: bytes | None
     quote: str
+    scope: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -232,6 +240,36 @@ def text_of(doc: Doc, notebook: bool, cell_id: str | None) -> Text | None:
     return doc.get("source", type=Text)
 
 
+class Content:
+    """A text's string, indexed as Yjs and pycrdt's sticky indexes count: in UTF-16 code
+    units (a character outside the BMP, an emoji, counts two), not Python's code points."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.astral = len(_ASTRAL.findall(text)) if not text.isascii() else 0
+        self.length = len(text) + self.astral
+
+    def slice(self, start: int, end: int) -> str:
+        if not self.astral:
+            return self.text[start:end]
+        units = self.text.encode("utf-16-le", "surrogatepass")[2 * start : 2 * end]
+        return units.decode("utf-16-le", "replace")  # (a cut surrogate pair: U+FFFD)
+
+    def find(self, part: str) -> int:
+        """The UTF-16 offset of ``part`` in the text, or -1."""
+        found = self.text.find(part)
+        if found <= 0 or not self.astral:
+            return found
+        return found + len(_ASTRAL.findall(self.text[:found]))
+
+    @staticmethod
+    def units(part: str) -> int:
+        return len(part) + (len(_ASTRAL.findall(part)) if not part.isascii() else 0)
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1] + "…"
 
@@ -243,6 +281,11 @@ def _type_reference(text: Text) -> dict[str, Any]:
     return found
 
 
+def _scope(text: Text) -> bytes:
+    """``text`` itself, encoded as a relative position (see :attr:`Anchor.scope`)."""
+    return StickyIndex.new(text, 0, Assoc.BEFORE).encode()
+
+
 def _same_reference(position: Position, reference: dict[str, Any]) -> bool:
     if position.kind == "tname":
         return reference.get("tname") == position.name
@@ -250,11 +293,12 @@ def _same_reference(position: Position, reference: dict[str, Any]) -> bool:
     return position.kind == "type" and named == {"client": position.client, "clock": position.clock}
 
 
-def _index(text: Text, raw: bytes, position: Position) -> int | None:
-    """The index ``raw`` resolves to in the text it belongs to, or None when yrs cannot
-    resolve it (its character was never seen here, or was garbage collected with its cell)."""
+def _index(text: Text, raw: bytes, position: Position, length: int) -> int | None:
+    """The index ``raw`` resolves to in the text it belongs to (``length`` UTF-16 units long),
+    or None when yrs cannot resolve it (its character was never seen here, or was garbage
+    collected with its cell)."""
     if position.kind != "item":
-        return 0 if position.assoc < 0 else len(text)
+        return 0 if position.assoc < 0 else length
     try:
         return StickyIndex.decode(raw, text).get_index()
     except BaseException as exc:  # pycrdt raises a PanicException (a BaseException) here
@@ -263,22 +307,22 @@ def _index(text: Text, raw: bytes, position: Position) -> int | None:
         raise
 
 
-def _live_index(text: Text, raw: bytes, name: str) -> int:
+def _live_index(text: Text, raw: bytes, name: str, length: int) -> int:
     """The index of a position that names a live character of ``text`` (or ``text``);
     BadAnchor for a position anywhere else."""
     position = parse_position(raw, name)
     if position.kind != "item":
         if not _same_reference(position, _type_reference(text)):
             raise BadAnchor(f'anchor "{name}" is not in the anchored text')
-        return 0 if position.assoc < 0 else len(text)
-    index = _index(text, raw, position)
+        return 0 if position.assoc < 0 else length
+    index = _index(text, raw, position, length)
     if index is None:
         raise BadAnchor(f'anchor "{name}" is not in the document')
     # The character the position sticks to must be the one this text has at that index: a
     # position in another cell, or on deleted text, is not an anchor in this one.
     assoc = Assoc.AFTER if position.assoc >= 0 else Assoc.BEFORE
     at = index if assoc is Assoc.AFTER else index - 1
-    if not 0 <= at < len(text):
+    if not 0 <= at < length:
         raise BadAnchor(f'anchor "{name}" is not in the anchored text')
     here = StickyIndex.new(text, index, assoc).to_json().get("item")
     if here != {"client": position.client, "clock": position.clock}:
@@ -317,26 +361,30 @@ def make_anchor(doc: Doc, kind: str, request: AnchorRequest) -> Anchor:
     else:
         text = doc.get("source", type=Text)
     assert request.start is not None and request.end is not None
-    start = _live_index(text, request.start, "start")
-    end = _live_index(text, request.end, "end")
+    content = Content(str(text))
+    start = _live_index(text, request.start, "start", content.length)
+    end = _live_index(text, request.end, "end", content.length)
     if end <= start:
         raise BadAnchor('anchor "end" must come after "start" (a range of at least one character)')
-    return Anchor(request.cell, request.start, request.end, _clip(str(text)[start:end]))
+    return Anchor(
+        request.cell, request.start, request.end, _clip(content.slice(start, end)), _scope(text)
+    )
 
 
 def range_positions(text: Text, start: int, end: int) -> tuple[bytes, bytes]:
     """The encoded positions of ``text[start:end]``, as the API recommends clients make them:
     the start sticks to the first character (typing before the range stays outside), the end
-    to the last one (typing after it stays outside)."""
-    if not 0 <= start < end <= len(text):
-        raise BadAnchor(f"range {start}..{end} is outside the text (length {len(text)})")
+    to the last one (typing after it stays outside). Offsets in UTF-16 code units, as Yjs'."""
+    length = Content(str(text)).length
+    if not 0 <= start < end <= length:
+        raise BadAnchor(f"range {start}..{end} is outside the text (length {length})")
     return (
         StickyIndex.new(text, start, Assoc.AFTER).encode(),
         StickyIndex.new(text, end, Assoc.BEFORE).encode(),
     )
 
 
-def locate(doc: Doc, kind: str, anchor: Anchor, texts: dict[Any, str] | None = None) -> Place:
+def locate(doc: Doc, kind: str, anchor: Anchor, texts: dict[Any, Content] | None = None) -> Place:
     """Where ``anchor`` is in the document now; ``texts`` caches each text's string across
     the threads of one document (a long file is read once per request, not once per thread)."""
     if anchor.cell is None and anchor.start is None:
@@ -359,12 +407,13 @@ def locate(doc: Doc, kind: str, anchor: Anchor, texts: dict[Any, str] | None = N
     cache = texts if texts is not None else {}
     key = (anchor.cell, id(text))
     if key not in cache:
-        cache[key] = str(text)
+        cache[key] = Content(str(text))
     content = cache[key]
-    start_position = parse_position(anchor.start, "start")
-    end_position = parse_position(anchor.end, "end")
-    start = _index(text, anchor.start, start_position)
-    end = _index(text, anchor.end, end_position)
+    start: int | None = None
+    end: int | None = None
+    if anchor.scope is None or anchor.scope == _scope(text):
+        start = _index(text, anchor.start, parse_position(anchor.start, "start"), content.length)
+        end = _index(text, anchor.end, parse_position(anchor.end, "end"), content.length)
     if start is None or end is None:
         # The characters are unknown to this text: a cell moved by deleting it and inserting a
         # copy (JupyterLab moves cells so) keeps its id and text but not its CRDT items. The
@@ -372,8 +421,8 @@ def locate(doc: Doc, kind: str, anchor: Anchor, texts: dict[Any, str] | None = N
         found = content.find(anchor.quote) if anchor.quote else -1
         if found < 0:
             return Place(True, anchor.cell)
-        start, end = found, found + len(anchor.quote)
-    start, end = max(0, min(start, len(content))), max(0, min(end, len(content)))
+        start, end = found, found + Content.units(anchor.quote)
+    start, end = max(0, min(start, content.length)), max(0, min(end, content.length))
     if end <= start:
         return Place(True, anchor.cell)  # everything it covered was deleted
-    return Place(False, anchor.cell, start, end, _clip(content[start:end]))
+    return Place(False, anchor.cell, start, end, _clip(content.slice(start, end)))

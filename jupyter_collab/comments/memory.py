@@ -62,9 +62,7 @@ class MemoryCommentStore(CommentStore):
         self._threads[thread_id] = replace(thread, comments=comments, updated=time)
         return False
 
-    async def set_resolved(
-        self, thread_id: str, resolved: bool, user: str, time: float
-    ) -> Thread:
+    async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         thread = replace(
             self._get(thread_id),
             resolved=resolved,

@@ -29,6 +29,7 @@ COMPONENT = PostgresComponent(
                 anchor_start BYTEA,
                 anchor_end BYTEA,
                 quote TEXT NOT NULL,
+                scope BYTEA,
                 created_by TEXT NOT NULL,
                 created DOUBLE PRECISION NOT NULL,
                 updated DOUBLE PRECISION NOT NULL,
@@ -113,9 +114,9 @@ class PostgresCommentStore(CommentStore):
         async def run(tx: Transaction) -> Reader[None]:
             await tx.execute(
                 f"INSERT INTO collab_comment_threads ({THREAD_COLUMNS}) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (id) DO NOTHING",
-                (*thread_row(thread)[:10], thread.resolved, *thread_row(thread)[11:]),
+                (*thread_row(thread)[:11], thread.resolved, *thread_row(thread)[12:]),
             )
             await tx.execute(_INSERT_COMMENT, _comment_params(first))
             return _none
@@ -136,8 +137,7 @@ class PostgresCommentStore(CommentStore):
 
         async def run(tx: Transaction) -> Reader[None]:
             touched = await tx.execute(
-                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) "
-                "WHERE id = %s",
+                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) WHERE id = %s",
                 (comment.created, comment.thread),
             )
             await tx.sync()
@@ -162,8 +162,7 @@ class PostgresCommentStore(CommentStore):
                 (body, Jsonb(list(mentions)), time, comment_id, thread_id),
             )
             await tx.execute(
-                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) "
-                "WHERE id = %s",
+                "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) WHERE id = %s",
                 (time, thread_id),
             )
 
@@ -213,9 +212,7 @@ class PostgresCommentStore(CommentStore):
 
         return await self.db.write(run)
 
-    async def set_resolved(
-        self, thread_id: str, resolved: bool, user: str, time: float
-    ) -> Thread:
+    async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         await self.db.ready(COMPONENT)
 
         async def run(tx: Transaction) -> Reader[int]:

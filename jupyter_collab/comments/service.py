@@ -36,7 +36,7 @@ from ..persistence import AuditAction
 from ..sharing.roles import Role
 from ..sharing.service import Sharing
 from ..timestamps import iso
-from .anchors import Anchor, BadAnchor, Place, locate, make_anchor, parse_request
+from .anchors import Anchor, BadAnchor, Content, Place, locate, make_anchor, parse_request
 from .mentions import mentioned_names
 from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
 
@@ -196,7 +196,7 @@ class Comments:
         for doc_id, some in by_doc.items():
 
             def run(doc: Doc, kind: str, some: list[Thread] = some) -> dict[str, Place]:
-                texts: dict[Any, str] = {}
+                texts: dict[Any, Content] = {}
                 return {t.id: locate(doc, kind, t.anchor, texts) for t in some}
 
             try:
@@ -283,9 +283,7 @@ class Comments:
     def _default_document(self, path: str) -> DocumentKind:
         return KINDS[("json", "notebook")] if path.endswith(".ipynb") else KINDS[("text", "file")]
 
-    async def create(
-        self, path: str, user: Any, cap: Role, body: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def create(self, path: str, user: Any, cap: Role, body: dict[str, Any]) -> dict[str, Any]:
         self._require(path, user, cap, write=True)
         text = body_text(body.get("body"))
         try:
@@ -375,9 +373,7 @@ class Comments:
         fresh_unreachable = [name for name in unreachable if name not in before]
         return await self._reply(thread, comment, path, new, fresh_unreachable)
 
-    async def delete(
-        self, thread_id: str, comment_id: str, user: Any, cap: Role
-    ) -> dict[str, Any]:
+    async def delete(self, thread_id: str, comment_id: str, user: Any, cap: Role) -> dict[str, Any]:
         thread, path = await self._thread_and_path(thread_id)
         role = self._require(path, user, cap, write=True)
         old = self._find(thread, comment_id)

@@ -24,7 +24,7 @@ COMPONENT = Component(
         (
             """CREATE TABLE collab_comment_threads (
                 id TEXT PRIMARY KEY, file_id TEXT NOT NULL, doc_id TEXT NOT NULL, cell TEXT,
-                anchor_start BLOB, anchor_end BLOB, quote TEXT NOT NULL,
+                anchor_start BLOB, anchor_end BLOB, quote TEXT NOT NULL, scope BLOB,
                 created_by TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
                 resolved INTEGER NOT NULL DEFAULT 0, resolved_by TEXT, resolved_at REAL)""",
             "CREATE INDEX collab_comment_threads_file ON collab_comment_threads (file_id, created)",
@@ -39,21 +39,24 @@ COMPONENT = Component(
 )
 
 THREAD_COLUMNS = (
-    "id, file_id, doc_id, cell, anchor_start, anchor_end, quote, created_by, created, updated,"
-    " resolved, resolved_by, resolved_at"
+    "id, file_id, doc_id, cell, anchor_start, anchor_end, quote, scope, created_by, created,"
+    " updated, resolved, resolved_by, resolved_at"
 )
 COMMENT_COLUMNS = "id, thread_id, author, body, created, edited, mentions"
 
 
 def thread_of(row: tuple[Any, ...], comments: Iterable[Comment]) -> Thread:
-    (id, file_id, doc_id, cell, start, end, quote, by, created, updated,
+    (id, file_id, doc_id, cell, start, end, quote, scope, by, created, updated,
      resolved, resolved_by, resolved_at) = row  # fmt: skip
     return Thread(
         id, file_id, doc_id,
-        Anchor(cell, None if start is None else bytes(start), None if end is None else bytes(end),
-               quote),
+        Anchor(cell, _bytes(start), _bytes(end), quote, _bytes(scope)),
         by, created, updated, bool(resolved), resolved_by, resolved_at, tuple(comments),
     )  # fmt: skip
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def comment_of(row: tuple[Any, ...]) -> Comment:
@@ -66,7 +69,7 @@ def comment_of(row: tuple[Any, ...]) -> Comment:
 def thread_row(thread: Thread) -> tuple[Any, ...]:
     a = thread.anchor
     return (
-        thread.id, thread.file_id, thread.doc_id, a.cell, a.start, a.end, a.quote,
+        thread.id, thread.file_id, thread.doc_id, a.cell, a.start, a.end, a.quote, a.scope,
         thread.created_by, thread.created, thread.updated, int(thread.resolved),
         thread.resolved_by, thread.resolved_at,
     )  # fmt: skip
@@ -115,7 +118,7 @@ class SQLiteCommentStore(CommentStore):
         def run(db: sqlite3.Connection) -> None:  # (one transaction: SQLiteDatabase.write)
             db.execute(
                 f"INSERT OR IGNORE INTO collab_comment_threads ({THREAD_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 thread_row(thread),
             )
             self._insert_comment(db, first)
@@ -195,9 +198,7 @@ class SQLiteCommentStore(CommentStore):
 
         return await self._write(run)
 
-    async def set_resolved(
-        self, thread_id: str, resolved: bool, user: str, time: float
-    ) -> Thread:
+    async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         def run(db: sqlite3.Connection) -> Thread:
             changed = db.execute(
                 "UPDATE collab_comment_threads SET resolved = ?, resolved_by = ?, "

@@ -88,9 +88,7 @@ class CommentStore(ABC):
         UnknownComment."""
 
     @abstractmethod
-    async def set_resolved(
-        self, thread_id: str, resolved: bool, user: str, time: float
-    ) -> Thread:
+    async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         """Resolve or reopen a thread; the thread after. UnknownThread."""
 
     async def close(self) -> None:  # noqa: B027 (optional: the in-memory store holds nothing)
@@ -127,9 +125,7 @@ class UnavailableCommentStore(CommentStore):
     async def delete_comment(self, thread_id: str, comment_id: str, time: float) -> bool:
         return self._fail()
 
-    async def set_resolved(
-        self, thread_id: str, resolved: bool, user: str, time: float
-    ) -> Thread:
+    async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         return self._fail()
 
 

@@ -64,21 +64,21 @@ class ThreadsHandler(CommentsHandler):
     @web.authenticated
     @authorized("read")
     async def get(self) -> None:
+        user, cap = await self.caller()
         path = await self.file_path(self.get_argument("path", None))
         resolved_argument = self.get_argument("resolved", None)
         if resolved_argument not in (None, "", "true", "false"):
             raise web.HTTPError(400, "resolved must be true or false")
         resolved = None if not resolved_argument else resolved_argument == "true"
-        user, cap = await self.caller()
         with _http_errors():
             self.reply(await self.comments.list(path, user, cap, resolved))
 
     @web.authenticated
     @authorized("read")  # commenting is not a write of contents: the role decides (service)
     async def post(self) -> None:
+        user, cap = await self.caller()
         body = self.json_body()
         path = await self.file_path(body.get("path"))
-        user, cap = await self.caller()
         with _http_errors():
             self.reply(await self.comments.create(path, user, cap, body), 201)
 

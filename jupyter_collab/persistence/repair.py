@@ -146,6 +146,7 @@ def _check_open(conn: sqlite3.Connection, report: Report, components: Sequence[C
         ("files with ids", "SELECT COUNT(*) FROM collab_files"),
         ("shares", "SELECT COUNT(*) FROM collab_shares"),
         ("notifications", "SELECT COUNT(*) FROM collab_notifications"),
+        ("comment threads", "SELECT COUNT(*) FROM collab_comment_threads"),
         ("audit events", "SELECT COUNT(*) FROM collab_audit"),
     ):
         try:
@@ -176,6 +177,7 @@ ROWID_TABLES = (
     "collab_docs", "collab_snapshots", "collab_versions", "collab_audit", "collab_files",
     "file_merge_bases", "collab_shares", "collab_users", "collab_notifications",
     "collab_notification_prefs",
+    "collab_comment_threads", "collab_comments",
 )  # fmt: skip
 
 

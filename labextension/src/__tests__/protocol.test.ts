@@ -149,9 +149,10 @@ describe('backoffDelay', () => {
 });
 
 describe('canWrite', () => {
-  it('viewers and users without access may not write', () => {
+  it('viewers, commenters and users without access may not write', () => {
     expect(canWrite('viewer')).toBe(false);
     expect(canWrite('none')).toBe(false);
+    expect(canWrite('commenter')).toBe(false); // comments only: read-only in the document
     expect(canWrite('editor')).toBe(true);
     expect(canWrite('owner')).toBe(true);
     expect(canWrite(null)).toBe(true);
