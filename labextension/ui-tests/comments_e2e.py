@@ -238,6 +238,15 @@ def check_cell_thread(a, b, out: Path) -> None:
         any(n.get("path") == "review.ipynb" for n in stream(b, "mentioned")),
         json.dumps(stream(b, "mentioned"))[:300],
     )
+    toast = b.locator(TOASTS).filter(has_text="mentioned you").first
+    toast.get_by_text("Open").first.click()
+    check(
+        "bob: the notification's Open shows the thread in the comments panel",
+        wait_until(lambda: any(t["selected"] and "@bob please?" in t["text"] for t in panel_threads(b)), 15),
+        json.dumps(panel_threads(b))[:300],
+    )
+    b.locator(f"{THREAD}.jp-mod-selected {PANEL}-place").first.click()  # (unselect it)
+    wait_until(lambda: not any(t["selected"] for t in panel_threads(b)), 5)
     badge = b.locator(f"{NOTEBOOK} .jp-Cell").first.locator(".jp-collab-CommentBadge")
     check("bob: the cell badge appears live (room notice, no reload)", wait_until(lambda: badge.count() == 1, 20))
     badge.click()

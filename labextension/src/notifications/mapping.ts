@@ -17,6 +17,8 @@ export interface IStreamNotificationSpec {
   autoClose: number | false;
   /** The document or folder an "Open" action goes to, or null for none. */
   open: string | null;
+  /** A comment thread of that document the "Open" action shows (comment kinds). */
+  thread?: string | null;
 }
 
 /** Longest message JupyterLab shows without truncating it. */
@@ -156,7 +158,12 @@ function commentNotification(
     return null;
   }
   const excerpt = typeof n.details?.excerpt === 'string' ? shorten(n.details.excerpt, 60) : '';
-  const base = { type: 'info' as NotificationType, autoClose: 10000 as number | false, open: n.path };
+  const base = {
+    type: 'info' as NotificationType,
+    autoClose: 10000 as number | false,
+    open: n.path,
+    thread: typeof n.details?.thread === 'string' ? n.details.thread : null
+  };
   switch (n.type) {
     case 'mentioned':
       return {
