@@ -177,6 +177,10 @@ def check_share_as_commenter(a, b, base: str) -> None:
         wait_text(b, f"{NOTEBOOK} .jp-Cell .cm-content", "total = 41 + 1", 30000),
     )
     check("bob (commenter): the notebook is read-only", wait_until(lambda: is_read_only(b), 20))
+    check(
+        "bob (commenter): the banner says he may comment",
+        wait_text(b, f"{NOTEBOOK} .jp-collab-ReadOnlyBanner", "comment on it", 20000),
+    )
     before = sources(b)
     b.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first.click()
     b.keyboard.press("End")

@@ -389,8 +389,8 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
       rangesOf: ytext => {
         const room = roomOfDoc(ytext.doc);
         const model = room ? models.get(room) : undefined;
-        if (!room || !model) {
-          return [];
+        if (!room || !model || !model.threads.some(t => t.anchor.start && !t.resolved)) {
+          return []; // (no range to show: no search for the cell)
         }
         const doc = documentLike(room.sharedModel);
         if (doc.cells) {
