@@ -377,8 +377,17 @@ def check_text_file(a, b, base: str, out: Path) -> None:
         wait_until(lambda: "".join(highlighted(a)) == "important", 15),
         repr(highlighted(a)),
     )
-    check("alice: a comment marker in the gutter", a.locator(f"{EDITOR} .jp-collab-CommentGutter-marker").count() == 1)
+    marker = a.locator(f"{EDITOR} .jp-collab-CommentGutter-marker")
+    check("alice: a comment marker in the gutter", marker.count() == 1)
     a.screenshot(path=str(out / "text-highlight-alice.png"))
+    a.locator(f"{THREAD}.jp-mod-selected {PANEL}-place").first.click()  # (unselect it)
+    wait_until(lambda: not any(t["selected"] for t in panel_threads(a)), 5)
+    marker.first.click()
+    check(
+        "alice: clicking the gutter marker selects its thread in the panel",
+        wait_until(lambda: any(t["selected"] and "Is this still true?" in t["text"] for t in panel_threads(a)), 10),
+        json.dumps(panel_threads(a))[:300],
+    )
 
     # edits around the range: it follows the text
     a.evaluate(

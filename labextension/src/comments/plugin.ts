@@ -480,7 +480,8 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
           ({ from: a, to: b } = lineAround(ytext.toString(), a));
         }
         if (a === b) {
-          return null; // an empty line: nothing to anchor to
+          // an empty line: a thread on the whole document
+          return { room, pending: { anchor: null, label: trans.__('The whole document'), quote: null } };
         }
         const anchor = textAnchor(ytext, a, b, null);
         const place = placeOf(
