@@ -231,3 +231,21 @@ async def test_sockets_are_closed_with_1001_when_the_server_stops(jp_serverapp, 
     await jp_serverapp.web_app.settings["jupyter_collab_sharing"].notifications.push.close()
     await asyncio.wait_for(bob.closed.wait(), 60)
     assert bob.ws.close_code == 1001
+
+
+async def test_preferences_are_each_users_own(api, jp_fetch):
+    """Anyone who may use the server keeps their own preferences (a read-only user too);
+    nobody signed in, or a user the Authorizer lets do nothing, gets 403."""
+    status, _ = await api("PUT", "notifications", "preferences", user="viewer",
+                          body={"emailKinds": ["reply"]})  # fmt: skip
+    assert status == 200
+    status, bobs = await api("GET", "notifications", "preferences", user="bob")
+    assert bobs["emailKinds"] == ["mentioned"]  # vera's choice is hers only
+    for method in ("GET", "PUT"):
+        status, _ = await api(method, "notifications", "preferences", user="nobody",
+                              body={"emailKinds": []} if method == "PUT" else None)  # fmt: skip
+        assert status == 403
+    with pytest.raises(HTTPClientError) as error:
+        await jp_fetch("api", "collab", "notifications", "preferences",
+                       headers={"Authorization": ""})  # fmt: skip
+    assert error.value.code == 403

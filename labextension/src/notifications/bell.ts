@@ -1,9 +1,11 @@
 /**
- * The bell in the status bar: the unread count of the user's notifications
+ * The collaboration "bell" in the status bar (a people icon, so that it is not
+ * taken for JupyterLab's own notification bell beside it, whose center shows
+ * our notifications as toasts): the unread count of the user's notifications
  * (pushed by the server as it changes) and a menu: show the notification
  * center, mark everything read, choose what also goes by e-mail.
  */
-import { bellIcon } from '@jupyterlab/ui-components';
+import { usersIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { ITrans } from '../sharing/model';
@@ -16,7 +18,7 @@ export class NotificationBell extends Widget {
     const button = this.node as HTMLButtonElement;
     button.type = 'button';
     this.addClass('jp-collab-NotificationBell');
-    const icon = bellIcon.element({
+    const icon = usersIcon.element({
       tag: 'span',
       className: 'jp-collab-NotificationBell-icon',
       elementPosition: 'center',
