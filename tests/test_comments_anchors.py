@@ -264,3 +264,68 @@ async def test_offsets_are_utf16_units_as_in_yjs():
     assert reply["resolved"] == [4, 6]
     around = make_anchor(doc, "file", AnchorRequest(None, *range_positions(text, 1, 5)))
     assert around.quote == "b😀c"
+
+
+cell_edit = st.one_of(
+    edit,
+    st.tuples(st.just("add-cell"), st.integers(0, 5)),
+    st.tuples(st.just("drop-cell"), st.integers(0, 5)),
+)
+
+
+def apply_to_notebook(notebook: YNotebook, op: tuple[Any, ...]) -> None:
+    cells = notebook.ycells
+    if op[0] == "add-cell":
+        cell = notebook.create_ycell(nbformat.v4.new_code_cell("+", id=f"n{op[1]}-{len(cells)}"))
+        cells.insert(min(op[1], len(cells)), cell)
+    elif op[0] == "drop-cell":
+        if len(cells):
+            del cells[min(op[1], len(cells) - 1)]
+    else:  # an edit of the anchored cell's source, while it is there
+        for cell in cells:
+            if cell["id"] == "c1":
+                apply(cell["source"], op)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    edits_a=st.lists(cell_edit, max_size=6),
+    edits_b=st.lists(cell_edit, max_size=6),
+)
+def test_cell_anchors_survive_concurrent_notebook_edits_or_are_detached(data, edits_a, edits_b):
+    """The same property in a notebook, where whole cells come and go concurrently too: the
+    anchor in cell c1 resolves to the same place on both replicas, holds every surviving
+    anchored character and nothing from outside, and is detached when its cell is gone."""
+    size = 20
+    start = data.draw(st.integers(0, size - 1))
+    end = data.draw(st.integers(start + 1, size))
+    a, notebook_a = notebook_doc(["x = 0", "".join(ORIGINAL[:size]), "y = 1"])
+    b = Doc()
+    b.apply_update(a.get_update())
+    notebook_b = YNotebook(b)
+    source = notebook_a.ycells[1]["source"]
+    anchor = make_anchor(a, "notebook", AnchorRequest("c1", *range_positions(source, start, end)))
+    anchored = set(ORIGINAL[start:end])
+    for op in edits_a:
+        apply_to_notebook(notebook_a, op)
+    for op in edits_b:
+        apply_to_notebook(notebook_b, op)
+    a_update, b_update = a.get_update(b.get_state()), b.get_update(a.get_state())
+    a.apply_update(b_update)
+    b.apply_update(a_update)
+    place = locate(a, "notebook", anchor)
+    assert place == locate(b, "notebook", anchor)
+    sources = [str(c["source"]) for c in notebook_a.ycells if c["id"] == "c1"]
+    if not sources:
+        assert place.detached
+        return
+    (final,) = sources
+    surviving = [c for c in final if c in anchored]
+    if place.detached:
+        assert surviving == []
+        return
+    assert place.start is not None and place.end is not None
+    inside = final[place.start : place.end]
+    assert [c for c in inside if c in anchored] == surviving
+    assert all(c in anchored or c not in ORIGINAL for c in inside)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import nbformat
+import pytest
 from pycrdt import Text
 from tornado.httpclient import HTTPClientError
 
@@ -331,7 +332,10 @@ async def test_mentions_notify_readers_only(jp_root_dir, connect, api):
     # alice resolves: bob (a participant) is told; alice is not told of her own act
     await api("PATCH", "comments", thread, body={"resolved": True})
     resolved = [n for n in await inbox(api, "bob") if n["type"] == "resolved"]
-    assert len(resolved) == 1 and resolved[0]["details"]["resolved"] is True
+    assert len(resolved) == 1 and resolved[0]["details"]["excerpt"].startswith("@bob and")
+    await api("PATCH", "comments", thread, body={"resolved": False})  # reopened: no news
+    await api("PATCH", "comments", thread, body={"resolved": True})
+    assert len([n for n in await inbox(api, "bob") if n["type"] == "resolved"]) == 2
     assert len(await inbox(api, "carol")) == before["carol"]
 
     # carol gets access, and an edit mentioning her again notifies her (only the new mention)
@@ -555,3 +559,41 @@ async def test_comment_actions_are_audited(jp_root_dir, connect, api):
 
 async def _count(events: Any, n: int) -> bool:
     return len(await events()) >= n
+
+
+async def test_binary_files_take_comments_on_the_whole_file(jp_root_dir, connect, api):
+    (jp_root_dir / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary")
+    viewer = await connect("img.png", "base64", "file", headers=token_header("alice"))
+    room = room_of(viewer)
+    created = await new_thread(api, "img.png", None, "nice picture")
+    assert created["thread"]["current"] is None and not created["thread"]["detached"]
+    status, reply = await api(
+        "POST", "comments",
+        body={"path": "img.png", "room": room, "anchor": {"cell": "x"}, "body": "here"},
+    )  # fmt: skip
+    assert status == 400 and "whole file" in reply["message"]
+    status, reply = await api(
+        "POST", "comments", body={"path": "img.png", "room": room, "body": "on the blob"}
+    )
+    assert status == 201 and reply["thread"]["room"] == room
+    listing = await threads_of(api, "img.png")
+    assert [t["comments"][0]["body"] for t in listing["threads"]] == ["nice picture", "on the blob"]
+
+
+@pytest.fixture
+def broken_database(collab_config, tmp_path_factory):
+    bad = tmp_path_factory.mktemp("broken") / "collab.db"
+    bad.write_bytes(b"this is not an SQLite database" * 100)
+    collab_config.update(db_path=str(bad))
+
+
+@pytest.mark.usefixtures("broken_database")
+async def test_without_its_database_the_server_refuses_comments_with_503(jp_root_dir, connect, api):
+    """Not kept in memory to be lost at the restart: a clear 503, and documents still work."""
+    (jp_root_dir / "d.txt").write_text("still editable\n")
+    client = await connect("d.txt", headers=token_header("alice"))
+    assert client.content() == "still editable\n"
+    status, reply = await api("POST", "comments", body={"path": "d.txt", "body": "lost?"})
+    assert status == 503 and "not available" in reply["message"]
+    status, reply = await api("GET", "comments", params={"path": "d.txt"})
+    assert status == 503

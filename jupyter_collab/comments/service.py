@@ -36,7 +36,7 @@ from ..persistence import AuditAction
 from ..sharing.roles import Role
 from ..sharing.service import Sharing
 from ..timestamps import iso
-from .anchors import Anchor, BadAnchor, Content, Place, locate, make_anchor, parse_request
+from .anchors import Anchor, BadAnchor, Place, locate, make_anchor, parse_request
 from .mentions import mentioned_names
 from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
 
@@ -66,6 +66,10 @@ class NotAllowed(CommentError):
 
 class NotFound(CommentError):
     status = 404
+
+
+class Unloadable(CommentError):
+    status = 409
 
 
 class CommentsUnavailable(CommentError):
@@ -162,19 +166,22 @@ class Comments:
     # -- documents ----------------------------------------------------------------------------
 
     async def _in_document(self, doc_id: str, fn: Callable[[Doc, str], T]) -> T:
-        """``fn(doc, kind)`` on the document as it is now: the room open here (on the event
-        loop: it is the room's own document), else the stored state (in a thread: building a
-        large document must not hold up the loop), else the room, opened for it."""
+        """``fn(doc, kind)`` on the document as it is now: the room open here, else the stored
+        state, else the room, opened for it; always on a copy built in a thread (building and
+        reading a large document must not hold up the event loop and the room's edits)."""
         try:
             kind, _ = self.rooms.parse(doc_id)
         except UnknownRoom:
             raise BadComment(f"no such document: {doc_id}") from None
         name = kind_name(kind)
         room = self.rooms.rooms.get(doc_id)
-        if room is not None and room.loaded and not room.closed:
-            return fn(room.ydoc, name)
         state = None
-        if self.history is not None:
+        if room is not None and room.loaded and not room.closed:
+            # The room's document as one update (encoded once per version, shared with
+            # joiners: fullstate.py), read in a thread like a stored one: placing many threads
+            # in a large notebook must not hold up the room's edits.
+            state = room.full_state.state()
+        elif self.history is not None:
             try:
                 state = await self.history.load(doc_id)
             except Exception as exc:  # (a failing history: the room reads the file)
@@ -185,18 +192,21 @@ class Comments:
             room = await self.rooms.open(doc_id)
         except UnknownRoom:
             raise NotFound(f"no such document: {doc_id}") from None
-        return fn(room.ydoc, name)
+        return await asyncio.to_thread(_on_state, room.full_state.state(), fn, name)
 
     async def _places(self, threads: Iterable[Thread]) -> dict[str, Place]:
         """Where each thread is now, reading each document once."""
         by_doc: dict[str, list[Thread]] = {}
-        for thread in threads:
-            by_doc.setdefault(thread.doc_id, []).append(thread)
         places: dict[str, Place] = {}
+        for thread in threads:
+            if thread.anchor.cell is None and thread.anchor.start is None:
+                places[thread.id] = Place(False, whole_document=True)  # (no need to read it)
+            else:
+                by_doc.setdefault(thread.doc_id, []).append(thread)
         for doc_id, some in by_doc.items():
 
             def run(doc: Doc, kind: str, some: list[Thread] = some) -> dict[str, Place]:
-                texts: dict[Any, Content] = {}
+                texts: dict[Any, Any] = {}
                 return {t.id: locate(doc, kind, t.anchor, texts) for t in some}
 
             try:
@@ -306,10 +316,19 @@ class Comments:
         def anchor_in(doc: Doc, kind: str) -> Anchor:
             return make_anchor(doc, kind, request)
 
-        try:
-            anchor = await self._in_document(doc_id, anchor_in)
-        except BadAnchor as exc:
-            raise BadComment(str(exc)) from None
+        if request.cell is None and request.start is None:
+            anchor = Anchor(None, None, None, "")  # the whole file: nothing to look up in it
+        else:
+            try:
+                anchor = await self._in_document(doc_id, anchor_in)
+            except BadAnchor as exc:
+                raise BadComment(str(exc)) from None
+            except CommentError:
+                raise
+            except Exception as exc:  # the file cannot be loaded as that kind of document
+                raise Unloadable(
+                    f"the document cannot be read to place the comment: {exc}"
+                ) from exc
         now = time.time()
         mentions, mentioned, unreachable = await self._mentions(text, path, user.username)
         thread = Thread(uuid.uuid4().hex, file_id, doc_id, anchor, user.username, now, now)
@@ -409,12 +428,14 @@ class Comments:
             except UnknownThread:
                 raise NotFound(f"no such thread: {thread_id}") from None
             self._changed(thread, None, "resolved" if resolved else "reopened", user, path)
-            what = "resolved" if resolved else "reopened"
-            for name in thread.participants:
+            # (a reopened thread is shown in the panel; only its resolution is news to people)
+            first = thread.comments[0] if thread.comments and resolved else None
+            for name in thread.participants if resolved else ():
                 if name != user.username and self._may_read(path, name):
                     await self._notify(
                         name, "resolved", user, path, thread, None,
-                        f"{_display(user)} {what} a thread on {path}", resolved=resolved,
+                        f"{_display(user)} resolved a thread on {path}",
+                        excerpt=first.body[:EXCERPT] if first else None,
                     )  # fmt: skip
         return {"thread": await self._one(thread, path), "users": await self._users([thread])}
 
@@ -477,8 +498,8 @@ class Comments:
             "comment": comment.id if comment is not None else None,
             "cell": thread.anchor.cell,
             "excerpt": (comment.body[:EXCERPT] if comment is not None else None),
-            **extra,
         }
+        details.update(extra)
         await self.sharing.notify(username, kind, actor, path, thread.doc_id, message, details)
 
     # -- the room and the audit log -----------------------------------------------------------
