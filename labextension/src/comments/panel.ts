@@ -64,6 +64,8 @@ export namespace CommentsPanel {
     confirm: (message: string) => Promise<boolean>;
     /** Pause after typing before searching for people (ms). */
     searchDelay?: () => number;
+    /** The Comment command's keyboard shortcut as shown ("Ctrl+Alt+M"), or ''. */
+    shortcut?: () => string;
     /** Locale, time zone (tests). */
     time?: ITimeOptions;
   }
@@ -440,9 +442,14 @@ export class CommentsPanel extends Widget {
       const empty = el('li', `${CLASS}-empty`);
       switch (model.filter) {
         case 'open':
-          empty.textContent = model.canComment
-            ? trans.__('No open threads. Select some text or a cell and choose “Comment” (Ctrl+Alt+M) to start one.')
-            : trans.__('No open threads.');
+          {
+            const keys = this._options.shortcut?.() ?? '';
+            empty.textContent = !model.canComment
+              ? trans.__('No open threads.')
+              : keys
+                ? trans.__('No open threads. Select some text or a cell and choose “Comment” (%1) to start one.', keys)
+                : trans.__('No open threads. Select some text or a cell and choose “Comment” to start one.');
+          }
           break;
         case 'resolved':
           empty.textContent = trans.__('No resolved threads.');

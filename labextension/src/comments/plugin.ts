@@ -53,6 +53,23 @@ function isDocumentWidget(widget: Widget | null): widget is IDocumentWidget {
   return !!widget && !!(widget as IDocumentWidget).context?.model;
 }
 
+/** Keys of a binding as people read them ("Ctrl+Alt+M", "⌘+⌥+M" on a Mac). */
+function shortcutLabel(keys: readonly string[]): string {
+  const mac = typeof navigator !== 'undefined' && /Mac/.test(navigator.platform);
+  const names: Record<string, string> = mac
+    ? { Accel: '⌘', Cmd: '⌘', Alt: '⌥', Shift: '⇧', Ctrl: '⌃' }
+    : { Accel: 'Ctrl', Cmd: 'Ctrl' };
+  return keys
+    .map(stroke =>
+      stroke
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(k => names[k] ?? k)
+        .join('+')
+    )
+    .join(', ');
+}
+
 export const commentsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-collab:comments',
   description:
@@ -234,7 +251,11 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
         });
         return result.button.accept;
       },
-      searchDelay: () => collab.settings.get('userSearchDelay')
+      searchDelay: () => collab.settings.get('userSearchDelay'),
+      shortcut: () => {
+        const binding = app.commands.keyBindings.find(b => b.command === COMMENT_COMMAND);
+        return binding ? shortcutLabel(binding.keys) : '';
+      }
     });
     panel.title.icon = commentIcon;
     app.shell.add(panel, 'right', { rank: 305 });
