@@ -104,3 +104,14 @@ def test_connection_indicator_in_chromium(chromium):
     without a reload, and what was typed meanwhile is shared: see the script."""
     out = run_e2e("connection_e2e.py", "connection", chromium, timeout=600)
     assert (out / "back-online-A.png").exists(), "the screenshot is kept as an artifact"
+
+
+@pytest.mark.timeout(1200)  # (its subprocess has 900 s)
+def test_comments_in_chromium(chromium):
+    """issue 11: alice comments on a cell mentioning bob (a commenter), bob is told, sees the
+    thread live and replies, alice edits and resolves; a text range highlighted, followed,
+    detached; the share offer; dark theme; a viewer without write controls: see the script."""
+    out = run_e2e("comments_e2e.py", "comments", chromium, timeout=900)
+    kept = ("thread-alice.png", "mention-notification-bob.png", "reply-bob.png")
+    for name in (*kept, "resolved-alice.png"):
+        assert (out / name).exists(), f"screenshot {name} is kept as an artifact"

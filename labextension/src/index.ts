@@ -56,7 +56,7 @@ import { LoadingOverlay, describeLoading } from './loading';
 import { FollowController } from './follow';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
 import { setColorSource } from './presencemodel';
-import { CloseKind, canWrite, setMaxBackoff } from './protocol';
+import { CloseKind, canComment, canWrite, setMaxBackoff } from './protocol';
 import { applyReadOnly } from './readonly';
 import { blockDropsWhenReadOnly, guardNotebookActions } from './readonlyguard';
 import { CollabSettings } from './settings';
@@ -64,6 +64,7 @@ import { ConnectionIndicator } from './statusbar';
 import { DOMAIN, ICollab } from './tokens';
 import { historyPlugin, notificationsPlugin } from './history/plugin';
 import { userNotificationsPlugin } from './notifications/plugin';
+import { commentsPlugin } from './comments/plugin';
 import { sharingPlugin } from './sharing/plugin';
 
 export { CONTENT_PROVIDER_ID, CollabContentProvider } from './contentprovider';
@@ -502,7 +503,7 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       });
       room.connection.roleChanged.connect((_, role) => {
         for (const w of widgetsOfRoom(room)) {
-          applyReadOnly(w, !canWrite(role), trans);
+          applyReadOnly(w, !canWrite(role), trans, canComment(role));
         }
         applyKernelRule(room);
       });
@@ -604,7 +605,12 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
         });
       }
       if (room.connection.role !== null) {
-        applyReadOnly(widget, !canWrite(room.connection.role), trans);
+        applyReadOnly(
+          widget,
+          !canWrite(room.connection.role),
+          trans,
+          canComment(room.connection.role)
+        );
       }
       const avatars = new DocumentAvatars({
         tracker: presence,
@@ -836,7 +842,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   historyPlugin,
   notificationsPlugin,
   sharingPlugin,
-  userNotificationsPlugin
+  userNotificationsPlugin,
+  commentsPlugin
 ];
 
 export default plugins;

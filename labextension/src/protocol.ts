@@ -35,9 +35,20 @@ export interface ISessionModel {
   user?: unknown;
 }
 
-/** Whether a role may change the document (an unknown role, from a server without roles, may; a commenter may not: it only comments). */
+/**
+ * Whether a role may change the document (an unknown role, from a server
+ * without roles, may). A commenter is read-only in the room, like a viewer.
+ */
 export function canWrite(role: Role | null | undefined): boolean {
   return role !== 'viewer' && role !== 'commenter' && role !== 'none';
+}
+
+/**
+ * Whether a role may write comments: commenters and up (viewers read them
+ * only). An unknown role, from a server without roles, may.
+ */
+export function canComment(role: Role | null | undefined): boolean {
+  return role !== 'viewer' && role !== 'none';
 }
 
 /** Notices the server sends as message type 100. */
@@ -64,6 +75,11 @@ export type Notice =
       by: { username?: string; display_name?: string } | null;
       path?: string;
     }
+  /**
+   * The comments of the document changed (docs/comments-api.md): a thread
+   * was created, replied to, edited, deleted, resolved or reopened.
+   */
+  | { type: 'comments'; thread: string | null; action: string | null }
   | { type: 'unknown'; raw: unknown };
 
 /**
@@ -110,6 +126,15 @@ export function parseNotice(text: string): Notice {
       return { type: 'store-error', message: str(value.message) };
     case 'version':
       return { type: 'version', version: value.version ?? null };
+    case 'comments':
+      return {
+        type: 'comments',
+        thread:
+          typeof value.thread === 'string' || typeof value.thread === 'number'
+            ? String(value.thread)
+            : null,
+        action: str(value.action) ?? null
+      };
     case 'restored': {
       const by =
         value.by && typeof value.by === 'object'

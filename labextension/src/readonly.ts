@@ -12,7 +12,7 @@ const BANNER_CLASS = 'jp-collab-ReadOnlyBanner';
 
 /** The banner shown above a document the user may only view. */
 export class ReadOnlyBanner extends Widget {
-  constructor(trans: TranslationBundle, isNotebook = false) {
+  constructor(trans: TranslationBundle, isNotebook = false, canComment = false) {
     super();
     this.addClass(BANNER_CLASS);
     this.node.setAttribute('role', 'status');
@@ -22,8 +22,15 @@ export class ReadOnlyBanner extends Widget {
       elementSize: 'normal'
     } as any);
     icon.setAttribute('aria-hidden', 'true');
+    this.canComment = canComment;
     const text = document.createElement('span');
-    text.textContent = isNotebook
+    text.textContent = canComment
+      ? isNotebook
+        ? trans.__(
+            'Read-only: you can view this notebook and comment on it, but not edit it or run its code.'
+          )
+        : trans.__('Read-only: you can view this document and comment on it, but not edit it.')
+      : isNotebook
       ? trans.__(
           'Read-only: you can view this notebook and see the others’ changes, but not edit it or run its code.'
         )
@@ -33,6 +40,9 @@ export class ReadOnlyBanner extends Widget {
     this.node.appendChild(icon);
     this.node.appendChild(text);
   }
+
+  /** Whether the banner says the user may comment (a commenter). */
+  readonly canComment: boolean;
 }
 
 function setNotebookReadOnly(notebook: Notebook, readOnly: boolean): void {
@@ -49,10 +59,17 @@ function setNotebookReadOnly(notebook: Notebook, readOnly: boolean): void {
 export function applyReadOnly(
   widget: IDocumentWidget,
   readOnly: boolean,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  canComment = false
 ): void {
   const state = Private.state(widget);
   if (state.readOnly === readOnly) {
+    if (readOnly && state.banner && state.banner.canComment !== canComment) {
+      // viewer <-> commenter: the banner says what they may do now
+      state.banner.dispose();
+      state.banner = null;
+      addBanner(widget, state, trans, canComment);
+    }
     return;
   }
   state.readOnly = readOnly;
@@ -95,20 +112,28 @@ export function applyReadOnly(
   }
   if (readOnly) {
     if (!state.banner) {
-      state.banner = new ReadOnlyBanner(trans, widget instanceof NotebookPanel);
-      const header = (widget as unknown as { contentHeader?: BoxPanel })
-        .contentHeader;
-      if (header) {
-        header.addWidget(state.banner);
-      } else {
-        widget.toolbar.addItem('jupyter-collab-readonly', state.banner);
-      }
+      addBanner(widget, state, trans, canComment);
     }
     widget.addClass('jp-collab-mod-readOnly');
   } else {
     state.banner?.dispose();
     state.banner = null;
     widget.removeClass('jp-collab-mod-readOnly');
+  }
+}
+
+function addBanner(
+  widget: IDocumentWidget,
+  state: Private.IState,
+  trans: TranslationBundle,
+  canComment: boolean
+): void {
+  state.banner = new ReadOnlyBanner(trans, widget instanceof NotebookPanel, canComment);
+  const header = (widget as unknown as { contentHeader?: BoxPanel }).contentHeader;
+  if (header) {
+    header.addWidget(state.banner);
+  } else {
+    widget.toolbar.addItem('jupyter-collab-readonly', state.banner);
   }
 }
 

@@ -235,7 +235,9 @@ describe('comment and unknown kinds', () => {
       type: 'info',
       message: 'Alice mentioned you in “a.ipynb”: @bob look',
       autoClose: 10000,
-      open: 'project/a.ipynb'
+      open: 'project/a.ipynb',
+      // (its Open action shows the thread: the comments plugin's open-comment-thread)
+      thread: 't1'
     });
     expect(streamNotification(note(1, { type: 'reply', details: { excerpt: 'done' } }), trans).message).toBe(
       'Alice replied in a thread on “a.ipynb”: done'

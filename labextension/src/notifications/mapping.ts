@@ -17,6 +17,8 @@ export interface IStreamNotificationSpec {
   autoClose: number | false;
   /** The document or folder an "Open" action goes to, or null for none. */
   open: string | null;
+  /** A comment thread of that document the "Open" action shows (comment kinds). */
+  thread?: string | null;
 }
 
 /** Longest message JupyterLab shows without truncating it. */
@@ -32,7 +34,7 @@ function shorten(text: string, max: number): string {
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }
 
-const RANK: Record<ShareRole, number> = { owner: 3, editor: 2, viewer: 1, none: 0 };
+const RANK: Record<ShareRole, number> = { owner: 4, editor: 3, commenter: 2, viewer: 1, none: 0 };
 
 /**
  * What a change of someone's access did, from the notification's details:
@@ -134,6 +136,10 @@ function sharedText(
       return folder
         ? trans.__('%1 shared the folder “%2” with you: you can edit what is in it.', actor, name)
         : trans.__('%1 shared “%2” with you: you can edit it.', actor, name);
+    case 'commenter':
+      return folder
+        ? trans.__('%1 shared the folder “%2” with you: you can view and comment on what is in it.', actor, name)
+        : trans.__('%1 shared “%2” with you: you can view and comment on it.', actor, name);
     default:
       return folder
         ? trans.__('%1 shared the folder “%2” with you: you can view what is in it.', actor, name)
@@ -152,7 +158,12 @@ function commentNotification(
     return null;
   }
   const excerpt = typeof n.details?.excerpt === 'string' ? shorten(n.details.excerpt, 60) : '';
-  const base = { type: 'info' as NotificationType, autoClose: 10000 as number | false, open: n.path };
+  const base = {
+    type: 'info' as NotificationType,
+    autoClose: 10000 as number | false,
+    open: n.path,
+    thread: typeof n.details?.thread === 'string' ? n.details.thread : null
+  };
   switch (n.type) {
     case 'mentioned':
       return {

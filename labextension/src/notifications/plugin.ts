@@ -27,6 +27,9 @@ const CMD_SHOW = 'jupyter-collab:show-notifications';
 const CMD_READ = 'jupyter-collab:mark-notifications-read';
 const CMD_PREFS = 'jupyter-collab:notification-preferences';
 
+/** The comments plugin's command that opens a document on one of its threads. */
+const OPEN_THREAD = 'jupyter-collab:open-comment-thread';
+
 export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-collab:user-notifications',
   description:
@@ -115,7 +118,10 @@ export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
                   {
                     label: trans.__('Open'),
                     caption: trans.__('Open “%1”', path),
-                    callback: () => void open(path)
+                    callback: () =>
+                      void (spec.thread && app.commands.hasCommand(OPEN_THREAD)
+                        ? app.commands.execute(OPEN_THREAD, { path, thread: spec.thread })
+                        : open(path))
                   }
                 ]
               : []

@@ -11,7 +11,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { safeColor, safeInitials, safeText } from '../identity';
 
 /** Roles, from most to least. */
-export const ROLES = ['owner', 'editor', 'viewer', 'none'] as const;
+export const ROLES = ['owner', 'editor', 'commenter', 'viewer', 'none'] as const;
 export type ShareRole = (typeof ROLES)[number];
 
 /** The user key of the share for everyone else. */

@@ -28,6 +28,8 @@ export function roleLabel(role: ShareRole | null, trans: ITrans): string {
       return trans.__('Owner');
     case 'editor':
       return trans.__('Can edit');
+    case 'commenter':
+      return trans.__('Can comment');
     case 'viewer':
       return trans.__('Can view');
     case 'none':
@@ -44,6 +46,8 @@ export function roleDescription(role: ShareRole, trans: ITrans): string {
       return trans.__('Can edit, and choose who has access');
     case 'editor':
       return trans.__('Can open and change it');
+    case 'commenter':
+      return trans.__('Can open and read it, and comment on it, but not change it or run its code');
     case 'viewer':
       return trans.__('Can open and read it, but not change it or run its code');
     case 'none':
@@ -58,6 +62,8 @@ export function roleInSentence(role: ShareRole | null, trans: ITrans): string {
       return trans.__('owner');
     case 'editor':
       return trans.__('can edit');
+    case 'commenter':
+      return trans.__('can comment');
     case 'viewer':
       return trans.__('can view');
     case 'none':
@@ -99,7 +105,7 @@ export interface IShareRow {
   canRemove: boolean;
 }
 
-const RANK: Record<string, number> = { owner: 0, editor: 1, viewer: 2, none: 3 };
+const RANK: Record<string, number> = { owner: 0, editor: 1, commenter: 2, viewer: 3, none: 4 };
 
 /**
  * The rows of the list: the owners of the server (who own everything),
@@ -179,6 +185,8 @@ export function ownAccessText(shares: IShares, trans: ITrans): string {
   switch (shares.role) {
     case 'editor':
       return trans.__('You can edit this. Only its owners can choose who has access.');
+    case 'commenter':
+      return trans.__('You can view and comment on this, but not change it. Only its owners can choose who has access.');
     case 'viewer':
       return trans.__('You can view this, but not change it. Only its owners can choose who has access.');
     default:
@@ -216,6 +224,8 @@ export function changedText(name: string, role: ShareRole | null, trans: ITrans)
       return trans.__('%1 is now an owner.', name);
     case 'editor':
       return trans.__('%1 can now edit this.', name);
+    case 'commenter':
+      return trans.__('%1 can now view and comment on this, but not change it.', name);
     case 'viewer':
       return trans.__('%1 can now view this, but not change it.', name);
     case 'none':
