@@ -8,25 +8,21 @@ from typing import Any, NoReturn
 from jupyter_core.application import JupyterApp
 
 from .._version import __version__
-from .backup import BackupApp, ImportApp
 from .base import USAGE
-from .check import CheckApp
-from .compact import CompactApp
-from .documents import AuditApp, DocumentsApp, VersionsApp
-from .export import ExportApp
-from .restore import RestoreApp
 
-# name -> (application, one line of help)
-SUBCOMMANDS: dict[str, tuple[type[JupyterApp], str]] = {
-    "documents": (DocumentsApp, "List every document with history."),
-    "versions": (VersionsApp, "List the versions of a document."),
-    "audit": (AuditApp, "Show the audit log (filters: --path, --user, --since)."),
-    "export": (ExportApp, "Write a document's content at a version (.ipynb or text)."),
-    "restore": (RestoreApp, "Restore a version (live through a running server)."),
-    "compact": (CompactApp, "Compact the history as the server does."),
-    "backup": (BackupApp, "Back up the whole store to a file (safe while servers run)."),
-    "import": (ImportApp, "Load a backup into an empty store."),
-    "check": (CheckApp, "Check the database; --repair salvages a damaged one."),
+_CLI = "jupyter_collab.cli"
+# name -> (application, one line of help). Applications are named, not imported: traitlets
+# imports the one that runs (some need the notebook machinery, others only the database).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "documents": (f"{_CLI}.documents.DocumentsApp", "List every document with history."),
+    "versions": (f"{_CLI}.documents.VersionsApp", "List the versions of a document."),
+    "audit": (f"{_CLI}.documents.AuditApp", "Show the audit log (--path, --user, --since)."),
+    "export": (f"{_CLI}.export.ExportApp", "Write a document at a version (.ipynb or text)."),
+    "restore": (f"{_CLI}.restore.RestoreApp", "Restore a version (live if a server runs)."),
+    "compact": (f"{_CLI}.compact.CompactApp", "Compact the history as the server does."),
+    "backup": (f"{_CLI}.backup.BackupApp", "Back up the whole store (safe while servers run)."),
+    "import": (f"{_CLI}.backup.ImportApp", "Load a backup into an empty store."),
+    "check": (f"{_CLI}.check.CheckApp", "Check the store; --repair repairs it."),
 }
 
 

@@ -55,6 +55,38 @@ class UsageError(CommandError):
 
 
 @dataclass
+class Settings:
+    """What the commands read of ``CollabApp``'s settings. Read from the configuration without
+    importing the server (jupyter_server and jupyter_events take seconds to import); the
+    defaults are ``CollabApp``'s (``tests/test_cli.py`` checks they stay the same)."""
+
+    db_path: str
+    database_url: str
+    root_name: str
+    outage_dir: str
+    history_retention: float
+    deleted_retention: float
+
+    @classmethod
+    def from_config(cls, section: Any) -> Settings:
+        from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
+
+        def get(name: str, default: Any) -> Any:
+            return section.get(name, default)
+
+        return cls(
+            db_path=str(get("db_path", "") or os.path.join(
+                jupyter_data_dir(), "jupyter_collab", "collab.db")),
+            database_url=str(get("database_url", "")).strip(),
+            root_name=str(get("root_name", "")),
+            outage_dir=str(get("outage_dir", "") or os.path.join(
+                jupyter_runtime_dir(), "jupyter_collab")),
+            history_retention=float(get("history_retention", 7 * 24 * 3600.0)),
+            deleted_retention=float(get("deleted_retention", 30 * 24 * 3600.0)),
+        )  # fmt: skip
+
+
+@dataclass
 class Where:
     """The store a command works on, as the server would choose it."""
 
@@ -124,11 +156,10 @@ class CollabCommandBase(JupyterApp):
         super().exit(exit_status)
         raise SystemExit(exit_status)  # (for the type checker: exit raises)
 
-    def collab_settings(self) -> Any:
-        """The server extension's settings, from the same configuration files and options."""
-        from ..app import CollabApp  # (imports jupyter_server: only when a command runs)
-
-        return CollabApp(config=self.config)
+    def collab_settings(self) -> Settings:
+        """The server extension's settings this command needs, from the same configuration
+        files and options (``CollabApp`` section), with the server's defaults."""
+        return Settings.from_config(self.config.get("CollabApp", {}))
 
     @property
     def db_path(self) -> str:

@@ -17,10 +17,9 @@ from typing import Any
 
 from traitlets import Bool
 
-from ..collaboration.manager import RoomManager, UnknownRoom
 from ..history.attribution import annotate
 from ..persistence import InvalidInput, LogEntry, Snapshot, UnknownDocument
-from ..persistence.catalog import Catalog
+from ..persistence.catalog import Catalog, room_kind
 from .base import FLAGS, OK, CollabCommandBase, run_with_store
 from .documents import open_catalog
 
@@ -28,8 +27,8 @@ from .documents import open_catalog
 def annotator(doc_id: str, snapshot: Snapshot | None, entries: Sequence[LogEntry]) -> bytes | None:
     """``History.annotate`` without a server: who wrote what in a new snapshot."""
     try:
-        kind, _ = RoomManager.parse(doc_id)
-    except UnknownRoom:
+        kind, _ = room_kind(doc_id)
+    except LookupError:
         return None
     return annotate(kind, snapshot, entries)
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from traitlets import Unicode
 
-from ..collaboration.manager import RoomManager
 from ..history.content import json_content, value_at
 from ..history.roomversions import version_json
+from ..persistence.catalog import room_kind
 from .base import ALIASES, OK, CollabCommandBase, CommandError, VersionOption, find_version
 from .documents import resolve
 
@@ -36,7 +36,7 @@ def file_bytes(value: Any, kind: Any) -> bytes:
 
 async def content_at(store: Any, doc_id: str, version: str | None) -> tuple[Any, Any, Any]:
     """(kind, value, version info or None) of ``doc_id`` at ``version`` (None: current)."""
-    kind, _ = RoomManager.parse(doc_id)
+    kind, _ = room_kind(doc_id)
     if version is None:
         state = await store.load(doc_id)
         if state is None:

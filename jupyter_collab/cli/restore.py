@@ -29,7 +29,6 @@ from typing import Any
 
 from traitlets import Bool, Unicode
 
-from ..collaboration.manager import RoomManager
 from ..documents.filesync import _digest
 from ..documents.kinds import detect_eol
 from ..history.attribution import replay, replay_from
@@ -39,6 +38,7 @@ from ..history.roomversions import version_json, version_reference
 from ..history.service import _prepare_restore
 from ..origins import OriginKind
 from ..persistence import AuditAction, AuditEvent, NewUpdate
+from ..persistence.catalog import room_kind
 from .base import (
     ALIASES,
     FLAGS,
@@ -234,7 +234,7 @@ class RestoreApp(VersionOption, CollabCommandBase):
     ) -> dict[str, Any]:
         from jupyter_server.services.contents.filemanager import FileContentsManager
 
-        kind, file_id = RoomManager.parse(doc_id)
+        kind, file_id = room_kind(doc_id)
         username = self.user or getpass.getuser()
         cm = FileContentsManager(root_dir=where.root_dir)
         path = await ids.path_of(file_id)

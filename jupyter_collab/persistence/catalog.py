@@ -270,3 +270,15 @@ def normalize_path(path: str) -> str:
     if ".." in parts:
         raise LookupError(f"{path!r}: paths are relative to the served folder, without '..'")
     return "/".join(parts)
+
+
+def room_kind(room_id: str) -> tuple[Any, str]:
+    """(document kind, file id) of a room id (``RoomManager.parse`` without importing the
+    room machinery); ``LookupError`` if it is not one."""
+    from ..documents.kinds import UnsupportedKind, document_kind
+
+    try:
+        format, type, file_id = room_id.split(":", 2)
+        return document_kind(format, type), file_id
+    except (ValueError, UnsupportedKind):
+        raise LookupError(f"not a document id: {room_id!r}") from None

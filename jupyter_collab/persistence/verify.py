@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from pycrdt import Doc, get_update
 
-from .catalog import Catalog
+from .catalog import Catalog, room_kind
 from .history import decompress, merge
 
 
@@ -237,7 +237,6 @@ def repair_rows(catalog: Catalog, found: Findings) -> list[str]:
     - a damaged merge base goes; a missing one is made from the history's current content
       (a file changed while no server ran is then merged as the edit from it, as it should).
     """
-    from ..collaboration.manager import RoomManager, UnknownRoom
     from ..documents.filesync import _digest
     from ..history.content import value_at
 
@@ -294,8 +293,8 @@ def repair_rows(catalog: Catalog, found: Findings) -> list[str]:
                 if doc_id in reset:
                     continue
                 try:
-                    kind, _ = RoomManager.parse(doc_id)
-                except UnknownRoom:
+                    kind, _ = room_kind(doc_id)
+                except LookupError:
                     continue
                 snapshot = catalog.rows(
                     "SELECT state FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
