@@ -513,3 +513,25 @@ def test_bad_command_lines_exit_with_2_and_say_why(tmp_path: Path) -> None:
     missing = setup.run("export", "nowhere.txt", "--db", str(tmp_path / "none.db"))
     assert missing.returncode == 1 and "no database" in missing.stderr
     assert setup.run("--version").returncode == 0  # (the program's own version)
+
+
+def test_the_commands_read_the_servers_settings_with_its_defaults(tmp_path: Path) -> None:
+    """The commands read CollabApp's settings without importing the server: the same
+    defaults, and the same values from a configuration."""
+    from traitlets.config import Config
+
+    from jupyter_collab import CollabApp
+    from jupyter_collab.cli.base import Settings
+
+    names = ("db_path", "database_url", "root_name", "outage_dir", "history_retention",
+             "deleted_retention")  # fmt: skip
+    server = CollabApp()
+    assert {n: getattr(Settings.from_config({}), n) for n in names} == {
+        n: getattr(server, n) for n in names
+    }
+    config = Config({"CollabApp": {"db_path": str(tmp_path / "x.db"), "history_retention": 5.0,
+                                   "root_name": "shared"}})  # fmt: skip
+    server = CollabApp(config=config)
+    assert {n: getattr(Settings.from_config(config.CollabApp), n) for n in names} == {
+        n: getattr(server, n) for n in names
+    }

@@ -332,7 +332,7 @@ def _copy_in(
     counts = {t: source.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
     total, done = sum(counts.values()), 0
     pg = target.engine == "postgres"
-    types = _pg_types(target) if pg else {}
+    types, identity = _pg_types(target) if pg else ({}, set())
     conn = target.conn
     rows: dict[str, int] = {}
 
@@ -345,7 +345,8 @@ def _copy_in(
             names = ", ".join(columns)
             pg_table = PG_TABLES.get(table, table)
             pg_names = ", ".join(PG_COLUMNS.get(c, c) for c in columns)
-            overriding = " OVERRIDING SYSTEM VALUE" if pg and "id" in columns else ""
+            generated = [c for c in columns if (pg_table, PG_COLUMNS.get(c, c)) in identity]
+            overriding = " OVERRIDING SYSTEM VALUE" if generated else ""
             if pg:
                 insert = (
                     f"INSERT INTO {pg_table} ({pg_names}){overriding} VALUES "
@@ -368,10 +369,10 @@ def _copy_in(
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
-            if pg and overriding:
+            for column in generated:  # later inserts go on after the imported ids
                 conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{pg_table}', 'id'), "
-                    f"COALESCE((SELECT MAX(id) FROM {pg_table}), 0) + 1, false)"
+                    f"SELECT setval(pg_get_serial_sequence('{pg_table}', '{column}'), "
+                    f"COALESCE((SELECT MAX({column}) FROM {pg_table}), 0) + 1, false)"
                 )
         if progress is not None:
             progress(total, total)
@@ -390,14 +391,14 @@ def _copy_in(
     return Imported(rows, replace)
 
 
-def _pg_types(target: Catalog) -> dict[tuple[str, str], str]:
-    return {
-        (table, column): kind
-        for table, column, kind in target.conn.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name LIKE 'collab%'"
-        ).fetchall()
-    }
+def _pg_types(target: Catalog) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]:
+    """Each column's type, and the identity columns (their ids are kept on import)."""
+    rows = target.conn.execute(
+        "SELECT table_name, column_name, data_type, is_identity FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name LIKE 'collab%'"
+    ).fetchall()
+    types = {(table, column): kind for table, column, kind, _ in rows}
+    return types, {(table, column) for table, column, _, ident in rows if ident == "YES"}
 
 
 def _to_pg(value: Any, kind: str | None) -> Any:
