@@ -39,6 +39,7 @@ from ..history.service import _prepare_restore
 from ..origins import OriginKind
 from ..persistence import AuditAction, AuditEvent, NewUpdate
 from ..persistence.catalog import room_kind
+from ..persistence.history import merge
 from .base import (
     ALIASES,
     FLAGS,
@@ -229,6 +230,28 @@ class RestoreApp(VersionOption, CollabCommandBase):
 
     # -- on the store and the file --------------------------------------------------------------
 
+    @staticmethod
+    async def _marks_at(store: Any, doc_id: str, kind: Any, version: Any) -> Any:
+        """Who wrote what in the version, as attribution says (``History._marks_at``), from
+        the whole retained log when it still starts at the beginning: a snapshot made after
+        the version (rooms compact when they close) does not make its text nobody's while
+        the log it folded is still kept."""
+        retained = await store.read(doc_id)
+        if retained and retained[0].seq == 1:
+            upto = [e for e in retained if e.seq <= version.seq]
+
+            def replays() -> bool:  # (not across a file loaded afresh: ``store.reset``)
+                state = merge(None, [e.update for e in upto])
+                return state is not None and value_at(state, kind) == value_at(version.state, kind)
+
+            if await asyncio.to_thread(replays):
+                return await asyncio.to_thread(replay_from, kind, None, upto)
+        snapshot, entries = await store.history(doc_id)
+        if snapshot is not None and snapshot.upto_seq > version.seq:
+            return await asyncio.to_thread(replay, kind, version.state, [])
+        entries = [e for e in entries if e.seq <= version.seq]
+        return await asyncio.to_thread(replay_from, kind, snapshot, entries)
+
     async def _offline(
         self, where: Where, store: Any, ids: Any, doc_id: str, version: Any
     ) -> dict[str, Any]:
@@ -265,12 +288,7 @@ class RestoreApp(VersionOption, CollabCommandBase):
                     "or use --force to overwrite the change"
                 )
         target = await asyncio.to_thread(value_at, version.state, kind)
-        snapshot, entries = await store.history(doc_id)
-        if snapshot is not None and snapshot.upto_seq > version.seq:
-            marks = await asyncio.to_thread(replay, kind, version.state, [])
-        else:
-            entries = [e for e in entries if e.seq <= version.seq]
-            marks = await asyncio.to_thread(replay_from, kind, snapshot, entries)
+        marks = await self._marks_at(store, doc_id, kind, version)
         provenance = await asyncio.to_thread(encode, marks)
         update, credits = await asyncio.to_thread(
             _prepare_restore, kind, current, target, marks, username
