@@ -368,7 +368,7 @@ async def test_backup_and_import_through_postgresql(tmp_path: Path, postgres_ser
         original = await asyncio.to_thread(_snapshot_of, setup)
         backup = tmp_path / "backup.db"
         await ajson(setup, "backup", str(backup))
-        url = postgres_server.url(postgres_server.create_database())
+        url = postgres_server.create_database()
         pg = ("--database-url", url)
         await ajson(setup, "import", str(backup), *pg)
         assert await asyncio.to_thread(_snapshot_of, setup, *pg) == original

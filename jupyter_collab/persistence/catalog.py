@@ -13,6 +13,7 @@ PostgreSQL by :func:`pg_sql`: the two schemas have the same tables and columns e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -130,9 +131,16 @@ class Catalog:
         self, sql: str, params: Sequence[Any] = (), batch: int = 500
     ) -> Iterator[tuple[Any, ...]]:
         """Rows of a large result without holding them all (a server-side cursor on
-        PostgreSQL: call it inside a transaction there)."""
+        PostgreSQL). Consume it whole before the next query."""
         if self.engine == "postgres":
-            with self.conn.cursor(name="collab_stream") as cursor:
+            from psycopg.pq import TransactionStatus
+
+            # (a server-side cursor lives in a transaction: its own, unless one is open)
+            idle = self.conn.info.transaction_status == TransactionStatus.IDLE
+            with (
+                self.conn.transaction() if idle else contextlib.nullcontext(),
+                self.conn.cursor(name="collab_stream") as cursor,
+            ):
                 cursor.execute(pg_sql(sql), tuple(params))
                 while chunk := cursor.fetchmany(batch):
                     yield from chunk
