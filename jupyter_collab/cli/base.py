@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -198,6 +199,9 @@ class CollabCommandBase(JupyterApp):
     # -- running ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        # psycopg's pool logs every failed connection attempt while it retries; the command
+        # says once why it could not reach the database.
+        logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
         try:
             code = self.run()
         except CommandError as error:
