@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from jupyter_core.application import JupyterApp
 
 from .._version import __version__
-from .check import CheckApp
+from .base import USAGE
 
-# name -> (application, one line of help). Issue 10 adds documents, versions, export, backup.
-SUBCOMMANDS: dict[str, tuple[type[JupyterApp], str]] = {
-    "check": (CheckApp, "Check the database; --repair salvages a damaged one."),
+_CLI = "jupyter_collab.cli"
+# name -> (application, one line of help). Applications are named, not imported: traitlets
+# imports the one that runs (some need the notebook machinery, others only the database).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "documents": (f"{_CLI}.documents.DocumentsApp", "List every document with history."),
+    "versions": (f"{_CLI}.documents.VersionsApp", "List the versions of a document."),
+    "audit": (f"{_CLI}.documents.AuditApp", "Show the audit log (--path, --user, --since)."),
+    "export": (f"{_CLI}.export.ExportApp", "Write a document at a version (.ipynb or text)."),
+    "restore": (f"{_CLI}.restore.RestoreApp", "Restore a version (live if a server runs)."),
+    "compact": (f"{_CLI}.compact.CompactApp", "Compact the history as the server does."),
+    "backup": (f"{_CLI}.backup.BackupApp", "Back up the whole store (safe while servers run)."),
+    "import": (f"{_CLI}.backup.ImportApp", "Load a backup into an empty store."),
+    "check": (f"{_CLI}.check.CheckApp", "Check the store; --repair repairs it."),
 }
 
 
@@ -20,12 +31,29 @@ class CollabCommand(JupyterApp):
     version = __version__
     description = "Look after jupyter-collab's data (history, file ids, shares)."
     subcommands: Any = SUBCOMMANDS
+    _initializing = False
+
+    def initialize(self, argv: Any = None) -> None:
+        self._initializing = True
+        try:
+            super().initialize(argv)
+        finally:
+            self._initializing = False
+
+    def exit(self, exit_status: int | None = 0) -> NoReturn:
+        if self._initializing and exit_status == 1:
+            exit_status = USAGE
+        super().exit(exit_status)
+        raise SystemExit(exit_status)
 
     def start(self) -> None:
         if self.subapp is None:
+            if self.extra_args:
+                print(f"jupyter-collab: usage error: unknown command {self.extra_args[0]!r}",
+                      file=sys.stderr)  # fmt: skip
             self.print_subcommands()
             print("Run `jupyter collab <command> --help` for a command's options.")
-            self.exit(2)
+            self.exit(USAGE)
         super().start()
 
 
