@@ -12,6 +12,7 @@ one behind the same interface.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -74,6 +75,13 @@ class FileIds(ABC):
         """
 
     @abstractmethod
+    async def set_digest(self, file_id: str, digest: str) -> None:
+        """Give the file's current base, recorded without a fingerprint (``digest`` ""), its
+        fingerprint, once known: only the digest is written, not the state again (a fresh
+        load records its base at once and fingerprints the content later, off the path of
+        the first clients). A base replaced meanwhile is left alone."""
+
+    @abstractmethod
     async def base(self, file_id: str, digest: str | None) -> bytes | None:
         """The merge base for the file's current content (its ``digest``), after every base
         written before (even if that write was not awaited yet)."""
@@ -119,6 +127,11 @@ class MemoryFileIds(FileIds):
         if fresh:
             self._bases.pop((file_id, not pending), None)
         self._bases[(file_id, pending)] = (state, digest, time.monotonic_ns())
+
+    async def set_digest(self, file_id: str, digest: str) -> None:
+        row = self._bases.get((file_id, False))
+        if row is not None and row[1] == "":
+            self._bases[(file_id, False)] = (row[0], digest, row[2])
 
     async def base(self, file_id: str, digest: str | None) -> bytes | None:
         rows = [r for r in (self._bases.get((file_id, p)) for p in (True, False)) if r]
@@ -235,6 +248,7 @@ class SQLiteFileIds(FileIds):
         )
         self._root = root
         self._unsaved: dict[str, str] = {}  # path -> id given while the database failed
+        self._writing: dict[str, asyncio.Future[None]] = {}  # file id -> its last base write
         self._adopted = False
         self.db.prepare(COMPONENT)
 
@@ -288,7 +302,28 @@ class SQLiteFileIds(FileIds):
         self, file_id: str, state: bytes, digest: str, *, pending: bool = False,
         fresh: bool = False,
     ) -> None:  # fmt: skip
-        # Compressing a large document's state takes milliseconds: on the writer thread too.
+        # Registered before the first await: a base() asked from now on answers after it.
+        previous = self._writing.get(file_id)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writing[file_id] = done
+        try:
+            if previous is not None:
+                await asyncio.wait({previous})
+            await self._write_base(file_id, state, digest, pending=pending, fresh=fresh)
+        finally:
+            done.set_result(None)
+            if self._writing.get(file_id) is done:
+                del self._writing[file_id]
+
+    async def _write_base(
+        self, file_id: str, state: bytes, digest: str, *, pending: bool, fresh: bool
+    ) -> None:
+        written = time.time_ns()
+        # Compressing a large state takes tens of ms (zlib lets go of the GIL): on a thread of
+        # its own, so that the writer thread, which every other write of the process (a file
+        # id for the next document opened, an append) waits for, only inserts the row.
+        compressed = await asyncio.to_thread(zlib.compress, state, 1)
+
         def run(db: sqlite3.Connection) -> None:
             if fresh:
                 db.execute("DELETE FROM file_merge_bases WHERE id = ?", (file_id,))
@@ -297,10 +332,9 @@ class SQLiteFileIds(FileIds):
                 " VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
                 "digest = excluded.digest, written = excluded.written",
-                (file_id, int(pending), zlib.compress(state, 1), digest, written),
+                (file_id, int(pending), compressed, digest, written),
             )
 
-        written = time.time_ns()
         try:
             await self._write(run)
         except Exception as error:
@@ -313,6 +347,20 @@ class SQLiteFileIds(FileIds):
             return
         if self.outage is not None:
             self.outage.settled("base", file_id)
+
+    async def set_digest(self, file_id: str, digest: str) -> None:
+        previous = self._writing.get(file_id)
+        if previous is not None:
+            await asyncio.wait({previous})
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE file_merge_bases SET digest = ?"
+                " WHERE id = ? AND pending = 0 AND digest = ''",
+                (digest, file_id),
+            )
+
+        await self._write(run)
 
     async def restore_base(
         self, file_id: str, state: bytes, digest: str, *, pending: bool, fresh: bool,
@@ -350,6 +398,10 @@ class SQLiteFileIds(FileIds):
         await self._write(run)
 
     async def base(self, file_id: str, digest: str | None) -> bytes | None:
+        writing = self._writing.get(file_id)
+        if writing is not None:  # a base being compressed, not submitted to the writer yet
+            await asyncio.wait({writing})
+
         def run(db: sqlite3.Connection) -> bytes | None:
             found = db.execute(
                 "SELECT state, digest, written FROM file_merge_bases WHERE id = ?", (file_id,)

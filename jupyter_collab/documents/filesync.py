@@ -222,7 +222,7 @@ class FileSync:
                         # Unless a merge or a save has set a newer base meanwhile.
                         if self._base_update is state and self._disk_digest is None:
                             self._disk_digest = _digest(value)
-                            self._set_base(state, self._disk_digest)
+                            self._set_digest(self._disk_digest)
 
                 self._spawn(fingerprint())
         if self.kind.contents_type == "notebook":
@@ -267,6 +267,28 @@ class FileSync:
                 await bases.set_base(self._file_id, state, digest, pending=pending, fresh=fresh)
             except Exception as exc:
                 self.log.warning("Recording the merge base of %s failed: %s", self.path, exc)
+                return False
+            return True
+
+        self._base_write = asyncio.ensure_future(write())
+        return self._base_write
+
+    def _set_digest(self, digest: str) -> asyncio.Future[bool]:
+        """Record the fingerprint of the base set last (by a fresh load, without one), in
+        order with the base writes: only the digest is written, not the state again."""
+        previous = self._base_write
+        bases = self._bases
+
+        async def write() -> bool:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            if bases is None:
+                return True
+            try:
+                await bases.set_digest(self._file_id, digest)
+            except Exception as exc:
+                # (harmless: a base without its fingerprint is found as the newest one)
+                self.log.warning("Recording the fingerprint of %s failed: %s", self.path, exc)
                 return False
             return True
 
