@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..persistence.database import SQLiteDatabase, is_database_failure
+from ..persistence.history import compress
 from ..persistence.migrations import Component
 from ..persistence.outage import OutageLog
 
@@ -322,7 +323,7 @@ class SQLiteFileIds(FileIds):
         # Compressing a large state takes tens of ms (zlib lets go of the GIL): on a thread of
         # its own, so that the writer thread, which every other write of the process (a file
         # id for the next document opened, an append) waits for, only inserts the row.
-        compressed = await asyncio.to_thread(zlib.compress, state, 1)
+        compressed = await asyncio.to_thread(compress, state)
 
         def run(db: sqlite3.Connection) -> None:
             if fresh:
@@ -380,7 +381,7 @@ class SQLiteFileIds(FileIds):
                 "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
                 "digest = excluded.digest, written = excluded.written "
                 "WHERE excluded.written > file_merge_bases.written",
-                (file_id, int(pending), zlib.compress(state, 1), digest, written),
+                (file_id, int(pending), compress(state), digest, written),
             )
 
         await self._write(run)

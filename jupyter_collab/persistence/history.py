@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 
@@ -19,8 +20,31 @@ from .model import LogEntry
 ZLIB_LEVEL = 1
 
 
+# A file opened for the first time has the same state compressed twice, by two components
+# that do not know of each other: as its merge base (``documents/fileids.py``) and as the
+# version of the file as first opened. For a large state (4 MiB of text: ~80 ms) the second
+# is served from here. Keyed by the content (a CRC, then compared in full: both far cheaper
+# than compressing), for the last few large states only.
+_SHARED_MIN = 256 * 1024
+_SHARED_KEEP = 2
+_shared: list[tuple[int, bytes, bytes]] = []  # (crc32, state, compressed), newest last
+_shared_lock = threading.Lock()
+
+
 def compress(state: bytes) -> bytes:
-    return zlib.compress(state, ZLIB_LEVEL)
+    """``state`` compressed (thread-safe; called on worker threads)."""
+    if len(state) < _SHARED_MIN:
+        return zlib.compress(state, ZLIB_LEVEL)
+    key = zlib.crc32(state)
+    with _shared_lock:
+        for crc, known, blob in _shared:
+            if crc == key and known == state:
+                return blob
+    blob = zlib.compress(state, ZLIB_LEVEL)
+    with _shared_lock:
+        _shared.append((key, bytes(state), blob))
+        del _shared[:-_SHARED_KEEP]
+    return blob
 
 
 def decompress(blob: bytes) -> bytes:
