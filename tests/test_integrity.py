@@ -441,7 +441,7 @@ async def join(jp_ws_fetch: Any, room: str, kind: str, user: str, doc: Doc | Non
 
 @FLIPS
 @given(seed=st.integers(0, 2**32 - 1), notebook=st.booleans())
-@example(seed=574, notebook=True)  # leaves a "cell" that is a list: the file cannot be saved
+@example(seed=574, notebook=True)  # leaves a "cell" that is a list: repaired before saving
 def test_bit_flipped_updates_leave_every_connected_client_converged(
     io_loop, jp_root_dir, open_session, jp_ws_fetch, rooms, ws_base, seed, notebook
 ):
@@ -529,3 +529,52 @@ def test_bit_flipped_updates_leave_every_connected_client_converged(
             client.close()
 
     io_loop.run_sync(scenario, timeout=180)
+
+
+async def test_a_notebook_an_editor_broke_is_repaired_and_saved(
+    jp_root_dir, open_session, jp_ws_fetch, rooms
+):
+    """Issue 8 leftover: an editor wrote a "cell" that is a list (and a cell without type or
+    source) into the shared notebook; every save then failed with a save-error notice and the
+    room stayed unsaved for good. The save repairs the room as JupyterLab reads such a
+    notebook, says so, and the file, the room and every client agree."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1"), nbformat.v4.new_markdown_cell("# t")]
+    nbformat.write(nb, jp_root_dir / "broken.ipynb")
+    session = await open_session("broken.ipynb", "json", "notebook")
+    alice = await join(jp_ws_fetch, session["room"], "notebook", "alice", None)
+    bob = await join(jp_ws_fetch, session["room"], "notebook", "bob", None)
+    room = rooms.rooms[session["room"]]
+    with bob.ydoc.transaction():
+        bob.jdoc.ycells.insert(1, Array(["not", "a", "cell"]))
+        bob.jdoc.ycells.append(Map({"note": "no type, no source"}))
+
+    def cells_of(doc: Doc) -> list[Any]:
+        return doc.get("cells", type=Array).to_py()
+
+    await eventually(lambda: len(cells_of(room.ydoc)) == 4, what="the broken cells in the room")
+
+    assert await room.file.save() is True
+    assert not any(n["type"] == "save-error" for n in alice.notices)
+    await eventually(
+        lambda: any(n["type"] == "notebook-repaired" for n in alice.notices),
+        what="the repair notice",
+    )
+    saved = nbformat.read(jp_root_dir / "broken.ipynb", 4)
+    assert [(c.cell_type, c.source) for c in saved.cells] == [
+        ("code", "a = 1"), ("markdown", "# t"), ("raw", "")
+    ]
+    assert saved.cells[2].get("note") is None or saved.cells[2]["note"] == "no type, no source"
+    expected = [(c["cell_type"], c["source"]) for c in cells_of(room.ydoc)]
+    assert expected == [("code", "a = 1"), ("markdown", "# t"), ("raw", "")]
+    for client in (alice, bob):
+        await eventually(
+            lambda c=client: [
+                (x.get("cell_type"), x.get("source")) if isinstance(x, dict) else x
+                for x in cells_of(c.ydoc)
+            ] == expected,
+            what="every client has the repaired notebook",
+        )
+    assert not room.file.dirty
+    alice.close()
+    bob.close()

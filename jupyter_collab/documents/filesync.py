@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.fileio import FileManagerMixin
+from jupyter_ydoc import YNotebook
 from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ..collaboration.journal import RoomJournal
     from .fileids import FileIds
 from .merge import edit_from_base, value_of
-from .notebooks import is_trusted, read_notebook
+from .notebooks import is_trusted, read_notebook, repair_cells
 
 TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature is checked
 
@@ -406,6 +407,7 @@ class FileSync:
                 on_disk = await self._stat()
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
+                self._repair()
                 await self._settle_log()
                 started = self._first_unsaved
                 self._first_unsaved = None
@@ -452,6 +454,20 @@ class FileSync:
         )
         self.room.emit("save", path=self.path, username=user)
         return True
+
+    def _repair(self) -> None:
+        """Make a notebook someone broke through the shared document savable (see
+        ``repair_cells``): repaired in the room itself, as the server's change, so what the
+        room shows stays what it saves; everybody is told once per repair."""
+        if not isinstance(self.room.jdoc, YNotebook):
+            return
+        with self.room.transact(SERVER):
+            done = repair_cells(self.room.jdoc)
+        if done:
+            self.log.warning("Repaired %s before saving it: %s", self.path, "; ".join(done))
+            self.room.notify(
+                {"type": "notebook-repaired", "path": self.path, "changes": done}
+            )
 
     # -- changes made on disk --------------------------------------------------------------
 
