@@ -578,3 +578,49 @@ async def test_a_notebook_an_editor_broke_is_repaired_and_saved(
     assert not room.file.dirty
     alice.close()
     bob.close()
+
+
+async def test_a_large_update_is_checked_off_the_event_loop(
+    jp_root_dir, open_session, jp_ws_fetch, rooms, monkeypatch
+):
+    """Issue 8 leftover: the integrity check of a large update (a client reconnecting with lots
+    of offline work) read and resolved it on the event loop, ~0.1 s per 450 KB during which no
+    room was served. It is read on a worker thread now, and the update is applied all the
+    same, also when the room changes while it is being checked."""
+    import threading
+
+    from jupyter_collab.collaboration import integrity
+
+    readers: list[str] = []
+    real_read = integrity.read_update
+
+    def recording_read(payload: bytes) -> Any:
+        readers.append(threading.current_thread().name)
+        return real_read(payload)
+
+    monkeypatch.setattr(integrity, "read_update", recording_read)
+    (jp_root_dir / "big.txt").write_text("start\n")
+    session = await open_session("big.txt")
+    alice = await join(jp_ws_fetch, session["room"], "file", "alice", None)
+    room = rooms.rooms[session["room"]]
+    offline = Doc()
+    offline.get("source", type=Text).insert(0, "offline line\n" * 20_000)  # 260 KB
+    readers.clear()
+    bob = await join(jp_ws_fetch, session["room"], "file", "bob", offline)
+    alice.ydoc.get("source", type=Text).insert(0, "alice typed this\n")  # (may land meanwhile)
+    await eventually(
+        lambda: "offline line\n" * 20_000 in room.jdoc.get()
+        and "alice typed this" in room.jdoc.get(),
+        what="the room has bob's offline work and alice's edit",
+    )
+    for client in (alice, bob):
+        await eventually(
+            lambda c=client: c.jdoc.get() == room.jdoc.get(),
+            what="every client has the room's content",
+        )
+    loop_thread = threading.main_thread().name
+    big = [name for name in readers if name != loop_thread]
+    assert big, f"the large update was read on the event loop's thread ({readers})"
+    assert bob.close_code is None and room.integrity.mismatches == 0
+    alice.close()
+    bob.close()
