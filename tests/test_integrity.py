@@ -624,3 +624,46 @@ async def test_a_large_update_is_checked_off_the_event_loop(
     assert bob.close_code is None and room.integrity.mismatches == 0
     alice.close()
     bob.close()
+
+
+async def test_refused_deletions_outlive_the_room(
+    jp_root_dir, open_session, jp_ws_fetch, rooms, api
+):
+    """Issue 8 leftover: deletions refused to a viewer were remembered in the room's memory
+    only. A stock client keeps them in its own document and sends them again in its state
+    dump once promoted to editor: after the room was unloaded (idle, or a restart) and loaded
+    again from its log, they were applied, deleting text the room had refused to delete."""
+    (jp_root_dir / "kept.txt").write_text("hello world\n")
+    status, body = await api(
+        "PUT", "shares", "kept.txt", user="alice", body={"user": "bob", "role": "viewer"}
+    )
+    assert status == 200, body
+    session = await open_session("kept.txt", headers=token_header("alice"))
+    bob = await join(jp_ws_fetch, session["room"], "file", "bob", None)
+    room = rooms.rooms[session["room"]]
+    del bob.ydoc.get("source", type=Text)[0:6]  # refused: bob is a viewer
+    await eventually(
+        lambda: any(n["type"] == "refused" for n in bob.notices), what="the refusal"
+    )
+    kept = bob.ydoc  # a stock client keeps its document, refused deletion included
+    bob.close()
+    await rooms.close_room(room, CloseCode.SHUTTING_DOWN, reason="idle")
+    status, body = await api(
+        "PUT", "shares", "kept.txt", user="alice", body={"user": "bob", "role": "editor"}
+    )
+    assert status == 200, body
+
+    session = await open_session("kept.txt", headers=token_header("alice"))
+    again = await join(jp_ws_fetch, session["room"], "file", "bob", kept)  # its state dump
+    reloaded = rooms.rooms[session["room"]]
+    assert reloaded is not room
+    # bob is an editor now; his edit comes after his state dump on the same connection, so
+    # once the room has it, the state dump was handled
+    again.ydoc.get("source", type=Text).insert(0, "bob edits: ")
+    await eventually(lambda: "bob edits: " in reloaded.jdoc.get(), what="bob's edit")
+    # (his insertion sits where he saw it: after the text he deleted as a viewer, kept)
+    assert reloaded.jdoc.get() == "hello bob edits: world\n"
+    fresh = await join(jp_ws_fetch, session["room"], "file", "alice", None)
+    assert fresh.jdoc.get() == "hello bob edits: world\n"
+    again.close()
+    fresh.close()

@@ -43,6 +43,7 @@ changed meanwhile is the simulation run again (not the reading), on the loop.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +192,7 @@ class RoomIntegrity:
     def __init__(self, log: logging.Logger) -> None:
         self.log = log
         self._refused_deletes: dict[str, Ranges] = {}  # username -> items not to delete
+        self.unsaved: set[str] = set()  # users whose refused deletions the store lacks
         self._remembered = 0
         self._hidden: Ranges = {}  # clock ranges tombstoned in HIDDEN_ROOT
         self._owners: dict[int, str] = {}  # client id -> the user whose connection sent it
@@ -395,6 +397,39 @@ class RoomIntegrity:
                 end = min(start + length, have)
                 if start < end:
                     _add_range(ranges, client, start, end)
+                    self._remembered += 1
+                    self.unsaved.add(username)
+
+    # -- durability of refused deletions ---------------------------------------------------
+    #
+    # A stock client keeps the deletions it was refused in its own document and sends them
+    # again in every state dump, also after a promotion to editor: they must be remembered
+    # beyond the room's life in memory (an idle room is unloaded, a server restarts). The room
+    # stores what :meth:`remembered` gives (``DocumentStore.remember_refused``) after each
+    # refusal that added some, and gives them back with :meth:`restore` when it loads.
+
+    def remembered(self, username: str) -> str:
+        """The deletions refused to ``username``, as text for the store."""
+        ranges = self._refused_deletes.get(username, {})
+        return json.dumps({str(client): spans for client, spans in ranges.items()})
+
+    def restore(self, stored: dict[str, str]) -> None:
+        """Take back the refused deletions the store kept for this document (merged with any
+        remembered meanwhile); malformed entries are skipped."""
+        for username, text in stored.items():
+            try:
+                loaded = json.loads(text)
+                ranges = {
+                    int(client): [(int(s), int(e)) for s, e in spans if int(s) < int(e)]
+                    for client, spans in loaded.items()
+                }
+            except (ValueError, TypeError, AttributeError):
+                self.log.warning("Skipping malformed refused deletions of %s", username)
+                continue
+            mine = self._refused_deletes.setdefault(username, {})
+            for client, spans in ranges.items():
+                for start, end in spans:
+                    _add_range(mine, client, start, end)
                     self._remembered += 1
 
 

@@ -122,6 +122,7 @@ class Room:
         # The whole document as one update, for joiners who hold none of it (most of them).
         self.full_state = FullState(self.ydoc)
         self.integrity = RoomIntegrity(log)
+        self._refused_write: asyncio.Future[None] | None = None
         self.presence = Presence(
             max_states=settings.awareness_max_states,
             max_state_bytes=settings.awareness_max_state_bytes,
@@ -274,6 +275,7 @@ class Room:
 
             load = wrapped
         await load()
+        await self._restore_refused()
         self.file.start()
         if self.versions is not None:
             # the file as first opened becomes a version, in the background
@@ -436,6 +438,8 @@ class Room:
         assert participant.outbox is not None
         metrics.refused(metrics.READ_ONLY_EDIT)
         tombstones = self.integrity.refuse(participant.username, payload, self.ydoc.get_state())
+        if self.integrity.unsaved:
+            self._save_refused()
         if tombstones is not None:
             # Server bookkeeping, sent to everyone: the viewer's own copy drops the refused
             # text, the others learn the clocks are taken.
@@ -445,6 +449,47 @@ class Room:
                 {"type": "refused", "what": "edit", "reason": "read-only: you may not edit"}
             )
         )
+
+    def _history_store(self) -> Any:
+        journal = self.journal
+        if journal is None or journal.store is None or journal.disabled is not None:
+            return None
+        return journal.store
+
+    async def _restore_refused(self) -> None:
+        """The deletions refused in this document before the room was (re)loaded."""
+        store = self._history_store()
+        if store is None:
+            return
+        try:
+            self.integrity.restore(await store.refused_deletions(self.room_id))
+        except Exception as exc:  # (the document opens all the same)
+            self.log.error("Reading the refused deletions of %s failed: %s", self.room_id, exc)
+
+    def _save_refused(self) -> None:
+        """Store the refused deletions the store lacks, in order with the earlier writes."""
+        store = self._history_store()
+        users, self.integrity.unsaved = self.integrity.unsaved, set()
+        if store is None:
+            return
+        texts = {user: self.integrity.remembered(user) for user in users}
+        previous = self._refused_write
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            for user, text in texts.items():
+                try:
+                    await store.remember_refused(self.room_id, user, text)
+                except Exception as exc:
+                    # Kept in memory for the room's life all the same; the next refusal retries.
+                    self.integrity.unsaved.add(user)
+                    self.log.error(
+                        "Storing the refused deletions of %s in %s failed: %s",
+                        user, self.room_id, exc,
+                    )  # fmt: skip
+
+        self._refused_write = asyncio.ensure_future(write())
 
     async def _save_version(self, username: str) -> None:
         """A save the user asked for (Ctrl+S) is also a version point."""
@@ -547,6 +592,8 @@ class Room:
             and not self._load_task.exception()
         ):
             try:
+                if self._refused_write is not None:
+                    await asyncio.gather(self._refused_write, return_exceptions=True)
                 await self.file.close(save=code is not CloseCode.DELETED)
                 if self.journal is not None:
                     await self.journal.close()

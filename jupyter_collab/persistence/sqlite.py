@@ -46,6 +46,7 @@ from .model import (
     check_doc_id,
     check_limit,
     check_new_updates,
+    check_refused,
     check_retention,
     check_seq,
     check_snapshot_args,
@@ -665,12 +666,35 @@ class SQLiteStore(DocumentStore):
                     "collab_updates",
                     "collab_snapshots",
                     "collab_versions",
+                    "collab_refused",
                     "collab_docs",
                 ):
                     db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
             return gone
 
         return await self._write_tx(run)
+
+    async def refused_deletions(self, doc_id: str) -> dict[str, str]:
+        check_doc_id(doc_id)
+
+        def run(db: sqlite3.Connection) -> dict[str, str]:
+            rows = db.execute(
+                "SELECT user, ranges FROM collab_refused WHERE doc_id = ?", (doc_id,)
+            ).fetchall()
+            return dict(rows)
+
+        return await self._read_tx(run)
+
+    async def remember_refused(self, doc_id: str, user: str, ranges: str) -> None:
+        doc_id, user, ranges = check_refused(doc_id, user, ranges)
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO collab_refused (doc_id, user, ranges) VALUES (?, ?, ?)",
+                (doc_id, user, ranges),
+            )
+
+        await self._write_tx(run)
 
     async def size_bytes(self, doc_id: str | None = None) -> int:
         def run(db: sqlite3.Connection) -> int:
