@@ -12,7 +12,6 @@ one behind the same interface.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
@@ -249,7 +248,6 @@ class SQLiteFileIds(FileIds):
         )
         self._root = root
         self._unsaved: dict[str, str] = {}  # path -> id given while the database failed
-        self._writing: dict[str, asyncio.Future[None]] = {}  # file id -> its last base write
         self._adopted = False
         self.db.prepare(COMPONENT)
 
@@ -303,28 +301,11 @@ class SQLiteFileIds(FileIds):
         self, file_id: str, state: bytes, digest: str, *, pending: bool = False,
         fresh: bool = False,
     ) -> None:  # fmt: skip
-        # Registered before the first await: a base() asked from now on answers after it.
-        previous = self._writing.get(file_id)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._writing[file_id] = done
-        try:
-            if previous is not None:
-                await asyncio.wait({previous})
-            await self._write_base(file_id, state, digest, pending=pending, fresh=fresh)
-        finally:
-            done.set_result(None)
-            if self._writing.get(file_id) is done:
-                del self._writing[file_id]
-
-    async def _write_base(
-        self, file_id: str, state: bytes, digest: str, *, pending: bool, fresh: bool
-    ) -> None:
-        written = time.time_ns()
-        # Compressing a large state takes tens of ms (zlib lets go of the GIL): on a thread of
-        # its own, so that the writer thread, which every other write of the process (a file
-        # id for the next document opened, an append) waits for, only inserts the row.
-        compressed = await asyncio.to_thread(compress, state)
-
+        # Compressed on the writer thread, in the order of the writes: a base submitted after
+        # the room's next log append could reach the disk after it, and a crash in between
+        # would find edits in the log and no base to resume them from (the file loaded afresh
+        # over them). The compression is shared with the version of the file as first opened
+        # (``compress``), so a fresh load compresses its state once.
         def run(db: sqlite3.Connection) -> None:
             if fresh:
                 db.execute("DELETE FROM file_merge_bases WHERE id = ?", (file_id,))
@@ -333,9 +314,10 @@ class SQLiteFileIds(FileIds):
                 " VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
                 "digest = excluded.digest, written = excluded.written",
-                (file_id, int(pending), compressed, digest, written),
+                (file_id, int(pending), compress(state), digest, written),
             )
 
+        written = time.time_ns()
         try:
             await self._write(run)
         except Exception as error:
@@ -350,10 +332,6 @@ class SQLiteFileIds(FileIds):
             self.outage.settled("base", file_id)
 
     async def set_digest(self, file_id: str, digest: str) -> None:
-        previous = self._writing.get(file_id)
-        if previous is not None:
-            await asyncio.wait({previous})
-
         def run(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE file_merge_bases SET digest = ?"
@@ -399,10 +377,6 @@ class SQLiteFileIds(FileIds):
         await self._write(run)
 
     async def base(self, file_id: str, digest: str | None) -> bytes | None:
-        writing = self._writing.get(file_id)
-        if writing is not None:  # a base being compressed, not submitted to the writer yet
-            await asyncio.wait({writing})
-
         def run(db: sqlite3.Connection) -> bytes | None:
             found = db.execute(
                 "SELECT state, digest, written FROM file_merge_bases WHERE id = ?", (file_id,)
