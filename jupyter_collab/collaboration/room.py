@@ -274,8 +274,12 @@ class Room:
                 await hook.load(self, inner)
 
             load = wrapped
-        await load()
-        await self._restore_refused()
+        # (read while the file loads: nobody's update is checked before the load is done)
+        refused = asyncio.ensure_future(self._restore_refused())
+        try:
+            await load()
+        finally:
+            await refused
         self.file.start()
         if self.versions is not None:
             # the file as first opened becomes a version, in the background
