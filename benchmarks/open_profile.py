@@ -13,7 +13,11 @@ large document once (cold) with a first client that stays connected, then opens 
   for Python-level stacks);
 * with ``--py-spy DIR``: a py-spy flame graph (SVG) and raw stacks of the server during the
   measured opens;
-* ``--cold N``: also N cold opens (fresh copies of the file), measured the same way.
+* ``--cold N``: also N cold opens (fresh copies of the file), measured the same way, each
+  started once the server is idle (the previous open's background work done) and ended, for
+  the total, once it is idle again: ``server_cpu_ms_per_open`` is then all the CPU an open
+  costs, background work included, and ``server_cpu_ms_to_content_median`` the CPU from the
+  session PUT until the client has the whole content.
 
 Client-side work (applying the update in pycrdt) is the benchmark process's, not counted.
 """
@@ -117,11 +121,31 @@ class Instruments:
         return None
 
 
+async def _settled(server: ServerProcess, quiet: float = 0.5, limit: float = 30.0) -> None:
+    """Wait until the server has used almost no CPU (< 4 %: its timers, a poll of the open
+    files) for ``quiet`` seconds, i.e. the background work of the previous open is done, so
+    that it is not charged to the next one."""
+    deadline = time.monotonic() + limit
+    samples = [(time.monotonic(), server.cpu_seconds())]
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        samples.append((time.monotonic(), server.cpu_seconds()))
+        old = [s for s in samples if samples[-1][0] - s[0] >= quiet]
+        if old and samples[-1][1] - old[-1][1] <= 0.04 * (samples[-1][0] - old[-1][0]):
+            return
+
+
 async def _opens(server: ServerProcess, kind: str, paths: list[str], expected: object,
-                 keep_first: bool, timeout: float) -> list[dict]:
+                 keep_first: bool, timeout: float, settle: bool = False) -> list[dict]:
     out = []
     for path in paths:
+        if settle:
+            await _settled(server)
+        cpu0 = server.cpu_seconds()
         res, client = await timed_open(server, path, kind, expected, timeout)
+        # The server's CPU from the PUT until this client had the whole content (background
+        # work it started meanwhile, on other threads, included).
+        res["cpu_to_content"] = server.cpu_seconds() - cpu0
         if not res["ok"]:
             raise RuntimeError(f"open of {path} failed: {res.get('error')}")
         out.append(res)
@@ -179,13 +203,18 @@ def profile_target(target: Target, kind: str, args: argparse.Namespace, tmp: Pat
                     continue
                 cpu0, busy0, t0 = server.cpu_seconds(), machine_busy_seconds(), time.monotonic()
                 inst.start(f"{target.name}-{kind}-{label}")
-                opens = await _opens(server, kind, paths, expected, label == "cold", timeout)
+                opens = await _opens(server, kind, paths, expected, label == "cold", timeout,
+                                     settle=label != "warm")
+                if label != "warm":
+                    await _settled(server)  # the last open's background work is counted
                 instructions = inst.stop()
                 cpu = server.cpu_seconds() - cpu0
                 wall = time.monotonic() - t0
                 result[label] = {
                     "opens": len(opens),
                     "server_cpu_ms_per_open": cpu / len(opens) * 1000,
+                    "server_cpu_ms_to_content_median": statistics.median(
+                        o["cpu_to_content"] for o in opens) * 1000,
                     "instructions_per_open": (instructions / len(opens)
                                               if instructions else None),
                     "total_median_ms": statistics.median(o["total"] for o in opens) * 1000,

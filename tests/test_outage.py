@@ -51,3 +51,31 @@ async def test_a_log_with_nothing_pending_is_removed_and_an_empty_outage_truncat
     outage.settled("doc", "doc")  # the database took it
     await outage.close()
     assert not outage.path.exists()
+
+
+async def test_a_replayed_restore_keeps_its_credits_and_provenance(tmp_path):
+    """Issue 8 leftover: a restore logged while the store was down (kept in the outage log)
+    and replayed by the next start kept its bytes but lost who wrote what it brought back, so
+    the history credited the restorer with everyone's text."""
+    db, spill = tmp_path / "collab.db", tmp_path / "outage"
+    store = await SQLiteStore.open(db)
+    ids = await SQLiteFileIds.open(db, root="/srv")
+    await store.append_many("doc", [update(1)])
+    outage = OutageLog(spill, db)
+    restore = NewUpdate(
+        b"\x05" * 8, "restore", "carol", 7.0, ("ada", "bob"), b"who-wrote-which-line"
+    )
+    assert await outage.update("doc", restore, after=1, reset=False)
+    assert await outage.update("doc", update(3), after=1, reset=False)
+    await outage.close()  # (the process dies with them pending)
+
+    done = await replay(spill, db, store, ids)
+    assert done.updates == 2
+    replayed, plain = (await store.read("doc"))[1:]
+    assert (replayed.user, replayed.credits, replayed.provenance) == (
+        "carol", ("ada", "bob"), b"who-wrote-which-line"
+    )
+    assert replayed.authors == ("ada", "bob")
+    assert (plain.credits, plain.provenance) == (None, None)
+    await store.close()
+    await ids.close()

@@ -35,13 +35,17 @@ Three rules, each for a way a room used to lose or split content:
 
 Costs: reading an update is linear in its size (about 20 us for a keystroke; a 450 KB
 notebook state dump about 0.1 s) and the check needs the room's state vector (linear in the
-number of client ids), never a copy of the document.
+number of client ids), never a copy of the document. An update of 64 KiB or more is read and
+checked on a worker thread (``Room._admit_off_loop``, :meth:`RoomIntegrity.check`), so that a
+reconnect with lots of offline work does not stall every room of the server; only if the room
+changed meanwhile is the simulation run again (not the reading), on the loop.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -178,6 +182,8 @@ class Verdict:
     expected: dict[int, int] | None  # the room's state vector once it is applied
     missing: bool = False  # it builds on something the room lacks
     stripped: bool = False  # deletions this user had been refused were removed from it
+    parsed: Update | None = field(default=None, repr=False)  # the update, as read
+    known: dict[int, int] | None = field(default=None, repr=False)  # room's SV when checked
 
 
 class RoomIntegrity:
@@ -186,6 +192,7 @@ class RoomIntegrity:
     def __init__(self, log: logging.Logger) -> None:
         self.log = log
         self._refused_deletes: dict[str, Ranges] = {}  # username -> items not to delete
+        self.unsaved: set[str] = set()  # users whose refused deletions the store lacks
         self._remembered = 0
         self._hidden: Ranges = {}  # clock ranges tombstoned in HIDDEN_ROOT
         self._owners: dict[int, str] = {}  # client id -> the user whose connection sent it
@@ -194,19 +201,28 @@ class RoomIntegrity:
 
     # -- updates from editors --------------------------------------------------------------
 
-    def admit(self, username: str, state_dump: bool, payload: bytes, state: bytes) -> Verdict:
+    def admit(
+        self, username: str, state_dump: bool, payload: bytes, state: bytes
+    ) -> Verdict:  # fmt: skip
         """Check an editor's update against the room's state vector ``state``.
 
         ``state_dump`` is true for a sync step 2, which carries the sender's whole delete set:
         deletions refused to this user before are taken out of it.
         """
+        return self.accept(username, self.check(username, state_dump, payload, state))
+
+    def check(self, username: str, state_dump: bool, payload: bytes, state: bytes) -> Verdict:
+        """:meth:`admit` without recording anything: safe to run on a worker thread (a large
+        state dump takes ~0.1 s per 450 KB to read and resolve, which must not stall the
+        event loop), then :meth:`accept` it on the loop, once :meth:`recheck`-ed if the room
+        changed meanwhile."""
         update = read_update(payload)
         stripped = False
         refused = self._refused_deletes.get(username)
         if state_dump and refused and update.delete_set:
             delete_set = {}
             for client, deletes in update.delete_set.items():
-                kept = _subtract(deletes, refused.get(client, []))
+                kept = _subtract(deletes, list(refused.get(client, [])))
                 if kept:
                     delete_set[client] = kept
             if delete_set != update.delete_set:
@@ -216,11 +232,30 @@ class RoomIntegrity:
         known = decode_state_vector(state)
         after = resolve(update, known)
         if after is None:
-            return Verdict(None, None, missing=True)
-        for client in update.blocks:
-            if after.get(client, 0) > known.get(client, 0):
+            return Verdict(None, None, missing=True, parsed=update, known=known)
+        return Verdict(payload, after, stripped=stripped, parsed=update, known=known)
+
+    def recheck(self, verdict: Verdict, state: bytes) -> Verdict:
+        """``verdict`` (from :meth:`check` against an older state of the room) against the
+        room's state vector now: only the simulation runs again, not the reading."""
+        update = verdict.parsed
+        assert update is not None
+        known = decode_state_vector(state)
+        after = resolve(update, known)
+        if after is None:
+            return Verdict(None, None, missing=True, parsed=update, known=known)
+        payload = verdict.update
+        return Verdict(payload, after, stripped=verdict.stripped, parsed=update, known=known)
+
+    def accept(self, username: str, verdict: Verdict) -> Verdict:
+        """Record who owns the client ids an admitted update brings (see :meth:`refuse`)."""
+        if verdict.missing or verdict.parsed is None or verdict.expected is None:
+            return verdict
+        known = verdict.known or {}
+        for client in verdict.parsed.blocks:
+            if verdict.expected.get(client, 0) > known.get(client, 0):
                 self._owners.setdefault(client, username)
-        return Verdict(payload, after, stripped=stripped)
+        return verdict
 
     def check_applied(self, expected: dict[int, int] | None, state: bytes, room_id: str) -> bool:
         """Whether the room's state vector is what the simulation said (rule 3's tripwire)."""
@@ -362,6 +397,39 @@ class RoomIntegrity:
                 end = min(start + length, have)
                 if start < end:
                     _add_range(ranges, client, start, end)
+                    self._remembered += 1
+                    self.unsaved.add(username)
+
+    # -- durability of refused deletions ---------------------------------------------------
+    #
+    # A stock client keeps the deletions it was refused in its own document and sends them
+    # again in every state dump, also after a promotion to editor: they must be remembered
+    # beyond the room's life in memory (an idle room is unloaded, a server restarts). The room
+    # stores what :meth:`remembered` gives (``DocumentStore.remember_refused``) after each
+    # refusal that added some, and gives them back with :meth:`restore` when it loads.
+
+    def remembered(self, username: str) -> str:
+        """The deletions refused to ``username``, as text for the store."""
+        ranges = self._refused_deletes.get(username, {})
+        return json.dumps({str(client): spans for client, spans in ranges.items()})
+
+    def restore(self, stored: dict[str, str]) -> None:
+        """Take back the refused deletions the store kept for this document (merged with any
+        remembered meanwhile); malformed entries are skipped."""
+        for username, text in stored.items():
+            try:
+                loaded = json.loads(text)
+                ranges = {
+                    int(client): [(int(s), int(e)) for s, e in spans if int(s) < int(e)]
+                    for client, spans in loaded.items()
+                }
+            except (ValueError, TypeError, AttributeError):
+                self.log.warning("Skipping malformed refused deletions of %s", username)
+                continue
+            mine = self._refused_deletes.setdefault(username, {})
+            for client, spans in ranges.items():
+                for start, end in spans:
+                    _add_range(mine, client, start, end)
                     self._remembered += 1
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
@@ -39,10 +39,14 @@ from ..protocol.framing import (
 from .fanout import Broadcast, Outbox
 from .fullstate import FullState
 from .hooks import RoomHook
-from .integrity import DIVERGED_TEXT, RoomIntegrity
+from .integrity import DIVERGED_TEXT, RoomIntegrity, Verdict
 from .journal import RoomJournal
 from .presence import Presence
 from .transport import FrameSink
+
+# Updates at least this large (a reconnect with lots of offline work, a pasted file) are read
+# and checked on a worker thread: ~0.1 s of Python per 450 KB would stall every room.
+CHECK_OFF_LOOP = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class Room:
         # The whole document as one update, for joiners who hold none of it (most of them).
         self.full_state = FullState(self.ydoc)
         self.integrity = RoomIntegrity(log)
+        self._refused_write: asyncio.Future[None] | None = None
         self.presence = Presence(
             max_states=settings.awareness_max_states,
             max_state_bytes=settings.awareness_max_state_bytes,
@@ -269,7 +274,12 @@ class Room:
                 await hook.load(self, inner)
 
             load = wrapped
-        await load()
+        # (read while the file loads: nobody's update is checked before the load is done)
+        refused = asyncio.ensure_future(self._restore_refused())
+        try:
+            await load()
+        finally:
+            await refused
         self.file.start()
         if self.versions is not None:
             # the file as first opened becomes a version, in the background
@@ -321,8 +331,11 @@ class Room:
         if not self.participants and not self.closed:
             self._on_empty(self)
 
-    def receive(self, participant: Participant, message: Message) -> None:
-        """Handle one decoded frame; raise MalformedMessage for content that is not valid."""
+    def receive(self, participant: Participant, message: Message) -> Awaitable[None] | None:
+        """Handle one decoded frame; raise MalformedMessage for content that is not valid.
+
+        A large update is handled in the background: the awaitable returned finishes it (and
+        raises as this would); the connection's next frames wait for it."""
         outbox = participant.outbox
         assert outbox is not None
         if isinstance(message, SyncMessage):
@@ -342,6 +355,8 @@ class Room:
             if not participant.can_write:
                 self._refuse(participant, message.payload)
                 return
+            if len(message.payload) >= CHECK_OFF_LOOP:
+                return self._admit_off_loop(participant, message)
             self._admit(participant, message)
         elif isinstance(message, AwarenessMessage):
             entries = parse_awareness(message.payload, self.presence.max_state_bytes)
@@ -368,14 +383,36 @@ class Room:
                     )
                 )
 
+    async def _admit_off_loop(self, participant: Participant, message: SyncMessage) -> None:
+        """:meth:`_admit` for a large update (a reconnect with lots of offline work): it is
+        read and checked on a worker thread (the event loop serves everyone else meanwhile;
+        the connection's next messages wait), then applied on the loop, checked again only if
+        the room changed in between."""
+        state_dump = message.sync_type is SyncType.STEP2
+        state = self.ydoc.get_state()
+        verdict = await asyncio.to_thread(
+            self.integrity.check, participant.username, state_dump, message.payload, state
+        )
+        if self.closed or participant not in self.participants or participant.outbox is None:
+            return
+        now = self.ydoc.get_state()
+        if now != state:
+            verdict = self.integrity.recheck(verdict, now)
+        self._apply_verdict(
+            participant, state_dump, self.integrity.accept(participant.username, verdict)
+        )
+
     def _admit(self, participant: Participant, message: SyncMessage) -> None:
         """Apply an editor's update if the room can take all of it (see integrity.py)."""
-        outbox = participant.outbox
-        assert outbox is not None
         state_dump = message.sync_type is SyncType.STEP2
         verdict = self.integrity.admit(
             participant.username, state_dump, message.payload, self.ydoc.get_state()
         )
+        self._apply_verdict(participant, state_dump, verdict)
+
+    def _apply_verdict(self, participant: Participant, state_dump: bool, verdict: Verdict) -> None:
+        outbox = participant.outbox
+        assert outbox is not None
         if verdict.missing:
             action = self.integrity.missing(participant, state_dump)
             if action == "resync":
@@ -405,6 +442,8 @@ class Room:
         assert participant.outbox is not None
         metrics.refused(metrics.READ_ONLY_EDIT)
         tombstones = self.integrity.refuse(participant.username, payload, self.ydoc.get_state())
+        if self.integrity.unsaved:
+            self._save_refused()
         if tombstones is not None:
             # Server bookkeeping, sent to everyone: the viewer's own copy drops the refused
             # text, the others learn the clocks are taken.
@@ -414,6 +453,47 @@ class Room:
                 {"type": "refused", "what": "edit", "reason": "read-only: you may not edit"}
             )
         )
+
+    def _history_store(self) -> Any:
+        journal = self.journal
+        if journal is None or journal.store is None or journal.disabled is not None:
+            return None
+        return journal.store
+
+    async def _restore_refused(self) -> None:
+        """The deletions refused in this document before the room was (re)loaded."""
+        store = self._history_store()
+        if store is None:
+            return
+        try:
+            self.integrity.restore(await store.refused_deletions(self.room_id))
+        except Exception as exc:  # (the document opens all the same)
+            self.log.error("Reading the refused deletions of %s failed: %s", self.room_id, exc)
+
+    def _save_refused(self) -> None:
+        """Store the refused deletions the store lacks, in order with the earlier writes."""
+        store = self._history_store()
+        users, self.integrity.unsaved = self.integrity.unsaved, set()
+        if store is None:
+            return
+        texts = {user: self.integrity.remembered(user) for user in users}
+        previous = self._refused_write
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            for user, text in texts.items():
+                try:
+                    await store.remember_refused(self.room_id, user, text)
+                except Exception as exc:
+                    # Kept in memory for the room's life all the same; the next refusal retries.
+                    self.integrity.unsaved.add(user)
+                    self.log.error(
+                        "Storing the refused deletions of %s in %s failed: %s",
+                        user, self.room_id, exc,
+                    )  # fmt: skip
+
+        self._refused_write = asyncio.ensure_future(write())
 
     async def _save_version(self, username: str) -> None:
         """A save the user asked for (Ctrl+S) is also a version point."""
@@ -516,6 +596,8 @@ class Room:
             and not self._load_task.exception()
         ):
             try:
+                if self._refused_write is not None:
+                    await asyncio.gather(self._refused_write, return_exceptions=True)
                 await self.file.close(save=code is not CloseCode.DELETED)
                 if self.journal is not None:
                     await self.journal.close()

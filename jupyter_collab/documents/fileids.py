@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..persistence.database import SQLiteDatabase, is_database_failure
+from ..persistence.history import compress
 from ..persistence.migrations import Component
 from ..persistence.outage import OutageLog
 
@@ -74,6 +75,13 @@ class FileIds(ABC):
         """
 
     @abstractmethod
+    async def set_digest(self, file_id: str, digest: str) -> None:
+        """Give the file's current base, recorded without a fingerprint (``digest`` ""), its
+        fingerprint, once known: only the digest is written, not the state again (a fresh
+        load records its base at once and fingerprints the content later, off the path of
+        the first clients). A base replaced meanwhile is left alone."""
+
+    @abstractmethod
     async def base(self, file_id: str, digest: str | None) -> bytes | None:
         """The merge base for the file's current content (its ``digest``), after every base
         written before (even if that write was not awaited yet)."""
@@ -119,6 +127,11 @@ class MemoryFileIds(FileIds):
         if fresh:
             self._bases.pop((file_id, not pending), None)
         self._bases[(file_id, pending)] = (state, digest, time.monotonic_ns())
+
+    async def set_digest(self, file_id: str, digest: str) -> None:
+        row = self._bases.get((file_id, False))
+        if row is not None and row[1] == "":
+            self._bases[(file_id, False)] = (row[0], digest, row[2])
 
     async def base(self, file_id: str, digest: str | None) -> bytes | None:
         rows = [r for r in (self._bases.get((file_id, p)) for p in (True, False)) if r]
@@ -288,7 +301,11 @@ class SQLiteFileIds(FileIds):
         self, file_id: str, state: bytes, digest: str, *, pending: bool = False,
         fresh: bool = False,
     ) -> None:  # fmt: skip
-        # Compressing a large document's state takes milliseconds: on the writer thread too.
+        # Compressed on the writer thread, in the order of the writes: a base submitted after
+        # the room's next log append could reach the disk after it, and a crash in between
+        # would find edits in the log and no base to resume them from (the file loaded afresh
+        # over them). The compression is shared with the version of the file as first opened
+        # (``compress``), so a fresh load compresses its state once.
         def run(db: sqlite3.Connection) -> None:
             if fresh:
                 db.execute("DELETE FROM file_merge_bases WHERE id = ?", (file_id,))
@@ -297,7 +314,7 @@ class SQLiteFileIds(FileIds):
                 " VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
                 "digest = excluded.digest, written = excluded.written",
-                (file_id, int(pending), zlib.compress(state, 1), digest, written),
+                (file_id, int(pending), compress(state), digest, written),
             )
 
         written = time.time_ns()
@@ -313,6 +330,16 @@ class SQLiteFileIds(FileIds):
             return
         if self.outage is not None:
             self.outage.settled("base", file_id)
+
+    async def set_digest(self, file_id: str, digest: str) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE file_merge_bases SET digest = ?"
+                " WHERE id = ? AND pending = 0 AND digest = ''",
+                (digest, file_id),
+            )
+
+        await self._write(run)
 
     async def restore_base(
         self, file_id: str, state: bytes, digest: str, *, pending: bool, fresh: bool,
@@ -332,7 +359,7 @@ class SQLiteFileIds(FileIds):
                 "ON CONFLICT(id, pending) DO UPDATE SET state = excluded.state, "
                 "digest = excluded.digest, written = excluded.written "
                 "WHERE excluded.written > file_merge_bases.written",
-                (file_id, int(pending), zlib.compress(state, 1), digest, written),
+                (file_id, int(pending), compress(state), digest, written),
             )
 
         await self._write(run)

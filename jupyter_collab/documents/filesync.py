@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.fileio import FileManagerMixin
+from jupyter_ydoc import YNotebook
 from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ..collaboration.journal import RoomJournal
     from .fileids import FileIds
 from .merge import edit_from_base, value_of
-from .notebooks import is_trusted, read_notebook
+from .notebooks import is_trusted, read_notebook, repair_cells
 
 TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature is checked
 
@@ -230,7 +231,7 @@ class FileSync:
                         # Unless a merge or a save has set a newer base meanwhile.
                         if self._base_update is state and self._disk_digest is None:
                             self._disk_digest = _digest(value)
-                            self._set_base(state, self._disk_digest)
+                            self._set_digest(self._disk_digest)
 
                 self._spawn(fingerprint())
         if self.kind.contents_type == "notebook":
@@ -275,6 +276,28 @@ class FileSync:
                 await bases.set_base(self._file_id, state, digest, pending=pending, fresh=fresh)
             except Exception as exc:
                 self.log.warning("Recording the merge base of %s failed: %s", self.path, exc)
+                return False
+            return True
+
+        self._base_write = asyncio.ensure_future(write())
+        return self._base_write
+
+    def _set_digest(self, digest: str) -> asyncio.Future[bool]:
+        """Record the fingerprint of the base set last (by a fresh load, without one), in
+        order with the base writes: only the digest is written, not the state again."""
+        previous = self._base_write
+        bases = self._bases
+
+        async def write() -> bool:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            if bases is None:
+                return True
+            try:
+                await bases.set_digest(self._file_id, digest)
+            except Exception as exc:
+                # (harmless: a base without its fingerprint is found as the newest one)
+                self.log.warning("Recording the fingerprint of %s failed: %s", self.path, exc)
                 return False
             return True
 
@@ -392,6 +415,7 @@ class FileSync:
                 on_disk = await self._stat()
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
+                self._repair()
                 await self._settle_log()
                 if self.fence is not None and not await self.fence():
                     raise _NotWriter
@@ -450,6 +474,20 @@ class FileSync:
         )
         self.room.emit("save", path=self.path, username=user)
         return True
+
+    def _repair(self) -> None:
+        """Make a notebook someone broke through the shared document savable (see
+        ``repair_cells``): repaired in the room itself, as the server's change, so what the
+        room shows stays what it saves; everybody is told once per repair."""
+        if not isinstance(self.room.jdoc, YNotebook):
+            return
+        with self.room.transact(SERVER):
+            done = repair_cells(self.room.jdoc)
+        if done:
+            self.log.warning("Repaired %s before saving it: %s", self.path, "; ".join(done))
+            self.room.notify(
+                {"type": "notebook-repaired", "path": self.path, "changes": done}
+            )
 
     # -- changes made on disk --------------------------------------------------------------
 

@@ -274,3 +274,56 @@ def _fill_outputs(t: Any, youtputs: Any, outputs: list[dict[str, Any]]) -> None:
                 youtput.insert(t, key, val)
         if stream and "text" not in output:
             youtput.insert_text_prelim(t, "text")
+
+
+CELL_TYPES = ("code", "markdown", "raw")
+
+
+def repair_cells(notebook: YNotebook) -> list[str]:
+    """Make every entry of the shared notebook's cells a cell Jupyter can save; return what
+    was done (nothing, for a sound notebook: one native read of the cells).
+
+    An editor may write anything into the shared document (a bit-flipped update once left a
+    "cell" that was a list): ``nbformat`` cannot sign or write such a notebook, so every save
+    failed and the room stayed unsaved for good. Repaired the way JupyterLab reads a notebook:
+    an entry that is not a cell at all (a list, a string, a number) has nothing to show and is
+    removed; a cell of no known type becomes a raw cell, as JupyterLab shows it; a missing
+    ``source`` or ``metadata`` is created empty. Runs in the caller's transaction, if any.
+    """
+    cells = notebook._ycells
+    try:
+        with notebook.ydoc.transaction() as txn:
+            raw = json.loads(cells.integrated.to_json(txn._txn))
+    except (AttributeError, TypeError):
+        raw = cells.to_py() or []
+    if all(
+        isinstance(cell, dict) and cell.get("cell_type") in CELL_TYPES
+        and isinstance(cell.get("source"), str) and isinstance(cell.get("metadata"), dict)
+        for cell in raw
+    ):  # fmt: skip
+        return []
+    done: list[list[str]] = []
+    with notebook.ydoc.transaction():
+        for index in range(len(raw) - 1, -1, -1):
+            entry, said = cells[index], []
+            done.append(said)
+            if not isinstance(entry, Map):
+                del cells[index]
+                said.append(
+                    f"removed entry {index + 1} of the cells: a {type(raw[index]).__name__},"
+                    " not a cell"
+                )
+                continue
+            if entry.get("cell_type") not in CELL_TYPES:
+                entry["cell_type"] = "raw"
+                said.append(f"cell {index + 1} had no known type: made a raw cell")
+            if not isinstance(entry.get("source"), Text):
+                old = entry.get("source")
+                entry["source"] = Text(old if isinstance(old, str) else "")
+                said.append(f"cell {index + 1} had no source text: made one")
+            if not isinstance(entry.get("metadata"), Map):
+                entry["metadata"] = Map()
+                said.append(f"cell {index + 1} had no metadata: made it empty")
+            if not isinstance(entry.get("id"), str):
+                entry["id"] = str(uuid4())
+    return [line for said in reversed(done) for line in said]

@@ -191,6 +191,22 @@ class PostgresFileIds(FileIds):
             if self._writing.get(file_id) is done:
                 del self._writing[file_id]
 
+    async def set_digest(self, file_id: str, digest: str) -> None:
+        previous = self._writing.get(file_id)
+        if previous is not None:
+            await asyncio.wait({previous})
+        await self.db.ready(COMPONENT)
+
+        async def run(tx: Transaction) -> Reader[None]:
+            await tx.execute(
+                "UPDATE collab_file_merge_bases SET digest = %s"
+                " WHERE id = %s AND NOT pending AND digest = ''",
+                (digest, file_id),
+            )
+            return lambda: _none()
+
+        await self.db.write(run)
+
     async def restore_base(
         self, file_id: str, state: bytes, digest: str, *, pending: bool, fresh: bool,
         written: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -238,28 +239,49 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         self.room = room
         room.join(self)
 
-    def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
         metrics.received(message)
         room = self.room
         if room is None or self.outbox is None or self.outbox.closed:
-            return
+            return None
         try:
             parsed = parse_message(message)  # type: ignore[arg-type]
             metrics.received_update(parsed)
-            room.receive(self, parsed)
-        except MalformedMessage as exc:
+            pending = room.receive(self, parsed)
+        except BaseException as exc:
+            self._failed(room, exc)
+            return None
+        if pending is None:
+            return None
+        return self._finish(room, pending)
+
+    async def _finish(self, room: Room, pending: Awaitable[None]) -> None:
+        """A message the room handles in the background (tornado holds this connection's
+        next messages until it is done)."""
+        try:
+            await pending
+        except BaseException as exc:
+            self._failed(room, exc)
+
+    def _failed(self, room: Room, error: BaseException) -> None:
+        """Close this connection for a message it could not have handled; anything else
+        than a bad message or a panic inside yrs propagates."""
+        if isinstance(error, MalformedMessage):
             metrics.refused(metrics.MALFORMED)
             self.log.warning(
-                "Malformed message from %s in %s: %s", self.username, room.room_id, exc
+                "Malformed message from %s in %s: %s", self.username, room.room_id, error
             )
-            self.disconnect(CloseCode.MALFORMED, str(exc))
-        except BaseException as exc:
-            # pycrdt turns a panic inside yrs into PanicException, a BaseException: it must not
-            # take the server down, only this client's connection.
-            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
-                raise
-            self.log.exception("Handling a message in room %s failed", room.room_id)
-            self.disconnect(CloseCode.INTERNAL)
+            self.disconnect(CloseCode.MALFORMED, str(error))
+            return
+        # pycrdt turns a panic inside yrs into PanicException, a BaseException: it must not
+        # take the server down, only this client's connection.
+        if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
+            raise error
+        self.log.error(
+            "Handling a message in room %s failed", room.room_id,
+            exc_info=(type(error), error, error.__traceback__),
+        )  # fmt: skip
+        self.disconnect(CloseCode.INTERNAL)
 
     def on_close(self) -> None:
         metrics.disconnected(self.closed_by)

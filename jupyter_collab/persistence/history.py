@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 
 from pycrdt import Doc, get_state, get_update, merge_updates
 
+from ..origins import OriginKind
 from .errors import HistoryCompacted, InvalidInput
 from .model import LogEntry
 
-# Yjs state is repetitive (client ids, item headers); zlib at level 6 shrinks it about 2-4x
-# for a cost far below one fsync. Level 6 is zlib's own balance of time and size.
-ZLIB_LEVEL = 6
+# Yjs state is repetitive (client ids, item headers); zlib shrinks it about 3-4x. Level 1, not
+# zlib's default 6: on a 4 MiB text state level 6 took 1.5 s (one core, the writer's time while
+# a file is first opened) for a blob 23 % smaller than level 1's 80 ms. Any level decompresses
+# the same way, so blobs written at another level read fine.
+ZLIB_LEVEL = 1
+
+
+# A file opened for the first time has the same state compressed twice, by two components
+# that do not know of each other: as its merge base (``documents/fileids.py``) and as the
+# version of the file as first opened. For a large state (4 MiB of text: ~80 ms) the second
+# is served from here. Keyed by the content (a CRC, then compared in full: both far cheaper
+# than compressing), for the last few large states only.
+_SHARED_MIN = 256 * 1024
+_SHARED_KEEP = 2
+_shared: list[tuple[int, bytes, bytes]] = []  # (crc32, state, compressed), newest last
+_shared_lock = threading.Lock()
 
 
 def compress(state: bytes) -> bytes:
-    return zlib.compress(state, ZLIB_LEVEL)
+    """``state`` compressed (thread-safe; called on worker threads)."""
+    if len(state) < _SHARED_MIN:
+        return zlib.compress(state, ZLIB_LEVEL)
+    key = zlib.crc32(state)
+    with _shared_lock:
+        for crc, known, blob in _shared:
+            if crc == key and known == state:
+                return blob
+    blob = zlib.compress(state, ZLIB_LEVEL)
+    with _shared_lock:
+        _shared.append((key, bytes(state), blob))
+        del _shared[:-_SHARED_KEEP]
+    return blob
 
 
 def decompress(blob: bytes) -> bytes:
@@ -105,6 +132,11 @@ def state_at(doc_id: str, seq: int, basis_state: bytes | None, basis_seq: int,
         raise HistoryCompacted(
             f"the log of document {doc_id!r} between seq {basis_seq} and {seq} was compacted"
         )
+    if basis_state is None and len(entries) == 1 and entries[0].origin == OriginKind.LOAD.value:
+        # A file loaded into an empty document: its entry is that document's own encoding
+        # already (``Room.fill``), and re-encoding 4 MiB four times over to find so takes
+        # longer than the rest of the open (the version of a file as first opened).
+        return entries[0].update
     # as a document encodes itself: what a version keeps is then as small as it can be
     state = compact_state(basis_state, [entry.update for entry in entries])
     assert state is not None  # seq >= 1, so there is a basis or at least one entry

@@ -33,6 +33,7 @@ from .model import (
     check_doc_id,
     check_limit,
     check_new_updates,
+    check_refused,
     check_retention,
     check_seq,
     check_snapshot_args,
@@ -62,6 +63,7 @@ class MemoryStore(DocumentStore):
         self._version_docs: dict[int, str] = {}
         self._version_ids = itertools.count(1)
         self._audit: list[AuditEvent] = []
+        self._refused: dict[str, dict[str, str]] = {}  # doc id -> user -> ranges
         self._closed = False
 
     def _doc(self, doc_id: str) -> _Doc:
@@ -279,9 +281,22 @@ class MemoryStore(DocumentStore):
             if d.deleted_at is not None and d.deleted_at <= older_than
         ]
         for doc_id in gone:
+            self._refused.pop(doc_id, None)
             for info, _ in self._docs.pop(doc_id).versions:
                 del self._version_docs[info.id]
         return sorted(gone)
+
+    async def refused_deletions(self, doc_id: str) -> dict[str, str]:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        check_doc_id(doc_id)
+        return dict(self._refused.get(doc_id, {}))
+
+    async def remember_refused(self, doc_id: str, user: str, ranges: str) -> None:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        doc_id, user, ranges = check_refused(doc_id, user, ranges)
+        self._refused.setdefault(doc_id, {})[user] = ranges
 
     async def size_bytes(self, doc_id: str | None = None) -> int:
         if self._closed:

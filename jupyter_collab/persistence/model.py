@@ -161,6 +161,15 @@ def check_user(user: object) -> str | None:
     return user
 
 
+def check_refused(doc_id: object, user: object, ranges: object) -> tuple[str, str, str]:
+    """Arguments of :meth:`~.store.DocumentStore.remember_refused`."""
+    if not isinstance(user, str) or not user:
+        raise InvalidInput(f"user must be a non-empty string, not {user!r}")
+    if not isinstance(ranges, str):
+        raise InvalidInput("ranges must be a string")
+    return check_doc_id(doc_id), user, ranges
+
+
 def check_new_update(entry: object) -> NewUpdate:
     if not isinstance(entry, NewUpdate):
         raise InvalidInput(f"expected a NewUpdate, not {type(entry).__name__}")

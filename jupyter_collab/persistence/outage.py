@@ -102,6 +102,10 @@ class OutageLog:
                 "t": "update", "doc": doc_id, "after": after, "reset": reset,
                 "origin": entry.origin, "user": entry.user, "time": entry.time,
                 "update": _b64(entry.update),
+                # A restore's: who wrote what it brings back (without them a replayed restore
+                # would credit the restorer with everyone's text).
+                "credits": None if entry.credits is None else list(entry.credits),
+                "provenance": None if entry.provenance is None else _b64(entry.provenance),
             },
         )  # fmt: skip
 
@@ -258,7 +262,12 @@ async def _replay_updates(
         if update in present:
             skipped += 1
             continue
-        entry = NewUpdate(update, record["origin"], record["user"], record["time"])
+        credits, provenance = record.get("credits"), record.get("provenance")
+        entry = NewUpdate(
+            update, record["origin"], record["user"], record["time"],
+            None if credits is None else tuple(credits),
+            None if provenance is None else base64.b64decode(provenance),
+        )  # fmt: skip
         if record["reset"]:
             await store.reset(doc_id, entry)
         else:

@@ -78,6 +78,16 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE collab_versions ADD COLUMN details JSONB",
         "ALTER TABLE collab_snapshots ADD COLUMN note BYTEA",
     ],
+    [
+        # 4: deletions refused to a user (a viewer's edits), remembered beyond the room's life
+        # (collaboration/integrity.py)
+        """CREATE TABLE collab_refused (
+            doc_id TEXT NOT NULL,
+            user_name TEXT NOT NULL,
+            ranges TEXT NOT NULL,
+            PRIMARY KEY (doc_id, user_name)
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPONENT = PostgresComponent(NAME, tuple(MIGRATIONS))

@@ -77,6 +77,7 @@ from .model import (
     check_doc_id,
     check_limit,
     check_new_updates,
+    check_refused,
     check_retention,
     check_seq,
     check_snapshot_args,
@@ -882,7 +883,8 @@ class PostgresStore(DocumentStore):
                 if row is None or row[0] is None or row[0] > limit:
                     return lambda: _value(False)  # purged, undeleted or deleted again meanwhile
                 for table in (
-                    "collab_updates", "collab_snapshots", "collab_versions", "collab_docs"
+                    "collab_updates", "collab_snapshots", "collab_versions", "collab_refused",
+                    "collab_docs",
                 ):  # fmt: skip
                     await tx.execute(f"DELETE FROM {table} WHERE doc_id = %s", (doc_id,))
                 return lambda: _value(True)
@@ -890,6 +892,36 @@ class PostgresStore(DocumentStore):
             if await self.db.write(purge):
                 gone.append(doc_id)
         return gone
+
+    async def refused_deletions(self, doc_id: str) -> dict[str, str]:
+        check_doc_id(doc_id)
+        await self._ready()
+
+        async def run(tx: Transaction) -> Reader[dict[str, str]]:
+            cur = await tx.execute(
+                "SELECT user_name, ranges FROM collab_refused WHERE doc_id = %s", (doc_id,)
+            )
+
+            async def reader() -> dict[str, str]:
+                return {row[0]: row[1] for row in await cur.fetchall()}
+
+            return reader
+
+        return await self.db.read(run)
+
+    async def remember_refused(self, doc_id: str, user: str, ranges: str) -> None:
+        doc_id, user, ranges = check_refused(doc_id, user, ranges)
+        await self._ready()
+
+        async def run(tx: Transaction) -> Reader[None]:
+            await tx.execute(
+                "INSERT INTO collab_refused (doc_id, user_name, ranges) VALUES (%s, %s, %s) "
+                "ON CONFLICT (doc_id, user_name) DO UPDATE SET ranges = EXCLUDED.ranges",
+                (doc_id, user, ranges),
+            )
+            return lambda: _value(None)
+
+        await self.db.write(run)  # (setting a value: safe to run twice)
 
     async def size_bytes(self, doc_id: str | None = None) -> int:
         if doc_id is not None:

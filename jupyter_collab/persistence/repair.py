@@ -176,7 +176,7 @@ class RepairRefused(Exception):
 ROWID_TABLES = (
     "collab_docs", "collab_snapshots", "collab_versions", "collab_audit", "collab_files",
     "file_merge_bases", "collab_shares", "collab_users", "collab_notifications",
-    "collab_notification_prefs", "collab_comment_threads", "collab_comments",
+    "collab_notification_prefs", "collab_comment_threads", "collab_comments", "collab_refused",
 )  # fmt: skip
 
 

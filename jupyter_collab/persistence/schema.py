@@ -75,6 +75,16 @@ MIGRATIONS: list[list[str]] = [
         # ... and who wrote what in a snapshot (DocumentStore.annotator)
         "ALTER TABLE collab_snapshots ADD COLUMN note BLOB",
     ],
+    [
+        # 4: deletions refused to a user (a viewer's edits), remembered beyond the room's life
+        # (collaboration/integrity.py)
+        """CREATE TABLE collab_refused (
+            doc_id TEXT NOT NULL,
+            user TEXT NOT NULL,
+            ranges TEXT NOT NULL,
+            PRIMARY KEY (doc_id, user)
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPONENT = Component(NAME, tuple(MIGRATIONS))

@@ -46,6 +46,7 @@ from .model import (
     check_doc_id,
     check_limit,
     check_new_updates,
+    check_refused,
     check_retention,
     check_seq,
     check_snapshot_args,
@@ -76,6 +77,21 @@ class CommitStats:
     def fsyncs(self) -> int:
         """Background flushes of the WAL (``sync="background"``), by the whole database."""
         return self._database.fsyncs if self._database is not None else 0
+
+
+class _Stale(Exception):
+    """What a version was computed from changed before it could be stored."""
+
+
+@dataclass
+class _VersionInputs:
+    """What a version point is computed from (read in one transaction)."""
+
+    created: float
+    prev: tuple[int, int, int] | None  # (id, seq, depth) of the version point before it
+    chain: list[bytes]  # the stored blobs of ``prev``: a full state, then deltas
+    snapshot: tuple[int, bytes] | None  # (upto_seq, compressed state), if a newer basis
+    changes: list[LogEntry]  # the log entries since ``prev``
 
 
 class SQLiteStore(DocumentStore):
@@ -401,43 +417,100 @@ class SQLiteStore(DocumentStore):
         details: Mapping[str, Any] | None = None,
     ) -> int:
         extra = check_version_args(kind, name, user, time, details)
-
-        def run(db: sqlite3.Connection) -> int:
-            last, _ = self._doc(db, doc_id)
-            check_version_seq(seq, last)
-            prev = db.execute(
-                "SELECT id, seq, depth FROM collab_versions WHERE doc_id = ? AND seq <= ? "
-                "ORDER BY seq DESC, id DESC LIMIT 1",
-                (doc_id, seq),
-            ).fetchone()
-            prev_state = self._version_state(db, prev[0]) if prev else None
-            basis_seq, basis = (prev[1], prev_state) if prev else (0, None)
-            since = basis_seq
-            snap = db.execute(
-                "SELECT upto_seq, state FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
-            ).fetchone()
-            if snap and basis_seq < snap[0] <= seq:
-                basis_seq, basis = snap[0], h.decompress(snap[1])
-            entries = self._entries(db, doc_id, basis_seq, seq)
-            state = h.state_at(doc_id, seq, basis, basis_seq, entries)
-            changes = self._entries(db, doc_id, since, seq)
-            blob, base_id, depth = h.encode_version(
-                state, (prev[0], prev_state, prev[2]) if prev and prev_state else None
+        check_doc_id(doc_id)
+        # Merging and compressing a large document's state takes a while: it runs on a worker
+        # thread between a read and a short write, so the writer thread (which every append,
+        # file id and merge base of the process waits for) only inserts the row.
+        for _ in range(5):
+            got = await self._read_tx(self._version_inputs, doc_id, seq)
+            state_size, blob, base_id, depth = await asyncio.to_thread(
+                self._encode_version, doc_id, seq, got
             )
-            cursor = db.execute(
-                "INSERT INTO collab_versions (doc_id, seq, name, kind, user, time, authors, "
-                "change_bytes, state_size, state, base_id, depth, details) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    doc_id, seq, name, kind, user, float(time), json.dumps(h.authors(changes)),
-                    sum(len(e.update) for e in changes), len(state), blob, base_id, depth,
-                    json.dumps(extra) if extra else None,
-                ),
+            row = (
+                doc_id, seq, name, kind, user, float(time),
+                json.dumps(h.authors(got.changes)), sum(len(e.update) for e in got.changes),
+                state_size, blob, base_id, depth, json.dumps(extra) if extra else None,
             )  # fmt: skip
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+            try:
+                return await self._write_tx(self._insert_version, got, row)
+            except _Stale:
+                continue  # a version or a snapshot came in between: read again
+        raise StoreError(f"document {doc_id!r} kept changing under a new version; try again")
 
-        return await self._write_tx(run)
+    @classmethod
+    def _version_inputs(cls, db: sqlite3.Connection, doc_id: str, seq: int) -> _VersionInputs:
+        """What a version at ``seq`` is made of, read in one transaction (reader thread)."""
+        last, _ = cls._doc(db, doc_id)
+        check_version_seq(seq, last)
+        created = db.execute(
+            "SELECT created FROM collab_docs WHERE doc_id = ?", (doc_id,)
+        ).fetchone()[0]
+        prev = cls._prev_version(db, doc_id, seq)
+        chain: list[bytes] = []
+        if prev is not None:
+            next_id: int | None = prev[0]
+            while next_id is not None:
+                blob, next_id = db.execute(
+                    "SELECT state, base_id FROM collab_versions WHERE id = ?", (next_id,)
+                ).fetchone()
+                chain.append(bytes(blob))
+        since = prev[1] if prev else 0
+        snap = db.execute(
+            "SELECT upto_seq, state FROM collab_snapshots WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        snapshot = (snap[0], bytes(snap[1])) if snap and since < snap[0] <= seq else None
+        # (the changes since the previous version hold the entries after any newer basis)
+        changes = cls._entries(db, doc_id, since, seq)
+        return _VersionInputs(created, prev, chain[::-1], snapshot, changes)
+
+    @staticmethod
+    def _prev_version(db: sqlite3.Connection, doc_id: str, seq: int) -> tuple[int, int, int] | None:
+        row = db.execute(
+            "SELECT id, seq, depth FROM collab_versions WHERE doc_id = ? AND seq <= ? "
+            "ORDER BY seq DESC, id DESC LIMIT 1",
+            (doc_id, seq),
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    @staticmethod
+    def _encode_version(
+        doc_id: str, seq: int, got: _VersionInputs
+    ) -> tuple[int, bytes, int | None, int]:
+        """(state size, blob, base id, depth) of the version (on a worker thread)."""
+        prev = got.prev
+        prev_state = h.decode_version(got.chain) if prev else None
+        basis_seq, basis = (prev[1], prev_state) if prev else (0, None)
+        if got.snapshot is not None:
+            basis_seq, basis = got.snapshot[0], h.decompress(got.snapshot[1])
+        entries = [e for e in got.changes if e.seq > basis_seq]
+        state = h.state_at(doc_id, seq, basis, basis_seq, entries)
+        blob, base_id, depth = h.encode_version(
+            state, (prev[0], prev_state, prev[2]) if prev and prev_state else None
+        )
+        return len(state), blob, base_id, depth
+
+    @classmethod
+    def _insert_version(
+        cls, db: sqlite3.Connection, got: _VersionInputs, row: tuple[Any, ...]
+    ) -> int:
+        """Store a version computed from ``got``, unless what it was made of changed since."""
+        doc_id, seq = row[0], row[1]
+        current = db.execute(
+            "SELECT created FROM collab_docs WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        if current is None:
+            raise UnknownDocument(doc_id)
+        if current[0] != got.created or cls._prev_version(db, doc_id, seq) != got.prev:
+            raise _Stale()  # purged and created again, or another version came in between
+        cursor = db.execute(
+            "INSERT INTO collab_versions (doc_id, seq, name, kind, user, time, authors, "
+            "change_bytes, state_size, state, base_id, depth, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
 
     _VERSION_COLUMNS = (
         "id, doc_id, seq, name, kind, user, time, authors, change_bytes, state_size, details"
@@ -593,12 +666,35 @@ class SQLiteStore(DocumentStore):
                     "collab_updates",
                     "collab_snapshots",
                     "collab_versions",
+                    "collab_refused",
                     "collab_docs",
                 ):
                     db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
             return gone
 
         return await self._write_tx(run)
+
+    async def refused_deletions(self, doc_id: str) -> dict[str, str]:
+        check_doc_id(doc_id)
+
+        def run(db: sqlite3.Connection) -> dict[str, str]:
+            rows = db.execute(
+                "SELECT user, ranges FROM collab_refused WHERE doc_id = ?", (doc_id,)
+            ).fetchall()
+            return dict(rows)
+
+        return await self._read_tx(run)
+
+    async def remember_refused(self, doc_id: str, user: str, ranges: str) -> None:
+        doc_id, user, ranges = check_refused(doc_id, user, ranges)
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO collab_refused (doc_id, user, ranges) VALUES (?, ?, ?)",
+                (doc_id, user, ranges),
+            )
+
+        await self._write_tx(run)
 
     async def size_bytes(self, doc_id: str | None = None) -> int:
         def run(db: sqlite3.Connection) -> int:

@@ -257,6 +257,22 @@ class DocumentStore(ABC):
         Returns the purged document ids. Their audit events are kept.
         """
 
+    # -- refused deletions ----------------------------------------------------------------------
+
+    @abstractmethod
+    async def refused_deletions(self, doc_id: str) -> dict[str, str]:
+        """``{username: clock ranges}`` of deletions the room refused to each user (a viewer's
+        edits, ``collaboration/integrity.py``), as :meth:`remember_refused` stored them.
+
+        They outlive the room: a stock client keeps its refused deletions in its own document
+        and sends them again in its state dump after a promotion to editor, also to a room
+        loaded again from the log (idle, or the server restarted) meanwhile."""
+
+    @abstractmethod
+    async def remember_refused(self, doc_id: str, user: str, ranges: str) -> None:
+        """Replace what is remembered for ``user`` in the document (``ranges`` is opaque JSON
+        text to the store); removed with the document's history when it is purged."""
+
     @abstractmethod
     async def size_bytes(self, doc_id: str | None = None) -> int:
         """Bytes of history payload (log updates, compressed snapshot and version states) of

@@ -241,8 +241,8 @@ def test_stores_migrating_an_empty_database_at_once(postgres_url: str) -> None:
     run(scenario())
     found = tables(postgres_url)
     assert set(found) == {
-        "collab_audit", "collab_docs", "collab_schema_version", "collab_snapshots",
-        "collab_updates", "collab_versions",
+        "collab_audit", "collab_docs", "collab_refused", "collab_schema_version",
+        "collab_snapshots", "collab_updates", "collab_versions",
     }  # fmt: skip
     assert set(found.values()) == {SCHEMA_VERSION}
 

@@ -593,3 +593,28 @@ def test_credits_provenance_details_and_notes_are_kept(make_store: StoreFactory)
             assert snap is not None and snap.upto_seq == 5 and snap.note is None
 
     run(scenario())
+
+
+def test_refused_deletions_are_kept_per_user_until_purged(make_store: StoreFactory) -> None:
+    """Deletions a room refused to a user outlive the room (collaboration/integrity.py)."""
+
+    async def scenario() -> None:
+        async with make_store() as store:
+            await session(store, "doc", 3)
+            assert await store.refused_deletions("doc") == {}
+            await store.remember_refused("doc", "bob", '{"7": [[0, 6]]}')
+            await store.remember_refused("doc", "eve", '{"9": [[1, 2]]}')
+            await store.remember_refused("doc", "bob", '{"7": [[0, 8]]}')  # replaced
+            assert await store.refused_deletions("doc") == {
+                "bob": '{"7": [[0, 8]]}', "eve": '{"9": [[1, 2]]}'
+            }
+            assert await store.refused_deletions("other") == {}
+            with pytest.raises(InvalidInput):
+                await store.remember_refused("doc", "", "{}")
+            with pytest.raises(InvalidInput):
+                await store.remember_refused("doc", "bob", None)  # type: ignore[arg-type]
+            await store.mark_deleted("doc", 100.0)
+            assert await store.purge_deleted(older_than=200.0) == ["doc"]
+            assert await store.refused_deletions("doc") == {}
+
+    run(scenario())
