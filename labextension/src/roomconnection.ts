@@ -200,6 +200,29 @@ export function changesContent(doc: Y.Doc, transaction: Y.Transaction): boolean 
 const OPEN = 1;
 
 /**
+ * An update holding what `transaction` (finished) wrote, or null when it
+ * wrote nothing; for a transaction that Yjs did not encode itself because
+ * nobody listened to `update` then. It is encoded from the transaction's
+ * state vector before it: it may also hold later changes, and the whole
+ * delete set, which applying it twice or together with them allows (Yjs
+ * updates are idempotent and commutative).
+ */
+export function localUpdate(doc: Y.Doc, transaction: Y.Transaction): Uint8Array | null {
+  let wrote = transaction.deleteSet.clients.size > 0;
+  if (!wrote) {
+    transaction.afterState.forEach((clock, client) => {
+      if (clock !== (transaction.beforeState.get(client) ?? 0)) {
+        wrote = true;
+      }
+    });
+  }
+  if (!wrote) {
+    return null;
+  }
+  return Y.encodeStateAsUpdate(doc, Y.encodeStateVector(transaction.beforeState));
+}
+
+/**
  * One room connection.
  */
 export class RoomConnection {
@@ -611,11 +634,8 @@ export class RoomConnection {
         encoding.writeVarUint(encoder, MessageType.Sync);
         let syncType: number;
         try {
-          syncType = syncProtocol.readSyncMessage(
-            decoder,
-            encoder,
-            this.doc,
-            this
+          syncType = this._applyRemote(() =>
+            syncProtocol.readSyncMessage(decoder, encoder, this.doc, this)
           );
         } catch (err) {
           console.error('jupyter-collab: bad sync message', err);
@@ -1028,6 +1048,47 @@ export class RoomConnection {
       this._state = next;
       if (changed) {
         this._stateChanged.emit(next);
+      }
+    }
+  }
+
+  /**
+   * Run `apply` (reading the server's sync message into the document)
+   * without an `update` listener on the document.
+   *
+   * Yjs encodes every transaction's update for the document's `update`
+   * listeners; ours only sends local changes, so holding it while the
+   * server's changes are applied made Yjs encode each of them again, to be
+   * dropped: for a first sync of a 4 MiB text, that doubled the time to
+   * apply it and left megabytes of garbage. Meanwhile an `afterTransaction`
+   * listener, which costs no encoding, does the bookkeeping of the server's
+   * transactions (read-only key tracking) and catches the local changes an
+   * observer may make while the server's change is applied (a nested
+   * transaction): they are encoded and sent afterwards, in order.
+   */
+  private _applyRemote<T>(apply: () => T): T {
+    const local: Y.Transaction[] = [];
+    const onTransaction = (transaction: Y.Transaction): void => {
+      if (transaction.origin !== this) {
+        local.push(transaction);
+      } else if (!this.writable && this._readOnlyChanges) {
+        this._noteKeys(transaction, this._remoteKeys);
+      }
+    };
+    this.doc.off('update', this._onDocUpdate);
+    this.doc.on('afterTransaction', onTransaction);
+    try {
+      return apply();
+    } finally {
+      this.doc.off('afterTransaction', onTransaction);
+      if (!this._isDisposed) {
+        this.doc.on('update', this._onDocUpdate);
+        for (const transaction of local) {
+          const update = localUpdate(this.doc, transaction);
+          if (update) {
+            this._onDocUpdate(update, transaction.origin, this.doc, transaction);
+          }
+        }
       }
     }
   }
