@@ -200,29 +200,6 @@ export function changesContent(doc: Y.Doc, transaction: Y.Transaction): boolean 
 const OPEN = 1;
 
 /**
- * An update holding what `transaction` (finished) wrote, or null when it
- * wrote nothing; for a transaction that Yjs did not encode itself because
- * nobody listened to `update` then. It is encoded from the transaction's
- * state vector before it: it may also hold later changes, and the whole
- * delete set, which applying it twice or together with them allows (Yjs
- * updates are idempotent and commutative).
- */
-export function localUpdate(doc: Y.Doc, transaction: Y.Transaction): Uint8Array | null {
-  let wrote = transaction.deleteSet.clients.size > 0;
-  if (!wrote) {
-    transaction.afterState.forEach((clock, client) => {
-      if (clock !== (transaction.beforeState.get(client) ?? 0)) {
-        wrote = true;
-      }
-    });
-  }
-  if (!wrote) {
-    return null;
-  }
-  return Y.encodeStateAsUpdate(doc, Y.encodeStateVector(transaction.beforeState));
-}
-
-/**
  * One room connection.
  */
 export class RoomConnection {
@@ -239,7 +216,7 @@ export class RoomConnection {
     const online = options.isOnline ? options.isOnline() : true;
     this._state = initialState(online);
 
-    this.doc.on('update', this._onDocUpdate);
+    this._listenUpdates(true);
     this.awareness.on('update', this._onAwarenessUpdate);
     // Avoid an unhandled rejection when nobody awaits `synced`.
     this._synced.promise.catch(() => undefined);
@@ -422,7 +399,7 @@ export class RoomConnection {
     this._readOnlyChanges?.destroy();
     this._readOnlyChanges = null;
     this._dropHeld();
-    this.doc.off('update', this._onDocUpdate);
+    this._listenUpdates(false);
     this.awareness.off('update', this._onAwarenessUpdate);
     const socket = this._socket;
     if (socket) {
@@ -1054,42 +1031,49 @@ export class RoomConnection {
 
   /**
    * Run `apply` (reading the server's sync message into the document)
-   * without an `update` listener on the document.
+   * without an `update` listener on the document during the server's
+   * transaction.
    *
    * Yjs encodes every transaction's update for the document's `update`
    * listeners; ours only sends local changes, so holding it while the
    * server's changes are applied made Yjs encode each of them again, to be
    * dropped: for a first sync of a 4 MiB text, that doubled the time to
-   * apply it and left megabytes of garbage. Meanwhile an `afterTransaction`
-   * listener, which costs no encoding, does the bookkeeping of the server's
-   * transactions (read-only key tracking) and catches the local changes an
-   * observer may make while the server's change is applied (a nested
-   * transaction): they are encoded and sent afterwards, in order.
+   * apply it and left megabytes of garbage. Observers may make local changes
+   * in reaction (JupyterLab's models do, for a notebook's cells): Yjs runs
+   * those as transactions of their own after the server's, and the listener
+   * is back for them (an `afterTransaction` listener, which costs no
+   * encoding, puts it back before Yjs encodes them), so they are sent as
+   * usual, each once.
    */
   private _applyRemote<T>(apply: () => T): T {
-    const local: Y.Transaction[] = [];
     const onTransaction = (transaction: Y.Transaction): void => {
-      if (transaction.origin !== this) {
-        local.push(transaction);
-      } else if (!this.writable && this._readOnlyChanges) {
-        this._noteKeys(transaction, this._remoteKeys);
+      if (transaction.origin === this) {
+        this._listenUpdates(false);
+        if (!this.writable && this._readOnlyChanges) {
+          this._noteKeys(transaction, this._remoteKeys);
+        }
+      } else {
+        this._listenUpdates(true);
       }
     };
-    this.doc.off('update', this._onDocUpdate);
+    this._listenUpdates(false);
     this.doc.on('afterTransaction', onTransaction);
     try {
       return apply();
     } finally {
       this.doc.off('afterTransaction', onTransaction);
-      if (!this._isDisposed) {
-        this.doc.on('update', this._onDocUpdate);
-        for (const transaction of local) {
-          const update = localUpdate(this.doc, transaction);
-          if (update) {
-            this._onDocUpdate(update, transaction.origin, this.doc, transaction);
-          }
-        }
-      }
+      this._listenUpdates(true);
+    }
+  }
+
+  /** Hold the document's `update` listener, or not (see _applyRemote). */
+  private _listenUpdates(on: boolean): void {
+    if (on && !this._listening && !this._isDisposed) {
+      this.doc.on('update', this._onDocUpdate);
+      this._listening = true;
+    } else if (!on && this._listening) {
+      this.doc.off('update', this._onDocUpdate);
+      this._listening = false;
     }
   }
 
@@ -1148,6 +1132,7 @@ export class RoomConnection {
   private _watchHandle: any = null;
   private _watching: 'open' | 'probe' | null = null;
   private _divergedLocally = false;
+  private _listening = false;
   private _state: IConnectionState;
   private _session: ISessionModel | null = null;
   private _renewSession = false;

@@ -650,6 +650,42 @@ describe("applying the server's changes (issue 8: time to editable)", () => {
     expect(h.server.doc.getText('source').toString()).toBe('hello');
   });
 
+  it('sends the local changes made during the apply as Yjs encodes them, never the whole document', async () => {
+    const h = setup();
+    h.server.doc.getText('source').insert(0, 'x'.repeat(100_000));
+    await h.sync();
+    const cells = h.doc.getArray<Y.Map<any>>('cells');
+    cells.observe(event => {
+      if (event.transaction.origin === h.conn) {
+        // like a notebook model writing to each cell it creates
+        cells.forEach(cell => cell.set('seen', true));
+      }
+    });
+    h.socket().sent = [];
+    h.socket().receive(
+      h.server.update(d => {
+        const remote = d.getArray<Y.Map<any>>('cells');
+        d.transact(() => {
+          for (let i = 0; i < 20; i++) {
+            remote.push([new Y.Map()]);
+          }
+        });
+      })
+    );
+    const sent = h.socket().sent;
+    expect(sent).toHaveLength(20);
+    // (Yjs encodes a queued transaction up to the state when it is cleaned
+    // up, so the first ones also hold the later ones' small changes; none
+    // holds the document.)
+    for (const frame of sent) {
+      expect(frame.length).toBeLessThan(1000);
+    }
+    h.server.handle(sent);
+    const serverCells = h.server.doc.getArray<Y.Map<any>>('cells');
+    expect(serverCells.length).toBe(20);
+    expect(serverCells.toArray().every(cell => cell.get('seen') === true)).toBe(true);
+  });
+
   it('keeps a local deletion made by an observer during the apply', async () => {
     const h = setup();
     h.server.doc.getText('source').insert(0, 'abc');
