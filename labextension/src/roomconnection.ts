@@ -1038,9 +1038,9 @@ export class RoomConnection {
    * listeners; ours only sends local changes, so holding it while the
    * server's changes are applied made Yjs encode each of them again, to be
    * dropped: for a first sync of a 4 MiB text, that doubled the time to
-   * apply it and left megabytes of garbage. Observers may make local changes
-   * in reaction (JupyterLab's models do, for a notebook's cells): Yjs runs
-   * those as transactions of their own after the server's, and the listener
+   * apply it and left megabytes of garbage. Observers (JupyterLab's models,
+   * ours) may make local changes in reaction: Yjs runs those as
+   * transactions of their own after the server's, and the listener
    * is back for them (an `afterTransaction` listener, which costs no
    * encoding, puts it back before Yjs encodes them), so they are sent as
    * usual, each once.

@@ -657,7 +657,7 @@ describe("applying the server's changes (issue 8: time to editable)", () => {
     const cells = h.doc.getArray<Y.Map<any>>('cells');
     cells.observe(event => {
       if (event.transaction.origin === h.conn) {
-        // like a notebook model writing to each cell it creates
+        // an observer writing to each cell it sees arrive
         cells.forEach(cell => cell.set('seen', true));
       }
     });
