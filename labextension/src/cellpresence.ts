@@ -15,6 +15,8 @@ import { ICellMark, applyUserColor, cellMarks } from './presencemodel';
 const MARKERS_CLASS = 'jp-collab-CellMarkers';
 const CELL_CLASS = 'jp-collab-mod-remoteActive';
 
+type Cell = Notebook['widgets'][number];
+
 export class CellPresence implements IDisposable {
   constructor(options: CellPresence.IOptions) {
     this._notebook = options.notebook;
@@ -98,9 +100,20 @@ export class CellPresence implements IDisposable {
     this._apply(marks);
   }
 
+  /**
+   * Put the marks on the cells. Only the cells marked before or now are
+   * touched: this runs on every awareness change, and a notebook may have
+   * thousands of cells, whose DOM is better left alone (a query or a style
+   * write per cell, each time, cost layout work while a large notebook
+   * opened).
+   */
   private _apply(marks: Map<string, ICellMark[]>): void {
+    const marked = new Set<Cell>();
     for (const cell of this._notebook.widgets) {
       const people = marks.get(cell.model.id) ?? [];
+      if (people.length === 0 && !this._marked.has(cell)) {
+        continue;
+      }
       let box = cell.node.querySelector(
         `:scope > .${MARKERS_CLASS}`
       ) as HTMLElement | null;
@@ -110,6 +123,7 @@ export class CellPresence implements IDisposable {
         cell.node.style.removeProperty('--jp-collab-cell-color');
         continue;
       }
+      marked.add(cell);
       const signature = people.map(p => `${p.key}:${p.color}`).join('|');
       if (box && box.dataset.signature === signature) {
         continue;
@@ -145,6 +159,7 @@ export class CellPresence implements IDisposable {
       cell.addClass(CELL_CLASS);
       cell.node.style.setProperty('--jp-collab-cell-color', people[0].color);
     }
+    this._marked = marked;
   }
 
   private _notebook: Notebook;
@@ -154,6 +169,8 @@ export class CellPresence implements IDisposable {
   private _refresh: ISignal<any, void> | null;
   private _pending = false;
   private _isDisposed = false;
+  /** The cells that carry marks (see _apply). */
+  private _marked = new Set<Cell>();
 }
 
 export namespace CellPresence {

@@ -212,6 +212,48 @@ export function resolvePosition(
   }
 }
 
+/**
+ * Whether a relative position (JSON) may point into `ytext`: false when it
+ * names another type (a position records its type, by id for a nested type
+ * such as a notebook cell's source, by name for a root type). A cheap test,
+ * for the many editors of a notebook that each hear every awareness change.
+ */
+export function mayPointInto(ytext: Y.Text, relative: any): boolean {
+  if (!relative || typeof relative !== 'object') {
+    return false;
+  }
+  const item = ytext._item;
+  const type = relative.type;
+  if (type && typeof type === 'object') {
+    return !!item && item.id.client === type.client && item.id.clock === type.clock;
+  }
+  if (typeof relative.tname === 'string') {
+    return item === null;
+  }
+  return true;
+}
+
+/**
+ * What of a client's awareness state shows in the editor of `ytext` (its
+ * cursors there, name and colour), as a string to compare; null when none
+ * of its cursors is in this text. An awareness change that leaves it equal
+ * (the person moved in another cell, or changed another field) needs no
+ * redraw of this editor.
+ */
+export function cursorSignature(ytext: Y.Text, state: any, clientId: number): string | null {
+  if (!state || !Array.isArray(state.cursors)) {
+    return null;
+  }
+  const here = (state.cursors as ICursor[]).some(
+    c => mayPointInto(ytext, c?.head) && resolvePosition(ytext, c?.head) !== null
+  );
+  if (!here) {
+    return null;
+  }
+  const key = userKey(state.user, clientId);
+  return `${JSON.stringify(state.cursors)}|${userName(state.user, key)}|${userColor(state.user, key)}`;
+}
+
 /** Our cursors in relative positions. */
 export function encodeCursors(
   ytext: Y.Text,
@@ -329,6 +371,8 @@ export function remoteCursors(options: {
       private _timer: any = null;
       private _pending = false;
       private _refreshQueued = false;
+      /** What `_build` drew last, per client (see cursorSignature). */
+      private _drawn = new Map<number, string>();
 
       constructor(view: EditorView) {
         this._view = view;
@@ -428,8 +472,24 @@ export function remoteCursors(options: {
         });
       }
 
+      /**
+       * Someone's awareness changed: redraw only when what shows here changed
+       * (a notebook has one editor per cell, each hearing every change; each
+       * redraw is a dispatch, and CodeMirror measures the editor after it).
+       */
       private _onChange = (change: IChange): void => {
-        this._moved(change.added.concat(change.updated, change.removed));
+        const states = awareness.getStates();
+        const moved: number[] = [];
+        for (const id of change.added.concat(change.updated, change.removed)) {
+          if (id === awareness.clientID) {
+            continue;
+          }
+          const next = cursorSignature(ytext, states.get(id), id);
+          if (next !== (this._drawn.get(id) ?? null)) {
+            moved.push(id);
+          }
+        }
+        this._moved(moved);
       };
 
       /**
@@ -483,10 +543,16 @@ export function remoteCursors(options: {
         const decorations: Range<Decoration>[] = [];
         const docLength = view.state.doc.length;
         const me = awareness.clientID;
+        this._drawn.clear();
         awareness.getStates().forEach((state: any, clientId: number) => {
           if (clientId === me || !state || !Array.isArray(state.cursors)) {
             return;
           }
+          const signature = cursorSignature(ytext, state, clientId);
+          if (signature === null) {
+            return;
+          }
+          this._drawn.set(clientId, signature);
           const user = state.user;
           const key = userKey(user, clientId);
           const color = userColor(user, key);

@@ -216,7 +216,7 @@ export class RoomConnection {
     const online = options.isOnline ? options.isOnline() : true;
     this._state = initialState(online);
 
-    this.doc.on('update', this._onDocUpdate);
+    this._listenUpdates(true);
     this.awareness.on('update', this._onAwarenessUpdate);
     // Avoid an unhandled rejection when nobody awaits `synced`.
     this._synced.promise.catch(() => undefined);
@@ -399,7 +399,7 @@ export class RoomConnection {
     this._readOnlyChanges?.destroy();
     this._readOnlyChanges = null;
     this._dropHeld();
-    this.doc.off('update', this._onDocUpdate);
+    this._listenUpdates(false);
     this.awareness.off('update', this._onAwarenessUpdate);
     const socket = this._socket;
     if (socket) {
@@ -611,11 +611,8 @@ export class RoomConnection {
         encoding.writeVarUint(encoder, MessageType.Sync);
         let syncType: number;
         try {
-          syncType = syncProtocol.readSyncMessage(
-            decoder,
-            encoder,
-            this.doc,
-            this
+          syncType = this._applyRemote(() =>
+            syncProtocol.readSyncMessage(decoder, encoder, this.doc, this)
           );
         } catch (err) {
           console.error('jupyter-collab: bad sync message', err);
@@ -1032,6 +1029,54 @@ export class RoomConnection {
     }
   }
 
+  /**
+   * Run `apply` (reading the server's sync message into the document)
+   * without an `update` listener on the document during the server's
+   * transaction.
+   *
+   * Yjs encodes every transaction's update for the document's `update`
+   * listeners; ours only sends local changes, so holding it while the
+   * server's changes are applied made Yjs encode each of them again, to be
+   * dropped: for a first sync of a 4 MiB text, that doubled the time to
+   * apply it and left megabytes of garbage. Observers (JupyterLab's models,
+   * ours) may make local changes in reaction: Yjs runs those as
+   * transactions of their own after the server's, and the listener
+   * is back for them (an `afterTransaction` listener, which costs no
+   * encoding, puts it back before Yjs encodes them), so they are sent as
+   * usual, each once.
+   */
+  private _applyRemote<T>(apply: () => T): T {
+    const onTransaction = (transaction: Y.Transaction): void => {
+      if (transaction.origin === this) {
+        this._listenUpdates(false);
+        if (!this.writable && this._readOnlyChanges) {
+          this._noteKeys(transaction, this._remoteKeys);
+        }
+      } else {
+        this._listenUpdates(true);
+      }
+    };
+    this._listenUpdates(false);
+    this.doc.on('afterTransaction', onTransaction);
+    try {
+      return apply();
+    } finally {
+      this.doc.off('afterTransaction', onTransaction);
+      this._listenUpdates(true);
+    }
+  }
+
+  /** Hold the document's `update` listener, or not (see _applyRemote). */
+  private _listenUpdates(on: boolean): void {
+    if (on && !this._listening && !this._isDisposed) {
+      this.doc.on('update', this._onDocUpdate);
+      this._listening = true;
+    } else if (!on && this._listening) {
+      this.doc.off('update', this._onDocUpdate);
+      this._listening = false;
+    }
+  }
+
   private _onDocUpdate = (
     update: Uint8Array,
     origin: unknown,
@@ -1087,6 +1132,7 @@ export class RoomConnection {
   private _watchHandle: any = null;
   private _watching: 'open' | 'probe' | null = null;
   private _divergedLocally = false;
+  private _listening = false;
   private _state: IConnectionState;
   private _session: ISessionModel | null = null;
   private _renewSession = false;

@@ -598,3 +598,125 @@ describe('whenSynced', () => {
     expect(await refused).toBe(false);
   });
 });
+
+describe("applying the server's changes (issue 8: time to editable)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Whether the document has an `update` listener (Yjs then encodes every transaction). */
+  const encodes = (doc: Y.Doc): boolean =>
+    (doc as unknown as { _observers: Map<string, unknown> })._observers.has('update');
+
+  it('holds no update listener while the first sync and later updates are applied', async () => {
+    const h = setup();
+    h.server.doc.getText('source').insert(0, 'x'.repeat(10_000));
+    const seen: boolean[] = [];
+    h.doc.getText('source').observe(() => seen.push(encodes(h.doc)));
+    expect(encodes(h.doc)).toBe(true);
+    await h.sync();
+    h.socket().receive(h.server.update(d => d.getText('source').insert(0, 'A')));
+    expect(seen).toEqual([false, false]);
+    expect(h.doc.getText('source').length).toBe(10_001);
+    // local changes are sent again at once afterwards
+    expect(encodes(h.doc)).toBe(true);
+    h.socket().sent = [];
+    h.doc.getText('source').insert(0, 'B');
+    expect(h.socket().sentTypes()).toEqual(['sync2']);
+    h.server.handle(h.socket().sent);
+    expect(h.server.doc.getText('source').toString()).toBe('BA' + 'x'.repeat(10_000));
+  });
+
+  it("sends a local change that an observer makes while the server's change is applied", async () => {
+    const h = setup();
+    await h.sync();
+    // JupyterLab's models react to remote changes; a change of theirs made
+    // in an observer is a nested transaction of ours, to be sent as usual.
+    h.doc.getText('source').observe(event => {
+      if (event.transaction.origin === h.conn) {
+        h.doc.getMap('meta').set('seen', event.target.toString().length);
+        h.doc.getText('notes').insert(0, 'n');
+      }
+    });
+    h.socket().sent = [];
+    h.socket().receive(h.server.update(d => d.getText('source').insert(0, 'hello')));
+    expect(h.socket().sentTypes()).toEqual(['sync2', 'sync2']);
+    h.server.handle(h.socket().sent);
+    expect(h.server.doc.getMap('meta').get('seen')).toBe(5);
+    expect(h.server.doc.getText('notes').toString()).toBe('n');
+    expect(h.server.doc.getText('source').toString()).toBe('hello');
+  });
+
+  it('sends the local changes made during the apply as Yjs encodes them, never the whole document', async () => {
+    const h = setup();
+    h.server.doc.getText('source').insert(0, 'x'.repeat(100_000));
+    await h.sync();
+    const cells = h.doc.getArray<Y.Map<any>>('cells');
+    cells.observe(event => {
+      if (event.transaction.origin === h.conn) {
+        // an observer writing to each cell it sees arrive
+        cells.forEach(cell => cell.set('seen', true));
+      }
+    });
+    h.socket().sent = [];
+    h.socket().receive(
+      h.server.update(d => {
+        const remote = d.getArray<Y.Map<any>>('cells');
+        d.transact(() => {
+          for (let i = 0; i < 20; i++) {
+            remote.push([new Y.Map()]);
+          }
+        });
+      })
+    );
+    const sent = h.socket().sent;
+    expect(sent).toHaveLength(20);
+    // (Yjs encodes a queued transaction up to the state when it is cleaned
+    // up, so the first ones also hold the later ones' small changes; none
+    // holds the document.)
+    for (const frame of sent) {
+      expect(frame.length).toBeLessThan(1000);
+    }
+    h.server.handle(sent);
+    const serverCells = h.server.doc.getArray<Y.Map<any>>('cells');
+    expect(serverCells.length).toBe(20);
+    expect(serverCells.toArray().every(cell => cell.get('seen') === true)).toBe(true);
+  });
+
+  it('keeps a local deletion made by an observer during the apply', async () => {
+    const h = setup();
+    h.server.doc.getText('source').insert(0, 'abc');
+    await h.sync();
+    h.doc.getText('source').observe(event => {
+      if (event.transaction.origin === h.conn && event.target.toString().startsWith('Z')) {
+        h.doc.getText('source').delete(0, 1);
+      }
+    });
+    h.socket().sent = [];
+    h.socket().receive(h.server.update(d => d.getText('source').insert(0, 'Z')));
+    expect(h.doc.getText('source').toString()).toBe('abc');
+    expect(h.socket().sentTypes()).toEqual(['sync2']);
+    h.server.handle(h.socket().sent);
+    expect(h.server.doc.getText('source').toString()).toBe('abc');
+  });
+
+  it("does not send a viewer's change made during the apply, and counts it as dropped", async () => {
+    const h = setup();
+    await h.sync();
+    h.socket().receive(encodeNotice({ type: 'role', role: 'viewer' }));
+    let dropped = 0;
+    h.conn.localChangeDropped.connect(() => dropped++);
+    h.doc.getText('source').observe(event => {
+      if (event.transaction.origin === h.conn) {
+        h.doc.getMap('meta').set('seen', true);
+      }
+    });
+    h.socket().sent = [];
+    h.socket().receive(h.server.update(d => d.getText('source').insert(0, 'v')));
+    expect(h.socket().sentTypes()).toEqual([]);
+    expect(dropped).toBe(1);
+  });
+});
