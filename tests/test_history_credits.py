@@ -409,3 +409,41 @@ async def test_restore_credits_outlive_the_log(jp_root_dir, jp_serverapp, connec
     assert await store.read(room) == []  # nothing of the log is left
     status, after = await api("GET", *doc(room, "attribution"))
     assert _lines(after) == _lines(before)
+
+
+async def test_restore_after_the_room_closed_credits_the_authors(
+    jp_root_dir, jp_serverapp, connect, api, rooms
+):
+    """A room compacts its log into a snapshot when it closes; the log it folded is kept for
+    a while. A restore made after that, of a version older than the snapshot, credited the
+    restorer with everyone's text (the version's text was "nobody's" once a snapshot passed
+    it). It now replays the kept log, as the command line's offline restore does."""
+    (jp_root_dir / "k.txt").write_text("")
+    alice = await connect("k.txt", headers=token_header("alice"))
+    bob = await connect("k.txt", headers=token_header("bob"))
+    room = room_of(alice)
+    await _type(alice, 0, "alpha by alice\n")
+    await eventually(lambda: text_of(bob) == "alpha by alice\n")
+    await _type(bob, len("alpha by alice\n"), "beta by bob\n")
+    await eventually(lambda: text_of(alice) == "alpha by alice\nbeta by bob\n")
+    both = await named(api, room, "Both lines", user="bob")
+    await _type(bob, len(text_of(bob)), "gamma by bob\n")  # (so the snapshot passes the version)
+    await eventually(lambda: text_of(alice).endswith("gamma by bob\n"))
+    alice.close()
+    bob.close()
+    await eventually(lambda: room not in rooms.rooms, what="room dropped")
+    await _collab_app(jp_serverapp).maintenance.run_once()
+    snapshot, _ = await rooms.store.history(room)
+    version = await rooms.store.get_version(room, both["id"])
+    assert snapshot is not None and snapshot.upto_seq > version.seq, "compacted past it"
+
+    alice = await connect("k.txt", headers=token_header("alice"))
+    del alice.jdoc._ysource[len("alpha by alice\n") : len(text_of(alice))]
+    await eventually(lambda: rooms.rooms[room].jdoc.get() == "alpha by alice\n")
+    status, result = await api("POST", *doc(room, "restore"), body={"version": both["id"]})
+    assert status == 200, result
+    await eventually(lambda: text_of(alice) == "alpha by alice\nbeta by bob\n", what="restored")
+    status, who = await api("GET", *doc(room, "attribution"))
+    assert status == 200
+    assert _lines(who) == [("alice", None, ["alice"]), ("bob", "alice", ["bob"])]
+    assert result["version"]["authors"] == ["bob"]

@@ -31,15 +31,13 @@ from traitlets import Bool, Unicode
 
 from ..documents.filesync import _digest
 from ..documents.kinds import detect_eol
-from ..history.attribution import replay, replay_from
 from ..history.content import value_at
 from ..history.provenance import encode
 from ..history.roomversions import version_json, version_reference
-from ..history.service import _prepare_restore
+from ..history.service import _prepare_restore, marks_at
 from ..origins import OriginKind
 from ..persistence import AuditAction, AuditEvent, NewUpdate
 from ..persistence.catalog import room_kind
-from ..persistence.history import merge
 from .base import (
     ALIASES,
     FLAGS,
@@ -230,28 +228,6 @@ class RestoreApp(VersionOption, CollabCommandBase):
 
     # -- on the store and the file --------------------------------------------------------------
 
-    @staticmethod
-    async def _marks_at(store: Any, doc_id: str, kind: Any, version: Any) -> Any:
-        """Who wrote what in the version, as attribution says (``History._marks_at``), from
-        the whole retained log when it still starts at the beginning: a snapshot made after
-        the version (rooms compact when they close) does not make its text nobody's while
-        the log it folded is still kept."""
-        retained = await store.read(doc_id)
-        if retained and retained[0].seq == 1:
-            upto = [e for e in retained if e.seq <= version.seq]
-
-            def replays() -> bool:  # (not across a file loaded afresh: ``store.reset``)
-                state = merge(None, [e.update for e in upto])
-                return state is not None and value_at(state, kind) == value_at(version.state, kind)
-
-            if await asyncio.to_thread(replays):
-                return await asyncio.to_thread(replay_from, kind, None, upto)
-        snapshot, entries = await store.history(doc_id)
-        if snapshot is not None and snapshot.upto_seq > version.seq:
-            return await asyncio.to_thread(replay, kind, version.state, [])
-        entries = [e for e in entries if e.seq <= version.seq]
-        return await asyncio.to_thread(replay_from, kind, snapshot, entries)
-
     async def _offline(
         self, where: Where, store: Any, ids: Any, doc_id: str, version: Any
     ) -> dict[str, Any]:
@@ -288,7 +264,7 @@ class RestoreApp(VersionOption, CollabCommandBase):
                     "or use --force to overwrite the change"
                 )
         target = await asyncio.to_thread(value_at, version.state, kind)
-        marks = await self._marks_at(store, doc_id, kind, version)
+        marks = await marks_at(store, doc_id, kind, version)
         provenance = await asyncio.to_thread(encode, marks)
         update, credits = await asyncio.to_thread(
             _prepare_restore, kind, current, target, marks, username

@@ -126,6 +126,10 @@ class FileSync:
         # still holds the writer lease (its fencing token is the current one), so a server
         # that paused past its lease never overwrites its successor's saves.
         self.fence: Callable[[], Awaitable[bool]] | None = None
+        # Set while this server is not the writer: the writer's saves make this server's merge
+        # base stale, so the first save or poll after taking the lease over adopts the base the
+        # writer recorded first (a merge from the stale one would repeat the writer's saves).
+        self._stale_base = False
 
     @property
     def dirty(self) -> bool:
@@ -347,7 +351,8 @@ class FileSync:
         if self._first_unsaved is None:
             self._first_unsaved = now
         if not self.may_write():
-            return  # the writer saves; if this server becomes it, writer_changed saves
+            self._stale_base = True
+            return  # the writer saves; if this server becomes it, became_writer saves
         if self._save_task is None or self._save_task.done():
             self._save_task = self._spawn(self._autosave())
 
@@ -407,11 +412,14 @@ class FileSync:
         that is not the room's writer does not write (False): the writer has the same content.
         """
         if not self.may_write():
+            self._stale_base = True
             return False
         through: list[asyncio.Future[bool]] = []
         async with self._lock:
             started = self._first_unsaved
             try:
+                if self._stale_base:
+                    await self._adopt_writer_base()
                 on_disk = await self._stat()
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
@@ -493,9 +501,13 @@ class FileSync:
 
     async def poll_once(self) -> None:
         if not self.may_write():
+            self._stale_base = True
             return  # the writer watches the file: two servers would merge one change twice
+        differs = False
         async with self._lock:
             try:
+                if self._stale_base:
+                    differs = bool(await self._adopt_writer_base())
                 on_disk = await self._stat()
                 if on_disk != self.last_modified:
                     await self._merge_from_disk()
@@ -507,6 +519,8 @@ class FileSync:
                 self._missing = self.path
                 return
             self._missing = None
+        if differs:
+            self.changed()
 
     async def _poll_loop(self) -> None:
         while not self._closed:
@@ -558,44 +572,55 @@ class FileSync:
         self.room.emit("disk_merged", path=self.path)
 
     async def became_writer(self) -> None:
-        """This server now writes and watches the file (it took the writer lease over).
+        """This server now writes and watches the file (it took the writer lease over): adopt
+        the writer's merge base now rather than at the first save or poll, and save what the
+        file lacks."""
+        async with self._lock:
+            try:
+                differs = await self._adopt_writer_base()
+            except FileGone:
+                self.room.file_deleted()
+                return
+        if differs:
+            self.changed()
+        elif differs is not None and self._first_unsaved is not None:
+            self._first_unsaved = None
+
+    async def _adopt_writer_base(self) -> bool | None:
+        """Take the merge base the previous writer recorded for what the file holds (with the
+        lock held). Whether the room then differs from the file; None when the file cannot be
+        read now (the base stays as it was); ``FileGone`` when it is gone.
 
         The previous writer saved and merged with merge bases of its own, which it recorded in
         the shared file-ids database: take the base whose content is the file's, so that the
         next merge from disk is the edit from what the file really holds (merging from this
-        server's older base would repeat the previous writer's saves: lines doubled). Then save
-        what the file lacks.
+        server's older base would repeat the previous writer's saves: lines doubled). Every
+        save and poll runs this first while the flag says the base is stale, since either may
+        get the lock before the ``became_writer`` task does.
         """
-        async with self._lock:
-            try:
-                value, last_modified = await self._read()
-            except FileGone:
-                self.room.file_deleted()
-                return
-            except FileUnloadable as exc:
-                self.log.warning("Taking over %s: cannot read it: %s", self.path, exc)
-                return
-            digest = _digest(value)
-            base = None
-            if self._bases is not None:
-                base = await self._bases.base(self._file_id, digest)
-            if base is not None and _content_of(base, self.kind) == value:
-                self._base_update = base
-            elif value == value_of(self.room.jdoc):
-                self._set_base(self.room.ydoc.get_update(), digest)
-            else:
-                self.log.warning(
-                    "Taking over %s: no merge base matches the file; merging from this "
-                    "server's own", self.path,
-                )  # fmt: skip
-            self.last_modified = last_modified
-            self._disk_digest = None
-            await self._merge_value(value)  # a change made on disk meanwhile, if any
-            differs = value_of(self.room.jdoc) != value
-        if differs:
-            self.changed()
-        elif self._first_unsaved is not None and not differs:
-            self._first_unsaved = None
+        try:
+            value, last_modified = await self._read()
+        except FileUnloadable as exc:
+            self.log.warning("Taking over %s: cannot read it: %s", self.path, exc)
+            return None
+        self._stale_base = False
+        digest = _digest(value)
+        base = None
+        if self._bases is not None:
+            base = await self._bases.base(self._file_id, digest)
+        if base is not None and _content_of(base, self.kind) == value:
+            self._base_update = base
+        elif value == value_of(self.room.jdoc):
+            self._set_base(self.room.ydoc.get_update(), digest)
+        else:
+            self.log.warning(
+                "Taking over %s: no merge base matches the file; merging from this "
+                "server's own", self.path,
+            )  # fmt: skip
+        self.last_modified = last_modified
+        self._disk_digest = None
+        await self._merge_value(value)  # a change made on disk meanwhile, if any
+        return value_of(self.room.jdoc) != value
 
     # -- lifecycle -------------------------------------------------------------------------
 

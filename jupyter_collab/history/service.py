@@ -30,6 +30,7 @@ from ..persistence import (
     Version,
     VersionInfo,
 )
+from ..persistence.history import merge
 from .attribution import RestoreCredits, annotate, mentioned, replay, replay_from, summarize
 from .audit import AuditLog
 from .content import json_content, value_at, value_of
@@ -48,6 +49,32 @@ class NoHistory(LookupError):
 
 class PathTaken(Exception):
     """A deleted document cannot be restored to its path: another file is there now."""
+
+
+async def marks_at(store: Any, doc_id: str, kind: DocumentKind, version: Version) -> Marks:
+    """Who wrote what in a version, as attribution at its seq says.
+
+    From the whole retained log when it still starts at the beginning and replays to the
+    version: rooms compact when they close, and a snapshot made after the version must not
+    make its text nobody's while the log it folded is still kept (restores would then credit
+    the restorer with everyone's text). Else from the snapshot and the log after it; if the
+    log before the version was compacted away, its content is nobody's (as attribution says).
+    """
+    retained = await store.read(doc_id)
+    if retained and retained[0].seq == 1:
+        upto = [e for e in retained if e.seq <= version.seq]
+
+        def replays() -> bool:  # (not across a file loaded afresh: ``store.reset``)
+            state = merge(None, [e.update for e in upto])
+            return state is not None and value_at(state, kind) == value_at(version.state, kind)
+
+        if await _off_loop(replays):
+            return await _off_loop(replay_from, kind, None, upto)
+    snapshot, entries = await store.history(doc_id)
+    if snapshot is not None and snapshot.upto_seq > version.seq:
+        return await _off_loop(replay, kind, version.state, [])
+    entries = [e for e in entries if e.seq <= version.seq]
+    return await _off_loop(replay_from, kind, snapshot, entries)
 
 
 class History:
@@ -233,13 +260,7 @@ class History:
         return result
 
     async def _marks_at(self, doc_id: str, kind: DocumentKind, version: Version) -> Marks:
-        """Who wrote what in a version, as the attribution at its seq says; if the log before
-        it was compacted away, its content is nobody's (as attribution says of it too)."""
-        snapshot, entries = await self.store.history(doc_id)
-        if snapshot is not None and snapshot.upto_seq > version.seq:
-            return await _off_loop(replay, kind, version.state, [])
-        entries = [e for e in entries if e.seq <= version.seq]
-        return await _off_loop(replay_from, kind, snapshot, entries)
+        return await marks_at(self.store, doc_id, kind, version)
 
     def annotate(
         self, doc_id: str, snapshot: Snapshot | None, entries: Sequence[LogEntry]
