@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
-
-from jupyter_core.application import JupyterApp
+from typing import Any
 
 from .._version import __version__
-from .base import USAGE
+from .base import USAGE, UsageExitStatus
 
 _CLI = "jupyter_collab.cli"
 # name -> (application, one line of help). Applications are named, not imported: traitlets
@@ -26,25 +24,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class CollabCommand(JupyterApp):
+class CollabCommand(UsageExitStatus):
     name = "jupyter-collab"
     version = __version__
     description = "Look after jupyter-collab's data (history, file ids, shares)."
     subcommands: Any = SUBCOMMANDS
-    _initializing = False
-
-    def initialize(self, argv: Any = None) -> None:
-        self._initializing = True
-        try:
-            super().initialize(argv)
-        finally:
-            self._initializing = False
-
-    def exit(self, exit_status: int | None = 0) -> NoReturn:
-        if self._initializing and exit_status == 1:
-            exit_status = USAGE
-        super().exit(exit_status)
-        raise SystemExit(exit_status)
 
     def start(self) -> None:
         if self.subapp is None:

@@ -109,7 +109,27 @@ class Where:
         return self.db_path
 
 
-class CollabCommandBase(JupyterApp):
+class UsageExitStatus(JupyterApp):
+    """traitlets turns a bad option into exit code 1; a wrong command line is 2 here (for the
+    top-level command and every subcommand alike), so scripts can tell it from a failure."""
+
+    _initializing = False
+
+    def initialize(self, argv: Any = None) -> None:
+        self._initializing = True
+        try:
+            super().initialize(argv)
+        finally:
+            self._initializing = False
+
+    def exit(self, exit_status: int | None = 0) -> NoReturn:
+        if self._initializing and exit_status == 1:
+            exit_status = USAGE
+        super().exit(exit_status)
+        raise SystemExit(exit_status)  # (for the type checker: exit raises)
+
+
+class CollabCommandBase(UsageExitStatus):
     """A subcommand: reads ``jupyter_server_config`` (where ``CollabApp`` and ``ServerApp``
     are configured), so ``db_path``, ``database_url`` and the served folder are the server's
     unless given on the command line."""
@@ -139,23 +159,7 @@ class CollabCommandBase(JupyterApp):
     # (argument names shown in usage messages; subcommands set it)
     usage_line = ""
 
-    _initializing = False
-
     # -- configuration ------------------------------------------------------------------------
-
-    def initialize(self, argv: Any = None) -> None:
-        # traitlets turns a bad option into exit code 1; a wrong command line is 2 here.
-        self._initializing = True
-        try:
-            super().initialize(argv)
-        finally:
-            self._initializing = False
-
-    def exit(self, exit_status: int | None = 0) -> NoReturn:
-        if self._initializing and exit_status == 1:
-            exit_status = USAGE
-        super().exit(exit_status)
-        raise SystemExit(exit_status)  # (for the type checker: exit raises)
 
     def collab_settings(self) -> Settings:
         """The server extension's settings this command needs, from the same configuration

@@ -16,6 +16,7 @@ import { avatar, button } from '../history/viewer';
 import { IAnchor, IComment, IThread } from './api';
 import { IMentionQuery, insertMention, mentionAt, splitMentions } from './mentions';
 import { CommentsModel, FILTERS, ICommentsProblem, ThreadFilter, orderThreads } from './model';
+import { nextInList } from '../listkeys';
 
 /** Where a thread is, as the panel says it. */
 export interface IThreadPlace {
@@ -868,29 +869,20 @@ export class CommentsPanel extends Widget {
       return;
     }
     const buttons = Array.from(this._list.querySelectorAll<HTMLButtonElement>(`.${CLASS}-place`));
-    const i = buttons.indexOf(target as HTMLButtonElement);
-    let next = -1;
-    switch (event.key) {
-      case 'ArrowDown':
-        next = Math.min(buttons.length - 1, i + 1);
-        break;
-      case 'ArrowUp':
-        next = Math.max(0, i - 1);
-        break;
-      case 'Home':
-        next = 0;
-        break;
-      case 'End':
-        next = buttons.length - 1;
-        break;
-      case 'Escape':
-        if (this._model?.selectedId) {
-          event.preventDefault();
-          this._model.select(null);
-        }
-        return;
-      default:
-        return;
+    if (event.key === 'Escape') {
+      if (this._model?.selectedId) {
+        event.preventDefault();
+        this._model.select(null);
+      }
+      return;
+    }
+    const next = nextInList(
+      event.key,
+      buttons.indexOf(target as HTMLButtonElement),
+      buttons.length
+    );
+    if (next === null) {
+      return;
     }
     event.preventDefault();
     buttons[next]?.focus();

@@ -22,6 +22,7 @@ import {
 import { HistoryModel, IHistoryProblem } from './model';
 import { avatar, button } from './viewer';
 import { VersionMode } from './viewmodel';
+import { nextInList } from '../listkeys';
 
 export namespace HistoryPanel {
   export interface IOptions {
@@ -522,23 +523,13 @@ export class HistoryPanel extends Widget {
         '.jp-collab-HistoryPanel-versionButton'
       )
     );
-    const i = buttons.indexOf(target as HTMLButtonElement);
-    let next = -1;
-    switch (event.key) {
-      case 'ArrowDown':
-        next = Math.min(buttons.length - 1, i + 1);
-        break;
-      case 'ArrowUp':
-        next = Math.max(0, i - 1);
-        break;
-      case 'Home':
-        next = 0;
-        break;
-      case 'End':
-        next = buttons.length - 1;
-        break;
-      default:
-        return;
+    const next = nextInList(
+      event.key,
+      buttons.indexOf(target as HTMLButtonElement),
+      buttons.length
+    );
+    if (next === null) {
+      return;
     }
     event.preventDefault();
     buttons[next]?.focus();
