@@ -135,6 +135,11 @@ async def test_a_paused_writer_does_not_save_after_another_took_over(group: Any)
     paused, other = servers[w], servers[1 - w]
     on_paused, on_other = clients[w], clients[1 - w]
     assert paused.process is not None
+    # (its log line comes after the file is written: paused in between, the line of the save
+    # made before the pause would be counted as one made after it)
+    await eventually(
+        lambda: saves_in(paused.log(), "p.txt") >= 1, timeout=120, what="the first save logged"
+    )
     os.kill(paused.process.pid, signal.SIGSTOP)
     try:
         on_paused.jdoc._ysource.insert(len(text_of(on_paused)), "typed to the paused one\n")
