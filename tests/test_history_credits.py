@@ -38,18 +38,24 @@ async def _type(client: Any, at: int, text: str) -> None:
         client.jdoc._ysource.insert(at + i, ch)
 
 
-async def test_restore_credits_the_authors_of_what_it_brings_back(
-    jp_root_dir, jp_serverapp, connect, api, rooms
-):
-    (jp_root_dir / "c.txt").write_text("")
-    alice = await connect("c.txt", headers=token_header("alice"))
-    bob = await connect("c.txt", headers=token_header("bob"))
+async def _two_authors(root: Any, name: str, connect: Any, api: Any) -> tuple[Any, Any, str, dict]:
+    """alice writes a line, bob a second one, and bob names the version holding both."""
+    (root / name).write_text("")
+    alice = await connect(name, headers=token_header("alice"))
+    bob = await connect(name, headers=token_header("bob"))
     room = room_of(alice)
     await _type(alice, 0, "alpha by alice\n")
     await eventually(lambda: text_of(bob) == "alpha by alice\n")
     await _type(bob, len("alpha by alice\n"), "beta by bob\n")
     await eventually(lambda: text_of(alice) == "alpha by alice\nbeta by bob\n")
     both = await named(api, room, "Both lines", user="bob")
+    return alice, bob, room, both
+
+
+async def test_restore_credits_the_authors_of_what_it_brings_back(
+    jp_root_dir, jp_serverapp, connect, api, rooms
+):
+    alice, bob, room, both = await _two_authors(jp_root_dir, "c.txt", connect, api)
 
     # alice removes bob's line, then restores the version that had it
     del alice.jdoc._ysource[len("alpha by alice\n") : len(text_of(alice))]
@@ -418,15 +424,7 @@ async def test_restore_after_the_room_closed_credits_the_authors(
     a while. A restore made after that, of a version older than the snapshot, credited the
     restorer with everyone's text (the version's text was "nobody's" once a snapshot passed
     it). It now replays the kept log, as the command line's offline restore does."""
-    (jp_root_dir / "k.txt").write_text("")
-    alice = await connect("k.txt", headers=token_header("alice"))
-    bob = await connect("k.txt", headers=token_header("bob"))
-    room = room_of(alice)
-    await _type(alice, 0, "alpha by alice\n")
-    await eventually(lambda: text_of(bob) == "alpha by alice\n")
-    await _type(bob, len("alpha by alice\n"), "beta by bob\n")
-    await eventually(lambda: text_of(alice) == "alpha by alice\nbeta by bob\n")
-    both = await named(api, room, "Both lines", user="bob")
+    alice, bob, room, both = await _two_authors(jp_root_dir, "k.txt", connect, api)
     await _type(bob, len(text_of(bob)), "gamma by bob\n")  # (so the snapshot passes the version)
     await eventually(lambda: text_of(alice).endswith("gamma by bob\n"))
     alice.close()
