@@ -78,6 +78,8 @@ function setup(api = new FakeApi()) {
   const delivered: number[][] = [];
   const unread: number[] = [];
   const states: boolean[] = [];
+  const earlierOnes: number[] = [];
+  const live: number[] = [];
   const feed = new NotificationFeed({
     api,
     connect: after => {
@@ -85,19 +87,114 @@ function setup(api = new FakeApi()) {
       sockets.push(s);
       return s;
     },
-    deliver: list => delivered.push(list.map(n => n.id)),
+    deliver: (list, earlier) => {
+      delivered.push(list.map(n => n.id));
+      (earlier ? earlierOnes : live).push(...list.map(n => n.id));
+    },
     onUnread: n => unread.push(n),
     onConnected: c => states.push(c),
     interval: 10000,
     reconnectDelay: 1000,
     reconnectMax: 8000
   });
-  return { api, feed, sockets, delivered, unread, states };
+  return { api, feed, sockets, delivered, unread, states, earlierOnes, live };
 }
 
 describe('NotificationFeed', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
+
+  it('a shown notification stays unread until the person opens it or marks it read', async () => {
+    const { api, feed, sockets, delivered, unread } = setup();
+    feed.start();
+    sockets[0].send({ type: 'ready', unread: 0, last: 0, truncated: false });
+    for (const id of [7, 8]) {
+      api.items.push(note(id));
+      sockets[0].send({ type: 'notification', notification: note(id), unread: id - 6 });
+    }
+    await vi.advanceTimersByTimeAsync(60000);
+    expect(delivered).toEqual([[7], [8]]);
+    expect(api.calls).toEqual([]); // (before: 'read 7', 'read 8' as soon as they showed)
+    expect(api.items.filter(n => !n.read).map(n => n.id)).toEqual([7, 8]);
+    expect(feed.unread).toBe(2);
+
+    // the person opens (or marks read) the first one: that one only
+    await feed.markRead([7]);
+    expect(api.calls).toEqual(['read 7']);
+    expect(api.items.filter(n => !n.read).map(n => n.id)).toEqual([8]);
+    expect(feed.unread).toBe(1);
+    expect(unread[unread.length - 1]).toBe(1);
+
+    // "Mark all read" from the bell's menu
+    await feed.markAllRead();
+    expect(api.calls).toEqual(['read 7', 'read 7,8']);
+    expect(feed.unread).toBe(0);
+    await feed.markRead([]); // nothing to do: no request
+    expect(api.calls).toHaveLength(2);
+    feed.dispose();
+  });
+
+  it('two tabs of one user: what one reads, the other counts at once (the pushed count)', async () => {
+    // one server-side store, two pages (feeds) each with its own socket
+    const api = new FakeApi();
+    const one = setup(api);
+    const two = setup(api);
+    for (const tab of [one, two]) {
+      tab.feed.start();
+      tab.sockets[0].send({ type: 'ready', unread: 0, last: 0, truncated: false });
+    }
+    api.items.push(note(3));
+    for (const tab of [one, two]) {
+      tab.sockets[0].send({ type: 'notification', notification: note(3), unread: 1 });
+    }
+    await vi.advanceTimersByTimeAsync(0);
+    expect([one.feed.unread, two.feed.unread]).toEqual([1, 1]);
+    await one.feed.markRead([3]);
+    expect(one.feed.unread).toBe(0);
+    // the server pushes the new count to every socket of the user (docs/notifications.md)
+    two.sockets[0].send({ type: 'unread', unread: 0 });
+    expect(two.feed.unread).toBe(0);
+    expect(two.unread).toEqual([1, 0]);
+    expect(api.calls).toEqual(['read 3']);
+    one.feed.dispose();
+    two.feed.dispose();
+  });
+
+  it('what was there before the page opened is "earlier" (listed, no pop-up); what comes after is live', async () => {
+    const api = new FakeApi();
+    api.items.push(note(1), note(2));
+    const { feed, sockets, earlierOnes, live } = setup(api);
+    feed.start();
+    sockets[0].send({ type: 'notification', notification: note(1) });
+    sockets[0].send({ type: 'notification', notification: note(2) });
+    sockets[0].send({ type: 'ready', unread: 2, last: 2, truncated: false });
+    sockets[0].send({ type: 'notification', notification: note(3), unread: 3 });
+    expect(earlierOnes).toEqual([1, 2]);
+    expect(live).toEqual([3]);
+    // a reconnection's catch-up is what was missed meanwhile: live
+    sockets[0].drop();
+    await vi.advanceTimersByTimeAsync(1000);
+    sockets[1].send({ type: 'notification', notification: note(4) });
+    sockets[1].send({ type: 'ready', unread: 4, last: 4, truncated: false });
+    expect(live).toEqual([3, 4]);
+    expect(earlierOnes).toEqual([1, 2]);
+    feed.dispose();
+  });
+
+  it('with the socket down at first, the first poll is "earlier" and later polls are live', async () => {
+    const api = new FakeApi();
+    api.items.push(note(1));
+    const { feed, sockets, earlierOnes, live } = setup(api);
+    feed.start();
+    sockets[0].drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(earlierOnes).toEqual([1]);
+    api.items.push(note(2));
+    await vi.advanceTimersByTimeAsync(10000);
+    expect(live).toEqual([2]);
+    expect(api.calls.filter(c => c.startsWith('read'))).toEqual([]);
+    feed.dispose();
+  });
 
   it('shows what the socket pushes at once, and never polls while it is up', async () => {
     const { api, feed, sockets, delivered, unread, states } = setup();
@@ -112,8 +209,9 @@ describe('NotificationFeed', () => {
     expect(delivered).toEqual([[7]]);
     expect(unread).toContain(1);
     await vi.advanceTimersByTimeAsync(0);
-    expect(api.calls).toEqual(['read 7']); // marked read once shown; no GET at all
-    expect(feed.unread).toBe(0);
+    // shown is not read: nothing is marked read, and no GET at all
+    expect(api.calls).toEqual([]);
+    expect(feed.unread).toBe(1);
 
     // A long time passes: still no poll, and a focus check asks nothing either.
     await vi.advanceTimersByTimeAsync(120000);

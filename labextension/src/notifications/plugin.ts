@@ -2,9 +2,15 @@
  * The per-user notification stream (docs/notifications.md): pushed by the
  * server over `/api/collab/notifications/ws` as it happens (no polling while
  * that socket is up; polled every `notificationPollInterval` ms while it is
- * down); shown in JupyterLab's notification center with an "Open" action,
- * then marked read on the server. The bell in the status bar shows the
- * unread count, and its menu leads to the e-mail preferences.
+ * down); shown in JupyterLab's notification center with "Open" and "Mark
+ * Read" actions. A notification stays unread until the person opens it or
+ * marks it read (one, or all from the bell's menu), not when its pop-up
+ * shows; the bell in the status bar shows the unread count, which the
+ * server pushes to every tab of the user, and its menu leads to the e-mail
+ * preferences.
+ *
+ * Notifications that were there before the page opened go to the
+ * notification center without a pop-up each (JupyterLab's `autoClose: 0`).
  *
  * Restores of documents that are open here arrive as room notices (shown by
  * the history plugin's notifications): the stream's copy is not shown again.
@@ -29,6 +35,9 @@ const CMD_PREFS = 'jupyter-collab:notification-preferences';
 
 /** The comments plugin's command that opens a document on one of its threads. */
 const OPEN_THREAD = 'jupyter-collab:open-comment-thread';
+
+/** At most this many notifications from before the page opened are listed. */
+const MAX_EARLIER = 20;
 
 export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-collab:user-notifications',
@@ -86,46 +95,92 @@ export const userNotificationsPlugin: JupyterFrontEndPlugin<void> = {
         menu.open(box.left, box.top - 4, { forceY: false });
       }
     });
+    /** Our notifications in JupyterLab's notification center: stream id -> its id there. */
+    const listed = new Map<number, string>();
     const feed = new NotificationFeed({
       api: client,
       connect: after => new WebSocket(client.pushUrl(after)) as unknown as IPushSocketLike,
       interval: collab.settings.get('notificationPollInterval'),
       isHidden: () => document.visibilityState === 'hidden',
-      onUnread: unread => bell.show_(unread, feed.connected),
+      onUnread: unread => {
+        bell.show_(unread, feed.connected);
+        if (unread === 0) {
+          // all read (here, in another tab, on another server): the
+          // notification center keeps none of ours
+          for (const entry of listed.values()) {
+            Notification.dismiss(entry);
+          }
+          listed.clear();
+        }
+      },
       onConnected: connected => bell.show_(feed.unread, connected),
-      deliver: list => {
+      deliver: (list, earlier) => {
         const open_ = openDocuments();
+        const duplicates = list.filter(n => restores.isDuplicate(n, open_));
+        if (duplicates.length) {
+          // shown as notices of the open document: they were read there
+          void feed.markRead(duplicates.map(n => n.id)).catch(() => undefined);
+        }
         const specs = list
-          .filter(n => !restores.isDuplicate(n, open_))
+          .filter(n => !duplicates.includes(n))
           .map(n => ({ id: n.id, spec: streamNotification(n, trans) }));
-        const { shown, more } = pickShown(specs);
+        const { shown, more } = pickShown(specs, earlier ? MAX_EARLIER : undefined);
         if (more > 0) {
           Notification.info(
-            trans._n(
-              '%1 earlier notification about shared documents was not shown.',
-              '%1 earlier notifications about shared documents were not shown.',
-              more
-            ),
-            { autoClose: 10000 }
+            earlier
+              ? trans._n(
+                  '%1 more unread notification is not listed: “Mark All Notifications Read” in the collaboration menu of the status bar clears it.',
+                  '%1 more unread notifications are not listed: “Mark All Notifications Read” in the collaboration menu of the status bar clears them.',
+                  more
+                )
+              : trans._n(
+                  '%1 earlier notification about shared documents was not shown.',
+                  '%1 earlier notifications about shared documents were not shown.',
+                  more
+                ),
+            { autoClose: earlier ? 0 : 10000 }
           );
         }
-        for (const { spec } of shown) {
+        for (const { id, spec } of shown) {
           const path = spec.open;
-          Notification.emit(spec.message, spec.type, {
-            autoClose: spec.autoClose,
-            actions: path
-              ? [
-                  {
-                    label: trans.__('Open'),
-                    caption: trans.__('Open “%1”', path),
-                    callback: () =>
-                      void (spec.thread && app.commands.hasCommand(OPEN_THREAD)
-                        ? app.commands.execute(OPEN_THREAD, { path, thread: spec.thread })
-                        : open(path))
-                  }
-                ]
-              : []
+          const markRead = () =>
+            feed.markRead([id]).then(() => {
+              const entry = listed.get(id);
+              listed.delete(id);
+              if (entry) {
+                Notification.dismiss(entry);
+              }
+            }, err =>
+              Notification.error(
+                trans.__('The notification could not be marked read: %1', String((err as Error)?.message ?? err)),
+                { autoClose: 8000 }
+              )
+            );
+          const actions: Notification.IAction[] = [];
+          if (path) {
+            actions.push({
+              label: trans.__('Open'),
+              caption: trans.__('Open “%1” (marks the notification read)', path),
+              callback: () => {
+                void markRead();
+                void (spec.thread && app.commands.hasCommand(OPEN_THREAD)
+                  ? app.commands.execute(OPEN_THREAD, { path, thread: spec.thread })
+                  : open(path));
+              }
+            });
+          }
+          actions.push({
+            label: trans.__('Mark Read'),
+            caption: trans.__('Mark this notification read'),
+            displayType: 'link',
+            callback: () => void markRead()
           });
+          const entry = Notification.emit(spec.message, spec.type, {
+            // (0: into the notification center, without a pop-up)
+            autoClose: earlier ? 0 : spec.autoClose,
+            actions
+          });
+          listed.set(id, entry);
         }
       }
     });

@@ -3,7 +3,9 @@
  * while the push socket is down (see push.ts; `pause`/`resume`):
  * every `interval` ms while the page is visible, at once when asked (window
  * focus, a role change), never two requests at a time. New unread entries
- * are handed to `deliver`, then marked read.
+ * are handed to `deliver`; they stay unread on the server until the person
+ * opens one or marks it read (the feed's `markRead`): showing a pop-up is
+ * not reading it.
  *
  * No JupyterLab dependency: timers and visibility are injected for tests.
  */
@@ -12,10 +14,12 @@ import { INotificationsApi, IUserNotification, SharingError } from '../sharing/a
 export interface INotificationPollerOptions {
   api: INotificationsApi;
   /**
-   * Show the new unread notifications (oldest first). Every one of them is
-   * marked read afterwards (those it chose not to show, too: duplicates).
+   * Show the new unread notifications (oldest first), each once. They are
+   * not marked read here.
    */
   deliver: (notifications: IUserNotification[]) => void;
+  /** A poll was answered (after its `deliver`). */
+  polled?: () => void;
   /** ms between polls (default 10 s). */
   interval?: number;
   /** Longest wait after repeated failures (default 5 min). */
@@ -32,6 +36,7 @@ export class NotificationPoller {
   constructor(options: INotificationPollerOptions) {
     this._api = options.api;
     this._deliver = options.deliver;
+    this._polled = options.polled ?? (() => undefined);
     this._interval = options.interval ?? 10000;
     this._maxInterval = options.maxInterval ?? 300000;
     this._limit = options.limit ?? 50;
@@ -164,6 +169,7 @@ export class NotificationPoller {
 
   private async _poll(): Promise<void> {
     const fresh: IUserNotification[] = [];
+    let answered = false;
     try {
       for (let page = 0; page < 20; page++) {
         const reply = await this._api.notifications(this._after, this._limit);
@@ -182,6 +188,7 @@ export class NotificationPoller {
         }
       }
       this._failures = 0;
+      answered = true;
     } catch (err) {
       if (
         err instanceof SharingError &&
@@ -192,21 +199,18 @@ export class NotificationPoller {
         this._failures += 1;
       }
     }
-    if (!fresh.length) {
-      return;
-    }
     for (const n of fresh) {
       this._delivered.add(n.id);
     }
-    try {
-      this._deliver(fresh);
-    } catch (err) {
-      console.error('jupyter-collab: showing notifications failed', err);
+    if (fresh.length) {
+      try {
+        this._deliver(fresh);
+      } catch (err) {
+        console.error('jupyter-collab: showing notifications failed', err);
+      }
     }
-    try {
-      this._unread = await this._api.markRead({ ids: fresh.map(n => n.id) });
-    } catch {
-      // They stay unread on the server; this page will not show them again.
+    if (answered) {
+      this._polled();
     }
   }
 
@@ -234,6 +238,7 @@ export class NotificationPoller {
 
   private _api: INotificationsApi;
   private _deliver: (notifications: IUserNotification[]) => void;
+  private _polled: () => void;
   private _interval: number;
   private _maxInterval: number;
   private _limit: number;

@@ -6,6 +6,11 @@
  * socket is up; while it is down the poller takes over (every interval) and
  * the socket reconnects with backoff.
  *
+ * Showing a notification does not read it: it stays unread (on the server,
+ * so in every tab of the user) until the person opens it or marks it read
+ * (`markRead`, `markAllRead`); the server then pushes the new count to every
+ * socket of the user, so the bells of all their tabs follow.
+ *
  * No JupyterLab dependency: the socket factory and timers are injected, so
  * it is unit tested with a fake socket.
  */
@@ -30,8 +35,13 @@ export interface INotificationFeedOptions {
   api: INotificationsApi;
   /** Open the push socket, asking for what came after `after`. */
   connect: (after: number) => IPushSocketLike;
-  /** Show new unread notifications (oldest first); they are marked read after. */
-  deliver: (notifications: IUserNotification[]) => void;
+  /**
+   * Show new unread notifications (oldest first), each once. `earlier`: they
+   * were there before this page connected (its first catch-up or poll), so
+   * they belong in the list of notifications rather than in a pop-up each.
+   * Nothing is marked read by showing it.
+   */
+  deliver: (notifications: IUserNotification[], earlier: boolean) => void;
   /** The unread count changed (from the socket or a poll). */
   onUnread?: (unread: number) => void;
   /** Whether the socket is up changed. */
@@ -64,7 +74,10 @@ export class NotificationFeed {
       isHidden: options.isHidden,
       setTimeout: this._setTimeout,
       clearTimeout: this._clearTimeout,
-      deliver: list => this._show(list, false)
+      deliver: list => this._show(list, false, !this._primed),
+      polled: () => {
+        this._primed = true;
+      }
     });
   }
 
@@ -104,6 +117,18 @@ export class NotificationFeed {
    */
   check(): Promise<void> {
     return this._connected ? Promise.resolve() : this.poller.pollNow();
+  }
+
+  /**
+   * The person opened these notifications or marked them read: mark them
+   * read on the server (the count it answers, and pushes to the user's other
+   * tabs, is the bell's).
+   */
+  async markRead(ids: number[]): Promise<void> {
+    const wanted = ids.filter(id => Number.isInteger(id) && id > 0);
+    if (wanted.length) {
+      this._setUnread(await this._api.markRead({ ids: wanted }));
+    }
   }
 
   /** Mark everything received so far read. */
@@ -172,7 +197,7 @@ export class NotificationFeed {
         if (this._catchingUp) {
           this._catchingUp.push(n);
         } else {
-          this._show([n], true);
+          this._show([n], true, false);
         }
         if (typeof message.unread === 'number') {
           this._setUnread(message.unread);
@@ -191,13 +216,16 @@ export class NotificationFeed {
           this.poller.pause();
           this._onConnected(true);
         }
+        // The page's first catch-up holds what was there before it opened.
+        const earlier = !this._primed;
+        this._primed = true;
         if (missed.length) {
-          this._show(missed, true);
+          this._show(missed, true, earlier);
         }
         if (message.truncated) {
           // More than the socket sends at once was missed: page the rest.
           this.poller.advance(this.after, []);
-          void this._pageRest();
+          void this._pageRest(earlier);
         }
         return;
       }
@@ -211,11 +239,11 @@ export class NotificationFeed {
     }
   }
 
-  private async _pageRest(): Promise<void> {
+  private async _pageRest(earlier: boolean): Promise<void> {
     try {
       for (let page = 0; page < 20; page++) {
         const reply = await this._api.notifications(this.after, 50);
-        this._show(reply.notifications, true);
+        this._show(reply.notifications, true, earlier);
         this._setUnread(reply.unread);
         if (reply.notifications.length < 50) {
           break;
@@ -226,8 +254,11 @@ export class NotificationFeed {
     }
   }
 
-  /** New notifications from the socket or a poll: show the unread ones once. */
-  private _show(list: IUserNotification[], fromSocket: boolean): void {
+  /**
+   * New notifications from the socket or a poll: show the unread ones once
+   * (they stay unread until the person opens them or marks them read).
+   */
+  private _show(list: IUserNotification[], fromSocket: boolean, earlier: boolean): void {
     const fresh: IUserNotification[] = [];
     for (const n of list) {
       this._after = Math.max(this._after, n.id);
@@ -245,16 +276,9 @@ export class NotificationFeed {
       return;
     }
     try {
-      this._deliver(fresh);
+      this._deliver(fresh, earlier);
     } catch (err) {
       console.error('jupyter-collab: showing notifications failed', err);
-    }
-    if (fromSocket) {
-      // (the poller marks what it delivered itself)
-      this._api.markRead({ ids: fresh.map(n => n.id) }).then(
-        unread => this._setUnread(unread),
-        () => undefined // they stay unread on the server; this page will not show them again
-      );
     }
   }
 
@@ -297,7 +321,7 @@ export class NotificationFeed {
 
   private _api: INotificationsApi;
   private _connect: (after: number) => IPushSocketLike;
-  private _deliver: (notifications: IUserNotification[]) => void;
+  private _deliver: (notifications: IUserNotification[], earlier: boolean) => void;
   private _onUnread: (unread: number) => void;
   private _onConnected: (connected: boolean) => void;
   private _reconnectDelay: number;
@@ -307,6 +331,8 @@ export class NotificationFeed {
   private _socket: IPushSocketLike | null = null;
   private _catchingUp: IUserNotification[] | null = null;
   private _connected = false;
+  /** Whether the first catch-up (or poll) of this page is done. */
+  private _primed = false;
   private _started = false;
   private _disposed = false;
   private _failures = 0;
