@@ -138,7 +138,8 @@ export class CellPresence implements IDisposable {
       const names = people.map(p => p.displayName).join(', ');
       box.setAttribute(
         'aria-label',
-        this._trans._n('%2 is in this cell', '%2 are in this cell', people.length, people.length, names)
+        // (%1 is the count, %2 the first argument after it)
+        this._trans._n('%2 is in this cell', '%2 are in this cell', people.length, names)
       );
       box.replaceChildren();
       for (const person of people) {

@@ -345,9 +345,8 @@ export class CommentsPanel extends Widget {
         trans._n(
           '%2 cannot open this document, so they were not notified. Share it with them?',
           '%2 cannot open this document, so they were not notified. Share it with them?',
-          offer.users.length,
-          offer.users.length,
-          names
+          offer.users.length, // %1 (the count)
+          names // %2
         )
       )
     );
