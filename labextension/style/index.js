@@ -1,4 +1,5 @@
 import './base.css';
+import './panel.css';
 import './history.css';
 import './sharing.css';
 import './comments.css';
