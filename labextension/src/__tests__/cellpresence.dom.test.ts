@@ -13,17 +13,11 @@ import * as Y from 'yjs';
 import { CellPresence } from '../cellpresence';
 import { IRoom } from '../contentprovider';
 import { ICellMark } from '../presencemodel';
-import { frames, realNotebook } from './realnotebook';
+import { disposables, disposeAll, frames, realNotebook } from './realnotebook';
 
 const trans = nullTranslator.load('jupyter-collab') as TranslationBundle;
 
-const disposables: { dispose(): void }[] = [];
-afterEach(() => {
-  for (const d of disposables.splice(0).reverse()) {
-    d.dispose();
-  }
-  document.body.replaceChildren();
-});
+afterEach(disposeAll);
 
 /** Someone else's page: its own awareness, whose updates reach ours as over the wire. */
 class Remote {

@@ -13,17 +13,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 
 import { CellCommentBadges, ICellThreads, IMarkedRange, IMarkerSource, commentMarkers } from '../comments/markers';
-import { frames, realNotebook } from './realnotebook';
+import { disposables, disposeAll, frames, realNotebook } from './realnotebook';
 
 const trans = nullTranslator.load('jupyter-collab') as TranslationBundle;
 
-const disposables: { dispose(): void }[] = [];
-afterEach(() => {
-  for (const d of disposables.splice(0).reverse()) {
-    d.dispose();
-  }
-  document.body.replaceChildren();
-});
+afterEach(disposeAll);
 
 describe('CellCommentBadges (DOM, real notebook widget)', () => {
   function setup() {

@@ -56,6 +56,17 @@ export function realNotebook(cells: { id: string; source: string }[]): {
   return { notebook, shared };
 }
 
+/** What a test built (widgets, views): `disposeAll` after each test. */
+export const disposables: { dispose(): void }[] = [];
+
+/** Dispose what the test built, newest first, and empty the page. */
+export function disposeAll(): void {
+  for (const d of disposables.splice(0).reverse()) {
+    d.dispose();
+  }
+  document.body.replaceChildren();
+}
+
 /** Let animation frames (the markers draw once per frame) and promises run. */
 export async function frames(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) {
