@@ -342,6 +342,20 @@ describe('CommentsPanel (DOM)', () => {
     expect(model.selectedId).toBeNull();
   });
 
+  it('a new thread from the command palette: the box gets the focus back when the palette gives it away', async () => {
+    const { panel } = await setup();
+    const notebook = document.createElement('div');
+    notebook.tabIndex = 0;
+    document.body.appendChild(notebook);
+    panel.startThread({ anchor: { cell: 'c-b', start: null, end: null, quote: null }, label: 'Cell 2', quote: null });
+    // the palette closes after the command ran and focuses where the person was (the notebook,
+    // whose command mode would take the typed comment as commands)
+    notebook.focus();
+    await new Promise(r => requestAnimationFrame(() => r(null)));
+    expect(document.activeElement).toBe(q(panel, '.jp-collab-CommentsPanel-composer textarea'));
+    notebook.remove();
+  });
+
   it('a new thread: the box is focused, Escape cancels it and the focus stays in the panel', async () => {
     const { panel, requests } = await setup();
     panel.startThread({ anchor: { cell: 'c-c', start: null, end: null, quote: null }, label: 'Cell 3', quote: null });

@@ -175,6 +175,15 @@ export class CommentsPanel extends Widget {
     this._render();
     const box = this._composer.querySelector<HTMLTextAreaElement>('textarea');
     box?.focus();
+    // Run from the command palette or a menu, the command returns before
+    // they close, and closing gives the focus back to where it was (the
+    // notebook, whose command mode would take the typed comment as
+    // commands): take it back once they are gone.
+    requestAnimationFrame(() => {
+      if (this._pending === pending && box?.isConnected && !this.node.contains(document.activeElement)) {
+        box.focus();
+      }
+    });
   }
 
   /** Select a thread and bring it into view (from a marker or a notification). */
