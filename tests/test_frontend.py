@@ -91,10 +91,11 @@ def test_sharing_in_chromium(chromium):
 
 @pytest.mark.timeout(900)  # (its subprocess has 600 s)
 def test_notifications_in_chromium(chromium):
-    """bob's page gets alice's share pushed at once without polling, the bell counts, and the
-    e-mail preferences dialog refuses a bad address and saves a good one: see the script."""
+    """bob's two windows get alice's share pushed at once without polling; showing is not
+    reading: both bells count it unread until he opens it or marks it read, in either window;
+    the e-mail preferences dialog refuses a bad address and saves a good one: see the script."""
     out = run_e2e("notifications_e2e.py", "notifications", chromium, timeout=600)
-    for name in ("pushed-bob.png", "bell-menu-bob.png", "preferences-bob.png"):
+    for name in ("pushed-bob.png", "unread-bob.png", "bell-menu-bob.png", "preferences-bob.png"):
         assert (out / name).exists(), f"screenshot {name} is kept as an artifact"
 
 
@@ -109,9 +110,10 @@ def test_connection_indicator_in_chromium(chromium):
 @pytest.mark.timeout(1200)  # (its subprocess has 900 s)
 def test_comments_in_chromium(chromium):
     """issue 11: alice comments on a cell mentioning bob (a commenter), bob is told, sees the
-    thread live and replies, alice edits and resolves; a text range highlighted, followed,
-    detached; the share offer; dark theme; a viewer without write controls: see the script."""
+    thread live and replies, alice edits and resolves, then reopens; the palette's Comment; a
+    text range highlighted, followed, detached; the share offer; dark theme; a viewer without
+    write controls: see the script."""
     out = run_e2e("comments_e2e.py", "comments", chromium, timeout=900)
     kept = ("thread-alice.png", "mention-notification-bob.png", "reply-bob.png")
-    for name in (*kept, "resolved-alice.png"):
+    for name in (*kept, "resolved-alice.png", "reopened-bob.png", "palette-thread-alice.png"):
         assert (out / name).exists(), f"screenshot {name} is kept as an artifact"

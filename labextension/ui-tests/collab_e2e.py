@@ -17,32 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from e2e_support import (
-    RESULTS, check, finish, free_port, section, start_lab, wait_text, wait_until,
+    RESULTS, check, finish, free_port, lab_folders, section, start_lab, user_page,
+    users_in_chromium, wait_text, wait_until,
 )  # fmt: skip
 import frontend_checks as fc
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--no-first-run",
-]
+# The viewer's cookie (e2e_authorizer.ViewerCookieAuthorizer: may read, not write).
+VIEWER_COOKIE = ("collab_e2e_viewer", "1")
 TOKEN = "e2e-secret"
 
 BIG_CELLS = 1000
@@ -368,16 +360,15 @@ def check_first_views(a: Page, b: Page, language_info: dict, out: Path) -> None:
 
 def check_first_views_alone(browser, base: str, language_info: dict, out: Path) -> None:
     """Only what users see first, and the viewer's kernel (for working on them: --only)."""
-    a = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    b = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    console: dict[str, list[str]] = {}
+    a = user_page(browser, base, "A", console)
+    b = user_page(browser, base, "B", console)
     for page in (a, b):
         open_lab(page, base, "demo.ipynb")
         wait_text(page, CELLS, "print(x)", 30000)
     section("what users see first", check_first_views, a, b, language_info, out)
     before = fc.sessions(base, TOKEN, "demo.ipynb")
-    ctx_c = browser.new_context(viewport={"width": 1400, "height": 900})
-    ctx_c.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
-    c = ctx_c.new_page()
+    c = user_page(browser, base, "C", console, VIEWER_COOKIE)
     open_lab(c, base, "demo.ipynb")
     wait_text(c, CELLS, "print(x)", 30000)
     section("viewer gets no kernel", fc.check_viewer_kernel, c, base, TOKEN, "demo.ipynb", before, out)
@@ -796,9 +787,7 @@ def check_history_notebook(a: Page, b: Page, base: str, root: Path, out: Path) -
 
 def check_history_viewer(browser, base: str, out: Path) -> None:
     """A viewer sees the history and its versions but may not name or restore."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    ctx.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
-    c = ctx.new_page()
+    c = user_page(browser, base, "history-C", {}, VIEWER_COOKIE)
     open_in_workspace(c, base, "history-c", "history.py")
     wait_text(c, TEXT, "line by B", 30000)
     show_history(c)
@@ -812,22 +801,21 @@ def check_history_viewer(browser, base: str, out: Path) -> None:
         and c.locator(f"{VIEWER} .jp-collab-VersionView-restore").count() == 0,
     )
     c.screenshot(path=str(out / "history-viewer-C.png"))
-    ctx.close()
+    c.context.close()
 
 
 def check_history(browser, base: str, root: Path, out: Path) -> None:
     """Two fresh users (their own browser contexts) work with the history."""
-    ctx_a = browser.new_context(viewport={"width": 1400, "height": 900})
-    ctx_b = browser.new_context(viewport={"width": 1400, "height": 900})
-    a = ctx_a.new_page()
-    b = ctx_b.new_page()
+    console: dict[str, list[str]] = {}
+    a = user_page(browser, base, "history-A", console)
+    b = user_page(browser, base, "history-B", console)
     try:
         section("history of a text file", check_history_text, a, b, base, root, out)
         section("history of a notebook", check_history_notebook, a, b, base, root, out)
         section("history for a viewer", check_history_viewer, browser, base, out)
     finally:
-        ctx_a.close()
-        ctx_b.close()
+        a.context.close()
+        b.context.close()
 
 
 def run_without_server_extension(
@@ -841,9 +829,7 @@ def run_without_server_extension(
     )
     server = start_server(root, port, env={"JUPYTER_CONFIG_DIR": str(config)})
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            a = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        with users_in_chromium(base, ("A",), {}) as (_, (a,)):
             open_lab(a, base, "notes.txt")
             check(
                 "no server extension: the text file still opens",
@@ -861,7 +847,6 @@ def run_without_server_extension(
             check("no server extension: saving shows no dialog", not dialog_text(a), dialog_text(a))
             check("disk: saved through the contents API", "plain save" in (root / "notes.txt").read_text())
             a.screenshot(path=str(out / "without-server-extension.png"))
-            browser.close()
     finally:
         server.terminate()
         server.wait(30)
@@ -892,16 +877,8 @@ def main() -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="collab-e2e-"))
-    root = tmp / "root"
-    root.mkdir()
-    make_root(root)
+    tmp, root = lab_folders("collab-e2e-", make_root, args.dark)
     language_info = fc.make_kernel_run_notebook(root / fc.KERNEL_RUN)
-    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    if args.dark:
-        (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     if args.without_server_extension:
@@ -910,10 +887,8 @@ def main() -> int:
     console: dict[str, list[str]] = {"A": [], "B": []}
     if args.only == "first-views":
         try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            with users_in_chromium(base, (), console) as (browser, _):
                 check_first_views_alone(browser, base, language_info, out)
-                browser.close()
         finally:
             server.terminate()
             server.wait(30)
@@ -925,10 +900,8 @@ def main() -> int:
         return 1 if failed else 0
     if args.only == "history":
         try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            with users_in_chromium(base, (), console) as (browser, _):
                 check_history(browser, base, root, out)
-                browser.close()
         finally:
             server.terminate()
             server.wait(30)
@@ -939,20 +912,8 @@ def main() -> int:
         print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
         return 1 if failed else 0
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            ctx_a = browser.new_context(viewport={"width": 1400, "height": 900})
-            ctx_b = browser.new_context(viewport={"width": 1400, "height": 900})
-            a = ctx_a.new_page()
-            b = ctx_b.new_page()
-            for name, page in (("A", a), ("B", b)):
-                page.on(
-                    "console",
-                    lambda msg, n=name: console[n].append(f"{msg.type}: {msg.text}")
-                    if msg.type in ("error", "warning")
-                    else None,
-                )
-                page.on("pageerror", lambda err, n=name: console[n].append(f"pageerror: {err}"))
+        # two anonymous users, each in their own browser context
+        with users_in_chromium(base, ("A", "B"), console) as (browser, (a, b)):
 
             # --- notebook -------------------------------------------------
             open_lab(a, base, "demo.ipynb")
@@ -1061,10 +1022,7 @@ def main() -> int:
 
             # --- a viewer (may read, not write) ----------------------------
             demo_sessions = fc.sessions(base, TOKEN, "demo.ipynb")
-            ctx_c = browser.new_context(viewport={"width": 1400, "height": 900})
-            ctx_c.add_cookies([{"name": "collab_e2e_viewer", "value": "1", "url": base}])
-            c = ctx_c.new_page()
-            c.on("pageerror", lambda err: console.setdefault("C", []).append(f"pageerror: {err}"))
+            c = user_page(browser, base, "C", console, VIEWER_COOKIE)
             open_lab(c, base, "demo.ipynb")
             check("C (viewer): notebook content arrives", wait_text(c, ".jp-Notebook .jp-Cell .cm-content", "typed by A", 30000))
             try:
@@ -1092,7 +1050,7 @@ def main() -> int:
                 "viewer gets no kernel", fc.check_viewer_kernel, c, base, TOKEN, "demo.ipynb",
                 demo_sessions, out,
             )  # fmt: skip
-            ctx_c.close()
+            c.context.close()
 
             # --- the notebook is renamed by someone else -------------------
             req = urllib.request.Request(
@@ -1299,8 +1257,6 @@ def main() -> int:
 
             # --- history: versions, diff, restore (two fresh users) -----------
             section("history", check_history, browser, base, root, out)
-
-            browser.close()
     finally:
         code = finish(server, tmp, out, console, args.keep)
     return code

@@ -5,6 +5,8 @@ bob's notebook is read-only but he may comment. Alice comments on a cell with th
 (Accel+Alt+M), mentioning bob through the `@` completion; bob is told at once (the notification
 stream), sees the thread live in his panel and a badge on the cell, opens it from the badge and
 replies; alice sees the reply, edits her comment and resolves the thread; bob sees it resolved.
+Alice reopens it (open again for both and on the server, badge back) and resolves it again;
+the command palette's Comment starts a thread on the current cell.
 In a text file: a comment on a selection from the context menu is highlighted in the editor
 with a gutter marker, follows edits around it, offers to share with a mentioned person who
 cannot read the file, and shows as detached once its text is deleted. A viewer reads comments
@@ -20,18 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from e2e_support import check, finish, free_port, section, start_lab, wait_text, wait_until
+from e2e_support import (
+    check, finish, free_port, lab_folders, page_errors, section, start_lab, users_in_chromium,
+    wait_text, wait_until,
+)  # fmt: skip
 from sharing_e2e import (
-    CHROMIUM,
     DIALOG,
-    FLAGS,
     NOTEBOOK,
     TOASTS,
     TOKEN,
@@ -39,9 +42,7 @@ from sharing_e2e import (
     add_person_by_keyboard,
     api,
     close_dialog,
-    close_notification_center,
     is_read_only,
-    notification_center_text,
     open_lab,
     open_share_dialog,
     row_role,
@@ -324,6 +325,110 @@ def check_cell_thread(a, b, out: Path) -> None:
     b.screenshot(path=str(out / "resolved-bob.png"))
 
 
+def server_threads(page, path: str) -> list[dict]:
+    return (api(page, "GET", f"/api/collab/comments?path={path}").get("body") or {}).get("threads", [])
+
+
+def cell_badge(page, index: int):
+    return page.locator(f"{NOTEBOOK} .jp-Cell").nth(index).locator(".jp-collab-CommentBadge")
+
+
+def check_reopen(a, b, out: Path) -> None:
+    """alice reopens the resolved thread: it is open again for her, for bob and on the server."""
+    a.locator(".lm-TabBar-tab").filter(has_text="review.ipynb").first.click()
+    show_filter(a, "resolved")
+    reopen = a.locator(f"{THREAD} {PANEL}-reopen").first
+    reopen.wait_for(timeout=10000)
+    reopen.click()
+    check(
+        "alice: Reopen moves the thread back to Open",
+        wait_until(lambda: filter_label(a, "open") == "Open (1)" and filter_label(a, "resolved") == "Resolved (0)", 15),
+        filter_label(a, "open") + " / " + filter_label(a, "resolved"),
+    )
+    check(
+        "server: the thread is not resolved any more",
+        wait_until(lambda: [t.get("resolved") for t in server_threads(a, "review.ipynb")] == [False], 15),
+        json.dumps(server_threads(a, "review.ipynb"))[:300],
+    )
+    show_filter(a, "open")
+    threads = panel_threads(a)
+    check(
+        "alice: in Open, without the Resolved tag, with Resolve again",
+        len(threads) == 1 and not threads[0]["resolved"] and "Resolve" in threads[0]["buttons"]
+        and "Reopen" not in threads[0]["buttons"],
+        json.dumps(threads)[:400],
+    )
+    check("alice: the cell badge is back", wait_until(lambda: cell_badge(a, 0).count() == 1, 10))
+    a.screenshot(path=str(out / "reopened-alice.png"))
+    check(
+        "bob: sees the thread reopened live",
+        wait_until(lambda: filter_label(b, "open") == "Open (1)" and filter_label(b, "resolved") == "Resolved (0)", 20),
+        filter_label(b, "open") + " / " + filter_label(b, "resolved"),
+    )
+    check("bob: the cell badge is back for him too", wait_until(lambda: cell_badge(b, 0).count() == 1, 20))
+    b.screenshot(path=str(out / "reopened-bob.png"))
+    # resolved again, as the later sections expect it
+    a.locator(f"{THREAD} {PANEL}-resolve").first.click()
+    check(
+        "alice: resolves it again",
+        wait_until(lambda: filter_label(a, "resolved") == "Resolved (1)", 15),
+        filter_label(a, "resolved"),
+    )
+
+
+def check_palette(a, b, out: Path) -> None:
+    """The command palette's Comment (Collaboration) starts a thread on the current cell."""
+    a.locator(".lm-TabBar-tab").filter(has_text="review.ipynb").first.click()
+    a.locator(f"{NOTEBOOK} .jp-Cell .jp-InputPrompt").nth(1).click()  # command mode, cell 2
+    a.keyboard.press("Control+Shift+c")
+    a.locator(".lm-CommandPalette input").first.wait_for(timeout=5000)
+    a.keyboard.type("Comment")
+    item = a.locator(".lm-CommandPalette-item").filter(
+        has=a.locator(".lm-CommandPalette-itemLabel", has_text=re.compile(r"^\s*Comment\s*$"))
+    )
+    found = True
+    try:
+        item.first.wait_for(timeout=5000)
+    except Exception:
+        found = False
+    labels = a.locator(".lm-CommandPalette-itemLabel").all_inner_texts()
+    check("alice: the palette lists Comment", found, repr(labels[:12]))
+    a.screenshot(path=str(out / "palette-comment-alice.png"))
+    item.first.click()
+    composer = a.locator(f"{PANEL}-composer")
+    composer.wait_for(state="visible", timeout=10000)
+    title = composer.locator(f"{PANEL}-composerTitle").inner_text()
+    check("alice: the palette's Comment opens a new comment on Cell 2", "Cell 2" in title, title)
+    check("alice: the comment box has the keyboard focus", focused_key(a) == "new", str(focused_key(a)))
+    a.keyboard.type("Started from the palette")
+    a.keyboard.press("Enter")
+    check(
+        "alice: the thread is listed on Cell 2",
+        wait_until(
+            lambda: any("Cell 2" in t["place"] and "from the palette" in t["text"] for t in panel_threads(a)), 20
+        ),
+        json.dumps(panel_threads(a))[:400],
+    )
+    check(
+        "server: the thread is anchored to the second cell",
+        wait_until(
+            lambda: any(
+                (t.get("anchor") or {}).get("cell") == "title-cell"
+                and "from the palette" in t["comments"][0]["body"]
+                for t in server_threads(a, "review.ipynb")
+            ),
+            15,
+        ),
+        json.dumps(server_threads(a, "review.ipynb"))[:400],
+    )
+    check("alice: a badge on the second cell", wait_until(lambda: cell_badge(a, 1).count() == 1, 10))
+    check(
+        "bob: sees the new thread live",
+        wait_until(lambda: any("from the palette" in t["text"] for t in panel_threads(b)), 20),
+    )
+    a.screenshot(path=str(out / "palette-thread-alice.png"))
+
+
 def check_keyboard(a) -> None:
     """Escape in a new comment's box cancels it; the focus stays in the panel."""
     a.locator(".lm-TabBar-tab").filter(has_text="review.ipynb").first.click()
@@ -417,7 +522,7 @@ def check_text_file(a, b, base: str, out: Path) -> None:
     offer = a.locator(f"{PANEL}-offer")
     check(
         "alice: offered to share with carol, who cannot open the file",
-        wait_until(lambda: offer.is_visible() and "cannot open" in offer.inner_text(), 15),
+        wait_until(lambda: offer.is_visible() and "Carol Cole cannot open" in offer.inner_text(), 15),
         offer.inner_text() if offer.count() else "",
     )
     a.screenshot(path=str(out / "share-offer-alice.png"))
@@ -497,8 +602,6 @@ def check_viewer(a, b, out: Path) -> None:
 
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="comments-e2e-output", help="screenshots and logs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
@@ -506,13 +609,7 @@ def main() -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="collab-comments-e2e-"))
-    root = tmp / "root"
-    root.mkdir()
-    make_root(root)
-    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    tmp, root = lab_folders("collab-comments-e2e-", make_root)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(tmp, root, port)
@@ -520,31 +617,17 @@ def main() -> int:
     try:
         for user in ("bob", "carol"):  # in the directory (people one may share with, mention)
             sign_in(base, user)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            pages = {}
-            for name in ("alice", "bob"):
-                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                ctx.add_cookies([{"name": USER_COOKIE, "value": name, "url": base}])
-                page = ctx.new_page()
-                page.on(
-                    "console",
-                    lambda msg, n=name: console[n].append(f"{msg.type}: {msg.text}")
-                    if msg.type in ("error", "warning")
-                    else None,
-                )
-                page.on("pageerror", lambda err, n=name: console[n].append(f"pageerror: {err}"))
-                pages[name] = page
-            a, b = pages["alice"], pages["bob"]
+        with users_in_chromium(base, ("alice", "bob"), console, USER_COOKIE) as (_, (a, b)):
             section("share as commenter", check_share_as_commenter, a, b, base)
             section("a thread on a cell", check_cell_thread, a, b, out)
+            section("reopen", check_reopen, a, b, out)
+            section("palette", check_palette, a, b, out)
             section("keyboard", check_keyboard, a)
             section("a thread on text", check_text_file, a, b, base, out)
             section("dark theme", check_dark_theme, a, out)
             section("viewer", check_viewer, a, b, out)
-            errors = [m for m in console["alice"] + console["bob"] if m.startswith("pageerror")]
+            errors = page_errors(console)
             check("no uncaught page errors", not errors, "; ".join(errors)[:500])
-            browser.close()
     finally:
         code = finish(server, tmp, out, console, args.keep)
     return code

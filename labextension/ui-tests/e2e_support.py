@@ -1,5 +1,7 @@
-"""What both Chromium scripts (collab_e2e.py, sharing_e2e.py) share: the check log, sections
-that fail without stopping the others, waiting helpers, and stopping the server at the end."""
+"""What the Chromium scripts (collab_e2e.py, sharing_e2e.py, comments_e2e.py,
+notifications_e2e.py, ...) share: the check log, sections that fail without stopping the others,
+waiting helpers, the server's folders and start, one browser with a page per user, and stopping
+the server at the end."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,18 @@ HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parents[1]
 
 RESULTS: list[tuple[str, bool, str]] = []
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
+# (headless as root on a machine whose network is closed: see shared/MACHINE-FACTS.md)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1400, "height": 900}
 
 
 def check(name: str, ok: bool, detail: str = "") -> bool:
@@ -38,6 +55,73 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def lab_folders(prefix: str, make_root: Any, dark: bool = False) -> tuple[Path, Path]:
+    """A temporary folder for one run: ``root`` (the server's files, filled by ``make_root``) and
+    JupyterLab's user settings (no news; the dark theme with ``dark``). Returns (tmp, root)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    root = tmp / "root"
+    root.mkdir()
+    make_root(root)
+    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    if dark:
+        (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
+    return tmp, root
+
+
+def user_page(
+    browser: Any,
+    base: str,
+    name: str,
+    console: dict[str, list[str]],
+    cookie: tuple[str, str] | None = None,
+) -> Any:
+    """A page in its own browser context (its own cookies and storage: another person, or the
+    same person in another window), signed in by ``cookie`` = (cookie name, value) if given.
+    Its console errors and warnings and uncaught errors go to ``console[name]``."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    if cookie:
+        ctx.add_cookies([{"name": cookie[0], "value": cookie[1], "url": base}])
+    page = ctx.new_page()
+    log = console.setdefault(name, [])
+    page.on(
+        "console",
+        lambda msg: log.append(f"{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda err: log.append(f"pageerror: {err}"))
+    return page
+
+
+@contextmanager
+def users_in_chromium(
+    base: str,
+    names: tuple[str, ...],
+    console: dict[str, list[str]],
+    cookie: str | None = None,
+) -> Iterator[tuple[Any, list[Any]]]:
+    """Chromium with one page per name, each in its own context; with ``cookie`` (the test
+    identity provider's cookie name) each page is signed in as its name, without it they are
+    anonymous users. Yields (browser, pages); the browser is closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            pages = [
+                user_page(browser, base, name, console, (cookie, name) if cookie else None)
+                for name in names
+            ]
+            yield browser, pages
+        finally:
+            browser.close()
+
+
+def page_errors(console: dict[str, list[str]]) -> list[str]:
+    """The uncaught errors of every page (console errors and warnings are kept, not failed)."""
+    return [m for log in console.values() for m in log if m.startswith("pageerror")]
 
 
 def start_lab(

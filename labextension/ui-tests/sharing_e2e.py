@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from e2e_support import check, finish, free_port, section, start_lab, wait_text, wait_until
+from e2e_support import (
+    CHROMIUM, FLAGS, check, finish, free_port, lab_folders, page_errors, section, start_lab,
+    users_in_chromium, wait_text, wait_until,
+)  # fmt: skip
 import frontend_checks as fc
 
 try:  # the server imports this module for the identity provider only
@@ -32,15 +33,7 @@ try:  # the server imports this module for the identity provider only
 except ImportError:  # pragma: no cover
     IdentityProvider = object  # type: ignore[assignment,misc]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--no-first-run",
-]
+__all__ = ["CHROMIUM", "FLAGS"]  # (re-exported for scripts that import them from here)
 TOKEN = "e2e-secret"
 USER_COOKIE = "collab_e2e_user"
 NAMES = {"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Cole", "mallory": "Mallory Mint"}
@@ -621,8 +614,6 @@ def check_palette(a) -> None:
 
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="sharing-e2e-output", help="screenshots and logs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
@@ -631,36 +622,13 @@ def main() -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="collab-sharing-e2e-"))
-    root = tmp / "root"
-    root.mkdir()
-    make_root(root)
-    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    if args.dark:
-        (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
+    tmp, root = lab_folders("collab-sharing-e2e-", make_root, args.dark)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(tmp, root, port)
     console: dict[str, list[str]] = {"alice": [], "bob": []}
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            pages = {}
-            for name in ("alice", "bob"):
-                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                ctx.add_cookies([{"name": USER_COOKIE, "value": name, "url": base}])
-                page = ctx.new_page()
-                page.on(
-                    "console",
-                    lambda msg, n=name: console[n].append(f"{msg.type}: {msg.text}")
-                    if msg.type in ("error", "warning")
-                    else None,
-                )
-                page.on("pageerror", lambda err, n=name: console[n].append(f"pageerror: {err}"))
-                pages[name] = page
-            a, b = pages["alice"], pages["bob"]
+        with users_in_chromium(base, ("alice", "bob"), console, USER_COOKIE) as (browser, (a, b)):
             alice_requests: list[str] = []
             a.on("request", lambda r: alice_requests.append(r.url))
             section("sharing", check_sharing, a, b, base, root, out)
@@ -671,9 +639,8 @@ def main() -> int:
             section("folder menu", check_folder_menu, a, out)
             section("inherited shares", check_inherited, a, b, out)
             section("identities that inject CSS", check_injection, browser, base, a, alice_requests, out)
-            errors = [m for m in console["alice"] + console["bob"] if m.startswith("pageerror")]
+            errors = page_errors(console)
             check("no uncaught page errors", not errors, "; ".join(errors)[:500])
-            browser.close()
     finally:
         code = finish(server, tmp, out, console, args.keep)
     return code
