@@ -409,6 +409,23 @@ def ensure_chromium() -> None:
         pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium")
 
 
+async def log_in_through_the_hub(page: Any, url: str, user: str, shot: Path | None = None) -> str:
+    """Open ``url`` of a single-user server, logged out: the server sends the browser to the
+    hub, which asks who it is; log in as ``user`` and approve the consent page (a screenshot of
+    it to ``shot``). Returns the consent page's text."""
+    await page.goto(url, timeout=120_000)
+    await page.wait_for_selector("input[name=username]", timeout=120_000)
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("#login_submit, input[type=submit], button[type=submit]")
+    await page.wait_for_selector("text=Authorize access", timeout=120_000)
+    if shot is not None:
+        await page.screenshot(path=str(shot))
+    consent = await page.inner_text("body")
+    await page.click("button:has-text('Authorize')")
+    return consent
+
+
 async def test_bob_types_in_alices_notebook_in_chromium(
     hub: Hub, tokens: dict[str, str], alice_server: str, tmp_path: Path
 ) -> None:
@@ -432,16 +449,10 @@ async def test_bob_types_in_alices_notebook_in_chromium(
                 await browser.new_context(viewport={"width": 1300, "height": 850})
             ).new_page()
             page.on("pageerror", lambda err: errors.append(str(err)))
-            await page.goto(f"{alice_server}lab/tree/browser.ipynb", timeout=120_000)
-            # not logged in: alice's server sends bob to the hub, which asks who he is
-            await page.wait_for_selector("input[name=username]", timeout=120_000)
-            await page.fill("input[name=username]", "bob")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("#login_submit, input[type=submit], button[type=submit]")
-            await page.wait_for_selector("text=Authorize access", timeout=120_000)
-            await page.screenshot(path=str(shots / "consent-bob.png"))
-            assert "Server at /user/alice/" in await page.inner_text("body")
-            await page.click("button:has-text('Authorize')")
+            consent = await log_in_through_the_hub(
+                page, f"{alice_server}lab/tree/browser.ipynb", "bob", shots / "consent-bob.png"
+            )
+            assert "Server at /user/alice/" in consent
             cell = page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first
             await cell.wait_for(timeout=180_000)
             await page.wait_for_function(
@@ -494,3 +505,88 @@ async def test_bob_types_in_alices_notebook_in_chromium(
             await browser.close()
             alice.close()
     assert not errors, errors
+
+
+async def test_comments_between_hub_users_in_chromium(
+    hub: Hub, tokens: dict[str, str], alice_server: str
+) -> None:
+    """issue 11 on a real hub: alice comments on a cell of her notebook mentioning bob (through
+    the proxy, with her hub token); bob, a collaborator through the hub (``access:servers``),
+    logs in with Chromium, sees the thread in the comments panel and the badge on the cell,
+    and replies there; alice's server has his reply, under his hub identity, and alice is told."""
+    await asyncio.to_thread(ensure_chromium)
+    from playwright.async_api import async_playwright
+
+    source = notebook("total = 41 + 1", "print(total)")
+    write(hub, "review-hub.ipynb", source)
+    cell = nbformat.reads(source, as_version=4).cells[0].id
+    alice_headers = token_headers(tokens["alice"])
+    # alice's server knows bob once he has been there (its user directory records who comes)
+    status, _ = await fetch_json(
+        f"{alice_server}api/collab/comments?path=review-hub.ipynb", "GET", None,
+        token_headers(tokens["bob"]),
+    )  # fmt: skip
+    assert status == 200
+    status, posted = await fetch_json(
+        f"{alice_server}api/collab/comments", "POST",
+        {"path": "review-hub.ipynb", "anchor": {"cell": cell}, "body": "@bob is 41 + 1 right?"},
+        alice_headers,
+    )  # fmt: skip
+    assert status == 201, posted
+    thread = posted["thread"]["id"]
+    assert posted["mentioned"] == ["bob"], posted
+    await asyncio.to_thread(hub.forget_consent, "bob", "alice")
+    shots = ROOT / "tests" / ".artifacts" / "jupyterhub"
+    shots.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    panel = ".jp-collab-CommentsPanel"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            page = await (
+                await browser.new_context(viewport={"width": 1300, "height": 850})
+            ).new_page()
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            await log_in_through_the_hub(page, f"{alice_server}lab/tree/review-hub.ipynb", "bob")
+            await page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first.wait_for(timeout=180_000)
+            # the badge on the commented cell, and the thread in the panel
+            badge = page.locator(f"{NOTEBOOK} .jp-Cell").first.locator(".jp-collab-CommentBadge")
+            await badge.wait_for(timeout=90_000)
+            await badge.click()
+            selected = page.locator(f"{panel}-thread.jp-mod-selected")
+            await selected.wait_for(timeout=60_000)
+            assert "is 41 + 1 right?" in await selected.inner_text()
+            assert "Alice Liddell" in await selected.inner_text()  # the hub's name for alice
+            await selected.locator("textarea").click()
+            await page.keyboard.type("Yes: 42.")
+            await page.keyboard.press("Enter")
+            await page.wait_for_function(
+                "sel => Array.from(document.querySelectorAll(sel))"
+                ".some(e => e.textContent.includes('Yes: 42.'))",
+                arg=f"{panel}-body",
+                timeout=60_000,
+            )
+            await page.screenshot(path=str(shots / "comments-bob.png"))
+        finally:
+            await browser.close()
+    assert not errors, errors
+
+    status, listed = await fetch_json(
+        f"{alice_server}api/collab/comments?path=review-hub.ipynb", "GET", None, alice_headers
+    )
+    assert status == 200, listed
+    (found,) = [t for t in listed["threads"] if t["id"] == thread]
+    assert [(c["author"], c["body"]) for c in found["comments"]] == [
+        ("alice", "@bob is 41 + 1 right?"),
+        ("bob", "Yes: 42."),
+    ]
+    status, told = await fetch_json(
+        f"{alice_server}api/collab/notifications?after=0", "GET", None, alice_headers
+    )
+    assert status == 200, told
+    assert any(
+        n["type"] == "reply" and (n.get("details") or {}).get("thread") == thread
+        for n in told["notifications"]
+    ), told
