@@ -210,3 +210,17 @@ async def test_compact_purges_threads_of_files_deleted_past_retention(tmp_path: 
         assert bodies == ["on stays.txt"]
     finally:
         setup.stop()
+
+
+@pytest.fixture
+def long_quotes(collab_config: dict[str, Any]) -> None:
+    collab_config.update(comments_max_quote=3000)
+
+
+@pytest.mark.usefixtures("long_quotes")
+async def test_a_quote_cap_above_the_default_keeps_longer_quotes(jp_root_dir, connect, api):
+    text = "".join(f"line {i:04}\n" for i in range(200))  # 2,000 characters
+    (jp_root_dir / "long.txt").write_text(text)
+    alice = await connect("long.txt", headers=token_header("alice"))
+    created = await new_thread(api, "long.txt", text_anchor(alice.jdoc._ysource, 0, 1500), "all")
+    assert created["thread"]["anchor"]["quote"] == text[:1500]

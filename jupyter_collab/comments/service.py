@@ -42,7 +42,6 @@ from .anchors import (
     Anchor,
     BadAnchor,
     Place,
-    clip,
     locate,
     make_anchor,
     parse_request,
@@ -373,7 +372,7 @@ class Comments:
             raise BadComment(f'"room" {doc_id[:80]!r} is not a document of {path}')
 
         def anchor_in(doc: Doc, kind: str) -> Anchor:
-            return make_anchor(doc, kind, request)
+            return make_anchor(doc, kind, request, self.limits.quote)
 
         if request.cell is None and request.start is None:
             anchor = Anchor(None, None, None, "")  # the whole file: nothing to look up in it
@@ -388,8 +387,6 @@ class Comments:
                 raise Unloadable(
                     f"the document cannot be read to place the comment: {exc}"
                 ) from exc
-            if len(anchor.quote) > self.limits.quote:  # (a long selection: its start is kept)
-                anchor = dataclasses.replace(anchor, quote=clip(anchor.quote, self.limits.quote))
         now = time.time()
         mentions, mentioned, unreachable = await self._mentions(text, path, user.username)
         thread = Thread(uuid.uuid4().hex, file_id, doc_id, anchor, user.username, now, now)
