@@ -26,7 +26,7 @@ from .collaboration.manager import RoomManager
 from .collaboration.room import RoomSettings
 from .collaboration.roombus import RoomBus
 from .comments import CommentStore, MemoryCommentStore, SQLiteCommentStore
-from .comments.service import Comments
+from .comments.service import CommentLimits, Comments
 from .comments.store import UnavailableCommentStore
 from .documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
 from .documents.folders import adopt_folder, folder_name
@@ -44,6 +44,12 @@ from .history.audit import AuditLog
 from .history.maintenance import Maintenance
 from .history.service import History
 from .notifications import Mailer, Notifications, SmtpSettings
+from .notifications.outbox import (
+    MailOutbox,
+    MemoryMailOutbox,
+    PostgresMailOutbox,
+    SQLiteMailOutbox,
+)
 from .persistence import DocumentStore, MemoryStore, SQLiteDatabase, SQLiteStore, StoreHealth
 from .persistence.health import describe
 from .persistence.outage import OutageLog, replay
@@ -276,6 +282,43 @@ class CollabApp(ExtensionApp):
         "'https://hub.example.org/user/{username}/lab'; empty: e-mails carry no links.",
     )
 
+    comments_max_threads = Int(
+        1000,
+        config=True,
+        help="Most comment threads one file may have (resolved ones count); a new thread "
+        "beyond it is refused with 409. 0: no cap.",
+    )
+    comments_max_comments = Int(
+        500,
+        config=True,
+        help="Most comments (the first one and replies) one thread may have; a reply beyond "
+        "it is refused with 409. 0: no cap.",
+    )
+    comments_max_body = Int(
+        10_000,
+        config=True,
+        help="Most characters of one comment's text; a longer one is refused with 413.",
+    )
+    comments_max_quote = Int(
+        1000,
+        config=True,
+        help="Most characters of the selected text a thread keeps as its quote (shown when its "
+        "text is gone); a longer selection is kept cut, a client-sent quote longer than this "
+        "is refused with 413.",
+    )
+
+    @validate("comments_max_threads", "comments_max_comments")
+    def _count_cap(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise TraitError(f"{proposal['trait'].name} must be at least 0 (0: no cap)")
+        return proposal["value"]
+
+    @validate("comments_max_body", "comments_max_quote")
+    def _size_cap(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"{proposal['trait'].name} must be at least 1 character")
+        return proposal["value"]
+
     @validate("email_default_kinds")
     def _check_email_kinds(self, proposal: Any) -> list[str]:
         from .notifications import EMAIL_KINDS
@@ -320,7 +363,17 @@ class CollabApp(ExtensionApp):
             retry_max=self.email_retry_max,
             max_attempts=self.email_max_attempts,
             base_url=self.email_base_url,
+            outbox=self._outbox(),
         )  # fmt: skip
+
+    def _outbox(self) -> MailOutbox:
+        """Where e-mail waits: the database the notifications are in (it survives a stop and
+        is shared by a group's servers), else memory."""
+        if self.shared_database is not None:
+            return PostgresMailOutbox(self.shared_database)
+        if self.database is not None:
+            return SQLiteMailOutbox(self.database)
+        return MemoryMailOutbox()
 
     @validate("redis_url")
     def _check_redis_url(self, proposal: Any) -> str:
@@ -356,7 +409,7 @@ class CollabApp(ExtensionApp):
         30 * 24 * 3600.0,
         config=True,
         help="Seconds the history of a deleted file is kept (and the file can be restored "
-        "from it) before it is purged.",
+        "from it, its comment threads with it) before it is purged, with those threads.",
     )
     maintenance_interval = Float(
         600.0,
@@ -602,6 +655,10 @@ class CollabApp(ExtensionApp):
         self.comments = Comments(
             self.comment_store, self.rooms, self.sharing, self.audit, self.log,
             history=self.store, bus=self.bus, group=bool(self.redis_url),
+            limits=CommentLimits(
+                self.comments_max_threads, self.comments_max_comments, self.comments_max_body,
+                self.comments_max_quote,
+            ),
         )  # fmt: skip
         self.maintenance = (
             Maintenance(
@@ -612,6 +669,7 @@ class CollabApp(ExtensionApp):
                 log=self.log,
                 bus=self.bus if self.redis_url else None,
                 lease_name=f"maintenance:{folder_key(folder_name(root, self.root_name))}",
+                comments=self.comment_store,
             )
             if self.store is not None
             else None
@@ -768,6 +826,7 @@ class CollabApp(ExtensionApp):
                 self.bus.server_id,
             )
         await self.audit.attach(self.bus)  # audit.log: every server's events, live
+        self.notifications.start()  # (e-mail a stopped server left in the outbox)
         if self.share_feed is not None:
             await self.share_feed.start()
         if self.maintenance is not None:

@@ -6,6 +6,7 @@ import pytest
 
 from jupyter_collab.comments import (
     Comment,
+    LimitReached,
     MemoryCommentStore,
     SQLiteCommentStore,
     Thread,
@@ -146,3 +147,48 @@ async def test_a_repaired_database_keeps_its_comments(tmp_path):
         assert kept.anchor == RANGE and [c.body for c in kept.comments] == ["keep me", "me too"]
     finally:
         await two.close()
+
+
+async def test_caps_are_checked_in_the_write(store):
+    """Threads per file and comments per thread: the write over the cap is refused and stores
+    nothing; the same write repeated (a retry) is not counted twice; other files are apart."""
+    await store.create_thread(thread("t1", created=1.0), comment("c1", "t1"), max_threads=2)
+    await store.create_thread(thread("t2", created=2.0), comment("c2", "t2"), max_threads=2)
+    await store.create_thread(thread("t2", created=2.0), comment("c2", "t2"), max_threads=2)
+    with pytest.raises(LimitReached) as reached:
+        await store.create_thread(thread("t3", created=3.0), comment("c3", "t3"), max_threads=2)
+    assert (reached.value.what, reached.value.limit) == ("threads", 2)
+    assert [t.id for t in await store.threads("f1")] == ["t1", "t2"]
+    with pytest.raises(UnknownThread):
+        await store.thread("t3")
+    await store.create_thread(thread("t4", "f2"), comment("c4", "t4"), max_threads=2)
+
+    await store.add_comment(comment("r1", "t1", t=2.0), max_comments=3)
+    await store.add_comment(comment("r2", "t1", t=3.0), max_comments=3)
+    await store.add_comment(comment("r2", "t1", t=3.0), max_comments=3)  # a retry: no-op
+    with pytest.raises(LimitReached) as reached:
+        await store.add_comment(comment("r3", "t1", t=4.0), max_comments=3)
+    assert (reached.value.what, reached.value.limit) == ("comments", 3)
+    assert [c.id for c in (await store.thread("t1")).comments] == ["c1", "r1", "r2"]
+    # deleting one makes room again
+    await store.delete_comment("t1", "r1", 5.0)
+    await store.add_comment(comment("r3", "t1", t=6.0), max_comments=3)
+    assert [c.id for c in (await store.thread("t1")).comments] == ["c1", "r2", "r3"]
+
+
+async def test_purging_the_threads_of_files(store):
+    await store.create_thread(thread("t1"), comment("c1", "t1"))
+    await store.add_comment(comment("c2", "t1", t=2.0))
+    await store.create_thread(thread("t2", "f2"), comment("c3", "t2"))
+    await store.create_thread(thread("t3", "f3"), comment("c4", "t3"))
+    assert await store.file_ids() == ["f1", "f2", "f3"]
+    assert await store.purge_files(["f1", "f3", "unknown"]) == 2
+    assert await store.purge_files([]) == 0
+    assert await store.file_ids() == ["f2"]
+    assert await store.threads("f1") == []
+    with pytest.raises(UnknownThread):
+        await store.thread("t1")
+    assert [c.id for c in (await store.thread("t2")).comments] == ["c3"]
+    # the comments went with their threads: a thread made again under an old id starts empty
+    await store.create_thread(thread("t1"), comment("c9", "t1"))
+    assert [c.id for c in (await store.thread("t1")).comments] == ["c9"]

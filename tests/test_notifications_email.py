@@ -1,20 +1,26 @@
 """Notification e-mail against a real SMTP server (aiosmtpd on loopback): per-user preferences
-and their bad input, delivery, batching, retries after the SMTP server was down, and nothing
-sent without ``smtp_host``."""
+and their bad input, delivery, batching, retries after the SMTP server was down, nothing sent
+without ``smtp_host``; mail waiting in the outbox sent after a restart, and one message for a
+batch made through two servers."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import json
 import socket
+import sqlite3
 import threading
 from email.message import Message
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from .bus.conftest import started
 from .client import eventually
+from .servers import Server
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -186,8 +192,7 @@ async def test_ten_mentions_in_the_window_make_one_message(jp_serverapp, smtp):
         )
     await eventually(lambda: smtp.inbox.to("dave@example.org"), timeout=60, what="the e-mail")
     mailer = sharing.notifications.mailer
-    await eventually(lambda: not mailer._batches and not mailer._sending, timeout=60,
-                     what="the mailer to be idle")  # fmt: skip
+    await eventually(mailer.idle, timeout=60, what="the mailer to be idle")
     (mail,) = smtp.inbox.to("dave@example.org")
     assert mail["Subject"] == "10 new notifications in Jupyter"
     text = body(mail)
@@ -221,3 +226,166 @@ async def test_no_smtp_host_means_no_mailer() -> None:
     assert app._mailer() is None
     app.email_from = "j@example.org"
     assert app._mailer() is not None
+
+
+# -- the outbox: mail that waits survives a stop, and a group sends one batch per address -------
+
+SERVER_CONFIG = """
+c.ServerApp.identity_provider_class = "tests.auth.TestIdentityProvider"
+c.ServerApp.authorizer_class = "tests.auth.TestAuthorizer"
+c.CollabApp.owners = ["alice"]
+c.CollabApp.freeze_gc_at_start = False
+"""
+
+
+def mail_settings(port: int, window: float) -> dict[str, Any]:
+    return {
+        "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none",
+        "email_from": "jupyter@example.org", "email_address_template": "{username}@example.org",
+        "email_batch_window": window, "email_retry_delay": 0.2, "email_retry_max": 0.5,
+        "email_max_attempts": 1000, "smtp_timeout": 5.0,
+    }  # fmt: skip
+
+
+def configured(tmp_path: Any) -> Any:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "jupyter_server_config.py").write_text(SERVER_CONFIG)
+    return root
+
+
+async def as_user(server: Any, method: str, path: str, user: str, body: Any = None) -> Any:
+    from .auth import token_header
+
+    request = HTTPRequest(
+        f"{server.url}/{path}", method=method, headers=token_header(user),
+        body=None if body is None else json.dumps(body), request_timeout=300,
+    )  # fmt: skip
+    try:
+        reply = await AsyncHTTPClient().fetch(request)
+    except HTTPClientError as error:
+        assert error.response is not None
+        return error.code, json.loads(error.response.body or b"{}")
+    return reply.code, json.loads(reply.body or b"{}")
+
+
+async def mention_ready(server: Any, path: str) -> None:
+    """bob may read ``path`` and is in the user directory (so ``@bob`` notifies him)."""
+    status, _ = await as_user(server, "PUT", f"api/collab/shares/{path}", "alice",
+                              {"user": "bob", "role": "viewer"})  # fmt: skip
+    assert status == 200
+
+    async def known() -> bool:
+        await as_user(server, "GET", "api/collab/comments?path=nothing-here.txt", "bob")
+        status, reply = await as_user(server, "GET", "api/collab/users?q=bob", "alice")
+        return status == 200 and any(u["username"] == "bob" for u in reply["users"])
+
+    await eventually(known, timeout=120, what="bob in the directory")
+
+
+async def readable(server: Any, path: str) -> None:
+    """bob may read ``path`` on ``server`` (another server learns shares through the bus)."""
+
+    async def reads() -> bool:
+        status, _ = await as_user(server, "GET", f"api/collab/comments?path={path}", "bob")
+        return status == 200
+
+    await eventually(reads, timeout=120, what=f"bob reading {path}")
+
+
+async def mention(server: Any, path: str, text: str) -> None:
+    status, reply = await as_user(server, "POST", "api/collab/comments", "alice",
+                                  {"path": path, "body": text})  # fmt: skip
+    assert status == 201 and reply["mentioned"] == ["bob"], reply
+
+
+def outbox_rows(db: Any) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM collab_mail_outbox").fetchone()[0]
+
+
+@pytest.mark.timeout(900)
+async def test_mail_waiting_for_a_retry_is_sent_after_a_restart(tmp_path, smtp) -> None:
+    """The SMTP server is down: the mention's e-mail fails, the server is stopped (its last
+    attempt at the stop fails too), the e-mail stays in the database; started again with the
+    SMTP server up, it is delivered, once."""
+    root = configured(tmp_path)
+    (root / "plan.txt").write_text("x\n")
+    db = tmp_path / "collab.db"
+    settings = mail_settings(smtp.port, 0.5)
+    first = Server(root, db, **settings)
+    first.log_path = tmp_path / "first.log"
+    try:
+        started(first)
+        await mention_ready(first, "plan.txt")
+        await mention(first, "plan.txt", "@bob have a look")
+        await eventually(lambda: "E-mail to bob@example.org failed" in first.log(), timeout=120,
+                         what="a failed attempt")  # fmt: skip
+        assert first.terminate() == 0
+        assert outbox_rows(db) == 1
+    finally:
+        first.stop()
+    assert smtp.inbox.to("bob@example.org") == []
+
+    smtp.start()
+    second = Server(root, db, **settings)
+    second.log_path = tmp_path / "second.log"
+    try:
+        started(second)
+        await eventually(lambda: smtp.inbox.to("bob@example.org"), timeout=120,
+                         what="the e-mail after the restart")  # fmt: skip
+        await eventually(lambda: outbox_rows(db) == 0, timeout=60, what="the outbox emptied")
+        (mail,) = smtp.inbox.to("bob@example.org")
+        assert "have a look" in body(mail)
+        assert second.terminate() == 0
+    finally:
+        second.stop()
+    assert len(smtp.inbox.to("bob@example.org")) == 1
+
+
+@pytest.mark.timeout(900)
+async def test_ten_mentions_through_two_servers_make_one_message(
+    tmp_path, smtp, postgres_url, redis_factory
+) -> None:
+    """Two servers of a group (one PostgreSQL, one Redis); alice mentions bob ten times,
+    alternating servers, within the batch window: bob gets one e-mail with all ten."""
+    import psycopg
+
+    smtp.start()
+    root = configured(tmp_path)
+    (root / "review.txt").write_text("x\n")
+    redis = redis_factory()
+    servers = []
+    try:
+        for name in ("a", "b"):
+            server = Server(
+                root, tmp_path / f"{name}.db", redis_url=redis.url, database_url=postgres_url,
+                **mail_settings(smtp.port, 30.0),
+            )
+            server.log_path = tmp_path / f"server-{name}.log"
+            servers.append(started(server))
+        await mention_ready(servers[0], "review.txt")
+        for server in servers:
+            await readable(server, "review.txt")
+        for i in range(10):
+            await mention(servers[i % 2], "review.txt", f"@bob point {i}")
+        await eventually(lambda: smtp.inbox.to("bob@example.org"), timeout=300,
+                         what="the e-mail")  # fmt: skip
+
+        def outbox() -> int:
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                return conn.execute("SELECT count(*) FROM collab_mail_batches").fetchone()[0]
+
+        await eventually(lambda: outbox() == 0, timeout=120, what="the outbox emptied")
+        for server in servers:  # (a stop sends what is left: nothing may be)
+            assert server.terminate() == 0
+        (mail,) = smtp.inbox.to("bob@example.org")
+        assert mail["Subject"] == "10 new notifications in Jupyter"
+        text = body(mail)
+        assert all(f"point {i}" in text for i in range(10))
+        sent_by = [s for s in servers if "E-mailed 10 notification(s)" in s.log()]
+        assert len(sent_by) == 1
+    finally:
+        for server in servers:
+            server.stop()

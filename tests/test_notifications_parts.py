@@ -102,12 +102,14 @@ async def test_the_mailer_logs_in_and_a_wrong_password_is_retried_then_given_up(
             )  # fmt: skip
 
         good = mailer("s3cret")
-        good.enqueue("bob@example.org", "bob", {"message": "Alice mentioned you", "path": "a"})
+        await good.enqueue(
+            "bob@example.org", "bob", {"message": "Alice mentioned you", "path": "a"}
+        )
         await eventually(lambda: good.sent == 1, timeout=60, what="the e-mail")
         assert [m["To"] for _, m in inbox.messages] == ["bob@example.org"]
 
         bad = mailer("wrong")
-        bad.enqueue("carol@example.org", "carol", {"message": "x"})
+        await bad.enqueue("carol@example.org", "carol", {"message": "x"})
         await eventually(lambda: bad.failed == 1, timeout=60, what="giving up")
         assert bad.failures == 3 and bad.sent == 0
         assert len(inbox.messages) == 1
@@ -153,7 +155,7 @@ async def test_the_mailer_speaks_tls(tls: str, certificate: tuple[Path, Path]) -
             SmtpSettings("127.0.0.1", port, tls, sender="jupyter@example.org", timeout=10.0),
             LOG, batch_window=0.05, retry_delay=0.05, max_attempts=2,
         )  # fmt: skip
-        mailer.enqueue("bob@example.org", "bob", {"message": "over TLS"})
+        await mailer.enqueue("bob@example.org", "bob", {"message": "over TLS"})
         await eventually(lambda: mailer.sent + mailer.failed >= 1, timeout=60, what="a result")
         assert (mailer.sent, mailer.failed) == (1, 0)
         assert [m["Subject"] for _, m in inbox.messages] == ["over TLS"]

@@ -4,7 +4,8 @@ What the server's maintenance (``history/maintenance.py``) and closing rooms do:
 document's log is folded into its snapshot (``DocumentStore.compact``, keeping the log of the
 last ``CollabApp.history_retention`` seconds and who wrote what in the snapshot's note, as
 ``History.annotate`` does), and deleted documents older than ``CollabApp.deleted_retention``
-are purged with their file ids. Version points are never touched. Safe while servers run
+are purged with their file ids, and the comment threads of files deleted that long ago with
+them (``comments/retention.py``). Version points are never touched. Safe while servers run
 (each compaction is built on one consistent read; a document a server compacted further
 meanwhile is left as it is).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from traitlets import Bool
 
+from ..comments.retention import purge_deleted_threads
 from ..history.attribution import annotate
 from ..persistence import InvalidInput, LogEntry, Snapshot, UnknownDocument
 from ..persistence.catalog import Catalog, room_kind
@@ -81,10 +83,17 @@ class CompactApp(CollabCommandBase):
                 file_id = doc_id.rpartition(":")[2]
                 if await ids.path_of(file_id) is None:
                     await ids.forget(file_id)
+            comments = comment_store_on(store)
+            try:
+                threads = await purge_deleted_threads(
+                    comments, ids, now - settings.deleted_retention
+                )
+            finally:
+                await comments.close()
             if self.vacuum and hasattr(store, "vacuum"):
                 await store.vacuum()
             return {"compacted": compacted, "trimmedEntries": trimmed, "purged": purged,
-                    "skipped": skipped}  # fmt: skip
+                    "purgedThreads": threads, "skipped": skipped}  # fmt: skip
 
         result = run_with_store(where, work, retention=settings.history_retention)
         with open_catalog(where) as catalog:
@@ -103,7 +112,22 @@ class CompactApp(CollabCommandBase):
             print(
                 f"Purged {len(result['purged'])} deleted document(s): {', '.join(result['purged'])}"
             )
+        if result["purgedThreads"]:
+            print(f"Purged {result['purgedThreads']} comment thread(s) of deleted files.")
         return OK
+
+
+def comment_store_on(store: Any) -> Any:
+    """The comment store on the history store's own database (SQLite file or PostgreSQL)."""
+    from ..persistence.database import SQLiteDatabase
+
+    if isinstance(store.db, SQLiteDatabase):
+        from ..comments.sqlite import SQLiteCommentStore
+
+        return SQLiteCommentStore(store.db)
+    from ..comments.postgres import PostgresCommentStore
+
+    return PostgresCommentStore(store.db)
 
 
 def _bytes(catalog: Catalog) -> int:

@@ -7,9 +7,16 @@ may do what, notifies people, audits and tells the room; ``mentions`` reads ``@n
 
 from .memory import MemoryCommentStore
 from .sqlite import SQLiteCommentStore
-from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
+from .store import (
+    Comment,
+    CommentStore,
+    LimitReached,
+    Thread,
+    UnknownComment,
+    UnknownThread,
+)
 
 __all__ = [
-    "Comment", "CommentStore", "MemoryCommentStore", "SQLiteCommentStore", "Thread",
-    "UnknownComment", "UnknownThread",
+    "Comment", "CommentStore", "LimitReached", "MemoryCommentStore", "SQLiteCommentStore",
+    "Thread", "UnknownComment", "UnknownThread",
 ]  # fmt: skip

@@ -284,8 +284,9 @@ class Content:
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1] + "…"
+def clip(text: str, limit: int = MAX_QUOTE) -> str:
+    """``text``, cut to at most ``limit`` characters (an ellipsis where it was cut)."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
 def _type_reference(text: Text) -> dict[str, Any]:
@@ -361,10 +362,13 @@ def _live_index(text: Text, raw: bytes, name: str, length: int) -> int:
 # -- making and finding anchors -------------------------------------------------------------------
 
 
-def make_anchor(doc: Doc, kind: str, request: AnchorRequest) -> Anchor:
+def make_anchor(
+    doc: Doc, kind: str, request: AnchorRequest, quote_limit: int = MAX_QUOTE
+) -> Anchor:
     """Check ``request`` against the document as it is now and make the anchor to store,
-    with the quote the server reads from the document. ``kind`` is the document's type:
-    ``notebook``, ``file`` (text) or ``blob`` (binary: only whole-document threads)."""
+    with the quote the server reads from the document (cut to ``quote_limit`` characters).
+    ``kind`` is the document's type: ``notebook``, ``file`` (text) or ``blob`` (binary: only
+    whole-document threads)."""
     if request.cell is None and request.start is None:
         return Anchor(None, None, None, "")
     if kind == "blob":
@@ -382,7 +386,7 @@ def make_anchor(doc: Doc, kind: str, request: AnchorRequest) -> Anchor:
         source = cell.get("source")
         if request.start is None:
             whole = str(source) if isinstance(source, Text) else str(source or "")
-            return Anchor(request.cell, None, None, _clip(whole))
+            return Anchor(request.cell, None, None, clip(whole, quote_limit))
         if not isinstance(source, Text):
             raise BadAnchor(f"cell {request.cell!r} has no text to anchor a range in")
         text = source
@@ -395,7 +399,8 @@ def make_anchor(doc: Doc, kind: str, request: AnchorRequest) -> Anchor:
     if end <= start:
         raise BadAnchor('anchor "end" must come after "start" (a range of at least one character)')
     return Anchor(
-        request.cell, request.start, request.end, _clip(content.slice(start, end)), _scope(text)
+        request.cell, request.start, request.end, clip(content.slice(start, end), quote_limit),
+        _scope(text),
     )
 
 
@@ -456,4 +461,4 @@ def locate(doc: Doc, kind: str, anchor: Anchor, texts: dict[Any, Any] | None = N
     start, end = max(0, min(start, content.length)), max(0, min(end, content.length))
     if end <= start:
         return Place(True, anchor.cell)  # everything it covered was deleted
-    return Place(False, anchor.cell, start, end, _clip(content.slice(start, end)))
+    return Place(False, anchor.cell, start, end, clip(content.slice(start, end)))

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
+from .store import (
+    Comment,
+    CommentStore,
+    LimitReached,
+    Thread,
+    UnknownComment,
+    UnknownThread,
+)
 
 
 class MemoryCommentStore(CommentStore):
@@ -18,8 +25,15 @@ class MemoryCommentStore(CommentStore):
         except KeyError:
             raise UnknownThread(thread_id) from None
 
-    async def create_thread(self, thread: Thread, first: Comment) -> None:
-        self._threads.setdefault(thread.id, replace(thread, comments=(first,)))
+    async def create_thread(
+        self, thread: Thread, first: Comment, max_threads: int | None = None
+    ) -> None:
+        if thread.id in self._threads:
+            return
+        count = sum(t.file_id == thread.file_id for t in self._threads.values())
+        if max_threads is not None and count >= max_threads:
+            raise LimitReached("threads", max_threads)
+        self._threads[thread.id] = replace(thread, comments=(first,))
 
     async def thread(self, thread_id: str) -> Thread:
         return self._get(thread_id)
@@ -28,10 +42,12 @@ class MemoryCommentStore(CommentStore):
         found = [t for t in self._threads.values() if t.file_id == file_id]
         return sorted(found, key=lambda t: (t.created, t.id))
 
-    async def add_comment(self, comment: Comment) -> None:
+    async def add_comment(self, comment: Comment, max_comments: int | None = None) -> None:
         thread = self._get(comment.thread)
         if any(c.id == comment.id for c in thread.comments):
             return
+        if max_comments is not None and len(thread.comments) >= max_comments:
+            raise LimitReached("comments", max_comments)
         self._threads[thread.id] = replace(
             thread, comments=(*thread.comments, comment), updated=comment.created
         )
@@ -72,3 +88,12 @@ class MemoryCommentStore(CommentStore):
         )
         self._threads[thread_id] = thread
         return thread
+
+    async def file_ids(self) -> list[str]:
+        return sorted({t.file_id for t in self._threads.values()})
+
+    async def purge_files(self, file_ids: list[str]) -> int:
+        gone = [i for i, t in self._threads.items() if t.file_id in set(file_ids)]
+        for thread_id in gone:
+            del self._threads[thread_id]
+        return len(gone)

@@ -14,7 +14,14 @@ from typing import Any
 from ..persistence.pgdatabase import PostgresDatabase, Reader, Transaction
 from ..persistence.pgmigrations import PostgresComponent
 from .sqlite import COMMENT_COLUMNS, THREAD_COLUMNS, comment_of, thread_of, thread_row
-from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
+from .store import (
+    Comment,
+    CommentStore,
+    LimitReached,
+    Thread,
+    UnknownComment,
+    UnknownThread,
+)
 
 # Append only: step N brings the tables from version N-1 to N (the SQLite component's numbering).
 COMPONENT = PostgresComponent(
@@ -70,6 +77,10 @@ async def _none() -> None:
     return None
 
 
+# pg_advisory_xact_lock(int, int) class serializing thread creation per file: "jcct".
+THREADS_LOCK = int.from_bytes(b"jcct", "big") - 2**31
+
+
 class PostgresCommentStore(CommentStore):
     """``database`` is a URL (the store then owns its pool) or a shared
     :class:`~..persistence.pgdatabase.PostgresDatabase`."""
@@ -108,10 +119,32 @@ class PostgresCommentStore(CommentStore):
 
         return await self.db.read(run, snapshot=True)
 
-    async def create_thread(self, thread: Thread, first: Comment) -> None:
+    async def create_thread(
+        self, thread: Thread, first: Comment, max_threads: int | None = None
+    ) -> None:
         await self.db.ready(COMPONENT)
 
         async def run(tx: Transaction) -> Reader[None]:
+            if max_threads is not None:
+                # Creations on one file wait for each other (servers of a group included),
+                # so two at the cap cannot both pass the count.
+                await tx.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                    (THREADS_LOCK, thread.file_id),
+                )
+                known = await tx.execute(
+                    "SELECT 1 FROM collab_comment_threads WHERE id = %s", (thread.id,)
+                )
+                count = await tx.execute(
+                    "SELECT count(*) FROM collab_comment_threads WHERE file_id = %s",
+                    (thread.file_id,),
+                )
+                await tx.sync()
+                if await known.fetchone() is not None:
+                    return _none  # (stored by an earlier run of this transaction)
+                row = await count.fetchone()
+                if row is not None and int(row[0]) >= max_threads:
+                    raise LimitReached("threads", max_threads)
             await tx.execute(
                 f"INSERT INTO collab_comment_threads ({THREAD_COLUMNS}) VALUES "
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -132,17 +165,25 @@ class PostgresCommentStore(CommentStore):
     async def threads(self, file_id: str) -> list[Thread]:
         return await self._threads("file_id = %s", (file_id,))
 
-    async def add_comment(self, comment: Comment) -> None:
+    async def add_comment(self, comment: Comment, max_comments: int | None = None) -> None:
         await self.db.ready(COMPONENT)
 
         async def run(tx: Transaction) -> Reader[None]:
+            # (the UPDATE locks the thread's row: replies to one thread are counted in turn)
             touched = await tx.execute(
                 "UPDATE collab_comment_threads SET updated = GREATEST(updated, %s) WHERE id = %s",
                 (comment.created, comment.thread),
             )
+            count = await tx.execute(
+                "SELECT count(*) FROM collab_comments WHERE thread_id = %s AND id <> %s",
+                (comment.thread, comment.id),
+            )
             await tx.sync()
             if not touched.rowcount:
                 raise UnknownThread(comment.thread)
+            row = await count.fetchone()
+            if max_comments is not None and row is not None and int(row[0]) >= max_comments:
+                raise LimitReached("comments", max_comments)
             await tx.execute(_INSERT_COMMENT, _comment_params(comment))
             return _none
 
@@ -231,6 +272,39 @@ class PostgresCommentStore(CommentStore):
         if not await self.db.write(run):
             raise UnknownThread(thread_id)
         return await self.thread(thread_id)
+
+    async def file_ids(self) -> list[str]:
+        await self.db.ready(COMPONENT)
+
+        async def run(tx: Transaction) -> Reader[list[str]]:
+            cur = await tx.execute(
+                "SELECT DISTINCT file_id FROM collab_comment_threads ORDER BY file_id"
+            )
+
+            async def reader() -> list[str]:
+                return [row[0] for row in await cur.fetchall()]
+
+            return reader
+
+        return await self.db.read(run)
+
+    async def purge_files(self, file_ids: list[str]) -> int:
+        if not file_ids:
+            return 0
+        await self.db.ready(COMPONENT)
+
+        async def run(tx: Transaction) -> Reader[int]:
+            # (comments go with their thread: ON DELETE CASCADE)
+            cur = await tx.execute(
+                "DELETE FROM collab_comment_threads WHERE file_id = ANY(%s)", (list(file_ids),)
+            )
+
+            async def reader() -> int:
+                return cur.rowcount
+
+            return reader
+
+        return await self.db.write(run)
 
     async def close(self) -> None:
         await self.db.release()

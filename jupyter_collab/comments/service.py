@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pycrdt import Doc
@@ -36,14 +37,42 @@ from ..persistence import AuditAction
 from ..sharing.roles import Role
 from ..sharing.service import Sharing
 from ..timestamps import iso
-from .anchors import Anchor, BadAnchor, Place, locate, make_anchor, parse_request
+from .anchors import (
+    MAX_QUOTE,
+    Anchor,
+    BadAnchor,
+    Place,
+    locate,
+    make_anchor,
+    parse_request,
+)
 from .mentions import mentioned_names
-from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
+from .store import (
+    Comment,
+    CommentStore,
+    LimitReached,
+    Thread,
+    UnknownComment,
+    UnknownThread,
+)
 
 T = TypeVar("T")
 
-MAX_BODY = 10_000  # characters of a comment's body
+MAX_BODY = 10_000  # characters of a comment's body (CollabApp.comments_max_body)
 EXCERPT = 200  # characters of a comment quoted in a notification
+
+
+@dataclass(frozen=True)
+class CommentLimits:
+    """The caps of comments (CollabApp's ``comments_max_*`` settings; 0: no cap on a count).
+
+    They keep one document's comments bounded for everyone who opens its panel: every listing
+    returns all the threads of a file with all their comments, placed in the document."""
+
+    threads_per_file: int = 1_000
+    comments_per_thread: int = 500
+    body: int = MAX_BODY
+    quote: int = MAX_QUOTE
 
 
 class CommentError(Exception):
@@ -58,6 +87,12 @@ class BadComment(CommentError):
 
 class TooLarge(CommentError):
     status = 413
+
+
+class TooMany(CommentError):
+    """A count cap (threads of a file, comments of a thread) is reached."""
+
+    status = 409
 
 
 class NotAllowed(CommentError):
@@ -76,13 +111,14 @@ class CommentsUnavailable(CommentError):
     status = 503
 
 
-def body_text(value: Any) -> str:
-    """A comment's body: a string, not blank, at most MAX_BODY characters."""
+def body_text(value: Any, limit: int = MAX_BODY) -> str:
+    """A comment's body: a string, not blank, at most ``limit`` characters."""
     if not isinstance(value, str):
         raise BadComment('"body" must be a string (the comment\'s text)')
-    if len(value) > MAX_BODY:
+    if len(value) > limit:
         raise TooLarge(
-            f"a comment is at most {MAX_BODY:,} characters (this one has {len(value):,})"
+            f"a comment is at most {limit:,} characters (this one has {len(value):,}); "
+            "the limit is CollabApp.comments_max_body"
         )
     if not value.strip():
         raise BadComment("a comment cannot be empty")
@@ -108,11 +144,13 @@ class Comments:
         history: Any = None,
         bus: Any = None,
         group: bool = False,
+        limits: CommentLimits | None = None,
     ) -> None:
         """``history`` is the document store (``DocumentStore``, None without history): where
         the state of a document nobody has open here is read from. ``bus`` and ``group``: the
         event bus and whether other servers share it (then notices of rooms not open here are
-        published for them)."""
+        published for them). ``limits``: the caps (CommentLimits' defaults if None)."""
+        self.limits = limits or CommentLimits()
         self.store = store
         self.rooms = rooms
         self.sharing = sharing
@@ -155,9 +193,25 @@ class Comments:
             return await operation
         except (UnknownThread, UnknownComment, CommentError):
             raise
+        except LimitReached as reached:
+            raise self._too_many(reached) from None
         except Exception as exc:
             self.log.error("The comment store failed: %s", exc)
             raise CommentsUnavailable(f"comments are not available now: {exc}") from exc
+
+    def _too_many(self, reached: LimitReached) -> TooMany:
+        if reached.what == "threads":
+            return TooMany(
+                f"this document has {reached.limit:,} comment threads, the most it may have "
+                "(CollabApp.comments_max_threads): resolve and delete old ones first"
+            )
+        return TooMany(
+            f"this thread has {reached.limit:,} comments, the most a thread may have "
+            "(CollabApp.comments_max_comments): start a new thread"
+        )
+
+    def _max(self, value: int) -> int | None:
+        return value if value > 0 else None
 
     # -- documents ----------------------------------------------------------------------------
 
@@ -291,11 +345,19 @@ class Comments:
 
     async def create(self, path: str, user: Any, cap: Role, body: dict[str, Any]) -> dict[str, Any]:
         self._require(path, user, cap, write=True)
-        text = body_text(body.get("body"))
+        text = body_text(body.get("body"), self.limits.body)
         try:
             request = parse_request(body.get("anchor"))
         except BadAnchor as exc:
             raise BadComment(str(exc)) from None
+        quote = (body.get("anchor") or {}).get("quote")
+        if quote is not None and not isinstance(quote, str):
+            raise BadComment('anchor "quote" must be a string (the selected text) or absent')
+        if quote is not None and len(quote) > self.limits.quote:
+            raise TooLarge(
+                f'anchor "quote" is at most {self.limits.quote:,} characters (this one has '
+                f"{len(quote):,}); the limit is CollabApp.comments_max_quote"
+            )
         file_id = await self.rooms.file_ids.get_or_create(path)
         doc_id = body.get("room")
         if doc_id is None:
@@ -310,7 +372,7 @@ class Comments:
             raise BadComment(f'"room" {doc_id[:80]!r} is not a document of {path}')
 
         def anchor_in(doc: Doc, kind: str) -> Anchor:
-            return make_anchor(doc, kind, request)
+            return make_anchor(doc, kind, request, self.limits.quote)
 
         if request.cell is None and request.start is None:
             anchor = Anchor(None, None, None, "")  # the whole file: nothing to look up in it
@@ -329,7 +391,9 @@ class Comments:
         mentions, mentioned, unreachable = await self._mentions(text, path, user.username)
         thread = Thread(uuid.uuid4().hex, file_id, doc_id, anchor, user.username, now, now)
         comment = Comment(uuid.uuid4().hex, thread.id, user.username, text, now, None, mentions)
-        await self._call(self.store.create_thread(thread, comment))
+        await self._call(
+            self.store.create_thread(thread, comment, self._max(self.limits.threads_per_file))
+        )
         thread = dataclasses.replace(thread, comments=(comment,))
         self._changed(thread, comment.id, "created", user, path)
         await self._notify_mentions(mentioned, thread, comment, user, path)
@@ -340,13 +404,15 @@ class Comments:
     ) -> dict[str, Any]:
         thread, path = await self._thread_and_path(thread_id)
         self._require(path, user, cap, write=True)
-        text = body_text(body.get("body"))
+        text = body_text(body.get("body"), self.limits.body)
         mentions, mentioned, unreachable = await self._mentions(text, path, user.username)
         comment = Comment(
             uuid.uuid4().hex, thread.id, user.username, text, time.time(), None, mentions
         )
         try:
-            await self._call(self.store.add_comment(comment))
+            await self._call(
+                self.store.add_comment(comment, self._max(self.limits.comments_per_thread))
+            )
         except UnknownThread:  # deleted meanwhile
             raise NotFound(f"no such thread: {thread_id}") from None
         thread = await self._call(self.store.thread(thread.id))
@@ -371,7 +437,7 @@ class Comments:
         old = self._find(thread, comment_id)
         if old.author != user.username:
             raise NotAllowed("only its author may edit a comment")
-        text = body_text(body.get("body"))
+        text = body_text(body.get("body"), self.limits.body)
         mentions, mentioned, unreachable = await self._mentions(text, path, user.username)
         try:
             comment = await self._call(

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
-from ..persistence.database import SQLiteDatabase
+from ..persistence.database import SQLiteTables
 from ..persistence.migrations import Component
 from .anchors import Anchor
-from .store import Comment, CommentStore, Thread, UnknownComment, UnknownThread
-
-T = TypeVar("T")
+from .store import (
+    Comment,
+    CommentStore,
+    LimitReached,
+    Thread,
+    UnknownComment,
+    UnknownThread,
+)
 
 # Append only: migration N brings the tables from version N-1 to N.
 COMPONENT = Component(
@@ -75,22 +79,8 @@ def thread_row(thread: Thread) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-class SQLiteCommentStore(CommentStore):
-    def __init__(self, database: str | Path | SQLiteDatabase) -> None:
-        self.db = (
-            database.retain()
-            if isinstance(database, SQLiteDatabase)
-            else SQLiteDatabase.acquire(database)
-        )
-        self.db.prepare(COMPONENT)
-
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        await self.db.ready(COMPONENT)
-        return await self.db.read(fn, *args)
-
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        await self.db.ready(COMPONENT)
-        return await self.db.write(fn, *args)
+class SQLiteCommentStore(SQLiteTables, CommentStore):
+    component = COMPONENT
 
     @staticmethod
     def _threads(db: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[Thread]:
@@ -114,8 +104,22 @@ class SQLiteCommentStore(CommentStore):
                 by_thread[row[1]].append(comment_of(row))
         return [thread_of(row, by_thread[row[0]]) for row in rows]
 
-    async def create_thread(self, thread: Thread, first: Comment) -> None:
+    async def create_thread(
+        self, thread: Thread, first: Comment, max_threads: int | None = None
+    ) -> None:
         def run(db: sqlite3.Connection) -> None:  # (one transaction: SQLiteDatabase.write)
+            known = db.execute(
+                "SELECT 1 FROM collab_comment_threads WHERE id = ?", (thread.id,)
+            ).fetchall()
+            if known:
+                return
+            if max_threads is not None:
+                (count,) = db.execute(
+                    "SELECT count(*) FROM collab_comment_threads WHERE file_id = ?",
+                    (thread.file_id,),
+                ).fetchone()
+                if count >= max_threads:
+                    raise LimitReached("threads", max_threads)
             db.execute(
                 f"INSERT OR IGNORE INTO collab_comment_threads ({THREAD_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -142,7 +146,7 @@ class SQLiteCommentStore(CommentStore):
     async def threads(self, file_id: str) -> list[Thread]:
         return await self._read(self._threads, "file_id = ?", (file_id,))
 
-    async def add_comment(self, comment: Comment) -> None:
+    async def add_comment(self, comment: Comment, max_comments: int | None = None) -> None:
         def run(db: sqlite3.Connection) -> None:
             touched = db.execute(
                 "UPDATE collab_comment_threads SET updated = max(updated, ?) WHERE id = ?",
@@ -150,6 +154,13 @@ class SQLiteCommentStore(CommentStore):
             ).rowcount
             if not touched:
                 raise UnknownThread(comment.thread)
+            if max_comments is not None:
+                (count,) = db.execute(
+                    "SELECT count(*) FROM collab_comments WHERE thread_id = ? AND id != ?",
+                    (comment.thread, comment.id),
+                ).fetchone()
+                if count >= max_comments:
+                    raise LimitReached("comments", max_comments)
             self._insert_comment(db, comment)
 
         await self._write(run)
@@ -212,5 +223,27 @@ class SQLiteCommentStore(CommentStore):
 
         return await self._write(run)
 
-    async def close(self) -> None:
-        await self.db.release()
+    async def file_ids(self) -> list[str]:
+        def run(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "SELECT DISTINCT file_id FROM collab_comment_threads ORDER BY file_id"
+            ).fetchall()
+            return [row[0] for row in rows]
+
+        return await self._read(run)
+
+    async def purge_files(self, file_ids: list[str]) -> int:
+        def run(db: sqlite3.Connection) -> int:
+            gone = 0
+            for file_id in file_ids:  # (foreign keys are not enforced: comments first)
+                db.execute(
+                    "DELETE FROM collab_comments WHERE thread_id IN "
+                    "(SELECT id FROM collab_comment_threads WHERE file_id = ?)",
+                    (file_id,),
+                )
+                gone += db.execute(
+                    "DELETE FROM collab_comment_threads WHERE file_id = ?", (file_id,)
+                ).rowcount
+            return gone
+
+        return await self._write(run) if file_ids else 0

@@ -28,6 +28,17 @@ class UnknownComment(LookupError):
     """No such comment in that thread."""
 
 
+class LimitReached(Exception):
+    """A cap would be exceeded: ``what`` is ``threads`` (per file) or ``comments`` (per
+    thread), ``limit`` the cap. Checked in the write's own transaction, so writes racing on
+    several servers cannot pass it together."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{what} limit {limit} reached")
+        self.what = what
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class Comment:
     id: str
@@ -61,8 +72,12 @@ class Thread:
 
 class CommentStore(ABC):
     @abstractmethod
-    async def create_thread(self, thread: Thread, first: Comment) -> None:
-        """Store a new thread with its first comment (``thread.comments`` is ignored)."""
+    async def create_thread(
+        self, thread: Thread, first: Comment, max_threads: int | None = None
+    ) -> None:
+        """Store a new thread with its first comment (``thread.comments`` is ignored).
+        ``max_threads``: LimitReached when the file has that many threads already (a thread
+        already stored under this id is no new one: running the write twice is harmless)."""
 
     @abstractmethod
     async def thread(self, thread_id: str) -> Thread:
@@ -73,8 +88,9 @@ class CommentStore(ABC):
         """Every thread of a file (all its documents), oldest first, with their comments."""
 
     @abstractmethod
-    async def add_comment(self, comment: Comment) -> None:
-        """Append a reply to its thread (and touch the thread's ``updated``); UnknownThread."""
+    async def add_comment(self, comment: Comment, max_comments: int | None = None) -> None:
+        """Append a reply to its thread (and touch the thread's ``updated``); UnknownThread.
+        ``max_comments``: LimitReached when the thread holds that many comments already."""
 
     @abstractmethod
     async def edit_comment(
@@ -91,6 +107,14 @@ class CommentStore(ABC):
     async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
         """Resolve or reopen a thread; the thread after. UnknownThread."""
 
+    @abstractmethod
+    async def file_ids(self) -> list[str]:
+        """The file ids that have threads (for the purge of deleted files' threads)."""
+
+    @abstractmethod
+    async def purge_files(self, file_ids: list[str]) -> int:
+        """Delete every thread (with its comments) of these files; how many threads went."""
+
     async def close(self) -> None:  # noqa: B027 (optional: the in-memory store holds nothing)
         """Release resources."""
 
@@ -105,7 +129,9 @@ class UnavailableCommentStore(CommentStore):
     def _fail(self) -> Any:
         raise CommentStoreUnavailable(f"the database cannot be used: {self.reason}")
 
-    async def create_thread(self, thread: Thread, first: Comment) -> None:
+    async def create_thread(
+        self, thread: Thread, first: Comment, max_threads: int | None = None
+    ) -> None:
         self._fail()
 
     async def thread(self, thread_id: str) -> Thread:
@@ -114,7 +140,7 @@ class UnavailableCommentStore(CommentStore):
     async def threads(self, file_id: str) -> list[Thread]:
         return self._fail()
 
-    async def add_comment(self, comment: Comment) -> None:
+    async def add_comment(self, comment: Comment, max_comments: int | None = None) -> None:
         self._fail()
 
     async def edit_comment(
@@ -126,6 +152,12 @@ class UnavailableCommentStore(CommentStore):
         return self._fail()
 
     async def set_resolved(self, thread_id: str, resolved: bool, user: str, time: float) -> Thread:
+        return self._fail()
+
+    async def file_ids(self) -> list[str]:
+        return self._fail()
+
+    async def purge_files(self, file_ids: list[str]) -> int:
         return self._fail()
 
 

@@ -113,11 +113,19 @@ class FileIds(ABC):
     async def forget(self, file_id: str) -> None:
         """Remove a file id for good (its history was purged)."""
 
+    @abstractmethod
+    async def expired(self, file_ids: list[str], before: float) -> list[str]:
+        """Of ``file_ids``, those of files deleted before ``before`` (time.time()) and not
+        restored since, and those not known at all (forgotten once their history was purged).
+        Whatever the served folder: ids are unique, and a database shared by servers of other
+        folders must not have their files taken for unknown ones."""
+
 
 class MemoryFileIds(FileIds):
     def __init__(self) -> None:
         self._paths: dict[str, str] = {}  # id -> path
         self._gone: dict[str, str] = {}  # id -> last path, for deleted files
+        self._gone_at: dict[str, float] = {}  # id -> when it was deleted
         self._bases: dict[tuple[str, bool], tuple[bytes, str, int]] = {}
 
     async def set_base(
@@ -163,6 +171,7 @@ class MemoryFileIds(FileIds):
         replaced = set(changed.values())
         for file_id in [i for i, p in self._paths.items() if p in replaced and i not in changed]:
             self._gone[file_id] = self._paths.pop(file_id)
+            self._gone_at[file_id] = time.time()
         self._paths.update(changed)
         return changed
 
@@ -171,6 +180,7 @@ class MemoryFileIds(FileIds):
         gone = [i for i, p in self._paths.items() if _under(p, path)]
         for file_id in gone:
             self._gone[file_id] = self._paths.pop(file_id)
+            self._gone_at[file_id] = time.time()
         return gone
 
     async def last_path(self, file_id: str) -> str | None:
@@ -181,11 +191,19 @@ class MemoryFileIds(FileIds):
         if any(p == path for p in self._paths.values()):
             raise ValueError(f"{path} already has a file id")
         self._gone.pop(file_id, None)
+        self._gone_at.pop(file_id, None)
         self._paths[file_id] = path
+
+    async def expired(self, file_ids: list[str], before: float) -> list[str]:
+        return [
+            i for i in file_ids
+            if i not in self._paths and self._gone_at.get(i, float("-inf")) < before
+        ]  # fmt: skip
 
     async def forget(self, file_id: str) -> None:
         self._paths.pop(file_id, None)
         self._gone.pop(file_id, None)
+        self._gone_at.pop(file_id, None)
         for key in [k for k in self._bases if k[0] == file_id]:
             del self._bases[key]
 
@@ -544,6 +562,25 @@ class SQLiteFileIds(FileIds):
             await self._write(run)
         except sqlite3.IntegrityError:
             raise ValueError(f"{path} already has a file id") from None
+
+    async def expired(self, file_ids: list[str], before: float) -> list[str]:
+        wanted = [i for i in file_ids if self._unsaved_path(i) is None]
+
+        def run(db: sqlite3.Connection) -> list[str]:
+            live: set[str] = set()
+            for start in range(0, len(wanted), 500):  # (SQLite's limit on bound parameters)
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                live.update(
+                    row[0] for row in db.execute(
+                        f"SELECT id FROM collab_files WHERE id IN ({marks})"
+                        " AND (path IS NOT NULL OR deleted_at IS NULL OR deleted_at >= ?)",
+                        (*chunk, before),
+                    )
+                )  # fmt: skip
+            return [i for i in wanted if i not in live]
+
+        return await self._read(run)
 
     async def forget(self, file_id: str) -> None:
         def run(db: sqlite3.Connection) -> None:

@@ -412,6 +412,18 @@ class PostgresFileIds(FileIds):
                 raise ValueError(f"{path} already has a file id") from None
             raise
 
+    async def expired(self, file_ids: list[str], before: float) -> list[str]:
+        wanted = [i for i in file_ids if self._unsaved_path(i) is None]
+        if not wanted:
+            return []
+        rows = await self._read(
+            "SELECT id FROM collab_files WHERE id = ANY(%s)"
+            " AND (path IS NOT NULL OR deleted_at IS NULL OR deleted_at >= %s)",
+            (wanted, before),
+        )
+        live = {row[0] for row in rows}
+        return [i for i in wanted if i not in live]
+
     async def forget(self, file_id: str) -> None:
         await self.db.ready(COMPONENT)
 

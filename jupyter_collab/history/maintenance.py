@@ -18,6 +18,8 @@ from typing import Any
 
 from ..bus import BusError, EventBus
 from ..collaboration.manager import RoomManager
+from ..comments.retention import purge_deleted_threads
+from ..comments.store import CommentStore
 from ..persistence import DocumentStore
 
 DAY = 24 * 3600.0
@@ -34,9 +36,12 @@ class Maintenance:
         log: logging.Logger,
         bus: EventBus | None = None,
         lease_name: str = "maintenance",
+        comments: CommentStore | None = None,
     ) -> None:
         """``bus``: the group's bus (None for one server), whose lease ``lease_name`` elects
-        the server that purges."""
+        the server that purges. ``comments``: the comment store, whose threads of files
+        deleted longer than ``deleted_retention`` ago are purged with their history."""
+        self.comments = comments
         self.bus = bus
         self.lease_name = lease_name
         self.store = store
@@ -83,7 +88,7 @@ class Maintenance:
         for room_id in [r for r in self._compacted if r not in self.rooms.rooms]:
             del self._compacted[room_id]
         if not await self._elected():
-            return {"compacted": compacted, "purged": []}
+            return {"compacted": compacted, "purged": [], "purgedThreads": 0}
         purged = await self.store.purge_deleted(now - self.deleted_retention)
         for doc_id in purged:
             file_id = doc_id.split(":", 2)[-1]
@@ -91,7 +96,17 @@ class Maintenance:
                 await self.rooms.file_ids.forget(file_id)
         if purged:
             self.log.info("Purged the history of %d deleted documents", len(purged))
-        return {"compacted": compacted, "purged": purged}
+        threads = 0
+        if self.comments is not None:
+            try:
+                threads = await purge_deleted_threads(
+                    self.comments, self.rooms.file_ids, now - self.deleted_retention
+                )
+            except Exception as exc:  # (the next run tries again)
+                self.log.warning("Purging the comments of deleted files failed: %s", exc)
+            if threads:
+                self.log.info("Purged %d comment threads of deleted files", threads)
+        return {"compacted": compacted, "purged": purged, "purgedThreads": threads}
 
     async def _elected(self) -> bool:
         """Whether this server purges this period: always alone; in a group, the one that

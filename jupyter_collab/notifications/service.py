@@ -3,7 +3,8 @@
 ``Notifications.notify`` is what ``Sharing.notify`` (the one API other modules call) does: the
 store is written first (the source of truth a socket catches up from), then the event is
 published on ``notification.event`` keyed by the user (every server pushes it to that user's
-sockets), then, if the user chose the kind for e-mail, it joins their e-mail batch.
+sockets), then, if the user chose the kind for e-mail, it joins their e-mail batch (in the
+outbox: ``outbox.py``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class Notifications:
         kinds = self._kinds(prefs)
         address = self.address(user, prefs)
         if kind in kinds and address:
-            self.mailer.enqueue(address, user, shown)
+            await self.mailer.enqueue(address, user, shown)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -220,6 +221,11 @@ class Notifications:
         except Exception as exc:
             raise NotificationsUnavailable(f"preferences cannot be saved now: {exc}") from exc
         return self._describe(user, new)
+
+    def start(self) -> None:
+        """Start sending what the e-mail outbox holds (mail a stopped server left there)."""
+        if self.mailer is not None:
+            self.mailer.start()
 
     async def close(self) -> None:
         await self.push.close()

@@ -402,3 +402,35 @@ def _in_transaction(
         raise
     db.execute("COMMIT")
     return result
+
+
+class SQLiteTables:
+    """What every store of one component's tables in the collaboration database shares: a
+    reference to the process's :class:`SQLiteDatabase` of the file (the one given, or acquired
+    by path), its component migrated before the first query, every query on the database's
+    threads (never the event loop's), the reference released by :meth:`close`.
+
+    A store names its tables as ``component`` and puts its SQL in functions of the connection
+    given to :meth:`_read` (one read transaction) or :meth:`_write` (one write transaction).
+    """
+
+    component: ClassVar[Component]
+
+    def __init__(self, database: str | Path | SQLiteDatabase) -> None:
+        self.db = (
+            database.retain()
+            if isinstance(database, SQLiteDatabase)
+            else SQLiteDatabase.acquire(database)
+        )
+        self.db.prepare(self.component)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        await self.db.ready(self.component)
+        return await self.db.read(fn, *args)
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        await self.db.ready(self.component)
+        return await self.db.write(fn, *args)
+
+    async def close(self) -> None:
+        await self.db.release()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .consistency import broken_chains, start_over
 from .migrations import Component, migrate, schema_versions
 from .outage import SUFFIX, database_key
 
@@ -177,6 +178,7 @@ ROWID_TABLES = (
     "collab_docs", "collab_snapshots", "collab_versions", "collab_audit", "collab_files",
     "file_merge_bases", "collab_shares", "collab_users", "collab_notifications",
     "collab_notification_prefs", "collab_comment_threads", "collab_comments", "collab_refused",
+    "collab_mail_batches", "collab_mail_outbox",
 )  # fmt: skip
 
 
@@ -391,15 +393,7 @@ def _keep_consistent(target: sqlite3.Connection, salvage: Salvage) -> None:
         ]
         top = max([last_seq, start, *seqs])
         if seqs != list(range(start + 1, top + 1)):
-            file_id = doc_id.split(":", 2)[-1]
-            target.execute("DELETE FROM collab_updates WHERE doc_id = ?", (doc_id,))
-            target.execute("DELETE FROM collab_snapshots WHERE doc_id = ?", (doc_id,))
-            target.execute("DELETE FROM file_merge_bases WHERE id = ?", (file_id,))
-            target.execute(
-                "UPDATE collab_docs SET last_seq = (SELECT COALESCE(MAX(seq), 0) FROM "
-                "collab_versions WHERE doc_id = ?) WHERE doc_id = ?",
-                (doc_id, doc_id),
-            )
+            start_over(target.execute, doc_id)
             salvage.dropped.append(
                 f"{doc_id}: its log had lost parts; it starts over from its file at the next "
                 "opening (its version points stay)"
@@ -408,19 +402,10 @@ def _keep_consistent(target: sqlite3.Connection, salvage: Salvage) -> None:
             target.execute("UPDATE collab_docs SET last_seq = ? WHERE doc_id = ?", (top, doc_id))
     # Version points whose chain of deltas lost a link cannot be rebuilt (nor the ones built
     # on them): removed until every remaining chain is complete.
-    removed = 0
-    while True:
-        ids = {row[0] for row in target.execute("SELECT id FROM collab_versions")}
-        orphans = [
-            version_id
-            for version_id, base in target.execute("SELECT id, base_id FROM collab_versions")
-            if base is not None and base not in ids
-        ]
-        if not orphans:
-            break
-        for version_id in orphans:
-            target.execute("DELETE FROM collab_versions WHERE id = ?", (version_id,))
-        removed += len(orphans)
+    orphans = broken_chains(target.execute("SELECT id, base_id FROM collab_versions"), ())
+    for version_id in sorted(orphans):
+        target.execute("DELETE FROM collab_versions WHERE id = ?", (version_id,))
+    removed = len(orphans)
     if removed:
         salvage.dropped.append(
             f"{removed} version point(s) whose earlier versions were lost (stored as deltas)"

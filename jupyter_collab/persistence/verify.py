@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pycrdt import Doc, get_update
 
 from .catalog import Catalog, room_kind
+from .consistency import broken_chains, start_over
 from .history import decompress, merge
 
 
@@ -259,23 +260,10 @@ def repair_rows(catalog: Catalog, found: Findings) -> list[str]:
     catalog.execute("BEGIN")
     try:
         for doc_id in sorted(reset):
-            file_id = doc_id.rpartition(":")[2]
-            catalog.execute("DELETE FROM collab_updates WHERE doc_id = ?", (doc_id,))
-            catalog.execute("DELETE FROM collab_snapshots WHERE doc_id = ?", (doc_id,))
-            catalog.execute("DELETE FROM file_merge_bases WHERE id = ?", (file_id,))
-            catalog.execute(
-                "UPDATE collab_docs SET last_seq = (SELECT COALESCE(MAX(seq), 0) FROM "
-                "collab_versions WHERE doc_id = ?) WHERE doc_id = ?",
-                (doc_id, doc_id),
-            )
+            start_over(catalog.execute, doc_id)
             done.append(f"{doc_id}: log and snapshot dropped; it starts over from its file")
-        removed = set(versions)
-        while True:  # the points stored as deltas on top of a removed one go too
-            rows = catalog.rows("SELECT id, base_id FROM collab_versions")
-            more = {v for v, base in rows if base in removed and v not in removed}
-            if not more:
-                break
-            removed |= more
+        # the points stored as deltas on top of a removed one go too
+        removed = broken_chains(catalog.rows("SELECT id, base_id FROM collab_versions"), versions)
         for version_id in sorted(removed):
             catalog.execute("DELETE FROM collab_versions WHERE id = ?", (version_id,))
         if removed:

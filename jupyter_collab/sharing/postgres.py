@@ -74,6 +74,25 @@ COMPONENT = PostgresComponent(
                 time DOUBLE PRECISION NOT NULL
             )""",
         ],
+        [
+            # 3: the e-mail outbox (notifications/outbox.py), shared by the servers of a group
+            """CREATE TABLE collab_mail_batches (
+                address TEXT PRIMARY KEY,
+                user_name TEXT NOT NULL,
+                due DOUBLE PRECISION NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                owner TEXT,
+                lease_until DOUBLE PRECISION
+            )""",
+            """CREATE TABLE collab_mail_outbox (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                address TEXT NOT NULL,
+                key TEXT NOT NULL,
+                item JSONB NOT NULL,
+                created DOUBLE PRECISION NOT NULL,
+                UNIQUE (address, key)
+            )""",
+        ],
     ),
 )
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from ..persistence.database import SQLiteDatabase
+from ..persistence.database import SQLiteDatabase, SQLiteTables
 from ..persistence.migrations import Component
 from .roles import Role
 from .store import KnownUser, Notification, NotificationPreferences, Share, ShareStore
-
-T = TypeVar("T")
 
 # Append only: migration N brings the tables from version N-1 to N.
 COMPONENT = Component(
@@ -38,6 +36,17 @@ COMPONENT = Component(
             """CREATE TABLE collab_notification_prefs (
                 user TEXT PRIMARY KEY, email TEXT, kinds TEXT, time REAL NOT NULL)""",
         ),
+        (
+            # 3: the e-mail outbox (notifications/outbox.py): one batch per address, due at
+            # the end of its window or of its retry wait, leased by the server sending it;
+            # its notifications (item: the notification as shown, JSON) until they are sent
+            """CREATE TABLE collab_mail_batches (
+                address TEXT PRIMARY KEY, user_name TEXT NOT NULL, due REAL NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0, owner TEXT, lease_until REAL)""",
+            """CREATE TABLE collab_mail_outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT NOT NULL, key TEXT NOT NULL,
+                item TEXT NOT NULL, created REAL NOT NULL, UNIQUE (address, key))""",
+        ),
     ),
 )
 
@@ -50,23 +59,12 @@ def _shares(rows: Iterable[tuple[Any, ...]]) -> list[Share]:
     return [Share(path, user, Role(role), by, time) for path, user, role, by, time in rows]
 
 
-class SQLiteShareStore(ShareStore):
+class SQLiteShareStore(SQLiteTables, ShareStore):
+    component = COMPONENT
+
     def __init__(self, database: str | Path | SQLiteDatabase, root: str = "") -> None:
-        self.db = (
-            database.retain()
-            if isinstance(database, SQLiteDatabase)
-            else SQLiteDatabase.acquire(database)
-        )
+        super().__init__(database)
         self._root = root
-        self.db.prepare(COMPONENT)
-
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        await self.db.ready(COMPONENT)
-        return await self.db.read(fn, *args)
-
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        await self.db.ready(COMPONENT)
-        return await self.db.write(fn, *args)
 
     def _select_shares(self, db: sqlite3.Connection, paths: list[str]) -> list[Share]:
         marks = ",".join("?" * len(paths))
@@ -245,6 +243,3 @@ class SQLiteShareStore(ShareStore):
             )
 
         await self._write(run)
-
-    async def close(self) -> None:
-        await self.db.release()

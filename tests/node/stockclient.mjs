@@ -12,6 +12,10 @@
 //   {"cmd": "disconnect"} / {"cmd": "reconnect"}           y-websocket's own disconnect()/connect()
 //   {"cmd": "drop"}                                        the network drops: socket closed, provider reconnects by itself
 //   {"cmd": "dump", "id": 1}                               -> {"event": "dump", "id": 1, "content": ..., ...}
+//   {"cmd": "relpos", "id": 2, "cell": null|<index>, "index": 6, "assoc": 0|-1}
+//       -> {"event": "relpos", "id": 2, "position": <base64 of Y.encodeRelativePosition>}
+//   {"cmd": "abspos", "id": 3, "position": <base64>}
+//       -> {"event": "abspos", "id": 3, "index": <int or null>, "cell": <cell id or null>}
 //   {"cmd": "exit"}
 //
 // Events: status (connecting/connected/disconnected), synced, close (code, reason), update
@@ -136,6 +140,34 @@ const commands = {
       synced: provider.synced,
       connected: provider.wsconnected
     });
+  },
+  relpos(msg) {
+    // A comment anchor as any Yjs editor makes it (docs/comments-api.md): a relative
+    // position in the file's text or a cell's source, encoded as Yjs encodes it.
+    const text =
+      msg.cell === null || msg.cell === undefined
+        ? doc.getText('source')
+        : doc.getArray('cells').get(msg.cell).get('source');
+    const position = Y.createRelativePositionFromTypeIndex(text, msg.index, msg.assoc ?? 0);
+    emit({
+      event: 'relpos',
+      id: msg.id ?? null,
+      position: Buffer.from(Y.encodeRelativePosition(position)).toString('base64')
+    });
+  },
+  abspos(msg) {
+    // Where an encoded relative position (an anchor the server sent) is in this document.
+    const position = Y.decodeRelativePosition(Buffer.from(msg.position, 'base64'));
+    const found = Y.createAbsolutePositionFromRelativePosition(position, doc);
+    let cell = null;
+    if (found && kind === 'notebook') {
+      for (const item of doc.getArray('cells')) {
+        if (item.get('source') === found.type) {
+          cell = item.get('id');
+        }
+      }
+    }
+    emit({ event: 'abspos', id: msg.id ?? null, index: found ? found.index : null, cell });
   },
   exit() {
     provider?.destroy();
