@@ -131,7 +131,8 @@ async def test_a_kept_notebook_copy_keeps_its_cells_once(jp_root_dir, jp_ws_fetc
     copy = YNotebook(kept)
     with kept.transaction():  # offline: a new cell, and a line in the first cell
         copy.ycells.append(copy.create_ycell({"cell_type": "code", "source": "b = 2",
-                                              "metadata": {}, "id": "offline-cell"}))  # fmt: skip
+                                              "metadata": {}, "id": "offline-cell", "outputs": [],
+                                              "execution_count": None}))  # fmt: skip
         copy.ycells[0]["source"].insert(len(b"a = 1"), "\nc = 3")
     client = await join(jp_ws_fetch, open_session, "kept.ipynb", ydoc=kept, type="notebook")
     fresh = await join(jp_ws_fetch, open_session, "kept.ipynb", user="bob", type="notebook")
