@@ -164,6 +164,22 @@ def keep_missing(jdoc: Any, theirs: Any) -> bool:
     return False  # (a blob: the room's bytes stay; nothing can be merged line by line)
 
 
+def missing_update(kind: DocumentKind, base: bytes, theirs: Any) -> bytes | None:
+    """The update adding to the document ``base`` (the room's whole state) what the copy's
+    content ``theirs`` holds that it does not show (:func:`keep_missing`), made on a private
+    copy: safe on a worker thread (diffing a large text takes a while), and concurrent with
+    whatever the room takes meanwhile, as a merge from disk is. None if nothing is missing."""
+    fork = Doc()
+    fork.apply_update(base)
+    jdoc = kind.ydoc_class(fork)
+    updates: list[bytes] = []
+    subscription = fork.observe(lambda event: updates.append(event.update))
+    with fork.transaction():
+        keep_missing(jdoc, theirs)
+    fork.unobserve(subscription)
+    return updates[0] if updates else None
+
+
 def _keep_cells(jdoc: YNotebook, theirs: Any) -> bool:
     cells = theirs.get("cells") if isinstance(theirs, dict) else None
     if not isinstance(cells, list):

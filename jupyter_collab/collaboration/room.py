@@ -47,7 +47,7 @@ from .lostcopy import (
     RESET_TEXT,
     content_of,
     from_lost_history,
-    keep_missing,
+    missing_update,
     restore_maps,
     retirement,
     root_maps,
@@ -455,7 +455,9 @@ class Room:
             verdict = self.integrity.accept(participant.username, verdict)
             assert verdict.update is not None and verdict.parsed is not None
             try:
-                with self.transact(SERVER):  # the copy's items, deleted: tombstones
+                # the copy's items, deleted: tombstones (under the client's origin, so that it
+                # is not sent its own items' deletion before the room's content: see below)
+                with self.transact(participant.origin):
                     maps = root_maps(self.jdoc)
                     self.ydoc.apply_update(verdict.update)
                     self.ydoc.apply_update(retirement(verdict.parsed))
@@ -463,8 +465,14 @@ class Room:
             except ValueError as exc:
                 raise MalformedMessage(f"bad update: {exc}") from exc
             self.integrity.synced(participant)
-            with self.transact(participant.origin):  # what only the copy held: theirs
-                kept = keep_missing(self.jdoc, theirs)
+            # what only the copy held: theirs (diffed on a worker thread, on a private copy)
+            added = await asyncio.to_thread(missing_update, self.kind, self.ydoc.get_update(),
+                                            theirs)  # fmt: skip
+            if self.closed or participant not in self.participants:
+                return
+            if added is not None:
+                self.apply_update(added, participant.origin)
+                kept = True
         outbox = participant.outbox
         if outbox is None:
             return
