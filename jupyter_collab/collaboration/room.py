@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from pycrdt import Array, Doc, Map, Text
 
@@ -36,11 +37,22 @@ from ..protocol.framing import (
     notice_frame,
     sync_frame,
 )
+from ..protocol.updates import decode_state_vector
 from .fanout import Broadcast, Outbox
 from .fullstate import FullState
 from .hooks import RoomHook
 from .integrity import DIVERGED_TEXT, RoomIntegrity, Verdict
 from .journal import RoomJournal
+from .lostcopy import (
+    RESET_TEXT,
+    content_of,
+    from_lost_history,
+    missing_update,
+    restore_maps,
+    retirement,
+    root_maps,
+    shows_content,
+)
 from .presence import Presence
 from .transport import FrameSink
 
@@ -123,6 +135,9 @@ class Room:
         self.full_state = FullState(self.ydoc)
         self.integrity = RoomIntegrity(log)
         self._refused_write: asyncio.Future[None] | None = None
+        # Clients holding a copy of another history (lostcopy.py): their state vector, whose
+        # sync step 2 waits until their copy (their own sync step 2) has been merged.
+        self._lost_copies: WeakKeyDictionary[Any, bytes] = WeakKeyDictionary()
         self.presence = Presence(
             max_states=settings.awareness_max_states,
             max_state_bytes=settings.awareness_max_state_bytes,
@@ -340,6 +355,8 @@ class Room:
         assert outbox is not None
         if isinstance(message, SyncMessage):
             if message.sync_type is SyncType.STEP1:
+                if self._from_lost_history(participant, message.payload):
+                    return
                 whole = self.full_state.step2_frame(message.payload)
                 if whole is not None:
                     outbox.send_encoded(*whole)
@@ -352,6 +369,8 @@ class Room:
                 return
             if message.payload == EMPTY_UPDATE:
                 return
+            if message.sync_type is SyncType.STEP2 and participant in self._lost_copies:
+                return self._merge_lost_copy(participant, message.payload)
             if not participant.can_write:
                 self._refuse(participant, message.payload)
                 return
@@ -382,6 +401,97 @@ class Room:
                         {"type": "refused", "what": "save", "reason": "read-only: you may not save"}
                     )
                 )
+
+    # -- copies of a lost history (lostcopy.py) ---------------------------------------------
+
+    def _from_lost_history(self, participant: Participant, state_vector: bytes) -> bool:
+        """Whether a client's sync step 1 shows a copy of another history than the room's:
+        its answer then waits for that copy (see lostcopy.py)."""
+        try:
+            theirs = decode_state_vector(state_vector)
+        except (IndexError, ValueError) as exc:
+            raise MalformedMessage(f"bad state vector: {exc}") from exc
+        if not from_lost_history(theirs, decode_state_vector(self.ydoc.get_state())):
+            return False
+        if participant not in self._lost_copies:
+            self.log.warning(
+                "%s joined %s with a copy of another history (the room's was lost): "
+                "merging it without doubling",
+                participant.username,
+                self.room_id,
+            )
+        self._lost_copies[participant] = state_vector
+        return True
+
+    async def _merge_lost_copy(self, participant: Participant, payload: bytes) -> None:
+        """Merge a copy of another history (its sync step 2: the whole copy), then send the
+        client the room's state, which deletes its own items: see lostcopy.py."""
+        state_vector = self._lost_copies.pop(participant)
+        kept = False
+        if not participant.can_write:
+            self._refuse(participant, payload)  # (the viewer's items become tombstones)
+        else:
+            before = self.ydoc.get_state()
+            verdict = await asyncio.to_thread(
+                self.integrity.check, participant.username, True, payload, before
+            )
+            if verdict.missing or verdict.update is None:
+                self._not_whole(participant, state_vector, verdict)
+                return
+            theirs = await asyncio.to_thread(content_of, self.kind, verdict.update)
+            if self.closed or participant not in self.participants or participant.outbox is None:
+                return
+            if not shows_content(theirs):
+                # JupyterLab's own bookkeeping, written before its first sync: the usual way
+                self._admit(participant, SyncMessage(SyncType.STEP2, payload))
+                self._send_step2(participant, state_vector)
+                return
+            now = self.ydoc.get_state()
+            if now != before:
+                verdict = self.integrity.recheck(verdict, now)
+                if verdict.missing or verdict.update is None:
+                    self._not_whole(participant, state_vector, verdict)
+                    return
+            verdict = self.integrity.accept(participant.username, verdict)
+            assert verdict.update is not None and verdict.parsed is not None
+            try:
+                # the copy's items, deleted: tombstones (under the client's origin, so that it
+                # is not sent its own items' deletion before the room's content: see below)
+                with self.transact(participant.origin):
+                    maps = root_maps(self.jdoc)
+                    self.ydoc.apply_update(verdict.update)
+                    self.ydoc.apply_update(retirement(verdict.parsed))
+                    restore_maps(maps)
+            except ValueError as exc:
+                raise MalformedMessage(f"bad update: {exc}") from exc
+            self.integrity.synced(participant)
+            # what only the copy held: theirs (diffed on a worker thread, on a private copy)
+            added = await asyncio.to_thread(missing_update, self.kind, self.ydoc.get_update(),
+                                            theirs)  # fmt: skip
+            if self.closed or participant not in self.participants:
+                return
+            if added is not None:
+                self.apply_update(added, participant.origin)
+                kept = True
+        outbox = participant.outbox
+        if outbox is None:
+            return
+        outbox.send_direct(notice_frame({"type": "history-reset", "kept": kept,
+                                         "message": RESET_TEXT}))  # fmt: skip
+        self._send_step2(participant, state_vector)
+
+    def _not_whole(self, participant: Participant, state_vector: bytes, verdict: Verdict) -> None:
+        """A copy whose state dump lacks what it builds on: handled as any such update (a
+        resync, whose answer is merged as the copy, or ``diverged``)."""
+        self._lost_copies[participant] = state_vector
+        self._apply_verdict(participant, True, verdict)
+
+    def _send_step2(self, participant: Participant, state_vector: bytes) -> None:
+        """Answer a sync step 1 that waited (see :meth:`_merge_lost_copy`)."""
+        if participant.outbox is not None and participant in self.participants:
+            participant.outbox.send_direct(
+                sync_frame(SyncType.STEP2, self.ydoc.get_update(state_vector))
+            )
 
     async def _admit_off_loop(self, participant: Participant, message: SyncMessage) -> None:
         """:meth:`_admit` for a large update (a reconnect with lots of offline work): it is

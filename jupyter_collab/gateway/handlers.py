@@ -23,8 +23,8 @@ from ..documents.filesync import FileGone, FileUnloadable
 from ..documents.kinds import UnsupportedKind, document_kind
 from ..documents.paths import BadPath, HiddenPath, visible_path
 from ..origins import SERVER, Origin
-from ..protocol.codes import CloseCode
-from ..protocol.framing import MalformedMessage, parse_message
+from ..protocol.codes import CloseCode, SyncType
+from ..protocol.framing import EMPTY_UPDATE, MalformedMessage, SyncMessage, parse_message
 from ..sharing.roles import Role, cap_of
 from ..sharing.service import Sharing
 from .identity import awareness_user
@@ -162,6 +162,9 @@ class SessionHandler(CollabMixin, APIHandler):
                     # who the others see in this user's awareness states: the client shows
                     # itself the same way
                     "user": awareness_user(user),
+                    # a copy kept across the loss of the document's history is merged
+                    # without doubling it (notice history-reset; collaboration/lostcopy.py)
+                    "mergesLostCopies": True,
                 }
             )
         )
@@ -177,6 +180,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
     cap: Role = Role.NONE
     role: Role = Role.NONE
     closed_by: CloseCode | None = None  # the server's close code, if it closed the connection
+    _author_remembered = False  # remember_author was called for this connection
 
     def get_compression_options(self) -> None:
         # Frames are encoded once for all recipients (see collaboration/transport.py).
@@ -247,6 +251,10 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         try:
             parsed = parse_message(message)  # type: ignore[arg-type]
             metrics.received_update(parsed)
+            if self.can_write and not self._author_remembered and _writes(parsed):
+                # (an anonymous user who writes is named in history after a restart too)
+                self._author_remembered = True
+                self.sharing.remember_author(self.current_user)
             pending = room.receive(self, parsed)
         except BaseException as exc:
             self._failed(room, exc)
@@ -305,3 +313,12 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.close(int(code), reason.encode()[:120].decode(errors="ignore"))
         if self.room is not None:
             self.room.leave(self)
+
+
+def _writes(message: Any) -> bool:
+    """Whether a message may change the document (an update that is not empty)."""
+    return (
+        isinstance(message, SyncMessage)
+        and message.sync_type is not SyncType.STEP1
+        and message.payload != EMPTY_UPDATE
+    )

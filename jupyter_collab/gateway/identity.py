@@ -12,6 +12,8 @@ import hashlib
 import re
 from typing import Any
 
+from jupyter_server.auth.utils import moons_of_jupyter
+
 # Colours that read on light and dark themes, as JupyterLab's own user colours do.
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#e6550d", "#17becf", "#bcbd22", "#e377c2",
@@ -76,10 +78,26 @@ def is_anonymous(user: Any) -> bool:
     return bool(_ANONYMOUS_USERNAME.fullmatch(username)) and name.startswith("Anonymous ")
 
 
+def looks_anonymous(username: str) -> bool:
+    """Whether ``username`` has the shape of jupyter_server's made-up anonymous users."""
+    return bool(_ANONYMOUS_USERNAME.fullmatch(username))
+
+
+def anonymous_name(username: str) -> str:
+    """A stable, readable name for an anonymous username nothing more is known of, named the
+    way jupyter_server names them ("Anonymous Io"), the moon chosen by the username: the same
+    on every server and after every restart."""
+    digest = hashlib.sha256(username.encode()).digest()
+    moon = moons_of_jupyter[int.from_bytes(digest[:4], "big") % len(moons_of_jupyter)]
+    return f"Anonymous {moon}"
+
+
 def awareness_user(user: Any) -> dict[str, Any]:
     """The ``user`` field of awareness states from a ``jupyter_server.auth.User``."""
     username = user.username
-    name = getattr(user, "name", None) or username
+    name = getattr(user, "name", None) or (
+        anonymous_name(username) if looks_anonymous(username) else username
+    )
     display_name = getattr(user, "display_name", None) or name
     return {
         "username": username,

@@ -7,8 +7,10 @@ it mentions, from the sharing user directory (everyone who signed in, plus
 ``CollabApp.known_users``). The directory leaves out jupyter_server's made-up "Anonymous …"
 users (one may not share with them), yet they write and name versions like anyone: so people
 the server met in this process (in an open room, or calling the history API) are remembered
-here too, a bounded number of them. A username nobody knows gets the identity the server
-would give it (its name, initials and palette colour), so every mention has an entry.
+here too, a bounded number of them, and the store remembers those who wrote in a room
+(``Sharing.remember_author``), so that their name outlives the process. A username
+nobody knows gets the identity the server would give it (its name, initials and palette
+colour; an anonymous one "Anonymous <moon>", stable), so every mention has an entry.
 
 This is the one place history asks the sharing service about users: its store is becoming
 asynchronous, and :func:`_call` accepts either a list or an awaitable of one.
@@ -21,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from ..gateway.identity import awareness_user, safe_colour
+from ..gateway.identity import awareness_user, looks_anonymous, safe_colour
 
 FIELDS = ("username", "name", "display_name", "initials", "color")
 # The directory is searched by substring; an exact match is among the first results unless
@@ -95,10 +97,17 @@ class People:
         }
 
     async def one(self, username: str) -> dict[str, Any] | None:
-        """``username``'s identity from the directory, or else as met; None if neither."""
+        """``username``'s identity from the directory, or else as met, or else (an anonymous
+        user met before this process) as the store remembers them; None if none of these."""
         if self.sharing is not None:
             found = await _call(self.sharing.users(username, LOOKUP_LIMIT))
             for user in found:
                 if user.get("username") == username:
                     return _clean(user)
-        return self._met.get(username)
+        met = self._met.get(username)
+        if met is None and self.sharing is not None and looks_anonymous(username):
+            remembered = getattr(self.sharing, "remembered", None)
+            found = await _call(remembered(username)) if remembered is not None else None
+            if found is not None:
+                self._met[username] = met = _clean(found)
+        return met

@@ -416,6 +416,43 @@ class Sharing:
         self._recording.add(task)
         task.add_done_callback(self._recording.discard)
 
+    def remember_author(self, user: Any) -> None:
+        """An anonymous user (``is_anonymous``) wrote in a room: remember who they were (their
+        name, initials, colour) so that history names them after a restart too. Kept in the
+        directory's table but never listed by :meth:`users` (one cannot share with them);
+        other users are recorded by :meth:`seen` already."""
+        if not is_anonymous(user) or user.username in self._seen:
+            return
+        identity = awareness_user(user)
+        self._seen[user.username] = ((), time.time())
+        known = KnownUser(
+            identity["username"], identity["name"], identity["display_name"],
+            identity["initials"], identity["color"],
+        )  # fmt: skip
+
+        async def record() -> None:
+            try:
+                await self.store.user_seen(known, time.time())
+            except Exception as exc:  # a nicety: history falls back to a made-up name
+                self.log.warning("Recording user %s failed: %s", user.username, exc)
+
+        task = asyncio.ensure_future(record())
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def remembered(self, username: str) -> dict[str, Any] | None:
+        """The identity the store remembers for ``username`` (anonymous users included,
+        unlike :meth:`users`), or None."""
+        try:
+            stored = await self.store.users(username, 20)
+        except Exception as exc:
+            self.log.warning("Reading the user directory failed: %s", exc)
+            return None
+        for u in stored:
+            if u.username == username:
+                return {**vars(u), "color": safe_colour(u.color) or awareness_user(u)["color"]}
+        return None
+
     async def flush(self) -> None:
         """Wait for the directory writes in flight (at shutdown)."""
         if self._recording:

@@ -417,6 +417,23 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
             { autoClose: 4000 }
           );
           break;
+        case 'history-reset':
+          // The undo history holds this copy's old items, which the server
+          // deleted: undoing would bring the old copy back.
+          (room.sharedModel as { clearUndoHistory?: () => void }).clearUndoHistory?.();
+          Notification.info(
+            notice.kept
+              ? trans.__(
+                  'The collaboration server lost the history of “%1” and started again from the file. Your copy was merged into it: the lines you added while disconnected were kept; what you deleted meanwhile may have come back.',
+                  name
+                )
+              : trans.__(
+                  'The collaboration server lost the history of “%1” and started again from the file; this window now shows the shared version.',
+                  name
+                ),
+            { autoClose: 10000 }
+          );
+          break;
         case 'refused':
           if (!refusedOnce.has(room.id)) {
             refusedOnce.add(room.id);

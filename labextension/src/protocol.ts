@@ -33,6 +33,11 @@ export interface ISessionModel {
    * see us (servers before this field: absent).
    */
   user?: unknown;
+  /**
+   * The server merges a copy kept across the loss of the document's history
+   * without doubling it (notice `history-reset`); older servers: absent.
+   */
+  mergesLostCopies?: boolean;
 }
 
 /**
@@ -80,6 +85,12 @@ export type Notice =
    * was created, replied to, edited, deleted, resolved or reopened.
    */
   | { type: 'comments'; thread: string | null; action: string | null }
+  /**
+   * The server lost the document's history and merged this copy into its
+   * new one without doubling it; `kept`: some of the copy's content (lines,
+   * cells) was added to the shared document.
+   */
+  | { type: 'history-reset'; kept: boolean; message?: string }
   | { type: 'unknown'; raw: unknown };
 
 /**
@@ -126,6 +137,12 @@ export function parseNotice(text: string): Notice {
       return { type: 'store-error', message: str(value.message) };
     case 'version':
       return { type: 'version', version: value.version ?? null };
+    case 'history-reset':
+      return {
+        type: 'history-reset',
+        kept: value.kept === true,
+        message: str(value.message)
+      };
     case 'comments':
       return {
         type: 'comments',

@@ -103,6 +103,36 @@ export function serverLostState(decoder: decoding.Decoder, doc: Y.Doc): boolean 
 }
 
 /**
+ * Whether the server's sync step 1 shows a document of another history than
+ * ours: both have content and no client id in common. A server that merges
+ * kept copies (session `mergesLostCopies`) merges such a copy without
+ * doubling it (docs/protocol.md, "Copies of a lost history"); a server that
+ * kept some of our history but not all of it (an older database restored)
+ * does not, and we stop then. Does not consume `decoder`.
+ */
+export function otherHistory(decoder: decoding.Decoder, doc: Y.Doc): boolean {
+  let serverSV: Map<number, number>;
+  try {
+    const peek = decoding.clone(decoder);
+    if (decoding.readVarUint(peek) !== syncProtocol.messageYjsSyncStep1) {
+      return false;
+    }
+    serverSV = Y.decodeStateVector(decoding.readVarUint8Array(peek));
+  } catch {
+    return false;
+  }
+  const ours = Array.from(Y.decodeStateVector(Y.encodeStateVector(doc)))
+    .filter(([, clock]) => clock > 0)
+    .map(([client]) => client);
+  const theirs = Array.from(serverSV).filter(([, clock]) => clock > 0);
+  return (
+    ours.length > 0 &&
+    theirs.length > 0 &&
+    !theirs.some(([client]) => ours.includes(client))
+  );
+}
+
+/**
  * Every transaction origin but the connection's own (remote changes): the
  * local changes JupyterLab makes come with various origins.
  *
@@ -288,6 +318,20 @@ export class RoomConnection {
    */
   get changesDiscarded(): ISignal<this, number> {
     return this._changesDiscarded;
+  }
+
+  /**
+   * The server lost the document's history and merged this copy into its
+   * new one (`kept`: some of this copy's content was added to it); the
+   * document then converges on the server's (our old items are deleted).
+   */
+  get historyReset(): ISignal<this, { kept: boolean }> {
+    return this._historyReset;
+  }
+
+  /** Whether the server lost what we had synced, and merges our copy now. */
+  get historyLost(): boolean {
+    return this._historyLost;
   }
 
   /** Emitted once when the server closes the room for good. */
@@ -593,19 +637,26 @@ export class RoomConnection {
     switch (type) {
       case MessageType.Sync: {
         if (this._everSynced && serverLostState(decoder, this.doc)) {
-          // The server's document does not contain what we received from it
-          // before: it restarted without keeping the room. Merging would
-          // duplicate the content, so stop here (see README).
-          this._detach(socket);
-          this._socket = null;
-          this._isSynced = false;
-          try {
-            socket.close(1000, 'stale document');
-          } catch {
-            // ignore
+          if (!this._session?.mergesLostCopies || !otherHistory(decoder, this.doc)) {
+            // A server that does not merge such a copy (an older one, or one
+            // that kept part of our history): merging would duplicate the
+            // content, so stop here (see README).
+            this._detach(socket);
+            this._socket = null;
+            this._isSynced = false;
+            try {
+              socket.close(1000, 'stale document');
+            } catch {
+              // ignore
+            }
+            this._refuse('server-reset', '');
+            return;
           }
-          this._refuse('server-reset', '');
-          return;
+          // The server lost the room's history (its document does not hold
+          // what we received from it): it merges our copy without doubling
+          // it, then sends us its state, which deletes our old items (notice
+          // `history-reset`). Our answer to its step 1 is the whole copy.
+          this._historyLost = true;
         }
         const encoder = encoding.createEncoder();
         encoding.writeVarUint(encoder, MessageType.Sync);
@@ -684,6 +735,9 @@ export class RoomConnection {
           // An edit sent just before the server made us a viewer: the server
           // never applies it, so this copy may hold what the room lacks.
           this._divergedLocally = true;
+        } else if (notice.type === 'history-reset') {
+          this._historyLost = false;
+          this._historyReset.emit({ kept: notice.kept });
         } else if (notice.type === 'renamed' && this._session) {
           this._session = { ...this._session, path: notice.path };
         }
@@ -1132,6 +1186,8 @@ export class RoomConnection {
   private _watchHandle: any = null;
   private _watching: 'open' | 'probe' | null = null;
   private _divergedLocally = false;
+  private _historyLost = false;
+  private _historyReset = new Signal<this, { kept: boolean }>(this);
   private _listening = false;
   private _state: IConnectionState;
   private _session: ISessionModel | null = null;

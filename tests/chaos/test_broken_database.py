@@ -9,8 +9,8 @@ a server on the repaired database records history again (a named version works):
 or doubled at any step.
 
 A copy kept across the loss of the history itself (an open tab through the restart on a broken
-or deleted database) is doubled today: ``test_copies_kept_across_a_lost_history_are_not_doubled``
-(strict xfail) shows it, for whoever fixes it.
+or deleted database) is merged without doubling (``collaboration/lostcopy.py``):
+``test_copies_kept_across_a_lost_history_are_not_doubled``, for each way the history goes.
 
 test_store_failures.py covers each kind of broken file at start for one client and
 test_check_command.py the command on its own; this is the whole path, with several people.
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_ydoc import YUnicode
 
 from ..client import Client
 from ..test_check_command import collab
@@ -133,19 +134,11 @@ async def test_broken_database_at_start_then_check_repair(broken, server, tmp_pa
     assert path.read_text() == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT found by this test: a room whose history was lost (database deleted, or "
-    "unusable at start) is loaded afresh from the file, and a client that kept its copy from "
-    "before (an open browser tab; y-websocket reconnects with its document) merges its old "
-    "copy into it: every line is there twice. Nothing tells such a client that the room's "
-    "history started over. Fix idea: the room's load from the file is the merge base; a "
-    "joining client's sync step 2 that brings a whole other history is merged as a text diff "
-    "(base -> client's text) like a change on disk, or the client is closed with 4409 "
-    "after its own edits are merged that way.",
-)
-@pytest.mark.parametrize("broken", ["deleted"])  # (garbage, cut in half: the same)
+@pytest.mark.parametrize("broken", ["deleted", "garbage"])  # (cut in half: as garbage)
 async def test_copies_kept_across_a_lost_history_are_not_doubled(broken, server, tmp_path):
+    """issue 8: each person's copy from before the loss (a tab kept open: the client
+    reconnects with its document) converged on the room's content without doubling it, in
+    every client, a fresh client and the file; they edit on together."""
     seed, rng = seeded(f"copies kept across a {broken} database")
     edits = Edits(rng, seed)
     db = tmp_path / "collab.db"
@@ -153,4 +146,7 @@ async def test_copies_kept_across_a_lost_history_are_not_doubled(broken, server,
     path.write_text("")
     ydocs = await edit_and_stop(server, edits, path, None)
     break_database(db, broken)
+    # one person typed while the server was down: a line the lost room never had, kept
+    YUnicode(ydocs[0])._ysource.insert(0, "offline-0\n")
+    edits.inserted.append("offline-0")
     await edit_and_stop(server, edits, path, ydocs)

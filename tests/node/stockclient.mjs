@@ -3,6 +3,7 @@
 // read what happened as JSON lines on stdout:
 //
 //   {"cmd": "connect", "url": "ws://host/api/collab/room", "room": ..., "token": ..., "kind": "file"|"notebook"}
+//      ("keepDoc": true connects the document it has, with a new provider, to "room")
 //   {"cmd": "insert", "index": 0, "text": "abc"}          text of a file (`source`)
 //   {"cmd": "delete", "index": 0, "length": 3}
 //   {"cmd": "cell-insert", "index": 0, "source": "x = 1", "cell_type": "code"}
@@ -62,9 +63,47 @@ function newCell(source, cellType) {
   return cell;
 }
 
+function connectProvider(msg) {
+  provider = new WebsocketProvider(msg.url, msg.room, doc, {
+    WebSocketPolyfill: WebSocket,
+    params: msg.token ? { token: msg.token } : {},
+    disableBc: true,
+    maxBackoffTime: msg.maxBackoffTime ?? 500
+  });
+  // jupyter-collab's notices (message type 100) are only watched, so that the tests can
+  // wait for them; y-websocket itself has no handler for them and would log an error.
+  provider.messageHandlers[100] = (_encoder, decoder) => {
+    let body = null;
+    try {
+      body = JSON.parse(decoding.readVarString(decoder));
+    } catch {
+      // not JSON: nothing to report
+    }
+    emit({ event: 'notice', body });
+  };
+  provider.on('status', ({ status }) => emit({ event: 'status', status }));
+  provider.on('sync', synced => {
+    if (synced) {
+      emit({ event: 'synced' });
+    }
+  });
+  provider.on('connection-close', ev => {
+    emit({ event: 'close', code: ev?.code ?? null, reason: String(ev?.reason ?? '') });
+  });
+  provider.on('connection-error', () => emit({ event: 'connection-error' }));
+}
+
 const commands = {
   connect(msg) {
     kind = msg.kind ?? 'file';
+    if (msg.keepDoc && doc !== null) {
+      // the same document on another provider: a tab kept open while the server lost the
+      // room's history and loaded the file again (the old provider is gone)
+      provider?.destroy();
+      provider = null;
+      connectProvider(msg);
+      return;
+    }
     doc = new Y.Doc();
     doc.on('update', (update, origin) => {
       emit({
@@ -73,33 +112,7 @@ const commands = {
         update: msg.recordUpdates ? hex(update) : undefined
       });
     });
-    provider = new WebsocketProvider(msg.url, msg.room, doc, {
-      WebSocketPolyfill: WebSocket,
-      params: msg.token ? { token: msg.token } : {},
-      disableBc: true,
-      maxBackoffTime: msg.maxBackoffTime ?? 500
-    });
-    // jupyter-collab's notices (message type 100) are only watched, so that the tests can
-    // wait for them; y-websocket itself has no handler for them and would log an error.
-    provider.messageHandlers[100] = (_encoder, decoder) => {
-      let body = null;
-      try {
-        body = JSON.parse(decoding.readVarString(decoder));
-      } catch {
-        // not JSON: nothing to report
-      }
-      emit({ event: 'notice', body });
-    };
-    provider.on('status', ({ status }) => emit({ event: 'status', status }));
-    provider.on('sync', synced => {
-      if (synced) {
-        emit({ event: 'synced' });
-      }
-    });
-    provider.on('connection-close', ev => {
-      emit({ event: 'close', code: ev?.code ?? null, reason: String(ev?.reason ?? '') });
-    });
-    provider.on('connection-error', () => emit({ event: 'connection-error' }));
+    connectProvider(msg);
   },
   insert(msg) {
     doc.getText('source').insert(msg.index, msg.text);

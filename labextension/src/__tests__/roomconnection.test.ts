@@ -500,6 +500,120 @@ describe('server restarts', () => {
   });
 });
 
+describe('a server that lost the history and merges kept copies', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** The payload of the client's sync frame of type `syncType`. */
+  function sentSync(frames: Uint8Array[], syncType: number): Uint8Array {
+    for (const frame of frames) {
+      const d = decoding.createDecoder(frame);
+      if (decoding.readVarUint(d) === 0 && decoding.readVarUint(d) === syncType) {
+        return decoding.readVarUint8Array(d);
+      }
+    }
+    throw new Error(`no sync${syncType} sent`);
+  }
+
+  function syncFrame(syncType: number, payload: Uint8Array): Uint8Array {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, syncType);
+    encoding.writeVarUint8Array(e, payload);
+    return encoding.toUint8Array(e);
+  }
+
+  it('sends its whole copy, then converges on the server’s state without doubling', async () => {
+    const h = setup(async () => ({ ...SESSION, mergesLostCopies: true }));
+    h.server.doc.getText('source').insert(0, 'hello\n');
+    await h.sync();
+    const resets: { kept: boolean }[] = [];
+    const refused: string[] = [];
+    h.conn.historyReset.connect((_, r) => resets.push(r));
+    h.conn.refused.connect((_, r) => refused.push(r.kind));
+    h.socket().serverClose(1001, 'server shutting down');
+    // offline, a line of ours the server never got
+    h.doc.getText('source').insert(6, 'mine\n');
+    // the server restarts without its history: the file again, new items
+    const server = new FakeServer();
+    server.doc.getText('source').insert(0, 'hello\n');
+    h.server = server;
+    await vi.advanceTimersByTimeAsync(3000);
+    const s = h.socket();
+    s.open();
+    s.receive(server.step1());
+    // no refusal: our answer to the server's step 1 is the whole copy
+    expect(refused).toEqual([]);
+    expect(h.conn.historyLost).toBe(true);
+    const copy = sentSync(s.sent, 1);
+    const ourStep1 = sentSync(s.sent, 0);
+    // what our server does (collaboration/lostcopy.py): the copy's items
+    // enter deleted, the line only the copy had is added, then the client
+    // is sent the state it lacks (with the deletion of its old items)
+    const copyClients = new Set(Y.decodeStateVector(Y.encodeStateVectorFromUpdate(copy)).keys());
+    const text = server.doc.getText('source');
+    Y.applyUpdate(server.doc, copy, 'client');
+    Y.transact(server.doc, tr => {
+      let item = text._start;
+      while (item) {
+        if (copyClients.has(item.id.client) && !item.deleted) {
+          item.delete(tr);
+        }
+        item = item.right;
+      }
+    });
+    expect(text.toString()).toBe('hello\n');
+    text.insert(6, 'mine\n');
+    s.receive(encodeNotice({ type: 'history-reset', kept: true }));
+    s.receive(syncFrame(1, Y.encodeStateAsUpdate(server.doc, ourStep1)));
+    expect(resets).toEqual([{ kept: true }]);
+    expect(h.conn.historyLost).toBe(false);
+    expect(h.doc.getText('source').toString()).toBe('hello\nmine\n');
+    expect(h.conn.state.status).toBe('connected');
+    // and the next edit goes through as usual
+    s.sent = [];
+    h.doc.getText('source').insert(0, '> ');
+    server.handle(s.sent);
+    expect(text.toString()).toBe('> hello\nmine\n');
+  });
+
+  it('still stops when the server kept only part of our history', async () => {
+    // (an older database restored: merging what it lacks would double it)
+    const h = setup(async () => ({ ...SESSION, mergesLostCopies: true }));
+    h.server.doc.getText('source').insert(0, 'hello');
+    const older = Y.encodeStateAsUpdate(h.server.doc);
+    await h.sync();
+    h.socket().receive(h.server.update(d => d.getText('source').insert(5, ' world')));
+    const refused: string[] = [];
+    h.conn.refused.connect((_, r) => refused.push(r.kind));
+    h.socket().serverClose(1001, 'server shutting down');
+    h.server = new FakeServer();
+    Y.applyUpdate(h.server.doc, older);
+    await vi.advanceTimersByTimeAsync(3000);
+    await h.sync();
+    expect(refused).toEqual(['server-reset']);
+    expect(h.doc.getText('source').toString()).toBe('hello world');
+  });
+
+  it('still stops with a server that does not merge kept copies', async () => {
+    const h = setup(async () => ({ ...SESSION, mergesLostCopies: false }));
+    h.server.doc.getText('source').insert(0, 'hello');
+    await h.sync();
+    const refused: string[] = [];
+    h.conn.refused.connect((_, r) => refused.push(r.kind));
+    h.socket().serverClose(1001, 'server shutting down');
+    h.server = new FakeServer();
+    h.server.doc.getText('source').insert(0, 'hello');
+    await vi.advanceTimersByTimeAsync(3000);
+    await h.sync();
+    expect(refused).toEqual(['server-reset']);
+  });
+});
+
 describe('sessionErrorKind', () => {
   it('maps HTTP statuses', () => {
     expect(sessionErrorKind(403)).toEqual({ kind: 'forbidden', retry: false });
