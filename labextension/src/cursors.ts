@@ -460,6 +460,21 @@ export function remoteCursors(options: {
 
       /** Which names show now; dispatched (later: not during an update) if that changed. */
       private _syncLabels(): void {
+        const next = this._changedLabels();
+        if (next === null) {
+          return;
+        }
+        queueMicrotask(() => {
+          try {
+            this._view.dispatch({ effects: setLabels.of(next) });
+          } catch {
+            // view destroyed
+          }
+        });
+      }
+
+      /** The names that should show now, or null if those shown are right. */
+      private _changedLabels(): ILabel[] | null {
         const now = Date.now();
         const visible = new Set<number>();
         awareness.getStates().forEach((_s: any, clientId: number) => {
@@ -478,16 +493,7 @@ export function remoteCursors(options: {
               l.name === current[i].name &&
               l.color === current[i].color
           );
-        if (same) {
-          return;
-        }
-        queueMicrotask(() => {
-          try {
-            this._view.dispatch({ effects: setLabels.of(next) });
-          } catch {
-            // view destroyed
-          }
-        });
+        return same ? null : next;
       }
 
       /**
@@ -557,7 +563,13 @@ export function remoteCursors(options: {
         queueMicrotask(() => {
           this._refreshQueued = false;
           try {
-            this._view.dispatch({ annotations: [remoteChange.of(true)] });
+            // The names that show change in the same update as the cursors
+            // (one CodeMirror update, not two: each measures the editor).
+            const next = this._changedLabels();
+            this._view.dispatch({
+              annotations: [remoteChange.of(true)],
+              effects: next === null ? [] : [setLabels.of(next)]
+            });
           } catch {
             // view destroyed
           }
