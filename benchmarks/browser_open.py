@@ -303,7 +303,7 @@ PHASES_JS = r"""
     const name = e.name.split('?')[0];
     let key = null;
     if (name.includes('/session/')) key = 'session';
-    else if (name.includes('/api/contents/')) {
+    else if (name.includes('/api/contents/') && !name.includes('/checkpoints')) {
       key = e.name.includes('content=0') ? 'metadata' : 'contents';
     }
     if (!key || out[key + '_start'] !== undefined) continue;
