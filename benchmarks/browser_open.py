@@ -269,12 +269,67 @@ HELPERS_JS = r"""
 }
 """
 
+# Installed in every page before JupyterLab loads: when the page's WebSockets open and when
+# each large frame (>= 1 KiB: a document's sync) arrives, for the phases of an open.
+WS_LOG_JS = r"""
+(() => {
+  const Native = window.WebSocket;
+  window.__wsLog = [];
+  class Logged extends Native {
+    constructor(...args) {
+      super(...args);
+      const url = String(args[0]).split('?')[0];
+      this.addEventListener('open', () => window.__wsLog.push(
+        {t: performance.now(), url, kind: 'open'}));
+      this.addEventListener('message', ev => {
+        const n = typeof ev.data === 'string' ? ev.data.length : ev.data.byteLength;
+        if (n >= 1024) window.__wsLog.push({t: performance.now(), url, kind: 'message', bytes: n});
+      });
+    }
+  }
+  window.WebSocket = Logged;
+})();
+"""
+
+# What happened on the network during an open, in ms from its start: the session request
+# (ours, jc), the contents requests (plain: the document; ours: its metadata), the room's
+# socket opening and the first large frame arriving (the document's sync).
+PHASES_JS = r"""
+(t0) => {
+  const out = {};
+  const rel = (t) => Math.round((t - t0) * 10) / 10;
+  for (const e of performance.getEntriesByType('resource')) {
+    if (e.startTime < t0) continue;
+    const name = e.name.split('?')[0];
+    let key = null;
+    if (name.includes('/session/')) key = 'session';
+    else if (name.includes('/api/contents/') && !name.includes('/checkpoints')) {
+      key = e.name.includes('content=0') ? 'metadata' : 'contents';
+    }
+    if (!key || out[key + '_start'] !== undefined) continue;
+    out[key + '_start'] = rel(e.startTime);
+    out[key + '_end'] = rel(e.responseEnd);
+  }
+  for (const w of (window.__wsLog || [])) {
+    if (w.t < t0 || !w.url.includes('/room/')) continue;
+    if (w.kind === 'open' && out.socket_open === undefined) out.socket_open = rel(w.t);
+    if (w.kind === 'message' && out.sync_received === undefined) {
+      out.sync_received = rel(w.t);
+      out.sync_bytes = w.bytes;
+    }
+  }
+  return out;
+}
+"""
+
 # Steps 1-2: open the document, wait until it shows whole with its first cell (line)
 # highlighted; mark the first cell's editor for the keys of step 3.
 OPEN_JS = r"""
 async (spec) => {
   const {until, highlighted, covered, target} = window.__bench;
   const app = window.jupyterapp;
+  performance.setResourceTimingBufferSize(5000);
+  performance.clearResourceTimings();
   performance.mark('bench:open');
   const t0 = performance.now();
   const state = {t0, marks: {}, widget: null,
@@ -366,6 +421,7 @@ async (spec) => {
     }
   }
   marks.editable = Math.max(marks.typed, marks.last_cell);
+  marks.t0 = state.t0;
   performance.mark('bench:editable');
   return marks;
 }
@@ -438,6 +494,7 @@ def open_once(page: Any, spec: dict[str, Any], sockets: list[str], collab_ws: st
     page.keyboard.type(marker)
     marks = page.evaluate(TYPED_AND_END_JS, {**spec, "marker": marker, "timeout": timeout_ms,
                                              "render_last": render_last})
+    marks["phases"] = page.evaluate(PHASES_JS, marks.pop("t0"))
     wall = time.monotonic() - wall0
     other = (machine_busy_seconds() - busy0) - (own_cpu_seconds() - own0)
     opened = sockets[n_sockets:]
@@ -469,6 +526,7 @@ def run_pair(browser: Any, target: LabTarget, doc: Doc, path: str, timeout_ms: f
         for _ in range(2):
             ctx = browser.new_context(viewport={"width": 1280, "height": 900})
             page = ctx.new_page()
+            page.add_init_script(WS_LOG_JS)
             urls: list[str] = []
             page.on("websocket", lambda ws, urls=urls: urls.append(ws.url))
             contexts.append(ctx)
@@ -579,6 +637,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 STEPS = ("cells", "first_highlighted", "typed", "last_cell", "editable", "last_attached",
          "last_highlighted")
+# The network phases of an open (PHASES_JS), listed before the steps.
+PHASES = ("session_end", "socket_open", "contents_end", "metadata_end", "sync_received")
+ORDER = PHASES + STEPS
 
 
 def tabulate(results: dict[str, Any], names: list[str]) -> tuple[str, dict[str, Any]]:
@@ -589,17 +650,18 @@ def tabulate(results: dict[str, Any], names: list[str]) -> tuple[str, dict[str, 
             continue
         for role in ("first", "second"):
             marks = o[role]["marks"]
-            for step in STEPS:
-                if step in marks:
-                    summary.setdefault((o["doc"], role, step), {}).setdefault(
-                        o["target"], []).append(marks[step])
+            found = {**{p: v for p, v in marks.get("phases", {}).items() if p in PHASES},
+                     **{step: marks[step] for step in STEPS if step in marks}}
+            for step, value in found.items():
+                summary.setdefault((o["doc"], role, step), {}).setdefault(
+                    o["target"], []).append(value)
     lines = ["| document | opener | step | " + " | ".join(
         f"{n} median (min–max) ms" for n in names) + " | "
         + " | ".join(f"{n}/plain" for n in names if n != "plain") + " |",
         "|---|---|---|" + "---|" * (len(names) + len([n for n in names if n != "plain"]))]
     figures: dict[str, Any] = {}
     for (doc, role, step), per in sorted(summary.items(), key=lambda kv: (
-            kv[0][0], kv[0][1], STEPS.index(kv[0][2]))):
+            kv[0][0], kv[0][1], ORDER.index(kv[0][2]))):
         stats = {n: summarize(per.get(n, [])) for n in names}
         figures[f"{doc}/{role}/{step}"] = stats
         cells = []
@@ -613,7 +675,12 @@ def tabulate(results: dict[str, Any], names: list[str]) -> tuple[str, dict[str, 
                 continue
             a, b = stats[n]["median"], stats.get("plain", {}).get("median")
             ratios.append("—" if a is None or not b else f"{a / b:.2f}")
-        label = {"cells": "whole document shown", "first_highlighted": "first cell highlighted",
+        label = {"session_end": "(network) session request answered",
+                 "socket_open": "(network) room socket open",
+                 "contents_end": "(network) document received over /api/contents",
+                 "metadata_end": "(network) file metadata received",
+                 "sync_received": "(network) document sync frame received",
+                 "cells": "whole document shown", "first_highlighted": "first cell highlighted",
                  "typed": "typing works",
                  "last_cell": "last cell arrived (in its language)",
                  "last_attached": "last cell in the page",

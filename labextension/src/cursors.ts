@@ -118,6 +118,24 @@ export function transactionAuthors(transaction: {
   return authors;
 }
 
+/**
+ * Of a text change's authors, those whose typing moved a cursor this editor
+ * draws (everyone else's edits move nothing here).
+ *
+ * A document's first sync is authored by whoever wrote its content before
+ * (the server's client that loaded the file, people long gone): counting
+ * them as "moved" redrew the whole editor twice for nothing (once at once,
+ * once when the name would hide), on a 4 MiB file a full CodeMirror update
+ * each (issue 8, time to editable).
+ */
+export function typingAuthors(
+  authors: readonly number[],
+  drawn: ReadonlyMap<number, unknown>,
+  me: number
+): number[] {
+  return authors.filter(id => id !== me && drawn.has(id));
+}
+
 /** The cursor a name goes with: the primary one (else the first). */
 export function primaryCursor(cursors: unknown): ICursor | null {
   if (!Array.isArray(cursors) || cursors.length === 0) {
@@ -442,6 +460,21 @@ export function remoteCursors(options: {
 
       /** Which names show now; dispatched (later: not during an update) if that changed. */
       private _syncLabels(): void {
+        const next = this._changedLabels();
+        if (next === null) {
+          return;
+        }
+        queueMicrotask(() => {
+          try {
+            this._view.dispatch({ effects: setLabels.of(next) });
+          } catch {
+            // view destroyed
+          }
+        });
+      }
+
+      /** The names that should show now, or null if those shown are right. */
+      private _changedLabels(): ILabel[] | null {
         const now = Date.now();
         const visible = new Set<number>();
         awareness.getStates().forEach((_s: any, clientId: number) => {
@@ -460,16 +493,7 @@ export function remoteCursors(options: {
               l.name === current[i].name &&
               l.color === current[i].color
           );
-        if (same) {
-          return;
-        }
-        queueMicrotask(() => {
-          try {
-            this._view.dispatch({ effects: setLabels.of(next) });
-          } catch {
-            // view destroyed
-          }
-        });
+        return same ? null : next;
       }
 
       /**
@@ -495,10 +519,17 @@ export function remoteCursors(options: {
       /**
        * Someone typed here. Typing moves their cursor without changing its
        * relative position (it sticks to the next character), so their
-       * awareness does not change: the text's authors count as moves.
+       * awareness does not change: the text's authors whose cursor shows
+       * here count as moves.
        */
       private _onText = (event: Y.YTextEvent): void => {
-        this._moved(transactionAuthors(event.transaction));
+        this._moved(
+          typingAuthors(
+            transactionAuthors(event.transaction),
+            this._drawn,
+            awareness.clientID
+          )
+        );
       };
 
       private _moved(ids: number[]): void {
@@ -532,7 +563,13 @@ export function remoteCursors(options: {
         queueMicrotask(() => {
           this._refreshQueued = false;
           try {
-            this._view.dispatch({ annotations: [remoteChange.of(true)] });
+            // The names that show change in the same update as the cursors
+            // (one CodeMirror update, not two: each measures the editor).
+            const next = this._changedLabels();
+            this._view.dispatch({
+              annotations: [remoteChange.of(true)],
+              effects: next === null ? [] : [setLabels.of(next)]
+            });
           } catch {
             // view destroyed
           }

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 
-import { cursorSignature, encodeCursors, mayPointInto } from '../cursors';
+import {
+  cursorSignature,
+  encodeCursors,
+  mayPointInto,
+  transactionAuthors,
+  typingAuthors
+} from '../cursors';
 
 /** A notebook-like document: cells in an array, each with its own source text. */
 function notebook(count: number): { doc: Y.Doc; sources: Y.Text[] } {
@@ -72,5 +78,58 @@ describe('which awareness changes redraw an editor (issue 8: second opener)', ()
     text.insert(0, 'elsewhere');
     const state = { user: alice, cursors: cursorAt(text, 2) };
     expect(cursorSignature(a, state, 7)).toBeNull();
+  });
+});
+
+describe('which text changes redraw an editor (issue 8: time to editable)', () => {
+  /** The authors of the transactions that change `ytext` in `doc`, as the plugin sees them. */
+  function authorsOfChanges(doc: Y.Doc, ytext: Y.Text, act: () => void): number[][] {
+    const seen: number[][] = [];
+    const observer = (event: Y.YTextEvent) => seen.push(transactionAuthors(event.transaction));
+    ytext.observe(observer);
+    act();
+    ytext.unobserve(observer);
+    return seen;
+  }
+
+  it('does not count the authors of a first sync as cursors that moved', () => {
+    // The server's copy: loaded from the file by its own client, then typed in by alice.
+    const server = new Y.Doc();
+    server.getText('source').insert(0, '# a large file\n'.repeat(100));
+    const aliceDoc = new Y.Doc();
+    Y.applyUpdate(aliceDoc, Y.encodeStateAsUpdate(server));
+    aliceDoc.getText('source').insert(14, 'typed');
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(aliceDoc));
+    // A second opener receives all of it in its first sync, before anyone's
+    // awareness: no cursor is drawn in its editor yet.
+    const opener = new Y.Doc();
+    const ytext = opener.getText('source');
+    const [authors] = authorsOfChanges(opener, ytext, () =>
+      Y.applyUpdate(opener, Y.encodeStateAsUpdate(server))
+    );
+    expect(authors.sort()).toEqual([server.clientID, aliceDoc.clientID].sort());
+    expect(typingAuthors(authors, new Map(), opener.clientID)).toEqual([]);
+    // the same when only the people who left a cursor are drawn: the server's
+    // loading client never has one
+    expect(
+      typingAuthors(authors, new Map([[aliceDoc.clientID, 'sig']]), opener.clientID)
+    ).toEqual([aliceDoc.clientID]);
+  });
+
+  it('counts someone typing whose cursor shows here, and never ourselves', () => {
+    const opener = new Y.Doc();
+    const ytext = opener.getText('source');
+    const bob = new Y.Doc();
+    Y.applyUpdate(bob, Y.encodeStateAsUpdate(opener));
+    bob.getText('source').insert(0, 'x = 1');
+    const [remote] = authorsOfChanges(opener, ytext, () =>
+      Y.applyUpdate(opener, Y.encodeStateAsUpdate(bob))
+    );
+    const drawn = new Map([[bob.clientID, 'sig']]);
+    expect(typingAuthors(remote, drawn, opener.clientID)).toEqual([bob.clientID]);
+    const [local] = authorsOfChanges(opener, ytext, () => ytext.insert(0, '# '));
+    expect(typingAuthors(local, new Map([[opener.clientID, 'sig']]), opener.clientID)).toEqual(
+      []
+    );
   });
 });

@@ -54,6 +54,24 @@ export function normalizeRanges(ranges: readonly IMarkedRange[], length: number)
     .sort((a, b) => a.from - b.from || a.to - b.to);
 }
 
+/**
+ * Whether drawing an editor's markers again can change anything: it shows
+ * ranges now, or the source has some for its text now.
+ *
+ * Each redraw is a full CodeMirror update. Without this check, threads
+ * loading (or changing in another document) and every change of the text
+ * redrew editors that show no thread: a 4 MiB file paid one more update
+ * after its first sync, and each cell editor of a notebook one when the
+ * threads loaded (issue 8, time to editable).
+ */
+export function mayRedraw(
+  drawn: readonly IMarkedRange[],
+  source: Pick<IMarkerSource, 'rangesOf'>,
+  ytext: Y.Text
+): boolean {
+  return drawn.length > 0 || source.rangesOf(ytext).length > 0;
+}
+
 const refresh = StateEffect.define<null>();
 
 class ThreadMarker extends GutterMarker {
@@ -172,8 +190,9 @@ export function commentMarkers(
       }
       onText = () => this.schedule();
       schedule(): void {
-        // Never dispatch inside an update: after it, once per frame.
-        if (this.pending) {
+        // Never dispatch inside an update: after it, once per frame; and
+        // only when it can change what shows.
+        if (this.pending || !mayRedraw(this.built.ranges, source, ytext)) {
           return;
         }
         this.pending = requestAnimationFrame(() => {
