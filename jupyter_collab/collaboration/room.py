@@ -37,6 +37,7 @@ from ..protocol.framing import (
     sync_frame,
 )
 from .fanout import Broadcast, Outbox
+from .firstreply import FirstReply
 from .fullstate import FullState
 from .hooks import RoomHook
 from .integrity import DIVERGED_TEXT, RoomIntegrity, Verdict
@@ -131,6 +132,8 @@ class Room:
         self._awareness_tick: asyncio.TimerHandle | None = None
         self._awareness_next = 0.0  # loop time before which the next frame may not go
         self.participants: set[Participant] = set()
+        # What a fresh open leaves until its first client has the document (firstreply.py).
+        self.first_reply = FirstReply()
         self.file = FileSync(
             self,
             contents_manager,
@@ -143,6 +146,7 @@ class Room:
             journal=journal,
             bases=bases,
             file_id=file_id,
+            first_reply=self.first_reply,
         )
         self.versions = versions(self) if versions is not None else None
         self.hooks: list[RoomHook] = []  # see hooks.py: who else follows this room
@@ -281,9 +285,10 @@ class Room:
         finally:
             await refused
         self.file.start()
+        self.first_reply.arm()
         if self.versions is not None:
-            # the file as first opened becomes a version, in the background
-            self._tasks.add(task := self.versions.loaded())
+            # the file as first opened becomes a version, once the first client has it
+            self._tasks.add(task := self.versions.loaded(after=self.first_reply))
             task.add_done_callback(self._tasks.discard)
         self.emit("room_opened", path=self.path)
 
@@ -342,13 +347,15 @@ class Room:
             if message.sync_type is SyncType.STEP1:
                 whole = self.full_state.step2_frame(message.payload)
                 if whole is not None:
-                    outbox.send_encoded(*whole)
-                    return
-                try:
-                    missing = self.ydoc.get_update(message.payload)
-                except ValueError as exc:
-                    raise MalformedMessage(f"bad state vector: {exc}") from exc
-                outbox.send_direct(sync_frame(SyncType.STEP2, missing))
+                    written = outbox.send_encoded(*whole)
+                else:
+                    try:
+                        missing = self.ydoc.get_update(message.payload)
+                    except ValueError as exc:
+                        raise MalformedMessage(f"bad state vector: {exc}") from exc
+                    written = outbox.send_direct(sync_frame(SyncType.STEP2, missing))
+                # the history's bookkeeping of a fresh open starts once this reply is out
+                self.first_reply.after_sent(written)
                 return
             if message.payload == EMPTY_UPDATE:
                 return
@@ -584,6 +591,7 @@ class Room:
             return
         self.closed = True
         self.close_code = code
+        self.first_reply.open()  # (what waited for a first client is written before the close)
         if self._awareness_tick is not None:
             self._awareness_tick.cancel()
             self._awareness_tick = None
