@@ -197,10 +197,12 @@ class Room:
             target.unobserve(subscription)
         self._subscriptions.clear()
 
-    def fill(self, fill: Callable[[], None]) -> bytes:
+    def fill(self, fill: Callable[[], None], update: bytes | None = None) -> bytes:
         """Run ``fill`` (which puts a file's content into the empty document) and return the
         document's whole state: the merge base, the load's entry in the log and the first
-        sync replies all share that one encoding.
+        sync replies all share that one encoding. With ``update`` (that whole state, written
+        directly: ``documents/textupdate.py``), the document is filled by applying it, and
+        it is the state: nothing is encoded.
 
         The room's observers are detached meanwhile: for a transaction that fills an empty
         document they would only repeat that encoding (pycrdt encodes a transaction's update
@@ -211,10 +213,13 @@ class Room:
         self._unobserve()
         try:
             with self.transact(LOAD):
-                fill()
+                if update is not None:
+                    self.ydoc.apply_update(update)
+                else:
+                    fill()
         finally:
             self._observe()
-        state = self.ydoc.get_update()
+        state = update if update is not None else self.ydoc.get_update()
         self.full_state.seed(state)
         if self.journal is not None and self.ydoc.get_state() != b"\x00":
             # (an empty file fills nothing: like a transaction that changed nothing, no entry)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.fileio import FileManagerMixin
-from jupyter_ydoc import YNotebook
+from jupyter_ydoc import YNotebook, YUnicode
 from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from .fileids import FileIds
 from .merge import edit_from_base, value_of
 from .notebooks import is_trusted, read_notebook, repair_cells
+from .textupdate import text_update
+
+EMPTY_STATE = b"\x00"  # the state vector of an empty document
 
 TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature is checked
 
@@ -233,7 +236,7 @@ class FileSync:
                     journal.disable(f"its history could not be read: {exc}")
             if not resumed:
                 gate = self._first_reply
-                state = self.room.fill(lambda: self.room.jdoc.set(value))
+                state = self.room.fill(lambda: self.room.jdoc.set(value), self._load_update(value))
                 self._disk_digest = None
                 # A fresh start: bases of an older history (an unfinished save) go with it.
                 base = self._set_base(state, "", fresh=True, after=gate)
@@ -254,6 +257,16 @@ class FileSync:
                 self._spawn(fingerprint())
         if self.kind.contents_type == "notebook":
             self._spawn(self._mark_trusted(value))
+
+    def _load_update(self, value: Any) -> bytes | None:
+        """The whole update of the empty document filled with ``value``, written directly
+        for a text file (see ``textupdate.py``); None for anything else (the document's own
+        ``set`` fills it, and yrs encodes it)."""
+        if self.kind.ydoc_class is not YUnicode or not isinstance(value, str):
+            return None
+        if self.room.ydoc.get_state() != EMPTY_STATE:
+            return None  # (not empty: a history read in part before it failed)
+        return text_update(self.room.ydoc.client_id, "source", value)
 
     async def _resume(self, value: Any) -> bool:
         journal, bases = self.journal, self._bases
