@@ -19,6 +19,10 @@ large document once (cold) with a first client that stays connected, then opens 
   costs, background work included, and ``server_cpu_ms_to_content_median`` the CPU from the
   session PUT until the client has the whole content.
 
+* ``--side-by-side --cold N``: every target's server up at once and N cold opens each,
+  interleaved (see :func:`side_by_side`): the way to compare targets on a shared machine.
+  ``python benchmarks/open_profile.py --side-by-side --kind text --cold 9 --source 02e093e,HEAD``
+
 Client-side work (applying the update in pycrdt) is the benchmark process's, not counted.
 """
 
