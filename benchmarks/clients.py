@@ -293,10 +293,17 @@ class DocClient(_Base):
             t0 = time.perf_counter()
             if msg[1] == STEP2 and not self.step2_at:
                 self.step2_at = t0
+            # No observer while the server's changes are applied: pycrdt encodes every
+            # transaction's update for the document's observers, so a 4 MiB first sync was
+            # decoded, then encoded again only to be dropped (``_remote``): the client's own
+            # waste, charged alike to every target, the same the page stopped doing in
+            # session 5 (labextension ``roomconnection.ts``).
             self._remote = True
+            self.doc.unobserve(self._sub)
             try:
                 reply = handle_sync_message(msg[1:], self.doc)
             finally:
+                self._sub = self.doc.observe(self._on_local_update)
                 self._remote = False
             t1 = time.perf_counter()
             self.apply_seconds += t1 - t0

@@ -19,6 +19,10 @@ large document once (cold) with a first client that stays connected, then opens 
   costs, background work included, and ``server_cpu_ms_to_content_median`` the CPU from the
   session PUT until the client has the whole content.
 
+* ``--side-by-side --cold N``: every target's server up at once and N cold opens each,
+  interleaved (see :func:`side_by_side`): the way to compare targets on a shared machine.
+  ``python benchmarks/open_profile.py --side-by-side --kind text --cold 9 --source 02e093e,HEAD``
+
 Client-side work (applying the update in pycrdt) is the benchmark process's, not counted.
 """
 
@@ -234,6 +238,74 @@ def profile_target(target: Target, kind: str, args: argparse.Namespace, tmp: Pat
     return result
 
 
+def side_by_side(targets: list[Target], kind: str, args: argparse.Namespace, tmp: Path,
+                 expected: object, content: str) -> dict:
+    """Cold opens of every target in one run, interleaved: all servers up at once, each
+    repeat opens a fresh copy of the file on each server in turn (the order rotated every
+    repeat), each started once that server is idle. What the machine's other load does to
+    one target it does to the others within a second or two, which two runs one after the
+    other cannot promise. Figures per target: medians of the repeats, and the ratio of each
+    other target's median to the first target's, per measure (``total``, the one users feel:
+    from the session PUT until the client holds the whole content)."""
+    ext = "ipynb" if kind == "notebook" else "txt"
+    servers: list[ServerProcess] = []
+    opens: dict[str, list[dict]] = {t.name: [] for t in targets}
+    loads: list[float] = []
+    try:
+        for target in targets:
+            # no room is dropped (saved, compacted) in the middle of another target's open
+            keep = ("--CollabApp.document_cleanup_delay=3600" if target.api == "collab"
+                    else "--YDocExtension.document_cleanup_delay=3600")
+            target = Target(target.name, target.label, target.python, target.api,
+                            (*target.extra_args, keep), target.pythonpath)
+            root = tmp / f"{target.name}-root"
+            root.mkdir()
+            write_file(root, "warmup.txt", "hello\n")
+            write_file(root, "warmup.ipynb", dump_notebook(small_notebook(999, 2)))
+            for i in range(args.cold):
+                write_file(root, f"cold-{i}.{ext}", content)
+            server = ServerProcess(target, root, tmp / f"{target.name}-work", nice=args.nice)
+            servers.append(server.start(timeout=90))
+
+        async def go() -> None:
+            for server in servers:
+                await warm_up(server, server.root_dir, 120)
+            for i in range(args.cold):
+                turn = servers[i % len(servers):] + servers[:i % len(servers)]
+                for server in turn:
+                    await _settled(server)
+                    loads.append(os.getloadavg()[0])
+                    (res,) = await _opens(server, kind, [f"cold-{i}.{ext}"], expected, True,
+                                          120)
+                    opens[server.target.name].append(res)
+                    log(f"  {server.target.name} cold-{i}: total {res['total'] * 1000:.0f} ms,"
+                        f" step 2 {res['step2'] * 1000:.0f} ms, load {loads[-1]:.1f}")
+
+        asyncio.run(go())
+    finally:
+        for server in servers:
+            server.stop(timeout=15)
+    result: dict = {"kind": kind, "repeats": args.cold, "load_average_median":
+                    statistics.median(loads), "load_average_min": min(loads),
+                    "load_average_max": max(loads), "targets": {}}
+    measures = ("total", "step2", "ws_open", "put", "client_apply", "cpu_to_content")
+    for target in targets:
+        rows = opens[target.name]
+        result["targets"][target.name] = {
+            "label": target.label,
+            **{f"{m}_median_ms": statistics.median(r[m] for r in rows) * 1000 for m in measures},
+            "total_all_ms": [round(r["total"] * 1000) for r in rows],
+        }
+    first = targets[0].name
+    for target in targets[1:]:
+        result["targets"][target.name]["ratio_to_" + first] = {
+            m: result["targets"][target.name][f"{m}_median_ms"]
+            / result["targets"][first][f"{m}_median_ms"]
+            for m in ("total", "step2")
+        }
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -249,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="where callgrind/py-spy outputs go")
     p.add_argument("--nice", type=int, default=0)
     p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="only --cold N opens, with every target's server up at once and the "
+                        "opens interleaved (see side_by_side)")
     p.add_argument("--source", default="HEAD",
                    help="our code: a git revision (run from `git archive`, default HEAD), "
                         "several comma-separated (compared in one run), or 'worktree'")
@@ -277,6 +352,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="open-profile-") as d:
             for kind in kinds:
+                if args.side_by_side:
+                    tmp = Path(d) / kind
+                    tmp.mkdir()
+                    log(f"side by side: {', '.join(t.name for t in targets)}, {kind}")
+                    res = side_by_side(targets, kind, args, tmp,
+                                       nb if kind == "notebook" else text,
+                                       dump_notebook(nb) if kind == "notebook" else text)
+                    log(json.dumps(res, indent=1))
+                    results.append(res)
+                    continue
                 for target in targets:
                     tmp = Path(d) / f"{kind}-{target.name}"
                     tmp.mkdir()

@@ -97,6 +97,50 @@ async def test_sigkill_at_random_points_during_edits(server, tmp_path):
     await eventually(lambda: path.read_text() == after.content(), what="saved after restart")
 
 
+async def test_sigkill_just_after_large_files_are_first_opened(server, tmp_path):
+    """A fresh open's bookkeeping (its merge base compressed on a worker thread, its log held
+    until the first sync reply is out and the base is durable) opens no window where a kill
+    loses what a reader saw, or loads the file afresh over logged edits (the edits would be
+    gone, or the file twice in the document). Each file is killed once, while a writer types
+    right after the open; the last server must hold each file once, with the reader's lines."""
+    import random
+
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    big = "".join(f"file line {i} of a large file opened the first time\n" for i in range(20000))
+    received = {}
+    for n in range(3):
+        name = f"big-{n}.txt"
+        (tmp_path / "root" / name).write_text(big)
+        srv = server(save_delay=3600, save_max_wait=3600)
+        writer = await srv.connect(name)
+        reader = await srv.connect(name)
+        kill_after = rng.uniform(0.0, 0.3)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + kill_after
+        written = 0
+        while loop.time() < deadline or reader.content() == big:
+            writer.jdoc._ysource.insert(len(writer.content()), f"typed {written}\n")
+            written += 1
+            await asyncio.sleep(0.005)
+            assert loop.time() < deadline + 120, f"seed {seed}: nothing reached the reader"
+        srv.kill()
+        received[name] = reader.content()
+        writer.close()
+        reader.close()
+    last = server(save_delay=0.1, save_max_wait=0.5)
+    for name, seen in received.items():
+        typed = seen[len(big):].splitlines()
+        assert seen.startswith(big) and typed == [f"typed {i}" for i in range(len(typed))], seed
+        after = await last.connect(name)
+        content = after.content()
+        assert content.startswith(seen), f"seed {seed}: {name} lost what the reader had"
+        more = content[len(big):].splitlines()
+        assert more == [f"typed {i}" for i in range(len(more))], f"seed {seed}: {name} doubled"
+        await eventually(lambda n=name, c=content: (tmp_path / "root" / n).read_text() == c,
+                         what=f"{name} saved after the restart")
+
+
 async def test_disk_merge_logged_but_its_merge_base_lost(server, tmp_path):
     """A crash right after a change on disk was merged and logged, before its new merge base
     was written: after the restart the change is there once, not twice."""

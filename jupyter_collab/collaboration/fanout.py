@@ -157,36 +157,45 @@ class Outbox:
         waiting = self.broadcast.total_bytes - self.broadcast.bytes_before(self.cursor)
         return waiting + self.sink.pending_bytes()
 
-    def send_direct(self, frame_message: bytes) -> None:
+    def send_direct(self, frame_message: bytes) -> Any:
         """Send a message meant for this client alone (sync replies, notices).
 
         These bytes count in its backlog like the log's: a client that asks for the
         document again and again (sync step 1) without reading the replies would otherwise
         make the server buffer a copy of the document per request, without limit.
+
+        Returns the socket's future for the write (resolved once the kernel took it), or
+        None when it went out at once or was not sent.
         """
         if self.closed:
-            return
-        self._watch(self.sink.write(encode_frame(frame_message)))
+            return None
+        written = self.sink.write(encode_frame(frame_message))
+        self._watch(written)
         if self._busy and self.backlog() > self.max_backlog:
             self.close()
             self.on_overflow()
+        return written
 
     def send_snapshot(self) -> None:
         """Send every awareness state of the room, once this client's socket is free."""
         self.wants_snapshot = True
         self.pump()
 
-    def send_encoded(self, *pieces: bytes) -> None:
+    def send_encoded(self, *pieces: bytes) -> Any:
         """Send a ready-made frame meant for this client alone, possibly in pieces (written in
         order): a large sync reply is sent without copying the update into a frame. Counted
-        in the backlog like :meth:`send_direct`'s."""
+        in the backlog like :meth:`send_direct`'s; returns the future of the last piece's
+        write, as :meth:`send_direct` does."""
         if self.closed:
-            return
+            return None
+        written = None
         for piece in pieces:
-            self._watch(self.sink.write(piece))
+            written = self.sink.write(piece)
+            self._watch(written)
         if self._busy and self.backlog() > self.max_backlog:
             self.close()
             self.on_overflow()
+        return written
 
     def pump(self) -> None:
         """Send what is waiting, unless the socket is busy: document updates and notices

@@ -37,7 +37,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,9 @@ class RoomJournal:
         self._save_through: Callable[[], asyncio.Future[bool]] | None = None
         self._notify: Callable[[dict[str, Any]], None] | None = None
         self._closed = False
+        # Set by a fresh load (see hold): the log is written only once this is done.
+        self._hold: asyncio.Future[Any] | None = None
+        self._hurry: Callable[[], None] | None = None
         if store is None:
             self.disabled = unavailable or "history is not kept"
 
@@ -107,6 +110,30 @@ class RoomJournal:
         """The room's file (the durable medium while the log fails) and its notices."""
         self._save_through = save_through
         self._notify = notify
+
+    def hold(self, until: Awaitable[Any], hurry: Callable[[], None]) -> None:
+        """Write nothing to the log before ``until`` is done.
+
+        A file loaded afresh (``documents/filesync.py``) holds its log until the first
+        client has its sync reply and then until the file's merge base is durable: the
+        load's entry and every update after it go to the log after the base, so a crash at
+        any point finds either no log of this load (nothing logged, nothing acknowledged:
+        the file is loaded afresh, as it is) or a log with its base (resumed). Updates
+        recorded meanwhile wait in order, and are released only once logged, as always.
+        ``hurry`` cuts the first wait short for whoever needs the log written now
+        (:meth:`flush`, hence saves, version points and the room's close).
+        """
+        self._hold = asyncio.ensure_future(until)
+        self._hurry = hurry
+
+    async def _held(self) -> None:
+        """Wait for the hold, if any (see :meth:`hold`)."""
+        hold = self._hold
+        if hold is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(hold)
+            if self._hold is hold:
+                self._hold = self._hurry = None
 
     # -- state --------------------------------------------------------------------------------
 
@@ -181,6 +208,7 @@ class RoomJournal:
         self._settle()
 
     async def _append_batches(self) -> None:
+        await self._held()
         while self._batch and self.logging:
             batch, self._batch = self._batch, []
             try:
@@ -302,6 +330,7 @@ class RoomJournal:
 
     async def catch_up(self) -> bool:
         """Try once to write the unlogged updates; True when the log is complete again."""
+        await self._held()
         while self._unlogged:
             entries = list(self._unlogged)
             try:
@@ -341,6 +370,8 @@ class RoomJournal:
         failed and kept for the catch-up); never waits for the catch-up itself."""
         if self._attempted >= self._recorded:
             return
+        if self._hurry is not None:
+            self._hurry()  # (someone needs the log now: a fresh open's bookkeeping goes ahead)
         future = asyncio.get_running_loop().create_future()
         self._settled.append((self._recorded, future))
         await future

@@ -91,6 +91,28 @@ class RoomManager:
             self._room_empty(room)
         return room
 
+    def prefetch(self, room_id: str, path: str) -> None:
+        """A client asked for the session of ``room_id``, the file at ``path`` (its
+        WebSocket follows): start loading the room now, so that the load overlaps the
+        session reply and the WebSocket handshake instead of following them. A room nobody
+        joins is dropped after the idle delay; a file that cannot be loaded is reported to
+        the WebSocket, which tries again."""
+        if room_id in self.rooms:
+            return
+        kind, file_id = self.parse(room_id)
+        room = self._create(room_id, kind, file_id, path)
+        self._spawn(self._prefetch(room))
+
+    async def _prefetch(self, room: Room) -> None:
+        try:
+            await room.ensure_loaded()
+        except Exception as exc:  # (the client's WebSocket loads it again and is told why)
+            self.log.debug("Loading %s ahead of its first client failed: %s", room.room_id, exc)
+            await self.close_room(room, CloseCode.UNLOADABLE)
+            return
+        if not room.participants:
+            self._room_empty(room)
+
     async def get(self, room_id: str) -> Room:
         """The room of ``room_id``, created (not yet loaded) if its file is known."""
         room = self.rooms.get(room_id)

@@ -39,6 +39,7 @@ from ..protocol.framing import (
 )
 from ..protocol.updates import decode_state_vector
 from .fanout import Broadcast, Outbox
+from .firstreply import FirstReply
 from .fullstate import FullState
 from .hooks import RoomHook
 from .integrity import DIVERGED_TEXT, RoomIntegrity, Verdict
@@ -146,6 +147,8 @@ class Room:
         self._awareness_tick: asyncio.TimerHandle | None = None
         self._awareness_next = 0.0  # loop time before which the next frame may not go
         self.participants: set[Participant] = set()
+        # What a fresh open leaves until its first client has the document (firstreply.py).
+        self.first_reply = FirstReply()
         self.file = FileSync(
             self,
             contents_manager,
@@ -158,6 +161,7 @@ class Room:
             journal=journal,
             bases=bases,
             file_id=file_id,
+            first_reply=self.first_reply,
         )
         self.versions = versions(self) if versions is not None else None
         self.hooks: list[RoomHook] = []  # see hooks.py: who else follows this room
@@ -208,10 +212,12 @@ class Room:
             target.unobserve(subscription)
         self._subscriptions.clear()
 
-    def fill(self, fill: Callable[[], None]) -> bytes:
+    def fill(self, fill: Callable[[], None], update: bytes | None = None) -> bytes:
         """Run ``fill`` (which puts a file's content into the empty document) and return the
         document's whole state: the merge base, the load's entry in the log and the first
-        sync replies all share that one encoding.
+        sync replies all share that one encoding. With ``update`` (that whole state, written
+        directly: ``documents/textupdate.py``), the document is filled by applying it, and
+        it is the state: nothing is encoded.
 
         The room's observers are detached meanwhile: for a transaction that fills an empty
         document they would only repeat that encoding (pycrdt encodes a transaction's update
@@ -222,10 +228,13 @@ class Room:
         self._unobserve()
         try:
             with self.transact(LOAD):
-                fill()
+                if update is not None:
+                    self.ydoc.apply_update(update)
+                else:
+                    fill()
         finally:
             self._observe()
-        state = self.ydoc.get_update()
+        state = update if update is not None else self.ydoc.get_update()
         self.full_state.seed(state)
         if self.journal is not None and self.ydoc.get_state() != b"\x00":
             # (an empty file fills nothing: like a transaction that changed nothing, no entry)
@@ -296,9 +305,10 @@ class Room:
         finally:
             await refused
         self.file.start()
+        self.first_reply.arm()
         if self.versions is not None:
-            # the file as first opened becomes a version, in the background
-            self._tasks.add(task := self.versions.loaded())
+            # the file as first opened becomes a version, once the first client has it
+            self._tasks.add(task := self.versions.loaded(after=self.first_reply))
             task.add_done_callback(self._tasks.discard)
         self.emit("room_opened", path=self.path)
 
@@ -359,13 +369,15 @@ class Room:
                     return
                 whole = self.full_state.step2_frame(message.payload)
                 if whole is not None:
-                    outbox.send_encoded(*whole)
-                    return
-                try:
-                    missing = self.ydoc.get_update(message.payload)
-                except ValueError as exc:
-                    raise MalformedMessage(f"bad state vector: {exc}") from exc
-                outbox.send_direct(sync_frame(SyncType.STEP2, missing))
+                    written = outbox.send_encoded(*whole)
+                else:
+                    try:
+                        missing = self.ydoc.get_update(message.payload)
+                    except ValueError as exc:
+                        raise MalformedMessage(f"bad state vector: {exc}") from exc
+                    written = outbox.send_direct(sync_frame(SyncType.STEP2, missing))
+                # the history's bookkeeping of a fresh open starts once this reply is out
+                self.first_reply.after_sent(written)
                 return
             if message.payload == EMPTY_UPDATE:
                 return
@@ -694,6 +706,7 @@ class Room:
             return
         self.closed = True
         self.close_code = code
+        self.first_reply.open()  # (what waited for a first client is written before the close)
         if self._awareness_tick is not None:
             self._awareness_tick.cancel()
             self._awareness_tick = None

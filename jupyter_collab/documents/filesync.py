@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.fileio import FileManagerMixin
-from jupyter_ydoc import YNotebook
+from jupyter_ydoc import YNotebook, YUnicode
 from pycrdt import Doc, merge_updates
 from tornado.web import HTTPError
 
@@ -33,10 +33,14 @@ from ..origins import DISK, RESUME, SERVER, Origin
 from .kinds import DocumentKind, detect_eol
 
 if TYPE_CHECKING:
+    from ..collaboration.firstreply import FirstReply
     from ..collaboration.journal import RoomJournal
     from .fileids import FileIds
 from .merge import edit_from_base, value_of
 from .notebooks import is_trusted, read_notebook, repair_cells
+from .textupdate import text_update
+
+EMPTY_STATE = b"\x00"  # the state vector of an empty document
 
 TRUST_CHECK_DELAY = 0.5  # seconds after loading a notebook before its signature is checked
 
@@ -88,8 +92,12 @@ class FileSync:
         bases: FileIds | None = None,
         file_id: str = "",
         clock: Callable[[], float] | None = None,
+        first_reply: FirstReply | None = None,
     ) -> None:
         self.room = room
+        # A fresh load's bookkeeping (merge base, log entry, fingerprint, signature) waits
+        # for the first client's sync reply (see collaboration/firstreply.py).
+        self._first_reply = first_reply
         self.cm = contents_manager
         self.kind = kind
         self.path = path
@@ -206,9 +214,12 @@ class FileSync:
 
         A file with no merge base recorded has nothing to resume, so it is not fingerprinted
         first: the fingerprint (a canonical JSON dump of a whole notebook, tens of ms for a
-        large one) would delay every client waiting for the room. Its base is recorded at
-        once under an empty digest (the next load finds it as the newest base all the same)
-        and again with its fingerprint once the first clients have had their sync reply.
+        large one) would delay every client waiting for the room. Its base is recorded under
+        an empty digest (the next load finds it as the newest base all the same) and given
+        its fingerprint afterwards. All of that, and the load's entry in the log, waits for
+        the first client's sync reply (``first_reply``): the log is held until the base is
+        durable (``RoomJournal.hold``), so no update is ever logged before the base it is
+        resumed from.
         """
         async with self._lock:
             value, self.last_modified = await self._read()
@@ -224,13 +235,19 @@ class FileSync:
                     self.log.error("Reading the history of %s failed: %s", self.path, exc)
                     journal.disable(f"its history could not be read: {exc}")
             if not resumed:
-                state = self.room.fill(lambda: self.room.jdoc.set(value))
+                gate = self._first_reply
+                state = self.room.fill(lambda: self.room.jdoc.set(value), self._load_update(value))
                 self._disk_digest = None
                 # A fresh start: bases of an older history (an unfinished save) go with it.
-                self._set_base(state, "", fresh=True)
+                base = self._set_base(state, "", fresh=True, after=gate)
+                if journal is not None:
+                    # The load's entry (recorded by the fill: its append starts at the next
+                    # turn of the loop, after this) and every update after it are logged
+                    # once this base is recorded (or failed).
+                    journal.hold(_settled(base), gate.open if gate else _nothing)
 
                 async def fingerprint() -> None:
-                    await asyncio.sleep(TRUST_CHECK_DELAY)
+                    await self._after_first_reply()
                     async with self._lock:
                         # Unless a merge or a save has set a newer base meanwhile.
                         if self._base_update is state and self._disk_digest is None:
@@ -240,6 +257,16 @@ class FileSync:
                 self._spawn(fingerprint())
         if self.kind.contents_type == "notebook":
             self._spawn(self._mark_trusted(value))
+
+    def _load_update(self, value: Any) -> bytes | None:
+        """The whole update of the empty document filled with ``value``, written directly
+        for a text file (see ``textupdate.py``); None for anything else (the document's own
+        ``set`` fills it, and yrs encodes it)."""
+        if self.kind.ydoc_class is not YUnicode or not isinstance(value, str):
+            return None
+        if self.room.ydoc.get_state() != EMPTY_STATE:
+            return None  # (not empty: a history read in part before it failed)
+        return text_update(self.room.ydoc.client_id, "source", value)
 
     async def _resume(self, value: Any) -> bool:
         journal, bases = self.journal, self._bases
@@ -262,10 +289,12 @@ class FileSync:
         return True
 
     def _set_base(
-        self, state: bytes, digest: str, *, pending: bool = False, fresh: bool = False
-    ) -> asyncio.Future[bool]:
-        """Keep the merge base, and record it durably: in order with the others, awaitable
-        (True once recorded). A failure is logged, not raised: the file matters more."""
+        self, state: bytes, digest: str, *, pending: bool = False, fresh: bool = False,
+        after: FirstReply | None = None,
+    ) -> asyncio.Future[bool]:  # fmt: skip
+        """Keep the merge base, and record it durably: in order with the others (and not
+        before ``after`` opens), awaitable (True once recorded). A failure is logged, not
+        raised: the file matters more."""
         if not pending:
             self._base_update = state
         previous = self._base_write
@@ -274,6 +303,8 @@ class FileSync:
         async def write() -> bool:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
+            if after is not None:
+                await after.wait()
             if bases is None:
                 return True
             try:
@@ -309,9 +340,20 @@ class FileSync:
         return self._base_write
 
     async def bases_written(self) -> None:
-        """Wait until every merge base recorded so far is in the database (or failed)."""
+        """Wait until every merge base recorded so far is in the database (or failed); a
+        fresh load's, deferred until the first sync reply, is written now."""
+        if self._first_reply is not None:
+            self._first_reply.open()
         if self._base_write is not None:
             await asyncio.gather(self._base_write, return_exceptions=True)
+
+    async def _after_first_reply(self) -> None:
+        """Wait until a freshly loaded document's first client has its sync reply (or, for
+        a room without that gate, a moment for the first clients)."""
+        if self._first_reply is not None:
+            await self._first_reply.wait()
+        else:
+            await asyncio.sleep(TRUST_CHECK_DELAY)
 
     @property
     def _history_works(self) -> bool:
@@ -326,7 +368,7 @@ class FileSync:
         """
         # Hashing a large notebook holds the GIL for a while: let the first clients get their
         # sync reply before it starts.
-        await asyncio.sleep(TRUST_CHECK_DELAY)
+        await self._after_first_reply()
         try:
             trusted = await is_trusted(self.cm, notebook)
         except Exception as exc:
@@ -638,14 +680,22 @@ class FileSync:
         for task in list(self._tasks):
             task.cancel()
         self._saved_through(self._through, False)
-        if self._base_write is not None:  # the last merge base reaches the database
-            await asyncio.gather(self._base_write, return_exceptions=True)
+        await self.bases_written()  # the last merge base reaches the database
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _nothing() -> None:
+    pass
+
+
+async def _settled(future: asyncio.Future[Any]) -> None:
+    """Wait for ``future`` whatever its outcome."""
+    await asyncio.gather(future, return_exceptions=True)
 
 
 def _digest(value: Any) -> str:

@@ -149,6 +149,7 @@ class SessionHandler(CollabMixin, APIHandler):
         file_id = self.rooms.open_file_id(path) or await self.rooms.file_ids.get_or_create(path)
         room_id = room_id_for(kind, file_id)
         self.set_status(200 if room_id in self.rooms.rooms else 201)
+        self.rooms.prefetch(room_id, path)  # (loads while the reply and the WebSocket travel)
         self.finish(
             json.dumps(
                 {

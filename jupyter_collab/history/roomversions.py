@@ -79,6 +79,7 @@ class RoomVersions:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._opening: asyncio.Task[VersionInfo | None] | None = None
+        self._after: Any = None  # what the first point waits for (see loaded)
         self._closed = False
         # A group of servers (roombus.py): only the holder of the room's writer lease makes
         # automatic points, the "as first opened" point included, and proves it still holds
@@ -126,6 +127,8 @@ class RoomVersions:
         """A version point at the room's latest update (or at ``at_seq``, an update already
         durable); None for an automatic point that would repeat the last one."""
         if self._opening is not None:  # the file as first opened comes first
+            if self._after is not None:
+                self._after.open()  # (now, not after the first client's reply)
             await asyncio.wait([self._opening])
         async with self._lock:
             if kind == "auto" and not self.writer():
@@ -173,13 +176,17 @@ class RoomVersions:
         (info,) = await self.store.list_versions(self.doc_id, limit=1, before=version_id + 1)
         return info
 
-    def loaded(self) -> asyncio.Task[VersionInfo | None]:
+    def loaded(self, after: Any = None) -> asyncio.Task[VersionInfo | None]:
         """The room loaded its file: make :meth:`opened` in the background (nobody waits for
-        it to open the document), before any other version point of the room."""
+        it to open the document), before any other version point of the room; once ``after``
+        (the room's ``FirstReply``: the first client has the document) is open, if given."""
+        self._after = after
         self._opening = asyncio.get_running_loop().create_task(self._opened())
         return self._opening
 
     async def _opened(self) -> VersionInfo | None:
+        if self._after is not None:
+            await self._after.wait()
         try:
             return await self.opened()
         except Exception as exc:
@@ -229,6 +236,10 @@ class RoomVersions:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
+        if self._opening is not None:  # the file as first opened, before the log is compacted
+            if self._after is not None:
+                self._after.open()
+            await asyncio.wait([self._opening])
         if self._first_change is not None:
             self._first_change = None
             if not self.writer():

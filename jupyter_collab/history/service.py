@@ -107,6 +107,11 @@ class History:
             kind, file_id = self.rooms.parse(doc_id)
         except UnknownRoom:
             raise NoHistory(f"no such document: {doc_id}") from None
+        room = self._open_room(doc_id)
+        if room is not None and room.journal is not None:
+            # (a room just opened writes its log once its first client has the document:
+            # asked for its history, it writes it now)
+            await room.journal.flush()
         try:
             if await self.store.last_seq(doc_id) > 0:
                 return kind
