@@ -3,6 +3,7 @@
 // read what happened as JSON lines on stdout:
 //
 //   {"cmd": "connect", "url": "ws://host/api/collab/room", "room": ..., "token": ..., "kind": "file"|"notebook"}
+//        optional "clientID": the document's Yjs client id (tests that depend on the order of ids)
 //   {"cmd": "insert", "index": 0, "text": "abc"}          text of a file (`source`)
 //   {"cmd": "delete", "index": 0, "length": 3}
 //   {"cmd": "cell-insert", "index": 0, "source": "x = 1", "cell_type": "code"}
@@ -62,6 +63,9 @@ const commands = {
   connect(msg) {
     kind = msg.kind ?? 'file';
     doc = new Y.Doc();
+    if (msg.clientID != null) {
+      doc.clientID = msg.clientID;
+    }
     doc.on('update', (update, origin) => {
       emit({
         event: 'update',
