@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import nbformat
 import pytest
 from jupyter_ydoc import YNotebook, YUnicode
 from pycrdt import Array, Doc, Map, Text
@@ -92,6 +93,13 @@ class Room:
         for update in self.log:
             doc.apply_update(update)
         return doc
+
+    def restart(self) -> None:
+        """The room loaded again from its log (an idle room unloaded, a restart, or another
+        server of a group): a new document and new checks, which see the log as one update."""
+        self.doc = self.reloaded()
+        self.integrity = RoomIntegrity(logging.getLogger("test-promotion"))
+        self.integrity.observe(self.doc.get_update())  # what room.py's update observer does
 
 
 def text(doc: Doc) -> str:
@@ -171,6 +179,32 @@ def test_a_map_value_set_after_a_refused_one_replaces_it_everywhere(ids: tuple[i
     expected = {"kept": "bob", "new": "bob", "other": "alice"}
     assert meta(room.doc) == meta(alice) == meta(bob) == expected
     assert meta(room.reloaded()) == expected
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["same-room", "reloaded-room"])
+def test_a_map_value_refused_then_set_again_after_the_room_reloaded(restart: bool) -> None:
+    """Where a hidden (map entry) tombstone stood travels in the document itself (its key), so
+    a room loaded again from its log, or another server, still re-anchors the promoted
+    client's next value. Failed on main (the value went to the hidden root)."""
+
+    def fill(d: Doc) -> None:
+        d.get("meta", type=Map)["kept"] = "original"
+
+    room = Room(fill)
+    alice, bob = room.join(1_000_001), room.join(2_000_002)
+
+    def set_key(key: str, value: str) -> Callable[[Doc], None]:
+        return lambda d: d.get("meta", type=Map).__setitem__(key, value)
+
+    room.edit("bob", bob, set_key("kept", "refused"), viewer=True)
+    room.edit("bob", bob, set_key("new", "refused"), viewer=True)
+    if restart:
+        room.restart()
+    room.edit("bob", bob, set_key("kept", "bob"), viewer=False)
+    room.edit("bob", bob, set_key("new", "bob"), viewer=False)
+    expected = {"kept": "bob", "new": "bob"}
+    for doc in (room.doc, alice, bob, room.reloaded()):
+        assert doc.get("meta", type=Map).to_py() == expected
 
 
 def test_a_cell_appended_after_a_refused_cell_reaches_everyone(ids: tuple[int, int]) -> None:
@@ -346,3 +380,55 @@ async def test_pycrdt_provider_promoted_after_a_refused_append(
         expected = "hello\nalice after\nbob promoted\n"
         await everywhere(expected, "y.txt", room, [alice, bob.get], rooms, jp_root_dir, connect)
     alice.close()
+
+
+async def test_notebook_metadata_set_again_after_a_promotion(
+    jp_root_dir, connect, open_session, api, rooms, jp_ws_fetch
+):
+    """A map entry through a real server: bob (our client) sets notebook metadata as a viewer
+    (refused: a map entry's tombstone is hidden), is promoted, and sets the same keys again:
+    everyone, the file and a fresh client get his values (on main they went to the hidden
+    root: alice kept the old value, the file too)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1")]
+    nb.metadata["kept"] = "original"
+    nbformat.write(nb, jp_root_dir / "m.ipynb")
+    session = await open_session("m.ipynb", "json", "notebook")
+    room = session["room"]
+    alice = await connect("m.ipynb", "json", "notebook", headers=token_header("alice"))
+    await share(api, "m.ipynb", "bob", "viewer")
+    ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
+    bob = Client(ws, "notebook", ydoc=Doc(client_id=2_000_002))
+    await asyncio.wait_for(bob.synced.wait(), 60)
+    bob.jdoc._ymeta["metadata"]["kept"] = "refused"
+    bob.jdoc._ymeta["metadata"]["new"] = "refused"
+    await eventually(lambda: sum(n["type"] == "refused" for n in bob.notices) >= 2,
+                     what="refusals")  # fmt: skip
+    await share(api, "m.ipynb", "bob", "editor")
+    await eventually(lambda: roles(bob)[-1:] == ["editor"], what="the promotion")
+    assert alice.content()["metadata"].get("kept") == "original"
+    assert "new" not in alice.content()["metadata"]
+    bob.jdoc._ymeta["metadata"]["kept"] = "bob"
+    bob.jdoc._ymeta["metadata"]["new"] = "bob"
+
+    def metadata(client: Client) -> dict[str, Any]:
+        meta = client.content()["metadata"]
+        return {k: meta.get(k) for k in ("kept", "new")}
+
+    expected = {"kept": "bob", "new": "bob"}
+    await eventually(lambda: metadata(alice) == metadata(bob) == expected, timeout=60,
+                     what="alice to get bob's values")  # fmt: skip
+
+    def on_disk() -> dict[str, Any]:
+        try:  # (the server may be writing it)
+            meta = nbformat.read(jp_root_dir / "m.ipynb", as_version=4).metadata
+        except Exception:
+            return {}
+        return {k: meta.get(k) for k in ("kept", "new")}
+
+    await eventually(lambda: on_disk() == expected, timeout=60, what="the file")
+    fresh = await connect("m.ipynb", "json", "notebook", headers=token_header("carol"))
+    assert metadata(fresh) == expected
+    assert bob.close_code is None
+    for client in (alice, bob, fresh):
+        client.close()

@@ -410,7 +410,7 @@ class RoomIntegrity:
                 _add_range(placed, client, s.clock, s.end)
                 _add_range(self._placed, client, s.clock, s.end)
             else:
-                out.append(tombstone(s, HIDDEN_ROOT))
+                out.append(tombstone(s, HIDDEN_ROOT, key=_anchors_key(s)))
                 self._remember_hidden(s)
             clock = s.end
         if clock < end:
@@ -444,9 +444,11 @@ class RoomIntegrity:
 
     def observe(self, update: bytes) -> None:
         """Note the hidden tombstones an update the room applied brings, whoever made them:
-        a resume from the log, another server's refusal on the bus. Their anchors are not
-        known here (only the refusing room's memory has them), so an editor's item anchored
-        on one is not filed out of sight but treated as building on what the room lacks."""
+        a resume from the log, another server's refusal on the bus. Each carries the anchors
+        of the refused item it stands for in its key (:func:`_anchors_key`), so an editor's
+        item anchored on it is re-anchored on any server and after any reload; one without
+        (a gap, or a tombstone older than this) leaves the item to the resync/diverged path
+        rather than out of sight."""
         if _HIDDEN_MARK not in update:  # a substring search: the common case costs ~nothing
             return
         try:
@@ -458,6 +460,9 @@ class RoomIntegrity:
             for s in structs:
                 if s.parent_root == HIDDEN_ROOT:
                     _add_range(self._hidden, client, s.clock, s.end)
+                    anchors = _anchors_of(s)
+                    if anchors is not None:
+                        self._remember_hidden(anchors)
 
     def _is_tombstone(self, dep: ID, placed: Ranges) -> bool:
         return any(_contains(r, *dep) for r in (placed, self._placed, self._hidden))
@@ -467,6 +472,8 @@ class RoomIntegrity:
         if self._hidden_count >= MAX_HIDDEN_ITEMS:
             return
         items = self._hidden_items.setdefault(s.client, [])
+        if any(item.clock == s.clock for item in items):
+            return
         items.append(s)
         items.sort(key=lambda item: item.clock)
         self._hidden_count += 1
@@ -609,6 +616,39 @@ class RoomIntegrity:
                 for start, end in spans:
                     _add_range(mine, client, start, end)
                     self._remembered += 1
+
+
+def _anchors_key(s: Struct) -> str:
+    """The key of a hidden tombstone: where the refused item ``s`` stood (see observe)."""
+    return json.dumps(
+        {"o": s.origin, "r": s.right_origin, "p": s.parent_item, "root": s.parent_root,
+         "k": s.parent_sub, "keyed": s.keyed},
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+def _anchors_of(tomb: Struct) -> Struct | None:
+    """The refused item a hidden tombstone stands for, from its key; None if it has none."""
+    if tomb.parent_sub is None:
+        return None
+    try:
+        data = json.loads(tomb.parent_sub)
+
+        def ident(value: Any) -> ID | None:
+            if value is None:
+                return None
+            client, clock = value
+            return int(client), int(clock)
+
+        root, key = data.get("root"), data.get("k")
+        if not (root is None or isinstance(root, str)) or not (key is None or isinstance(key, str)):
+            return None
+        return Struct(
+            tomb.client, tomb.clock, tomb.length, tomb.ref, ident(data.get("o")),
+            ident(data.get("r")), ident(data.get("p")), root, key, bool(data.get("keyed")),
+        )  # fmt: skip
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _hidden(client: int, clock: int, length: int) -> bytes:

@@ -410,14 +410,18 @@ def moved(s: Struct, data: bytes, anchors: Struct) -> bytes:
     )
 
 
-def tombstone(s: Struct, hidden_root: str, in_place: bool = False) -> bytes:
+def tombstone(
+    s: Struct, hidden_root: str, in_place: bool = False, key: str | None = None
+) -> bytes:
     """A deleted item standing for ``s``: same ID and length, no content.
 
     ``in_place``: the tombstone has the anchors of ``s`` (origins, or parent), so that it sits
     where ``s`` would and later items anchored on ``s`` land where the client that wrote them
     sees them; the caller has checked that this hides nothing (a deleted map entry in its map
     would hide the value it replaced) and that the room has those anchors. Otherwise it goes
-    to ``hidden_root``, a root nobody reads.
+    to ``hidden_root``, a root nobody reads: as a map entry under ``key`` if given (a
+    deleted entry keeps its key in every encoding of the document, so whoever reads the
+    document later can learn from it what the caller wrote there), else as a list item.
     """
     content = write_var_uint(s.length)
     if in_place and s.is_item:
@@ -425,6 +429,8 @@ def tombstone(s: Struct, hidden_root: str, in_place: bool = False) -> bytes:
             s, content, ref=DELETED_REF, origin=s.origin, right_origin=s.right_origin,
             parent_item=s.parent_item, parent_root=s.parent_root, parent_sub=s.parent_sub,
         )  # fmt: skip
+    if key is not None and s.is_item:
+        return encode_item(s, content, ref=DELETED_REF, parent_root=hidden_root, parent_sub=key)
     name = hidden_root.encode()
     return b"".join(
         [bytes((DELETED_REF,)), write_var_uint(1), write_var_uint(len(name)), name, content]
