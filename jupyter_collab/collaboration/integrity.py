@@ -275,7 +275,9 @@ class RoomIntegrity:
         assert update is not None
         known = decode_state_vector(state)
         after = resolve(update, known)
-        if after is None:
+        if after is None or self._anchored_on_hidden(update):
+            # (a refusal meanwhile hid an item this update builds on: it would have been
+            # re-anchored, so the client is asked for it again, to be checked afresh)
             return Verdict(None, None, missing=True, parsed=update, known=known)
         payload = verdict.update
         return Verdict(
@@ -496,6 +498,16 @@ class RoomIntegrity:
     # re-anchored where the refused item stood (its origin, right origin or parent and key,
     # followed through further hidden items): everyone then shows it where its author does.
 
+    def _anchored_on_hidden(self, update: Update) -> bool:
+        hidden = self._hidden
+        return bool(hidden) and any(
+            dep is not None and _contains(hidden, *dep)
+            for structs in update.blocks.values()
+            for s in structs
+            if s.is_item
+            for dep in (s.origin, s.right_origin, s.parent_item)
+        )
+
     def _replace(self, payload: bytes, update: Update) -> tuple[bytes, Update, int] | None:
         """``payload`` with its items anchored on hidden refused items re-anchored; None if
         one is anchored on a hidden range whose place is not known (the room then treats it
@@ -528,6 +540,7 @@ class RoomIntegrity:
             starts[client] = structs[0].clock
         result = encode_structs(blocks, starts) + payload[update.structs_end :]
         count = sum(len(c) for c in changed.values())
+        self.log.debug("Re-anchored %d item(s) built on refused ones", count)
         return result, read_update(result), count
 
     def _visible_anchors(self, s: Struct) -> Struct | None:
