@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from jupyter_ydoc import YNotebook
 from pycrdt import Array, Doc, Map, Text, write_var_uint
 
-from jupyter_collab.collaboration.integrity import HIDDEN_ROOT, RoomIntegrity, resolve
+from jupyter_collab.collaboration.integrity import RoomIntegrity, resolve
 from jupyter_collab.protocol.codes import CloseCode, SyncType
 from jupyter_collab.protocol.framing import MalformedMessage, sync_frame
 from jupyter_collab.protocol.updates import (
@@ -194,9 +194,9 @@ def test_refused_update_becomes_tombstones_that_integrate_and_delete():
         placed.append(struct.parent_root)
         room.apply_update(tombstones)
         viewer.apply_update(tombstones)  # what the viewer receives back
-    # the mid-text tombstone keeps its place (between two items); the append goes to the
-    # hidden root (a deleted map entry or end item in place could hide what it replaced)
-    assert placed == [None, HIDDEN_ROOT]
+    # both tombstones keep their place, the append at the end too (a sequence item: its
+    # tombstone hides nothing; only a map entry's would, see test_promotion.py)
+    assert placed == [None, None]
     assert source(room) == "hello world\n"
     assert source(viewer) == "hello world\n"  # its refused text is gone from its copy
     assert sv(room)[viewer.client_id] == sv(viewer)[viewer.client_id]
@@ -208,6 +208,11 @@ def test_refused_update_becomes_tombstones_that_integrate_and_delete():
     assert resolve(read_update(later), sv(room)) is not None
     room.apply_update(later)
     assert source(room) == source(viewer) == "hello! world\n"
+    # and its next append, anchored on its refused append, lands in the text too
+    (tail,) = edits(viewer, lambda d: d.get("source", type=Text).insert(len(source(viewer)), "$"))
+    verdict = integrity.admit("bob", False, tail, room.get_state())
+    room.apply_update(verdict.update)
+    assert source(room) == source(viewer) == "hello! world\n$"
 
 
 def test_a_viewer_cannot_burn_someone_elses_clocks():

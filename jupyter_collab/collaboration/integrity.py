@@ -18,11 +18,18 @@ Three rules, each for a way a room used to lose or split content:
    builds its later edits on it. The room consumes the clock ranges of a refused update with
    tombstones (deleted items, no content) and deletes them in the same update: the refused
    content can never enter the room, the client's later edits integrate (their clocks follow
-   on), and the client itself sees its refused text removed. A tombstone keeps the refused
-   item's place when it sits between two items the room has (later edits anchored on it land
-   where their author sees them); anything else (map entries, whose tombstone would hide the
-   value they replaced; items whose neighbours the room lacks) becomes a tombstone in a root
-   nobody reads (:data:`HIDDEN_ROOT`). Deletions in a refused update cannot be tombstoned: the
+   on), and the client itself sees its refused text removed. The client keeps its refused
+   items (deleted) where it typed them and anchors its later edits on them, and Yjs files an
+   item in the parent of its origin, so a tombstone keeps the refused item's place whenever
+   that hides nothing: every item of a sequence (text, array; an append at the end or the
+   first item of an empty sequence too) whose anchors the room has. Only map entries (whose
+   tombstone in place would hide the value they replaced) and items whose neighbours the room
+   lacks become tombstones in a root nobody reads (:data:`HIDDEN_ROOT`); the room remembers
+   where they stood, and an editor's later item anchored on one is re-anchored there (its
+   author shows it in the same place), or, if that place is unknown, handled like an update
+   building on something the room lacks (resync, else a reload notice). Before, an append was
+   hidden, and a promoted client's next append was filed under the hidden root: nobody else
+   saw it and the file never got it. Deletions in a refused update cannot be tombstoned: the
    room remembers them per user and strips them from that user's later state dumps (sync
    step 2), where a stock client sends them again. Only client ids that belong to the viewer
    (never seen, or seen only from the same user) are tombstoned, so a viewer cannot burn the
@@ -50,12 +57,14 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from ..protocol.updates import (
+    ID,
     SKIP_REF,
     Struct,
     Update,
     decode_state_vector,
     encode_delete_set,
     encode_structs,
+    moved,
     read_update,
     tombstone,
     with_delete_set,
@@ -69,7 +78,10 @@ DIVERGED_TEXT = (
     "reload the document"
 )
 
+_HIDDEN_MARK = HIDDEN_ROOT.encode()
+
 MAX_REMEMBERED_RANGES = 10_000  # refused deletions remembered per room
+MAX_HIDDEN_ITEMS = 10_000  # anchors of hidden tombstones remembered per room (see _replace)
 MAX_WAITING_UPDATES = 200  # updates ignored while waiting for a resync answer
 
 Ranges = dict[int, list[tuple[int, int]]]  # client -> [(start, end)], sorted, disjoint
@@ -148,6 +160,13 @@ def _add_range(ranges: Ranges, client: int, start: int, end: int) -> None:
     ranges[client] = merged
 
 
+def _remove_range(ranges: Ranges, client: int, start: int, end: int) -> None:
+    spans = ranges.get(client)
+    if spans:
+        kept = [(s, s + n) for s, n in _subtract([(a, b - a) for a, b in spans], [(start, end)])]
+        ranges[client] = kept
+
+
 def _contains(ranges: Ranges, client: int, clock: int) -> bool:
     return any(s <= clock < e for s, e in ranges.get(client, ()))
 
@@ -182,6 +201,7 @@ class Verdict:
     expected: dict[int, int] | None  # the room's state vector once it is applied
     missing: bool = False  # it builds on something the room lacks
     stripped: bool = False  # deletions this user had been refused were removed from it
+    replaced: int = 0  # items anchored on hidden refused items, moved to where they show
     parsed: Update | None = field(default=None, repr=False)  # the update, as read
     known: dict[int, int] | None = field(default=None, repr=False)  # room's SV when checked
 
@@ -195,6 +215,11 @@ class RoomIntegrity:
         self.unsaved: set[str] = set()  # users whose refused deletions the store lacks
         self._remembered = 0
         self._hidden: Ranges = {}  # clock ranges tombstoned in HIDDEN_ROOT
+        self._placed: Ranges = {}  # clock ranges tombstoned in place (deleted, no content)
+        # the refused items behind hidden tombstones, per client in clock order: where their
+        # author placed them (their anchors), for later items anchored on them (_replace)
+        self._hidden_items: dict[int, list[Struct]] = {}
+        self._hidden_count = 0
         self._owners: dict[int, str] = {}  # client id -> the user whose connection sent it
         self._waiting: WeakKeyDictionary[Any, int] = WeakKeyDictionary()  # resync asked
         self.mismatches = 0  # updates integrated differently than simulated (rule 3)
@@ -229,11 +254,19 @@ class RoomIntegrity:
                 payload = with_delete_set(payload, update, delete_set)
                 update.delete_set = delete_set
                 stripped = True
+        replaced = 0
+        if self._hidden:
+            rewritten = self._replace(payload, update)
+            if rewritten is None:  # anchored on a hidden item whose place is not known
+                return Verdict(None, None, missing=True, parsed=update)
+            payload, update, replaced = rewritten
         known = decode_state_vector(state)
         after = resolve(update, known)
         if after is None:
             return Verdict(None, None, missing=True, parsed=update, known=known)
-        return Verdict(payload, after, stripped=stripped, parsed=update, known=known)
+        return Verdict(
+            payload, after, stripped=stripped, replaced=replaced, parsed=update, known=known
+        )
 
     def recheck(self, verdict: Verdict, state: bytes) -> Verdict:
         """``verdict`` (from :meth:`check` against an older state of the room) against the
@@ -242,10 +275,15 @@ class RoomIntegrity:
         assert update is not None
         known = decode_state_vector(state)
         after = resolve(update, known)
-        if after is None:
+        if after is None or self._anchored_on_hidden(update):
+            # (a refusal meanwhile hid an item this update builds on: it would have been
+            # re-anchored, so the client is asked for it again, to be checked afresh)
             return Verdict(None, None, missing=True, parsed=update, known=known)
         payload = verdict.update
-        return Verdict(payload, after, stripped=verdict.stripped, parsed=update, known=known)
+        return Verdict(
+            payload, after, stripped=verdict.stripped, replaced=verdict.replaced, parsed=update,
+            known=known,
+        )  # fmt: skip
 
     def accept(self, username: str, verdict: Verdict) -> Verdict:
         """Record who owns the client ids an admitted update brings (see :meth:`refuse`)."""
@@ -331,10 +369,14 @@ class RoomIntegrity:
                     )  # fmt: skip
                 ]
             result = encode_structs(blocks, starts) + encode_delete_set(deletes)
+            for client, spans in placed.items():
+                for start, end in spans:
+                    _remove_range(self._placed, client, start, end)
+            placed = {}
         for client, ranges in deletes.items():
             for start, length in ranges:
-                if not _contains(placed, client, start):
-                    _add_range(self._hidden, client, start, start + length)
+                for s, e in _subtract([(start, length)], placed.get(client, [])):
+                    _add_range(self._hidden, client, s, s + e)
         return result
 
     def _may_tombstone(self, client: int, username: str, known_clock: int) -> bool:
@@ -363,29 +405,185 @@ class RoomIntegrity:
             if s.clock > clock:  # a gap the update does not cover
                 out.append(_hidden(client, clock, s.clock - clock))
                 clock = s.clock
-            if s.clock < clock or s.ref == SKIP_REF or not self._keeps_place(s, placed, known):
+            if s.clock < clock or s.ref == SKIP_REF:
                 out.append(_hidden(client, clock, s.end - clock))
-            else:
-                out.append(tombstone(s, HIDDEN_ROOT))
+            elif self._keeps_place(s, placed, known):
+                out.append(tombstone(s, HIDDEN_ROOT, in_place=True))
                 _add_range(placed, client, s.clock, s.end)
+                _add_range(self._placed, client, s.clock, s.end)
+            else:
+                out.append(tombstone(s, HIDDEN_ROOT, key=_anchors_key(s)))
+                self._remember_hidden(s)
             clock = s.end
         if clock < end:
             out.append(_hidden(client, clock, end - clock))
         return out
 
     def _keeps_place(self, s: Struct, placed: Ranges, known: dict[int, int]) -> bool:
-        """Whether the tombstone of ``s`` can sit where ``s`` would: a sequence insertion
-        whose neighbours are visible items of the room or tombstones placed just before."""
-        if not s.is_item or s.right_origin is None:
+        """Whether the tombstone of ``s`` can sit where ``s`` would, hiding nothing: an item
+        of a sequence (a text, an array: never a map entry, whose tombstone would hide the
+        value it replaced) whose anchors are items the room shows or tombstones placed
+        before. The first item of an empty sequence is anchored on its parent instead, which
+        must be a type the room has (not a refused one)."""
+        if not s.is_item or s.keyed:
             return False
-        for dep in (s.origin, s.right_origin):
-            if dep is None:
-                continue
+        anchors = [dep for dep in (s.origin, s.right_origin) if dep is not None]
+        if not anchors:
+            if s.parent_root is not None:
+                return s.parent_root != HIDDEN_ROOT
+            parent = s.parent_item
+            return (
+                parent is not None
+                and parent[1] < known.get(parent[0], 0)
+                and not self._is_tombstone(parent, placed)
+            )
+        for dep in anchors:
             if _contains(self._hidden, *dep):
                 return False
             if not (_contains(placed, *dep) or dep[1] < known.get(dep[0], 0)):
                 return False
         return True
+
+    def observe(self, update: bytes) -> None:
+        """Note the hidden tombstones an update the room applied brings, whoever made them:
+        a resume from the log, another server's refusal on the bus. Each carries the anchors
+        of the refused item it stands for in its key (:func:`_anchors_key`), so an editor's
+        item anchored on it is re-anchored on any server and after any reload; one without
+        (a gap, or a tombstone older than this) leaves the item to the resync/diverged path
+        rather than out of sight."""
+        if _HIDDEN_MARK not in update:  # a substring search: the common case costs ~nothing
+            return
+        try:
+            parsed = read_update(update)
+        except Exception:  # the room's own encoding: never expected
+            self.log.exception("Could not read an update the room applied")
+            return
+        for client, structs in parsed.blocks.items():
+            for s in structs:
+                if s.parent_root == HIDDEN_ROOT:
+                    _add_range(self._hidden, client, s.clock, s.end)
+                    anchors = _anchors_of(s)
+                    if anchors is not None:
+                        self._remember_hidden(anchors)
+
+    def _is_tombstone(self, dep: ID, placed: Ranges) -> bool:
+        return any(_contains(r, *dep) for r in (placed, self._placed, self._hidden))
+
+    def _remember_hidden(self, s: Struct) -> None:
+        """Keep where a refused item stood, whose tombstone went to the hidden root."""
+        if self._hidden_count >= MAX_HIDDEN_ITEMS:
+            return
+        items = self._hidden_items.setdefault(s.client, [])
+        if any(item.clock == s.clock for item in items):
+            return
+        items.append(s)
+        items.sort(key=lambda item: item.clock)
+        self._hidden_count += 1
+
+    def _hidden_item(self, dep: ID) -> Struct | None:
+        """The remembered refused item that ``dep`` belongs to, if any."""
+        for item in self._hidden_items.get(dep[0], ()):
+            if item.clock <= dep[1] < item.end:
+                return item
+        return None
+
+    # -- later edits anchored on hidden refused items --------------------------------------
+    #
+    # A client keeps its refused items (deleted) where it typed them, and anchors its later
+    # items on them: Yjs puts an item in the parent of its origin (Item.integrate), so an
+    # item whose origin is a tombstone in the hidden root would be filed there, shown to
+    # nobody, and never saved, although its author sees it. Most refused items keep their
+    # place (sequence items); the others (map entries, items whose neighbours the room
+    # lacked) are remembered with their anchors, and an editor's item anchored on one is
+    # re-anchored where the refused item stood (its origin, right origin or parent and key,
+    # followed through further hidden items): everyone then shows it where its author does.
+
+    def _anchored_on_hidden(self, update: Update) -> bool:
+        hidden = self._hidden
+        return bool(hidden) and any(
+            dep is not None and _contains(hidden, *dep)
+            for structs in update.blocks.values()
+            for s in structs
+            if s.is_item
+            for dep in (s.origin, s.right_origin, s.parent_item)
+        )
+
+    def _replace(self, payload: bytes, update: Update) -> tuple[bytes, Update, int] | None:
+        """``payload`` with its items anchored on hidden refused items re-anchored; None if
+        one is anchored on a hidden range whose place is not known (the room then treats it
+        as an update building on what it lacks: resync, or reload with a notice)."""
+        hidden = self._hidden
+        changed: dict[int, dict[int, bytes]] = {}  # client -> struct index -> new bytes
+        for client, structs in update.blocks.items():
+            for index, s in enumerate(structs):
+                if not s.is_item:
+                    continue
+                deps = (s.origin, s.right_origin, s.parent_item)
+                if not any(dep is not None and _contains(hidden, *dep) for dep in deps):
+                    continue
+                anchors = self._visible_anchors(s)
+                if anchors is None:
+                    self.log.warning(
+                        "An update is anchored on a refused item whose place is unknown"
+                    )
+                    return None
+                changed.setdefault(client, {})[index] = moved(s, payload, anchors)
+        if not changed:
+            return payload, update, 0
+        blocks: dict[int, list[bytes]] = {}
+        starts: dict[int, int] = {}
+        for client, structs in update.blocks.items():
+            mine = changed.get(client, {})
+            blocks[client] = [
+                mine.get(i) or payload[s.start : s.end_at] for i, s in enumerate(structs)
+            ]
+            starts[client] = structs[0].clock
+        result = encode_structs(blocks, starts) + payload[update.structs_end :]
+        count = sum(len(c) for c in changed.values())
+        self.log.debug("Re-anchored %d item(s) built on refused ones", count)
+        return result, read_update(result), count
+
+    def _visible_anchors(self, s: Struct) -> Struct | None:
+        """Anchors for ``s`` outside hidden refused items (a Struct used only for them)."""
+        origin, right = s.origin, s.right_origin
+        parent = Struct(s.client, s.clock, s.length, s.ref, parent_item=s.parent_item,
+                        parent_root=s.parent_root, parent_sub=s.parent_sub)  # fmt: skip
+        for _ in range(MAX_HIDDEN_ITEMS):
+            if origin is not None and _contains(self._hidden, *origin):
+                item = self._hidden_item(origin)
+                if item is None:
+                    return None
+                origin = item.origin
+                if origin is None and item.right_origin is None:
+                    parent = item
+                elif origin is None and right is None:
+                    right = item.right_origin
+                continue
+            if right is not None and _contains(self._hidden, *right):
+                item = self._hidden_item(right)
+                if item is None:
+                    return None
+                right = item.right_origin
+                if origin is None and right is None:
+                    if item.origin is not None:
+                        origin = item.origin
+                    else:
+                        parent = item
+                continue
+            if origin is None and right is None:
+                if parent.parent_item is not None and _contains(self._hidden, *parent.parent_item):
+                    return None  # inside a refused type: nowhere to show it
+                if parent.parent_item is None and parent.parent_root is None:
+                    return None
+                if s.keyed and parent.parent_sub is None:
+                    return None
+            return Struct(
+                s.client, s.clock, s.length, s.ref, origin, right,
+                None if origin or right else parent.parent_item,
+                None if origin or right else parent.parent_root,
+                None if origin or right else parent.parent_sub,
+            )  # fmt: skip
+        return None
 
     def _remember_deletes(self, username: str, update: Update, known: dict[int, int]) -> None:
         if not update.delete_set or self._remembered >= MAX_REMEMBERED_RANGES:
@@ -431,6 +629,39 @@ class RoomIntegrity:
                 for start, end in spans:
                     _add_range(mine, client, start, end)
                     self._remembered += 1
+
+
+def _anchors_key(s: Struct) -> str:
+    """The key of a hidden tombstone: where the refused item ``s`` stood (see observe)."""
+    return json.dumps(
+        {"o": s.origin, "r": s.right_origin, "p": s.parent_item, "root": s.parent_root,
+         "k": s.parent_sub, "keyed": s.keyed},
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+def _anchors_of(tomb: Struct) -> Struct | None:
+    """The refused item a hidden tombstone stands for, from its key; None if it has none."""
+    if tomb.parent_sub is None:
+        return None
+    try:
+        data = json.loads(tomb.parent_sub)
+
+        def ident(value: Any) -> ID | None:
+            if value is None:
+                return None
+            client, clock = value
+            return int(client), int(clock)
+
+        root, key = data.get("root"), data.get("k")
+        if not (root is None or isinstance(root, str)) or not (key is None or isinstance(key, str)):
+            return None
+        return Struct(
+            tomb.client, tomb.clock, tomb.length, tomb.ref, ident(data.get("o")),
+            ident(data.get("r")), ident(data.get("p")), root, key, bool(data.get("keyed")),
+        )  # fmt: skip
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _hidden(client: int, clock: int, length: int) -> bytes:

@@ -247,6 +247,7 @@ class Room:
     def _on_update(self, event: Any) -> None:
         self.full_state.changed()
         update = event.update
+        self.integrity.observe(update)  # hidden tombstones, from a resume or another server
         origin = self._origin
         content, self._content_changed = self._content_changed, False
         if not content and origin.kind is OriginKind.CLIENT:

@@ -59,6 +59,10 @@ class Struct:
     parent_item: ID | None = None  # parent given as an item ID
     parent_root: str | None = None  # parent given as a root type's name
     parent_sub: str | None = None  # the map key, when the item is a map entry (no origins)
+    keyed: bool = False  # a map entry: Yjs and yrs flag it (info & 0x20) even with origins
+    start: int = 0  # where the struct starts in the update it was read from
+    content_at: int = 0  # where its content starts there (items)
+    end_at: int = 0  # and where the struct ends (to copy it, or write it with other anchors)
 
     @property
     def end(self) -> int:
@@ -280,10 +284,12 @@ def _read_update(reader: _Reader) -> Update:
             raise MalformedMessage("client written twice in update")
         structs: list[Struct] = []
         for _ in range(count):
+            start = reader.pos
             info = reader.uint8()
             ref = info & _CONTENT
             if ref in (GC_REF, SKIP_REF):
-                s = Struct(client, clock, reader.var_uint(), ref)
+                s = Struct(client, clock, reader.var_uint(), ref, start=start)
+                s.end_at = reader.pos
             else:
                 origin = reader.id() if info & _ORIGIN else None
                 right = reader.id() if info & _RIGHT_ORIGIN else None
@@ -295,10 +301,12 @@ def _read_update(reader: _Reader) -> Update:
                         parent_item = reader.id()
                     if info & _PARENT_SUB:
                         parent_sub = reader.var_string()
+                at = reader.pos
                 length = _content_length(reader, ref)
                 s = Struct(
-                    client, clock, length, ref, origin, right, parent_item, parent_root, parent_sub
-                )
+                    client, clock, length, ref, origin, right, parent_item, parent_root,
+                    parent_sub, bool(info & _PARENT_SUB), start, at, reader.pos,
+                )  # fmt: skip
             if s.length <= 0:
                 raise MalformedMessage("empty struct in update")
             clock += s.length
@@ -344,26 +352,89 @@ def with_delete_set(
     return bytes(data[: update.structs_end]) + encode_delete_set(delete_set)
 
 
-def tombstone(s: Struct, hidden_root: str) -> bytes:
+def encode_item(
+    s: Struct,
+    content: bytes,
+    *,
+    ref: int | None = None,
+    origin: ID | None = None,
+    right_origin: ID | None = None,
+    parent_item: ID | None = None,
+    parent_root: str | None = None,
+    parent_sub: str | None = None,
+) -> bytes:
+    """The item ``s`` (its content encoded as ``content``) placed by the anchors given: an
+    origin and/or a right origin, or, with neither, a parent (a root's name or a type's item
+    ID, and the key for a map entry). Written the way Yjs' ``Item.write`` does, the map-entry
+    flag included."""
+    info = (s.ref if ref is None else ref) & _CONTENT
+    if origin is not None:
+        info |= _ORIGIN
+    if right_origin is not None:
+        info |= _RIGHT_ORIGIN
+    if s.keyed or parent_sub is not None:
+        info |= _PARENT_SUB
+    parts = [bytes((info,))]
+    for anchor in (origin, right_origin):
+        if anchor is not None:
+            parts += [write_var_uint(anchor[0]), write_var_uint(anchor[1])]
+    if origin is None and right_origin is None:
+        if parent_root is not None:
+            name = parent_root.encode()
+            parts += [write_var_uint(1), write_var_uint(len(name)), name]
+        elif parent_item is not None:
+            client, clock = parent_item
+            parts += [write_var_uint(0), write_var_uint(client), write_var_uint(clock)]
+        else:
+            raise ValueError("an item needs an origin, a right origin or a parent")
+        if info & _PARENT_SUB:
+            if parent_sub is None:
+                raise ValueError("a map entry without origins needs its key")
+            key = parent_sub.encode()
+            parts += [write_var_uint(len(key)), key]
+    parts.append(content)
+    return b"".join(parts)
+
+
+def moved(s: Struct, data: bytes, anchors: Struct) -> bytes:
+    """The item ``s`` (read from ``data``) with the anchors (origins, or parent and key) of
+    ``anchors`` instead of its own."""
+    return encode_item(
+        s,
+        data[s.content_at : s.end_at],
+        origin=anchors.origin,
+        right_origin=anchors.right_origin,
+        parent_item=anchors.parent_item,
+        parent_root=anchors.parent_root,
+        parent_sub=anchors.parent_sub,
+    )
+
+
+def tombstone(
+    s: Struct, hidden_root: str, in_place: bool = False, key: str | None = None
+) -> bytes:
     """A deleted item standing for ``s``: same ID and length, no content.
 
-    Where ``s`` is a sequence insertion between two items (it has a right origin, which map
-    entries never have), the tombstone keeps its place, so that later items anchored on ``s``
-    land where the client that wrote them sees them. Any other struct (a map entry, an append,
-    an item whose neighbours the room lacks) becomes a tombstone in ``hidden_root``, a root
-    nobody reads: a deleted map entry in its map would hide the value it replaced.
+    ``in_place``: the tombstone has the anchors of ``s`` (origins, or parent), so that it sits
+    where ``s`` would and later items anchored on ``s`` land where the client that wrote them
+    sees them; the caller has checked that this hides nothing (a deleted map entry in its map
+    would hide the value it replaced) and that the room has those anchors. Otherwise it goes
+    to ``hidden_root``, a root nobody reads: as a map entry under ``key`` if given (a
+    deleted entry keeps its key in every encoding of the document, so whoever reads the
+    document later can learn from it what the caller wrote there), else as a list item.
     """
-    if s.right_origin is not None and s.is_item:
-        info = DELETED_REF | _RIGHT_ORIGIN
-        parts = [bytes((info | (_ORIGIN if s.origin else 0),))]
-        if s.origin is not None:
-            parts += [write_var_uint(s.origin[0]), write_var_uint(s.origin[1])]
-        parts += [write_var_uint(s.right_origin[0]), write_var_uint(s.right_origin[1])]
-    else:
-        name = hidden_root.encode()
-        parts = [bytes((DELETED_REF,)), write_var_uint(1), write_var_uint(len(name)), name]
-    parts.append(write_var_uint(s.length))
-    return b"".join(parts)
+    content = write_var_uint(s.length)
+    if in_place and s.is_item:
+        return encode_item(
+            s, content, ref=DELETED_REF, origin=s.origin, right_origin=s.right_origin,
+            parent_item=s.parent_item, parent_root=s.parent_root, parent_sub=s.parent_sub,
+        )  # fmt: skip
+    if key is not None and s.is_item:
+        return encode_item(s, content, ref=DELETED_REF, parent_root=hidden_root, parent_sub=key)
+    name = hidden_root.encode()
+    return b"".join(
+        [bytes((DELETED_REF,)), write_var_uint(1), write_var_uint(len(name)), name, content]
+    )
 
 
 def encode_structs(blocks: dict[int, list[bytes]], starts: dict[int, int]) -> bytes:

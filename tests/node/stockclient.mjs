@@ -4,6 +4,7 @@
 //
 //   {"cmd": "connect", "url": "ws://host/api/collab/room", "room": ..., "token": ..., "kind": "file"|"notebook"}
 //      ("keepDoc": true connects the document it has, with a new provider, to "room")
+//      optional "clientID": the document's Yjs client id (tests that depend on the order of ids)
 //   {"cmd": "insert", "index": 0, "text": "abc"}          text of a file (`source`)
 //   {"cmd": "delete", "index": 0, "length": 3}
 //   {"cmd": "cell-insert", "index": 0, "source": "x = 1", "cell_type": "code"}
@@ -105,6 +106,9 @@ const commands = {
       return;
     }
     doc = new Y.Doc();
+    if (msg.clientID != null) {
+      doc.clientID = msg.clientID;
+    }
     doc.on('update', (update, origin) => {
       emit({
         event: 'update',
