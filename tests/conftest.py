@@ -84,13 +84,13 @@ def connect(jp_ws_fetch: Any, open_session: Any) -> Any:
         client = Client(ws, type)
         clients.append(client)
         if wait_sync:
-            await asyncio.wait(
-                [
-                    asyncio.ensure_future(client.synced.wait()),
-                    asyncio.ensure_future(client.closed.wait()),
-                ],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            waits = [
+                asyncio.ensure_future(client.synced.wait()),
+                asyncio.ensure_future(client.closed.wait()),
+            ]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:  # (the other one would be left pending at the loop's end)
+                wait.cancel()
             assert client.synced.is_set(), f"closed: {client.close_code} {client.close_reason}"
         return client
 
