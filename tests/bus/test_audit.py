@@ -79,6 +79,10 @@ async def test_audit_follow_through_one_server_shows_what_happens_on_another(gro
         line = await asyncio.wait_for(process.stderr.readline(), 300)
         assert b"Following the audit log through" in line, line
 
+    status, reply = await a.request(
+        "GET", "api/collab/audit/follow?action=nope", token="alice-token"
+    )
+    assert status == 400 and "unknown action" in reply["message"], reply
     everything = await follow()
     other_room = (await b.session("other.txt", token="alice-token"))["room"]
     only_other = await follow(f"--path={other_room}")
