@@ -212,6 +212,28 @@ class CollabApp(ExtensionApp):
         "document's file (saving, watching it on disk) when the server doing it died.",
     )
 
+    test_write_pause = Float(
+        0.0,
+        config=True,
+        help="For tests only (off: 0). Seconds a group's writer waits in each save of a "
+        "document's file, at test_write_pause_at, so that a test can pause the server (SIGSTOP) "
+        "exactly there and check the fencing of writes. Never set it in a deployment.",
+    )
+    test_write_pause_at = Enum(
+        ["fence", "rename"],
+        "rename",
+        config=True,
+        help="For tests only: where test_write_pause waits: 'fence' (the content is in its "
+        "temporary file, the lease not checked yet) or 'rename' (checked, not renamed yet).",
+    )
+    test_takeover_delay = Float(
+        0.0,
+        config=True,
+        help="For tests only (off: 0). Seconds a server that took a document's writer lease "
+        "over waits before adopting the previous writer's merge base, so that its first poll "
+        "or save comes first. Never set it in a deployment.",
+    )
+
     smtp_host = Unicode(
         "",
         config=True,
@@ -595,6 +617,9 @@ class CollabApp(ExtensionApp):
             store=self.store,
             log=self.log,
             writer_ttl=self.writer_lease_ttl,
+            test_write_pause=self.test_write_pause,
+            test_write_pause_at=self.test_write_pause_at,
+            test_takeover_delay=self.test_takeover_delay,
         )
 
         self.rooms = RoomManager(

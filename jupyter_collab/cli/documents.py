@@ -7,13 +7,13 @@ import re
 import time
 from typing import Any
 
-from traitlets import Int, Unicode
+from traitlets import Bool, Int, Unicode
 
 from ..history.roomversions import version_json
 from ..persistence import UnknownDocument
 from ..persistence.catalog import Catalog, NoDatabase
 from ..timestamps import parse_time
-from .base import ALIASES, OK, CollabCommandBase, CommandError, UsageError, Where, size, when
+from .base import ALIASES, FLAGS, OK, CollabCommandBase, CommandError, UsageError, Where, size, when
 
 
 def open_catalog(where: Where) -> Catalog:
@@ -184,14 +184,21 @@ def parse_since(value: str, now: float | None = None) -> float:
     return result
 
 
+FOLLOW_TIMEOUT = 60.0  # seconds without a line (the server sends one every 15 s) = gone
+
+
 class AuditApp(CollabCommandBase):
     name = "jupyter-collab-audit"
     description = """Show the audit log (who joined, saved, restored, shared...), newest first,
-    as GET /api/collab/audit does. Filters: --path, --user, --action, --since."""
+    as GET /api/collab/audit does. Filters: --path, --user, --action, --since. With --follow,
+    print the events as they happen on any server of the group, through a running server
+    (GET /api/collab/audit/follow), until Ctrl+C."""
     examples = """
     jupyter collab audit --since 2h
     jupyter collab audit --path analysis.ipynb --user alice
     jupyter collab audit --since 2026-11-01 --limit 0 --json
+    jupyter collab audit --follow
+    jupyter collab audit --follow --action save --url http://host:8888/ --token $TOKEN --json
     """
 
     path = Unicode("", config=True, help="Only events of this document (a path or room id).")
@@ -201,6 +208,19 @@ class AuditApp(CollabCommandBase):
         "", config=True, help="Only events at or after this time (ISO 8601, epoch, or 2h, 7d...)."
     )
     limit = Int(100, config=True, help="At most this many events (0: all).")
+    follow = Bool(
+        False,
+        config=True,
+        help="Print events as they happen, on every server of the group, through a running "
+        "server, until interrupted.",
+    )
+    url = Unicode(
+        "", config=True, help="With --follow: the server to follow through (default: found in "
+        "the runtime dir).",
+    )  # fmt: skip
+    token = Unicode(
+        "", config=True, help="Its API token (default: the found server's, or $JUPYTER_TOKEN)."
+    )
     aliases = {
         **ALIASES,
         "path": "AuditApp.path",
@@ -208,6 +228,12 @@ class AuditApp(CollabCommandBase):
         "action": "AuditApp.action",
         "since": "AuditApp.since",
         "limit": "AuditApp.limit",
+        "url": "AuditApp.url",
+        "token": "AuditApp.token",
+    }
+    flags = {
+        **FLAGS,
+        "follow": ({"AuditApp": {"follow": True}}, "Print events live, until Ctrl+C."),
     }
 
     def run(self) -> int:
@@ -224,6 +250,15 @@ class AuditApp(CollabCommandBase):
             )
         since = parse_since(self.since) if self.since else None
         where = self.where()
+        if self.follow:
+            if since is not None:
+                raise UsageError("--since does not go with --follow (the events from now on)")
+            doc_id = None
+            if self.path:
+                doc_id = self.path if ":" in self.path else resolve(where, self.path)
+            return self._follow(where, doc_id)
+        elif self.url or self.token:
+            raise UsageError("--url and --token go with --follow")
         doc_id = resolve(where, self.path) if self.path else None
         paths = {}
         with open_catalog(where) as catalog:
@@ -273,3 +308,71 @@ class AuditApp(CollabCommandBase):
         )  # fmt: skip
         print(f"{len(events)} event(s)")
         return OK
+
+    def _follow(self, where: Where, doc_id: str | None) -> int:
+        """Print the events of GET /api/collab/audit/follow of the first server that answers."""
+        import json
+        import sys
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        from .restore import server_targets
+
+        targets = server_targets(self.url, self.token, where.root_dir)
+        if not targets:
+            raise CommandError(
+                "no running server of this folder to follow through: start one, or give "
+                "--url and --token"
+            )
+        query = {"document": doc_id, "user": self.user, "action": self.action}
+        params = urllib.parse.urlencode({k: v for k, v in query.items() if v})
+        errors = []
+        for base, token in targets:
+            request = urllib.request.Request(
+                f"{base}api/collab/audit/follow" + (f"?{params}" if params else ""),
+                headers={"Authorization": f"token {token}"} if token else {},
+            )
+            try:
+                reply = urllib.request.urlopen(request, timeout=FOLLOW_TIMEOUT)
+            except urllib.error.HTTPError as error:
+                try:
+                    message = json.loads(error.read() or b"{}").get("message", "")
+                except ValueError:
+                    message = ""
+                errors.append(f"{base}: status {error.code} {message}".rstrip())
+                continue
+            except OSError as error:
+                errors.append(f"{base}: {error}")
+                continue
+            try:
+                with reply:
+                    return self._print_follow(base, reply, sys.stdout)
+            except KeyboardInterrupt:
+                return OK
+            except OSError as error:  # (a timeout: the server stopped answering)
+                raise CommandError(f"following through {base} stopped: {error}") from None
+        raise CommandError("cannot follow the audit log: " + "; ".join(errors))
+
+    def _print_follow(self, base: str, reply: Any, out: Any) -> int:
+        import json
+        import sys
+
+        for raw in reply:
+            line = raw.strip()
+            if not line:
+                continue  # (a keep-alive)
+            data = json.loads(line)
+            if data.get("following"):
+                print(f"Following the audit log through {base} (Ctrl+C to stop)", file=sys.stderr)
+                sys.stderr.flush()
+                continue
+            if self.json:
+                out.write(json.dumps(data) + "\n")
+            else:
+                details = ", ".join(f"{k}={v}" for k, v in (data.get("details") or {}).items())
+                fields = [data.get("time"), data.get("action"), data.get("user"),
+                          data.get("path") or data.get("document"), details]  # fmt: skip
+                out.write("  ".join(str(f) if f else "-" for f in fields) + "\n")
+            out.flush()
+        raise CommandError(f"the server at {base} ended the follow (stopped, or access lost)")

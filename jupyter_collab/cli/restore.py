@@ -66,6 +66,24 @@ def running_servers(root_dir: str) -> list[dict[str, Any]]:
     ]
 
 
+def server_targets(url: str, token: str, root_dir: str) -> list[tuple[str, str]]:
+    """(base URL, token) of the running servers to ask: ``url`` if given (with ``token`` or
+    $JUPYTER_TOKEN), else those of this machine's runtime dir that serve ``root_dir``."""
+    if url:
+        base = url if url.endswith("/") else url + "/"
+        return [(base, token or os.environ.get("JUPYTER_TOKEN", ""))]
+    found = []
+    for info in running_servers(root_dir):
+        found_url = info.get("url") or ""
+        base_url = info.get("base_url") or "/"
+        if not found_url:
+            continue
+        parts = urllib.parse.urlsplit(found_url)
+        base = f"{parts.scheme}://{parts.netloc}{base_url}"
+        found.append((base if base.endswith("/") else base + "/", token or info.get("token", "")))
+    return found
+
+
 def _request(url: str, token: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     headers = {"Accept": "application/json"}
     if token:
@@ -181,21 +199,7 @@ class RestoreApp(VersionOption, CollabCommandBase):
 
     def _servers(self, where: Where) -> list[tuple[str, str]]:
         """(base URL, token) of the servers to try."""
-        if self.url:
-            base = self.url if self.url.endswith("/") else self.url + "/"
-            return [(base, self.token or os.environ.get("JUPYTER_TOKEN", ""))]
-        found = []
-        for info in running_servers(where.root_dir):
-            url = info.get("url") or ""
-            base_url = info.get("base_url") or "/"
-            if not url:
-                continue
-            parts = urllib.parse.urlsplit(url)
-            base = f"{parts.scheme}://{parts.netloc}{base_url}"
-            found.append(
-                (base if base.endswith("/") else base + "/", self.token or info.get("token", ""))
-            )
-        return found
+        return server_targets(self.url, self.token, where.root_dir)
 
     def _live(self, servers: list[tuple[str, str]], doc_id: str, version_id: int) -> dict[str, Any]:
         errors = []

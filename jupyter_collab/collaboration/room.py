@@ -167,6 +167,9 @@ class Room:
         self.hooks: list[RoomHook] = []  # see hooks.py: who else follows this room
         self._load_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # A group of servers (roombus.py): a save asked for on a server that does not write
+        # the file goes to the one that does, which saves and makes the "save" version.
+        self.save_elsewhere: Callable[[str], Awaitable[None]] | None = None
         self.closed = False
         self.close_code: CloseCode | None = None
 
@@ -619,7 +622,15 @@ class Room:
         self._refused_write = asyncio.ensure_future(write())
 
     async def _save_version(self, username: str) -> None:
-        """A save the user asked for (Ctrl+S) is also a version point."""
+        """A save the user asked for (Ctrl+S) is also a version point (made once, by the
+        server that writes the file, whichever server the user is connected to)."""
+        if self.save_elsewhere is not None and not self.file.may_write():
+            await self.save_elsewhere(username)
+            return
+        await self.save_as_asked(username)
+
+    async def save_as_asked(self, username: str) -> None:
+        """Save the file and make the "save" version point, for ``username``."""
         if await self.file.save(user=username) and self.versions is not None:
             try:
                 await self.versions.make("save", user=username)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 LOAD_LEASE_TTL = 60.0  # seconds: longer than any load; released as soon as the load ends
 LOAD_LEASE_WAIT = 120.0  # seconds a server waits for another's load before loading anyway
 RETRY_DELAY = 1.0  # seconds between attempts to publish updates the bus refused
+SAVE_REQUEST_WAIT = 30.0  # seconds a save asked for through another server waits for it
 
 
 class RoomBus:
@@ -78,8 +80,15 @@ class RoomBus:
         store: DocumentStore | None,
         log: logging.Logger,
         writer_ttl: float = 10.0,
+        test_write_pause: float = 0.0,
+        test_write_pause_at: str = "rename",
+        test_takeover_delay: float = 0.0,
     ) -> None:
         self.bus = bus
+        # Test hooks (CollabApp.test_*; 0: off): see FileSync.write_pause and _became_writer.
+        self.test_write_pause = test_write_pause
+        self.test_write_pause_at = test_write_pause_at
+        self.test_takeover_delay = test_takeover_delay
         self.group = group
         """Whether other servers may serve these rooms (a Redis bus): leases, shared loads."""
         self.store = store
@@ -142,12 +151,16 @@ class RoomLink(RoomHook):
         self._closed = False
         self.resyncs = 0  # re-syncs from the store (for tests and monitoring)
         self._versions: Subscription | None = None
+        self._save_requests: dict[str, asyncio.Future[None]] = {}
         if roombus.group:
             # The holder of the writer lease saves, polls, makes automatic versions and
             # compacts; until this server holds it, it does none of these (FileSync.may_write,
             # RoomVersions.writer), and before it writes it proves it still holds it (fence).
             room.file.may_write = self._is_writer
             room.file.fence = self.fenced
+            room.file.write_pause = roombus.test_write_pause
+            room.file.write_pause_at = roombus.test_write_pause_at
+            room.save_elsewhere = self.save_elsewhere
             if room.versions is not None:
                 room.versions.writer = self._is_writer
                 room.versions.fence = self.fenced
@@ -351,9 +364,64 @@ class RoomLink(RoomHook):
 
     def _became_writer(self, lease: Any) -> None:
         self.log.info("This server now writes %s (lease %s)", self.room.path, lease.token)
-        self._spawn(self.room.file.became_writer())
+        self._spawn(self._take_over())
         if self.room.versions is not None:
             self.room.versions.became_writer()
+
+    async def _take_over(self) -> None:
+        delay = self.roombus.test_takeover_delay
+        if delay > 0:  # (a test hook: the first save or poll comes before this task)
+            self.log.warning("Test hook: taking %s over in %.1f s", self.room.path, delay)
+            await asyncio.sleep(delay)
+        await self.room.file.became_writer()
+
+    async def save_elsewhere(self, username: str) -> None:
+        """A save ``username`` asked for (Ctrl+S) on this server, which does not write the
+        file: the writer saves and makes the "save" version point, once, for everyone.
+
+        The user's edits are in the shared store first (the journal flushed), so the writer's
+        version holds them even if their updates reach it after the request. Without a writer
+        (a take-over under way) or an answer within ``SAVE_REQUEST_WAIT``, the version point is
+        made here (the store is the group's); the next writer saves the file."""
+        room = self.room
+        if room.journal is not None:
+            await room.journal.flush()
+        request = os.urandom(8).hex()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._save_requests[request] = done
+        try:
+            holder = await self.bus.lease_holder(f"write:{self.key}")
+            if holder is not None and holder.holder != self.bus.server_id:
+                body = {"type": "save-request", "id": request, "user": username}
+                await self.bus.publish(Topic.ROOM_NOTICE, self.key, body)
+                await asyncio.wait_for(asyncio.shield(done), SAVE_REQUEST_WAIT)
+                return
+            self.log.info("Saving %s for %s: no other server writes it now", room.path, username)
+        except (BusError, asyncio.TimeoutError) as error:
+            self.log.warning(
+                "Saving %s for %s: the writer did not answer (%s); making the version here",
+                room.path, username, error or "timed out",
+            )  # fmt: skip
+        finally:
+            self._save_requests.pop(request, None)
+        if room.file.may_write():
+            await room.save_as_asked(username)
+        elif room.versions is not None:
+            try:
+                await room.versions.make("save", user=username)
+            except Exception as exc:
+                self.log.error("Making a version point of %s failed: %s", self.key, exc)
+
+    async def _save_for(self, username: str, request: str) -> None:
+        """The writer's side of :meth:`save_elsewhere`."""
+        self.resync()  # (the requester's edits, logged before it asked, if not here yet)
+        if self._resync is not None:
+            await asyncio.gather(self._resync, return_exceptions=True)
+        await self.room.save_as_asked(username)
+        with contextlib.suppress(BusError):
+            await self.bus.publish(
+                Topic.ROOM_NOTICE, self.key, {"type": "save-done", "id": request}
+            )
 
     def _lost_writer(self, lease: Any) -> None:
         self.log.warning("This server no longer writes %s (lease %s)", self.room.path, lease.token)
@@ -382,6 +450,17 @@ class RoomLink(RoomHook):
     def _on_notice(self, message: Message) -> None:
         body = message.payload
         if self.room.closed or not isinstance(body, dict):
+            return
+        kind = body.get("type")
+        if kind == "save-request":  # (between servers: never shown to clients)
+            user, request = body.get("user"), body.get("id")
+            if self._is_writer() and isinstance(user, str) and isinstance(request, str):
+                self._spawn(self._save_for(user, request))
+            return
+        if kind == "save-done":
+            waiting = self._save_requests.get(str(body.get("id")))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
             return
         path = body.get("path")
         if body.get("type") == "renamed" and isinstance(path, str):

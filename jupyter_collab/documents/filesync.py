@@ -53,6 +53,11 @@ class _NotWriter(Exception):
     """This server lost the writer lease of a group while it was about to save."""
 
 
+class _StaleWrite(_NotWriter):
+    """A fenced write reached the file after another server had taken the lease over (this
+    server was paused between its last check and the rename); it was undone if it could be."""
+
+
 class FileUnloadable(Exception):
     """The file exists but cannot be read as this kind of document."""
 
@@ -138,6 +143,11 @@ class FileSync:
         # base stale, so the first save or poll after taking the lease over adopts the base the
         # writer recorded first (a merge from the stale one would repeat the writer's saves).
         self._stale_base = False
+        # For tests only (CollabApp.test_write_pause): seconds a fenced write waits, at
+        # ``write_pause_at`` ("fence": before the lease check; "rename": between the check and
+        # the rename), so that a test can SIGSTOP the server exactly there. 0: never.
+        self.write_pause = 0.0
+        self.write_pause_at = "rename"
 
     @property
     def dirty(self) -> bool:
@@ -482,27 +492,30 @@ class FileSync:
                     await self._set_base(state, digest, pending=True)
                 if not self.may_write():  # (the lease expired during the awaits above)
                     raise _NotWriter
-                model = await ensure_async(
-                    self.cm.save(
-                        {
-                            "type": self.kind.contents_type,
-                            "format": self.kind.format,
-                            "content": self.kind.to_model(value, self.eol),
-                        },
-                        self.path,
-                    )
-                )
+                content = {
+                    "type": self.kind.contents_type,
+                    "format": self.kind.format,
+                    "content": self.kind.to_model(value, self.eol),
+                }
+                if self.fence is not None and _replaceable(self.cm):
+                    model = await self._fenced_write(content)
+                else:
+                    model = await ensure_async(self.cm.save(content, self.path))
             except FileGone:
                 self._saved_through(through, False)
                 self.room.file_deleted()
                 return False
-            except _NotWriter:
-                # Another server writes the file now: its save holds these changes.
+            except _NotWriter as exc:
+                # Another server writes the file now: its save holds these changes. Its saves
+                # make this server's merge base stale: adopt the writer's if this server
+                # becomes the writer again.
+                self._stale_base = True
                 through, self._through = through + self._through, []
                 self._saved_through(through, False)
                 if self._first_unsaved is None:
                     self._first_unsaved = started if started is not None else self._clock()
-                self.log.warning("Not saving %s: another server writes it now", self.path)
+                if not isinstance(exc, _StaleWrite):
+                    self.log.warning("Not saving %s: another server writes it now", self.path)
                 return False
             except Exception as exc:
                 self._saved_through(through, False)
@@ -524,6 +537,93 @@ class FileSync:
         )
         self.room.emit("save", path=self.path, username=user)
         return True
+
+    async def _fenced_write(self, model: dict[str, Any]) -> dict[str, Any]:
+        """Save ``model`` as the group's writer, as safely as POSIX allows (the file system
+        itself cannot refuse a write by its fencing token):
+
+        1. write the content to a temporary file in the same folder (Jupyter's own writer:
+           the bytes are what ``ContentsManager.save`` would write);
+        2. prove on the bus that this server's lease and fencing token are still the current
+           ones (:meth:`fence`); if not, remove the temporary file and write nothing;
+        3. rename it over the file (atomic: readers see the old or the new file, whole), after
+           a hard link keeps the file it replaces;
+        4. check the token again. If another server took the lease over meanwhile (this
+           server was paused between 2 and 3), the write is stale: while the file is still the
+           one this server renamed, the replaced file is put back (its inode, with its own
+           modification time, so the new writer sees no change), and this server saves
+           nothing more and re-adopts the writer's merge base if it writes again.
+
+        What remains (docs/scale-out.md): the stale content is on disk from the rename until
+        the check that follows it (one round trip to Redis); the new writer's poll or a reader
+        that reads the file exactly then sees it.
+        """
+        cm = self.cm
+        path = self.path
+        cm.run_pre_save_hooks(model=model, path=path)
+        os_path = cm._get_os_path(path)
+        target = await asyncio.to_thread(os.path.realpath, os_path)
+        folder, name = os.path.split(target)
+        tmp_path = os.path.join(folder, f".~{name}.{os.urandom(4).hex()}.collab-save")
+        nb = None
+        if model["type"] == "notebook":
+            import nbformat
+
+            nb = nbformat.from_dict(model["content"])
+            cm.check_and_sign(nb, path)
+        backup: str | None = None
+        try:
+            # (a new file gets the folder's default mode; an existing one keeps its own)
+            mode = await asyncio.to_thread(_mode_of, target)
+            if nb is not None:
+                await ensure_async(cm._save_notebook(tmp_path, nb))
+            else:
+                await ensure_async(cm._save_file(tmp_path, model["content"], model["format"]))
+            if mode is not None:
+                await asyncio.to_thread(os.chmod, tmp_path, mode)
+            written = await asyncio.to_thread(os.stat, tmp_path)
+            await self._test_pause("fence")
+            assert self.fence is not None
+            if not await self.fence():
+                raise _NotWriter
+            await self._test_pause("rename")
+            backup = await asyncio.to_thread(_link_aside, target)
+            await asyncio.to_thread(os.replace, tmp_path, target)
+            ours = await asyncio.to_thread(_same_file, target, written)
+            last_modified = await self._stat() if ours else None
+            if not await self.fence():
+                undone = await asyncio.to_thread(_put_back, backup, target, written)
+                if undone:
+                    backup = None  # (renamed back into place)
+                self.log.warning(
+                    "A save of %s reached the file after another server took its writing "
+                    "over (this server was paused): %s", path,
+                    "the file it replaced is back" if undone
+                    else "the file has changed since: left as it is",
+                )  # fmt: skip
+                raise _StaleWrite
+        finally:
+            for leftover in (tmp_path, backup):
+                if leftover is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        await asyncio.to_thread(os.unlink, leftover)
+        if nb is not None and not await ensure_async(cm.checkpoints.list_checkpoints(path)):
+            await ensure_async(cm.create_checkpoint(path))  # (as Jupyter's own save does)
+        saved = await ensure_async(cm.get(path, content=False))
+        cm.run_post_save_hooks(model=saved, os_path=os_path)
+        cm.emit(data={"action": "save", "path": path})
+        if not ours:
+            # Written over by someone else right after the rename: the next poll merges it.
+            self.log.warning("%s changed on disk right after it was saved", path)
+        return {**saved, "last_modified": last_modified}
+
+    async def _test_pause(self, point: str) -> None:
+        if self.write_pause > 0 and self.write_pause_at == point:
+            self.log.warning(
+                "Test hook: pausing %.1f s before the %s of a save of %s",
+                self.write_pause, point, self.path,
+            )  # fmt: skip
+            await asyncio.sleep(self.write_pause)
 
     def _repair(self) -> None:
         """Make a notebook someone broke through the shared document savable (see
@@ -696,6 +796,54 @@ def _nothing() -> None:
 async def _settled(future: asyncio.Future[Any]) -> None:
     """Wait for ``future`` whatever its outcome."""
     await asyncio.gather(future, return_exceptions=True)
+
+
+def _replaceable(cm: Any) -> bool:
+    """Whether ``cm`` keeps files in the local file system with Jupyter's own writers (so a
+    save can go through a temporary file and a rename)."""
+    return isinstance(cm, FileManagerMixin) and all(
+        hasattr(cm, name) for name in ("_get_os_path", "_save_file", "_save_notebook")
+    )
+
+
+def _mode_of(path: str) -> int | None:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _link_aside(target: str) -> str | None:
+    """A hard link to the file about to be replaced (None if there is none), to put it back."""
+    aside = f"{target}.{os.urandom(4).hex()}.collab-aside"
+    folder, name = os.path.split(aside)
+    aside = os.path.join(folder, f".~{name}")
+    try:
+        os.link(target, aside)
+    except FileNotFoundError:
+        return None
+    except OSError:  # (a file system without hard links: nothing to put back)
+        return None
+    return aside
+
+
+def _same_file(path: str, written: os.stat_result) -> bool:
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_ino, now.st_dev) == (written.st_ino, written.st_dev)
+
+
+def _put_back(aside: str | None, target: str, written: os.stat_result) -> bool:
+    """Undo a stale rename: put the replaced file back if the file is still the one renamed."""
+    if not _same_file(target, written):
+        return False
+    if aside is None:
+        os.unlink(target)  # (there was no file before it)
+        return True
+    os.replace(aside, target)
+    return True
 
 
 def _digest(value: Any) -> str:

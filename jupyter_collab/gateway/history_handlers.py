@@ -7,6 +7,8 @@ clear message for a bad parameter, an unknown version or a version of another do
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 from collections.abc import Iterator
@@ -16,11 +18,13 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..collaboration.manager import UnknownRoom
 from ..documents.filesync import FileGone, FileUnloadable
 from ..history.service import History, NoHistory, PathTaken
 from ..persistence import (
+    AuditEvent,
     ForeignVersion,
     HistoryCompacted,
     InvalidInput,
@@ -244,6 +248,112 @@ class AuditHandler(HistoryHandler):
         )
 
 
+FOLLOW_HEARTBEAT = 15.0  # seconds between keep-alive lines of an audit follow
+FOLLOW_BACKLOG = 10_000  # events a follow may have waiting before it is ended (too slow)
+
+
+class AuditFollowHandler(HistoryHandler):
+    """``GET /api/collab/audit/follow?document=&user=&action=``: the audit log live, as it
+    happens on any server of the group, in newline-delimited JSON (one event per line, the
+    fields of ``GET /api/collab/audit`` plus ``path``; no ``id``: a live event from another
+    server has none yet). The first line is ``{"following": true}`` once the follow is
+    established; empty lines keep the connection alive. The same rights as the audit API:
+    read on the document, or owner of the whole served folder without ``document``; checked
+    again for every event, so a follow ends when its user loses the right."""
+
+    @web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        action = self.get_argument("action", None) or None
+        if action is not None and action not in AUDIT_ACTIONS:
+            raise web.HTTPError(
+                400, f"unknown action {action!r} (one of {', '.join(sorted(AUDIT_ACTIONS))})"
+            )
+        who = self.get_argument("user", None) or None
+        document = self.get_argument("document", None) or None
+        user: Any = self.current_user
+        cap = await self.authorizer_cap()
+        doc_path = ""
+        if document is not None:
+            await self.require(document)
+            _, file_id = self.rooms.parse(document)
+            doc_path = await self.rooms.file_ids.last_path(file_id) or ""
+        elif self.sharing.role("", user.username, cap).value != "owner":
+            raise web.HTTPError(403, "the whole audit log is for owners; filter by document")
+
+        def allowed() -> bool:
+            role = self.sharing.role(doc_path, user.username, cap)
+            return role.can_read if document is not None else role.value == "owner"
+
+        queue: asyncio.Queue[AuditEvent] = asyncio.Queue(FOLLOW_BACKLOG)
+        self._gone = asyncio.Event()
+
+        def watcher(event: AuditEvent) -> None:
+            if document is not None and event.doc_id != document:
+                return
+            if (who is not None and event.user != who) or (action and event.action != action):
+                return
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._gone.set()
+
+        stop = self.history.audit.watch(watcher)
+        paths: dict[str, str | None] = {}
+        self.set_header("Content-Type", "application/x-ndjson; charset=UTF-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")  # (nginx: pass each line on at once)
+        try:
+            await self._line({"following": True})
+            while not self._gone.is_set():
+                getting = asyncio.ensure_future(queue.get())
+                gone = asyncio.ensure_future(self._gone.wait())
+                await asyncio.wait(
+                    {getting, gone}, timeout=FOLLOW_HEARTBEAT, return_when=asyncio.FIRST_COMPLETED
+                )
+                gone.cancel()
+                if not getting.done():
+                    getting.cancel()
+                    if not self._gone.is_set():
+                        await self._line(None)
+                    continue
+                event = getting.result()
+                if not allowed():
+                    break
+                await self._line(await self._event_json(event, paths))
+        except (StreamClosedError, web.HTTPError):
+            pass
+        finally:
+            stop()
+        if not self._finished:
+            with contextlib.suppress(StreamClosedError):
+                self.finish()
+
+    async def _event_json(self, event: AuditEvent, paths: dict[str, str | None]) -> dict[str, Any]:
+        path = None
+        if event.doc_id:
+            if event.doc_id not in paths:
+                try:
+                    _, file_id = self.rooms.parse(event.doc_id)
+                    paths[event.doc_id] = await self.rooms.file_ids.last_path(file_id)
+                except Exception:
+                    paths[event.doc_id] = None
+            path = paths[event.doc_id]
+        return {
+            "action": event.action, "time": iso(event.time), "document": event.doc_id,
+            "path": path, "user": event.user, "details": dict(event.details),
+        }  # fmt: skip
+
+    async def _line(self, data: Any) -> None:
+        self.write(b"\n" if data is None else json.dumps(data).encode() + b"\n")
+        await self.flush()
+
+    def on_connection_close(self) -> None:
+        gone = getattr(self, "_gone", None)
+        if gone is not None:
+            gone.set()
+
+
 HANDLERS = [
     (r"/api/collab/documents/([^/]+)/versions", VersionsHandler),
     (r"/api/collab/documents/([^/]+)/versions/([^/]+)", VersionHandler),
@@ -251,4 +361,5 @@ HANDLERS = [
     (r"/api/collab/documents/([^/]+)/attribution", AttributionHandler),
     (r"/api/collab/documents/([^/]+)/restore", RestoreHandler),
     (r"/api/collab/audit", AuditHandler),
+    (r"/api/collab/audit/follow", AuditFollowHandler),
 ]

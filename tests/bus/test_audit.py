@@ -1,16 +1,24 @@
 """The audit log on the bus (issue 9): an event is written once, by the server where it happened,
 and followed live on every server of the group (``AuditLog.watch``), on both bus
-implementations (in-process and a real Redis)."""
+implementations (in-process and a real Redis); and followed from the command line
+(``jupyter collab audit --follow``) through one server of a group of real server processes."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import signal
+import sys
+from typing import Any
 
 from jupyter_collab.history.audit import AuditLog
 from jupyter_collab.persistence import AuditAction, AuditEvent, MemoryStore
 
-from .conftest import Buses, eventually
+from ..servers import REPO
+from .conftest import Buses, eventually, text_of
+from .test_shares import users
 
 LOG = logging.getLogger("test-audit")
 
@@ -43,3 +51,79 @@ async def test_an_audit_event_is_written_once_and_followed_on_every_server(buses
     assert len((await store.query_audit(doc_id="text:file:x"))[0]) == 1
     for log in logs:
         log.detach()
+
+
+async def test_audit_follow_through_one_server_shows_what_happens_on_another(group: Any) -> None:
+    """``jupyter collab audit --follow`` started against server A prints, live, an action
+    made on server B (B's join and save of a document); a follow for one document only prints
+    that document's events; a follow without rights is refused with a clear message."""
+    (group.root / "seen.txt").write_text("one\n")
+    (group.root / "other.txt").write_text("two\n")
+    a, b = users(group, 2)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "JUPYTER_CONFIG_DIR": str(group.root.parent / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(group.root.parent / "runtime-cli"),
+    }
+
+    async def follow(*args: str, token: str = "alice-token") -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jupyter_collab", "audit", "--follow", "--json",
+            f"--url={a.url}/", f"--token={token}", f"--root-dir={group.root}", *args,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+
+    async def started(process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        line = await asyncio.wait_for(process.stderr.readline(), 300)
+        assert b"Following the audit log through" in line, line
+
+    status, reply = await a.request(
+        "GET", "api/collab/audit/follow?action=nope", token="alice-token"
+    )
+    assert status == 400 and "unknown action" in reply["message"], reply
+    everything = await follow()
+    other_room = (await b.session("other.txt", token="alice-token"))["room"]
+    only_other = await follow(f"--path={other_room}")
+    refused = await follow(token="bob-token")  # bob is an editor, not an owner of the folder
+    await asyncio.gather(started(everything), started(only_other))
+
+    bob = await b.connect("seen.txt", token="bob-token")  # on B: B records bob's join
+    bob.jdoc._ysource.insert(len(text_of(bob)), "more\n")
+    await eventually(
+        lambda: "more" in (group.root / "seen.txt").read_text(), timeout=180, what="the save"
+    )
+    carol = await b.connect("other.txt", token="carol-token")
+
+    async def events_until(process: asyncio.subprocess.Process, wanted: Any) -> list[Any]:
+        assert process.stdout is not None
+        seen: list[Any] = []
+        while not wanted(seen):
+            line = await asyncio.wait_for(process.stdout.readline(), 300)
+            assert line, "the follow ended"
+            seen.append(json.loads(line))
+        return seen
+
+    def has(action: str, user: str | None, path: str) -> Any:
+        return lambda seen: any(
+            e["action"] == action and e["user"] == user and e["path"] == path for e in seen
+        )
+
+    seen = await events_until(
+        everything,
+        lambda s: has("join", "bob", "seen.txt")(s) and has("save", None, "seen.txt")(s)
+        and has("join", "carol", "other.txt")(s),
+    )
+    assert all(e["time"] and e["document"] for e in seen)
+    mine = await events_until(only_other, has("join", "carol", "other.txt"))
+    assert {e["path"] for e in mine} == {"other.txt"}
+    _, err = await asyncio.wait_for(refused.communicate(), 300)
+    assert refused.returncode == 1
+    assert b"403" in err and b"owners" in err, err
+    for process in (everything, only_other):
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 120)
+        assert process.returncode == 0
+    bob.close()
+    carol.close()
