@@ -41,6 +41,15 @@ HISTORY = "jupyter_collab_history"
 AUDIT_ACTIONS = frozenset(action.value for action in AuditAction)
 
 
+def _audit_action(action: str | None) -> str | None:
+    """The ``action`` filter of an audit request, or a 400 naming the known actions."""
+    if action is not None and action not in AUDIT_ACTIONS:
+        raise web.HTTPError(
+            400, f"unknown action {action!r} (one of {', '.join(sorted(AUDIT_ACTIONS))})"
+        )
+    return action
+
+
 @contextmanager
 def _http_errors() -> Iterator[None]:
     try:
@@ -192,11 +201,7 @@ class AuditHandler(HistoryHandler):
     @web.authenticated
     @authorized("read")
     async def get(self) -> None:
-        action = self.get_argument("action", None) or None
-        if action is not None and action not in AUDIT_ACTIONS:
-            raise web.HTTPError(
-                400, f"unknown action {action!r} (one of {', '.join(sorted(AUDIT_ACTIONS))})"
-            )
+        action = _audit_action(self.get_argument("action", None) or None)
         times = {}
         for name in ("since", "until"):
             value = self.get_argument(name, None)
@@ -264,11 +269,7 @@ class AuditFollowHandler(HistoryHandler):
     @web.authenticated
     @authorized("read")
     async def get(self) -> None:
-        action = self.get_argument("action", None) or None
-        if action is not None and action not in AUDIT_ACTIONS:
-            raise web.HTTPError(
-                400, f"unknown action {action!r} (one of {', '.join(sorted(AUDIT_ACTIONS))})"
-            )
+        action = _audit_action(self.get_argument("action", None) or None)
         who = self.get_argument("user", None) or None
         document = self.get_argument("document", None) or None
         user: Any = self.current_user

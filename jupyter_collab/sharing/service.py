@@ -401,20 +401,8 @@ class Sharing:
         if last is not None and last[0] == fields and now - last[1] < SEEN_REFRESH:
             return  # known and unchanged: no write for every request
         self._seen[user.username] = (fields, now)
-        known = KnownUser(
-            identity["username"], identity["name"], identity["display_name"],
-            identity["initials"], identity["color"],
-        )  # fmt: skip
-
-        async def record() -> None:
-            try:
-                await self.store.user_seen(known, now)
-            except Exception as exc:  # the directory is a convenience: never refuse a user
-                self.log.warning("Recording user %s failed: %s", user.username, exc)
-
-        task = asyncio.ensure_future(record())
-        self._recording.add(task)
-        task.add_done_callback(self._recording.discard)
+        # (the directory is a convenience: a failed write never refuses a user)
+        self._record(identity, now)
 
     def remember_author(self, user: Any) -> None:
         """An anonymous user (``is_anonymous``) wrote in a room: remember who they were (their
@@ -425,6 +413,11 @@ class Sharing:
             return
         identity = awareness_user(user)
         self._seen[user.username] = ((), time.time())
+        # (a nicety: without it history falls back to a made-up name)
+        self._record(identity, time.time())
+
+    def _record(self, identity: dict[str, Any], when: float) -> None:
+        """Write ``identity`` to the user directory in the background; a failure is logged."""
         known = KnownUser(
             identity["username"], identity["name"], identity["display_name"],
             identity["initials"], identity["color"],
@@ -432,9 +425,9 @@ class Sharing:
 
         async def record() -> None:
             try:
-                await self.store.user_seen(known, time.time())
-            except Exception as exc:  # a nicety: history falls back to a made-up name
-                self.log.warning("Recording user %s failed: %s", user.username, exc)
+                await self.store.user_seen(known, when)
+            except Exception as exc:
+                self.log.warning("Recording user %s failed: %s", known.username, exc)
 
         task = asyncio.ensure_future(record())
         self._recording.add(task)

@@ -75,6 +75,23 @@ export function sessionErrorKind(
 }
 
 /**
+ * The state vector of a sync message if it is the server's sync step 1, else
+ * null (another message, or one that does not decode). Does not consume
+ * `decoder`.
+ */
+function step1StateVector(decoder: decoding.Decoder): Map<number, number> | null {
+  try {
+    const peek = decoding.clone(decoder);
+    if (decoding.readVarUint(peek) !== syncProtocol.messageYjsSyncStep1) {
+      return null;
+    }
+    return Y.decodeStateVector(decoding.readVarUint8Array(peek));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Whether a sync message is the server's sync step 1 with a state vector
  * that lacks content we already received from the server.
  *
@@ -83,14 +100,8 @@ export function sessionErrorKind(
  * that much of every other client. Does not consume `decoder`.
  */
 export function serverLostState(decoder: decoding.Decoder, doc: Y.Doc): boolean {
-  let serverSV: Map<number, number>;
-  try {
-    const peek = decoding.clone(decoder);
-    if (decoding.readVarUint(peek) !== syncProtocol.messageYjsSyncStep1) {
-      return false;
-    }
-    serverSV = Y.decodeStateVector(decoding.readVarUint8Array(peek));
-  } catch {
+  const serverSV = step1StateVector(decoder);
+  if (serverSV === null) {
     return false;
   }
   const localSV = Y.decodeStateVector(Y.encodeStateVector(doc));
@@ -111,14 +122,8 @@ export function serverLostState(decoder: decoding.Decoder, doc: Y.Doc): boolean 
  * does not, and we stop then. Does not consume `decoder`.
  */
 export function otherHistory(decoder: decoding.Decoder, doc: Y.Doc): boolean {
-  let serverSV: Map<number, number>;
-  try {
-    const peek = decoding.clone(decoder);
-    if (decoding.readVarUint(peek) !== syncProtocol.messageYjsSyncStep1) {
-      return false;
-    }
-    serverSV = Y.decodeStateVector(decoding.readVarUint8Array(peek));
-  } catch {
+  const serverSV = step1StateVector(decoder);
+  if (serverSV === null) {
     return false;
   }
   const ours = Array.from(Y.decodeStateVector(Y.encodeStateVector(doc)))
