@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 import nbformat
@@ -86,6 +87,29 @@ async def test_disk_change_is_merged_once_keeping_unsaved_edits(jp_root_dir, con
     expected = "# header\nalpha\nBETA\ngamma\ndelta\n"
     await eventually(lambda: a.content() == b.content() == expected, what="disk merge")
     await eventually(lambda: any(n["type"] == "disk-merged" for n in a.notices), what="notice")
+
+
+async def test_a_disk_change_is_diffed_off_the_event_loop(jp_root_dir, connect, monkeypatch):
+    """The line diff of a large file takes a while (and difflib was quadratic on repeated
+    lines): it runs on a worker thread, so the server keeps serving everyone meanwhile."""
+    from jupyter_collab.documents import filesync
+
+    threads = []
+    diff = filesync.edit_from_base
+
+    def watched(*args):
+        threads.append(threading.current_thread())
+        return diff(*args)
+
+    monkeypatch.setattr(filesync, "edit_from_base", watched)
+    path = jp_root_dir / "repeated.txt"
+    path.write_text("same line\n" * 70_000)
+    a = await connect("repeated.txt")
+    time.sleep(0.01)
+    changed = "same line\n" * 35_000 + "changed\n" + "same line\n" * 35_000
+    path.write_text(changed)
+    await eventually(lambda: a.content() == changed, timeout=120, what="disk merge")
+    assert threads and all(t is not threading.main_thread() for t in threads)
 
 
 @pytest.mark.usefixtures("slow_save")

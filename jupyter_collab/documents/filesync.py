@@ -704,7 +704,12 @@ class FileSync:
             self._disk_digest = digest
             self._set_base(self.room.ydoc.get_update(), digest)
             return
-        update = edit_from_base(self._base_update, self.kind.ydoc_class, value)
+        # The diff runs on a private copy of the base, on a worker thread: a large file's
+        # line diff takes a while, and the room keeps serving meanwhile (the edit is made
+        # from the base, so edits the room takes in the meantime merge with it as usual).
+        update = await asyncio.to_thread(
+            edit_from_base, self._base_update, self.kind.ydoc_class, value
+        )
         self._disk_digest = digest
         if update is None:
             return
