@@ -227,3 +227,7 @@ def test_line_insertions_add_the_copys_lines_and_remove_nothing():
     assert merged("é\nb\n", "é\nñ\nb\n") == "é\nñ\nb\n"  # (offsets in UTF-8 bytes)
     assert merged("a\nb\n", "b\n") == "a\nb\n"  # a line the copy lacks stays
     assert line_insertions("same\n", "same\n") == []
+    # (difflib alone compared every pair of equal lines: this did not finish in ten minutes)
+    repeated = "same\n" * 70_000
+    copy = "same\n" * 35_000 + "mine\n" + "same\n" * 35_000
+    assert line_insertions(repeated, copy) == [(35_000 * 5, "mine\n")]

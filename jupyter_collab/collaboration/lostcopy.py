@@ -33,7 +33,6 @@ the room and merge the usual way: their items are deleted already, their own off
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
 from typing import Any
 
 from jupyter_ydoc import YNotebook
@@ -41,6 +40,7 @@ from pycrdt import Array, Doc, Map, Text
 
 from ..documents.kinds import DocumentKind
 from ..documents.merge import value_of
+from ..documents.textdiff import opcodes
 from ..protocol.updates import SKIP_REF, Update, encode_delete_set, encode_structs
 
 RESET_TEXT = (
@@ -130,7 +130,7 @@ def line_insertions(ours: str, theirs: str) -> list[tuple[int, str]]:
     for line in a:
         starts.append(starts[-1] + len(line.encode()))
     out: list[tuple[int, str]] = []
-    for tag, i1, _i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, _i2, j1, j2 in opcodes(a, b):  # (safe on repeated lines)
         if tag not in ("insert", "replace"):
             continue
         added = "".join(b[j1:j2])

@@ -20,7 +20,7 @@ EXACT_LIMIT = 2_000  # lines (after the common ends) still diffed without diffli
 T = TypeVar("T")
 
 
-def _opcodes(a: Sequence[T], b: Sequence[T]) -> list[tuple[str, int, int, int, int]]:
+def opcodes(a: Sequence[T], b: Sequence[T]) -> list[tuple[str, int, int, int, int]]:
     """``SequenceMatcher(None, a, b).get_opcodes()``, made safe for large inputs.
 
     The common start and end are taken off first (the usual change to a file on disk touches
@@ -63,14 +63,14 @@ def text_edits(old: str, new: str) -> list[tuple[int, int, str]]:
     for line in a:
         starts.append(starts[-1] + len(line.encode()))
     edits: list[tuple[int, int, str]] = []
-    for tag, i1, i2, j1, j2 in _opcodes(a, b):
+    for tag, i1, i2, j1, j2 in opcodes(a, b):
         if tag == "equal":
             continue
         before = "".join(a[i1:i2])
         after = "".join(b[j1:j2])
         base = starts[i1]
         if tag == "replace" and len(before) + len(after) <= REFINE_LIMIT:
-            for op, k1, k2, l1, l2 in _opcodes(before, after):
+            for op, k1, k2, l1, l2 in opcodes(before, after):
                 if op != "equal":
                     start = base + len(before[:k1].encode())
                     end = start + len(before[k1:k2].encode())
