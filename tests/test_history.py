@@ -429,6 +429,32 @@ async def test_deleted_file_restore_refused_when_path_taken(jp_root_dir, jp_fetc
     assert (jp_root_dir / "p.txt").read_text() == "a new file\n"
 
 
+async def test_deleted_file_restored_where_a_newer_file_was_removed_outside_jupyter(
+    jp_root_dir, jp_fetch, connect, api, rooms
+):
+    """The path got a new file (and file id) after the delete, and that file was then removed
+    outside Jupyter (``rm``): its id still held the path, and the restore wrote the file, then
+    failed ("already has a file id"). The removal is followed as Jupyter would have."""
+    (jp_root_dir / "q.txt").write_text("first document\n")
+    alice = await connect("q.txt", headers=token_header("alice"))
+    room = room_of(alice)
+    version = await named(api, room, "v")
+    await jp_fetch("api", "contents", "q.txt", method="DELETE")
+    await eventually(lambda: alice.closed.is_set())
+    (jp_root_dir / "q.txt").write_text("second document\n")
+    bob = await connect("q.txt", headers=token_header("bob"))
+    assert room_of(bob) != room
+    bob.close()
+    await eventually(lambda: room_of(bob) not in rooms.rooms, what="the second room closed")
+    (jp_root_dir / "q.txt").unlink()  # (outside Jupyter)
+
+    status, result = await api("POST", *doc(room, "restore"), body={"version": version["id"]})
+    assert status == 200, result
+    assert (jp_root_dir / "q.txt").read_text() == "first document\n"
+    again = await connect("q.txt", headers=token_header("alice"))
+    assert room_of(again) == room and text_of(again) == "first document\n"
+
+
 @pytest.mark.usefixtures("no_retention")
 async def test_compaction_keeps_versions_and_content(
     jp_root_dir, jp_serverapp, connect, api, rooms

@@ -241,10 +241,10 @@ class RoomManager:
                 if room.path != path:
                     room.renamed(path)
 
-    async def file_deleted(self, path: str) -> None:
+    async def file_deleted(self, path: str) -> list[str]:
         """Follow a delete of ``path`` (a file or a folder): close its rooms, keep its history
-        as deleted. A database that fails to record it is logged; the open rooms of the
-        files there close all the same."""
+        as deleted; the file ids it concerned. A database that fails to record it is logged;
+        the open rooms of the files there close all the same."""
         try:
             gone = await self.file_ids.deleted(path)
         except Exception as exc:
@@ -259,6 +259,7 @@ class RoomManager:
             task = self._spawn(self._file_deleted(file_id, path))
             self._deleting[file_id] = task
             task.add_done_callback(lambda _, f=file_id: self._deleting.pop(f, None))
+        return gone
 
     async def deletion_settled(self, file_id: str) -> None:
         """Wait until a deletion of the file in progress has closed its rooms and marked its

@@ -396,6 +396,13 @@ class History:
         cm = self.rooms.cm
         if await ensure_async(cm.file_exists(path)):
             raise PathTaken(f"{path} exists again: the deleted document cannot be restored there")
+        # A newer file there was removed outside Jupyter (its file id still holds the path):
+        # follow that removal as Jupyter would have, before this document takes the path.
+        stale = await self.rooms.file_deleted(path)
+        if stale and self.sharing is not None:
+            await self.sharing.deleted(path)  # (its shares go with it, as on a delete)
+        for other in stale:
+            await self.rooms.deletion_settled(other)
         state = await self.store.load(doc_id)
         assert state is not None
         value = await _off_loop(value_at, state, kind)
