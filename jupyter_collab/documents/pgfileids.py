@@ -32,6 +32,7 @@ import zlib
 from typing import Any
 
 from ..persistence.errors import StoreError, StoreUnavailable
+from ..persistence.history import compress
 from ..persistence.outage import OutageLog
 from ..persistence.pgdatabase import PostgresDatabase, Reader, Transaction
 from ..persistence.pgmigrations import PostgresComponent
@@ -164,7 +165,7 @@ class PostgresFileIds(FileIds):
             if previous is not None:
                 await asyncio.wait({previous})
             written = time.time_ns()
-            compressed = await _blob(lambda data: zlib.compress(data, 1), state)
+            compressed = await _blob(compress, state)  # (shared with the first version)
             await self.db.ready(COMPONENT)
 
             async def run(tx: Transaction) -> Reader[None]:
@@ -213,7 +214,7 @@ class PostgresFileIds(FileIds):
     ) -> None:  # fmt: skip
         """A base kept in an outage log, written unless the database has a newer one (a fresh
         one also drops the older bases, as :meth:`set_base` does)."""
-        compressed = await _blob(lambda data: zlib.compress(data, 1), state)
+        compressed = await _blob(compress, state)
         await self.db.ready(COMPONENT)
 
         async def run(tx: Transaction) -> Reader[None]:
