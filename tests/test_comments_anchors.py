@@ -329,3 +329,18 @@ def test_cell_anchors_survive_concurrent_notebook_edits_or_are_detached(data, ed
     inside = final[place.start : place.end]
     assert [c for c in inside if c in anchored] == surviving
     assert all(c in anchored or c not in ORIGINAL for c in inside)
+
+
+def test_a_moved_cell_finds_a_range_longer_than_the_quote_cap_again():
+    """A range longer than the quote cap is stored with its quote cut ("…"). A moved cell
+    (same id, new CRDT items) is found again by its quote: the cut one was never found, and
+    the thread showed as detached although its text was there."""
+    source = "".join(f"line {i}\n" for i in range(300))
+    doc, notebook = notebook_doc([source])
+    start, end = range_positions(notebook.ycells[0]["source"], 0, 1_500)
+    anchor = make_anchor(doc, "notebook", AnchorRequest("c0", start, end), quote_limit=1_000)
+    assert anchor.quote.endswith("…") and len(anchor.quote) == 1_000
+    moved, _ = notebook_doc([source])  # (the same cell, as JupyterLab's move re-creates it)
+    place = locate(moved, "notebook", anchor)
+    assert not place.detached
+    assert (place.start, place.end) == (0, 999)

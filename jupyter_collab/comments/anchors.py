@@ -454,10 +454,16 @@ def locate(doc: Doc, kind: str, anchor: Anchor, texts: dict[Any, Any] | None = N
         # The characters are unknown to this text: a cell moved by deleting it and inserting a
         # copy (JupyterLab moves cells so) keeps its id and text but not its CRDT items. The
         # quote, if the cell's text still holds it, is where the thread belongs.
-        found = content.find(anchor.quote) if anchor.quote else -1
+        quote = anchor.quote
+        found = content.find(quote) if quote else -1
+        if found < 0 and quote.endswith("…") and len(quote) > 1:
+            # A quote longer than the cap was stored cut (``clip``): its start is known, so
+            # the thread covers at least that much of its text again.
+            quote = quote[:-1]
+            found = content.find(quote)
         if found < 0:
             return Place(True, anchor.cell)
-        start, end = found, found + Content.units(anchor.quote)
+        start, end = found, found + Content.units(quote)
     start, end = max(0, min(start, content.length)), max(0, min(end, content.length))
     if end <= start:
         return Place(True, anchor.cell)  # everything it covered was deleted
