@@ -53,6 +53,14 @@ async def test_an_audit_event_is_written_once_and_followed_on_every_server(buses
         log.detach()
 
 
+def _ctrl_c_default() -> None:
+    """In the follower's process: Ctrl+C (SIGINT) as in a terminal. A test run started in the
+    background by a shell without job control (as CI may be) ignores SIGINT, and the children
+    inherit that: Python then installs no KeyboardInterrupt handler and the follower ignored
+    the test's Ctrl+C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def test_audit_follow_through_one_server_shows_what_happens_on_another(group: Any) -> None:
     """``jupyter collab audit --follow`` started against server A prints, live, an action
     made on server B (B's join and save of a document); a follow for one document only prints
@@ -72,6 +80,7 @@ async def test_audit_follow_through_one_server_shows_what_happens_on_another(gro
             sys.executable, "-m", "jupyter_collab", "audit", "--follow", "--json",
             f"--url={a.url}/", f"--token={token}", f"--root-dir={group.root}", *args,
             env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_ctrl_c_default,
         )  # fmt: skip
 
     async def started(process: asyncio.subprocess.Process) -> None:
