@@ -14,7 +14,7 @@ from collections.abc import Awaitable
 
 import pytest
 
-from jupyter_collab.documents.fileids import FileIds, MemoryFileIds, SQLiteFileIds
+from jupyter_collab.documents.fileids import COMPONENT, FileIds, MemoryFileIds, SQLiteFileIds
 from jupyter_collab.persistence import SQLiteDatabase
 
 from .client import eventually
@@ -113,6 +113,23 @@ async def test_concurrent_get_or_create_gives_every_path_one_id(file_ids):
     assert len({next(iter(found)) for found in ids.values()}) == len(paths)  # all distinct
     for path, found in ids.items():
         assert await file_ids.path_of(next(iter(found))) == path
+
+
+def test_two_processes_opening_a_new_database_at_once_both_get_it(tmp_path):
+    """Two servers starting on one new database file: both switch it to WAL at the same
+    moment, and SQLite tells the loser "database is locked" without waiting. That server's
+    database looked failed and its file ids went to memory, different from the other's for
+    the same files (CI saw it). Many fresh files, two databases each, migrating at once."""
+    for round_ in range(40):
+        path = tmp_path / f"new{round_}.db"
+        one, two = SQLiteDatabase(path), SQLiteDatabase(path)
+        try:
+            migrations = [one.prepare(COMPONENT), two.prepare(COMPONENT)]
+            for migration in migrations:
+                migration.result(timeout=60)  # raised "database is locked" before
+        finally:
+            one.release_blocking()
+            two.release_blocking()
 
 
 async def test_two_servers_on_one_database_agree_on_ids(tmp_path):

@@ -34,8 +34,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
 from concurrent.futures import ThreadPoolExecutor
@@ -194,7 +196,7 @@ class SQLiteDatabase:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._connect()
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._enable_wal(conn)
                 conn.execute(
                     "PRAGMA synchronous=FULL"
                     if self.sync == "commit"
@@ -205,6 +207,29 @@ class SQLiteDatabase:
                 raise
             self._write_conn = conn
         return self._write_conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode, waiting out another process doing the same.
+
+        Two processes opening a new file at once (two servers on one database) both ask for
+        WAL; the switch needs the file to itself, and SQLite answers the loser "database is
+        locked" at once, without its busy handler (waiting could deadlock two connections that
+        each hold a shared lock). That loser's whole database then looked failed: its file ids
+        went to memory, unlike the other server's ids for the same files. The switch is retried
+        for up to ``busy_timeout``; once the file is in WAL the pragma takes no lock.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay * (0.5 + random.random()))  # (jittered: the two may meet again)
+            delay = min(delay * 2, 0.1)
 
     def _reading(self) -> sqlite3.Connection:
         if self._read_conn is None:
