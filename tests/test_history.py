@@ -418,13 +418,24 @@ async def test_deleted_file_keeps_history_and_can_be_restored(
     assert text_of(again) == "important keep me\n"
 
 
-async def test_deleted_file_restore_refused_when_path_taken(jp_root_dir, jp_fetch, connect, api):
-    (jp_root_dir / "p.txt").write_text("old\n")
-    alice = await connect("p.txt", headers=token_header("alice"))
+async def deleted_with_a_version(
+    root: Any, jp_fetch: Any, connect: Any, api: Any, path: str, text: str
+) -> tuple[str, dict[str, Any]]:
+    """``path`` made with ``text``, opened, a version named, then deleted through Jupyter
+    (its room closed): the document's room id and the version."""
+    (root / path).write_text(text)
+    alice = await connect(path, headers=token_header("alice"))
     room = room_of(alice)
     version = await named(api, room, "v")
-    await jp_fetch("api", "contents", "p.txt", method="DELETE")
-    await eventually(lambda: alice.closed.is_set())
+    await jp_fetch("api", "contents", path, method="DELETE")
+    await eventually(lambda: alice.closed.is_set(), what="room closed")
+    return room, version
+
+
+async def test_deleted_file_restore_refused_when_path_taken(jp_root_dir, jp_fetch, connect, api):
+    room, version = await deleted_with_a_version(
+        jp_root_dir, jp_fetch, connect, api, "p.txt", "old\n"
+    )
     (jp_root_dir / "p.txt").write_text("a new file\n")
     status, body = await api("POST", *doc(room, "restore"), body={"version": version["id"]})
     assert status == 409 and "p.txt" in body["message"]
@@ -437,12 +448,9 @@ async def test_deleted_file_restored_where_a_newer_file_was_removed_outside_jupy
     """The path got a new file (and file id) after the delete, and that file was then removed
     outside Jupyter (``rm``): its id still held the path, and the restore wrote the file, then
     failed ("already has a file id"). The removal is followed as Jupyter would have."""
-    (jp_root_dir / "q.txt").write_text("first document\n")
-    alice = await connect("q.txt", headers=token_header("alice"))
-    room = room_of(alice)
-    version = await named(api, room, "v")
-    await jp_fetch("api", "contents", "q.txt", method="DELETE")
-    await eventually(lambda: alice.closed.is_set())
+    room, version = await deleted_with_a_version(
+        jp_root_dir, jp_fetch, connect, api, "q.txt", "first document\n"
+    )
     (jp_root_dir / "q.txt").write_text("second document\n")
     bob = await connect("q.txt", headers=token_header("bob"))
     assert room_of(bob) != room
