@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, merge_updates
@@ -69,6 +69,8 @@ RETRY_DELAY = 1.0  # seconds between attempts to publish updates the bus refused
 SAVE_REQUEST_WAIT = 30.0  # seconds a save asked for through another server waits for it
 SAVE_REQUEST_CHECK = 1.0  # seconds between looks at who writes, while waiting for a save
 SAVE_CLAIM_TTL = 3 * SAVE_REQUEST_WAIT  # seconds a save request's claim outlives it
+LOST_COPY_TTL = 120.0  # seconds: longer than any merge of a lost copy; released at its end
+LOST_COPY_WAIT = 120.0  # seconds a lost copy waits for the bus before it is merged anyway
 
 
 class RoomBus:
@@ -163,6 +165,7 @@ class RoomLink(RoomHook):
             room.file.write_pause = roombus.test_write_pause
             room.file.write_pause_at = roombus.test_write_pause_at
             room.save_elsewhere = self.save_elsewhere
+            room.merging_lost_copy = self.merging_lost_copy
             if room.versions is not None:
                 room.versions.writer = self._is_writer
                 room.versions.fence = self.fenced
@@ -469,6 +472,38 @@ class RoomLink(RoomHook):
             await self.bus.publish(
                 Topic.ROOM_NOTICE, self.key, {"type": "save-done", "id": request}
             )
+
+    @contextlib.asynccontextmanager
+    async def merging_lost_copy(self) -> AsyncIterator[None]:
+        """Hold the room's lost-copy lease while a copy of a lost history is merged here
+        (``Room._merge_lost_copy``): one server at a time, caught up with the shared store
+        when it starts (what another server merged before is in the store: it flushes its
+        log before it lets go). Without the bus, it waits for it (the copy's client waits for
+        its answer) up to ``LOST_COPY_WAIT``, then merges anyway."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOST_COPY_WAIT
+        lease = None
+        while lease is None and not self.room.closed and loop.time() < deadline:
+            try:
+                lease = await self.bus.acquire_lease(f"lostcopy:{self.key}", LOST_COPY_TTL)
+            except BusError as error:
+                self.log.debug("Waiting for the bus to merge a copy of %s: %s", self.key, error)
+            if lease is None:
+                await asyncio.sleep(RETRY_DELAY)
+        if lease is None:
+            self.log.warning("Merging a lost copy of %s without the other servers", self.key)
+        try:
+            self.resync()
+            if self._resync is not None:
+                await asyncio.gather(self._resync, return_exceptions=True)
+            yield
+        finally:
+            if self.room.journal is not None:
+                with contextlib.suppress(Exception):
+                    await self.room.journal.flush()
+            if lease is not None:
+                with contextlib.suppress(BusError):
+                    await lease.release()
 
     def _lost_writer(self, lease: Any) -> None:
         self.log.warning("This server no longer writes %s (lease %s)", self.room.path, lease.token)
