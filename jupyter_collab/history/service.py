@@ -356,9 +356,9 @@ class History:
         (never on the event loop, however long people keep typing). What somebody typed in
         the room while it ran is kept: the edit is made against the state it read, so it is
         concurrent with their edits and the CRDT merges both (the version's content comes
-        back around what they typed, which is never overwritten). The restore's provenance
-        then no longer matches the merged text, and the replay credits the restore to the
-        restorer alone (``provenance.py``), as it does for any content it cannot vouch for.
+        back around what they typed, which is never overwritten). Where the merged content
+        no longer matches the version (a text file's checksum), the replay credits the
+        restore to the restorer (``provenance.py``), as for any content it cannot vouch for.
         """
         return await _off_loop(
             _prepare_restore, kind, room.ydoc.get_update(), target, marks, username
