@@ -360,9 +360,9 @@ class History:
         no longer matches the version (a text file's checksum), the replay credits the
         restore to the restorer (``provenance.py``), as for any content it cannot vouch for.
         """
-        return await _off_loop(
-            _prepare_restore, kind, room.ydoc.get_update(), target, marks, username
-        )
+        # (the room's encoded state, shared with its joiners: encoded again only if changed)
+        current = room.full_state.state()
+        return await _off_loop(_prepare_restore, kind, current, target, marks, username)
 
     async def _seq_before(self, room: Room, doc_id: str, known: int, update: bytes | None) -> int:
         """The seq just before the restore's own update (edits may have come in meanwhile)."""
