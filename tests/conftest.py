@@ -139,3 +139,16 @@ def api(jp_fetch: Any) -> Any:
         return response.code, json.loads(response.body)
 
     return api
+
+
+@pytest.fixture
+def ours_in_room(connect: Any, open_session: Any) -> Any:
+    """``ours, room = await ours_in_room(path[, format, type])``: alice's client of ours,
+    synced in the room of ``path``, and the room's id (for clients nobody here wrote)."""
+
+    async def ours_in_room(path: str, format: str = "text", type: str = "file") -> Any:
+        ours = await connect(path, format, type, headers=token_header("alice"))
+        room = (await open_session(path, format, type))["room"]
+        return ours, room
+
+    return ours_in_room

@@ -174,6 +174,18 @@ async def node_clients() -> AsyncIterator[Callable[[], Any]]:
             await client.stop()
 
 
+@contextlib.asynccontextmanager
+async def stock_client(
+    ws_base: str, room: str, user: str = "bob", kind: str = "file"
+) -> AsyncIterator[NodeClient]:
+    """One stock client (yjs + y-websocket in Node) in ``room`` as ``user``, synced; stopped
+    at the end."""
+    async with node_clients() as start:
+        stock = await start()
+        await stock.connect(ws_base, room, user, kind=kind)
+        yield stock
+
+
 class TornadoChannel:
     """pycrdt's ``Channel`` over a tornado WebSocket client connection.
 

@@ -16,9 +16,8 @@ import pytest
 
 from jupyter_collab.comments.anchors import range_positions
 
-from .auth import token_header
 from .client import eventually
-from .stock import NodeClient, node_clients
+from .stock import NodeClient, node_clients, stock_client
 from .test_comments_api import new_thread, threads_of
 
 pytestmark = pytest.mark.timeout(300)
@@ -50,14 +49,11 @@ async def current(api: Any, path: str, thread: str) -> Any:
 
 
 async def test_a_stock_client_anchors_a_comment_in_a_text_file(
-    jp_root_dir, connect, open_session, ws_base, api
+    jp_root_dir, ours_in_room, ws_base, api
 ):
     (jp_root_dir / "s.txt").write_text("hello brave new world\n")
-    ours = await connect("s.txt", headers=token_header("alice"))
-    room = (await open_session("s.txt"))["room"]
-    async with node_clients() as start:
-        stock = await start()
-        await stock.connect(ws_base, room, "bob")
+    ours, room = await ours_in_room("s.txt")
+    async with stock_client(ws_base, room, "bob") as stock:
         # the range "brave" as a Yjs editor anchors it: the start sticks to its first
         # character (assoc 0), the end to its last (assoc -1)
         first, last = await relpos(stock, 6, 0), await relpos(stock, 11, -1)
@@ -95,7 +91,7 @@ async def test_a_stock_client_anchors_a_comment_in_a_text_file(
 
 
 async def test_our_anchors_read_back_in_a_stock_client_after_concurrent_edits(
-    jp_root_dir, connect, open_session, ws_base, api
+    jp_root_dir, ours_in_room, ws_base, api
 ):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
@@ -103,8 +99,7 @@ async def test_our_anchors_read_back_in_a_stock_client_after_concurrent_edits(
         nbformat.v4.new_code_cell("total = price * quantity", id="second"),
     ]
     nbformat.write(nb, jp_root_dir / "n.ipynb")
-    ours = await connect("n.ipynb", "json", "notebook", headers=token_header("alice"))
-    room = (await open_session("n.ipynb", "json", "notebook"))["room"]
+    ours, room = await ours_in_room("n.ipynb", "json", "notebook")
     source = ours.jdoc.ycells[1]["source"]
     start, end = range_positions(source, 8, 13)  # "price", made by our code
     anchor = {"cell": "second", "start": _b64(start), "end": _b64(end)}

@@ -3,7 +3,9 @@ real server with live clients (docs/history-api.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 from urllib.parse import unquote
 
@@ -416,13 +418,24 @@ async def test_deleted_file_keeps_history_and_can_be_restored(
     assert text_of(again) == "important keep me\n"
 
 
-async def test_deleted_file_restore_refused_when_path_taken(jp_root_dir, jp_fetch, connect, api):
-    (jp_root_dir / "p.txt").write_text("old\n")
-    alice = await connect("p.txt", headers=token_header("alice"))
+async def deleted_with_a_version(
+    root: Any, jp_fetch: Any, connect: Any, api: Any, path: str, text: str
+) -> tuple[str, dict[str, Any]]:
+    """``path`` made with ``text``, opened, a version named, then deleted through Jupyter
+    (its room closed): the document's room id and the version."""
+    (root / path).write_text(text)
+    alice = await connect(path, headers=token_header("alice"))
     room = room_of(alice)
     version = await named(api, room, "v")
-    await jp_fetch("api", "contents", "p.txt", method="DELETE")
-    await eventually(lambda: alice.closed.is_set())
+    await jp_fetch("api", "contents", path, method="DELETE")
+    await eventually(lambda: alice.closed.is_set(), what="room closed")
+    return room, version
+
+
+async def test_deleted_file_restore_refused_when_path_taken(jp_root_dir, jp_fetch, connect, api):
+    room, version = await deleted_with_a_version(
+        jp_root_dir, jp_fetch, connect, api, "p.txt", "old\n"
+    )
     (jp_root_dir / "p.txt").write_text("a new file\n")
     status, body = await api("POST", *doc(room, "restore"), body={"version": version["id"]})
     assert status == 409 and "p.txt" in body["message"]
@@ -435,12 +448,9 @@ async def test_deleted_file_restored_where_a_newer_file_was_removed_outside_jupy
     """The path got a new file (and file id) after the delete, and that file was then removed
     outside Jupyter (``rm``): its id still held the path, and the restore wrote the file, then
     failed ("already has a file id"). The removal is followed as Jupyter would have."""
-    (jp_root_dir / "q.txt").write_text("first document\n")
-    alice = await connect("q.txt", headers=token_header("alice"))
-    room = room_of(alice)
-    version = await named(api, room, "v")
-    await jp_fetch("api", "contents", "q.txt", method="DELETE")
-    await eventually(lambda: alice.closed.is_set())
+    room, version = await deleted_with_a_version(
+        jp_root_dir, jp_fetch, connect, api, "q.txt", "first document\n"
+    )
     (jp_root_dir / "q.txt").write_text("second document\n")
     bob = await connect("q.txt", headers=token_header("bob"))
     assert room_of(bob) != room
@@ -567,3 +577,62 @@ async def test_blob_attribution_and_diff(jp_root_dir, connect, api, rooms):
     assert (status, diff["changed"], diff["oldSize"], diff["newSize"]) == (200, True, 2, 3)
     status, who = await api("GET", *doc(room, "attribution"), since=first["id"])
     assert who["type"] == "blob" and who["user"] == "alice" and who["changed"] is True
+
+
+async def test_a_large_restore_leaves_the_server_free_and_keeps_what_is_typed_meanwhile(
+    jp_root_dir, connect, api, rooms, monkeypatch
+):
+    """The diff of a restore runs on a worker thread: while it runs, another room of the
+    server keeps being served, and a line typed into the restored document meanwhile is kept
+    (merged with the restore, never overwritten by a second diff)."""
+    from jupyter_collab.history import service
+
+    entered, release = threading.Event(), threading.Event()
+    threads: list[threading.Thread] = []
+    prepare = service._prepare_restore
+
+    def held(*args: Any) -> Any:  # the diff waits until the test saw the server keep serving
+        threads.append(threading.current_thread())
+        entered.set()
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(120)
+        return prepare(*args)
+
+    monkeypatch.setattr(service, "_prepare_restore", held)
+    lines = [f"line {i} of a large document\n" for i in range(40_000)]
+    (jp_root_dir / "large.txt").write_text("".join(lines))
+    (jp_root_dir / "other.txt").write_text("other\n")
+    alice = await connect("large.txt", headers=token_header("alice"))
+    room = room_of(alice)
+    good = await named(api, room, "good")
+    alice.jdoc._ysource.insert(0, "bad edit\n")
+    await eventually(lambda: "bad edit" in str(rooms.rooms[room].jdoc.get()), what="bad edit")
+
+    body = {"version": good["id"]}
+    restore = asyncio.ensure_future(api("POST", *doc(room, "restore"), body=body))
+    await eventually(entered.is_set, timeout=60, what="the restore's diff started")
+    # another room of the same server is served while the diff runs
+    carol = await connect("other.txt", headers=token_header("carol"))
+    bob = await connect("other.txt", headers=token_header("bob"))
+    carol.jdoc._ysource.insert(0, "served meanwhile\n")
+    await eventually(lambda: text_of(bob) == "served meanwhile\nother\n", what="other room")
+    # and the restored document takes an edit too
+    end = len(text_of(alice))
+    alice.jdoc._ysource.insert(end, "typed during the restore\n")
+    await eventually(
+        lambda: "typed during the restore" in str(rooms.rooms[room].jdoc.get()), what="typed"
+    )
+    assert not restore.done()  # (all of the above happened while the diff was held)
+    release.set()
+    status, result = await restore
+    assert status == 200, result
+
+    expected = "".join(lines) + "typed during the restore\n"
+    fresh = await connect("large.txt", headers=token_header("bob"))
+    await eventually(
+        lambda: text_of(alice) == text_of(fresh) == expected, timeout=60, what="restore + typed"
+    )
+    await eventually(
+        lambda: (jp_root_dir / "large.txt").read_text() == expected, timeout=60, what="saved"
+    )
+    assert threads and all(t is not threading.main_thread() for t in threads)

@@ -10,9 +10,11 @@ the hub login, the OAuth consent page and the server's cookie.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -426,19 +428,31 @@ async def log_in_through_the_hub(page: Any, url: str, user: str, shot: Path | No
     return consent
 
 
-async def test_bob_types_in_alices_notebook_in_chromium(
-    hub: Hub, tokens: dict[str, str], alice_server: str, tmp_path: Path
-) -> None:
-    """Chromium as bob: the hub's login page, the consent page, then alice's notebook in
-    JupyterLab (our frontend); his typing reaches alice's client, and hers reaches his page."""
+SHOTS = ROOT / "tests" / ".artifacts" / "jupyterhub"
+
+
+async def shows_text(page: Any, selector: str, text: str, timeout: int) -> None:
+    """Wait until one of the elements ``selector`` finds in the page contains ``text``."""
+    await page.wait_for_function(
+        "([sel, text]) => Array.from(document.querySelectorAll(sel))"
+        ".some(e => e.textContent.includes(text))",
+        arg=[selector, text],
+        timeout=timeout,
+    )
+
+
+@contextlib.asynccontextmanager
+async def hub_page(
+    url: str, user: str, shot: Path | None = None
+) -> AsyncIterator[tuple[Any, str]]:
+    """Chromium (installed on first use) logged in through the hub as ``user`` on ``url`` of
+    a single-user server, the consent page approved (a screenshot of it to ``shot``): yields
+    the page and the consent page's text; the page's uncaught errors fail the test when the
+    block ends without another failure."""
     await asyncio.to_thread(ensure_chromium)
     from playwright.async_api import async_playwright
 
-    write(hub, "browser.ipynb", notebook("total = 41 + 1"))
-    await asyncio.to_thread(hub.forget_consent, "bob", "alice")  # as if he never approved
-    _, alice = await join(alice_server, "browser.ipynb", token_headers(tokens["alice"]), "notebook")
-    shots = ROOT / "tests" / ".artifacts" / "jupyterhub"
-    shots.mkdir(parents=True, exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(
@@ -449,18 +463,28 @@ async def test_bob_types_in_alices_notebook_in_chromium(
                 await browser.new_context(viewport={"width": 1300, "height": 850})
             ).new_page()
             page.on("pageerror", lambda err: errors.append(str(err)))
-            consent = await log_in_through_the_hub(
-                page, f"{alice_server}lab/tree/browser.ipynb", "bob", shots / "consent-bob.png"
-            )
+            consent = await log_in_through_the_hub(page, url, user, shot)
+            yield page, consent
+        finally:
+            await browser.close()
+    assert not errors, errors
+
+
+async def test_bob_types_in_alices_notebook_in_chromium(
+    hub: Hub, tokens: dict[str, str], alice_server: str, tmp_path: Path
+) -> None:
+    """Chromium as bob: the hub's login page, the consent page, then alice's notebook in
+    JupyterLab (our frontend); his typing reaches alice's client, and hers reaches his page."""
+    write(hub, "browser.ipynb", notebook("total = 41 + 1"))
+    await asyncio.to_thread(hub.forget_consent, "bob", "alice")  # as if he never approved
+    _, alice = await join(alice_server, "browser.ipynb", token_headers(tokens["alice"]), "notebook")
+    url = f"{alice_server}lab/tree/browser.ipynb"
+    try:
+        async with hub_page(url, "bob", SHOTS / "consent-bob.png") as (page, consent):
             assert "Server at /user/alice/" in consent
             cell = page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first
             await cell.wait_for(timeout=180_000)
-            await page.wait_for_function(
-                "sel => Array.from(document.querySelectorAll(sel))"
-                ".some(e => e.textContent.includes('total = 41 + 1'))",
-                arg=f"{NOTEBOOK} .cm-content",
-                timeout=120_000,
-            )
+            await shows_text(page, f"{NOTEBOOK} .cm-content", "total = 41 + 1", 120_000)
             await cell.click()
             await page.keyboard.press("Control+End")
             await page.keyboard.type("  # checked by bob")
@@ -472,13 +496,8 @@ async def test_bob_types_in_alices_notebook_in_chromium(
                 lambda: first_source() == "total = 41 + 1  # checked by bob", 90, "bob's typing"
             )
             alice.jdoc.ycells[0]["source"].insert(0, "# alice\n")
-            await page.wait_for_function(
-                "sel => Array.from(document.querySelectorAll(sel))"
-                ".some(e => e.textContent.includes('# alice'))",
-                arg=f"{NOTEBOOK} .cm-content",
-                timeout=90_000,
-            )
-            await page.screenshot(path=str(shots / "notebook-bob.png"))
+            await shows_text(page, f"{NOTEBOOK} .cm-content", "# alice", 90_000)
+            await page.screenshot(path=str(SHOTS / "notebook-bob.png"))
             who = await page.evaluate(
                 "() => window.jupyterapp.serviceManager.user.identity?.username"
             )
@@ -501,10 +520,8 @@ async def test_bob_types_in_alices_notebook_in_chromium(
                 90,
                 "bob's browser in alice's awareness, as the hub's bob",
             )
-        finally:
-            await browser.close()
-            alice.close()
-    assert not errors, errors
+    finally:
+        alice.close()
 
 
 async def test_comments_between_hub_users_in_chromium(
@@ -514,9 +531,6 @@ async def test_comments_between_hub_users_in_chromium(
     the proxy, with her hub token); bob, a collaborator through the hub (``access:servers``),
     logs in with Chromium, sees the thread in the comments panel and the badge on the cell,
     and replies there; alice's server has his reply, under his hub identity, and alice is told."""
-    await asyncio.to_thread(ensure_chromium)
-    from playwright.async_api import async_playwright
-
     source = notebook("total = 41 + 1", "print(total)")
     write(hub, "review-hub.ipynb", source)
     cell = nbformat.reads(source, as_version=4).cells[0].id
@@ -536,42 +550,22 @@ async def test_comments_between_hub_users_in_chromium(
     thread = posted["thread"]["id"]
     assert posted["mentioned"] == ["bob"], posted
     await asyncio.to_thread(hub.forget_consent, "bob", "alice")
-    shots = ROOT / "tests" / ".artifacts" / "jupyterhub"
-    shots.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
     panel = ".jp-collab-CommentsPanel"
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
-        )
-        try:
-            page = await (
-                await browser.new_context(viewport={"width": 1300, "height": 850})
-            ).new_page()
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            await log_in_through_the_hub(page, f"{alice_server}lab/tree/review-hub.ipynb", "bob")
-            await page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first.wait_for(timeout=180_000)
-            # the badge on the commented cell, and the thread in the panel
-            badge = page.locator(f"{NOTEBOOK} .jp-Cell").first.locator(".jp-collab-CommentBadge")
-            await badge.wait_for(timeout=90_000)
-            await badge.click()
-            selected = page.locator(f"{panel}-thread.jp-mod-selected")
-            await selected.wait_for(timeout=60_000)
-            assert "is 41 + 1 right?" in await selected.inner_text()
-            assert "Alice Liddell" in await selected.inner_text()  # the hub's name for alice
-            await selected.locator("textarea").click()
-            await page.keyboard.type("Yes: 42.")
-            await page.keyboard.press("Enter")
-            await page.wait_for_function(
-                "sel => Array.from(document.querySelectorAll(sel))"
-                ".some(e => e.textContent.includes('Yes: 42.'))",
-                arg=f"{panel}-body",
-                timeout=60_000,
-            )
-            await page.screenshot(path=str(shots / "comments-bob.png"))
-        finally:
-            await browser.close()
-    assert not errors, errors
+    async with hub_page(f"{alice_server}lab/tree/review-hub.ipynb", "bob") as (page, _):
+        await page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first.wait_for(timeout=180_000)
+        # the badge on the commented cell, and the thread in the panel
+        badge = page.locator(f"{NOTEBOOK} .jp-Cell").first.locator(".jp-collab-CommentBadge")
+        await badge.wait_for(timeout=90_000)
+        await badge.click()
+        selected = page.locator(f"{panel}-thread.jp-mod-selected")
+        await selected.wait_for(timeout=60_000)
+        assert "is 41 + 1 right?" in await selected.inner_text()
+        assert "Alice Liddell" in await selected.inner_text()  # the hub's name for alice
+        await selected.locator("textarea").click()
+        await page.keyboard.type("Yes: 42.")
+        await page.keyboard.press("Enter")
+        await shows_text(page, f"{panel}-body", "Yes: 42.", 60_000)
+        await page.screenshot(path=str(SHOTS / "comments-bob.png"))
 
     status, listed = await fetch_json(
         f"{alice_server}api/collab/comments?path=review-hub.ipynb", "GET", None, alice_headers

@@ -12,7 +12,7 @@ from pycrdt import Doc
 
 from .auth import token_header
 from .client import eventually
-from .stock import node_clients, pycrdt_provider
+from .stock import node_clients, pycrdt_provider, stock_client
 
 
 async def share(api: Any, path: str, user: str, role: str) -> None:
@@ -29,13 +29,10 @@ async def history_content(api: Any, room: str) -> Any:
     return content["content"]
 
 
-async def test_stock_yjs_text_converges(jp_root_dir, connect, open_session, ws_base):
+async def test_stock_yjs_text_converges(jp_root_dir, ours_in_room, ws_base):
     (jp_root_dir / "a.txt").write_text("hello\n")
-    ours = await connect("a.txt", headers=token_header("alice"))
-    room = (await open_session("a.txt"))["room"]
-    async with node_clients() as start:
-        stock = await start()
-        await stock.connect(ws_base, room, "bob")
+    ours, room = await ours_in_room("a.txt")
+    async with stock_client(ws_base, room, "bob") as stock:
         assert await stock.content() == "hello\n"
         stock.send(cmd="insert", index=0, text="S")
         ours.jdoc._ysource.insert(len(ours.content()), "O")
@@ -47,15 +44,12 @@ async def test_stock_yjs_text_converges(jp_root_dir, connect, open_session, ws_b
         await eventually(lambda: (jp_root_dir / "a.txt").read_text() == "Shello\nO", what="file")
 
 
-async def test_stock_yjs_notebook_converges(jp_root_dir, connect, open_session, ws_base):
+async def test_stock_yjs_notebook_converges(jp_root_dir, ours_in_room, ws_base):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(f"x = {i}") for i in range(3)]
     nbformat.write(nb, jp_root_dir / "n.ipynb")
-    ours = await connect("n.ipynb", "json", "notebook", headers=token_header("alice"))
-    room = (await open_session("n.ipynb", "json", "notebook"))["room"]
-    async with node_clients() as start:
-        stock = await start()
-        await stock.connect(ws_base, room, "bob", kind="notebook")
+    ours, room = await ours_in_room("n.ipynb", "json", "notebook")
+    async with stock_client(ws_base, room, "bob", kind="notebook") as stock:
         cells = (await stock.content())["cells"]
         assert [c["source"] for c in cells] == ["x = 0", "x = 1", "x = 2"]
         # the stock client adds a markdown cell and edits a source; ours deletes a cell
@@ -108,14 +102,11 @@ async def test_stock_yjs_reconnects_after_the_server_drops_it(
         await eventually(same, what="convergence after the reconnect")
 
 
-async def test_stock_yjs_viewer_is_refused(jp_root_dir, connect, open_session, ws_base, api):
+async def test_stock_yjs_viewer_is_refused(jp_root_dir, ours_in_room, ws_base, api):
     (jp_root_dir / "v.txt").write_text("read me\n")
-    ours = await connect("v.txt", headers=token_header("alice"))
-    room = (await open_session("v.txt"))["room"]
+    ours, room = await ours_in_room("v.txt")
     await share(api, "v.txt", "bob", "viewer")
-    async with node_clients() as start:
-        stock = await start()
-        await stock.connect(ws_base, room, "bob")
+    async with stock_client(ws_base, room, "bob") as stock:
         stock.send(cmd="insert", index=0, text="NOPE ")
         await stock.wait_event(
             lambda e: e["event"] == "notice" and e["body"]["type"] == "refused", what="refusal"
@@ -140,9 +131,7 @@ async def test_stock_viewer_promoted_to_editor_loses_nothing_and_refused_text_ne
     alice = await connect("p.txt", headers=token_header("alice"))
     room = (await open_session("p.txt"))["room"]
     await share(api, "p.txt", "bob", "viewer")
-    async with node_clients() as start:
-        stock = await start()
-        await stock.connect(ws_base, room, "bob")
+    async with stock_client(ws_base, room, "bob") as stock:
         # as a viewer: typed in the middle (its place is kept) and at the end (an append)
         stock.send(cmd="insert", index=5, text="REFUSED")
         stock.send(cmd="insert", index=len("helloREFUSED world\n"), text="TAIL")
@@ -189,11 +178,9 @@ async def test_stock_viewer_promoted_to_editor_loses_nothing_and_refused_text_ne
         assert (jp_root_dir / "p.txt").read_text() == expected
 
 
-async def test_pycrdt_provider_edits_with_our_client(jp_root_dir, connect, open_session,
-                                                     jp_ws_fetch):  # fmt: skip
+async def test_pycrdt_provider_edits_with_our_client(jp_root_dir, ours_in_room, jp_ws_fetch):
     (jp_root_dir / "y.txt").write_text("one\n")
-    ours = await connect("y.txt", headers=token_header("alice"))
-    room = (await open_session("y.txt"))["room"]
+    ours, room = await ours_in_room("y.txt")
     ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
     doc = Doc()
     text = YUnicode(doc)
@@ -208,13 +195,13 @@ async def test_pycrdt_provider_edits_with_our_client(jp_root_dir, connect, open_
                          what="file")  # fmt: skip
 
 
-async def test_pycrdt_provider_notebook_and_reconnect(jp_root_dir, connect, open_session,
-                                                      jp_ws_fetch, rooms):  # fmt: skip
+async def test_pycrdt_provider_notebook_and_reconnect(
+    jp_root_dir, ours_in_room, jp_ws_fetch, rooms
+):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("a = 1")]
     nbformat.write(nb, jp_root_dir / "p.ipynb")
-    ours = await connect("p.ipynb", "json", "notebook", headers=token_header("alice"))
-    room = (await open_session("p.ipynb", "json", "notebook"))["room"]
+    ours, room = await ours_in_room("p.ipynb", "json", "notebook")
     doc = Doc()
     notebook = YNotebook(doc)
     ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
@@ -244,11 +231,11 @@ async def test_pycrdt_provider_notebook_and_reconnect(jp_root_dir, connect, open
         )
 
 
-async def test_pycrdt_provider_viewer_is_refused(jp_root_dir, connect, open_session, api,
-                                                 jp_ws_fetch, rooms):  # fmt: skip
+async def test_pycrdt_provider_viewer_is_refused(
+    jp_root_dir, ours_in_room, api, jp_ws_fetch, rooms
+):
     (jp_root_dir / "w.txt").write_text("fixed\n")
-    ours = await connect("w.txt", headers=token_header("alice"))
-    room = (await open_session("w.txt"))["room"]
+    ours, room = await ours_in_room("w.txt")
     await share(api, "w.txt", "bob", "viewer")
     ws = await jp_ws_fetch("api", "collab", "room", room, headers=token_header("bob"))
     doc = Doc()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Protocol
@@ -139,6 +139,10 @@ class Room:
         # Clients holding a copy of another history (lostcopy.py): their state vector, whose
         # sync step 2 waits until their copy (their own sync step 2) has been merged.
         self._lost_copies: WeakKeyDictionary[Any, bytes] = WeakKeyDictionary()
+        # One lost copy merged at a time, in a group by one server at a time (roombus.py):
+        # a copy merged after another copy of the same lost history shares its items.
+        self._lost_copy_lock = asyncio.Lock()
+        self.merging_lost_copy: Callable[[], AbstractAsyncContextManager[Any]] | None = None
         self.presence = Presence(
             max_states=settings.awareness_max_states,
             max_state_bytes=settings.awareness_max_state_bytes,
@@ -441,8 +445,29 @@ class Room:
 
     async def _merge_lost_copy(self, participant: Participant, payload: bytes) -> None:
         """Merge a copy of another history (its sync step 2: the whole copy), then send the
-        client the room's state, which deletes its own items: see lostcopy.py."""
+        client the room's state, which deletes its own items: see lostcopy.py.
+
+        One copy at a time, and in a group of servers one server at a time, caught up with
+        the shared store first: two tabs of one lost history reaching two servers at once
+        would otherwise both add the lines they share and the room lacks (twice). The copy
+        merged second shares the first one's items by then: it merges the usual way."""
         state_vector = self._lost_copies.pop(participant)
+        exclusive = self.merging_lost_copy
+        async with self._lost_copy_lock, (exclusive() if exclusive else nullcontext()):
+            if self.closed or participant not in self.participants:
+                return
+            room = decode_state_vector(self.ydoc.get_state())
+            if participant.can_write and not from_lost_history(
+                decode_state_vector(state_vector), room
+            ):
+                self._admit(participant, SyncMessage(SyncType.STEP2, payload))
+                self._send_step2(participant, state_vector)
+                return
+            await self._merge_lost_copy_now(participant, state_vector, payload)
+
+    async def _merge_lost_copy_now(
+        self, participant: Participant, state_vector: bytes, payload: bytes
+    ) -> None:
         kept = False
         if not participant.can_write:
             self._refuse(participant, payload)  # (the viewer's items become tombstones)

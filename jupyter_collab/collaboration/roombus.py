@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, merge_updates
@@ -67,6 +67,10 @@ LOAD_LEASE_TTL = 60.0  # seconds: longer than any load; released as soon as the 
 LOAD_LEASE_WAIT = 120.0  # seconds a server waits for another's load before loading anyway
 RETRY_DELAY = 1.0  # seconds between attempts to publish updates the bus refused
 SAVE_REQUEST_WAIT = 30.0  # seconds a save asked for through another server waits for it
+SAVE_REQUEST_CHECK = 1.0  # seconds between looks at who writes, while waiting for a save
+SAVE_CLAIM_TTL = 3 * SAVE_REQUEST_WAIT  # seconds a save request's claim outlives it
+LOST_COPY_TTL = 120.0  # seconds: longer than any merge of a lost copy; released at its end
+LOST_COPY_WAIT = 120.0  # seconds a lost copy waits for the bus before it is merged anyway
 
 
 class RoomBus:
@@ -161,6 +165,7 @@ class RoomLink(RoomHook):
             room.file.write_pause = roombus.test_write_pause
             room.file.write_pause_at = roombus.test_write_pause_at
             room.save_elsewhere = self.save_elsewhere
+            room.merging_lost_copy = self.merging_lost_copy
             if room.versions is not None:
                 room.versions.writer = self._is_writer
                 room.versions.fence = self.fenced
@@ -380,9 +385,14 @@ class RoomLink(RoomHook):
         file: the writer saves and makes the "save" version point, once, for everyone.
 
         The user's edits are in the shared store first (the journal flushed), so the writer's
-        version holds them even if their updates reach it after the request. Without a writer
-        (a take-over under way) or an answer within ``SAVE_REQUEST_WAIT``, the version point is
-        made here (the store is the group's); the next writer saves the file."""
+        version holds them even if their updates reach it after the request. While waiting
+        for its answer the writer lease is watched: a writer that died (its lease expired)
+        is replaced within seconds, and the request goes to the new writer, or is done here
+        when this server took over. Without any writer, with the bus failing or without an
+        answer within ``SAVE_REQUEST_WAIT``, the version point is made here (the store is the
+        group's) and the file saved if this server may write it, else by the next writer.
+        Exactly one side does it: the writer and the fallback both claim the request on the
+        bus first (:meth:`_claim`), so a writer answering late makes no second version."""
         room = self.room
         if room.journal is not None:
             await room.journal.flush()
@@ -390,11 +400,7 @@ class RoomLink(RoomHook):
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._save_requests[request] = done
         try:
-            holder = await self.bus.lease_holder(f"write:{self.key}")
-            if holder is not None and holder.holder != self.bus.server_id:
-                body = {"type": "save-request", "id": request, "user": username}
-                await self.bus.publish(Topic.ROOM_NOTICE, self.key, body)
-                await asyncio.wait_for(asyncio.shield(done), SAVE_REQUEST_WAIT)
+            if await self._ask_writer(request, username, done):
                 return
             self.log.info("Saving %s for %s: no other server writes it now", room.path, username)
         except (BusError, asyncio.TimeoutError) as error:
@@ -404,6 +410,9 @@ class RoomLink(RoomHook):
             )  # fmt: skip
         finally:
             self._save_requests.pop(request, None)
+        if not await self._claim(request):
+            self.log.info("The writer of %s took the save of %s after all", room.path, username)
+            return
         if room.file.may_write():
             await room.save_as_asked(username)
         elif room.versions is not None:
@@ -412,8 +421,49 @@ class RoomLink(RoomHook):
             except Exception as exc:
                 self.log.error("Making a version point of %s failed: %s", self.key, exc)
 
+    async def _ask_writer(self, request: str, username: str, done: asyncio.Future[None]) -> bool:
+        """Ask the writer (each new writer, after a take-over) to save; True once one did.
+
+        False when no other server writes the file now (or this one took over); TimeoutError
+        after ``SAVE_REQUEST_WAIT``; BusError when the bus fails."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SAVE_REQUEST_WAIT
+        asked: int | None = None
+        while True:
+            holder = await self.bus.lease_holder(f"write:{self.key}")
+            if holder is None or holder.holder == self.bus.server_id:
+                if asked is None:
+                    return False
+                # The writer asked died or gave up: wait for the next one (a take-over takes
+                # a lease's ttl), unless this server may write the file itself now.
+                if self.room.file.may_write():
+                    return False
+            elif holder.token != asked:
+                body = {"type": "save-request", "id": request, "user": username}
+                await self.bus.publish(Topic.ROOM_NOTICE, self.key, body)
+                asked = holder.token
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            try:
+                await asyncio.wait_for(asyncio.shield(done), min(remaining, SAVE_REQUEST_CHECK))
+                return True
+            except asyncio.TimeoutError:
+                continue
+
+    async def _claim(self, request: str) -> bool:
+        """Whether this server makes the save of ``request`` (nobody else claimed it). If the
+        bus cannot say, yes: a save is never dropped (at worst made twice)."""
+        try:
+            return await self.bus.acquire_lease(f"save:{request}", SAVE_CLAIM_TTL) is not None
+        except BusError as error:
+            self.log.warning("Claiming the save %s on the bus failed: %s", request, error)
+            return True
+
     async def _save_for(self, username: str, request: str) -> None:
         """The writer's side of :meth:`save_elsewhere`."""
+        if not await self._claim(request):
+            return  # (the asking server did it itself: it gave up waiting)
         self.resync()  # (the requester's edits, logged before it asked, if not here yet)
         if self._resync is not None:
             await asyncio.gather(self._resync, return_exceptions=True)
@@ -422,6 +472,38 @@ class RoomLink(RoomHook):
             await self.bus.publish(
                 Topic.ROOM_NOTICE, self.key, {"type": "save-done", "id": request}
             )
+
+    @contextlib.asynccontextmanager
+    async def merging_lost_copy(self) -> AsyncIterator[None]:
+        """Hold the room's lost-copy lease while a copy of a lost history is merged here
+        (``Room._merge_lost_copy``): one server at a time, caught up with the shared store
+        when it starts (what another server merged before is in the store: it flushes its
+        log before it lets go). Without the bus, it waits for it (the copy's client waits for
+        its answer) up to ``LOST_COPY_WAIT``, then merges anyway."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOST_COPY_WAIT
+        lease = None
+        while lease is None and not self.room.closed and loop.time() < deadline:
+            try:
+                lease = await self.bus.acquire_lease(f"lostcopy:{self.key}", LOST_COPY_TTL)
+            except BusError as error:
+                self.log.debug("Waiting for the bus to merge a copy of %s: %s", self.key, error)
+            if lease is None:
+                await asyncio.sleep(RETRY_DELAY)
+        if lease is None:
+            self.log.warning("Merging a lost copy of %s without the other servers", self.key)
+        try:
+            self.resync()
+            if self._resync is not None:
+                await asyncio.gather(self._resync, return_exceptions=True)
+            yield
+        finally:
+            if self.room.journal is not None:
+                with contextlib.suppress(Exception):
+                    await self.room.journal.flush()
+            if lease is not None:
+                with contextlib.suppress(BusError):
+                    await lease.release()
 
     def _lost_writer(self, lease: Any) -> None:
         self.log.warning("This server no longer writes %s (lease %s)", self.room.path, lease.token)

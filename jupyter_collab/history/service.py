@@ -351,28 +351,18 @@ class History:
     ) -> tuple[bytes | None, tuple[str, ...]]:
         """The edit from the room's content to ``target``, and whom it credits.
 
-        It is computed off the event loop, on a copy; if somebody typed meanwhile, again, so
-        that the restored content is exactly the version's (and its provenance applies); after
-        a few tries, on the loop, where nothing can come in between.
+        The diff of a large document takes a while: it is computed on a worker thread, on a
+        copy of the room's state, so every room of the server keeps being served meanwhile
+        (never on the event loop, however long people keep typing). What somebody typed in
+        the room while it ran is kept: the edit is made against the state it read, so it is
+        concurrent with their edits and the CRDT merges both (the version's content comes
+        back around what they typed, which is never overwritten). Where the merged content
+        no longer matches the version (a text file's checksum), the replay credits the
+        restore to the restorer (``provenance.py``), as for any content it cannot vouch for.
         """
-        changed = False
-
-        def seen(_: Any) -> None:
-            nonlocal changed
-            changed = True
-
-        subscription = room.ydoc.observe(seen)
-        try:
-            for _ in range(RESTORE_TRIES):
-                changed = False
-                prepared = await _off_loop(
-                    _prepare_restore, kind, room.ydoc.get_update(), target, marks, username
-                )
-                if not changed:
-                    return prepared
-        finally:
-            room.ydoc.unobserve(subscription)
-        return _prepare_restore(kind, room.ydoc.get_update(), target, marks, username)
+        # (the room's encoded state, shared with its joiners: encoded again only if changed)
+        current = room.full_state.state()
+        return await _off_loop(_prepare_restore, kind, current, target, marks, username)
 
     async def _seq_before(self, room: Room, doc_id: str, known: int, update: bytes | None) -> int:
         """The seq just before the restore's own update (edits may have come in meanwhile)."""
@@ -429,10 +419,6 @@ async def _off_loop(function: Callable[..., T], *args: Any) -> T:
     thread, so rooms keep being served meanwhile. The work builds its own pycrdt documents
     from bytes and touches no room's."""
     return await asyncio.to_thread(function, *args)
-
-
-# How many times a restore is prepared off the event loop while people keep typing.
-RESTORE_TRIES = 3
 
 
 def _prepare_restore(
