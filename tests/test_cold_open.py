@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 
+from jupyter_collab.collaboration.fullstate import FullState
 from jupyter_collab.documents.filesync import _read_text, _stock_file_reader
 from jupyter_collab.documents.textupdate import text_update
 
@@ -93,3 +94,32 @@ async def test_a_shouting_contents_manager_is_asked_for_the_file(jp_root_dir, co
     (jp_root_dir / "quiet.txt").write_text("hello there\n")
     client = await connect("quiet.txt")
     assert client.content() == "HELLO THERE\n"
+
+
+async def test_joiners_of_a_loaded_room_share_one_encoding_per_version_of_the_document(
+    jp_root_dir, connect, rooms, open_session, monkeypatch
+):
+    """The second and later openers are sent the whole state encoded once per version of the
+    document (the load's own bytes until the first change), never once per joiner."""
+    text = "".join(f"line {i} of a document several people open\n" for i in range(3000))
+    (jp_root_dir / "shared.txt").write_text(text)
+    encodings: list[str] = []
+    state = FullState.state
+
+    def counted(self: FullState) -> bytes:
+        if not self.cached:
+            encodings.append("encoded")
+        return state(self)
+
+    monkeypatch.setattr(FullState, "state", counted)
+    first = await connect("shared.txt")
+    assert encodings == []  # the load's update, written once, is the first reply
+    joiners = [await connect("shared.txt") for _ in range(3)]
+    assert [j.content() for j in joiners] == [text] * 3
+    assert encodings == []  # ... and every later joiner's
+    first.jdoc._ysource.insert(0, "changed\n")
+    await eventually(lambda: all(j.content() == "changed\n" + text for j in joiners),
+                     what="the change reaching everyone")
+    later = [await connect("shared.txt") for _ in range(3)]
+    assert [j.content() for j in later] == ["changed\n" + text] * 3
+    assert encodings == ["encoded"]  # once for the new version, shared by the three
