@@ -6,14 +6,15 @@ follow (the load's entry in the history log, the merge base, compressed, the ver
 file as first opened, the file's fingerprint, a notebook's signature). On a busy machine the
 bookkeeping, started at once on other threads, competed for the same cores as the reply: for
 a 4 MiB text it is more CPU than the reply itself. :class:`FirstReply` is the point the
-bookkeeping waits for: the first sync reply handed to the kernel.
+bookkeeping waits for: a moment (``FIRST_REPLY_GRACE``) after the first sync reply was handed
+to the kernel, while the client takes the document in, or at once when someone edits.
 
 It never trades durability for speed. Nothing a client sent is acknowledged before it is
 durable (the journal releases an update only once it is logged, and the load's log entry and
 its merge base are written first, in that order); whoever needs the history written now (a
-save, a version point, a restore, a group's load, the room closing) opens the gate rather
-than waiting behind it; and a room nobody joins (opened for a restore, or by a session
-request whose client never connects) opens it after ``fallback`` seconds.
+save, a version point, a restore, a group's load, the room closing, an edit after the reply)
+opens the gate rather than waiting behind it; and a room nobody joins (opened for a restore,
+or by a session request whose client never connects) opens it after ``fallback`` seconds.
 """
 
 from __future__ import annotations
