@@ -61,6 +61,10 @@ NB_CELLS = 1000
 NB_BYTES = 3_000_000
 TEXT_BYTES = 4 * 2**20
 REOPEN_WAIT = 8.0  # s: a room dropped 1 s after its last client left, then saved and compacted
+# s: ours starts a fresh open's bookkeeping up to 1 s after the first reply
+# (collaboration/firstreply.py FIRST_REPLY_GRACE): a server quiet right after an open is not
+# done with it yet, so every settle waits this long first.
+BOOKKEEPING_GRACE = 1.5
 
 
 def log(msg: str) -> None:
@@ -125,10 +129,13 @@ class Instruments:
         return None
 
 
-async def _settled(server: ServerProcess, quiet: float = 0.5, limit: float = 30.0) -> None:
+async def _settled(server: ServerProcess, quiet: float = 0.5, limit: float = 30.0,
+                   grace: bool = True) -> None:
     """Wait until the server has used almost no CPU (< 4 %: its timers, a poll of the open
     files) for ``quiet`` seconds, i.e. the background work of the previous open is done, so
-    that it is not charged to the next one."""
+    that it is not charged to the next one (after ``BOOKKEEPING_GRACE``: see there)."""
+    if grace:
+        await asyncio.sleep(BOOKKEEPING_GRACE)
     deadline = time.monotonic() + limit
     samples = [(time.monotonic(), server.cpu_seconds())]
     while time.monotonic() < deadline:
@@ -273,7 +280,12 @@ def side_by_side(targets: list[Target], kind: str, args: argparse.Namespace, tmp
             for i in range(args.cold):
                 turn = servers[i % len(servers):] + servers[:i % len(servers)]
                 for server in turn:
-                    await _settled(server)
+                    # every server idle, not only the next one: a target's background work
+                    # (ours' starts up to a second after its reply) must not fall into the
+                    # next target's open
+                    await asyncio.sleep(BOOKKEEPING_GRACE)
+                    for each in servers:
+                        await _settled(each, grace=False)
                     loads.append(os.getloadavg()[0])
                     (res,) = await _opens(server, kind, [f"cold-{i}.{ext}"], expected, True,
                                           120)

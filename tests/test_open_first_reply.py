@@ -168,3 +168,47 @@ async def test_a_session_request_loads_the_room_and_one_nobody_joins_writes_its_
     assert client.content() == "nobody came\n"
     origins, _, kinds = await _history(rooms, room_id, session["fileId"])
     assert origins.count("load") == 1 and kinds == ["opened"]  # resumed, not loaded again
+
+
+async def test_the_history_waits_a_moment_after_the_reply_and_an_edit_cuts_it_short(
+    jp_root_dir, jp_ws_fetch, open_session, connect, rooms, monkeypatch
+):
+    """After the first reply the bookkeeping leaves the client the CPU while it takes the
+    document in (``FIRST_REPLY_GRACE``), unless someone edits: the edit is not held back for
+    it, and is logged after the load and its base, as always."""
+    monkeypatch.setattr(firstreply, "FIRST_REPLY_WAIT", 3600)
+    monkeypatch.setattr(firstreply, "FIRST_REPLY_GRACE", 3600)  # only an edit cuts it short
+    (jp_root_dir / "grace.txt").write_text(TEXT)
+    room_id, first = await _joined(jp_ws_fetch, open_session, "grace.txt")
+    room = rooms.rooms[room_id]
+    first.ask()
+    await asyncio.wait_for(first.step2.wait(), 60)
+    assert first.text() == TEXT
+    second = await connect("grace.txt")  # (the shared reply: no second bookkeeping)
+    assert second.content() == TEXT
+    assert await _history(rooms, room_id, room.file_id) == ([], False, [])
+    second.jdoc._ysource.insert(0, "typed at once\n")
+    await eventually(lambda: first.text() == "typed at once\n" + TEXT,
+                     what="the edit reached the first client without waiting for the grace")
+    await eventually(
+        lambda: _history_is(rooms, room_id, room.file_id, (["load", "client"], True, ["opened"])),
+        what="the load, its base, then the edit logged",
+    )
+    first.close()
+
+
+async def test_a_room_nobody_edits_writes_its_history_after_the_grace(
+    jp_root_dir, jp_ws_fetch, open_session, rooms, monkeypatch
+):
+    monkeypatch.setattr(firstreply, "FIRST_REPLY_WAIT", 3600)
+    monkeypatch.setattr(firstreply, "FIRST_REPLY_GRACE", 0.3)
+    (jp_root_dir / "quiet.txt").write_text(TEXT)
+    room_id, client = await _joined(jp_ws_fetch, open_session, "quiet.txt")
+    client.ask()
+    await asyncio.wait_for(client.step2.wait(), 60)
+    await eventually(
+        lambda: _history_is(rooms, rooms.rooms[room_id].room_id,
+                            rooms.rooms[room_id].file_id, (["load"], True, ["opened"])),
+        what="the load logged, its base recorded and its version made after the grace",
+    )
+    client.close()

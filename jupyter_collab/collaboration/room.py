@@ -260,6 +260,8 @@ class Room:
         if not content and origin.kind is OriginKind.CLIENT:
             # a client's bookkeeping (its dirty flag): logged, but nobody's edit
             origin = Origin(OriginKind.CLIENT, None, origin.connection)
+        elif not self.first_reply.is_open:
+            self.first_reply.edited()  # (someone's edit: a fresh open's history goes ahead)
         if origin.kind is OriginKind.LOAD:
             # Nobody has joined before the load ends, and whoever joins after it gets the
             # document in their sync reply: sending the load again would double a large

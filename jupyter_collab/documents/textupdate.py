@@ -40,6 +40,14 @@ def text_update(client_id: int, root: str, text: str) -> bytes | None:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         return None
+    return utf8_text_update(client_id, root, data)
+
+
+def utf8_text_update(client_id: int, root: str, data: bytes) -> bytes | None:
+    """:func:`text_update` for a text already in UTF-8 (``data``, which the caller has
+    checked is valid UTF-8): a file's bytes as read, never decoded and encoded again."""
+    if not data:
+        return None
     head = (
         b"\x01\x01" + write_var_uint(client_id) + b"\x00" + _STRING_ITEM_OF_ROOT
         + _var_string(root.encode("utf-8")) + write_var_uint(len(data))
