@@ -244,7 +244,7 @@ describe('the open-time cost of markers and badges on many cells (issue 8)', () 
     changed.emit();
     await frames();
     expect(highlighted(views[3])).toBe(0);
-  });
+  }, 60000);
 
   it('badges: cells without threads are not touched when the cells change', async () => {
     const cellsSpec = Array.from({ length: 30 }, (_, i) => ({ id: `c${i}`, source: `x = ${i}` }));
@@ -275,5 +275,5 @@ describe('the open-time cost of markers and badges on many cells (issue 8)', () 
     await frames();
     expect(notebook.widgets[5].hasClass('jp-collab-mod-commented')).toBe(false);
     expect(notebook.node.querySelectorAll('.jp-collab-CommentBadge').length).toBe(0);
-  });
+  }, 60000);
 });

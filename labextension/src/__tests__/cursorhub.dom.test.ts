@@ -138,5 +138,5 @@ describe('remoteCursors in 60 editors of one document (real CodeMirror)', () => 
     // typing elsewhere by Bob in the same cell keeps the caret; a destroyed editor stops listening
     views[40].destroy();
     expect(CursorHub.of(awareness).size).toBe(count - 1);
-  });
+  }, 60000);
 });
