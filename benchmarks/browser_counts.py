@@ -589,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
             out["collab_calls"] = sorted(
                 ([fn["count"], fn["name"] or "?", key] for key, fn in r["coverage"].items()
                  if "/jupyter-collab/" in fn["url"]), reverse=True)[:60]
+            out["top_calls"] = sorted(
+                ([fn["count"], fn["name"] or "?", key] for key, fn in r["coverage"].items()),
+                reverse=True)[:40]
         if "others" in out:
             out["others"] = [_slim(o) for o in out["others"]]
         return out
