@@ -452,7 +452,8 @@ def other_page_report(doc: str, per_target: dict[str, Any], names: list[str],
              "| counter | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for k in sorted(rows):
         vals = [rows[k].get(n, 0) for n in names]
-        if not show_all and len({round(float(v), 1) for v in vals}) <= 1:
+        # (one target: list what A did at all; several: what differs)
+        if not show_all and len(names) > 1 and len({round(float(v), 1) for v in vals}) <= 1:
             continue
         lines.append(f"| {k} | " + " | ".join(
             f"{v:.3f}" if isinstance(v, float) and v != int(v) else f"{int(v)}"
