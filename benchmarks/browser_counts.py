@@ -281,29 +281,83 @@ def coverage_counts(cdp: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def open_counted(page: Any, spec: dict[str, Any], coverage: bool) -> dict[str, Any]:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Performance.enable")
-    if coverage:
-        cdp.send("Profiler.enable")
-        cdp.send("Profiler.startPreciseCoverage", {"callCount": True, "detailed": False})
-        coverage_counts(cdp)  # reset: only the open is counted
-    m0 = metrics(cdp)
+SNAP_JS = "() => window.__counts ? JSON.parse(JSON.stringify(window.__counts.counts)) : {}"
+
+
+class _Watched:
+    """A page whose work is counted (and, with ``--profile``, sampled) over one open."""
+
+    def __init__(self, page: Any, coverage: bool, profile: bool) -> None:
+        self.page, self.coverage, self.profile = page, coverage, profile
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("Performance.enable")
+        if coverage or profile:
+            self.cdp.send("Profiler.enable")
+        if coverage:
+            self.cdp.send("Profiler.startPreciseCoverage", {"callCount": True, "detailed": False})
+            coverage_counts(self.cdp)  # reset: only the open is counted
+        if profile:
+            self.cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+            self.cdp.send("Profiler.start")
+        self.m0 = metrics(self.cdp)
+
+    def finish(self, out: dict[str, Any], profile_path: Path | None) -> dict[str, Any]:
+        m1 = metrics(self.cdp)
+        out["chromium"] = {k: round(m1.get(k, 0) - self.m0.get(k, 0), 3) for k in METRIC_KEYS}
+        if self.profile and profile_path is not None:
+            prof = self.cdp.send("Profiler.stop")["profile"]
+            profile_path.parent.mkdir(parents=True, exist_ok=True)
+            profile_path.write_text(json.dumps(prof))
+            out["profile"] = str(profile_path)
+            out["profile_top"] = profile_top(prof, 15)
+        if self.coverage:
+            out["coverage"] = coverage_counts(self.cdp)
+            self.cdp.send("Profiler.stopPreciseCoverage")
+        self.cdp.detach()
+        return out
+
+
+def profile_top(prof: dict[str, Any], top: int) -> list[tuple[float, str]]:
+    """Self time (ms) per function of a CDP CPU profile, the largest first."""
+    nodes = {n["id"]: n for n in prof["nodes"]}
+    self_us: dict[int, float] = {}
+    deltas = prof.get("timeDeltas", [])
+    for i, sid in enumerate(prof.get("samples", [])):
+        dt = deltas[i + 1] if i + 1 < len(deltas) else 0
+        self_us[sid] = self_us.get(sid, 0) + dt
+    per: dict[str, float] = {}
+    for nid, us in self_us.items():
+        cf = nodes[nid]["callFrame"]
+        url = cf["url"].split("?")[0].rsplit("/", 1)[-1]
+        name = cf["functionName"] or "(anonymous)"
+        key = f"{name} [{url}:{cf['lineNumber']}:{cf['columnNumber']}]"
+        per[key] = per.get(key, 0) + us / 1000
+    return sorted(((round(v, 1), k) for k, v in per.items()), reverse=True)[:top]
+
+
+def open_counted(page: Any, spec: dict[str, Any], coverage: bool,
+                 others: list[Any] = (), profile_dir: Path | None = None,
+                 label: str = "") -> dict[str, Any]:
+    """Open the document in ``page``; count there, and in ``others`` (pages already in the
+    room: the first opener while the second opens) over the same interval."""
+    profile = profile_dir is not None
+    me = _Watched(page, coverage, profile)
+    watched_others = [(o, _Watched(o, coverage, profile), o.evaluate(SNAP_JS)) for o in others]
     page.evaluate(HELPERS_JS)
     res = page.evaluate(OPEN_COUNT_JS, spec)
-    m1 = metrics(cdp)
     out = {
         "shown_ms": res["shown"]["t"], "done_ms": res["done"]["t"],
         "shown": diff(res["shown"]["counts"], res["before"]),
         "done": diff(res["done"]["counts"], res["before"]),
         "local_shown": res["shown"]["local"], "local_done": res["done"]["local"],
-        "chromium": {k: round(m1.get(k, 0) - m0.get(k, 0), 3) for k in METRIC_KEYS},
         "rendered_cells": res.get("rendered_cells"),
     }
-    if coverage:
-        out["coverage"] = coverage_counts(cdp)
-        cdp.send("Profiler.stopPreciseCoverage")
-    cdp.detach()
+    me.finish(out, profile_dir / f"{label}.cpuprofile" if profile else None)
+    out["others"] = []
+    for i, (o, w, before) in enumerate(watched_others):
+        other = {"done": diff(o.evaluate(SNAP_JS), before)}
+        w.finish(other, profile_dir / f"{label}-other{i}.cpuprofile" if profile else None)
+        out["others"].append(other)
     return out
 
 
@@ -321,8 +375,10 @@ def run_target(browser: Any, target: Any, doc: Any, path: str, args: argparse.Na
         spec = {**doc.spec, "path": path, "timeout": args.timeout * 1000,
                 "settle": args.settle * 1000, "renderTimeout": args.render_timeout * 1000}
         out = {}
-        for role, page in (("first", pages[0]), ("second", pages[1])):
-            out[role] = open_counted(page, spec, args.coverage)
+        profile_dir = Path(args.profile) if args.profile else None
+        for role, page, others in (("first", pages[0], []), ("second", pages[1], [pages[0]])):
+            out[role] = open_counted(page, spec, args.coverage, others, profile_dir,
+                                     f"{target.name}-{doc.kind}-{role}")
             log(f"  {target.name:5} {doc.kind:8} {role}: shown {out[role]['shown_ms']:.0f} ms, "
                 f"done {out[role]['done_ms']:.0f} ms, rendered cells {out[role]['rendered_cells']}")
         return out
@@ -369,6 +425,42 @@ def report(results: dict[str, Any], names: list[str], show_all: bool, phase: str
                 lines.append(f"| {k} | " + " | ".join(
                     f"{v:.3f}" if isinstance(v, float) and v != int(v) else f"{int(v)}"
                     for v in vals) + " |")
+        if phase == "done":
+            lines.append(other_page_report(doc, per_target, names, show_all))
+    return "\n".join(lines)
+
+
+def other_page_report(doc: str, per_target: dict[str, Any], names: list[str],
+                      show_all: bool) -> str:
+    """The page already in the room (the first opener, A), from B's open until B is done."""
+    rows: dict[str, dict[str, Any]] = {}
+    tops: list[str] = []
+    for name in names:
+        others = per_target.get(name, {}).get("second", {}).get("others") or []
+        if not others:
+            continue
+        o = others[0]
+        for k, v in o["done"].items():
+            rows.setdefault(k, {})[name] = v
+        for k, v in o["chromium"].items():
+            rows.setdefault("chromium." + k, {})[name] = v
+        for ms, fn in o.get("profile_top", []):
+            tops.append(f"| {name} | {ms} | {fn} |")
+    if not rows:
+        return ""
+    lines = [f"\n### {doc}, the first opener's page (A) while the second opens, until done\n",
+             "| counter | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for k in sorted(rows):
+        vals = [rows[k].get(n, 0) for n in names]
+        # (one target: list what A did at all; several: what differs)
+        if not show_all and len(names) > 1 and len({round(float(v), 1) for v in vals}) <= 1:
+            continue
+        lines.append(f"| {k} | " + " | ".join(
+            f"{v:.3f}" if isinstance(v, float) and v != int(v) else f"{int(v)}"
+            for v in vals) + " |")
+    if tops:
+        lines += ["\nPage A, CPU profile self time (ms):\n", "| target | ms | function |",
+                  "|---|---|---|", *tops]
     return "\n".join(lines)
 
 
@@ -376,8 +468,12 @@ def coverage_report(results: dict[str, Any], names: list[str], sources: dict[str
                     top: int) -> str:
     lines = []
     for doc, per_target in results.items():
-        for role in ("first", "second"):
-            cov = {n: per_target.get(n, {}).get(role, {}).get("coverage") for n in names}
+        for role in ("first", "second", "second-A"):
+            if role == "second-A":
+                cov = {n: ((per_target.get(n, {}).get("second", {}).get("others") or [{}])[0]
+                           .get("coverage")) for n in names}
+            else:
+                cov = {n: per_target.get(n, {}).get(role, {}).get("coverage") for n in names}
             if not cov.get("plain") or not any(cov.get(n) for n in names if n != "plain"):
                 continue
             for other in names:
@@ -415,6 +511,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds to wait for every cell to be rendered (then counted as is)")
     p.add_argument("--coverage", action="store_true",
                    help="also count every function's calls (CDP precise coverage)")
+    p.add_argument("--profile", default="",
+                   help="folder: write a CDP CPU profile of each page (the opener, and the "
+                        "page already in the room) per open, and list their top functions")
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--all", action="store_true", help="list counters that do not differ too")
     p.add_argument("--ports", default="")
@@ -459,9 +558,13 @@ def main(argv: list[str] | None = None) -> int:
                     for per in results.values():
                         for r in per.values():
                             for role in ("first", "second"):
-                                for fn in r.get(role, {}).get("coverage", {}).values():
-                                    if fn["url"] not in sources:
-                                        sources[fn["url"]] = fetch_source(fn["url"])
+                                rr = r.get(role, {})
+                                covs = [rr.get("coverage", {})] + [
+                                    o.get("coverage", {}) for o in rr.get("others", [])]
+                                for cov in covs:
+                                    for fn in cov.values():
+                                        if fn["url"] not in sources:
+                                            sources[fn["url"]] = fetch_source(fn["url"])
                 browser.close()
         finally:
             for t in targets:
@@ -469,10 +572,32 @@ def main(argv: list[str] | None = None) -> int:
     text = "".join(report(results, names, args.all, phase) for phase in ("shown", "done"))
     if args.coverage:
         text += "\n" + coverage_report(results, names, sources, args.top)
+    if args.profile:
+        for doc, per in results.items():
+            for n, r in per.items():
+                for role in ("first", "second"):
+                    top = r.get(role, {}).get("profile_top")
+                    if top:
+                        text += f"\n\n{doc} {n} {role} opener, CPU profile self time (ms):\n"
+                        text += "\n".join(f"  {ms:8.1f}  {fn}" for ms, fn in top)
     print(text)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    slim = {doc: {n: {role: {k: v for k, v in r.get(role, {}).items() if k != "coverage"}
+    def _slim(r: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in r.items() if k != "coverage"}
+        if r.get("coverage"):
+            # the calls of our own extension's functions (jupyter-collab's chunks), kept
+            out["collab_calls"] = sorted(
+                ([fn["count"], fn["name"] or "?", key] for key, fn in r["coverage"].items()
+                 if "/jupyter-collab/" in fn["url"]), reverse=True)[:60]
+            out["top_calls"] = sorted(
+                ([fn["count"], fn["name"] or "?", key] for key, fn in r["coverage"].items()),
+                reverse=True)[:40]
+        if "others" in out:
+            out["others"] = [_slim(o) for o in out["others"]]
+        return out
+
+    slim = {doc: {n: {role: _slim(r.get(role, {}))
                           for role in ("first", "second")} if "error" not in r else r
                   for n, r in per.items()} for doc, per in results.items()}
     out.write_text(json.dumps({"args": vars(args), "results": slim, "report": text},

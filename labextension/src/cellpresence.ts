@@ -108,6 +108,9 @@ export class CellPresence implements IDisposable {
    * opened).
    */
   private _apply(marks: Map<string, ICellMark[]>): void {
+    if (marks.size === 0 && this._marked.size === 0) {
+      return;
+    }
     const marked = new Set<Cell>();
     for (const cell of this._notebook.widgets) {
       const people = marks.get(cell.model.id) ?? [];

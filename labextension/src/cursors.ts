@@ -272,6 +272,171 @@ export function cursorSignature(ytext: Y.Text, state: any, clientId: number): st
   return `${JSON.stringify(state.cursors)}|${userName(state.user, key)}|${userColor(state.user, key)}`;
 }
 
+/**
+ * Which text a relative position (JSON) is in, as a key that `textKey`
+ * gives the text too: the id of a nested type (a notebook cell's source),
+ * `root` for a root type, or, for a position naming only an item (what
+ * Yjs writes for a position inside a text), the key of the text that item
+ * is in. `undefined`: this copy cannot tell (the item has not arrived, or
+ * the position is not one), so the position may be anywhere.
+ */
+export function positionTextKey(doc: Y.Doc | null, relative: any): string | null | undefined {
+  if (!relative || typeof relative !== 'object') {
+    return null;
+  }
+  const type = relative.type;
+  if (type && typeof type === 'object') {
+    return `${type.client}:${type.clock}`;
+  }
+  if (typeof relative.tname === 'string') {
+    return 'root';
+  }
+  if (!doc) {
+    return undefined;
+  }
+  try {
+    const abs = Y.createAbsolutePositionFromRelativePosition(
+      Y.createRelativePositionFromJSON(relative),
+      doc
+    );
+    return abs ? textKey(abs.type as Y.AbstractType<any>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The key of a text (see positionTextKey). */
+export function textKey(ytext: Y.AbstractType<any>): string {
+  const item = ytext._item;
+  return item ? `${item.id.client}:${item.id.clock}` : 'root';
+}
+
+/** The keys of the texts a client's cursors are in; `null`: possibly any. */
+function cursorTextKeys(doc: Y.Doc | null, state: any): Set<string> | null {
+  const keys = new Set<string>();
+  if (!state || !Array.isArray(state.cursors)) {
+    return keys;
+  }
+  for (const c of state.cursors as ICursor[]) {
+    for (const rel of [c?.head, c?.anchor]) {
+      const key = positionTextKey(doc, rel);
+      if (key === undefined) {
+        return null;
+      }
+      if (key !== null) {
+        keys.add(key);
+      }
+    }
+  }
+  return keys;
+}
+
+type CursorListener = (ids: number[]) => void;
+
+/**
+ * One awareness listener for all the editors of a document. A notebook has
+ * one editor per cell; with a listener each, every awareness change (a
+ * person joining, moving, typing) ran in all of them, a thousand times per
+ * change in a 1,000-cell notebook, which the page already in the room paid
+ * while a second person opened it. Here each change is sorted once: every
+ * editor hears only of the clients whose cursors are, or were, in its text.
+ */
+export class CursorHub {
+  /** The hub of an awareness (made on first use, dropped with its last editor). */
+  static of(awareness: IAwarenessLike): CursorHub {
+    let hub = Private.hubs.get(awareness);
+    if (!hub) {
+      hub = new CursorHub(awareness);
+      Private.hubs.set(awareness, hub);
+    }
+    return hub;
+  }
+
+  constructor(awareness: IAwarenessLike) {
+    this._awareness = awareness;
+  }
+
+  /** Hear of the clients whose cursors are or were in `ytext`; returns the unsubscribe. */
+  subscribe(ytext: Y.Text, listener: CursorListener): () => void {
+    const key = textKey(ytext);
+    this._doc = ytext.doc ?? this._doc;
+    let set = this._byText.get(key);
+    if (!set) {
+      set = new Set();
+      this._byText.set(key, set);
+    }
+    set.add(listener);
+    if (this._count++ === 0) {
+      this._awareness.on('change', this._onChange);
+    }
+    return () => {
+      const s = this._byText.get(key);
+      if (!s || !s.delete(listener)) {
+        return;
+      }
+      if (s.size === 0) {
+        this._byText.delete(key);
+      }
+      if (--this._count === 0) {
+        try {
+          this._awareness.off('change', this._onChange);
+        } catch {
+          // awareness destroyed
+        }
+        this._last.clear();
+        Private.hubs.delete(this._awareness);
+      }
+    };
+  }
+
+  /** How many editors listen (for tests). */
+  get size(): number {
+    return this._count;
+  }
+
+  private _onChange = (change: IChange): void => {
+    const states = this._awareness.getStates();
+    const me = this._awareness.clientID;
+    const perListener = new Map<CursorListener, number[]>();
+    const tell = (listener: CursorListener, id: number) => {
+      const ids = perListener.get(listener);
+      if (ids) {
+        ids.push(id);
+      } else {
+        perListener.set(listener, [id]);
+      }
+    };
+    for (const id of change.added.concat(change.updated, change.removed)) {
+      if (id === me) {
+        continue;
+      }
+      const now = states.has(id) ? cursorTextKeys(this._doc, states.get(id)) : new Set<string>();
+      const before = this._last.get(id);
+      if (now && now.size) {
+        this._last.set(id, now);
+      } else if (now) {
+        this._last.delete(id);
+      } else {
+        this._last.set(id, null);
+      }
+      if (now === null || before === null) {
+        this._byText.forEach(set => set.forEach(l => tell(l, id)));
+        continue;
+      }
+      const keys = new Set([...now, ...(before ?? [])]);
+      keys.forEach(key => this._byText.get(key)?.forEach(l => tell(l, id)));
+    }
+    perListener.forEach((ids, listener) => listener(ids));
+  };
+
+  private _awareness: IAwarenessLike;
+  private _doc: Y.Doc | null = null;
+  private _byText = new Map<string, Set<CursorListener>>();
+  /** Per client, the texts its cursors were in at its last change (null: unknown). */
+  private _last = new Map<number, Set<string> | null>();
+  private _count = 0;
+}
+
 /** Our cursors in relative positions. */
 export function encodeCursors(
   ytext: Y.Text,
@@ -391,10 +556,11 @@ export function remoteCursors(options: {
       private _refreshQueued = false;
       /** What `_build` drew last, per client (see cursorSignature). */
       private _drawn = new Map<number, string>();
+      private _unsubscribe: () => void;
 
       constructor(view: EditorView) {
         this._view = view;
-        awareness.on('change', this._onChange);
+        this._unsubscribe = CursorHub.of(awareness).subscribe(ytext, this._onChange);
         ytext.observe(this._onText);
         liveEditors.add(this._refreshSoon);
         this.decorations = this._build(view);
@@ -420,7 +586,7 @@ export function remoteCursors(options: {
       }
 
       destroy(): void {
-        awareness.off('change', this._onChange);
+        this._unsubscribe();
         ytext.unobserve(this._onText);
         liveEditors.delete(this._refreshSoon);
         if (this._timer !== null) {
@@ -497,14 +663,15 @@ export function remoteCursors(options: {
       }
 
       /**
-       * Someone's awareness changed: redraw only when what shows here changed
-       * (a notebook has one editor per cell, each hearing every change; each
-       * redraw is a dispatch, and CodeMirror measures the editor after it).
+       * The awareness of clients whose cursors are or were in this text
+       * changed (CursorHub sorts each change for all the editors): redraw
+       * only when what shows here changed (each redraw is a dispatch, and
+       * CodeMirror measures the editor after it).
        */
-      private _onChange = (change: IChange): void => {
+      private _onChange = (ids: number[]): void => {
         const states = awareness.getStates();
         const moved: number[] = [];
-        for (const id of change.added.concat(change.updated, change.removed)) {
+        for (const id of ids) {
           if (id === awareness.clientID) {
             continue;
           }
@@ -630,6 +797,9 @@ export function remoteCursors(options: {
 }
 
 namespace Private {
+  /** The cursor hub of each awareness. */
+  export const hubs = new WeakMap<IAwarenessLike, CursorHub>();
+
   export const theme = EditorView.baseTheme({
     '.jp-collab-RemoteSelection': {
       backgroundColor:

@@ -192,3 +192,88 @@ describe('commentMarkers (DOM, real CodeMirror bound to Yjs)', () => {
     expect(view.dom.querySelector('.jp-collab-CommentGutter')).toBeNull();
   });
 });
+
+describe('the open-time cost of markers and badges on many cells (issue 8)', () => {
+  it('many editors of one source: one connection to its signal, each editor still redraws, a destroyed one stops', async () => {
+    const ydoc = new Y.Doc();
+    const cells = ydoc.getArray<Y.Text>('cells');
+    for (let i = 0; i < 40; i++) {
+      cells.push([new Y.Text(`cell ${i} important`)]);
+    }
+    const texts = cells.toArray();
+    const anchors = new Map<Y.Text, string>();
+    const changed = new Signal<object, void>({});
+    let connects = 0;
+    const connect = changed.connect.bind(changed);
+    changed.connect = ((slot: any, thisArg?: any) => {
+      connects++;
+      return connect(slot, thisArg);
+    }) as any;
+    const source: IMarkerSource = {
+      changed,
+      rangesOf: (t: Y.Text) => {
+        if (!anchors.has(t)) {
+          return [];
+        }
+        const i = t.toString().indexOf('important');
+        return [{ from: i, to: i + 'important'.length, threads: [anchors.get(t)!] }];
+      },
+      open: () => undefined,
+      describe: threads => `${threads.length}`
+    };
+    const views = texts.map(ytext => {
+      const parent = document.createElement('div');
+      document.body.appendChild(parent);
+      const view = new EditorView({
+        state: EditorState.create({ doc: ytext.toString(), extensions: [ybinding({ ytext }), commentMarkers(ytext, source, false)] }),
+        parent
+      });
+      disposables.push({ dispose: () => view.destroy() });
+      return view;
+    });
+    // (on main: one connection per editor, each a search of all the others)
+    expect(connects).toBe(1);
+    const highlighted = (v: EditorView) => v.dom.querySelectorAll('.jp-collab-CommentRange').length;
+    anchors.set(texts[3], 't3');
+    anchors.set(texts[30], 't30');
+    changed.emit();
+    await frames();
+    expect(views.map(highlighted)).toEqual(views.map((_, i) => (i === 3 || i === 30 ? 1 : 0)));
+    views[30].destroy();
+    anchors.delete(texts[3]);
+    changed.emit();
+    await frames();
+    expect(highlighted(views[3])).toBe(0);
+  }, 60000);
+
+  it('badges: cells without threads are not touched when the cells change', async () => {
+    const cellsSpec = Array.from({ length: 30 }, (_, i) => ({ id: `c${i}`, source: `x = ${i}` }));
+    const { notebook } = realNotebook(cellsSpec);
+    let threads = new Map<string, ICellThreads>();
+    const changed = new Signal<object, void>({});
+    const badges = new CellCommentBadges({ notebook, threadsOf: () => threads, open: () => undefined, trans, changed });
+    disposables.push(notebook, badges);
+    await frames();
+    let touched = 0;
+    for (const cell of notebook.widgets) {
+      const remove = cell.removeClass.bind(cell);
+      cell.removeClass = (name: string) => {
+        touched += name === 'jp-collab-mod-commented' ? 1 : 0;
+        remove(name);
+      };
+    }
+    notebook.model!.sharedModel.insertCell(30, { cell_type: 'code', id: 'c30', source: '' } as any);
+    await frames();
+    // (on main: a query and a class removal on every cell, each time)
+    expect(touched).toBe(0);
+    threads = new Map([['c5', { count: 1, first: 't1', label: 'one' }]]);
+    changed.emit();
+    await frames();
+    expect(notebook.widgets[5].hasClass('jp-collab-mod-commented')).toBe(true);
+    threads = new Map();
+    changed.emit();
+    await frames();
+    expect(notebook.widgets[5].hasClass('jp-collab-mod-commented')).toBe(false);
+    expect(notebook.node.querySelectorAll('.jp-collab-CommentBadge').length).toBe(0);
+  }, 60000);
+});

@@ -74,6 +74,33 @@ export function mayRedraw(
 
 const refresh = StateEffect.define<null>();
 
+/** The listeners of each shared signal (see `listenShared`). */
+const sharedListeners = new WeakMap<ISignal<any, void>, Set<() => void>>();
+
+/**
+ * Listen to a signal that many editors share, through one connection.
+ *
+ * A Lumino signal looks for a duplicate among its sender's connections on
+ * each `connect` (and `disconnect`): one connection per cell editor of a
+ * notebook made opening 1,000 cells cost half a million comparisons (issue
+ * 8, counted with `benchmarks/browser_counts.py --coverage`). Returns the
+ * way to stop listening.
+ */
+export function listenShared(signal: ISignal<any, void>, listener: () => void): () => void {
+  let listeners = sharedListeners.get(signal);
+  if (!listeners) {
+    const set = new Set<() => void>();
+    listeners = set;
+    sharedListeners.set(signal, set);
+    signal.connect(() => set.forEach(l => l()));
+  }
+  listeners.add(listener);
+  const set = listeners;
+  return () => {
+    set.delete(listener);
+  };
+}
+
 class ThreadMarker extends GutterMarker {
   constructor(
     readonly threads: string[],
@@ -185,11 +212,12 @@ export function commentMarkers(
       constructor(view: EditorView) {
         this.view = view;
         this.built = build(view);
-        source.changed.connect(this.schedule, this);
+        this.stopListening = listenShared(source.changed, this.schedule);
         ytext.observe(this.onText);
       }
+      stopListening: () => void;
       onText = () => this.schedule();
-      schedule(): void {
+      schedule = (): void => {
         // Never dispatch inside an update: after it, once per frame; and
         // only when it can change what shows.
         if (this.pending || !mayRedraw(this.built.ranges, source, ytext)) {
@@ -203,7 +231,7 @@ export function commentMarkers(
             // the view is gone
           }
         });
-      }
+      };
       update(update: ViewUpdate): void {
         if (
           update.docChanged ||
@@ -213,7 +241,7 @@ export function commentMarkers(
         }
       }
       destroy(): void {
-        source.changed.disconnect(this.schedule, this);
+        this.stopListening();
         ytext.unobserve(this.onText);
         if (this.pending) {
           cancelAnimationFrame(this.pending);
@@ -308,14 +336,25 @@ export class CellCommentBadges implements IDisposable {
       return;
     }
     const threads = this._threadsOf();
+    // Only the cells with a badge, before or now, are touched: this runs
+    // when the cells change (all 1,000 arrive at a notebook's open) and a
+    // query and a class write per cell each time was work for nothing.
+    if (threads.size === 0 && this._badged.size === 0) {
+      return;
+    }
+    const badged = new Set<Notebook['widgets'][number]>();
     for (const cell of this._notebook.widgets) {
       const info = threads.get(cell.model.id);
+      if ((!info || !info.count) && !this._badged.has(cell)) {
+        continue;
+      }
       let badge = cell.node.querySelector(`:scope > .${BADGE}`) as HTMLButtonElement | null;
       if (!info || !info.count) {
         badge?.remove();
         cell.removeClass('jp-collab-mod-commented');
         continue;
       }
+      badged.add(cell);
       if (!badge) {
         badge = document.createElement('button');
         badge.type = 'button';
@@ -337,6 +376,7 @@ export class CellCommentBadges implements IDisposable {
       badge.setAttribute('aria-label', info.label);
       cell.addClass('jp-collab-mod-commented');
     }
+    this._badged = badged;
     void this._trans;
   }
 
@@ -347,6 +387,8 @@ export class CellCommentBadges implements IDisposable {
   private _changed: ISignal<any, void>;
   private _pending = false;
   private _isDisposed = false;
+  /** The cells that carry a badge (see _render). */
+  private _badged = new Set<Notebook['widgets'][number]>();
 }
 
 const BADGE = 'jp-collab-CommentBadge';
