@@ -52,6 +52,7 @@ import {
   setLabelOptions
 } from './cursors';
 import { KernelGate, guardKernelCommands } from './kernelguard';
+import { openTarget, watchOpens } from './earlyopen';
 import { LoadingOverlay, describeLoading } from './loading';
 import { FollowController } from './follow';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
@@ -268,6 +269,23 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       drive.contentProviderRegistry.register(CONTENT_PROVIDER_ID, provider);
       notebookFactory.contentProviderId = CONTENT_PROVIDER_ID;
       editorFactory.contentProviderId = CONTENT_PROVIDER_ID;
+      // Ask for a document's session with `docmanager:open`'s first request,
+      // not after it (see earlyopen.ts).
+      watchOpens(app.commands, (path, factory) => {
+        const normalized = contents.normalize(path);
+        if (contents.driveName(normalized)) {
+          return; // another drive
+        }
+        const target = openTarget(
+          app.docRegistry,
+          normalized,
+          factory,
+          CONTENT_PROVIDER_ID
+        );
+        if (target) {
+          provider.prefetchSession(target.path, target.format, target.type);
+        }
+      });
     } else {
       console.warn(
         'jupyter-collab: the default drive has no content provider registry (JupyterLab < 4.4?); collaboration is disabled.'
