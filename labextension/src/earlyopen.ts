@@ -75,8 +75,9 @@ export interface ICommandsLike {
 export const OPEN_COMMAND = 'docmanager:open';
 
 /**
- * Call `onOpen(path, factory)` when `docmanager:open` is run, before the
- * command itself runs (it must not throw; errors are ignored). Returns a
+ * Call `onOpen(path, factory)` when `docmanager:open` is run, just after
+ * the command has started (its own first request, the file's metadata, is
+ * then on its way first; errors of `onOpen` are ignored). Returns a
  * function that restores the registry.
  */
 export function watchOpens(
@@ -85,6 +86,7 @@ export function watchOpens(
 ): () => void {
   const execute = commands.execute;
   commands.execute = function (this: unknown, id: string, args?: any) {
+    const running = execute.call(this, id, args);
     if (id === OPEN_COMMAND && typeof args?.path === 'string') {
       try {
         onOpen(
@@ -95,7 +97,7 @@ export function watchOpens(
         console.warn('jupyter-collab: could not ask for the session early', err);
       }
     }
-    return execute.call(this, id, args);
+    return running;
   };
   return () => {
     commands.execute = execute;

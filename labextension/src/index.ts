@@ -270,8 +270,11 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       notebookFactory.contentProviderId = CONTENT_PROVIDER_ID;
       editorFactory.contentProviderId = CONTENT_PROVIDER_ID;
       // Ask for a document's session with `docmanager:open`'s first request,
-      // not after it (see earlyopen.ts).
+      // not after it (see earlyopen.ts; setting `earlySession`).
       watchOpens(app.commands, (path, factory) => {
+        if (!settings.get('earlySession')) {
+          return;
+        }
         const normalized = contents.normalize(path);
         if (contents.driveName(normalized)) {
           return; // another drive

@@ -58,7 +58,7 @@ describe('openTarget', () => {
 });
 
 describe('watchOpens', () => {
-  it('tells of docmanager:open before the command runs, and only of it', async () => {
+  it('tells of docmanager:open once the command has started, and only of it', async () => {
     const order: string[] = [];
     const commands = {
       execute: vi.fn(async (id: string, args?: any) => {
@@ -77,10 +77,10 @@ describe('watchOpens', () => {
     await commands.execute('docmanager:save', { path: 'a.txt' });
     await commands.execute(OPEN_COMMAND, {}); // no path: nothing to ask
     expect(order).toEqual([
+      `run ${OPEN_COMMAND}`,
       'open a.txt undefined',
       `run ${OPEN_COMMAND}`,
       'open b.ipynb Editor',
-      `run ${OPEN_COMMAND}`,
       'run docmanager:save',
       `run ${OPEN_COMMAND}`
     ]);
