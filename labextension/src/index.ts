@@ -51,7 +51,11 @@ import {
   resolvePosition,
   setLabelOptions
 } from './cursors';
-import { KernelGate, guardKernelCommands } from './kernelguard';
+import {
+  KernelGate,
+  guardKernelCommands,
+  notifyKernelCommands
+} from './kernelguard';
 import { openTarget, watchOpens } from './earlyopen';
 import { LoadingOverlay, describeLoading } from './loading';
 import { FollowController } from './follow';
@@ -418,7 +422,7 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           }
         }
       }
-      app.commands.notifyCommandChanged();
+      notifyKernelCommands(app.commands);
     };
 
     // Notices from the server.
