@@ -10,6 +10,13 @@ and prints, for the renderer's main thread of the page:
 
 Several traces given at once are summarised side by side (e.g. plain, ours and jc of the same
 document and opener), so a difference shows which work it is made of.
+
+``--timeline`` prints, per trace, what happened when (ms after ``bench:open``): each request
+sent, its response headers and end as the network saw them (``timing``/``finishTime``, which
+a busy main thread does not delay) and as the page's main thread handled them; when each
+WebSocket was *created* (by the page's JavaScript), its handshake, its frames; the page's
+long tasks with the functions that used them. It tells "created late" from "created early
+but its events handled late".
 """
 
 from __future__ import annotations
@@ -164,6 +171,63 @@ def summarize(path: Path, top: int, start: str = "", end: str = "") -> dict[str,
             "functions": profile.most_common(top), "scripts": per_script.most_common(top)}
 
 
+NETWORK = {"ResourceSendRequest", "ResourceReceiveResponse", "ResourceFinish", "WebSocketCreate",
+           "WebSocketSendHandshakeRequest", "WebSocketReceiveHandshakeResponse",
+           "WebSocketDestroy"}
+
+
+def timeline(path: Path, long_task_ms: float = 15.0, until_ms: float = 3000.0,
+             frames_over: int = 1024) -> list[str]:
+    """The open's network events and long main-thread tasks, in order (see ``--timeline``)."""
+    events = load(path)
+    thread = main_thread(events)
+    marks = marks_of(events)
+    if thread is None or "bench:open" not in marks:
+        return [f"{path.name}: no renderer main thread or no bench:open mark"]
+    t0 = marks["bench:open"]
+
+    def rel(ts: float) -> float:
+        return (ts - t0) / 1000
+
+    rows: list[tuple[float, str, str]] = [(rel(ts), "mark", name) for name, ts in marks.items()]
+    sockets: set[Any] = set()
+    for e in events:
+        name = e.get("name")
+        data = (e.get("args") or {}).get("data") or {}
+        if not isinstance(data, dict) or e.get("ts", 0) < t0 - 1000:
+            continue
+        where = "" if (e.get("pid"), e.get("tid")) == thread else " (off the main thread)"
+        if name in NETWORK:
+            what = str(data.get("url", ""))[-80:]
+            if name == "WebSocketCreate":
+                sockets.add(data.get("identifier"))
+            if name == "ResourceReceiveResponse" and data.get("timing"):
+                t = data["timing"]
+                net = (t.get("requestTime", 0) * 1e6 + t.get("receiveHeadersEnd", 0) * 1000)
+                what += (f" status {data.get('statusCode')}, headers on the network at "
+                         f"{rel(net):.1f}")
+            if name == "ResourceFinish" and data.get("finishTime"):
+                what += f" finished on the network at {rel(data['finishTime'] * 1e6):.1f}"
+            rid = data.get("requestId") or data.get("identifier") or ""
+            rows.append((rel(e["ts"]), name + where, f"{rid} {what}".strip()))
+        elif name in ("WebSocketReceive", "WebSocketSend") and data.get("identifier") in sockets:
+            if data.get("dataLength", 0) >= frames_over:
+                rows.append((rel(e["ts"]), name + where,
+                             f"{data.get('identifier')} {data.get('dataLength')} bytes"))
+        elif (name == "RunTask" and where == "" and e.get("ph") == "X"
+              and e.get("dur", 0) >= long_task_ms * 1000):
+            top = js_profile(events, thread, e["ts"], e["ts"] + e["dur"]).most_common(4)
+            fns = "; ".join(f"{fn} [{script.split(':')[0]}] {ms:.0f}" for (fn, script), ms in top)
+            rows.append((rel(e["ts"]), "task", f"{e['dur'] / 1000:.0f} ms: {fns}"))
+    out = [f"{path.name}: ms after bench:open"]
+    for t, kind, what in sorted(rows, key=lambda r: r[0]):
+        if t > until_ms:
+            break
+        if t >= -1:
+            out.append(f"{t:9.1f}  {kind:45} {what}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -171,7 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=20)
     p.add_argument("--start", default="bench:open", help="mark starting the window")
     p.add_argument("--end", default="bench:editable", help="mark ending the window ('' = all)")
+    p.add_argument("--timeline", action="store_true",
+                   help="print each trace's network events and long tasks in order instead")
+    p.add_argument("--until", type=float, default=3000.0, help="--timeline: up to this ms")
+    p.add_argument("--long-task", type=float, default=15.0,
+                   help="--timeline: tasks at least this long (ms)")
     args = p.parse_args(argv)
+    if args.timeline:
+        for t in args.traces:
+            print("\n".join(timeline(t, args.long_task, args.until)) + "\n")
+        return 0
     results = [summarize(t, args.top, args.start, args.end) for t in args.traces]
     kinds = sorted({k for r in results for k in r.get("kinds", {})},
                    key=lambda k: (k in ("idle", "traced"), k))

@@ -315,6 +315,47 @@ export class CollabContentProvider implements IContentProvider {
     };
   }
 
+  /**
+   * Ask for the session of a document about to be opened (`path` as the
+   * document context will name it, `format` and `type` as it will ask for
+   * them), before its context exists: the room created for it next takes
+   * this reply instead of asking again (see earlyopen.ts). Does nothing for
+   * a document whose room is open already (the manager reuses its context).
+   */
+  prefetchSession(path: string, format: string, type: string): void {
+    if (this.roomForPath(path, format, type)) {
+      return;
+    }
+    const key = sessionKey(path, format, type);
+    const now = Date.now();
+    for (const [k, early] of this._early) {
+      if (now - early.at > EARLY_SESSION_TTL) {
+        this._early.delete(k);
+      }
+    }
+    if (this._early.has(key)) {
+      return;
+    }
+    const reply = requestSession(this._serverSettings, path, format, type);
+    reply.catch(() => undefined); // seen by the room that takes it, if any
+    this._early.set(key, { reply, at: now });
+  }
+
+  /** The early session reply for a document, taken once (or null). */
+  private _takeEarlySession(
+    path: string,
+    format: string,
+    type: string
+  ): Promise<ISessionModel> | null {
+    const key = sessionKey(path, format, type);
+    const early = this._early.get(key);
+    this._early.delete(key);
+    if (!early || Date.now() - early.at > EARLY_SESSION_TTL) {
+      return null;
+    }
+    return early.reply;
+  }
+
   /** Set a translator function for error messages. */
   setTranslator(trans: (msg: string, ...args: any[]) => string): void {
     this._trans = trans;
@@ -376,11 +417,19 @@ export class CollabContentProvider implements IContentProvider {
       sharedModel,
       connection: null as unknown as RoomConnection
     };
+    // The first session request may have been sent already, when the
+    // document was asked to open (earlyopen.ts); later ones (renewals after
+    // a reconnection) are new requests.
+    let early = this._takeEarlySession(path, format, contentType);
     const connection = new RoomConnection({
       doc: sharedModel.ydoc,
       awareness: sharedModel.awareness as any,
-      openSession: () =>
-        requestSession(settings, room.path, format, contentType),
+      openSession: () => {
+        const reply =
+          early ?? requestSession(settings, room.path, format, contentType);
+        early = null;
+        return reply;
+      },
       roomUrl: session => roomWebSocketUrl(settings, session.room),
       createSocket: url => {
         const Ctor: typeof WebSocket = settings.WebSocket ?? WebSocket;
@@ -538,6 +587,10 @@ export class CollabContentProvider implements IContentProvider {
     msg.replace(/%(\d)/g, (m, i) => String(args[Number(i) - 1] ?? m));
   private _rooms = new Map<string, IRoom>();
   private _lastSeen = new Map<string, string>();
+  private _early = new Map<
+    string,
+    { reply: Promise<ISessionModel>; at: number }
+  >();
   private _awarenessFields: Record<string, unknown> = {};
   private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);
   private _roomAdded = new Signal<this, IRoom>(this);
@@ -557,6 +610,16 @@ export namespace CollabContentProvider {
     /** The extension's settings (defaults when not given). */
     settings?: CollabSettings;
   }
+}
+
+/**
+ * How long (ms) an early session reply waits for its room: the document
+ * manager creates the context within a round trip of the open.
+ */
+export const EARLY_SESSION_TTL = 10_000;
+
+function sessionKey(path: string, format: string, type: string): string {
+  return JSON.stringify([path, format, type]);
 }
 
 function stamp(model: Contents.IModel): string {

@@ -51,7 +51,12 @@ import {
   resolvePosition,
   setLabelOptions
 } from './cursors';
-import { KernelGate, guardKernelCommands } from './kernelguard';
+import {
+  KernelGate,
+  guardKernelCommands,
+  notifyKernelCommands
+} from './kernelguard';
+import { openTarget, watchOpens } from './earlyopen';
 import { LoadingOverlay, describeLoading } from './loading';
 import { FollowController } from './follow';
 import { CollaboratorsPanel, DocumentAvatars, PresenceTracker } from './presence';
@@ -268,6 +273,26 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       drive.contentProviderRegistry.register(CONTENT_PROVIDER_ID, provider);
       notebookFactory.contentProviderId = CONTENT_PROVIDER_ID;
       editorFactory.contentProviderId = CONTENT_PROVIDER_ID;
+      // Ask for a document's session with `docmanager:open`'s first request,
+      // not after it (see earlyopen.ts; setting `earlySession`).
+      watchOpens(app.commands, (path, factory) => {
+        if (!settings.get('earlySession')) {
+          return;
+        }
+        const normalized = contents.normalize(path);
+        if (contents.driveName(normalized)) {
+          return; // another drive
+        }
+        const target = openTarget(
+          app.docRegistry,
+          normalized,
+          factory,
+          CONTENT_PROVIDER_ID
+        );
+        if (target) {
+          provider.prefetchSession(target.path, target.format, target.type);
+        }
+      });
     } else {
       console.warn(
         'jupyter-collab: the default drive has no content provider registry (JupyterLab < 4.4?); collaboration is disabled.'
@@ -397,7 +422,7 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
           }
         }
       }
-      app.commands.notifyCommandChanged();
+      notifyKernelCommands(app.commands);
     };
 
     // Notices from the server.

@@ -96,6 +96,23 @@ export function guardKernelCommands(
   };
 }
 
+/**
+ * Tell the registry that the kernel commands' state may have changed (a
+ * role changed): each registered one by id. A change without an id makes
+ * every command-bound element of the page (toolbar buttons, menus) render
+ * again, for each room that connects.
+ */
+export function notifyKernelCommands(commands: {
+  hasCommand(id: string): boolean;
+  notifyCommandChanged(id?: string): void;
+}): void {
+  for (const id of KERNEL_COMMANDS) {
+    if (commands.hasCommand(id)) {
+      commands.notifyCommandChanged(id);
+    }
+  }
+}
+
 /** The part of a JupyterLab `ISessionContext` used here. */
 export interface ISessionContextLike {
   kernelPreference: Record<string, any>;

@@ -192,6 +192,14 @@ export interface IRoomConnectionOptions {
    */
   largeFrame?: number;
   /**
+   * Call back just before the page's next paint (requestAnimationFrame by
+   * default, where there is one). A held large first sync is applied in the
+   * task after that paint, so the page shows that the document is loading
+   * without waiting longer than a frame (LARGE_FRAME_PAUSE stays the limit,
+   * for pages that do not paint: a tab in the background).
+   */
+  requestFrame?: (fn: () => void) => void;
+  /**
    * How long (ms) to wait for a socket to open, or for the server to answer
    * the sync step 1 sent when the browser is back online, before giving the
    * socket up and connecting again. Default ANSWER_TIMEOUT.
@@ -202,7 +210,11 @@ export interface IRoomConnectionOptions {
 /** See IRoomConnectionOptions.largeFrame. */
 export const LARGE_FRAME = 100 * 1024;
 
-/** The pause before applying a large first sync (ms): time for a paint. */
+/**
+ * The longest pause before applying a large first sync (ms): time for a
+ * paint. Where the page paints, the sync is applied right after its next
+ * paint instead (see IRoomConnectionOptions.requestFrame).
+ */
 export const LARGE_FRAME_PAUSE = 50;
 
 /** See IRoomConnectionOptions.answerTimeout. */
@@ -248,6 +260,11 @@ export class RoomConnection {
       options.clearTimeout ?? (h => globalThis.clearTimeout(h));
     this._random = options.random ?? Math.random;
     this._answerTimeout = options.answerTimeout ?? ANSWER_TIMEOUT;
+    this._requestFrame =
+      options.requestFrame ??
+      (typeof globalThis.requestAnimationFrame === 'function'
+        ? fn => globalThis.requestAnimationFrame(() => fn())
+        : null);
     const online = options.isOnline ? options.isOnline() : true;
     this._state = initialState(online);
 
@@ -489,18 +506,15 @@ export class RoomConnection {
     this._connecting = true;
     this._dispatch({ type: 'connect' });
     let session: ISessionModel;
+    let fresh = false;
     try {
       if (!this._session || this._renewSession) {
         session = await this._options.openSession();
         this._renewSession = false;
         this._session = session;
-        this._sessionChanged.emit(session);
-        this._setRole(session.role);
+        fresh = true;
       } else {
         session = this._session;
-      }
-      if (!this._isDisposed) {
-        this._dispatch({ type: 'session' });
       }
     } catch (err) {
       this._connecting = false;
@@ -536,13 +550,31 @@ export class RoomConnection {
       this._connecting = false;
       return;
     }
+    // The socket first, then the listeners of the session reply: the
+    // handshake and the server's first sync then travel while the page runs
+    // them (the identity, the comments, the status bar...). When the reply is
+    // in, the main thread is usually still busy building the document's
+    // widget, so every task spent before the socket exists delays the
+    // document by as much (docs: benchmarks/RESULTS-open.md).
+    const socket = this._openSocket(session);
+    if (fresh) {
+      this._sessionChanged.emit(session);
+      this._setRole(session.role);
+    }
+    if (socket && socket === this._socket && !this._isDisposed) {
+      this._dispatch({ type: 'session' });
+    }
+  }
+
+  /** Create the room's socket for `session` (its events arrive later). */
+  private _openSocket(session: ISessionModel): IWebSocketLike | null {
     let socket: IWebSocketLike;
     try {
       socket = this._options.createSocket(this._options.roomUrl(session));
     } catch (err) {
       this._connecting = false;
       this._onClose(null, { code: 1006, reason: String(err) });
-      return;
+      return null;
     }
     this._connecting = false;
     socket.binaryType = 'arraybuffer';
@@ -557,6 +589,7 @@ export class RoomConnection {
     };
     // A socket opened into a dead network can wait minutes for TCP to give up.
     this._watch(socket, 'open');
+    return socket;
   }
 
   private _onOpen(socket: IWebSocketLike): void {
@@ -608,11 +641,17 @@ export class RoomConnection {
     ) {
       // Let the page paint "loading" before applying a big document, which
       // keeps the main thread busy for a while.
-      this._held = [bytes];
+      const held = [bytes];
+      this._held = held;
       this._dispatch({ type: 'receiving', bytes: bytes.length });
-      this._heldHandle = this._setTimeout(() => {
-        this._heldHandle = null;
-        const held = this._held ?? [];
+      const apply = () => {
+        if (this._held !== held) {
+          return; // applied already, or dropped (socket closed)
+        }
+        if (this._heldHandle !== null) {
+          this._clearTimeout(this._heldHandle);
+          this._heldHandle = null;
+        }
         this._held = null;
         for (const frame of held) {
           if (socket !== this._socket) {
@@ -620,7 +659,11 @@ export class RoomConnection {
           }
           this._handleMessage(socket, frame);
         }
-      }, LARGE_FRAME_PAUSE);
+      };
+      this._heldHandle = this._setTimeout(apply, LARGE_FRAME_PAUSE);
+      // After the next paint (a task queued from the frame callback runs
+      // after it), rather than a fixed pause: the frame often comes sooner.
+      this._requestFrame?.(() => this._setTimeout(apply, 0));
       return;
     }
     this._handleMessage(socket, bytes);
@@ -1188,6 +1231,7 @@ export class RoomConnection {
   private _clearTimeout: (handle: any) => void;
   private _random: () => number;
   private _answerTimeout: number;
+  private _requestFrame: ((fn: () => void) => void) | null;
   private _watchHandle: any = null;
   private _watching: 'open' | 'probe' | null = null;
   private _divergedLocally = false;

@@ -33,6 +33,14 @@ export interface ICollabSettings {
   reconnectMaxDelay: number;
   /** Pause after typing before the Share dialog searches for people (ms). */
   userSearchDelay: number;
+  /**
+   * Ask for a document's session together with `docmanager:open`'s first
+   * request rather than once its context exists (earlyopen.ts). Off by
+   * default: it brings a second opener's document sooner, but a server that
+   * loads a cold room on its event loop then answers that first request
+   * later (benchmarks/RESULTS-open.md, session 7).
+   */
+  earlySession: boolean;
 }
 
 /** The defaults (the same as in the schema). */
@@ -45,7 +53,8 @@ export const DEFAULT_SETTINGS: Readonly<ICollabSettings> = Object.freeze({
   notificationPollInterval: 10000,
   saveTimeout: 10000,
   reconnectMaxDelay: 30000,
-  userSearchDelay: 200
+  userSearchDelay: 200,
+  earlySession: false
 });
 
 /** Bounds of the numeric settings (the schema's minimum and maximum). */
@@ -77,6 +86,10 @@ export function readSettings(raw: unknown): ICollabSettings {
       if (typeof value === 'number' && Number.isFinite(value)) {
         const [min, max] = LIMITS[key];
         result[key] = Math.round(Math.min(max, Math.max(min, value)));
+      }
+    } else if (typeof fallback === 'boolean') {
+      if (typeof value === 'boolean') {
+        result[key] = value;
       }
     } else if (typeof value === 'string' && CHOICES[key]?.includes(value)) {
       result[key] = value;

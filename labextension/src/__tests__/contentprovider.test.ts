@@ -111,6 +111,92 @@ describe('CollabContentProvider', () => {
     vi.useRealTimers();
   });
 
+  it('takes a session asked for early instead of asking again', async () => {
+    const { provider, requests } = setup();
+    provider.prefetchSession('early.txt', 'text', 'file');
+    await flush();
+    // the request is out before any room exists (with docmanager:open's first)
+    expect(requests.map(r => r.url.split('?')[0])).toEqual([
+      'http://server/api/collab/session/early.txt'
+    ]);
+    provider.prefetchSession('early.txt', 'text', 'file'); // asked twice: once
+    const model: any = provider.sharedModelFactory.createNew({
+      path: 'early.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await flush();
+    expect(requests.length).toBe(1);
+    expect(sockets.length).toBe(1);
+    expect(sockets[0].url.split('?')[0]).toBe(
+      'ws://server/api/collab/room/text%3Afile%3Aid-early.txt'
+    );
+    const server = new Y.Doc();
+    server.getText('source').insert(0, 'early content');
+    serverSync(sockets[0], server);
+    await provider.roomForModel(model)!.connection.synced;
+    expect(model.getSource()).toBe('early content');
+    // a renewal of the session (after a reconnection) asks the server again
+    const other: any = provider.sharedModelFactory.createNew({
+      path: 'early.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await flush();
+    expect(requests.length).toBe(2);
+    other.dispose();
+    model.dispose();
+  });
+
+  it('does not take an early session asked for another format, nor a stale one', async () => {
+    const { provider, requests } = setup();
+    provider.prefetchSession('b.ipynb', 'text', 'file');
+    const nb: any = provider.sharedModelFactory.createNew({
+      path: 'b.ipynb',
+      format: 'json',
+      contentType: 'notebook',
+      collaborative: true
+    });
+    await flush();
+    expect(requests.map(r => r.body)).toEqual([
+      { format: 'text', type: 'file' },
+      { format: 'json', type: 'notebook' }
+    ]);
+    expect(sockets[0].url).toContain('json%3Anotebook');
+    nb.dispose();
+
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(now);
+    provider.prefetchSession('c.txt', 'text', 'file');
+    clock.mockReturnValue(now + 60_000); // the open never came
+    const late: any = provider.sharedModelFactory.createNew({
+      path: 'c.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    clock.mockRestore();
+    await flush();
+    expect(requests.filter(r => r.url.includes('/c.txt')).length).toBe(2);
+    late.dispose();
+  });
+
+  it('asks for no early session for a document whose room is open', async () => {
+    const { provider, requests } = setup();
+    const model: any = provider.sharedModelFactory.createNew({
+      path: 'd.txt',
+      format: 'text',
+      contentType: 'file',
+      collaborative: true
+    });
+    await flush();
+    provider.prefetchSession('d.txt', 'text', 'file');
+    expect(requests.length).toBe(1);
+    model.dispose();
+  });
+
   it('opens a room per document and loads the content through it', async () => {
     const { provider, rest, requests } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { KERNEL_COMMANDS, KernelGate, NO_KERNEL, guardKernelCommands } from '../kernelguard';
+import {
+  KERNEL_COMMANDS,
+  KernelGate,
+  NO_KERNEL,
+  guardKernelCommands,
+  notifyKernelCommands
+} from '../kernelguard';
 
 /** A command registry with every command enabled, recording what ran. */
 function registry() {
@@ -181,5 +187,17 @@ describe('KernelGate', () => {
     gate.apply();
     expect(sc.kernelPreference).toMatchObject({ shouldStart: false, autoStartDefault: true });
     expect(sc.kernelPreference.canStart).toBeUndefined();
+  });
+});
+
+describe('notifyKernelCommands', () => {
+  it('notifies each registered kernel command by id, never every command at once', () => {
+    const notified: Array<string | undefined> = [];
+    const registered = new Set(['notebook:run-cell', 'console:create', 'docmanager:open']);
+    notifyKernelCommands({
+      hasCommand: id => registered.has(id),
+      notifyCommandChanged: id => notified.push(id)
+    });
+    expect(notified.sort()).toEqual(['console:create', 'notebook:run-cell']);
   });
 });

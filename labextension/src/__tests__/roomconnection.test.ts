@@ -85,7 +85,11 @@ async function flush(): Promise<void> {
 
 function setup(
   openSession: () => Promise<ISessionModel> = async () => SESSION,
-  extra: { largeFrame?: number; answerTimeout?: number } = {}
+  extra: {
+    largeFrame?: number;
+    answerTimeout?: number;
+    requestFrame?: (fn: () => void) => void;
+  } = {}
 ): IHarness {
   const doc = new Y.Doc();
   const awareness = new awarenessProtocol.Awareness(doc);
@@ -146,6 +150,38 @@ describe('RoomConnection', () => {
     expect(h.doc.getText('source').toString()).toBe('hello');
     expect(h.conn.state.status).toBe('connected');
     expect(h.conn.role).toBe('editor');
+  });
+
+  it('creates the room socket before the session reply\'s listeners run', async () => {
+    // The page handles the reply late (its main thread builds the document's
+    // widget meanwhile); what listens to the session (identity, comments,
+    // status) must not delay the socket, whose handshake and first sync then
+    // travel while those listeners run.
+    const h = setup();
+    const seen: Array<[string, number, string]> = [];
+    h.conn.sessionChanged.connect(() =>
+      seen.push(['session', h.sockets.length, h.conn.state.phase])
+    );
+    h.conn.roleChanged.connect(() =>
+      seen.push(['role', h.sockets.length, h.conn.state.phase])
+    );
+    await flush();
+    expect(seen).toEqual([
+      ['session', 1, 'session'],
+      ['role', 1, 'session']
+    ]);
+    expect(h.conn.state.phase).toBe('socket');
+    await h.sync();
+    expect(h.conn.isSynced).toBe(true);
+  });
+
+  it('closes the new socket when a listener of the session disposes the room', async () => {
+    const h = setup();
+    h.conn.sessionChanged.connect(() => h.conn.dispose());
+    await flush();
+    expect(h.sockets.length).toBe(1);
+    expect(h.socket().readyState).toBe(3); // closed by dispose
+    expect(h.conn.isDisposed).toBe(true);
   });
 
   it('sends local changes as updates', async () => {
@@ -675,6 +711,62 @@ describe('large first sync', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(h.doc.getText('source').length).toBe(0);
     expect(h.conn.state.status).toBe('connecting');
+  });
+
+  it('applies a held first sync right after the next paint', async () => {
+    const frames: Array<() => void> = [];
+    const h = setup(undefined, {
+      largeFrame: 1000,
+      requestFrame: fn => frames.push(fn)
+    });
+    h.server.doc.getText('source').insert(0, 'z'.repeat(5000));
+    await flush();
+    const s = h.socket();
+    s.open();
+    s.receive(h.server.step1());
+    s.receive(h.server.handle(s.sent)[0]);
+    expect(h.conn.state.phase).toBe('applying');
+    expect(frames.length).toBe(1);
+    // nothing before the page painted...
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.doc.getText('source').length).toBe(0);
+    // ...then in the task right after the paint, well before the pause's end
+    frames[0]();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.conn.isSynced).toBe(true);
+    expect(h.doc.getText('source').toString()).toBe('z'.repeat(5000));
+    // the pause's timer finds nothing left to do
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.doc.getText('source').length).toBe(5000);
+  });
+
+  it('a paint meant for a dropped frame does not touch the next socket\'s frame', async () => {
+    const frames: Array<() => void> = [];
+    const h = setup(undefined, {
+      largeFrame: 1000,
+      requestFrame: fn => frames.push(fn)
+    });
+    h.server.doc.getText('source').insert(0, 'w'.repeat(5000));
+    await flush();
+    let s = h.socket();
+    s.open();
+    s.receive(h.server.step1());
+    s.receive(h.server.handle(s.sent)[0]);
+    s.serverClose(1006); // the held frame is dropped
+    await vi.advanceTimersByTimeAsync(5000); // reconnects
+    s = h.socket();
+    expect(h.sockets.length).toBe(2);
+    s.open();
+    s.receive(h.server.step1());
+    s.receive(h.server.handle(s.sent)[0]);
+    expect(frames.length).toBe(2);
+    frames[0](); // the old socket's paint
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.doc.getText('source').length).toBe(0);
+    frames[1]();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.doc.getText('source').toString()).toBe('w'.repeat(5000));
+    expect(h.conn.isSynced).toBe(true);
   });
 
   it('does not hold small frames', async () => {
