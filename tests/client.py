@@ -30,8 +30,9 @@ class Client:
     """Speaks the protocol the way y-websocket does: step 1 on connect, updates as they happen."""
 
     def __init__(
-        self, ws: WebSocketClientConnection, type: str = "file", ydoc: Doc | None = None
-    ) -> None:
+        self, ws: WebSocketClientConnection, type: str = "file", ydoc: Doc | None = None,
+        *, step1: bool = True,
+    ) -> None:  # fmt: skip
         self.ws = ws
         self.ydoc = ydoc if ydoc is not None else Doc()
         self.jdoc = SHARED[type](self.ydoc)
@@ -46,7 +47,8 @@ class Client:
         self._clock = 0
         self._subscription = self.ydoc.observe(self._local_change)
         self._task = asyncio.get_running_loop().create_task(self._read())
-        self.send(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
+        if step1:  # (else the server sends its state unasked: a room URL with fresh=1)
+            self.send(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from ..origins import LOAD, SERVER, Origin, OriginKind
 from ..protocol.awareness import parse_awareness
 from ..protocol.codes import CloseCode, SyncType
 from ..protocol.framing import (
+    EMPTY_STATE_VECTOR,
     EMPTY_UPDATE,
     AwarenessMessage,
     MalformedMessage,
@@ -324,8 +325,16 @@ class Room:
 
     # -- clients ---------------------------------------------------------------------------
 
-    def join(self, participant: Participant) -> None:
-        """Add a client to a loaded room and start the sync handshake."""
+    def join(self, participant: Participant, *, fresh: bool = False) -> None:
+        """Add a client to a loaded room and start the sync handshake.
+
+        ``fresh``: the client said it holds nothing of the room's (a first open; at most its
+        own edits, which it sends in its answer to our step 1): the room's whole state goes
+        out at once, which is what its sync step 1 would get. That step 1 waits for the
+        client's page (a browser sends it when the socket's open event runs, often after the
+        long task that builds the document's widget); the document then travels meanwhile
+        instead of one round trip later. A client that says so wrongly only gets items it
+        has already, which Yjs ignores."""
         outbox = Outbox(
             self.broadcast,
             participant.frame_sink(),
@@ -341,6 +350,8 @@ class Room:
             outbox.send_direct(notice_frame(self.journal.notice))  # history is failing or off
         outbox.send_direct(sync_frame(SyncType.STEP1, self.ydoc.get_state()))
         outbox.send_snapshot()
+        if fresh:
+            self._answer_step1(participant, EMPTY_STATE_VECTOR)
         self.emit("join", path=self.path, username=participant.username)
 
     def set_role(self, participant: Participant, role: Any) -> None:
@@ -377,17 +388,7 @@ class Room:
             if message.sync_type is SyncType.STEP1:
                 if self._from_lost_history(participant, message.payload):
                     return
-                whole = self.full_state.step2_frame(message.payload)
-                if whole is not None:
-                    written = outbox.send_encoded(*whole)
-                else:
-                    try:
-                        missing = self.ydoc.get_update(message.payload)
-                    except ValueError as exc:
-                        raise MalformedMessage(f"bad state vector: {exc}") from exc
-                    written = outbox.send_direct(sync_frame(SyncType.STEP2, missing))
-                # the history's bookkeeping of a fresh open starts once this reply is out
-                self.first_reply.after_sent(written)
+                self._answer_step1(participant, message.payload)
                 return
             if message.payload == EMPTY_UPDATE:
                 return
@@ -423,6 +424,22 @@ class Room:
                         {"type": "refused", "what": "save", "reason": "read-only: you may not save"}
                     )
                 )
+
+    def _answer_step1(self, participant: Participant, state_vector: bytes) -> None:
+        """Send a client what the room has beyond ``state_vector`` (sync step 2)."""
+        outbox = participant.outbox
+        assert outbox is not None
+        whole = self.full_state.step2_frame(state_vector)
+        if whole is not None:
+            written = outbox.send_encoded(*whole)
+        else:
+            try:
+                missing = self.ydoc.get_update(state_vector)
+            except ValueError as exc:
+                raise MalformedMessage(f"bad state vector: {exc}") from exc
+            written = outbox.send_direct(sync_frame(SyncType.STEP2, missing))
+        # the history's bookkeeping of a fresh open starts once this reply is out
+        self.first_reply.after_sent(written)
 
     # -- copies of a lost history (lostcopy.py) ---------------------------------------------
 

@@ -166,6 +166,9 @@ class SessionHandler(CollabMixin, APIHandler):
                     # a copy kept across the loss of the document's history is merged
                     # without doubling it (notice history-reset; collaboration/lostcopy.py)
                     "mergesLostCopies": True,
+                    # a client that holds nothing of the room's may ask for the room's state
+                    # at once (``fresh=1`` on the room's URL) instead of sending sync step 1
+                    "syncsFreshClients": True,
                 }
             )
         )
@@ -242,7 +245,9 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             return
         self.can_write = self.role.can_write
         self.room = room
-        room.join(self)
+        # ``fresh=1``: the client holds nothing of the room's; it gets the room's state at
+        # once (protocol.md, "A first open")
+        room.join(self, fresh=self.get_argument("fresh", "") == "1")
 
     def on_message(self, message: str | bytes) -> Awaitable[None] | None:
         metrics.received(message)

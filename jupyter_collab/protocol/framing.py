@@ -16,6 +16,7 @@ from pycrdt import create_awareness_message, write_var_uint
 from .codes import MessageType, SyncType
 
 EMPTY_UPDATE = b"\x00\x00"
+EMPTY_STATE_VECTOR = b"\x00"  # the state vector of an empty document
 
 
 class MalformedMessage(ValueError):

@@ -38,6 +38,12 @@ export interface ISessionModel {
    * without doubling it (notice `history-reset`); older servers: absent.
    */
   mergesLostCopies?: boolean;
+  /**
+   * A client that holds nothing of the room's may ask for the room's state at
+   * once (`fresh=1` on the room's URL) instead of sending its sync step 1;
+   * older servers: absent.
+   */
+  syncsFreshClients?: boolean;
 }
 
 /**

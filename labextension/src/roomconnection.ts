@@ -79,6 +79,21 @@ export function sessionErrorKind(
  * null (another message, or one that does not decode). Does not consume
  * `decoder`.
  */
+/** Whether every item of `doc` was made by `clientID` (or it has none). */
+export function holdsOnly(doc: Y.Doc, clientID: number): boolean {
+  for (const id of doc.store.clients.keys()) {
+    if (id !== clientID) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** `url` with one more query parameter (`name=value`, already encoded). */
+export function withQuery(url: string, parameter: string): string {
+  return url + (url.includes('?') ? '&' : '?') + parameter;
+}
+
 function step1StateVector(decoder: decoding.Decoder): Map<number, number> | null {
   try {
     const peek = decoding.clone(decoder);
@@ -569,8 +584,21 @@ export class RoomConnection {
   /** Create the room's socket for `session` (its events arrive later). */
   private _openSocket(session: ISessionModel): IWebSocketLike | null {
     let socket: IWebSocketLike;
+    // A first open (we hold nothing of the room's: at most our own edits, such
+    // as the defaults JupyterLab's model writes) asks for the room's state at
+    // once: it then travels while the page is still busy (protocol.md, "A
+    // first open"), not after our step 1, which waits for the open event. Our
+    // own edits go in our answer to the server's step 1.
+    const asksWhole =
+      session.syncsFreshClients === true &&
+      !this._everSynced &&
+      holdsOnly(this.doc, this.doc.clientID);
     try {
-      socket = this._options.createSocket(this._options.roomUrl(session));
+      socket = this._options.createSocket(
+        asksWhole
+          ? withQuery(this._options.roomUrl(session), 'fresh=1')
+          : this._options.roomUrl(session)
+      );
     } catch (err) {
       this._connecting = false;
       this._onClose(null, { code: 1006, reason: String(err) });
@@ -581,6 +609,7 @@ export class RoomConnection {
     this._socket = socket;
     this._isSynced = false;
     this._answeredStep1 = false;
+    this._askedWhole = asksWhole;
     socket.onopen = () => this._onOpen(socket);
     socket.onmessage = ev => this._onMessage(socket, ev.data);
     socket.onclose = ev => this._onClose(socket, ev);
@@ -598,11 +627,13 @@ export class RoomConnection {
     }
     this._clearWatch();
     this._dispatch({ type: 'open' });
-    // sync step 1
-    const encoder = encoding.createEncoder();
-    encoding.writeVarUint(encoder, MessageType.Sync);
-    syncProtocol.writeSyncStep1(encoder, this.doc);
-    this._send(encoding.toUint8Array(encoder));
+    // sync step 1, unless the server sends its state unasked (we were empty)
+    if (!this._askedWhole) {
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MessageType.Sync);
+      syncProtocol.writeSyncStep1(encoder, this.doc);
+      this._send(encoding.toUint8Array(encoder));
+    }
     // our awareness
     if (this.awareness.getLocalState() !== null) {
       const enc = encoding.createEncoder();
@@ -1247,6 +1278,7 @@ export class RoomConnection {
   private _isSynced = false;
   private _everSynced = false;
   private _answeredStep1 = false;
+  private _askedWhole = false; // this socket asked for the room's state (fresh=1)
   private _unknownRoomRetries = 0;
   private _retryHandle: any = null;
   private _held: Uint8Array[] | null = null;

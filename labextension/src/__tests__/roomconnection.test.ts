@@ -10,7 +10,8 @@ import { FakeSocket } from './fakesocket';
 import {
   RoomConnection,
   SessionError,
-  sessionErrorKind
+  sessionErrorKind,
+  withQuery
 } from '../roomconnection';
 
 /** A minimal y-websocket server for one client. */
@@ -150,6 +151,61 @@ describe('RoomConnection', () => {
     expect(h.doc.getText('source').toString()).toBe('hello');
     expect(h.conn.state.status).toBe('connected');
     expect(h.conn.role).toBe('editor');
+  });
+
+  it('asks for the room\'s state at once on a first open (fresh=1)', async () => {
+    // The server sends its state unasked; our step 1 would only wait for the
+    // open event (after the page's long task) and cost a round trip.
+    const h = setup(async () => ({ ...SESSION, syncsFreshClients: true }));
+    h.server.doc.getText('source').insert(0, 'hello');
+    // what JupyterLab's model writes into its own document first
+    h.doc.getMap('state').set('dirty', false);
+    await flush();
+    const s = h.socket();
+    expect(s.url).toBe('ws://test/api/collab/room/text:file:abc?fresh=1');
+    s.open();
+    expect(s.sentTypes()).not.toContain('sync0');
+    // what the server sends: its step 1, then its state as step 2
+    s.receive(h.server.step1());
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    syncProtocol.writeSyncStep2(e, h.server.doc, new Uint8Array([0]));
+    s.receive(encoding.toUint8Array(e));
+    await h.conn.synced;
+    expect(h.conn.isSynced).toBe(true);
+    expect(h.doc.getText('source').toString()).toBe('hello');
+    // our own edits went in our answer to the server's step 1
+    expect(s.sentTypes()).toContain('sync1');
+    h.server.handle(s.sent);
+    expect(h.server.doc.getMap('state').get('dirty')).toBe(false);
+  });
+
+  it('a document with content, or a server that does not offer it, syncs with step 1', async () => {
+    const old = setup();
+    await flush();
+    expect(old.socket().url).toBe('ws://test/api/collab/room/text:file:abc');
+    const h = setup(async () => ({ ...SESSION, syncsFreshClients: true }));
+    // a copy holding someone else's items (never the case on a first open)
+    const other = new Y.Doc();
+    other.getText('source').insert(0, 'from elsewhere');
+    Y.applyUpdate(h.doc, Y.encodeStateAsUpdate(other));
+    await h.sync();
+    await h.conn.synced;
+    expect(h.socket().url).toBe('ws://test/api/collab/room/text:file:abc');
+    expect(h.socket().sentTypes()).toContain('sync0');
+    // a reconnect after a sync: our copy is not empty
+    h.socket().serverClose(1006);
+    await vi.advanceTimersByTimeAsync(2100);
+    expect(h.sockets).toHaveLength(2);
+    expect(h.socket().url).toBe('ws://test/api/collab/room/text:file:abc');
+    await h.sync();
+    expect(h.socket().sentTypes()).toContain('sync0');
+    expect(h.conn.state.status).toBe('connected');
+  });
+
+  it('adds a query parameter to a URL with or without one', () => {
+    expect(withQuery('ws://h/r', 'fresh=1')).toBe('ws://h/r?fresh=1');
+    expect(withQuery('ws://h/r?token=t', 'fresh=1')).toBe('ws://h/r?token=t&fresh=1');
   });
 
   it('creates the room socket before the session reply\'s listeners run', async () => {
