@@ -100,6 +100,21 @@ function setup(fetchImpl?: (url: string, init: any) => Promise<Response>) {
   return { provider, rest, requests, changes };
 }
 
+/** A collaborative shared model of `path`, as JupyterLab's context asks for one. */
+function createModel(
+  provider: any,
+  path: string,
+  format = 'text',
+  contentType = 'file'
+): any {
+  return provider.sharedModelFactory.createNew({
+    path,
+    format,
+    contentType,
+    collaborative: true
+  });
+}
+
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) {
     await new Promise(r => setTimeout(r, 0));
@@ -120,12 +135,7 @@ describe('CollabContentProvider', () => {
       'http://server/api/collab/session/early.txt'
     ]);
     provider.prefetchSession('early.txt', 'text', 'file'); // asked twice: once
-    const model: any = provider.sharedModelFactory.createNew({
-      path: 'early.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const model: any = createModel(provider, 'early.txt');
     await flush();
     expect(requests.length).toBe(1);
     expect(sockets.length).toBe(1);
@@ -138,12 +148,7 @@ describe('CollabContentProvider', () => {
     await provider.roomForModel(model)!.connection.synced;
     expect(model.getSource()).toBe('early content');
     // a renewal of the session (after a reconnection) asks the server again
-    const other: any = provider.sharedModelFactory.createNew({
-      path: 'early.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const other: any = createModel(provider, 'early.txt');
     await flush();
     expect(requests.length).toBe(2);
     other.dispose();
@@ -153,12 +158,7 @@ describe('CollabContentProvider', () => {
   it('does not take an early session asked for another format, nor a stale one', async () => {
     const { provider, requests } = setup();
     provider.prefetchSession('b.ipynb', 'text', 'file');
-    const nb: any = provider.sharedModelFactory.createNew({
-      path: 'b.ipynb',
-      format: 'json',
-      contentType: 'notebook',
-      collaborative: true
-    });
+    const nb: any = createModel(provider, 'b.ipynb', 'json', 'notebook');
     await flush();
     expect(requests.map(r => r.body)).toEqual([
       { format: 'text', type: 'file' },
@@ -171,12 +171,7 @@ describe('CollabContentProvider', () => {
     const clock = vi.spyOn(Date, 'now').mockReturnValue(now);
     provider.prefetchSession('c.txt', 'text', 'file');
     clock.mockReturnValue(now + 60_000); // the open never came
-    const late: any = provider.sharedModelFactory.createNew({
-      path: 'c.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const late: any = createModel(provider, 'c.txt');
     clock.mockRestore();
     await flush();
     expect(requests.filter(r => r.url.includes('/c.txt')).length).toBe(2);
@@ -185,12 +180,7 @@ describe('CollabContentProvider', () => {
 
   it('asks for no early session for a document whose room is open', async () => {
     const { provider, requests } = setup();
-    const model: any = provider.sharedModelFactory.createNew({
-      path: 'd.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const model: any = createModel(provider, 'd.txt');
     await flush();
     provider.prefetchSession('d.txt', 'text', 'file');
     expect(requests.length).toBe(1);
@@ -200,12 +190,7 @@ describe('CollabContentProvider', () => {
   it('opens a room per document and loads the content through it', async () => {
     const { provider, rest, requests } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    const model: any = provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const model: any = createModel(provider, 'a.txt');
     expect(model).toBeDefined();
     const got = provider.get('a.txt', { type: 'file', format: 'text', content: true });
     await flush();
@@ -227,12 +212,7 @@ describe('CollabContentProvider', () => {
   it("asks for the file's metadata while the room syncs, not after (one round trip less before a document shows)", async () => {
     const { provider, rest } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    createModel(provider, 'a.txt');
     let settled = false;
     const got = provider.get('a.txt', { type: 'file', format: 'text', content: true });
     void got.then(() => (settled = true));
@@ -250,12 +230,7 @@ describe('CollabContentProvider', () => {
   it('a notebook learns its language_info and all its cells from the room (highlighting, cell count)', async () => {
     const { provider, rest } = setup();
     rest.disk.set('ran.ipynb', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    const model: any = provider.sharedModelFactory.createNew({
-      path: 'ran.ipynb',
-      format: 'json',
-      contentType: 'notebook',
-      collaborative: true
-    });
+    const model: any = createModel(provider, 'ran.ipynb', 'json', 'notebook');
     // Before the first sync the document holds nothing of its own: no
     // metadata map, no nbformat, no cells that the room's would overwrite.
     expect(Y.decodeStateVector(Y.encodeStateVector(model.ydoc)).size).toBe(0);
@@ -362,12 +337,7 @@ describe('CollabContentProvider', () => {
     const { provider } = setup(async url => sessionReply(url));
     const seen: any[] = [];
     provider.identityChanged.connect((_, user) => seen.push(user));
-    const first: any = provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const first: any = createModel(provider, 'a.txt');
     await flush();
     const expected = {
       username: 'alice',
@@ -381,12 +351,7 @@ describe('CollabContentProvider', () => {
     expect(first.awareness.getLocalState().user).toEqual(expected);
     expect(seen).toEqual([expected]);
     // a document opened later starts with it at once
-    const second: any = provider.sharedModelFactory.createNew({
-      path: 'b.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const second: any = createModel(provider, 'b.txt');
     expect(second.awareness.getLocalState().user).toEqual(expected);
     await flush();
     expect(seen).toHaveLength(1); // the same identity again: no change
@@ -395,12 +360,7 @@ describe('CollabContentProvider', () => {
   it("exposes the server's room id of a document (for the history API)", async () => {
     const { provider, rest } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    const model = provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    const model = createModel(provider, 'a.txt');
     const room = provider.roomForModel(model)!;
     expect(roomIdOf(room)).toBeNull(); // before the session reply
     await flush();
@@ -419,24 +379,14 @@ describe('CollabContentProvider', () => {
       })
     ).toBeUndefined();
     expect(
-      provider.sharedModelFactory.createNew({
-        path: 'a.png',
-        format: 'base64',
-        contentType: 'blob',
-        collaborative: true
-      })
+      createModel(provider, 'a.png', 'base64', 'blob')
     ).toBeUndefined();
   });
 
   it('keeps the context in step with the disk, so saving raises no conflict', async () => {
     const { provider, rest, changes } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    createModel(provider, 'a.txt');
     const got = provider.get('a.txt', { type: 'file', format: 'text', content: true });
     await flush();
     serverSync(sockets[0], new Y.Doc());
@@ -479,12 +429,7 @@ describe('CollabContentProvider', () => {
   it('follows a rename made elsewhere', async () => {
     const { provider, rest, changes } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    createModel(provider, 'a.txt');
     await flush();
     serverSync(sockets[0], new Y.Doc());
     rest.disk.set('b.txt', rest.disk.get('a.txt')!);
@@ -500,12 +445,7 @@ describe('CollabContentProvider', () => {
   it('saves through the REST API once the room is closed for good', async () => {
     const { provider, rest } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    createModel(provider, 'a.txt');
     await flush();
     serverSync(sockets[0], new Y.Doc());
     sockets[0].serverClose(4410, 'document deleted');
@@ -517,12 +457,7 @@ describe('CollabContentProvider', () => {
     vi.useFakeTimers();
     const { provider, rest } = setup();
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    createModel(provider, 'a.txt');
     await vi.advanceTimersByTimeAsync(10);
     serverSync(sockets[0], new Y.Doc());
     sockets[0].serverClose(1006);
@@ -550,12 +485,7 @@ describe('CollabContentProvider', () => {
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
     let unavailable = 0;
     provider.unavailable.connect(() => unavailable++);
-    provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    createModel(provider, 'a.txt');
     const got = await provider.get('a.txt', { type: 'file', format: 'text', content: true });
     expect(got.content).toBe('REST CONTENT');
     expect(unavailable).toBe(1);
@@ -573,12 +503,7 @@ describe('CollabContentProvider', () => {
         })
     );
     rest.disk.set('a.txt', { hash: 'h1', last_modified: '2026-01-01T00:00:00Z' });
-    provider.sharedModelFactory.createNew({
-      path: 'a.txt',
-      format: 'text',
-      contentType: 'file',
-      collaborative: true
-    });
+    createModel(provider, 'a.txt');
     await expect(
       provider.get('a.txt', { type: 'file', format: 'text', content: true })
     ).rejects.toThrow('no such file');
