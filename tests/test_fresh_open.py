@@ -17,7 +17,9 @@ from pycrdt import Map
 from jupyter_collab.protocol.codes import SyncType
 from jupyter_collab.protocol.framing import SyncMessage, parse_message
 
+from .auth import token_header
 from .client import Client, eventually
+from .test_sharing import share
 
 
 async def _fresh_client(jp_ws_fetch, open_session, path, fmt, type, fresh=True, step1=False):
@@ -101,3 +103,33 @@ async def test_a_fresh_client_that_also_sends_step_1_gets_only_what_it_lacks(
     await asyncio.wait_for(client.synced.wait(), 30)
     await asyncio.sleep(0.2)  # (both answers arrive)
     assert client.content() == "twice\n"
+
+
+async def test_fresh_is_no_way_around_rights(
+    jp_root_dir, jp_ws_fetch, open_session, api, connect
+):
+    """The room's state goes out only after the same checks as for any client: a user
+    without read access, or whose share is none, gets 4403 and not one sync frame; a
+    viewer gets the document and still cannot write."""
+    (jp_root_dir / "secret.txt").write_text("secret\n")
+    room = (await open_session("secret.txt"))["room"]
+    await share(api, "secret.txt", "bob", "none")
+    for who in ("nobody", "bob"):
+        ws = await jp_ws_fetch(
+            "api", "collab", "room", room, params={"fresh": "1"}, headers=token_header(who)
+        )
+        frames = []
+        while (frame := await ws.read_message()) is not None:
+            frames.append(frame)
+        assert ws.close_code == 4403, who
+        assert not any(isinstance(parse_message(f), SyncMessage) for f in frames), who
+    ws = await jp_ws_fetch(
+        "api", "collab", "room", room, params={"fresh": "1"}, headers=token_header("viewer")
+    )
+    vera = Client(ws, "file", step1=False)
+    await asyncio.wait_for(vera.synced.wait(), 30)
+    assert vera.content() == "secret\n"
+    vera.jdoc._ysource.insert(0, "HACKED ")
+    await eventually(lambda: any(n["type"] == "refused" for n in vera.notices), what="refusal")
+    # the refused edit reached nobody (a fresh reader of the room)
+    assert (await connect("secret.txt")).content() == "secret\n"

@@ -769,18 +769,30 @@ describe('large first sync', () => {
     expect(h.conn.state.status).toBe('connecting');
   });
 
-  it('applies a held first sync right after the next paint', async () => {
+  /** A connection whose paints wait in `frames`, for a 5,000-character text. */
+  async function paintedLater(fill: string) {
     const frames: Array<() => void> = [];
     const h = setup(undefined, {
       largeFrame: 1000,
       requestFrame: fn => frames.push(fn)
     });
-    h.server.doc.getText('source').insert(0, 'z'.repeat(5000));
+    h.server.doc.getText('source').insert(0, fill.repeat(5000));
     await flush();
+    return { h, frames };
+  }
+
+  /** Open the latest socket; the server's step 1, then its (large) answer. */
+  function syncLarge(h: IHarness) {
     const s = h.socket();
     s.open();
     s.receive(h.server.step1());
     s.receive(h.server.handle(s.sent)[0]);
+    return s;
+  }
+
+  it('applies a held first sync right after the next paint', async () => {
+    const { h, frames } = await paintedLater('z');
+    syncLarge(h);
     expect(h.conn.state.phase).toBe('applying');
     expect(frames.length).toBe(1);
     // nothing before the page painted...
@@ -797,24 +809,11 @@ describe('large first sync', () => {
   });
 
   it('a paint meant for a dropped frame does not touch the next socket\'s frame', async () => {
-    const frames: Array<() => void> = [];
-    const h = setup(undefined, {
-      largeFrame: 1000,
-      requestFrame: fn => frames.push(fn)
-    });
-    h.server.doc.getText('source').insert(0, 'w'.repeat(5000));
-    await flush();
-    let s = h.socket();
-    s.open();
-    s.receive(h.server.step1());
-    s.receive(h.server.handle(s.sent)[0]);
-    s.serverClose(1006); // the held frame is dropped
+    const { h, frames } = await paintedLater('w');
+    syncLarge(h).serverClose(1006); // the held frame is dropped
     await vi.advanceTimersByTimeAsync(5000); // reconnects
-    s = h.socket();
     expect(h.sockets.length).toBe(2);
-    s.open();
-    s.receive(h.server.step1());
-    s.receive(h.server.handle(s.sent)[0]);
+    syncLarge(h);
     expect(frames.length).toBe(2);
     frames[0](); // the old socket's paint
     await vi.advanceTimersByTimeAsync(0);
