@@ -104,9 +104,14 @@ def _lab_server(target: Target, root: Path, work: Path, nice: int, port: int,
 def make_targets(names: list[str], root: Path, tmp: Path, nice: int,
                  ports: list[int]) -> list[LabTarget]:
     out = []
-    for i, name in enumerate(names):
-        work = tmp / f"{name}-work"
+    for i, full_name in enumerate(names):
+        # "ours+earlySession": ours with boolean settings of jupyter-collab:rooms turned on
+        # (a variant to compare with ours in the same run)
+        name, *flags = full_name.split("+")
+        work = tmp / f"{full_name}-work"
         port = ports[i] if ports else 0
+        if flags and name != "ours":
+            raise SystemExit(f"settings variants exist for ours only, not {full_name}")
         if name == "ours":
             base = ours_target()
             built = REPO_DIR / "jupyter_collab" / "labextension"
@@ -115,10 +120,16 @@ def make_targets(names: list[str], root: Path, tmp: Path, nice: int,
                                  "(cd labextension && jlpm install && jlpm build:prod)")
             extdir = work / "labextensions"
             extdir.mkdir(parents=True)
+            if flags:
+                labconfig = work / "config" / "labconfig"
+                labconfig.mkdir(parents=True)
+                (labconfig / "default_setting_overrides.json").write_text(json.dumps(
+                    {"jupyter-collab:rooms": {flag: True for flag in flags}}))
             (extdir / "jupyter-collab").symlink_to(built, target_is_directory=True)
             server = _lab_server(base, root, work, nice, port,
                                  (f"--LabApp.extra_labextensions_path={extdir}",))
-            out.append(LabTarget(name, f"{base.label} (labextension {_built_label(built)})",
+            out.append(LabTarget(full_name, f"{base.label} (labextension {_built_label(built)})"
+                                 + "".join(f", {flag} on" for flag in flags),
                                  server, "api/collab/room/"))
         elif name == "plain":
             base = ours_target()
@@ -733,7 +744,9 @@ def notes(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--targets", default="plain,ours,jc", help="comma list: plain,ours,jc")
+    p.add_argument("--targets", default="plain,ours,jc",
+                   help="comma list: plain,ours,jc; ours+SETTING: ours with the boolean "
+                   "setting SETTING of jupyter-collab:rooms on (e.g. ours+earlySession)")
     p.add_argument("--docs", default="notebook,text", help="comma list: notebook,text")
     p.add_argument("--repeats", type=int, default=5, help="measured repeats (+1 warm-up)")
     p.add_argument("--cells", type=int, default=NB_CELLS)
