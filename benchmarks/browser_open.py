@@ -90,7 +90,7 @@ class LabTarget:
     name: str  # plain, ours, jc
     label: str
     server: ServerProcess
-    collab_ws: str | None  # the room WebSocket path a collaborative open must use
+    collab_ws: str | None  # the room WebSocket paths ("|"-separated) a collaborative open uses
 
 
 def _lab_server(target: Target, root: Path, work: Path, nice: int, port: int,
@@ -130,7 +130,7 @@ def make_targets(names: list[str], root: Path, tmp: Path, nice: int,
                                  (f"--LabApp.extra_labextensions_path={extdir}",))
             out.append(LabTarget(full_name, f"{base.label} (labextension {_built_label(built)})"
                                  + "".join(f", {flag} on" for flag in flags),
-                                 server, "api/collab/room/"))
+                                 server, "api/collab/room/|api/collab/open/"))
         elif name == "plain":
             base = ours_target()
             plain = Target("plain", "JupyterLab without collaboration", base.python, "contents",
@@ -322,9 +322,12 @@ PHASES_JS = r"""
     out[key + '_end'] = rel(e.responseEnd);
   }
   for (const w of (window.__wsLog || [])) {
-    if (w.t < t0 || !w.url.includes('/room/')) continue;
+    // (ours opens the room by path, /api/collab/open/..., with its early session)
+    if (w.t < t0 || !(w.url.includes('/room/') || w.url.includes('/collab/open/'))) continue;
     if (w.kind === 'open' && out.socket_open === undefined) out.socket_open = rel(w.t);
-    if (w.kind === 'message' && out.sync_received === undefined) {
+    // the document's frame: the first large one (the small ones before it: a session or
+    // role notice, the server's step 1, awareness)
+    if (w.kind === 'message' && w.bytes >= 4096 && out.sync_received === undefined) {
       out.sync_received = rel(w.t);
       out.sync_bytes = w.bytes;
     }
@@ -513,7 +516,7 @@ def open_once(page: Any, spec: dict[str, Any], sockets: list[str], collab_ws: st
            "other_load_pct": max(0.0, other / wall * 100), "sockets": opened,
            "loadavg_1m": os.getloadavg()[0]}
     if collab_ws is not None:
-        res["collaborative"] = any(collab_ws in url for url in opened)
+        res["collaborative"] = any(p in url for url in opened for p in collab_ws.split("|"))
     else:
         res["collaborative"] = any("/room/" in url for url in opened)
     return res

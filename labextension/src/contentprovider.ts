@@ -15,6 +15,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { IAwarenessUser, sameUser, sanitizeUser } from './identity';
 import { ISessionModel, Notice } from './protocol';
 import { RoomConnection, SessionError } from './roomconnection';
+import { EarlySocket, openWebSocketUrl } from './earlysocket';
 import { CollabSettings } from './settings';
 
 /** The id under which the provider is registered on the default drive. */
@@ -331,29 +332,52 @@ export class CollabContentProvider implements IContentProvider {
     for (const [k, early] of this._early) {
       if (now - early.at > EARLY_SESSION_TTL) {
         this._early.delete(k);
+        early.socket?.close(1000, 'not used');
       }
     }
     if (this._early.has(key)) {
       return;
     }
-    const reply = requestSession(this._serverSettings, path, format, type);
-    reply.catch(() => undefined); // seen by the room that takes it, if any
-    this._early.set(key, { reply, at: now });
+    const settings = this._serverSettings;
+    // The room's socket itself, opened by path: its first frame is the
+    // session, and the document follows (earlysocket.ts). Should it fail,
+    // the session is asked for as usual, and the room opens its own socket.
+    let socket: EarlySocket | null = null;
+    try {
+      const Ctor: typeof WebSocket = settings.WebSocket ?? WebSocket;
+      socket = new EarlySocket(
+        new Ctor(openWebSocketUrl(settings, path, format, type)) as any,
+        { ttl: EARLY_SESSION_TTL }
+      );
+    } catch (err) {
+      console.warn('jupyter-collab: could not open the room early', err);
+    }
+    let reply: Promise<ISessionModel> | null = null;
+    if (!socket) {
+      reply = requestSession(settings, path, format, type);
+      reply.catch(() => undefined); // seen by the room that takes it, if any
+    }
+    this._early.set(key, { reply, socket, at: now });
   }
 
-  /** The early session reply for a document, taken once (or null). */
+  /** The early session (and socket) for a document, taken once (or null). */
   private _takeEarlySession(
     path: string,
     format: string,
     type: string
-  ): Promise<ISessionModel> | null {
+  ): { reply: Promise<ISessionModel>; socket: EarlySocket | null } | null {
     const key = sessionKey(path, format, type);
     const early = this._early.get(key);
     this._early.delete(key);
     if (!early || Date.now() - early.at > EARLY_SESSION_TTL) {
+      early?.socket?.close(1000, 'not used');
       return null;
     }
-    return early.reply;
+    const socket = early.socket;
+    const reply =
+      early.reply ??
+      socket!.session.catch(() => requestSession(this._serverSettings, path, format, type));
+    return { reply, socket };
   }
 
   /** Set a translator function for error messages. */
@@ -420,7 +444,9 @@ export class CollabContentProvider implements IContentProvider {
     // The first session request may have been sent already, when the
     // document was asked to open (earlyopen.ts); later ones (renewals after
     // a reconnection) are new requests.
-    let early = this._takeEarlySession(path, format, contentType);
+    const taken = this._takeEarlySession(path, format, contentType);
+    let early = taken?.reply ?? null;
+    let earlySocket = taken?.socket ?? null;
     const connection = new RoomConnection({
       doc: sharedModel.ydoc,
       awareness: sharedModel.awareness as any,
@@ -432,6 +458,22 @@ export class CollabContentProvider implements IContentProvider {
       },
       roomUrl: session => roomWebSocketUrl(settings, session.room),
       createSocket: url => {
+        // The socket opened with the document (its session is the one this
+        // connection got), if it asks for the whole room as that one did.
+        const opened = earlySocket;
+        earlySocket = null;
+        if (opened) {
+          const room = opened.room;
+          if (
+            room !== null &&
+            opened.canAdopt(room) &&
+            url.startsWith(roomWebSocketUrl(settings, room)) &&
+            /[?&]fresh=1(&|$)/.test(url)
+          ) {
+            return opened.adopt();
+          }
+          opened.close(1000, 'not used');
+        }
         const Ctor: typeof WebSocket = settings.WebSocket ?? WebSocket;
         return new Ctor(url) as any;
       },
@@ -589,7 +631,11 @@ export class CollabContentProvider implements IContentProvider {
   private _lastSeen = new Map<string, string>();
   private _early = new Map<
     string,
-    { reply: Promise<ISessionModel>; at: number }
+    {
+      reply: Promise<ISessionModel> | null;
+      socket: EarlySocket | null;
+      at: number;
+    }
   >();
   private _awarenessFields: Record<string, unknown> = {};
   private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);

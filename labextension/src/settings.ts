@@ -34,11 +34,9 @@ export interface ICollabSettings {
   /** Pause after typing before the Share dialog searches for people (ms). */
   userSearchDelay: number;
   /**
-   * Ask for a document's session together with `docmanager:open`'s first
-   * request rather than once its context exists (earlyopen.ts). Off by
-   * default: it brings a second opener's document sooner, but a server that
-   * loads a cold room on its event loop then answers that first request
-   * later (benchmarks/RESULTS-open.md, session 7).
+   * Open the document's room socket by path (its first frame is the session,
+   * earlysocket.ts) together with `docmanager:open`'s first request rather
+   * than once its context exists (earlyopen.ts).
    */
   earlySession: boolean;
 }

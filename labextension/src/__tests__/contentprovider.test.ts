@@ -115,6 +115,19 @@ function createModel(
   });
 }
 
+/** The session the fake server gives for `path` (as its session PUT does). */
+function sessionOf(path: string, format = 'text', type = 'file'): any {
+  return {
+    room: `${format}:${type}:id-${path}`,
+    fileId: `id-${path}`,
+    path,
+    format,
+    type,
+    role: 'editor',
+    syncsFreshClients: true
+  };
+}
+
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) {
     await new Promise(r => setTimeout(r, 0));
@@ -126,55 +139,117 @@ describe('CollabContentProvider', () => {
     vi.useRealTimers();
   });
 
-  it('takes a session asked for early instead of asking again', async () => {
+  it('opens the room early by path and the room takes that socket and its session', async () => {
     const { provider, requests } = setup();
     provider.prefetchSession('early.txt', 'text', 'file');
-    await flush();
-    // the request is out before any room exists (with docmanager:open's first)
-    expect(requests.map(r => r.url.split('?')[0])).toEqual([
-      'http://server/api/collab/session/early.txt'
-    ]);
     provider.prefetchSession('early.txt', 'text', 'file'); // asked twice: once
-    const model: any = createModel(provider, 'early.txt');
-    await flush();
-    expect(requests.length).toBe(1);
-    expect(sockets.length).toBe(1);
-    expect(sockets[0].url.split('?')[0]).toBe(
-      'ws://server/api/collab/room/text%3Afile%3Aid-early.txt'
-    );
+    // the socket is out before any room exists (with docmanager:open's first
+    // request); no session request
+    expect(sockets.map(s => s.url)).toEqual([
+      'ws://server/api/collab/open/early.txt?format=text&type=file&fresh=1&token=tok'
+    ]);
+    // the server's frames arrive while the page builds the widget: kept
+    const early = sockets[0];
+    early.open();
+    early.receive(encodeNotice({ type: 'session', session: sessionOf('early.txt') }));
     const server = new Y.Doc();
     server.getText('source').insert(0, 'early content');
-    serverSync(sockets[0], server);
+    serverSync(early, server);
+    await flush();
+    const model: any = createModel(provider, 'early.txt');
     await provider.roomForModel(model)!.connection.synced;
     expect(model.getSource()).toBe('early content');
-    // a renewal of the session (after a reconnection) asks the server again
+    expect(requests.length).toBe(0);
+    expect(sockets.length).toBe(1);
+    expect(early.closed).toBe(null);
+    // asked for the whole room: no step 1 of ours; our awareness went out
+    expect(early.sentTypes()).not.toContain('sync0');
+    expect(early.sentTypes()).toContain('awareness');
+    // what the room types goes out on that socket
+    const before = early.sent.length;
+    model.setSource('early content!');
+    expect(early.sentTypes().slice(before)).toContain('sync2');
+    // a later room of the same document asks the server again
     const other: any = createModel(provider, 'early.txt');
     await flush();
-    expect(requests.length).toBe(2);
+    expect(requests.length).toBe(1);
     other.dispose();
     model.dispose();
   });
 
-  it('does not take an early session asked for another format, nor a stale one', async () => {
+  it('takes an early socket whose session comes after the room exists', async () => {
+    const { provider, requests } = setup();
+    provider.prefetchSession('late.txt', 'text', 'file');
+    const model: any = createModel(provider, 'late.txt');
+    await flush();
+    const early = sockets[0];
+    early.open();
+    early.receive(encodeNotice({ type: 'session', session: sessionOf('late.txt') }));
+    await flush();
+    const server = new Y.Doc();
+    server.getText('source').insert(0, 'late content');
+    serverSync(early, server);
+    await provider.roomForModel(model)!.connection.synced;
+    expect(model.getSource()).toBe('late content');
+    expect(requests.length).toBe(0);
+    expect(sockets.length).toBe(1);
+    model.dispose();
+  });
+
+  it('asks for the session as usual when the early socket fails', async () => {
+    const { provider, requests } = setup();
+    provider.prefetchSession('gone.txt', 'text', 'file');
+    const early = sockets[0];
+    // refused at the handshake (the browser says 1006 and nothing else)
+    early.serverClose(1006);
+    const model: any = createModel(provider, 'gone.txt');
+    await flush();
+    expect(requests.map(r => r.url.split('?')[0])).toEqual([
+      'http://server/api/collab/session/gone.txt'
+    ]);
+    expect(sockets.length).toBe(2);
+    expect(sockets[1].url.split('?')[0]).toBe(
+      'ws://server/api/collab/room/text%3Afile%3Aid-gone.txt'
+    );
+    model.dispose();
+
+    // a first frame that is not a session: closed, and the usual way taken
+    provider.prefetchSession('odd.txt', 'text', 'file');
+    const odd = sockets[2];
+    odd.open();
+    odd.receive(encodeNotice({ type: 'role', role: 'editor' }));
+    expect(odd.closed).not.toBe(null);
+    const second: any = createModel(provider, 'odd.txt');
+    await flush();
+    expect(requests.length).toBe(2);
+    expect(sockets[3].url).toContain('api/collab/room/text%3Afile%3Aid-odd.txt');
+    second.dispose();
+  });
+
+  it('does not take an early socket opened for another format, nor a stale one', async () => {
     const { provider, requests } = setup();
     provider.prefetchSession('b.ipynb', 'text', 'file');
+    sockets[0].open();
+    sockets[0].receive(
+      encodeNotice({ type: 'session', session: sessionOf('b.ipynb', 'text', 'file') })
+    );
     const nb: any = createModel(provider, 'b.ipynb', 'json', 'notebook');
     await flush();
-    expect(requests.map(r => r.body)).toEqual([
-      { format: 'text', type: 'file' },
-      { format: 'json', type: 'notebook' }
-    ]);
-    expect(sockets[0].url).toContain('json%3Anotebook');
+    expect(requests.map(r => r.body)).toEqual([{ format: 'json', type: 'notebook' }]);
+    expect(sockets[1].url).toContain('json%3Anotebook');
     nb.dispose();
 
     const now = Date.now();
     const clock = vi.spyOn(Date, 'now').mockReturnValue(now);
     provider.prefetchSession('c.txt', 'text', 'file');
+    const stale = sockets[2];
     clock.mockReturnValue(now + 60_000); // the open never came
     const late: any = createModel(provider, 'c.txt');
     clock.mockRestore();
     await flush();
-    expect(requests.filter(r => r.url.includes('/c.txt')).length).toBe(2);
+    expect(stale.closed).not.toBe(null);
+    expect(requests.filter(r => r.url.includes('/c.txt')).length).toBe(1);
+    expect(sockets[3].url).toContain('api/collab/room/text%3Afile%3Aid-c.txt');
     late.dispose();
   });
 
@@ -184,6 +259,7 @@ describe('CollabContentProvider', () => {
     await flush();
     provider.prefetchSession('d.txt', 'text', 'file');
     expect(requests.length).toBe(1);
+    expect(sockets.length).toBe(1); // the room's own: no early one
     model.dispose();
   });
 
