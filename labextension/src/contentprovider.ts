@@ -338,26 +338,36 @@ export class CollabContentProvider implements IContentProvider {
     if (this._early.has(key)) {
       return;
     }
+    const { reply, socket } = this._openByPath(path, format, type);
+    this._early.set(key, { reply, socket, at: now });
+  }
+
+  /**
+   * The room's socket, opened by path (earlysocket.ts): its first frame is
+   * the session, and the document follows, while the page builds the
+   * document's widget. Should it fail, the session is asked for as usual and
+   * the room opens its own socket (`reply` is then that request, when no
+   * socket could be created at all; null otherwise: see `_earlyReply`).
+   */
+  private _openByPath(
+    path: string,
+    format: string,
+    type: string
+  ): { reply: Promise<ISessionModel> | null; socket: EarlySocket | null } {
     const settings = this._serverSettings;
-    // The room's socket itself, opened by path: its first frame is the
-    // session, and the document follows (earlysocket.ts). Should it fail,
-    // the session is asked for as usual, and the room opens its own socket.
-    let socket: EarlySocket | null = null;
     try {
       const Ctor: typeof WebSocket = settings.WebSocket ?? WebSocket;
-      socket = new EarlySocket(
+      const socket = new EarlySocket(
         new Ctor(openWebSocketUrl(settings, path, format, type)) as any,
         { ttl: EARLY_SESSION_TTL }
       );
+      return { reply: null, socket };
     } catch (err) {
       console.warn('jupyter-collab: could not open the room early', err);
     }
-    let reply: Promise<ISessionModel> | null = null;
-    if (!socket) {
-      reply = requestSession(settings, path, format, type);
-      reply.catch(() => undefined); // seen by the room that takes it, if any
-    }
-    this._early.set(key, { reply, socket, at: now });
+    const reply = requestSession(settings, path, format, type);
+    reply.catch(() => undefined); // seen by the room that takes it, if any
+    return { reply, socket: null };
   }
 
   /** The early session (and socket) for a document, taken once (or null). */
@@ -373,11 +383,22 @@ export class CollabContentProvider implements IContentProvider {
       early?.socket?.close(1000, 'not used');
       return null;
     }
-    const socket = early.socket;
-    const reply =
+    return { reply: this._earlyReply(early, path, format, type), socket: early.socket };
+  }
+
+  /** The session of an early open: its socket's, else a session request. */
+  private _earlyReply(
+    early: { reply: Promise<ISessionModel> | null; socket: EarlySocket | null },
+    path: string,
+    format: string,
+    type: string
+  ): Promise<ISessionModel> {
+    return (
       early.reply ??
-      socket!.session.catch(() => requestSession(this._serverSettings, path, format, type));
-    return { reply, socket };
+      early.socket!.session.catch(() =>
+        requestSession(this._serverSettings, path, format, type)
+      )
+    );
   }
 
   /** Set a translator function for error messages. */
@@ -444,7 +465,17 @@ export class CollabContentProvider implements IContentProvider {
     // The first session request may have been sent already, when the
     // document was asked to open (earlyopen.ts); later ones (renewals after
     // a reconnection) are new requests.
-    const taken = this._takeEarlySession(path, format, contentType);
+    // Opened when `docmanager:open` ran (earlyopen.ts), else now: this runs
+    // when the document's context is created, just before its widget is
+    // built in the same long task of the page.
+    let taken = this._takeEarlySession(path, format, contentType);
+    if (!taken && this._settings.get('earlySession')) {
+      const opened = this._openByPath(path, format, contentType);
+      taken = {
+        reply: this._earlyReply(opened, path, format, contentType),
+        socket: opened.socket
+      };
+    }
     let early = taken?.reply ?? null;
     let earlySocket = taken?.socket ?? null;
     const connection = new RoomConnection({

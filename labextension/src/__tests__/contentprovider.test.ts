@@ -7,6 +7,7 @@ import * as Y from 'yjs';
 
 import { CollabContentProvider, roomIdOf } from '../contentprovider';
 import { encodeNotice } from '../protocol';
+import { CollabSettings, ICollabSettings } from '../settings';
 import { FakeSocket, recordingSocketClass } from './fakesocket';
 
 /** WebSockets created by the provider; the test plays the server. */
@@ -61,7 +62,10 @@ class FakeRest implements IContentProvider {
   }
 }
 
-function setup(fetchImpl?: (url: string, init: any) => Promise<Response>) {
+function setup(
+  fetchImpl?: (url: string, init: any) => Promise<Response>,
+  settings: Partial<ICollabSettings> = { earlySession: false }
+) {
   sockets.length = 0;
   const requests: Array<{ url: string; body: any }> = [];
   const fetch = async (input: any, init?: any): Promise<Response> => {
@@ -94,7 +98,11 @@ function setup(fetchImpl?: (url: string, init: any) => Promise<Response>) {
     WebSocket: recordingSocketClass(sockets) as any
   });
   const rest = new FakeRest();
-  const provider = new CollabContentProvider({ serverSettings, defaultProvider: rest });
+  const provider = new CollabContentProvider({
+    serverSettings,
+    defaultProvider: rest,
+    settings: new CollabSettings(settings)
+  });
   const changes: Contents.IChangedArgs[] = [];
   provider.fileChanged.connect((_, c) => changes.push(c));
   return { provider, rest, requests, changes };
@@ -175,6 +183,49 @@ describe('CollabContentProvider', () => {
     expect(requests.length).toBe(1);
     other.dispose();
     model.dispose();
+  });
+
+  it('opens a room by path when its context is created (a file browser open)', async () => {
+    const { provider, requests } = setup(undefined, { earlySession: true });
+    const model: any = createModel(provider, 'dir/f.txt');
+    // the socket is out before the widget is built (same task): no PUT
+    expect(sockets.map(s => s.url)).toEqual([
+      'ws://server/api/collab/open/dir/f.txt?format=text&type=file&fresh=1&token=tok'
+    ]);
+    const early = sockets[0];
+    early.open();
+    early.receive(encodeNotice({ type: 'session', session: sessionOf('dir/f.txt') }));
+    const server = new Y.Doc();
+    server.getText('source').insert(0, 'opened by path');
+    serverSync(early, server);
+    await provider.roomForModel(model)!.connection.synced;
+    expect(model.getSource()).toBe('opened by path');
+    expect(provider.roomForModel(model)!.connection.session?.role).toBe('editor');
+    expect(requests.length).toBe(0);
+    expect(sockets.length).toBe(1);
+    model.dispose();
+
+    // refused at the handshake: the session request says why, as before
+    const { provider: p2, requests: r2 } = setup(
+      async () =>
+        new Response(JSON.stringify({ message: 'secret.txt is not shared with you' }), {
+          status: 403,
+          headers: { 'Content-Type': 'application/json' }
+        }),
+      { earlySession: true }
+    );
+    const refused: any = createModel(p2, 'secret.txt');
+    sockets[0].serverClose(1006);
+    await flush();
+    expect(r2.map(r => r.url.split('?')[0])).toEqual([
+      'http://server/api/collab/session/secret.txt'
+    ]);
+    const state = p2.roomForModel(refused)!.connection.state;
+    expect(state.status).toBe('closed');
+    expect(state.closeKind).toBe('forbidden');
+    expect(state.closeReason).toContain('not shared with you');
+    expect(sockets.length).toBe(1); // no room socket
+    refused.dispose();
   });
 
   it('takes an early socket whose session comes after the room exists', async () => {
