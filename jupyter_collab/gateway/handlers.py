@@ -366,9 +366,8 @@ class OpenHandler(RoomHandler):
 
     @authorized("read")
     async def get(self, path: str) -> None:  # type: ignore[override]
-        self.session, self.cap = await self.open_document(
-            path, self.get_argument("format", None), self.get_argument("type", None), "query"
-        )
+        format, type = (self.get_argument(name, None, strip=False) for name in ("format", "type"))
+        self.session, self.cap = await self.open_document(path, format, type, "query")
         user: Any = self.current_user
         self.username = user.username
         self.user = awareness_user(user)
