@@ -223,12 +223,17 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         if self.current_user is None:
             self.log.warning("Refusing unauthenticated collab WebSocket %s", self.request.path)
             raise web.HTTPError(403)
-        self.cap = await self.authorizer_cap()
-        user = self.current_user
-        await self.sharing.seen(user, self.cap)
+        cap = await self.authorizer_cap()
+        await self.sharing.seen(self.current_user, cap)
+        self.connecting_as(cap)
+        await super().get(*args, **kwargs)
+
+    def connecting_as(self, cap: Role) -> None:
+        """Note who connects (the current user, whose Authorizer cap is ``cap``)."""
+        user: Any = self.current_user
+        self.cap = cap
         self.username = user.username
         self.user = awareness_user(user)
-        await super().get(*args, **kwargs)
 
     async def find_room(self, room_id: str) -> Room:
         """The room this connection asked for; UnknownRoom if there is none."""
@@ -367,11 +372,9 @@ class OpenHandler(RoomHandler):
     @authorized("read")
     async def get(self, path: str) -> None:  # type: ignore[override]
         format, type = (self.get_argument(name, None, strip=False) for name in ("format", "type"))
-        self.session, self.cap = await self.open_document(path, format, type, "query")
-        user: Any = self.current_user
-        self.username = user.username
-        self.user = awareness_user(user)
-        # (RoomHandler.get's identity work is done above: straight to the upgrade)
+        self.session, cap = await self.open_document(path, format, type, "query")
+        self.connecting_as(cap)
+        # (open_document did RoomHandler.get's checks: straight to the upgrade)
         await super(RoomHandler, self).get(self.session["room"])
 
     async def find_room(self, room_id: str) -> Room:
