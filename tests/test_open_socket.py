@@ -281,10 +281,24 @@ async def test_stock_y_websocket_syncs_through_the_open_route(kind, jp_root_dir,
         # y-websocket's URL is `${url}/${room}?${params}`: the room is the file's path
         await stock.connect(ws_base, path, "bob", kind=type, route="open",
                             params={"format": fmt, "type": type})  # fmt: skip
+        notices = [e["body"] for e in stock.events if e["event"] == "notice"]
+        assert notices[0]["type"] == "session" and notices[0]["session"]["path"] == path
         if kind == "text":
             assert await stock.content() == TEXT
             stock.send(cmd="insert", index=0, text="S")
             await eventually(lambda: ours.content() == "S" + TEXT, what="the stock edit")
+            # the network drops: y-websocket reconnects by itself to the same URL
+            synced = len(stock.events)
+            stock.send(cmd="drop")
+            await stock.wait_event(lambda e: e["event"] == "close", what="the drop", start=synced)
+            ours.jdoc._ysource.insert(len(ours.content()), "meanwhile")
+            await stock.wait_event(lambda e: e["event"] == "synced", what="resync", start=synced)
+
+            async def same() -> bool:
+                return await stock.content() == ours.content() == "S" + TEXT + "meanwhile"
+
+            await eventually(same, what="convergence after the reconnect")
+            assert all(e["code"] != 4403 for e in stock.closes())
         else:
             cells = (await stock.content())["cells"]
             assert [c["source"] for c in cells] == ["x = 1", "# t"]
@@ -292,4 +306,4 @@ async def test_stock_y_websocket_syncs_through_the_open_route(kind, jp_root_dir,
             await eventually(
                 lambda: ours.content()["cells"][0]["source"] == "x = 1 + 1", what="the stock edit"
             )
-        assert not stock.closes()
+            assert not stock.closes()
