@@ -10,6 +10,12 @@ joins that loaded room (warm), once each way, in alternating order:
 * ``open``: ``/api/collab/open/{path}?format=json&type=notebook&fresh=1`` (docs/protocol.md,
   "Opening over one socket").
 
+Each repeat also times JupyterLab's metadata request (``GET /api/contents/{path}?content=0``,
+what ``docmanager:open`` sends first) on a never-opened copy, alone and sent together with
+the open socket of that copy (``contents alone`` / ``contents with open``): does a cold
+room's load, started by the socket, delay the page's own request (as the session PUT's
+prefetch did, ``RESULTS-open.md``)?
+
 Neither client sends sync step 1 (``fresh=1`` brings the document, as in the browser). Figures
 (ms, medians): ``session`` = from the first request to the session known (PUT reply or
 session notice); ``document`` = to the client's document holding the whole notebook (checked
@@ -31,9 +37,11 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clients import DocClient, open_session  # noqa: E402
+from clients import DocClient, auth_headers, open_session  # noqa: E402
 from loads import dump_notebook, make_notebook, write_file  # noqa: E402
 from scenarios import notebook_complete, warm_up  # noqa: E402
 from servers import ServerProcess, install_exit_handlers, ours_target  # noqa: E402
@@ -70,13 +78,36 @@ async def one_open(server: ServerProcess, path: str, expected: dict, way: str) -
         client.session_at = time.perf_counter()
         url = session.ws_url + "?fresh=1"
     else:
-        url = (f"{info['ws_base']}/api/collab/open/{quote(path)}"
-               "?format=json&type=notebook&fresh=1")
+        url = f"{info['ws_base']}/api/collab/open/{quote(path)}?format=json&type=notebook&fresh=1"
     await client.connect(info, url, 60)
     await asyncio.wait_for(client.completed.wait(), 120)
-    result = {"session": (client.session_at - t0) * 1e3,
-              "document": (client.completed_at - t0) * 1e3}
+    result = {
+        "session": (client.session_at - t0) * 1e3,
+        "document": (client.completed_at - t0) * 1e3,
+    }
     return result, client
+
+
+async def metadata(server: ServerProcess, path: str) -> float:
+    """``GET /api/contents/{path}?content=0`` (what docmanager:open sends first); ms."""
+    info = server.info()
+    t0 = time.perf_counter()
+    await AsyncHTTPClient().fetch(HTTPRequest(
+        f"{info['base_url']}/api/contents/{quote(path)}?content=0", headers=auth_headers(info),
+        request_timeout=60))  # fmt: skip
+    return (time.perf_counter() - t0) * 1e3
+
+
+async def contents_alongside(server: ServerProcess, i: int, expected: dict) -> dict:
+    """The metadata request on a cold copy, alone, then together with the open socket."""
+    alone = await metadata(server, f"alone-{i}.ipynb")
+    await asyncio.sleep(0.5)
+    opening = asyncio.ensure_future(one_open(server, f"along-{i}.ipynb", expected, "open"))
+    along = await metadata(server, f"along-{i}.ipynb")
+    _, client = await opening
+    client.close()
+    await asyncio.sleep(1.5)
+    return {"contents alone": alone, "contents with open": along}
 
 
 async def run(server: ServerProcess, repeats: int, expected: dict) -> dict:
@@ -95,9 +126,15 @@ async def run(server: ServerProcess, repeats: int, expected: dict) -> dict:
             first.close()
             second.close()
             await asyncio.sleep(0.5)
-    return {key: {"median_ms": round(statistics.median(v["ms"]), 1),
-                  "all_ms": [round(x, 1) for x in v["ms"]]}
-            for key, v in sorted(figures.items())}
+        for key, ms in (await contents_alongside(server, i, expected)).items():
+            figures.setdefault(key, {}).setdefault("ms", []).append(ms)
+    return {
+        key: {
+            "median_ms": round(statistics.median(v["ms"]), 1),
+            "all_ms": [round(x, 1) for x in v["ms"]],
+        }
+        for key, v in sorted(figures.items())
+    }
 
 
 def main() -> None:
@@ -114,16 +151,18 @@ def main() -> None:
         write_file(root, "warmup.txt", "warm\n")
         write_file(root, "warmup.ipynb", dump_notebook(make_notebook(2, 800, seed=9)))
         for i in range(args.repeats):
-            for way in ("put-room", "open"):
-                write_file(root, f"cold-{way}-{i}.ipynb", content)
+            for name in ("cold-put-room", "cold-open", "alone", "along"):
+                write_file(root, f"{name}-{i}.ipynb", content)
         server = ServerProcess(ours_target(), root, Path(tmp) / "work", port_wanted=args.port)
         server.start()
         try:
             result = asyncio.run(run(server, args.repeats, nb))
         finally:
             server.stop()
-    print(f"{NB_CELLS}-cell notebook, {len(content):,} bytes; load average after: "
-          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(
+        f"{NB_CELLS}-cell notebook, {len(content):,} bytes; load average after: "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
     for key, value in result.items():
         print(f"{key:28} {value['median_ms']:8.1f} ms  {json.dumps(value['all_ms'])}")
 
