@@ -34,7 +34,14 @@ from .documents.paths import BadPath, canonical_path
 from .events import RoomEvents
 from .gateway.comment_handlers import COMMENTS
 from .gateway.comment_handlers import HANDLERS as COMMENT_HANDLERS
-from .gateway.handlers import MAX_MESSAGE_SIZE, ROOMS, SHARING, RoomHandler, SessionHandler
+from .gateway.handlers import (
+    MAX_MESSAGE_SIZE,
+    ROOMS,
+    SHARING,
+    OpenHandler,
+    RoomHandler,
+    SessionHandler,
+)
 from .gateway.history_handlers import HANDLERS as HISTORY_HANDLERS
 from .gateway.history_handlers import HISTORY
 from .gateway.notification_handlers import HANDLERS as NOTIFICATION_HANDLERS
@@ -829,6 +836,7 @@ class CollabApp(ExtensionApp):
             [
                 (r"/api/collab/session/(.*)", SessionHandler),
                 (r"/api/collab/room/(.+)", RoomHandler),
+                (r"/api/collab/open/(.*)", OpenHandler),
                 (r"/api/collab/status", StatusHandler),
                 *history,
                 *SHARING_HANDLERS,

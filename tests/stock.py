@@ -99,9 +99,12 @@ class NodeClient:
         self.process.stdin.write((json.dumps(command) + "\n").encode())
 
     async def connect(self, base_ws_url: str, room: str, user: str = "alice", kind: str = "file",
-                      **options: Any) -> None:  # fmt: skip
-        """Connect the provider to ``room`` as ``user`` and wait for its first sync."""
-        self.send(cmd="connect", url=f"{base_ws_url}api/collab/room", room=room,
+                      route: str = "room", **options: Any) -> None:  # fmt: skip
+        """Connect the provider to ``room`` as ``user`` and wait for its first sync.
+
+        ``route``: ``room`` (``room`` is a room id) or ``open`` (``room`` is a file's path, and
+        ``params={"format": ..., "type": ...}`` go in ``options``)."""
+        self.send(cmd="connect", url=f"{base_ws_url}api/collab/{route}", room=room,
                   token=f"{user}-token", kind=kind, **options)  # fmt: skip
         await self.wait_event(lambda e: e["event"] == "synced", what="the first sync")
 

@@ -18,13 +18,19 @@ from .. import metrics
 from ..collaboration.fanout import Outbox
 from ..collaboration.manager import RoomManager, UnknownRoom, room_id_for
 from ..collaboration.room import Room
-from ..collaboration.transport import FrameSink
+from ..collaboration.transport import FrameSink, encode_frame
 from ..documents.filesync import FileGone, FileUnloadable
-from ..documents.kinds import UnsupportedKind, document_kind
+from ..documents.kinds import DocumentKind, UnsupportedKind, document_kind
 from ..documents.paths import BadPath, HiddenPath, visible_path
 from ..origins import SERVER, Origin
 from ..protocol.codes import CloseCode, SyncType
-from ..protocol.framing import EMPTY_UPDATE, MalformedMessage, SyncMessage, parse_message
+from ..protocol.framing import (
+    EMPTY_UPDATE,
+    MalformedMessage,
+    SyncMessage,
+    notice_frame,
+    parse_message,
+)
 from ..sharing.roles import Role, cap_of
 from ..sharing.service import Sharing
 from .identity import awareness_user
@@ -101,6 +107,39 @@ class CollabMixin:
         except (BadPath, HiddenPath):
             raise web.HTTPError(404, f"no such file or folder: {path}") from None
 
+    async def open_document(
+        self, path: str, format: Any, type: Any, given_in: str
+    ) -> tuple[dict[str, Any], Role]:
+        """What opening ``path`` as ``format``/``type`` gives the current user: the session
+        reply (``docs/protocol.md``, "Opening a document") and the user's Authorizer cap.
+
+        The one place both ways of opening a document (the session PUT and the open socket)
+        check the request and build the reply, so that the two can never differ. Refusals
+        are HTTP errors: 400 for a bad ``format``/``type`` (``given_in`` names where they
+        came from), 404 for a path that is not a visible file inside the root, 403 when the
+        user's role on the file is ``none``. The caller has checked that the Authorizer lets
+        the user read contents at all."""
+        if not isinstance(format, str) or not isinstance(type, str):
+            raise web.HTTPError(400, f'{given_in} needs string "format" and "type"')
+        try:
+            kind = document_kind(format, type)
+        except UnsupportedKind as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        handler: Any = self
+        # the one path Jupyter resolves this spelling to: one room per file, one check
+        path = await self.document_path(path)
+        cm = handler.contents_manager
+        if not path or not await ensure_async(cm.file_exists(path)):
+            raise web.HTTPError(404, f"no such file: {path}")
+        user: Any = handler.current_user
+        cap = await self.authorizer_cap()
+        await self.sharing.seen(user, cap)
+        role = self.sharing.role(path, user.username, cap)
+        if not role.can_read:
+            raise web.HTTPError(403, f"{path} is not shared with you")
+        file_id = self.rooms.open_file_id(path) or await self.rooms.file_ids.get_or_create(path)
+        return session_reply(room_id_for(kind, file_id), file_id, path, kind, role, user), cap
+
 
 def parse_int(value: str, name: str) -> int:
     """A decimal integer that SQLite can hold; 400 with a clear message otherwise."""
@@ -121,6 +160,31 @@ def int_value(value: Any, name: str) -> int:
     return value
 
 
+def session_reply(
+    room_id: str, file_id: str, path: str, kind: DocumentKind, role: Role, user: Any
+) -> dict[str, Any]:
+    """The session of ``user`` in a room: the session PUT's reply, and the ``session``
+    notice the open socket sends first (``docs/protocol.md``)."""
+    return {
+        "room": room_id,
+        "fileId": file_id,
+        "path": path,
+        "format": kind.format,
+        "type": kind.type,
+        "role": role.value,
+        "roomUrl": f"api/collab/room/{room_id}",
+        # who the others see in this user's awareness states: the client shows itself the
+        # same way
+        "user": awareness_user(user),
+        # a copy kept across the loss of the document's history is merged without doubling
+        # it (notice history-reset; collaboration/lostcopy.py)
+        "mergesLostCopies": True,
+        # a client that holds nothing of the room's may ask for the room's state at once
+        # (``fresh=1`` on the room's URL) instead of sending sync step 1
+        "syncsFreshClients": True,
+    }
+
+
 class SessionHandler(CollabMixin, APIHandler):
     """``PUT /api/collab/session/{path}``: resolve a file to its room."""
 
@@ -128,50 +192,11 @@ class SessionHandler(CollabMixin, APIHandler):
     @authorized("read")
     async def put(self, path: str) -> None:
         body = self.json_body()
-        format, type = body.get("format"), body.get("type")
-        if not isinstance(format, str) or not isinstance(type, str):
-            raise web.HTTPError(400, 'body needs string "format" and "type"')
-        try:
-            kind = document_kind(format, type)
-        except UnsupportedKind as exc:
-            raise web.HTTPError(400, str(exc)) from None
-        # the one path Jupyter resolves this spelling to: one room per file, one check
-        path = await self.document_path(path)
-        cm = self.contents_manager
-        if not path or not await ensure_async(cm.file_exists(path)):
-            raise web.HTTPError(404, f"no such file: {path}")
-        user: Any = self.current_user
-        cap = await self.authorizer_cap()
-        await self.sharing.seen(user, cap)
-        role = self.sharing.role(path, user.username, cap)
-        if not role.can_read:
-            raise web.HTTPError(403, f"{path} is not shared with you")
-        file_id = self.rooms.open_file_id(path) or await self.rooms.file_ids.get_or_create(path)
-        room_id = room_id_for(kind, file_id)
+        reply, _ = await self.open_document(path, body.get("format"), body.get("type"), "body")
+        room_id = reply["room"]
         self.set_status(200 if room_id in self.rooms.rooms else 201)
-        self.rooms.prefetch(room_id, path)  # (loads while the reply and the WebSocket travel)
-        self.finish(
-            json.dumps(
-                {
-                    "room": room_id,
-                    "fileId": file_id,
-                    "path": path,
-                    "format": format,
-                    "type": type,
-                    "role": role.value,
-                    "roomUrl": f"api/collab/room/{room_id}",
-                    # who the others see in this user's awareness states: the client shows
-                    # itself the same way
-                    "user": awareness_user(user),
-                    # a copy kept across the loss of the document's history is merged
-                    # without doubling it (notice history-reset; collaboration/lostcopy.py)
-                    "mergesLostCopies": True,
-                    # a client that holds nothing of the room's may ask for the room's state
-                    # at once (``fresh=1`` on the room's URL) instead of sending sync step 1
-                    "syncsFreshClients": True,
-                }
-            )
-        )
+        self.rooms.prefetch(room_id, reply["path"])  # (loads while the reply and socket travel)
+        self.finish(json.dumps(reply))
 
 
 class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -198,12 +223,21 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         if self.current_user is None:
             self.log.warning("Refusing unauthenticated collab WebSocket %s", self.request.path)
             raise web.HTTPError(403)
-        self.cap = await self.authorizer_cap()
-        user = self.current_user
-        await self.sharing.seen(user, self.cap)
+        cap = await self.authorizer_cap()
+        await self.sharing.seen(self.current_user, cap)
+        self.connecting_as(cap)
+        await super().get(*args, **kwargs)
+
+    def connecting_as(self, cap: Role) -> None:
+        """Note who connects (the current user, whose Authorizer cap is ``cap``)."""
+        user: Any = self.current_user
+        self.cap = cap
         self.username = user.username
         self.user = awareness_user(user)
-        await super().get(*args, **kwargs)
+
+    async def find_room(self, room_id: str) -> Room:
+        """The room this connection asked for; UnknownRoom if there is none."""
+        return await self.rooms.get(room_id)
 
     async def open(self, room_id: str) -> None:  # type: ignore[override]
         super().open()
@@ -211,7 +245,7 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.disconnect(CloseCode.FORBIDDEN)
             return
         try:
-            room = await self.rooms.get(room_id)
+            room = await self.find_room(room_id)
         except UnknownRoom:
             self.disconnect(CloseCode.UNKNOWN_ROOM, room_id)
             return
@@ -319,6 +353,39 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
             self.close(int(code), reason.encode()[:120].decode(errors="ignore"))
         if self.room is not None:
             self.room.leave(self)
+
+
+class OpenHandler(RoomHandler):
+    """``GET /api/collab/open/{path}?format=&type=[&fresh=1]``: open a document over one
+    socket (``docs/protocol.md``, "Opening over one socket").
+
+    Before the upgrade it does what the session PUT does, with the same refusals as HTTP
+    errors (``CollabMixin.open_document``); then it is the room's socket, exactly as
+    ``/api/collab/room/{room}``, except that its first frame is the notice ``{"type":
+    "session", "session": <the session PUT's reply>}``. A browser can then create the socket
+    as soon as it starts opening a document, without waiting for the session reply (which
+    it handles only after the long task that builds the document's widget), and the
+    handshake and the document (``fresh=1``) travel while the widget is built."""
+
+    session: dict[str, Any] | None = None
+
+    @authorized("read")
+    async def get(self, path: str) -> None:  # type: ignore[override]
+        format, type = (self.get_argument(name, None, strip=False) for name in ("format", "type"))
+        self.session, cap = await self.open_document(path, format, type, "query")
+        self.connecting_as(cap)
+        # (open_document did RoomHandler.get's checks: straight to the upgrade)
+        await super(RoomHandler, self).get(self.session["room"])
+
+    async def find_room(self, room_id: str) -> Room:
+        assert self.session is not None
+        return await self.rooms.get(room_id, self.session["path"])
+
+    async def open(self, room_id: str) -> None:  # type: ignore[override]
+        # first, before the room loads: the client learns its room, role and identity now
+        notice = notice_frame({"type": "session", "session": self.session})
+        FrameSink(self).write(encode_frame(notice))
+        await super().open(room_id)
 
 
 def _writes(message: Any) -> bool:

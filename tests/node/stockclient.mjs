@@ -5,6 +5,7 @@
 //   {"cmd": "connect", "url": "ws://host/api/collab/room", "room": ..., "token": ..., "kind": "file"|"notebook"}
 //      ("keepDoc": true connects the document it has, with a new provider, to "room")
 //      optional "clientID": the document's Yjs client id (tests that depend on the order of ids)
+//      optional "params": more query parameters for the socket's URL (y-websocket's `params`)
 //   {"cmd": "insert", "index": 0, "text": "abc"}          text of a file (`source`)
 //   {"cmd": "delete", "index": 0, "length": 3}
 //   {"cmd": "cell-insert", "index": 0, "source": "x = 1", "cell_type": "code"}
@@ -67,7 +68,7 @@ function newCell(source, cellType) {
 function connectProvider(msg) {
   provider = new WebsocketProvider(msg.url, msg.room, doc, {
     WebSocketPolyfill: WebSocket,
-    params: msg.token ? { token: msg.token } : {},
+    params: { ...(msg.params ?? {}), ...(msg.token ? { token: msg.token } : {}) },
     disableBc: true,
     maxBackoffTime: msg.maxBackoffTime ?? 500
   });
