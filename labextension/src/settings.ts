@@ -52,7 +52,7 @@ export const DEFAULT_SETTINGS: Readonly<ICollabSettings> = Object.freeze({
   saveTimeout: 10000,
   reconnectMaxDelay: 30000,
   userSearchDelay: 200,
-  earlySession: false
+  earlySession: true
 });
 
 /** Bounds of the numeric settings (the schema's minimum and maximum). */

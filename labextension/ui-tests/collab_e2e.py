@@ -914,6 +914,17 @@ def main() -> int:
     try:
         # two anonymous users, each in their own browser context
         with users_in_chromium(base, ("A", "B"), console) as (browser, (a, b)):
+            # how each page reaches the room (the setting earlySession, on by default)
+            sockets: dict[str, list[str]] = {"A": [], "B": []}
+            session_puts: dict[str, list[str]] = {"A": [], "B": []}
+            for name, page in (("A", a), ("B", b)):
+                page.on("websocket", lambda ws, n=name: sockets[n].append(ws.url))
+                page.on(
+                    "request",
+                    lambda r, n=name: session_puts[n].append(r.url)
+                    if r.method == "PUT" and "/api/collab/session/" in r.url
+                    else None,
+                )
 
             # --- notebook -------------------------------------------------
             open_lab(a, base, "demo.ipynb")
@@ -932,6 +943,18 @@ def main() -> int:
             check(
                 "B: notebook content arrives",
                 wait_text(b, ".jp-Notebook .jp-Cell .cm-content", "print(x)", 30000),
+            )
+            opened = {n: [u for u in urls if "/api/collab/" in u] for n, urls in sockets.items()}
+            check(
+                "A, B: the notebook's room is reached over one socket, opened by path "
+                "(/api/collab/open/...?fresh=1), without a session request",
+                all(
+                    any("/api/collab/open/demo.ipynb?" in u and "fresh=1" in u for u in urls)
+                    and not any("/api/collab/room/" in u for u in urls)
+                    for urls in opened.values()
+                )
+                and not any(session_puts.values()),
+                f"sockets {opened}, session requests {session_puts}",
             )
 
             # A types in the first cell; B sees it

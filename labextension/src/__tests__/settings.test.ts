@@ -54,9 +54,9 @@ describe('settings', () => {
     expect(s.toolbarAvatars).toBe(3);
     expect(s.saveTimeout).toBe(10000);
     expect((s as any).unknown).toBeUndefined();
-    expect(s.earlySession).toBe(false);
-    expect(readSettings({ earlySession: true }).earlySession).toBe(true);
-    expect(readSettings({ earlySession: 'yes' }).earlySession).toBe(false);
+    expect(s.earlySession).toBe(true);
+    expect(readSettings({ earlySession: false }).earlySession).toBe(false);
+    expect(readSettings({ earlySession: 'no' }).earlySession).toBe(true);
   });
 
   it('tells which settings changed, and only when something did', () => {
