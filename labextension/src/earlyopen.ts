@@ -1,16 +1,16 @@
 /**
- * Ask for a document's session as soon as `docmanager:open` is run, in
- * parallel with the document manager's own first request.
+ * Open a document's room as soon as `docmanager:open` is run, in parallel
+ * with the document manager's own first request.
  *
  * `docmanager:open` first asks the server for the file's metadata, and only
  * when that reply is in does the document manager build the context (which
- * asks our content provider for the shared model, whose room then asks for
- * its session) and the widget, in one long task of the page's main thread
- * (~150 ms for a text editor). The session reply arrives during that task
- * and waits for its end, and for a few more tasks, before the room's socket
- * can be created. Sent with the metadata request instead, the reply can be
- * in before that task starts, and the socket's handshake and the server's
- * first sync then travel while the widget is being built.
+ * asks our content provider for the shared model) and the widget, in one
+ * long task of the page's main thread (~150-250 ms). The room's socket is
+ * opened by path (earlysocket.ts) when the command runs, so its handshake,
+ * its session and the server's first sync travel while the metadata request
+ * and the widget build go on; the room built in that task adopts it. (Opens
+ * that do not run the command, such as the file browser's, open the socket
+ * when the context is created: `CollabContentProvider._createNew`.)
  */
 
 /** The part of JupyterLab's document registry used here. */

@@ -273,8 +273,8 @@ const roomsPlugin: JupyterFrontEndPlugin<ICollab> = {
       drive.contentProviderRegistry.register(CONTENT_PROVIDER_ID, provider);
       notebookFactory.contentProviderId = CONTENT_PROVIDER_ID;
       editorFactory.contentProviderId = CONTENT_PROVIDER_ID;
-      // Ask for a document's session with `docmanager:open`'s first request,
-      // not after it (see earlyopen.ts; setting `earlySession`).
+      // Open a document's room with `docmanager:open`'s first request, not
+      // after it (see earlyopen.ts, earlysocket.ts; setting `earlySession`).
       watchOpens(app.commands, (path, factory) => {
         if (!settings.get('earlySession')) {
           return;
