@@ -14,8 +14,10 @@ import { FakeSocket, recordingSocketClass } from './fakesocket';
 const sockets: FakeSocket[] = [];
 
 /** Sync a fresh server document into the client behind `socket`. */
-function serverSync(socket: FakeSocket, server: Y.Doc): void {
-  socket.open();
+function serverSync(socket: FakeSocket, server: Y.Doc, open = true): void {
+  if (open) {
+    socket.open();
+  }
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, 0);
   syncProtocol.writeSyncStep1(e, server);
@@ -136,6 +138,15 @@ function sessionOf(path: string, format = 'text', type = 'file'): any {
   };
 }
 
+/** Play the server of an open socket (`/api/collab/open/...`): its session, then `text`. */
+function serveOpen(socket: FakeSocket, path: string, text: string): void {
+  socket.open();
+  socket.receive(encodeNotice({ type: 'session', session: sessionOf(path) }));
+  const server = new Y.Doc();
+  server.getText('source').insert(0, text);
+  serverSync(socket, server, false);
+}
+
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) {
     await new Promise(r => setTimeout(r, 0));
@@ -158,11 +169,7 @@ describe('CollabContentProvider', () => {
     ]);
     // the server's frames arrive while the page builds the widget: kept
     const early = sockets[0];
-    early.open();
-    early.receive(encodeNotice({ type: 'session', session: sessionOf('early.txt') }));
-    const server = new Y.Doc();
-    server.getText('source').insert(0, 'early content');
-    serverSync(early, server);
+    serveOpen(early, 'early.txt', 'early content');
     await flush();
     const model: any = createModel(provider, 'early.txt');
     await provider.roomForModel(model)!.connection.synced;
@@ -193,11 +200,7 @@ describe('CollabContentProvider', () => {
       'ws://server/api/collab/open/dir/f.txt?format=text&type=file&fresh=1&token=tok'
     ]);
     const early = sockets[0];
-    early.open();
-    early.receive(encodeNotice({ type: 'session', session: sessionOf('dir/f.txt') }));
-    const server = new Y.Doc();
-    server.getText('source').insert(0, 'opened by path');
-    serverSync(early, server);
+    serveOpen(early, 'dir/f.txt', 'opened by path');
     await provider.roomForModel(model)!.connection.synced;
     expect(model.getSource()).toBe('opened by path');
     expect(provider.roomForModel(model)!.connection.session?.role).toBe('editor');
@@ -239,7 +242,7 @@ describe('CollabContentProvider', () => {
     await flush();
     const server = new Y.Doc();
     server.getText('source').insert(0, 'late content');
-    serverSync(early, server);
+    serverSync(early, server, false);
     await provider.roomForModel(model)!.connection.synced;
     expect(model.getSource()).toBe('late content');
     expect(requests.length).toBe(0);
