@@ -85,6 +85,21 @@ async def test_a_file_that_is_not_utf8_is_refused_as_the_contents_manager_would(
     assert str(jp_root_dir) not in client.close_reason
 
 
+async def test_a_broken_notebook_is_refused_by_its_api_path_not_its_disk_path(
+    jp_root_dir, connect
+):
+    # Jupyter's message for it is "Unreadable Notebook: /the/server's/disk/path ...": the
+    # reason goes to the client, who needs the file's name and has no business knowing where
+    # the server keeps its files
+    (jp_root_dir / "sub").mkdir()
+    (jp_root_dir / "sub" / "broken.ipynb").write_text('{"cells": [ {"cell_type": ')
+    client = await connect("sub/broken.ipynb", "json", "notebook", wait_sync=False)
+    await client.closed.wait()
+    assert client.close_code == 4415
+    assert "Unreadable Notebook: sub/broken.ipynb" in client.close_reason
+    assert str(jp_root_dir) not in client.close_reason
+
+
 @pytest.fixture
 def server_app_config(request) -> dict[str, Any]:
     if "shouting" in request.node.name:

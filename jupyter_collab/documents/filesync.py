@@ -186,9 +186,9 @@ class FileSync:
         except HTTPError as exc:
             if exc.status_code == 404:
                 raise FileGone(self.path) from exc
-            raise FileUnloadable(exc.log_message or str(exc)) from exc
+            raise FileUnloadable(self._reason(exc.log_message or str(exc))) from exc
         except Exception as exc:  # a broken notebook raises from nbformat, not HTTPError
-            raise FileUnloadable(str(exc)) from exc
+            raise FileUnloadable(self._reason(str(exc))) from exc
         content = model["content"]
         if self.kind.format == "text":
             self.eol = detect_eol(content or "")
@@ -211,7 +211,7 @@ class FileSync:
         except HTTPError as exc:
             if exc.status_code == 404:
                 raise FileGone(self.path) from exc
-            raise FileUnloadable(exc.log_message or str(exc)) from exc
+            raise FileUnloadable(self._reason(exc.log_message or str(exc))) from exc
         except UnicodeDecodeError as exc:
             raise FileUnloadable(f"{self.path} is not UTF-8 encoded") from exc
         except OSError as exc:
@@ -226,9 +226,23 @@ class FileSync:
         except HTTPError as exc:
             if exc.status_code == 404:
                 raise FileGone(self.path) from exc
-            raise FileUnloadable(exc.log_message or str(exc)) from exc
+            raise FileUnloadable(self._reason(exc.log_message or str(exc))) from exc
         except Exception as exc:
-            raise FileUnloadable(str(exc)) from exc
+            raise FileUnloadable(self._reason(str(exc))) from exc
+
+    def _reason(self, message: str) -> str:
+        """A contents manager's refusal, with the file's path on the server's disk (Jupyter's
+        own managers name it so: "Unreadable Notebook: /home/...") replaced by its API path:
+        the reason goes to clients, who have no business knowing where the server keeps its
+        files."""
+        get_os_path = getattr(self.cm, "_get_os_path", None)
+        if get_os_path is None:
+            return message
+        try:
+            os_path = get_os_path(self.path)
+        except Exception:
+            return message
+        return message.replace(os_path, self.path) if os_path else message
 
     async def _stat(self) -> datetime | None:
         """The file's last modification time, as the ContentsManager reports it."""
