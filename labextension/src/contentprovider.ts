@@ -462,12 +462,10 @@ export class CollabContentProvider implements IContentProvider {
       sharedModel,
       connection: null as unknown as RoomConnection
     };
-    // The first session request may have been sent already, when the
-    // document was asked to open (earlyopen.ts); later ones (renewals after
-    // a reconnection) are new requests.
-    // Opened when `docmanager:open` ran (earlyopen.ts), else now: this runs
-    // when the document's context is created, just before its widget is
-    // built in the same long task of the page.
+    // The room's socket, opened by path when `docmanager:open` ran
+    // (earlyopen.ts), else now: this runs when the document's context is
+    // created, just before its widget is built in the same long task of the
+    // page. Later sessions (renewals after a reconnection) are new requests.
     let taken = this._takeEarlySession(path, format, contentType);
     if (!taken && this._settings.get('earlySession')) {
       const opened = this._openByPath(path, format, contentType);
