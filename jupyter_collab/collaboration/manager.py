@@ -113,15 +113,12 @@ class RoomManager:
         if not room.participants:
             self._room_empty(room)
 
-    async def get(self, room_id: str, path: str | None = None) -> Room:
-        """The room of ``room_id``, created (not yet loaded) if its file is known.
-
-        ``path``: the file's canonical path, when the caller has just resolved it to this
-        room's file id (the open socket): the file ids' store is not asked again."""
+    async def get(self, room_id: str) -> Room:
+        """The room of ``room_id``, created (not yet loaded) if its file is known."""
         room = self.rooms.get(room_id)
         if room is None:
             kind, file_id = self.parse(room_id)
-            path = path or await self.file_ids.path_of(file_id)
+            path = await self.file_ids.path_of(file_id)
             if path is None:
                 raise UnknownRoom(room_id)
             # (another join may have created it while the path was looked up)

@@ -235,17 +235,13 @@ class RoomHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler)
         self.username = user.username
         self.user = awareness_user(user)
 
-    async def find_room(self, room_id: str) -> Room:
-        """The room this connection asked for; UnknownRoom if there is none."""
-        return await self.rooms.get(room_id)
-
     async def open(self, room_id: str) -> None:  # type: ignore[override]
         super().open()
         if not self.cap.can_read:
             self.disconnect(CloseCode.FORBIDDEN)
             return
         try:
-            room = await self.find_room(room_id)
+            room = await self.rooms.get(room_id)
         except UnknownRoom:
             self.disconnect(CloseCode.UNKNOWN_ROOM, room_id)
             return
@@ -376,10 +372,6 @@ class OpenHandler(RoomHandler):
         self.connecting_as(cap)
         # (open_document did RoomHandler.get's checks: straight to the upgrade)
         await super(RoomHandler, self).get(self.session["room"])
-
-    async def find_room(self, room_id: str) -> Room:
-        assert self.session is not None
-        return await self.rooms.get(room_id, self.session["path"])
 
     async def open(self, room_id: str) -> None:  # type: ignore[override]
         # first, before the room loads: the client learns its room, role and identity now

@@ -317,10 +317,10 @@ export class CollabContentProvider implements IContentProvider {
   }
 
   /**
-   * Ask for the session of a document about to be opened (`path` as the
-   * document context will name it, `format` and `type` as it will ask for
-   * them), before its context exists: the room created for it next takes
-   * this reply instead of asking again (see earlyopen.ts). Does nothing for
+   * Open the room of a document about to be opened (`path` as the document
+   * context will name it, `format` and `type` as it will ask for them),
+   * before its context exists: the room created for it next adopts that
+   * socket and its session (earlyopen.ts, earlysocket.ts). Does nothing for
    * a document whose room is open already (the manager reuses its context).
    */
   prefetchSession(path: string, format: string, type: string): void {
@@ -492,11 +492,9 @@ export class CollabContentProvider implements IContentProvider {
         const opened = earlySocket;
         earlySocket = null;
         if (opened) {
-          const room = opened.room;
           if (
-            room !== null &&
-            opened.canAdopt(room) &&
-            url.startsWith(roomWebSocketUrl(settings, room)) &&
+            opened.canAdopt() &&
+            url.startsWith(roomWebSocketUrl(settings, opened.room!)) &&
             /[?&]fresh=1(&|$)/.test(url)
           ) {
             return opened.adopt();

@@ -139,14 +139,14 @@ export class EarlySocket implements IWebSocketLike {
   }
 
   /**
-   * Whether a room of `room` may take this socket: its session came, it is
-   * of that room, it is not closed and nobody took it.
+   * Whether a room may take this socket: its session came (`room` says
+   * which room it is in), it is not closed and nobody took it.
    */
-  canAdopt(room: string): boolean {
+  canAdopt(): boolean {
     return (
       !this._adopted &&
       !this._closed &&
-      this._room === room &&
+      this._room !== null &&
       this._socket.readyState <= 1 // CONNECTING or OPEN
     );
   }
@@ -230,20 +230,13 @@ export class EarlySocket implements IWebSocketLike {
   }
 
   private _deliver(item: Queued): void {
-    switch (item.kind) {
-      case 'open':
-        this.onopen?.(item.event);
-        break;
-      case 'message':
-        this.onmessage?.(item.event);
-        break;
-      case 'close':
-        this.onclose?.(item.event);
-        break;
-      case 'error':
-        this.onerror?.(item.event);
-        break;
-    }
+    const handler = {
+      open: this.onopen,
+      message: this.onmessage,
+      close: this.onclose,
+      error: this.onerror
+    }[item.kind];
+    handler?.(item.event as any);
   }
 
   private _socket: IWebSocketLike;

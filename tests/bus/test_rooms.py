@@ -16,8 +16,12 @@ import sqlite3
 from typing import Any
 
 import pytest
-from pycrdt import Map
+from jupyter_ydoc import YUnicode
+from pycrdt import Doc, Map
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
+from ..stock import pycrdt_provider
 from .conftest import converged, eventually, text_of
 
 pytestmark = pytest.mark.timeout(600)
@@ -113,6 +117,39 @@ async def test_a_notebook_edited_on_two_servers(group: Any) -> None:
     await eventually(saved, timeout=60, what="the notebook to be saved with every cell once")
     ca.close()
     cb.close()
+
+
+async def test_a_document_opened_over_one_socket_is_the_groups_room(group: Any) -> None:
+    """The open socket (``/api/collab/open/{path}``) on one server and the session PUT + room
+    URL on another reach one room: pycrdt's own provider on the open socket and our client
+    on the room URL see each other's edits, and the file has both once."""
+    (group.root / "doc.txt").write_text("start\n")
+    a, b = group(2)
+    ca = await a.connect("doc.txt")
+    request = HTTPRequest(
+        f"ws://127.0.0.1:{b.port}/api/collab/open/doc.txt?format=text&type=file&fresh=1",
+        headers={"Authorization": f"token {b.token}"},
+    )
+    ws = await websocket_connect(request)
+    doc = Doc()
+    text = YUnicode(doc)
+    async with pycrdt_provider(ws, doc):
+        await eventually(lambda: text.get() == "start\n", what="the open socket synced")
+        text._ysource.insert(len(text.get()), "from b\n")
+        ca.jdoc._ysource.insert(len(text_of(ca)), "from a\n")
+        await eventually(
+            lambda: sorted(text.get().splitlines()) == ["from a", "from b", "start"]
+            and text.get() == text_of(ca),
+            timeout=30,
+            what="both edits on both servers",
+        )
+    await eventually(
+        lambda: sorted((group.root / "doc.txt").read_text().splitlines())
+        == ["from a", "from b", "start"],
+        timeout=60,
+        what="the file saved with both edits once",
+    )
+    ca.close()
 
 
 async def test_presence_crosses_servers_and_goes_when_its_server_dies(group: Any) -> None:

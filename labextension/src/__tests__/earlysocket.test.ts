@@ -69,12 +69,11 @@ describe('EarlySocket', () => {
     raw.receive(new Uint8Array([1, 2, 3]));
     expect(await early.session).toEqual(SESSION);
     expect(early.room).toBe(SESSION.room);
-    expect(early.canAdopt('json:notebook:other')).toBe(false);
-    expect(early.canAdopt(SESSION.room)).toBe(true);
+    expect(early.canAdopt()).toBe(true);
 
     const seen: string[] = [];
     const socket = early.adopt();
-    expect(early.canAdopt(SESSION.room)).toBe(false); // taken once
+    expect(early.canAdopt()).toBe(false); // taken once
     socket.onopen = () => seen.push('open');
     socket.onmessage = ev => seen.push(`message ${Array.from(new Uint8Array(ev.data))}`);
     socket.onclose = ev => seen.push(`close ${ev.code}`);
@@ -94,7 +93,7 @@ describe('EarlySocket', () => {
     const early = new EarlySocket(raw, { ttl: 1000, ...manualTimers() });
     raw.serverClose(1006);
     await expect(early.session).rejects.toThrow(/closed before its session/);
-    expect(early.canAdopt(SESSION.room)).toBe(false);
+    expect(early.canAdopt()).toBe(false);
 
     const raw2 = new FakeSocket('ws://y');
     const other = new EarlySocket(raw2, { ttl: 1000, ...manualTimers() });
